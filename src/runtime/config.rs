@@ -1,0 +1,319 @@
+//! The container config: libcontainer's fields in snake_case.
+//!
+//! Deserialised with serde (from JSON in state.json and the init message, from
+//! Rhai object maps in the script layer); `validate()` checks what serde
+//! cannot, naming the offending key, before anything touches the kernel.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Absolute path of the container's root filesystem (required).
+    pub rootfs: PathBuf,
+    pub readonly_rootfs: bool,
+    /// Capability names ("CAP_CHOWN"); `None` means `default_capabilities()`.
+    pub capabilities: Option<Vec<String>>,
+    /// Namespaces to create (or join, with a `path`).
+    pub namespaces: Vec<Namespace>,
+    pub uid_mappings: Vec<IdMap>,
+    pub gid_mappings: Vec<IdMap>,
+    pub cgroups: Option<Cgroups>,
+    /// Device nodes created in /dev; `None` means `default_devices()`.
+    pub devices: Option<Vec<Device>>,
+    pub mounts: Vec<Mount>,
+    pub hostname: Option<String>,
+    pub networks: Vec<Network>,
+    pub rlimits: Vec<Rlimit>,
+    /// Paths hidden from the container; `None` means runc's defaults.
+    pub masked_paths: Option<Vec<String>>,
+    /// Paths made read-only; `None` means runc's defaults.
+    pub readonly_paths: Option<Vec<String>>,
+    pub no_new_privileges: bool,
+    pub sysctl: BTreeMap<String, String>,
+    pub oom_score_adj: Option<i32>,
+}
+
+/// A namespace by name, optionally joined from an existing one at `path`.
+/// Written in scripts as `"pid"` or `#{ type: "net", path: "/proc/1/ns/net" }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Namespace {
+    #[serde(rename = "type")]
+    pub kind: NamespaceKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NamespaceKind {
+    Mount,
+    Uts,
+    Ipc,
+    Pid,
+    Net,
+    User,
+    Cgroup,
+}
+
+impl NamespaceKind {
+    pub const ALL: [NamespaceKind; 7] = [
+        NamespaceKind::User,
+        NamespaceKind::Mount,
+        NamespaceKind::Uts,
+        NamespaceKind::Ipc,
+        NamespaceKind::Pid,
+        NamespaceKind::Net,
+        NamespaceKind::Cgroup,
+    ];
+
+    /// The config name ("mount").
+    pub fn name(self) -> &'static str {
+        match self {
+            NamespaceKind::Mount => "mount",
+            NamespaceKind::Uts => "uts",
+            NamespaceKind::Ipc => "ipc",
+            NamespaceKind::Pid => "pid",
+            NamespaceKind::Net => "net",
+            NamespaceKind::User => "user",
+            NamespaceKind::Cgroup => "cgroup",
+        }
+    }
+
+    /// The file name under /proc/<pid>/ns/.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            NamespaceKind::Mount => "mnt",
+            other => other.name(),
+        }
+    }
+
+    pub fn clone_flag(self) -> libc::c_int {
+        match self {
+            NamespaceKind::Mount => libc::CLONE_NEWNS,
+            NamespaceKind::Uts => libc::CLONE_NEWUTS,
+            NamespaceKind::Ipc => libc::CLONE_NEWIPC,
+            NamespaceKind::Pid => libc::CLONE_NEWPID,
+            NamespaceKind::Net => libc::CLONE_NEWNET,
+            NamespaceKind::User => libc::CLONE_NEWUSER,
+            NamespaceKind::Cgroup => libc::CLONE_NEWCGROUP,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Namespace {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            #[serde(rename = "type")]
+            kind: NamespaceKind,
+            #[serde(default)]
+            path: Option<PathBuf>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Name(NamespaceKind),
+            Full(Full),
+        }
+        match Either::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "expected a namespace name (mount, uts, ipc, pid, net, user, cgroup) \
+                 or #{ type: name, path: \"/proc/<pid>/ns/<name>\" }",
+            )
+        })? {
+            Either::Name(kind) => Ok(Namespace { kind, path: None }),
+            Either::Full(f) => Ok(Namespace {
+                kind: f.kind,
+                path: f.path,
+            }),
+        }
+    }
+}
+
+/// One line of /proc/<pid>/uid_map or gid_map.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdMap {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+/// A byte count: an integer or a string with a K, M, G or T suffix ("256M").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Size(pub i64);
+
+/// Where the container's cgroup is and what limits it has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cgroups {
+    /// The cgroup's name under `parent` (default: the container id).
+    pub name: Option<String>,
+    /// The parent path; relative to the caller's own cgroup unless absolute.
+    pub parent: Option<String>,
+    /// The full path, instead of parent + name.
+    pub path: Option<String>,
+    /// false: deny every device except `allowed_devices`.
+    pub allow_all_devices: Option<bool>,
+    /// Device rules; `None` means `default_allowed_devices()`.
+    pub allowed_devices: Option<Vec<Device>>,
+    pub memory: Option<Size>,
+    pub memory_reservation: Option<Size>,
+    pub memory_swap: Option<Size>,
+    pub cpu_shares: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<u16>,
+    pub hugetlb_limits: Vec<HugetlbLimit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HugetlbLimit {
+    /// "2MB", "1GB": the kernel's hugetlb.<size>.* name.
+    pub page_size: String,
+    pub limit: Size,
+}
+
+/// A device node (in `devices`) or a device cgroup rule (in `allowed_devices`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// "c" (char), "b" (block), "p" (fifo), or "a" (all; rules only).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Path inside the container (devices only).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// -1 means any (rules only).
+    #[serde(default)]
+    pub major: i64,
+    #[serde(default)]
+    pub minor: i64,
+    /// Cgroup access: some of "rwm".
+    #[serde(default = "Device::default_permissions")]
+    pub permissions: String,
+    #[serde(default = "Device::default_file_mode")]
+    pub file_mode: u32,
+    #[serde(default)]
+    pub uid: u32,
+    #[serde(default)]
+    pub gid: u32,
+    /// Rules: allow (true) or deny (false).
+    #[serde(default = "Device::default_allow")]
+    pub allow: bool,
+}
+
+impl Device {
+    fn default_permissions() -> String {
+        "rwm".into()
+    }
+    fn default_file_mode() -> u32 {
+        0o666
+    }
+    fn default_allow() -> bool {
+        true
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Absolute path inside the container.
+    pub destination: String,
+    /// Filesystem type ("tmpfs", "proc", "bind" ...); "bind" or a "bind"
+    /// option makes a bind mount.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// mount(8)-style options: "ro", "nosuid", "bind", "rbind", "size=64m" ...
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// "private", "slave", "shared" (and their r-prefixed forms).
+    #[serde(default)]
+    pub propagation: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Only "loopback" is supported.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub gateway: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rlimit {
+    /// "RLIMIT_NOFILE" ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub hard: u64,
+    pub soft: u64,
+}
+
+impl Size {
+    /// Parse "256M", "1G", "512k", "1024" (binary multiples).
+    pub fn parse(text: &str) -> Result<Size, String> {
+        let t = text.trim();
+        let (num, mult) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            None => (t, 1i64),
+            Some((i, _)) => {
+                let suffix = t[i..].trim().to_ascii_uppercase();
+                let suffix = suffix.trim_end_matches('B').trim_end_matches('I');
+                let mult = match suffix {
+                    "" => 1,
+                    "K" => 1 << 10,
+                    "M" => 1 << 20,
+                    "G" => 1 << 30,
+                    "T" => 1 << 40,
+                    _ => return Err(format!("'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")")),
+                };
+                (&t[..i], mult)
+            }
+        };
+        let n: i64 = num
+            .parse()
+            .map_err(|_| format!("'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")"))?;
+        n.checked_mul(mult)
+            .map(Size)
+            .ok_or_else(|| format!("'{text}' is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a byte count: an integer or a string like \"256M\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Size, E> {
+                Ok(Size(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Size, E> {
+                i64::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom("size too large"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Size, E> {
+                Size::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

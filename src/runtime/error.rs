@@ -1,0 +1,115 @@
+//! The runtime's error type: every failure says what was being done and why.
+
+use std::fmt;
+use std::io;
+
+/// What kind of failure this is, so callers (scripts) can branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The config (or another input) is invalid; nothing touched the kernel.
+    Config,
+    /// A container id, checkpoint or path that does not exist.
+    NotFound,
+    /// A container id that is already taken.
+    Exists,
+    /// The operation is not allowed in the container's current state.
+    State,
+    /// A system call or kernel interface failed.
+    System,
+    /// The host lacks something the operation needs.
+    Unsupported,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Exists => "exists",
+            ErrorKind::State => "state",
+            ErrorKind::System => "system",
+            ErrorKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    pub fn state(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::State, message)
+    }
+
+    /// A failed system call: `what` says what was being done.
+    pub fn sys(what: impl fmt::Display, err: impl Into<io::Error>) -> Self {
+        let err = err.into();
+        Self::new(ErrorKind::System, format!("{what}: {}", describe_io(&err)))
+    }
+
+    /// Put more context in front of the message ("create container x: ...").
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+/// "No such file or directory (ENOENT)": the meaning and the errno's name.
+pub fn describe_io(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => {
+            let name = nix::errno::Errno::from_raw(code);
+            let text = io::Error::from_raw_os_error(code).to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+            format!("{text} ({name:?})")
+        }
+        None => err.to_string(),
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<nix::errno::Errno> for Error {
+    fn from(e: nix::errno::Errno) -> Self {
+        Error::sys("system call", io::Error::from_raw_os_error(e as i32))
+    }
+}
+
+/// Attach "what was being done" to any io/nix result.
+pub trait Context<T> {
+    fn ctx(self, what: impl fmt::Display) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, io::Error> {
+    fn ctx(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::sys(what, e))
+    }
+}
+
+impl<T> Context<T> for std::result::Result<T, nix::errno::Errno> {
+    fn ctx(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::sys(what, io::Error::from_raw_os_error(e as i32)))
+    }
+}

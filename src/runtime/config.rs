@@ -317,3 +317,10 @@ impl<'de> Deserialize<'de> for Size {
         d.deserialize_any(V)
     }
 }
+
+impl Config {
+    /// Rejects unknown names and impossible values, naming the key.
+    pub fn validate(&self) -> super::Result<()> {
+        todo!()
+    }
+}

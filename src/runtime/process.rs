@@ -32,3 +32,42 @@ pub struct ProcessSpec {
     pub stderr: Stdio,
     pub terminal: bool,
 }
+
+/// A process handle: made from a spec, given to `Container::start`, then waited on.
+#[derive(Debug)]
+pub struct Process {
+    spec: ProcessSpec,
+}
+
+impl Process {
+    /// Checks the spec (non-empty args, env entries of the form KEY=value).
+    pub fn new(spec: ProcessSpec) -> crate::runtime::Result<Process> {
+        todo!("{spec:?}")
+    }
+    pub fn spec(&self) -> &ProcessSpec {
+        &self.spec
+    }
+    /// Host pid once started.
+    pub fn pid(&self) -> Option<i32> {
+        todo!()
+    }
+    /// Exit code; 128+N when killed by signal N. Waiting twice returns the same code.
+    pub fn wait(&mut self) -> crate::runtime::Result<i32> {
+        todo!()
+    }
+    pub fn signal(&self, sig: i32) -> crate::runtime::Result<()> {
+        todo!("{sig}")
+    }
+    /// Captured output (stdout: "pipe") once waited for.
+    pub fn stdout(&self) -> Option<String> {
+        todo!()
+    }
+    pub fn stderr(&self) -> Option<String> {
+        todo!()
+    }
+}
+
+/// "SIGTERM", "TERM", "term" or "15" -> 15.
+pub fn parse_signal(name: &str) -> crate::runtime::Result<i32> {
+    todo!("{name}")
+}

@@ -7,7 +7,9 @@ pub mod defaults;
 pub mod error;
 pub mod factory;
 pub mod init;
+pub mod mount_options;
 pub mod process;
+pub mod suggest;
 
 pub use config::Config;
 pub use container::{Container, ExecOutput, Status};

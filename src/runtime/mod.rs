@@ -21,6 +21,7 @@ mod rootfs;
 mod secure_path;
 mod state;
 mod sys;
+pub mod suggest;
 pub mod user;
 
 pub use config::Config;

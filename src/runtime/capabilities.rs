@@ -33,9 +33,11 @@ pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
 /// After the uid switch (with PR_SET_KEEPCAPS): the permitted, effective,
 /// inheritable and ambient sets become exactly `keep`.
 pub fn set_process_sets(keep: &CapsHashSet) -> Result<()> {
-    // Permitted first: effective and inheritable must be subsets of it.
-    for set in [CapSet::Permitted, CapSet::Effective, CapSet::Inheritable] {
-        caps::set(None, set, keep).map_err(|e| caps_err(&format!("set {set:?} capabilities"), e))?;
+    // Effective first: shrinking permitted below the current effective set
+    // (which root keeps across the uid switch) is refused.
+    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+        caps::set(None, set, keep)
+            .map_err(|e| caps_err(&format!("set {set:?} capabilities"), e))?;
     }
     caps::clear(None, CapSet::Ambient).map_err(|e| caps_err("clear ambient capabilities", e))?;
     for cap in keep {

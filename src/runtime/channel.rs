@@ -53,7 +53,13 @@ impl Channel {
         let cmsg = [ControlMessage::ScmRights(fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
         loop {
-            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 r => {
                     r.ctx("send a message to the container init")?;
@@ -82,7 +88,10 @@ impl Channel {
                     let mut fds = Vec::new();
                     for c in msg.cmsgs().ctx("read passed fds")? {
                         if let ControlMessageOwned::ScmRights(raw) = c {
-                            fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                            fds.extend(
+                                raw.into_iter()
+                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                            );
                         }
                     }
                     break (msg.bytes, fds);

@@ -280,14 +280,18 @@ impl Size {
                     "M" => 1 << 20,
                     "G" => 1 << 30,
                     "T" => 1 << 40,
-                    _ => return Err(format!("'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")")),
+                    _ => {
+                        return Err(format!(
+                            "'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")"
+                        ))
+                    }
                 };
                 (&t[..i], mult)
             }
         };
-        let n: i64 = num
-            .parse()
-            .map_err(|_| format!("'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")"))?;
+        let n: i64 = num.parse().map_err(|_| {
+            format!("'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")")
+        })?;
         n.checked_mul(mult)
             .map(Size)
             .ok_or_else(|| format!("'{text}' is too large"))

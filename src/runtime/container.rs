@@ -74,7 +74,9 @@ impl Container {
     }
 
     fn state_dir(&self) -> StateDir {
-        StateDir { path: self.dir.clone() }
+        StateDir {
+            path: self.dir.clone(),
+        }
     }
 
     fn read_state(&self) -> Result<Option<State>> {
@@ -123,15 +125,20 @@ impl Container {
     /// joins a running container's namespaces (and cgroups).
     pub fn start(&self, p: &mut Process) -> Result<()> {
         if p.is_started() {
-            return Err(Error::state("this process has already been started; make a new one"));
+            return Err(Error::state(
+                "this process has already been started; make a new one",
+            ));
         }
         let _lock = Lock::acquire(&self.dir)?;
         let state = self
             .read_state()?
             .ok_or_else(|| self.not_runnable(Status::Stopped))?;
-        let init = self.live_init(&state).ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        let init = self
+            .live_init(&state)
+            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
         if state.started {
-            self.exec_in(&state, p).map_err(|e| e.context(format!("exec in container '{}'", self.id)))
+            self.exec_in(&state, p)
+                .map_err(|e| e.context(format!("exec in container '{}'", self.id)))
         } else {
             let result = self.start_init(state, init, p);
             if result.is_err() {
@@ -147,11 +154,18 @@ impl Container {
         let stdio = p.open_stdio()?;
         let conn = connect_start_socket(&self.dir)?;
         let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
-        conn.send(&ToInit::Start { process: p.spec().clone() }, &raw)?;
+        conn.send(
+            &ToInit::Start {
+                process: p.spec().clone(),
+            },
+            &raw,
+        )?;
         match conn.recv::<FromInit>()? {
             None => {}
             Some((FromInit::Failed(e), _)) => return Err(e),
-            Some((FromInit::Ready, _)) => return Err(Error::state("unexpected reply from the init")),
+            Some((FromInit::Ready, _)) => {
+                return Err(Error::state("unexpected reply from the init"))
+            }
         }
         let _ = std::fs::remove_file(self.dir.join(START_SOCKET));
         state.started = true;
@@ -169,10 +183,17 @@ impl Container {
             File::open(&path).ctx(format!("open {path}"))
         };
         let has = |kind| self.config.namespaces.iter().any(|n| n.kind == kind);
-        let pid_ns = if has(NamespaceKind::Pid) { Some(open_ns(NamespaceKind::Pid)?) } else { None };
+        let pid_ns = if has(NamespaceKind::Pid) {
+            Some(open_ns(NamespaceKind::Pid)?)
+        } else {
+            None
+        };
         let mut kinds = Vec::new();
         let mut ns_fds: Vec<OwnedFd> = Vec::new();
-        for kind in JOIN_ORDER.into_iter().filter(|k| *k != NamespaceKind::Pid && has(*k)) {
+        for kind in JOIN_ORDER
+            .into_iter()
+            .filter(|k| *k != NamespaceKind::Pid && has(*k))
+        {
             ns_fds.push(open_ns(kind)?.into());
             kinds.push(kind);
         }
@@ -183,13 +204,21 @@ impl Container {
             listener: None,
             id_maps: None,
         })?;
-        let raw: Vec<_> = stdio.fds.iter().chain(ns_fds.iter()).map(|f| f.as_raw_fd()).collect();
+        let raw: Vec<_> = stdio
+            .fds
+            .iter()
+            .chain(ns_fds.iter())
+            .map(|f| f.as_raw_fd())
+            .collect();
         let msg = ToInit::Exec {
             config: self.config.clone(),
             process: p.spec().clone(),
             namespaces: kinds,
         };
-        let result = launched.chan.send(&msg, &raw).and_then(|()| launched.chan.recv::<FromInit>());
+        let result = launched
+            .chan
+            .send(&msg, &raw)
+            .and_then(|()| launched.chan.recv::<FromInit>());
         match result {
             Ok(None) => {
                 p.started(launched.reaper, stdio);
@@ -217,14 +246,19 @@ impl Container {
     pub fn exec(&self, args: Vec<String>) -> Result<ExecOutput> {
         let mut p = Process::new(ProcessSpec {
             args,
-            env: vec![format!("PATH={}", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")],
+            env: vec![format!(
+                "PATH={}",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            )],
             stdin: Stdio::Null,
             stdout: Stdio::Pipe,
             stderr: Stdio::Pipe,
             ..Default::default()
         })?;
         if self.status()? != Status::Running {
-            return Err(self.not_runnable(self.status()?).context(format!("exec in container '{}'", self.id)));
+            return Err(self
+                .not_runnable(self.status()?)
+                .context(format!("exec in container '{}'", self.id)));
         }
         let code = self.run(&mut p)?;
         Ok(ExecOutput {
@@ -235,34 +269,62 @@ impl Container {
     }
 
     pub fn signal(&self, sig: i32) -> Result<()> {
-        let state = self.read_state()?.ok_or_else(|| self.not_runnable(Status::Stopped))?;
-        let init = self.live_init(&state).ok_or_else(|| self.not_runnable(Status::Stopped))?;
-        init.signal(sig).map_err(|e| e.context(format!("signal container '{}'", self.id)))
+        let state = self
+            .read_state()?
+            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        let init = self
+            .live_init(&state)
+            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        init.signal(sig)
+            .map_err(|e| e.context(format!("signal container '{}'", self.id)))
     }
 
     /// Host pids of every process in the container.
     pub fn processes(&self) -> Result<Vec<i32>> {
-        let Some(state) = self.read_state()? else { return Ok(vec![]) };
-        let Some(init) = self.live_init(&state) else { return Ok(vec![]) };
-        let has_pid_ns = self.config.namespaces.iter().any(|n| n.kind == NamespaceKind::Pid);
+        let Some(state) = self.read_state()? else {
+            return Ok(vec![]);
+        };
+        let Some(init) = self.live_init(&state) else {
+            return Ok(vec![]);
+        };
+        let has_pid_ns = self
+            .config
+            .namespaces
+            .iter()
+            .any(|n| n.kind == NamespaceKind::Pid);
         processes_of(init.pid, has_pid_ns)
     }
 
     /// Kills every process, removes cgroups and the state dir.
     pub fn destroy(&self) -> Result<()> {
-        let _lock = if self.dir.exists() { Some(Lock::acquire(&self.dir)?) } else { None };
-        self.teardown().map_err(|e| e.context(format!("destroy container '{}'", self.id)))
+        let _lock = if self.dir.exists() {
+            Some(Lock::acquire(&self.dir)?)
+        } else {
+            None
+        };
+        self.teardown()
+            .map_err(|e| e.context(format!("destroy container '{}'", self.id)))
     }
 
     fn teardown(&self) -> Result<()> {
         if let Some(state) = self.read_state()? {
             if let Some(init) = self.live_init(&state) {
-                let has_pid_ns = self.config.namespaces.iter().any(|n| n.kind == NamespaceKind::Pid);
+                let has_pid_ns = self
+                    .config
+                    .namespaces
+                    .iter()
+                    .any(|n| n.kind == NamespaceKind::Pid);
                 // Without a pid namespace the init's death does not take the
                 // others along: kill them first.
                 if !has_pid_ns {
-                    for pid in processes_of(init.pid, false)?.into_iter().filter(|p| *p != init.pid) {
-                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                    for pid in processes_of(init.pid, false)?
+                        .into_iter()
+                        .filter(|p| *p != init.pid)
+                    {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::SIGKILL,
+                        );
                     }
                 }
                 match init.signal(libc::SIGKILL) {
@@ -282,10 +344,16 @@ fn connect_start_socket(dir: &Path) -> Result<Channel> {
     use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
     let dirfd = File::open(dir).ctx(format!("open {}", dir.display()))?;
     let path = format!("/proc/self/fd/{}/{START_SOCKET}", dirfd.as_raw_fd());
-    let sock = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
-        .ctx("socket for start")?;
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ctx("socket for start")?;
     let addr = UnixAddr::new(path.as_str()).ctx("start socket address")?;
-    connect(sock.as_raw_fd(), &addr).ctx(format!("connect to {}", dir.join(START_SOCKET).display()))?;
+    connect(sock.as_raw_fd(), &addr)
+        .ctx(format!("connect to {}", dir.join(START_SOCKET).display()))?;
     Ok(Channel::from_fd(sock))
 }
 
@@ -296,8 +364,16 @@ fn processes_of(init: i32, has_pid_ns: bool) -> Result<Vec<i32>> {
     let init_ns = ns_of(init);
     let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").ctx("read /proc")?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         let ppid = stat
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
@@ -306,12 +382,22 @@ fn processes_of(init: i32, has_pid_ns: bool) -> Result<Vec<i32>> {
     }
     let mut found = vec![init];
     if has_pid_ns {
-        found.extend(parents.iter().map(|(p, _)| *p).filter(|p| *p != init && ns_of(*p) == init_ns));
+        found.extend(
+            parents
+                .iter()
+                .map(|(p, _)| *p)
+                .filter(|p| *p != init && ns_of(*p) == init_ns),
+        );
     } else {
         let mut i = 0;
         while i < found.len() {
             let parent = found[i];
-            found.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+            found.extend(
+                parents
+                    .iter()
+                    .filter(|(_, pp)| *pp == parent)
+                    .map(|(p, _)| *p),
+            );
             i += 1;
         }
     }

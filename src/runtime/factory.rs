@@ -25,7 +25,10 @@ impl Factory {
     pub fn new(root: impl Into<PathBuf>) -> Result<Factory> {
         let root = root.into();
         if !root.is_absolute() {
-            return Err(Error::config(format!("root: '{}' is not an absolute path", root.display())));
+            return Err(Error::config(format!(
+                "root: '{}' is not an absolute path",
+                root.display()
+            )));
         }
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -81,7 +84,13 @@ impl Factory {
         let reaper = launched.reaper.clone();
         let ready = launched
             .chan
-            .send(&ToInit::Create { id: id.to_string(), config: config.clone() }, &[])
+            .send(
+                &ToInit::Create {
+                    id: id.to_string(),
+                    config: config.clone(),
+                },
+                &[],
+            )
             .and_then(|()| launch::expect_ready(&launched.chan, &reaper))
             .and_then(|()| write_state(dir, id, config, &reaper));
         if let Err(e) = ready {
@@ -89,7 +98,12 @@ impl Factory {
             let _ = reaper.wait();
             return Err(e);
         }
-        Ok(Container::new(id, config.clone(), dir.path.clone(), Some(reaper)))
+        Ok(Container::new(
+            id,
+            config.clone(),
+            dir.path.clone(),
+            Some(reaper),
+        ))
     }
 
     pub fn load(&self, id: &str) -> Result<Container> {
@@ -134,7 +148,9 @@ fn check_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if ok {
         Ok(())
     } else {
@@ -147,11 +163,18 @@ fn check_id(id: &str) -> Result<()> {
 /// The socket the init waits for "start" on, bound in the state dir (via
 /// /proc/self/fd so a long root cannot overflow sun_path).
 fn listen_start_socket(dir: &Path) -> Result<OwnedFd> {
-    use nix::sys::socket::{bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+    use nix::sys::socket::{
+        bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+    };
     let dirfd = File::open(dir).ctx(format!("open {}", dir.display()))?;
     let path = format!("/proc/self/fd/{}/{START_SOCKET}", dirfd.as_raw_fd());
-    let sock = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
-        .ctx("socket for start")?;
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ctx("socket for start")?;
     let addr = UnixAddr::new(path.as_str()).ctx("start socket address")?;
     bind(sock.as_raw_fd(), &addr).ctx(format!("bind {}", dir.join(START_SOCKET).display()))?;
     listen(&sock, Backlog::new(4).expect("valid backlog")).ctx("listen on the start socket")?;

@@ -27,7 +27,7 @@ fn sealed_exe() -> Result<&'static OwnedFd> {
         return Ok(fd);
     }
     let path = std::env::var(INIT_BINARY_ENV).unwrap_or_else(|_| "/proc/self/exe".into());
-    let fd = sys::sealed_copy(&path)?;
+    let fd = high_fd(sys::sealed_copy(&path)?.as_raw_fd())?;
     Ok(EXE.get_or_init(|| fd))
 }
 
@@ -63,11 +63,17 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
     let exe = sealed_exe()?;
     let (parent_chan, child_chan) = Channel::pair()?;
     let child_chan = high_fd(child_chan.fd().as_raw_fd())?;
-    let devnull = File::options().read(true).write(true).open("/dev/null").ctx("open /dev/null")?;
+    let devnull = File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ctx("open /dev/null")?;
     let devnull = high_fd(devnull.as_raw_fd())?;
     let listener = spec.listener.map(|l| high_fd(l.as_raw_fd())).transpose()?;
     let sync = match spec.id_maps {
-        Some(_) => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe for id-map sync")?),
+        Some(_) => {
+            Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe for id-map sync")?)
+        }
         None => None,
     };
     let argv0 = CString::new("ctrsh").unwrap();
@@ -145,7 +151,9 @@ unsafe fn child(
             libc::_exit(1);
         }
         // Root of the new user namespace, so exec keeps our capabilities.
-        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 || libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
+        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0
+            || libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0
+        {
             libc::_exit(1);
         }
     }
@@ -160,19 +168,29 @@ unsafe fn child(
             libc::_exit(1);
         }
     }
-    libc::syscall(libc::SYS_execveat, exe, empty, argv, envp, libc::AT_EMPTY_PATH);
+    libc::syscall(
+        libc::SYS_execveat,
+        exe,
+        empty,
+        argv,
+        envp,
+        libc::AT_EMPTY_PATH,
+    );
     libc::_exit(127)
 }
 
 /// Turn an init's failure report (or silence) into an error.
 pub fn expect_ready(chan: &Channel, reaper: &Reaper) -> Result<()> {
     use super::messages::FromInit;
-    match chan.recv::<FromInit>()? {
+    // A reset connection means the same as EOF: the init died.
+    match chan.recv::<FromInit>().unwrap_or(None) {
         Some((FromInit::Ready, _)) => Ok(()),
         Some((FromInit::Failed(e), _)) => Err(e),
         None => {
             let code = reaper.wait().unwrap_or(-1);
-            Err(Error::state(format!("the container init exited before it was ready (status {code})")))
+            Err(Error::state(format!(
+                "the container init exited before it was ready (status {code})"
+            )))
         }
     }
 }

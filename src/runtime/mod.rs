@@ -20,8 +20,8 @@ pub mod rlimits;
 mod rootfs;
 mod secure_path;
 mod state;
-mod sys;
 pub mod suggest;
+mod sys;
 pub mod user;
 
 pub use config::Config;

@@ -29,7 +29,10 @@ pub fn clone_flags(config: &Config) -> libc::c_int {
 }
 
 pub fn creates(config: &Config, kind: NamespaceKind) -> bool {
-    config.namespaces.iter().any(|n| n.kind == kind && n.path.is_none())
+    config
+        .namespaces
+        .iter()
+        .any(|n| n.kind == kind && n.path.is_none())
 }
 
 /// In the init: join the namespaces given by path, except pid (which only
@@ -39,10 +42,18 @@ pub fn join_paths(config: &Config) -> Result<()> {
         if kind == NamespaceKind::Pid {
             continue;
         }
-        if let Some(path) = config.namespaces.iter().find(|n| n.kind == kind).and_then(|n| n.path.as_ref()) {
+        if let Some(path) = config
+            .namespaces
+            .iter()
+            .find(|n| n.kind == kind)
+            .and_then(|n| n.path.as_ref())
+        {
             let f = File::open(path).ctx(format!("namespaces: open {}", path.display()))?;
-            setns(&f, CloneFlags::from_bits_truncate(kind.clone_flag()))
-                .ctx(format!("namespaces: join the {} namespace {}", kind.name(), path.display()))?;
+            setns(&f, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format!(
+                "namespaces: join the {} namespace {}",
+                kind.name(),
+                path.display()
+            ))?;
         }
     }
     Ok(())

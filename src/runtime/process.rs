@@ -40,7 +40,6 @@ pub struct ProcessSpec {
     pub terminal: bool,
 }
 
-
 /// A process handle: made from a spec, given to `Container::start`, then waited on.
 #[derive(Debug)]
 pub struct Process {
@@ -94,10 +93,18 @@ impl Process {
     /// Checks the spec (non-empty args, env entries of the form KEY=value).
     pub fn new(spec: ProcessSpec) -> Result<Process> {
         if spec.args.is_empty() || spec.args[0].is_empty() {
-            return Err(Error::config("args: a process needs at least a program name"));
+            return Err(Error::config(
+                "args: a process needs at least a program name",
+            ));
         }
-        if let Some(bad) = spec.env.iter().find(|e| !e.contains('=') || e.starts_with('=')) {
-            return Err(Error::config(format!("env: '{bad}' is not of the form KEY=value")));
+        if let Some(bad) = spec
+            .env
+            .iter()
+            .find(|e| !e.contains('=') || e.starts_with('='))
+        {
+            return Err(Error::config(format!(
+                "env: '{bad}' is not of the form KEY=value"
+            )));
         }
         if spec.terminal {
             return Err(Error::new(
@@ -106,9 +113,14 @@ impl Process {
             ));
         }
         if spec.stdin == Stdio::Pipe {
-            return Err(Error::config("stdin: \"pipe\" is not supported; use \"null\", \"inherit\" or a file path"));
+            return Err(Error::config(
+                "stdin: \"pipe\" is not supported; use \"null\", \"inherit\" or a file path",
+            ));
         }
-        Ok(Process { spec, running: None })
+        Ok(Process {
+            spec,
+            running: None,
+        })
     }
 
     pub fn spec(&self) -> &ProcessSpec {
@@ -146,9 +158,9 @@ impl Process {
     }
 
     fn running(&self) -> Result<&Running> {
-        self.running
-            .as_ref()
-            .ok_or_else(|| Error::state("the process has not been started (use container.start(p))"))
+        self.running.as_ref().ok_or_else(|| {
+            Error::state("the process has not been started (use container.start(p))")
+        })
     }
 
     /// Exit code; 128+N when killed by signal N. Waiting twice returns the same code.
@@ -183,7 +195,10 @@ fn open_stream(stdio: &Stdio, target: i32) -> Result<(OwnedFd, Capture)> {
                 .ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
             (fd, Capture::None)
         }
-        Stdio::Null => (open_file(&PathBuf::from("/dev/null"), target, name)?.into(), Capture::None),
+        Stdio::Null => (
+            open_file(&PathBuf::from("/dev/null"), target, name)?.into(),
+            Capture::None,
+        ),
         Stdio::File(path) => (open_file(path, target, name)?.into(), Capture::None),
         Stdio::Pipe => {
             let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -203,9 +218,12 @@ fn open_file(path: &PathBuf, target: i32, name: &str) -> Result<File> {
     if target == 0 {
         opts.read(true);
     } else {
-        opts.write(true).create(true).truncate(path.as_os_str() != "/dev/null");
+        opts.write(true)
+            .create(true)
+            .truncate(path.as_os_str() != "/dev/null");
     }
-    opts.open(path).ctx(format!("{name}: open {}", path.display()))
+    opts.open(path)
+        .ctx(format!("{name}: open {}", path.display()))
 }
 
 /// "SIGTERM", "TERM", "term" or "15" -> 15.
@@ -214,11 +232,17 @@ pub fn parse_signal(name: &str) -> Result<i32> {
         return if (1..=64).contains(&n) {
             Ok(n)
         } else {
-            Err(Error::config(format!("signal: {n} is not a signal number (1-64)")))
+            Err(Error::config(format!(
+                "signal: {n} is not a signal number (1-64)"
+            )))
         };
     }
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     full.parse::<nix::sys::signal::Signal>()
         .map(|s| s as i32)
         .map_err(|_| Error::config(format!("signal: unknown signal '{name}'")))
@@ -233,14 +257,24 @@ mod tests {
         assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
         assert_eq!(parse_signal("kill").unwrap(), 9);
         assert_eq!(parse_signal("10").unwrap(), 10);
-        assert!(parse_signal("SIGNOPE").unwrap_err().message.contains("SIGNOPE"));
+        assert!(parse_signal("SIGNOPE")
+            .unwrap_err()
+            .message
+            .contains("SIGNOPE"));
         assert!(parse_signal("0").is_err());
     }
 
     #[test]
     fn spec_checks() {
         assert!(Process::new(ProcessSpec::default()).is_err());
-        let bad_env = ProcessSpec { args: vec!["sh".into()], env: vec!["NOEQUALS".into()], ..Default::default() };
-        assert!(Process::new(bad_env).unwrap_err().message.contains("NOEQUALS"));
+        let bad_env = ProcessSpec {
+            args: vec!["sh".into()],
+            env: vec!["NOEQUALS".into()],
+            ..Default::default()
+        };
+        assert!(Process::new(bad_env)
+            .unwrap_err()
+            .message
+            .contains("NOEQUALS"));
     }
 }

@@ -63,11 +63,13 @@ impl Reaper {
         if self.exited() {
             return Err(Error::state(format!("process {} has exited", self.pid)));
         }
-        sys::pidfd_send_signal(&self.pidfd, sig).ctx(format!("send signal {sig} to pid {}", self.pid))
+        sys::pidfd_send_signal(&self.pidfd, sig)
+            .ctx(format!("send signal {sig} to pid {}", self.pid))
     }
 
     pub fn exited(&self) -> bool {
-        self.status.lock().unwrap().is_some() || sys::pidfd_wait_exit(&self.pidfd, 0).unwrap_or(true)
+        self.status.lock().unwrap().is_some()
+            || sys::pidfd_wait_exit(&self.pidfd, 0).unwrap_or(true)
     }
 
     /// Block until it exits; the exit code, 128+N when killed by signal N.

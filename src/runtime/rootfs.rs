@@ -25,7 +25,9 @@ fn do_mount(
 ) -> Result<()> {
     mount(source, target, fstype, flags, data).ctx(format!(
         "mount {} on {}{}",
-        source.map(|s| s.display().to_string()).unwrap_or_else(|| fstype.unwrap_or("").to_string()),
+        source
+            .map(|s| s.display().to_string())
+            .unwrap_or_else(|| fstype.unwrap_or("").to_string()),
         target.display(),
         fstype.map(|t| format!(" (type {t})")).unwrap_or_default()
     ))
@@ -62,12 +64,30 @@ fn target(rootfs: &Path, dest: &str, as_file: bool) -> Result<PathBuf> {
 pub fn prepare(config: &Config, user_ns: bool) -> Result<()> {
     let rootfs = config.rootfs.as_path();
     // Nothing we mount may propagate back to the host.
-    do_mount(None, Path::new("/"), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)?;
-    do_mount(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)?;
+    do_mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        NONE,
+    )?;
+    do_mount(
+        Some(rootfs),
+        rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )?;
 
     let common = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let proc_dir = target(rootfs, "/proc", false)?;
-    do_mount(Some(Path::new("proc")), &proc_dir, Some("proc"), common, NONE)?;
+    do_mount(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        common,
+        NONE,
+    )?;
     mount_dev(rootfs, config, user_ns)?;
     mount_sys(rootfs)?;
     for m in &config.mounts {
@@ -89,7 +109,10 @@ fn mount_dev(rootfs: &Path, config: &Config, user_ns: bool) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
-    let devices = config.devices.clone().unwrap_or_else(defaults::default_devices);
+    let devices = config
+        .devices
+        .clone()
+        .unwrap_or_else(defaults::default_devices);
     for d in &devices {
         create_device(rootfs, d, user_ns)?;
     }
@@ -148,7 +171,11 @@ fn create_device(rootfs: &Path, d: &Device, user_ns: bool) -> Result<()> {
         "c" => SFlag::S_IFCHR,
         "b" => SFlag::S_IFBLK,
         "p" => SFlag::S_IFIFO,
-        other => return Err(Error::config(format!("devices: {path}: unknown type '{other}'"))),
+        other => {
+            return Err(Error::config(format!(
+                "devices: {path}: unknown type '{other}'"
+            )))
+        }
     };
     let old = nix::sys::stat::umask(Mode::empty());
     let made = mknod(
@@ -175,7 +202,13 @@ fn mount_sys(rootfs: &Path) -> Result<()> {
     match mount(Some("sysfs"), &sys, Some("sysfs"), flags, NONE) {
         Ok(()) => Ok(()),
         Err(nix::errno::Errno::EPERM) => {
-            do_mount(Some(Path::new("/sys")), &sys, None, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)?;
+            do_mount(
+                Some(Path::new("/sys")),
+                &sys,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                NONE,
+            )?;
             remount_readonly(&sys)
         }
         Err(e) => Err(e).ctx(format!("mount sysfs on {}", sys.display())),
@@ -192,7 +225,10 @@ fn mount_user(rootfs: &Path, m: &super::config::Mount) -> Result<()> {
     let flags = MsFlags::from_bits_truncate(opts.flags);
     if bind {
         let source = source.ok_or_else(|| {
-            Error::config(format!("mounts: {}: a bind mount needs a source", m.destination))
+            Error::config(format!(
+                "mounts: {}: a bind mount needs a source",
+                m.destination
+            ))
         })?;
         let mut bind_flags = MsFlags::MS_BIND;
         if opts.recursive {
@@ -201,7 +237,13 @@ fn mount_user(rootfs: &Path, m: &super::config::Mount) -> Result<()> {
         do_mount(Some(source), &dest, None, bind_flags, NONE)?;
         // Bind mounts ignore other flags until a remount applies them.
         if !flags.is_empty() {
-            do_mount(None, &dest, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags, NONE)?;
+            do_mount(
+                None,
+                &dest,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+                NONE,
+            )?;
         }
     } else {
         let fstype = m.kind.as_deref().unwrap_or("none");
@@ -215,7 +257,13 @@ fn mount_user(rootfs: &Path, m: &super::config::Mount) -> Result<()> {
         )?;
     }
     if opts.propagation != 0 {
-        do_mount(None, &dest, None, MsFlags::from_bits_truncate(opts.propagation), NONE)?;
+        do_mount(
+            None,
+            &dest,
+            None,
+            MsFlags::from_bits_truncate(opts.propagation),
+            NONE,
+        )?;
     }
     Ok(())
 }
@@ -227,7 +275,13 @@ fn pivot_root(rootfs: &Path) -> Result<()> {
     match nix::unistd::pivot_root(".", ".") {
         Ok(()) => {
             // The old root is now stacked under "."; detach it.
-            do_mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)?;
+            do_mount(
+                None,
+                Path::new("."),
+                None,
+                MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                NONE,
+            )?;
             umount2(".", MntFlags::MNT_DETACH).ctx("detach the old root")?;
         }
         Err(nix::errno::Errno::EINVAL) => {
@@ -273,17 +327,29 @@ fn remount_readonly(path: &Path) -> Result<()> {
 
 /// After pivot_root: masked paths, read-only paths, read-only rootfs.
 pub fn finish(config: &Config) -> Result<()> {
-    let masked = config.masked_paths.clone().unwrap_or_else(defaults::default_masked_paths);
+    let masked = config
+        .masked_paths
+        .clone()
+        .unwrap_or_else(defaults::default_masked_paths);
     for p in &masked {
         mask(Path::new(p))?;
     }
-    let readonly = config.readonly_paths.clone().unwrap_or_else(defaults::default_readonly_paths);
+    let readonly = config
+        .readonly_paths
+        .clone()
+        .unwrap_or_else(defaults::default_readonly_paths);
     for p in &readonly {
         let path = Path::new(p);
         if !path.exists() {
             continue;
         }
-        do_mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)?;
+        do_mount(
+            Some(path),
+            path,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            NONE,
+        )?;
         remount_readonly(path)?;
     }
     if config.readonly_rootfs {
@@ -303,6 +369,12 @@ fn mask(path: &Path) -> Result<()> {
             MsFlags::MS_RDONLY,
             NONE,
         ),
-        Ok(_) => do_mount(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, NONE),
+        Ok(_) => do_mount(
+            Some(Path::new("/dev/null")),
+            path,
+            None,
+            MsFlags::MS_BIND,
+            NONE,
+        ),
     }
 }

@@ -26,12 +26,14 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
                 if links > MAX_SYMLINKS {
                     return Err(Error::new(
                         ErrorKind::Config,
-                        format!("{}: too many levels of symbolic links", unsafe_path.display()),
+                        format!(
+                            "{}: too many levels of symbolic links",
+                            unsafe_path.display()
+                        ),
                     ));
                 }
-                let target = std::fs::read_link(&full).map_err(|e| {
-                    Error::sys(format!("readlink {}", full.display()), e)
-                })?;
+                let target = std::fs::read_link(&full)
+                    .map_err(|e| Error::sys(format!("readlink {}", full.display()), e))?;
                 if target.is_absolute() {
                     resolved = PathBuf::new();
                 }
@@ -68,9 +70,18 @@ mod tests {
         symlink("/etc", root.join("abs")).unwrap();
         symlink("../../../../etc", root.join("rel")).unwrap();
         symlink("loop", root.join("loop")).unwrap();
-        assert_eq!(secure_join(&root, Path::new("/abs/passwd")).unwrap(), root.join("etc/passwd"));
-        assert_eq!(secure_join(&root, Path::new("rel/x")).unwrap(), root.join("etc/x"));
-        assert_eq!(secure_join(&root, Path::new("/../../x")).unwrap(), root.join("x"));
+        assert_eq!(
+            secure_join(&root, Path::new("/abs/passwd")).unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("rel/x")).unwrap(),
+            root.join("etc/x")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("/../../x")).unwrap(),
+            root.join("x")
+        );
         assert!(secure_join(&root, Path::new("/loop")).is_err());
         std::fs::remove_dir_all(&root).unwrap();
     }

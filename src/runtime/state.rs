@@ -58,8 +58,12 @@ impl StateDir {
     pub fn read(&self) -> Result<State> {
         let file = self.path.join(STATE_FILE);
         let data = fs::read(&file).ctx(format!("read {}", file.display()))?;
-        serde_json::from_slice(&data)
-            .map_err(|e| Error::new(ErrorKind::System, format!("{}: corrupt state: {e}", file.display())))
+        serde_json::from_slice(&data).map_err(|e| {
+            Error::new(
+                ErrorKind::System,
+                format!("{}: corrupt state: {e}", file.display()),
+            )
+        })
     }
 
     /// Write to a temp file, fsync, rename: readers see the old or the new state.

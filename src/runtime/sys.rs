@@ -89,12 +89,8 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
 /// A sealed, read-only in-memory copy of a file (our own binary).
 pub fn sealed_copy(path: &str) -> Result<OwnedFd> {
     let name = CString::new("ctrsh").unwrap();
-    let fd = unsafe {
-        libc::memfd_create(
-            name.as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(io::Error::last_os_error()).ctx("memfd_create for the sealed init binary");
     }

@@ -39,7 +39,12 @@ fn groups(text: &str) -> Vec<(String, u32, Vec<String>)> {
             let f: Vec<&str> = l.split(':').collect();
             let members = f
                 .get(3)
-                .map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
+                .map(|m| {
+                    m.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default();
             Some((f.first()?.to_string(), f.get(2)?.parse().ok()?, members))
         })
@@ -99,13 +104,17 @@ pub fn resolve(spec: &str, passwd_text: &str, group_text: &str) -> Result<ExecUs
 mod tests {
     use super::*;
 
-    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\n";
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\n";
     const GROUP: &str = "root:x:0:\ndaemon:x:1:\nusers:x:100:daemon,other\n";
 
     #[test]
     fn by_name_with_groups() {
         let u = resolve("daemon", PASSWD, GROUP).unwrap();
-        assert_eq!((u.uid, u.gid, u.groups.clone(), u.home.as_str()), (1, 1, vec![100], "/usr/sbin"));
+        assert_eq!(
+            (u.uid, u.gid, u.groups.clone(), u.home.as_str()),
+            (1, 1, vec![100], "/usr/sbin")
+        );
     }
 
     #[test]
@@ -118,7 +127,10 @@ mod tests {
 
     #[test]
     fn unknown_names_fail() {
-        assert!(resolve("nosuch", PASSWD, GROUP).unwrap_err().message.contains("nosuch"));
+        assert!(resolve("nosuch", PASSWD, GROUP)
+            .unwrap_err()
+            .message
+            .contains("nosuch"));
         assert!(resolve("0:nogroup", PASSWD, GROUP).is_err());
     }
 }

@@ -31,7 +31,12 @@ pub fn run(chan: &Channel, config: Config) -> Result<()> {
         other => Err(Error::state(format!("init: expected start, got {other:?}"))),
     };
     // Report the failure on the start connection, where the starter waits.
-    super::fail(&conn, result.err().unwrap_or_else(|| Error::state("start returned")))
+    super::fail(
+        &conn,
+        result
+            .err()
+            .unwrap_or_else(|| Error::state("start returned")),
+    )
 }
 
 fn setup(config: &Config) -> Result<()> {

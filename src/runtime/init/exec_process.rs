@@ -30,7 +30,10 @@ pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<
     let env = environment(spec, &who);
     let program = find_program(&spec.args[0], &env)?;
 
-    let names = config.capabilities.clone().unwrap_or_else(defaults::default_capabilities);
+    let names = config
+        .capabilities
+        .clone()
+        .unwrap_or_else(defaults::default_capabilities);
     let keep = capabilities::parse(&names)?;
     capabilities::limit_bounding(&keep)?;
     switch_user(&who)?;
@@ -40,7 +43,8 @@ pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<
     }
     // Nothing of ours may reach the container process (CVE-2024-21626).
     sys::cloexec_from(3).ctx("mark fds close-on-exec")?;
-    let c = |s: &str| CString::new(s).map_err(|_| Error::config(format!("'{s}' contains a NUL byte")));
+    let c =
+        |s: &str| CString::new(s).map_err(|_| Error::config(format!("'{s}' contains a NUL byte")));
     let argv = spec.args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
     let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
     let path = c(&program.to_string_lossy())?;
@@ -58,12 +62,16 @@ fn lookup_user(spec: &str) -> Result<ExecUser> {
 /// root: an fd leaked from the host could otherwise point the cwd outside.
 fn enter_cwd(cwd: &str) -> Result<()> {
     if !cwd.starts_with('/') {
-        return Err(Error::config(format!("cwd: '{cwd}' is not an absolute path")));
+        return Err(Error::config(format!(
+            "cwd: '{cwd}' is not an absolute path"
+        )));
     }
     nix::unistd::chdir(cwd).ctx(format!("cwd: chdir to '{cwd}'"))?;
     let here = nix::unistd::getcwd().ctx("cwd: getcwd")?;
     if !here.starts_with("/") {
-        return Err(Error::config(format!("cwd: '{cwd}' is outside the container")));
+        return Err(Error::config(format!(
+            "cwd: '{cwd}' is outside the container"
+        )));
     }
     Ok(())
 }
@@ -88,13 +96,20 @@ fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
         .unwrap_or(DEFAULT_PATH);
     path.split(':')
         .map(|dir| Path::new(dir).join(arg0))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
         .ok_or_else(|| Error::config(format!("args[0]: '{arg0}' not found in PATH ({path})")))
 }
 
 fn switch_user(who: &ExecUser) -> Result<()> {
     nix::sys::prctl::set_keepcaps(true).ctx("set keepcaps")?;
-    let groups: Vec<nix::unistd::Gid> = who.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    let groups: Vec<nix::unistd::Gid> = who
+        .groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
     nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
     let gid = nix::unistd::Gid::from_raw(who.gid);
     nix::unistd::setresgid(gid, gid, gid).ctx(format!("setgid {}", who.gid))?;

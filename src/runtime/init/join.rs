@@ -23,8 +23,10 @@ pub fn run(
     let ns_fds = fds.split_off(STDIO_FDS);
     // namespaces arrive in join order (user first, mount last).
     for (kind, fd) in namespaces.iter().zip(&ns_fds) {
-        setns(fd, CloneFlags::from_bits_truncate(kind.clone_flag()))
-            .ctx(format!("exec: join the container's {} namespace", kind.name()))?;
+        setns(fd, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format!(
+            "exec: join the container's {} namespace",
+            kind.name()
+        ))?;
     }
     drop(ns_fds);
     nix::unistd::chdir("/").ctx("exec: chdir /")?;

@@ -22,14 +22,24 @@ pub fn main() -> ! {
     let chan = unsafe { Channel::from_raw(CHANNEL_FD) };
     let result = match chan.recv::<ToInit>() {
         Ok(Some((ToInit::Create { id: _, config }, _))) => create::run(&chan, config),
-        Ok(Some((ToInit::Exec { config, process, namespaces }, fds))) => {
-            join::run(config, process, namespaces, fds)
-        }
+        Ok(Some((
+            ToInit::Exec {
+                config,
+                process,
+                namespaces,
+            },
+            fds,
+        ))) => join::run(config, process, namespaces, fds),
         Ok(Some((other, _))) => Err(Error::state(format!("init: unexpected message {other:?}"))),
         Ok(None) => std::process::exit(1),
         Err(e) => Err(e),
     };
-    fail(&chan, result.err().unwrap_or_else(|| Error::state("init returned")))
+    fail(
+        &chan,
+        result
+            .err()
+            .unwrap_or_else(|| Error::state("init returned")),
+    )
 }
 
 /// Report `err` to whoever is listening and exit.

@@ -14,6 +14,7 @@ mod messages;
 pub mod mount_options;
 mod namespaces;
 mod network;
+pub mod netstats;
 pub mod process;
 mod reaper;
 pub mod rlimits;

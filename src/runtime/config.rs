@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod validate;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -280,14 +282,18 @@ impl Size {
                     "M" => 1 << 20,
                     "G" => 1 << 30,
                     "T" => 1 << 40,
-                    _ => return Err(format!("'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")")),
+                    _ => {
+                        return Err(format!(
+                            "'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")"
+                        ))
+                    }
                 };
                 (&t[..i], mult)
             }
         };
-        let n: i64 = num
-            .parse()
-            .map_err(|_| format!("'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")"))?;
+        let n: i64 = num.parse().map_err(|_| {
+            format!("'{text}' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")")
+        })?;
         n.checked_mul(mult)
             .map(Size)
             .ok_or_else(|| format!("'{text}' is too large"))
@@ -318,9 +324,35 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
+/// Linux's resource limit names, in the kernel's order (RLIMIT_CPU is 0).
+pub const RLIMIT_NAMES: [&str; 16] = [
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];
+
 impl Config {
-    /// Rejects unknown names and impossible values, naming the key.
+    /// Rejects unknown names and impossible values, naming the key
+    /// ("cgroups.cpu_shares: ..."). Stats the rootfs, touches nothing else.
     pub fn validate(&self) -> super::Result<()> {
-        todo!()
+        validate::config(self)
+    }
+
+    /// The container's entry for namespace `kind`, if it has one.
+    pub fn namespace(&self, kind: NamespaceKind) -> Option<&Namespace> {
+        self.namespaces.iter().find(|ns| ns.kind == kind)
     }
 }

@@ -338,26 +338,6 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
-/// Linux's resource limit names, in the kernel's order (RLIMIT_CPU is 0).
-pub const RLIMIT_NAMES: [&str; 16] = [
-    "RLIMIT_CPU",
-    "RLIMIT_FSIZE",
-    "RLIMIT_DATA",
-    "RLIMIT_STACK",
-    "RLIMIT_CORE",
-    "RLIMIT_RSS",
-    "RLIMIT_NPROC",
-    "RLIMIT_NOFILE",
-    "RLIMIT_MEMLOCK",
-    "RLIMIT_AS",
-    "RLIMIT_LOCKS",
-    "RLIMIT_SIGPENDING",
-    "RLIMIT_MSGQUEUE",
-    "RLIMIT_NICE",
-    "RLIMIT_RTPRIO",
-    "RLIMIT_RTTIME",
-];
-
 impl Config {
     /// Rejects unknown names and impossible values, naming the key
     /// ("cgroups.cpu_shares: ..."). Stats the rootfs, touches nothing else.

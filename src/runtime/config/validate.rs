@@ -3,11 +3,11 @@
 //! the offending key; nothing here touches the kernel except a stat of the
 //! rootfs.
 
-use super::{Cgroups, Config, Device, IdMap, NamespaceKind, RLIMIT_NAMES};
+use super::{Cgroups, Config, Device, IdMap, NamespaceKind};
 use crate::runtime::error::describe_io;
-use crate::runtime::{mount_options, suggest, Error, Result};
+use crate::runtime::{mount_options, rlimits, suggest, Error, Result};
 use std::fmt::Display;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Component, Path};
 use std::str::FromStr;
 
@@ -17,7 +17,7 @@ pub(super) fn config(c: &Config) -> Result<()> {
     id_mappings(c)?;
     hostname(c)?;
     networks(c)?;
-    rlimits(&c.rlimits)?;
+    resource_limits(&c.rlimits)?;
     mounts(c)?;
     for (i, device) in c.devices.iter().flatten().enumerate() {
         device_node(&format!("devices[{i}]"), device)?;
@@ -259,12 +259,21 @@ fn networks(c: &Config) -> Result<()> {
             ));
         }
         if let Some(address) = &net.address {
-            if !is_ip_or_cidr(address) {
+            let key = format!("networks[{i}].address");
+            let Some(ip) = parse_ip_or_cidr(address) else {
                 return Err(err(
-                    format!("networks[{i}].address"),
+                    key,
                     format!(
                         "'{address}' is not an IPv4/IPv6 address or CIDR (\"127.0.0.1/8\", \"::1/128\")"
                     ),
+                ));
+            };
+            // The runtime brings lo up, it does not assign addresses: lo
+            // carries 127.0.0.1 and ::1 by itself, and nothing else.
+            if ip != IpAddr::from([127, 0, 0, 1]) && ip != IpAddr::from(Ipv6Addr::LOCALHOST) {
+                return Err(err(
+                    key,
+                    format!("'{address}': a loopback network carries 127.0.0.1 and ::1 only"),
                 ));
             }
         }
@@ -272,16 +281,17 @@ fn networks(c: &Config) -> Result<()> {
     Ok(())
 }
 
-fn is_ip_or_cidr(text: &str) -> bool {
+/// The address of "10.0.0.1", "10.0.0.1/8" or "fd00::1/64".
+fn parse_ip_or_cidr(text: &str) -> Option<IpAddr> {
     let (address, prefix) = match text.split_once('/') {
         Some((address, prefix)) => (address, Some(prefix)),
         None => (text, None),
     };
-    let Ok(ip) = address.parse::<IpAddr>() else {
-        return false;
-    };
+    let ip = address.parse::<IpAddr>().ok()?;
     let max_prefix = if ip.is_ipv4() { 32 } else { 128 };
-    prefix.is_none_or(|p| parse_decimal(p).is_some_and(|p| p <= max_prefix))
+    prefix
+        .is_none_or(|p| parse_decimal(p).is_some_and(|p| p <= max_prefix))
+        .then_some(ip)
 }
 
 /// A plain decimal number: digits only (no sign, no spaces).
@@ -292,19 +302,20 @@ fn parse_decimal(text: &str) -> Option<u32> {
     text.parse().ok()
 }
 
-fn rlimits(rlimits: &[super::Rlimit]) -> Result<()> {
-    for (i, limit) in rlimits.iter().enumerate() {
-        if !RLIMIT_NAMES.contains(&limit.kind.as_str()) {
+fn resource_limits(limits: &[super::Rlimit]) -> Result<()> {
+    for (i, limit) in limits.iter().enumerate() {
+        if rlimits::resource(&limit.kind).is_none() {
+            let names: Vec<&str> = rlimits::RLIMITS.iter().map(|(name, _)| *name).collect();
             return Err(err(
                 format!("rlimits[{i}].type"),
                 format!(
                     "unknown rlimit '{}'{}",
                     limit.kind,
-                    suggest::did_you_mean(&limit.kind, &RLIMIT_NAMES)
+                    suggest::did_you_mean(&limit.kind, &names)
                 ),
             ));
         }
-        if let Some(first) = rlimits[..i].iter().position(|l| l.kind == limit.kind) {
+        if let Some(first) = limits[..i].iter().position(|l| l.kind == limit.kind) {
             return Err(err(
                 format!("rlimits[{i}].type"),
                 format!(

@@ -3,7 +3,7 @@
 
 use crate::runtime::config::*;
 use crate::runtime::defaults::{default_allowed_devices, default_devices};
-use crate::runtime::ErrorKind;
+use crate::runtime::{rlimits, ErrorKind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -430,7 +430,7 @@ fn network_addresses_are_ip_or_cidr() {
         "127.0.0.1/0",
         "::1",
         "::1/128",
-        "fd00::1/64",
+        "0::1/64",
     ] {
         assert_accepts(|c| {
             c.namespaces = ns(&[NamespaceKind::Net]);
@@ -455,11 +455,31 @@ fn network_addresses_are_ip_or_cidr() {
     }
 }
 
+#[test]
+fn loopback_carries_only_its_own_addresses() {
+    for other in ["10.0.0.1/8", "127.0.0.2", "fd00::1/64"] {
+        assert_rejects(
+            |c| {
+                c.namespaces = ns(&[NamespaceKind::Net]);
+                c.networks = vec![loopback(Some(other))];
+            },
+            &format!(
+                "networks[0].address: '{other}': a loopback network carries 127.0.0.1 and ::1 only"
+            ),
+        );
+    }
+}
+
 // ---- rlimits ----
 
 #[test]
 fn every_linux_rlimit_is_known() {
-    assert_accepts(|c| c.rlimits = RLIMIT_NAMES.iter().map(|n| rlimit(n, 1, 2)).collect());
+    assert_accepts(|c| {
+        c.rlimits = rlimits::RLIMITS
+            .iter()
+            .map(|(n, _)| rlimit(n, 1, 2))
+            .collect()
+    });
 }
 
 #[test]

@@ -11,7 +11,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Component, Path};
 use std::str::FromStr;
 
+/// Checks in the order of Config's fields; the first error wins.
 pub(super) fn config(c: &Config) -> Result<()> {
+    rootfs(&c.rootfs)?;
     capabilities(c.capabilities.as_deref().unwrap_or_default())?;
     namespaces(c)?;
     id_mappings(c)?;
@@ -42,8 +44,7 @@ pub(super) fn config(c: &Config) -> Result<()> {
     if let Some(cgroups) = &c.cgroups {
         self::cgroups(cgroups)?;
     }
-    // Last: the only check that looks at the host.
-    rootfs(&c.rootfs)
+    Ok(())
 }
 
 /// "key: message", a config error.

@@ -30,7 +30,10 @@ fn parse(text: &str) -> Vec<InterfaceStats> {
         .skip(2)
         .filter_map(|line| {
             let (name, rest) = line.split_once(':')?;
-            let n: Vec<u64> = rest.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+            let n: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
             (n.len() >= 12).then(|| InterfaceStats {
                 name: name.trim().to_string(),
                 rx_bytes: n[0],
@@ -53,6 +56,9 @@ mod tests {
         let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     140       2    0    0    0     0          0         0      140       2    0    0    0     0       0          0\n";
         let s = super::parse(text);
         assert_eq!(s.len(), 1);
-        assert_eq!((s[0].name.as_str(), s[0].rx_bytes, s[0].tx_packets), ("lo", 140, 2));
+        assert_eq!(
+            (s[0].name.as_str(), s[0].rx_bytes, s[0].tx_packets),
+            ("lo", 140, 2)
+        );
     }
 }

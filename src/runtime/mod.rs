@@ -1,6 +1,7 @@
 //! Privileged kernel work: namespaces, rootfs, cgroups, capabilities, init.
 //! Knows nothing of Rhai.
 
+pub mod cgroups;
 pub mod config;
 pub mod container;
 pub mod defaults;

@@ -41,7 +41,9 @@ pub(super) fn apply(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
     if allow_all {
         return ctl
             .allow_device(DeviceType::All, -1, -1, &all)
-            .map_err(|e| files::from_cgroups_rs(format!("write \"a *:* rwm\" to {}", allow.display()), e));
+            .map_err(|e| {
+                files::from_cgroups_rs(format!("write \"a *:* rwm\" to {}", allow.display()), e)
+            });
     }
     let rules = cfg
         .allowed_devices

@@ -86,10 +86,16 @@ pub(super) fn parse_u64(path: &Path, text: &str) -> Result<u64> {
 
 /// A cgroups-rs error as ours: its io cause carries the errno, `what` says
 /// which file and value (the crate's own message often lacks the path).
-pub(super) fn from_cgroups_rs(what: impl std::fmt::Display, err: cgroups_rs::fs::error::Error) -> Error {
+pub(super) fn from_cgroups_rs(
+    what: impl std::fmt::Display,
+    err: cgroups_rs::fs::error::Error,
+) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
     while let Some(cause) = source {
-        if let Some(code) = cause.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
+        if let Some(code) = cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
             return Error::sys(what, io::Error::from_raw_os_error(code));
         }
         source = cause.source();

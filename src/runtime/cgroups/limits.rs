@@ -55,12 +55,20 @@ fn memory(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
     let d = m.require(Controller::Memory, key)?;
     let mem = MemController::new(d.dir.clone(), d.mount.clone(), d.v2);
     let set_limit = |l: i64| {
-        let file = if d.v2 { "memory.max" } else { "memory.limit_in_bytes" };
+        let file = if d.v2 {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        };
         mem.set_limit(l)
             .map_err(failed("cgroups.memory", d, file, l))
     };
     let set_swap = |s: i64| -> Result<()> {
-        let file = if d.v2 { "memory.swap.max" } else { "memory.memsw.limit_in_bytes" };
+        let file = if d.v2 {
+            "memory.swap.max"
+        } else {
+            "memory.memsw.limit_in_bytes"
+        };
         if !d.dir.join(file).exists() {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -158,12 +166,20 @@ fn cpu(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
     }
     // The period first: the kernel checks the quota against it.
     if let Some(period) = cfg.cpu_period {
-        cpu.set_cfs_period(period)
-            .map_err(failed("cgroups.cpu_period", d, "cpu.cfs_period_us", period))?;
+        cpu.set_cfs_period(period).map_err(failed(
+            "cgroups.cpu_period",
+            d,
+            "cpu.cfs_period_us",
+            period,
+        ))?;
     }
     if let Some(quota) = cfg.cpu_quota {
-        cpu.set_cfs_quota(quota)
-            .map_err(failed("cgroups.cpu_quota", d, "cpu.cfs_quota_us", quota))?;
+        cpu.set_cfs_quota(quota).map_err(failed(
+            "cgroups.cpu_quota",
+            d,
+            "cpu.cfs_quota_us",
+            quota,
+        ))?;
     }
     Ok(())
 }

@@ -395,7 +395,11 @@ pub(super) fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut subs = Vec::new();
     for entry in entries {
         let entry = entry.ctx(format!("list {}", dir.display()))?;
-        if entry.file_type().ctx(format!("stat {:?}", entry.path()))?.is_dir() {
+        if entry
+            .file_type()
+            .ctx(format!("stat {:?}", entry.path()))?
+            .is_dir()
+        {
             subs.push(entry.path());
         }
     }
@@ -465,7 +469,10 @@ mod unit {
         cfg.name = Some("web".into());
         assert_eq!(configured_path(&cfg, "c1").unwrap().0, "/system/web");
         cfg.path = Some("x".into());
-        assert_eq!(configured_path(&cfg, "c1").unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(
+            configured_path(&cfg, "c1").unwrap_err().kind,
+            ErrorKind::Config
+        );
         assert_eq!(relative_part("/a//b/", "k").unwrap(), Path::new("a/b"));
         assert!(relative_part("a/../b", "k").is_err());
         assert!(relative_part("/", "k").is_err());

@@ -93,7 +93,11 @@ pub(super) fn collect(m: &CgroupManager) -> Result<Stats> {
 
 pub(super) fn oom_kills(m: &CgroupManager) -> Result<u64> {
     let d = m.require(Controller::Memory, "oom_kills")?;
-    let file = if d.v2 { "memory.events" } else { "memory.oom_control" };
+    let file = if d.v2 {
+        "memory.events"
+    } else {
+        "memory.oom_control"
+    };
     let path = d.dir.join(file);
     files::key(&files::read_flat_keyed(&path)?, "oom_kill", &path)
 }
@@ -125,7 +129,11 @@ fn cpu(acct: &ControllerDir, cpu: Option<&ControllerDir>) -> Result<CpuStats> {
         .map(|n| files::parse_u64(&per_cpu_path, n))
         .collect::<Result<_>>()?;
     let (throttled_periods, throttled_ns) = match cpu {
-        Some(c) => throttling(&files::read_flat_keyed(&c.dir.join("cpu.stat"))?, "throttled_time", 1),
+        Some(c) => throttling(
+            &files::read_flat_keyed(&c.dir.join("cpu.stat"))?,
+            "throttled_time",
+            1,
+        ),
         None => (None, None),
     };
     Ok(CpuStats {
@@ -207,12 +215,30 @@ fn blkio(d: &ControllerDir) -> Result<Vec<BlkioDeviceStats>> {
     } else {
         // The throttle files count every I/O whatever the scheduler:
         // "8:0 Read 4096" lines.
-        read_v1_blkio(d, "blkio.throttle.io_service_bytes_recursive", &mut devices, |e, read, n| {
-            if read { e.read_bytes = n } else { e.write_bytes = n }
-        })?;
-        read_v1_blkio(d, "blkio.throttle.io_serviced_recursive", &mut devices, |e, read, n| {
-            if read { e.read_ops = n } else { e.write_ops = n }
-        })?;
+        read_v1_blkio(
+            d,
+            "blkio.throttle.io_service_bytes_recursive",
+            &mut devices,
+            |e, read, n| {
+                if read {
+                    e.read_bytes = n
+                } else {
+                    e.write_bytes = n
+                }
+            },
+        )?;
+        read_v1_blkio(
+            d,
+            "blkio.throttle.io_serviced_recursive",
+            &mut devices,
+            |e, read, n| {
+                if read {
+                    e.read_ops = n
+                } else {
+                    e.write_ops = n
+                }
+            },
+        )?;
     }
     Ok(devices.into_values().collect())
 }
@@ -269,7 +295,10 @@ fn hugetlb(d: &ControllerDir) -> Result<BTreeMap<String, HugetlbStats>> {
             usage: ctl.usage_in_bytes(&size).map_err(failed("usage", &size))?,
             max_usage: match d.v2 {
                 true => None,
-                false => Some(ctl.max_usage_in_bytes(&size).map_err(failed("max usage", &size))?),
+                false => Some(
+                    ctl.max_usage_in_bytes(&size)
+                        .map_err(failed("max usage", &size))?,
+                ),
             },
             failcnt: ctl.failcnt(&size).map_err(failed("failcnt", &size))?,
         };

@@ -584,3 +584,23 @@ fn manager_round_trips_through_json() {
     assert_eq!(back.dirs(), g.dirs());
     assert_eq!(back.mode(), g.mode());
 }
+
+#[test]
+fn existing_empty_cgroup_is_used_and_kept() {
+    if !have_root() {
+        return;
+    }
+    let parent = unique("existing");
+    let pids_root = own_cgroup(Controller::Pids, false);
+    let existing = Path::new("/sys/fs/cgroup/pids")
+        .join(pids_root.trim_start_matches('/'))
+        .join(&parent)
+        .join("c");
+    fs::create_dir_all(&existing).unwrap();
+    let g = Guard::create(&config(&parent), "c");
+    assert_eq!(g.controller_dir(Controller::Pids).unwrap().dir, existing);
+    g.destroy().unwrap();
+    assert!(existing.exists(), "a cgroup it did not create was removed");
+    assert!(!g.controller_dir(Controller::Memory).unwrap().dir.exists());
+    fs::remove_dir(&existing).unwrap();
+}

@@ -604,3 +604,50 @@ fn existing_empty_cgroup_is_used_and_kept() {
     assert!(!g.controller_dir(Controller::Memory).unwrap().dir.exists());
     fs::remove_dir(&existing).unwrap();
 }
+
+/// This host's cgroup2 mount has no cpu or freezer controller, but every
+/// cgroup2 cgroup has the core cgroup.freeze, cgroup.events and cpu.stat:
+/// enough to run the v2 freezer and cpu stats code here.
+#[test]
+fn v2_core_freezer_and_cpu_stats() {
+    if !have_root() {
+        return;
+    }
+    let mut g = Guard::create(&config(&unique("v2core")), "c");
+    let Some(unified) = g.manager.unified.clone() else {
+        return;
+    };
+    let mount = g
+        .controller_dir(Controller::Hugetlb)
+        .map(|d| d.mount.clone());
+    let Some(mount) = mount.filter(|_| g.mode() == Mode::Hybrid) else {
+        return;
+    };
+    for c in [Controller::Freezer, Controller::Cpuacct] {
+        let dir = ControllerDir {
+            dir: unified.clone(),
+            mount: mount.clone(),
+            v2: true,
+        };
+        g.manager.controllers.insert(c, dir);
+    }
+    g.manager.controllers.remove(&Controller::Cpu);
+    g.spawn(&["sh", "-c", "while :; do :; done"]);
+
+    g.freeze().expect("freeze (v2)");
+    assert!(g.is_frozen().unwrap());
+    assert_eq!(read(&unified.join("cgroup.freeze")), "1");
+    assert!(read(&unified.join("cgroup.events")).contains("frozen 1"));
+    let frozen = g.stats().unwrap().cpu.unwrap().usage_ns;
+    std::thread::sleep(Duration::from_millis(200));
+    let still = g.stats().unwrap().cpu.unwrap();
+    assert!(still.usage_ns < frozen + 20_000_000, "frozen yet ran");
+    assert_eq!((still.per_cpu, still.throttled_periods), (None, None));
+
+    g.thaw().expect("thaw (v2)");
+    assert!(!g.is_frozen().unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(g.stats().unwrap().cpu.unwrap().usage_ns > frozen + 100_000_000);
+    g.freeze().unwrap();
+    g.kill_all().expect("kill_all thaws through v2");
+}

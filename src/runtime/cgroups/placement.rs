@@ -52,20 +52,7 @@ pub(super) fn place(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
     };
 
     let v2_mount = mounts.iter().find(|m| m.v1_options.is_none());
-    let has_v1 = mounts
-        .iter()
-        .any(|m| Controller::ALL.iter().any(|c| m.has_v1(*c)));
-    let mode = match (has_v1, v2_mount.is_some()) {
-        (true, false) => Mode::V1,
-        (true, true) => Mode::Hybrid,
-        (false, true) => Mode::V2,
-        (false, false) => {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "cgroups: no cgroup hierarchy is mounted (see /proc/self/mountinfo)",
-            ))
-        }
-    };
+    let mode = host_mode(&mounts)?;
     let unified = match v2_mount {
         Some(m) => Some(base(m, own.v2())?.join(&relative)),
         None => None,
@@ -87,22 +74,12 @@ pub(super) fn place(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
             unavailable.insert(c, "not mounted on this host".to_string());
             continue;
         };
-        match c.on_v2() {
-            OnV2::Core => {
-                controllers.insert(c, ControllerDir::new(dir.clone(), &m.point, true));
+        match on_v2_mount(c, m, dir, &v2_root_controllers) {
+            Ok(dir) => {
+                controllers.insert(c, dir);
             }
-            OnV2::Enabled(name) if v2_root_controllers.iter().any(|n| n == name) => {
-                controllers.insert(c, ControllerDir::new(dir.clone(), &m.point, true));
-            }
-            OnV2::Enabled(name) => {
-                let why = format!(
-                    "not mounted on this host (no v1 hierarchy, and {name:?} is not in {}/cgroup.controllers)",
-                    m.point.display()
-                );
+            Err(why) => {
                 unavailable.insert(c, why);
-            }
-            OnV2::Absent => {
-                unavailable.insert(c, "not part of cgroup v2".to_string());
             }
         }
     }
@@ -115,8 +92,55 @@ pub(super) fn place(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
         unified,
         created: Vec::new(),
     };
-    for dir in manager.dirs() {
-        let pids = files::read_procs(&dir)?;
+    check_unused(&manager.dirs())?;
+    if let Err(e) = make_dirs(&mut manager, v2_mount) {
+        // Leave nothing behind; the first error is the one worth reporting.
+        let _ = remove(&manager);
+        return Err(e.context(format!("create cgroup {}", manager.path)));
+    }
+    Ok(manager)
+}
+
+fn host_mode(mounts: &[Mount]) -> Result<Mode> {
+    let has_v1 = mounts
+        .iter()
+        .any(|m| Controller::ALL.iter().any(|c| m.has_v1(*c)));
+    let has_v2 = mounts.iter().any(|m| m.v1_options.is_none());
+    match (has_v1, has_v2) {
+        (true, false) => Ok(Mode::V1),
+        (true, true) => Ok(Mode::Hybrid),
+        (false, true) => Ok(Mode::V2),
+        (false, false) => Err(Error::new(
+            ErrorKind::Unsupported,
+            "cgroups: no cgroup hierarchy is mounted (see /proc/self/mountinfo)",
+        )),
+    }
+}
+
+/// Controller `c` in the cgroup2 hierarchy at `dir`, or why it is not there.
+fn on_v2_mount(
+    c: Controller,
+    mount: &Mount,
+    dir: &Path,
+    root_controllers: &[String],
+) -> std::result::Result<ControllerDir, String> {
+    match c.on_v2() {
+        OnV2::Core => Ok(ControllerDir::new(dir.to_path_buf(), &mount.point, true)),
+        OnV2::Enabled(name) if root_controllers.iter().any(|n| n == name) => {
+            Ok(ControllerDir::new(dir.to_path_buf(), &mount.point, true))
+        }
+        OnV2::Enabled(name) => Err(format!(
+            "not mounted on this host (no v1 hierarchy, and {name:?} is not in {}/cgroup.controllers)",
+            mount.point.display()
+        )),
+        OnV2::Absent => Err("not part of cgroup v2".to_string()),
+    }
+}
+
+/// An existing cgroup may be reused only if no process is in it.
+fn check_unused(dirs: &[PathBuf]) -> Result<()> {
+    for dir in dirs {
+        let pids = files::read_procs(dir)?;
         if !pids.is_empty() {
             return Err(Error::new(
                 ErrorKind::Exists,
@@ -124,12 +148,7 @@ pub(super) fn place(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
             ));
         }
     }
-    if let Err(e) = make_dirs(&mut manager, v2_mount) {
-        // Leave nothing behind; the first error is the one worth reporting.
-        let _ = remove(&manager);
-        return Err(e.context(format!("create cgroup {}", manager.path)));
-    }
-    Ok(manager)
+    Ok(())
 }
 
 impl ControllerDir {

@@ -2,6 +2,7 @@
 //! Knows nothing of Rhai.
 
 pub mod capabilities;
+pub mod cgroups;
 mod channel;
 pub mod config;
 pub mod container;

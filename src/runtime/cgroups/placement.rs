@@ -335,11 +335,10 @@ fn make_one(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Walk from the cgroup2 root down to `leaf`, enabling the wanted controllers
 /// in each cgroup's subtree_control (a child only gets the controllers its
-/// parent enables), creating missing directories. This writes the
-/// subtree_control of existing ancestors too (on this host, the cgroup2
-/// root for hugetlb): without that no cgroup below them has the controller.
-/// A controller that cannot be enabled (EBUSY: an ancestor holds processes)
-/// becomes unavailable, with the reason.
+/// parent enables), creating missing directories. Only cgroups this manager
+/// created are written: a controller an existing ancestor does not enable
+/// (ctrsh never changes cgroups it did not make) or that cannot be enabled
+/// (EBUSY: an ancestor holds processes) becomes unavailable, with the reason.
 fn make_v2_dirs(m: &mut CgroupManager, leaf: &Path, mount: &Path) -> Result<()> {
     let mut wanted: Vec<(Controller, &'static str)> = m
         .controllers
@@ -380,6 +379,16 @@ fn enable_controllers(
     let mut failed = Vec::new();
     for (c, name) in wanted.iter() {
         if enabled.iter().any(|e| e == name) {
+            continue;
+        }
+        if !m.created.iter().any(|d| d == dir) {
+            failed.push(*c);
+            m.controllers.remove(c);
+            let why = format!(
+                "not enabled in {} (a cgroup ctrsh did not create)",
+                control.display()
+            );
+            m.unavailable.insert(*c, why);
             continue;
         }
         if let Err(e) = files::write(&control, &format!("+{name}")) {

@@ -27,7 +27,7 @@ mod sys;
 pub mod user;
 
 pub use config::Config;
-pub use container::{Container, ExecOutput, Status};
+pub use container::{Container, ContainerStats, Event, ExecOutput, Status};
 pub use error::{Error, ErrorKind, Result};
 pub use factory::Factory;
 pub use launch::INIT_BINARY_ENV;

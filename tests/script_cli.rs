@@ -269,3 +269,51 @@ fn process_spec_errors_name_the_key() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_sleeping_script() {
+    let mut child = Command::new(CTRSH)
+        .args(["-e", "print(\"sleeping\"); sleep(30); print(\"woke\")"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ctrsh");
+    // "sleeping" shows the script runs, so the SIGINT handler is in place.
+    let mut first = String::new();
+    let mut child_stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut child_stdout, &mut first).unwrap();
+    assert_eq!(first, "sleeping\n");
+    let started = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed().as_secs() < 10);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut child_stdout, &mut rest).unwrap();
+    assert_eq!(rest, "", "the script went on after Ctrl-C");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+}
+
+#[test]
+fn factory_handles_are_shared_and_printable() {
+    let root = TempDir::new("factory");
+    let code = format!(
+        r#"let f = factory("{root}");
+           let g = f;
+           print(type_of(f));
+           print(f.root);
+           print(f == g && f == factory("{root}"));
+           print(`${{f}}`);"#,
+        root = root.path().display()
+    );
+    let out = ctrsh(&["-e", &code]);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "Factory\n{root}\ntrue\nFactory({root})\n",
+            root = root.path().display()
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

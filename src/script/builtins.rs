@@ -20,6 +20,11 @@ pub fn interrupt() -> bool {
     INTERRUPTED.swap(true, Ordering::SeqCst)
 }
 
+/// Forgets a Ctrl-C once it has stopped a script, so the REPL can go on.
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
 fn interrupted() -> Box<EvalAltResult> {
     EvalAltResult::ErrorTerminated("interrupted".into(), Position::NONE).into()
 }

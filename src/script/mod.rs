@@ -10,9 +10,9 @@ mod process;
 mod run;
 mod suggest;
 
-pub use builtins::interrupt;
+pub use builtins::{clear_interrupt, interrupt};
 pub use errors::describe;
-pub use run::{run_script, Ending};
+pub use run::{exit_status, run_script, Ending};
 
 use rhai::{Engine, FuncRegistration};
 
@@ -49,31 +49,86 @@ fn getter(prop: &str, params: &[&str], doc: &str) -> FuncRegistration {
         .with_comments([format!("/// {doc}")])
 }
 
+/// One registered function, for `:help` and the docs check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiEntry {
+    /// As docs/api.md writes it: `create(factory: Factory, id: string,
+    /// config: map) -> Container`, properties as `Container.id -> string`.
+    pub signature: String,
+    /// The one-line doc given at registration.
+    pub doc: String,
+}
+
+/// Every function `engine` has beyond Rhai's standard library, sorted.
+pub fn api(engine: &Engine) -> Vec<ApiEntry> {
+    let json = engine
+        .gen_fn_metadata_to_json(false)
+        .expect("rhai metadata serialises");
+    let meta: serde_json::Value = serde_json::from_str(&json).expect("rhai metadata is JSON");
+    let mut entries: Vec<ApiEntry> = meta["functions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| ApiEntry {
+            signature: doc_signature(f["signature"].as_str().unwrap_or_default()),
+            doc: f["docComments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .map(|c| c.trim_start_matches("///").trim())
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    entries.sort_by(|a, b| a.signature.cmp(&b.signature));
+    entries
+}
+
+/// A property getter `get$id(c: Container) -> string` as `Container.id ->
+/// string`; any other signature unchanged.
+fn doc_signature(signature: &str) -> String {
+    let Some(rest) = signature.strip_prefix("get$") else {
+        return signature.to_string();
+    };
+    let Some((prop, rest)) = rest.split_once('(') else {
+        return signature.to_string();
+    };
+    let Some((params, ret)) = rest.split_once(')') else {
+        return signature.to_string();
+    };
+    let receiver = params.split_once(": ").map_or(params, |(_, t)| t);
+    format!("{receiver}.{prop}{ret}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// How docs/api.md spells a registered function: properties as
-    /// `Type.prop -> Return`, everything else as rhai prints the signature.
-    fn doc_form(signature: &str) -> String {
-        match signature.strip_prefix("get$") {
-            Some(rest) => {
-                let (prop, rest) = rest.split_once('(').unwrap();
-                let (params, ret) = rest.split_once(')').unwrap();
-                let receiver = params.split_once(": ").map_or(params, |(_, t)| t);
-                format!("{receiver}.{prop}{ret}")
-            }
-            None => signature.to_string(),
-        }
+    #[test]
+    fn properties_are_written_as_type_dot_name() {
+        assert_eq!(
+            doc_signature("get$pid(c: Container) -> int|()"),
+            "Container.pid -> int|()"
+        );
+        assert_eq!(
+            doc_signature("wait(p: Process) -> int"),
+            "wait(p: Process) -> int"
+        );
     }
 
     #[test]
     fn every_registered_function_is_in_docs_api_md() {
         let docs = include_str!("../../docs/api.md");
-        let missing: Vec<String> = engine(vec![])
-            .gen_fn_signatures(false)
+        let entries = api(&engine(vec![]));
+        assert!(
+            entries.len() > 40,
+            "metadata lists {} functions",
+            entries.len()
+        );
+        let missing: Vec<&str> = entries
             .iter()
-            .map(|s| doc_form(s))
+            .map(|e| e.signature.as_str())
             .filter(|s| !docs.contains(&format!("`{s}`")))
             .collect();
         assert!(
@@ -85,15 +140,8 @@ mod tests {
 
     #[test]
     fn every_registered_function_has_a_doc_comment() {
-        let json = engine(vec![]).gen_fn_metadata_to_json(false).unwrap();
-        let meta: serde_json::Value = serde_json::from_str(&json).unwrap();
-        for f in meta["functions"].as_array().unwrap() {
-            assert!(
-                f.get("docComments")
-                    .is_some_and(|c| !c.as_array().unwrap().is_empty()),
-                "no doc comment: {}",
-                f["signature"]
-            );
+        for entry in api(&engine(vec![])) {
+            assert!(!entry.doc.is_empty(), "no doc comment: {}", entry.signature);
         }
     }
 }

@@ -38,8 +38,8 @@ pub fn run_script(engine: &Engine, name: &str, code: &str) -> Ending {
     };
     ast.set_source(name);
     match engine.eval_ast_with_scope::<Dynamic>(&mut Scope::new(), &ast) {
-        Ok(value) => match value.try_cast::<ExitCode>() {
-            Some(ExitCode(code)) => Ending::Exit(code),
+        Ok(value) => match exit_status(&value) {
+            Some(code) => Ending::Exit(code),
             None => Ending::Finished,
         },
         Err(err) => match *err {
@@ -47,6 +47,12 @@ pub fn run_script(engine: &Engine, name: &str, code: &str) -> Ending {
             err => Ending::Failed(describe(name, &err)),
         },
     }
+}
+
+/// The status given to `exit(code)`, when `value` is what evaluation
+/// returned because of it.
+pub fn exit_status(value: &Dynamic) -> Option<i32> {
+    value.read_lock::<ExitCode>().map(|code| code.0)
 }
 
 /// Blanks a leading `#!` line, keeping its newline so line numbers stay right.

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 #[test]
 fn hostname_is_the_configured_one() {
@@ -166,15 +167,15 @@ fn masked_paths_show_nothing() {
            awk '$2 == "/proc/kcore" || $2 == "/proc/keys" || $2 == "/sys/firmware" { print "masked " $2 }' /proc/mounts"#,
     );
     let lines: BTreeSet<&str> = out.lines().map(str::trim).collect();
-    for want in [
-        "kcore 0",
-        "keys 0",
-        "firmware 0",
-        "masked /proc/kcore",
-        "masked /proc/keys",
-        "masked /sys/firmware",
-    ] {
+    for want in ["kcore 0", "keys 0", "firmware 0"] {
         assert!(lines.contains(want), "missing '{want}' in:\n{out}");
+    }
+    // Only what exists can be masked (this kernel may lack /proc/kcore).
+    for path in ["/proc/kcore", "/proc/keys", "/sys/firmware"] {
+        if Path::new(path).exists() {
+            let want = format!("masked {path}");
+            assert!(lines.contains(want.as_str()), "missing '{want}' in:\n{out}");
+        }
     }
 }
 

@@ -432,11 +432,14 @@ impl Container {
         let Some(state) = self.read_state()? else {
             return self.state_dir().remove();
         };
+        // Looked up before the kill: a killed init is a zombie, which
+        // live_init no longer counts, but we must still reap it.
+        let init = self.live_init(&state);
         if let Some(cg) = &state.cgroup {
             // Every process, also ones that left the pid namespace's view.
             cg.kill_all()?;
         }
-        if let Some(init) = self.live_init(&state) {
+        if let Some(init) = init {
             // Without a pid namespace (or cgroup) the init's death does not
             // take the others along: kill them first.
             if !self.has_pid_ns() {

@@ -577,3 +577,39 @@ fn validate_checks_the_default_action_and_architectures() {
          (did you mean 'SCMP_ARCH_X86_64'?) (supported: SCMP_ARCH_X86_64)"
     );
 }
+
+#[test]
+fn doc_examples_deserialise_validate_and_compile() {
+    let doc = include_str!("../../../docs/seccomp.md");
+    let blocks: Vec<&str> = doc
+        .split("```rhai\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap_or_default())
+        .collect();
+    assert_eq!(blocks.len(), 3);
+    let engine = rhai::Engine::new();
+    for block in blocks {
+        let script = block.trim().trim_start_matches("let config = ");
+        let config: rhai::Map = engine.eval(script.trim_end_matches(';')).unwrap();
+        let seccomp: Seccomp = rhai::serde::from_dynamic(&config["seccomp"]).unwrap();
+        seccomp.validate().unwrap();
+        seccomp.compile(&CapsHashSet::new()).unwrap();
+    }
+}
+
+#[test]
+fn deserialise_errors_inside_the_map_keep_their_path() {
+    // As Config reads it: the key path comes from serde_path_to_error.
+    #[derive(Debug, Deserialize)]
+    struct Config {
+        #[allow(dead_code)]
+        seccomp: Seccomp,
+    }
+    let json = json!({ "seccomp": {
+        "default_action": "SCMP_ACT_ERRNO",
+        "syscalls": [{ "names": ["read"], "acton": "SCMP_ACT_ALLOW" }]
+    }});
+    let e = serde_path_to_error::deserialize::<_, Config>(json).unwrap_err();
+    assert_eq!(e.path().to_string(), "seccomp.syscalls[0].acton");
+    assert!(e.inner().to_string().starts_with("unknown field `acton`"));
+}

@@ -4,9 +4,9 @@
 //! default action, while a profile may give each rule its own. So the
 //! program is a chain of segments, each a seccompiler filter for one
 //! action: the segment for action A returns A for the system calls of A's
-//! rules and "allow" otherwise; the last segment returns "allow" for every
-//! system call some rule names (with its conditions) and the default action
-//! for the rest. Each segment's "allow" is rewritten into a jump to the next
+//! rules and "allow" otherwise; the last segment returns "allow" for the
+//! system calls of the allow rules and the default action for the rest.
+//! Each segment's "allow" is rewritten into a jump to the next
 //! segment, so the first segment with a verdict other than "allow" decides
 //! and only the last one's "allow" lets the call through. Segments go in the
 //! kernel's order of precedence (kill before trap before errno before log),
@@ -50,8 +50,11 @@ pub(super) fn program(parsed: Parsed) -> Result<Vec<Instruction>> {
         segments.push(filter(chains, SeccompAction::Allow, action)?);
     }
     if default_action != SeccompAction::Allow {
+        let allowed = rules
+            .iter()
+            .filter(|rule| rule.action == SeccompAction::Allow);
         segments.push(filter(
-            chains(rules.iter()),
+            chains(allowed),
             default_action,
             SeccompAction::Allow,
         )?);

@@ -613,3 +613,22 @@ fn deserialise_errors_inside_the_map_keep_their_path() {
     assert_eq!(e.path().to_string(), "seccomp.syscalls[0].acton");
     assert!(e.inner().to_string().starts_with("unknown field `acton`"));
 }
+
+#[test]
+fn overlapping_rules_take_the_highest_precedence_action() {
+    let seccomp = profile(json!({
+        "default_action": "SCMP_ACT_ERRNO",
+        "syscalls": [
+            { "names": ["exit_group", "getppid"], "action": "SCMP_ACT_ALLOW" },
+            { "names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errno": libc::EACCES },
+            { "names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS" }
+        ]
+    }));
+    fn checks() -> i32 {
+        syscall(libc::SYS_getppid, 0, 0, 0) as i32
+    }
+    assert_eq!(
+        run_filtered(&compile(&seccomp, &[]), checks),
+        Ended::Signaled(libc::SIGSYS)
+    );
+}

@@ -20,6 +20,7 @@ pub mod process;
 mod reaper;
 pub mod rlimits;
 mod rootfs;
+pub mod seccomp;
 mod secure_path;
 mod state;
 pub mod suggest;

@@ -4,6 +4,7 @@
 //! Rhai object maps in the script layer); `validate()` checks what serde
 //! cannot, naming the offending key, before anything touches the kernel.
 
+use super::seccomp::Seccomp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,6 +37,9 @@ pub struct Config {
     pub no_new_privileges: bool,
     pub sysctl: BTreeMap<String, String>,
     pub oom_score_adj: Option<i32>,
+    /// "default" (the default when absent), "unconfined", or an OCI-shaped
+    /// profile map: see docs/seccomp.md.
+    pub seccomp: Option<Seccomp>,
 }
 
 /// A namespace by name, optionally joined from an existing one at `path`.

@@ -33,6 +33,9 @@ pub(super) fn config(c: &Config) -> Result<()> {
         c.readonly_paths.as_deref().unwrap_or_default(),
     )?;
     sysctl(c)?;
+    if let Some(seccomp) = &c.seccomp {
+        seccomp.validate()?;
+    }
     if let Some(adj) = c.oom_score_adj {
         if !(-1000..=1000).contains(&adj) {
             return Err(err(

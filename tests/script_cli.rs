@@ -317,3 +317,19 @@ fn factory_handles_are_shared_and_printable() {
         stderr(&out)
     );
 }
+
+#[test]
+fn interactive_prompt_keeps_state_between_inputs() {
+    let input = "let a = 1;\nfn f(x) {\n  x + 41\n}\nf(a)\n:help wait\nnope()\nexit(6)\nprint(\"not reached\")\n";
+    let out = ctrsh_with_stdin(&["-i", "arg"], input);
+    let text = stdout(&out);
+    assert!(text.contains("42\n"), "{text}");
+    assert!(text.contains("wait(p: Process) -> int"), "{text}");
+    assert!(!text.contains("not reached"), "{text}");
+    assert!(
+        stderr(&out).contains("<repl>:1:1: Function not found: nope"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(6));
+}

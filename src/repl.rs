@@ -438,6 +438,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(s.eval("exit(4)"), Step::Exit(4));
+        assert_eq!(s.eval("exit()"), Step::Exit(0));
     }
 
     #[test]

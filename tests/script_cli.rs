@@ -333,3 +333,19 @@ fn interactive_prompt_keeps_state_between_inputs() {
     );
     assert_eq!(out.status.code(), Some(6));
 }
+
+#[test]
+fn error_in_an_imported_module_names_the_module_file() {
+    let dir = TempDir::new("module");
+    dir.write("lib.rhai", "fn boom() {\n    throw \"from lib\";\n}\n");
+    let main = dir.write("main.rhai", "import \"lib\" as lib;\n\nlib::boom();\n");
+    let out = ctrsh(&[main.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    // Rhai names the function's source by the import path as written.
+    assert!(err.starts_with("lib:2:5: from lib\n"), "{err}");
+    assert!(
+        err.contains(&format!("in call to 'boom' at {}:3:6", main.display())),
+        "{err}"
+    );
+}

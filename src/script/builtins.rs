@@ -87,10 +87,11 @@ pub fn register(engine: &mut Engine, args: Vec<String>) {
         "End the script now with exit status `code` (0-255).",
     )
     .with_volatility(true)
-    .register_into_engine(engine, |code: INT| -> ScriptResult<()> {
-        let code = narrow::<u8>(code, "exit code")?;
-        Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code.into())), Position::NONE).into())
-    });
+    .register_into_engine(engine, |code: INT| exit(narrow::<u8>(code, "exit code")?));
+    // "()": an empty list would make rhai describe the Rust return type.
+    func("exit", &["()"], "End the script now with exit status 0.")
+        .with_volatility(true)
+        .register_into_engine(engine, || exit(0));
 
     func(
         "default_devices",
@@ -110,6 +111,12 @@ pub fn register(engine: &mut Engine, args: Vec<String>) {
         "runc's default capability names, for `capabilities`.",
     )
     .register_into_engine(engine, || to_script(&defaults::default_capabilities()));
+}
+
+/// Ends evaluation, also from inside functions; `run_script` and the REPL
+/// recognise the `ExitCode` value.
+fn exit(code: u8) -> ScriptResult<()> {
+    Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code.into())), Position::NONE).into())
 }
 
 fn sleep(seconds: FLOAT) -> ScriptResult<()> {

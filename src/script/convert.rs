@@ -94,10 +94,26 @@ fn serde_message(err: &EvalAltResult) -> String {
             ParseErrorType::BadInput(LexError::ImproperSymbol(_, m)),
             _,
         ) => m.clone(),
-        EvalAltResult::ErrorMismatchOutputType(wanted, found, _) => {
-            format!("expected {wanted}, found {found}")
-        }
+        EvalAltResult::ErrorMismatchOutputType(wanted, found, _) => format!(
+            "expected {}, found {}",
+            script_type_name(wanted),
+            script_type_name(found)
+        ),
         other => without_position(other),
+    }
+}
+
+/// The script-side name of a Rust type in a mismatch ("alloc::vec::Vec<..>"
+/// is an array to the person who wrote the map).
+fn script_type_name(rust: &str) -> &str {
+    let last = rust.rsplit("::").next().unwrap_or(rust);
+    match last {
+        _ if rust.contains("Vec<") => "array",
+        _ if rust.contains("Map<") => "map",
+        "PathBuf" | "String" | "str" | "&str" | "ImmutableString" => "string",
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" => "int",
+        "f32" | "f64" => "float",
+        _ => last,
     }
 }
 
@@ -143,6 +159,20 @@ mod tests {
         .unwrap_err();
         let msg = error_message(&err);
         assert!(msg.contains("cgroups.pids_limit"), "{msg}");
+    }
+
+    #[test]
+    fn type_mismatch_uses_script_type_names() {
+        let err = deserialize::<Config>("config", map(r#"#{ rootfs: 5 }"#).into()).unwrap_err();
+        assert_eq!(
+            error_message(&err),
+            "invalid config: rootfs: expected string, found int"
+        );
+        let err = to_process_spec(map(r#"#{ args: "sh" }"#)).unwrap_err();
+        assert_eq!(
+            error_message(&err),
+            "invalid process: args: expected array, found string"
+        );
     }
 
     #[test]

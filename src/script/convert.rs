@@ -2,7 +2,7 @@
 //! `runtime::ProcessSpec` through serde, with errors that name the key path.
 
 use super::errors::{raise, without_position, OrRaise, ScriptResult};
-use super::suggest::suggest_from_serde_message;
+use super::suggest::{did_you_mean, suggest_from_serde_message};
 use crate::runtime::{self, Config, ProcessSpec};
 use rhai::serde::{to_dynamic, DynamicDeserializer};
 use rhai::{Dynamic, EvalAltResult, LexError, Map, ParseErrorType};
@@ -20,7 +20,7 @@ pub fn to_config(map: Map) -> ScriptResult<Config> {
     Ok(config)
 }
 
-/// The stdio values that are not a path; any other string is a host file.
+/// The stdio values that are not a path.
 const STDIO_KEYWORDS: [&str; 3] = ["inherit", "null", "pipe"];
 
 /// A `process(#{...})` map. Two script conveniences are rewritten first:
@@ -31,14 +31,28 @@ pub fn to_process_spec(mut map: Map) -> ScriptResult<ProcessSpec> {
         let Some(value) = map.get_mut(stream) else {
             continue;
         };
-        let is_path = value
+        let Some(text) = value
             .read_lock::<rhai::ImmutableString>()
-            .is_some_and(|s| !STDIO_KEYWORDS.contains(&s.as_str()));
-        if is_path {
-            let mut file = Map::new();
-            file.insert("file".into(), value.clone());
-            *value = file.into();
+            .map(|s| s.to_string())
+        else {
+            continue; // not a string: serde reports the type
+        };
+        if STDIO_KEYWORDS.contains(&text.as_str()) {
+            continue;
         }
+        // A path must contain a '/' ("./out.log"), so that a misspelt
+        // keyword ("pip") is an error, not a file.
+        if !text.contains('/') {
+            let hint = did_you_mean(&text, &STDIO_KEYWORDS)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            return Err(raise(runtime::Error::config(format!(
+                "invalid process: {stream}: unknown value `{text}`{hint}; use \"inherit\", \"null\", \"pipe\" or a path with a '/'"
+            ))));
+        }
+        let mut file = Map::new();
+        file.insert("file".into(), text.into());
+        *value = file.into();
     }
     if let Some(user) = map.get_mut("user") {
         if let Ok(uid) = user.as_int() {
@@ -216,6 +230,20 @@ mod tests {
         assert_eq!(spec.stderr, Stdio::Pipe);
         assert_eq!(spec.stdin, Stdio::Null);
         assert_eq!(spec.user.as_deref(), Some("1000"));
+    }
+
+    #[test]
+    fn misspelt_stdio_keyword_is_not_a_file() {
+        let msg = error_message(
+            &to_process_spec(map(r#"#{ args: ["/bin/true"], stdout: "pip" }"#)).unwrap_err(),
+        );
+        assert!(
+            msg.starts_with("invalid process: stdout: unknown value `pip` (did you mean `pipe`?)"),
+            "{msg}"
+        );
+        let spec =
+            to_process_spec(map(r#"#{ args: ["/bin/true"], stdout: "./out.log" }"#)).unwrap();
+        assert_eq!(spec.stdout, Stdio::File("./out.log".into()));
     }
 
     #[test]

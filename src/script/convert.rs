@@ -28,31 +28,9 @@ const STDIO_KEYWORDS: [&str; 3] = ["inherit", "null", "pipe"];
 /// (a uid) becomes its string form.
 pub fn to_process_spec(mut map: Map) -> ScriptResult<ProcessSpec> {
     for stream in ["stdin", "stdout", "stderr"] {
-        let Some(value) = map.get_mut(stream) else {
-            continue;
-        };
-        let Some(text) = value
-            .read_lock::<rhai::ImmutableString>()
-            .map(|s| s.to_string())
-        else {
-            continue; // not a string: serde reports the type
-        };
-        if STDIO_KEYWORDS.contains(&text.as_str()) {
-            continue;
+        if let Some(value) = map.get_mut(stream) {
+            rewrite_stdio(stream, value)?;
         }
-        // A path must contain a '/' ("./out.log"), so that a misspelt
-        // keyword ("pip") is an error, not a file.
-        if !text.contains('/') {
-            let hint = did_you_mean(&text, &STDIO_KEYWORDS)
-                .map(|k| format!(" (did you mean `{k}`?)"))
-                .unwrap_or_default();
-            return Err(raise(runtime::Error::config(format!(
-                "invalid process: {stream}: unknown value `{text}`{hint}; use \"inherit\", \"null\", \"pipe\" or a path with a '/'"
-            ))));
-        }
-        let mut file = Map::new();
-        file.insert("file".into(), text.into());
-        *value = file.into();
     }
     if let Some(user) = map.get_mut("user") {
         if let Ok(uid) = user.as_int() {
@@ -60,6 +38,34 @@ pub fn to_process_spec(mut map: Map) -> ScriptResult<ProcessSpec> {
         }
     }
     deserialize("process", map.into())
+}
+
+/// A path string becomes `#{ file: path }`; keywords and non-strings (which
+/// serde reports) stay. A path must contain a '/' ("./out.log"), so that a
+/// misspelt keyword ("pip") is an error, not a file.
+fn rewrite_stdio(stream: &str, value: &mut Dynamic) -> ScriptResult<()> {
+    let Some(text) = value
+        .read_lock::<rhai::ImmutableString>()
+        .map(|s| s.to_string())
+    else {
+        return Ok(());
+    };
+    if STDIO_KEYWORDS.contains(&text.as_str()) {
+        return Ok(());
+    }
+    if !text.contains('/') {
+        let hint = did_you_mean(&text, &STDIO_KEYWORDS)
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default();
+        return Err(raise(runtime::Error::config(format!(
+            "invalid process: {stream}: unknown value `{text}`{hint}; \
+             use \"inherit\", \"null\", \"pipe\" or a path with a '/'"
+        ))));
+    }
+    let mut file = Map::new();
+    file.insert("file".into(), text.into());
+    *value = file.into();
+    Ok(())
 }
 
 /// Any serialisable runtime value (config, devices) as a script value.

@@ -1,7 +1,25 @@
 //! Container: the state machine and its operations.
 
-use super::{Config, Process, Result};
+use super::cgroups::{CgroupManager, Stats as CgroupStats};
+use super::channel::Channel;
+use super::config::Cgroups;
+use super::config::{Config, NamespaceKind};
+use super::error::{Context, Error, ErrorKind, Result};
+use super::launch::{self, Spawn};
+use super::messages::{FromInit, ToInit};
+use super::namespaces::JOIN_ORDER;
+use super::netstats::{self, InterfaceStats};
+use super::process::{Process, ProcessSpec, Stdio};
+use super::reaper::Reaper;
+use super::state::{Lock, State, StateDir};
+use super::suggest;
+use super::sys;
+use serde::Serialize;
 use std::fmt;
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -30,50 +48,508 @@ pub struct ExecOutput {
     pub stderr: String,
 }
 
+/// The socket in the state dir a created container's init accepts "start" on.
+pub(crate) const START_SOCKET: &str = "init.sock";
+
 #[derive(Debug)]
 pub struct Container {
     id: String,
     config: Config,
+    dir: PathBuf,
+    /// The init while it may be alive: ours to wait for if we created it.
+    init: Mutex<Option<Arc<Reaper>>>,
 }
 
 impl Container {
+    pub(crate) fn new(id: &str, config: Config, dir: PathBuf, init: Option<Arc<Reaper>>) -> Self {
+        Container {
+            id: id.to_string(),
+            config,
+            dir,
+            init: Mutex::new(init),
+        }
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
+
+    fn state_dir(&self) -> StateDir {
+        StateDir {
+            path: self.dir.clone(),
+        }
+    }
+
+    fn read_state(&self) -> Result<Option<State>> {
+        if !self.dir.join("state.json").exists() {
+            return Ok(None);
+        }
+        self.state_dir().read().map(Some)
+    }
+
+    /// The init, if it is still the process state.json names.
+    fn live_init(&self, state: &State) -> Option<Arc<Reaper>> {
+        match sys::proc_start_time(state.init_pid) {
+            Some((start, false)) if start == state.init_start_time => {}
+            _ => return None,
+        }
+        let mut init = self.init.lock().unwrap();
+        if init.is_none() {
+            *init = Reaper::attach(state.init_pid).ok();
+        }
+        init.clone().filter(|r| !r.exited())
+    }
+
     /// Read fresh from the kernel and state.json each time.
     pub fn status(&self) -> Result<Status> {
-        todo!()
+        let Some(state) = self.read_state()? else {
+            return Ok(Status::Stopped);
+        };
+        Ok(match self.live_init(&state) {
+            None => Status::Stopped,
+            Some(_) if is_frozen(&state)? => Status::Paused,
+            Some(_) if !state.started => Status::Created,
+            Some(_) => Status::Running,
+        })
     }
+
     /// Host pid of the container's init; None once stopped.
     pub fn pid(&self) -> Option<i32> {
-        todo!()
+        let state = self.read_state().ok()??;
+        self.live_init(&state).map(|r| r.pid)
     }
+
+    fn not_runnable(&self, status: Status) -> Error {
+        Error::state(format!("container '{}' is {status}", self.id))
+    }
+
     /// Runs `p` as the container's first process (created -> running), or
-    /// joins a running container's namespaces and cgroups.
+    /// joins a running container's namespaces (and cgroups).
     pub fn start(&self, p: &mut Process) -> Result<()> {
-        todo!("{p:?}")
+        if p.is_started() {
+            return Err(Error::state(
+                "this process has already been started; make a new one",
+            ));
+        }
+        let _lock = Lock::acquire(&self.dir)?;
+        let state = self
+            .read_state()?
+            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        let init = self
+            .live_init(&state)
+            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        if is_frozen(&state)? {
+            return Err(self.not_runnable(Status::Paused));
+        }
+        if state.started {
+            self.exec_in(&state, p)
+                .map_err(|e| e.context(format!("exec in container '{}'", self.id)))
+        } else {
+            let result = self.start_init(state, init, p);
+            if result.is_err() {
+                // A failed start leaves nothing behind.
+                let _ = self.teardown();
+            }
+            result.map_err(|e| e.context(format!("start container '{}'", self.id)))
+        }
     }
+
+    /// Hand the waiting init its process and stdio; EOF means it exec'd.
+    fn start_init(&self, mut state: State, init: Arc<Reaper>, p: &mut Process) -> Result<()> {
+        let stdio = p.open_stdio()?;
+        let conn = connect_start_socket(&self.dir)?;
+        let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
+        conn.send(
+            &ToInit::Start {
+                process: p.spec().clone(),
+            },
+            &raw,
+        )?;
+        match conn.recv::<FromInit>()? {
+            None => {}
+            Some((FromInit::Failed(e), _)) => return Err(e),
+            Some((FromInit::Ready, _)) => {
+                return Err(Error::state("unexpected reply from the init"))
+            }
+        }
+        let _ = std::fs::remove_file(self.dir.join(START_SOCKET));
+        state.started = true;
+        self.state_dir().write(&state)?;
+        p.started(init, stdio);
+        Ok(())
+    }
+
+    /// A new process in the running container: the parent enters the pid
+    /// namespace around the clone; the init joins the rest.
+    fn exec_in(&self, state: &State, p: &mut Process) -> Result<()> {
+        let pid = state.init_pid;
+        let open_ns = |kind: NamespaceKind| {
+            let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
+            File::open(&path).ctx(format!("open {path}"))
+        };
+        let has = |kind| self.config.namespaces.iter().any(|n| n.kind == kind);
+        let pid_ns = if has(NamespaceKind::Pid) {
+            Some(open_ns(NamespaceKind::Pid)?)
+        } else {
+            None
+        };
+        let mut kinds = Vec::new();
+        let mut ns_fds: Vec<OwnedFd> = Vec::new();
+        for kind in JOIN_ORDER
+            .into_iter()
+            .filter(|k| *k != NamespaceKind::Pid && has(*k))
+        {
+            ns_fds.push(open_ns(kind)?.into());
+            kinds.push(kind);
+        }
+        let stdio = p.open_stdio()?;
+        let launched = launch::spawn(Spawn {
+            clone_flags: 0,
+            pid_ns: pid_ns.as_ref(),
+            listener: None,
+            id_maps: None,
+        })?;
+        if let Some(cg) = &state.cgroup {
+            if let Err(e) = cg.add_process(launched.reaper.pid) {
+                let _ = launched.reaper.signal(libc::SIGKILL);
+                let _ = launched.reaper.wait();
+                return Err(e);
+            }
+        }
+        let raw: Vec<_> = stdio
+            .fds
+            .iter()
+            .chain(ns_fds.iter())
+            .map(|f| f.as_raw_fd())
+            .collect();
+        let msg = ToInit::Exec {
+            config: self.config.clone(),
+            process: p.spec().clone(),
+            namespaces: kinds,
+        };
+        let result = launched
+            .chan
+            .send(&msg, &raw)
+            .and_then(|()| launched.chan.recv::<FromInit>());
+        match result {
+            Ok(None) => {
+                p.started(launched.reaper, stdio);
+                Ok(())
+            }
+            other => {
+                let _ = launched.reaper.signal(libc::SIGKILL);
+                let _ = launched.reaper.wait();
+                match other {
+                    Ok(Some((FromInit::Failed(e), _))) => Err(e),
+                    Err(e) => Err(e),
+                    _ => Err(Error::state("unexpected reply from the exec init")),
+                }
+            }
+        }
+    }
+
     /// start + wait.
     pub fn run(&self, p: &mut Process) -> Result<i32> {
         self.start(p)?;
         p.wait()
     }
+
     /// Runs `args` in the running container with stdout and stderr captured.
     pub fn exec(&self, args: Vec<String>) -> Result<ExecOutput> {
-        todo!("{args:?}")
+        let mut p = Process::new(ProcessSpec {
+            args,
+            env: vec![format!(
+                "PATH={}",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            )],
+            stdin: Stdio::Null,
+            stdout: Stdio::Pipe,
+            stderr: Stdio::Pipe,
+            ..Default::default()
+        })?;
+        if self.status()? != Status::Running {
+            return Err(self
+                .not_runnable(self.status()?)
+                .context(format!("exec in container '{}'", self.id)));
+        }
+        let code = self.run(&mut p)?;
+        Ok(ExecOutput {
+            code,
+            stdout: p.stdout().unwrap_or_default(),
+            stderr: p.stderr().unwrap_or_default(),
+        })
     }
+
     pub fn signal(&self, sig: i32) -> Result<()> {
-        todo!("{sig}")
+        let state = self
+            .read_state()?
+            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        let init = self
+            .live_init(&state)
+            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        init.signal(sig)
+            .map_err(|e| e.context(format!("signal container '{}'", self.id)))
     }
+
     /// Host pids of every process in the container.
     pub fn processes(&self) -> Result<Vec<i32>> {
-        todo!()
+        let Some(state) = self.read_state()? else {
+            return Ok(vec![]);
+        };
+        let Some(init) = self.live_init(&state) else {
+            return Ok(vec![]);
+        };
+        match &state.cgroup {
+            Some(cg) => cg.processes(),
+            None => processes_of(init.pid, self.has_pid_ns()),
+        }
     }
-    /// Kills every process, removes cgroups, mounts and the state dir.
+
+    fn has_pid_ns(&self) -> bool {
+        self.config
+            .namespaces
+            .iter()
+            .any(|n| n.kind == NamespaceKind::Pid)
+    }
+
+    /// The state and cgroup of a container that has processes.
+    fn live_cgroup(&self, what: &str) -> Result<(State, CgroupManager)> {
+        let fail = |status| {
+            self.not_runnable(status)
+                .context(format!("{what} container '{}'", self.id))
+        };
+        let state = self.read_state()?.ok_or_else(|| fail(Status::Stopped))?;
+        if self.live_init(&state).is_none() {
+            return Err(fail(Status::Stopped));
+        }
+        let cg = state.cgroup.clone().ok_or_else(|| {
+            Error::state(format!("{what} container '{}': it has no cgroup", self.id))
+        })?;
+        Ok((state, cg))
+    }
+
+    /// Freeze every process (the cgroup freezer); returns once the kernel
+    /// reports the cgroup frozen.
+    pub fn pause(&self) -> Result<()> {
+        let _lock = Lock::acquire(&self.dir)?;
+        let (_, cg) = self.live_cgroup("pause")?;
+        if cg.is_frozen()? {
+            return Err(self.not_runnable(Status::Paused).context("pause"));
+        }
+        cg.freeze()
+            .map_err(|e| e.context(format!("pause container '{}'", self.id)))
+    }
+
+    pub fn resume(&self) -> Result<()> {
+        let _lock = Lock::acquire(&self.dir)?;
+        let (_, cg) = self.live_cgroup("resume")?;
+        if !cg.is_frozen()? {
+            return Err(Error::state(format!(
+                "resume container '{}': it is not paused",
+                self.id
+            )));
+        }
+        cg.thaw()
+            .map_err(|e| e.context(format!("resume container '{}'", self.id)))
+    }
+
+    /// cpu, memory, pids, blkio and hugetlb from the cgroup, network from
+    /// the container's network namespace.
+    pub fn stats(&self) -> Result<ContainerStats> {
+        let (state, cg) = self.live_cgroup("stats of")?;
+        Ok(ContainerStats {
+            cgroup: cg.stats()?,
+            network: netstats::read(state.init_pid)?,
+        })
+    }
+
+    /// Change cgroup limits of a live container: `patch` holds the keys of
+    /// `cgroups` to change; the result is validated like a config.
+    pub fn update(&self, patch: serde_json::Map<String, serde_json::Value>) -> Result<()> {
+        let _lock = Lock::acquire(&self.dir)?;
+        let (mut state, cg) = self.live_cgroup("update")?;
+        if let Some(key) = ["name", "parent", "path"]
+            .iter()
+            .find(|k| patch.contains_key(**k))
+        {
+            return Err(Error::config(format!(
+                "cgroups.{key}: cannot change while the container lives"
+            )));
+        }
+        let mut merged = serde_json::to_value(state.config.cgroups.clone().unwrap_or_default())
+            .expect("cgroups serialize");
+        merged
+            .as_object_mut()
+            .expect("a struct is an object")
+            .extend(patch);
+        let cgroups: Cgroups = serde_json::from_value(merged).map_err(|e| {
+            let hint = suggest::suggest_from_serde_message(&e.to_string())
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            Error::config(format!("cgroups: {e}{hint}"))
+        })?;
+        let mut config = state.config.clone();
+        config.cgroups = Some(cgroups.clone());
+        config.validate()?;
+        cg.apply(&cgroups)
+            .map_err(|e| e.context(format!("update container '{}'", self.id)))?;
+        state.config = config;
+        self.state_dir().write(&state)
+    }
+
+    /// What happened since the last call: OOM kills in the container.
+    pub fn events(&self) -> Result<Vec<Event>> {
+        let _lock = Lock::acquire(&self.dir)?;
+        let (mut state, cg) = self.live_cgroup("events of")?;
+        let kills = cg.oom_kills()?;
+        let mut events = Vec::new();
+        if kills > state.oom_kills_seen {
+            events.push(Event::Oom {
+                count: kills - state.oom_kills_seen,
+            });
+            state.oom_kills_seen = kills;
+            self.state_dir().write(&state)?;
+        }
+        Ok(events)
+    }
+
+    /// Kills every process, removes cgroups and the state dir.
     pub fn destroy(&self) -> Result<()> {
-        todo!()
+        let _lock = if self.dir.exists() {
+            Some(Lock::acquire(&self.dir)?)
+        } else {
+            None
+        };
+        self.teardown()
+            .map_err(|e| e.context(format!("destroy container '{}'", self.id)))
     }
+
+    fn teardown(&self) -> Result<()> {
+        let Some(state) = self.read_state()? else {
+            return self.state_dir().remove();
+        };
+        if let Some(cg) = &state.cgroup {
+            // Every process, also ones that left the pid namespace's view.
+            cg.kill_all()?;
+        }
+        if let Some(init) = self.live_init(&state) {
+            // Without a pid namespace (or cgroup) the init's death does not
+            // take the others along: kill them first.
+            if !self.has_pid_ns() {
+                for pid in processes_of(init.pid, false)?
+                    .into_iter()
+                    .filter(|p| *p != init.pid)
+                {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::SIGKILL,
+                    );
+                }
+            }
+            match init.signal(libc::SIGKILL) {
+                Err(e) if e.kind != ErrorKind::State => return Err(e),
+                _ => {}
+            }
+            init.wait_gone()?;
+        }
+        if let Some(cg) = &state.cgroup {
+            cg.destroy()?;
+        }
+        self.state_dir().remove()
+    }
+}
+
+fn is_frozen(state: &State) -> Result<bool> {
+    match &state.cgroup {
+        Some(cg) => cg.is_frozen(),
+        None => Ok(false),
+    }
+}
+
+/// What `Container::stats` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerStats {
+    #[serde(flatten)]
+    pub cgroup: CgroupStats,
+    /// Per interface of the container's network namespace.
+    pub network: Vec<InterfaceStats>,
+}
+
+/// What `Container::events` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Event {
+    /// The kernel's OOM killer killed `count` processes in the container.
+    Oom { count: u64 },
+}
+
+/// Connect to a created container's start socket. The path goes through
+/// /proc/self/fd so a long state root cannot overflow sun_path.
+fn connect_start_socket(dir: &Path) -> Result<Channel> {
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    let dirfd = File::open(dir).ctx(format!("open {}", dir.display()))?;
+    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dirfd.as_raw_fd());
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ctx("socket for start")?;
+    let addr = UnixAddr::new(path.as_str()).ctx("start socket address")?;
+    connect(sock.as_raw_fd(), &addr)
+        .ctx(format!("connect to {}", dir.join(START_SOCKET).display()))?;
+    Ok(Channel::from_fd(sock))
+}
+
+/// Processes of a container: those in the init's pid namespace, or
+/// (without one) the init and its descendants.
+fn processes_of(init: i32, has_pid_ns: bool) -> Result<Vec<i32>> {
+    let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let init_ns = ns_of(init);
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").ctx("read /proc")?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
+            .unwrap_or(0);
+        parents.push((pid, ppid));
+    }
+    let mut found = vec![init];
+    if has_pid_ns {
+        found.extend(
+            parents
+                .iter()
+                .map(|(p, _)| *p)
+                .filter(|p| *p != init && ns_of(*p) == init_ns),
+        );
+    } else {
+        let mut i = 0;
+        while i < found.len() {
+            let parent = found[i];
+            found.extend(
+                parents
+                    .iter()
+                    .filter(|(_, pp)| *pp == parent)
+                    .map(|(p, _)| *p),
+            );
+            i += 1;
+        }
+    }
+    found.sort_unstable();
+    Ok(found)
 }

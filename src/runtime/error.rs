@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 
 /// What kind of failure this is, so callers (scripts) can branch on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ErrorKind {
     /// The config (or another input) is invalid; nothing touched the kernel.
     Config,
@@ -33,7 +33,7 @@ impl ErrorKind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,

@@ -1,16 +1,35 @@
 //! Privileged kernel work: namespaces, rootfs, cgroups, capabilities, init.
 //! Knows nothing of Rhai.
 
+pub mod capabilities;
+pub mod cgroups;
+mod channel;
 pub mod config;
 pub mod container;
 pub mod defaults;
 pub mod error;
 pub mod factory;
 pub mod init;
+mod launch;
+mod messages;
+pub mod mount_options;
+mod namespaces;
+pub mod netstats;
+mod network;
 pub mod process;
+mod reaper;
+pub mod rlimits;
+mod rootfs;
+mod secure_path;
+mod state;
+pub mod suggest;
+mod sys;
+pub mod user;
 
 pub use config::Config;
-pub use container::{Container, ExecOutput, Status};
+pub use container::{Container, ContainerStats, Event, ExecOutput, Status};
 pub use error::{Error, ErrorKind, Result};
 pub use factory::Factory;
+pub use launch::INIT_BINARY_ENV;
 pub use process::{parse_signal, Process, ProcessSpec, Stdio};
+pub use reaper::INTERRUPTED;

@@ -1,7 +1,14 @@
 //! A process to run in a container: its spec, and the handle to it once it runs.
 
+use super::error::{Context, Error, Result};
+use super::reaper::Reaper;
 use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Where one of the process's standard streams goes.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -37,37 +44,237 @@ pub struct ProcessSpec {
 #[derive(Debug)]
 pub struct Process {
     spec: ProcessSpec,
+    running: Option<Running>,
+}
+
+#[derive(Debug)]
+struct Running {
+    reaper: Arc<Reaper>,
+    stdout: Capture,
+    stderr: Capture,
+}
+
+/// Output of a "pipe" stream: a reader thread while the process runs, the
+/// bytes once it has been waited for.
+#[derive(Debug)]
+enum Capture {
+    None,
+    Reading(JoinHandle<Vec<u8>>),
+    Done(String),
+}
+
+impl Capture {
+    fn finish(&mut self) {
+        if let Capture::Reading(_) = self {
+            if let Capture::Reading(h) = std::mem::replace(self, Capture::None) {
+                let bytes = h.join().unwrap_or_default();
+                *self = Capture::Done(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+
+    fn text(&self) -> Option<String> {
+        match self {
+            Capture::Done(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The fds handed to the container for a process's stdio, and the
+/// captures that read its pipes.
+pub(crate) struct StdioFds {
+    pub fds: Vec<OwnedFd>,
+    stdout: Capture,
+    stderr: Capture,
 }
 
 impl Process {
     /// Checks the spec (non-empty args, env entries of the form KEY=value).
-    pub fn new(spec: ProcessSpec) -> crate::runtime::Result<Process> {
-        todo!("{spec:?}")
+    pub fn new(spec: ProcessSpec) -> Result<Process> {
+        if spec.args.is_empty() || spec.args[0].is_empty() {
+            return Err(Error::config(
+                "args: a process needs at least a program name",
+            ));
+        }
+        if let Some(bad) = spec
+            .env
+            .iter()
+            .find(|e| !e.contains('=') || e.starts_with('='))
+        {
+            return Err(Error::config(format!(
+                "env: '{bad}' is not of the form KEY=value"
+            )));
+        }
+        if spec.terminal {
+            return Err(Error::new(
+                super::ErrorKind::Unsupported,
+                "terminal: processes with a pty are not supported yet",
+            ));
+        }
+        if spec.stdin == Stdio::Pipe {
+            return Err(Error::config(
+                "stdin: \"pipe\" is not supported; use \"null\", \"inherit\" or a file path",
+            ));
+        }
+        Ok(Process {
+            spec,
+            running: None,
+        })
     }
+
     pub fn spec(&self) -> &ProcessSpec {
         &self.spec
     }
+
     /// Host pid once started.
     pub fn pid(&self) -> Option<i32> {
-        todo!()
+        self.running.as_ref().map(|r| r.reaper.pid)
     }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Open what the spec's stdio names, ready to pass to the init.
+    pub(crate) fn open_stdio(&self) -> Result<StdioFds> {
+        let (stdin, _) = open_stream(&self.spec.stdin, 0)?;
+        let (stdout, out) = open_stream(&self.spec.stdout, 1)?;
+        let (stderr, err) = open_stream(&self.spec.stderr, 2)?;
+        Ok(StdioFds {
+            fds: vec![stdin, stdout, stderr],
+            stdout: out,
+            stderr: err,
+        })
+    }
+
+    /// Record that the process runs, under `reaper`, with these captures.
+    pub(crate) fn started(&mut self, reaper: Arc<Reaper>, stdio: StdioFds) {
+        self.running = Some(Running {
+            reaper,
+            stdout: stdio.stdout,
+            stderr: stdio.stderr,
+        });
+    }
+
+    fn running(&self) -> Result<&Running> {
+        self.running.as_ref().ok_or_else(|| {
+            Error::state("the process has not been started (use container.start(p))")
+        })
+    }
+
     /// Exit code; 128+N when killed by signal N. Waiting twice returns the same code.
-    pub fn wait(&mut self) -> crate::runtime::Result<i32> {
-        todo!()
+    pub fn wait(&mut self) -> Result<i32> {
+        let code = self.running()?.reaper.wait()?;
+        let r = self.running.as_mut().expect("checked above");
+        r.stdout.finish();
+        r.stderr.finish();
+        Ok(code)
     }
-    pub fn signal(&self, sig: i32) -> crate::runtime::Result<()> {
-        todo!("{sig}")
+
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        self.running()?.reaper.signal(sig)
     }
+
     /// Captured output (stdout: "pipe") once waited for.
     pub fn stdout(&self) -> Option<String> {
-        todo!()
+        self.running.as_ref().and_then(|r| r.stdout.text())
     }
+
     pub fn stderr(&self) -> Option<String> {
-        todo!()
+        self.running.as_ref().and_then(|r| r.stderr.text())
     }
 }
 
+/// The fd for one stream (`target` 0, 1 or 2) and, for a pipe, its capture.
+fn open_stream(stdio: &Stdio, target: i32) -> Result<(OwnedFd, Capture)> {
+    let name = ["stdin", "stdout", "stderr"][target as usize];
+    Ok(match stdio {
+        Stdio::Inherit => {
+            let fd = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(target) })
+                .ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
+            (fd, Capture::None)
+        }
+        Stdio::Null => (
+            open_file(&PathBuf::from("/dev/null"), target, name)?.into(),
+            Capture::None,
+        ),
+        Stdio::File(path) => (open_file(path, target, name)?.into(), Capture::None),
+        Stdio::Pipe => {
+            let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .ctx(format!("{name}: create a pipe"))?;
+            let handle = std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = File::from(read).read_to_end(&mut buf);
+                buf
+            });
+            (write, Capture::Reading(handle))
+        }
+    })
+}
+
+fn open_file(path: &PathBuf, target: i32, name: &str) -> Result<File> {
+    let mut opts = OpenOptions::new();
+    if target == 0 {
+        opts.read(true);
+    } else {
+        opts.write(true)
+            .create(true)
+            .truncate(path.as_os_str() != "/dev/null");
+    }
+    opts.open(path)
+        .ctx(format!("{name}: open {}", path.display()))
+}
+
 /// "SIGTERM", "TERM", "term" or "15" -> 15.
-pub fn parse_signal(name: &str) -> crate::runtime::Result<i32> {
-    todo!("{name}")
+pub fn parse_signal(name: &str) -> Result<i32> {
+    if let Ok(n) = name.parse::<i32>() {
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(Error::config(format!(
+                "signal: {n} is not a signal number (1-64)"
+            )))
+        };
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .map_err(|_| Error::config(format!("signal: unknown signal '{name}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("SIGNOPE")
+            .unwrap_err()
+            .message
+            .contains("SIGNOPE"));
+        assert!(parse_signal("0").is_err());
+    }
+
+    #[test]
+    fn spec_checks() {
+        assert!(Process::new(ProcessSpec::default()).is_err());
+        let bad_env = ProcessSpec {
+            args: vec!["sh".into()],
+            env: vec!["NOEQUALS".into()],
+            ..Default::default()
+        };
+        assert!(Process::new(bad_env)
+            .unwrap_err()
+            .message
+            .contains("NOEQUALS"));
+    }
 }

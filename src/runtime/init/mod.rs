@@ -1,6 +1,49 @@
-//! What runs as `ctrsh init` inside the new namespaces.
+//! What runs as `ctrsh init`: the parent re-executes ctrsh (from a sealed
+//! copy) inside the new namespaces, talks to it over fd 3, and this code
+//! turns the config into a container and finally execs the user's process.
+
+mod create;
+mod exec_process;
+mod join;
+
+use super::channel::Channel;
+use super::error::Error;
+use super::messages::{FromInit, ToInit};
+use std::os::fd::RawFd;
+
+/// The fd the parent hands the init its channel on.
+pub const CHANNEL_FD: RawFd = 3;
+/// The fd of the listening socket a created container waits for "start" on.
+pub const LISTEN_FD: RawFd = 4;
 
 /// Entry point of the hidden `ctrsh init` command; never returns.
 pub fn main() -> ! {
-    todo!()
+    // Safety: the parent put our channel at fd 3 before exec; nothing else owns it.
+    let chan = unsafe { Channel::from_raw(CHANNEL_FD) };
+    let result = match chan.recv::<ToInit>() {
+        Ok(Some((ToInit::Create { id: _, config }, _))) => create::run(&chan, config),
+        Ok(Some((
+            ToInit::Exec {
+                config,
+                process,
+                namespaces,
+            },
+            fds,
+        ))) => join::run(config, process, namespaces, fds),
+        Ok(Some((other, _))) => Err(Error::state(format!("init: unexpected message {other:?}"))),
+        Ok(None) => std::process::exit(1),
+        Err(e) => Err(e),
+    };
+    fail(
+        &chan,
+        result
+            .err()
+            .unwrap_or_else(|| Error::state("init returned")),
+    )
+}
+
+/// Report `err` to whoever is listening and exit.
+fn fail(chan: &Channel, err: Error) -> ! {
+    let _ = chan.send(&FromInit::Failed(err), &[]);
+    std::process::exit(1)
 }

@@ -1,0 +1,48 @@
+//! Capabilities on all five sets, via the caps crate.
+
+use super::error::{Error, ErrorKind, Result};
+use caps::{CapSet, Capability, CapsHashSet};
+use std::str::FromStr;
+
+pub fn parse(names: &[String]) -> Result<CapsHashSet> {
+    names
+        .iter()
+        .map(|n| {
+            Capability::from_str(&n.to_ascii_uppercase())
+                .map_err(|_| Error::config(format!("capabilities: unknown capability '{n}'")))
+        })
+        .collect()
+}
+
+fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
+    Error::new(ErrorKind::System, format!("{what}: {e}"))
+}
+
+/// Drop everything outside `keep` from the bounding set. Needs CAP_SETPCAP,
+/// so it runs before the switch to the container user.
+pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
+    for cap in caps::all() {
+        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| caps_err(&format!("drop {cap} from the bounding set"), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// After the uid switch (with PR_SET_KEEPCAPS): the permitted, effective,
+/// inheritable and ambient sets become exactly `keep`.
+pub fn set_process_sets(keep: &CapsHashSet) -> Result<()> {
+    // Effective first: shrinking permitted below the current effective set
+    // (which root keeps across the uid switch) is refused.
+    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+        caps::set(None, set, keep)
+            .map_err(|e| caps_err(&format!("set {set:?} capabilities"), e))?;
+    }
+    caps::clear(None, CapSet::Ambient).map_err(|e| caps_err("clear ambient capabilities", e))?;
+    for cap in keep {
+        caps::raise(None, CapSet::Ambient, *cap)
+            .map_err(|e| caps_err(&format!("raise {cap} in the ambient set"), e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Parent <-> init messages: one JSON document per SEQPACKET datagram, with
+//! file descriptors (stdio, namespaces) passed alongside as SCM_RIGHTS.
+
+use super::error::{Context, Error, Result};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+const MAX_MESSAGE: usize = 1 << 20;
+const MAX_FDS: usize = 16;
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// Two connected ends, both close-on-exec.
+    pub fn pair() -> Result<(Channel, Channel)> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .ctx("socketpair for the init channel")?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> Channel {
+        Channel { fd }
+    }
+
+    /// # Safety
+    /// `fd` must be an open socket that nothing else owns.
+    pub unsafe fn from_raw(fd: RawFd) -> Channel {
+        Channel {
+            fd: OwnedFd::from_raw_fd(fd),
+        }
+    }
+
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    pub fn send<T: Serialize>(&self, msg: &T, fds: &[RawFd]) -> Result<()> {
+        let data = serde_json::to_vec(msg)
+            .map_err(|e| Error::config(format!("encode init message: {e}")))?;
+        let iov = [IoSlice::new(&data)];
+        let cmsg = [ControlMessage::ScmRights(fds)];
+        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+        loop {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => {
+                    r.ctx("send a message to the container init")?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The next message and the fds that came with it; None on EOF (the
+    /// other end closed, e.g. by exec or exit).
+    pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<(T, Vec<OwnedFd>)>> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let (len, fds) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg_space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).ctx("receive a message from the container init"),
+                Ok(msg) => {
+                    let mut fds = Vec::new();
+                    for c in msg.cmsgs().ctx("read passed fds")? {
+                        if let ControlMessageOwned::ScmRights(raw) = c {
+                            fds.extend(
+                                raw.into_iter()
+                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                            );
+                        }
+                    }
+                    break (msg.bytes, fds);
+                }
+            }
+        };
+        if len == 0 {
+            return Ok(None);
+        }
+        let msg = serde_json::from_slice(&buf[..len])
+            .map_err(|e| Error::config(format!("decode init message: {e}")))?;
+        Ok(Some((msg, fds)))
+    }
+}

@@ -1,0 +1,56 @@
+//! The init of a new container: set up namespaces, rootfs and network,
+//! report "ready", then wait for "start" and exec the first process.
+
+use super::exec_process;
+use super::LISTEN_FD;
+use crate::runtime::channel::Channel;
+use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::messages::{FromInit, ToInit};
+use crate::runtime::{namespaces, network, rlimits, rootfs};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// Returns only on failure.
+pub fn run(chan: &Channel, config: Config) -> Result<()> {
+    setup(&config).map_err(|e| e.context("create"))?;
+    chan.send(&FromInit::Ready, &[])?;
+    // Safety: the parent put the listening socket at LISTEN_FD.
+    let listener = unsafe { OwnedFd::from_raw_fd(LISTEN_FD) };
+    let conn = nix::sys::socket::accept4(
+        std::os::fd::AsRawFd::as_raw_fd(&listener),
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx("wait for start")?;
+    drop(listener);
+    // Safety: accept4 returned a new fd that we own.
+    let conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
+    let result = match conn.recv::<ToInit>()? {
+        Some((ToInit::Start { process }, fds)) => {
+            exec_process::exec(&config, &process, fds).map_err(|e| e.context("start"))
+        }
+        other => Err(Error::state(format!("init: expected start, got {other:?}"))),
+    };
+    // Report the failure on the start connection, where the starter waits.
+    super::fail(
+        &conn,
+        result
+            .err()
+            .unwrap_or_else(|| Error::state("start returned")),
+    )
+}
+
+fn setup(config: &Config) -> Result<()> {
+    let has = |k| config.namespaces.iter().any(|n| n.kind == k);
+    namespaces::join_paths(config)?;
+    if let Some(name) = &config.hostname {
+        nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
+    }
+    rootfs::prepare(config, has(NamespaceKind::User))?;
+    network::setup(&config.networks)?;
+    if let Some(adj) = config.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .ctx(format!("set oom_score_adj to {adj}"))?;
+    }
+    rootfs::finish(config)?;
+    rlimits::apply(&config.rlimits)
+}

@@ -1,0 +1,119 @@
+//! The last steps before the user's program runs, shared by start and exec:
+//! stdio, user, working directory, capabilities, no_new_privs, exec.
+
+use crate::runtime::capabilities;
+use crate::runtime::config::Config;
+use crate::runtime::defaults;
+use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::process::ProcessSpec;
+use crate::runtime::sys;
+use crate::runtime::user::{self, ExecUser};
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Returns only on failure: on success the process image is replaced and the
+/// channel closes (close-on-exec), which tells the parent it worked.
+pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<()> {
+    let [stdin, stdout, stderr]: [OwnedFd; 3] = stdio
+        .try_into()
+        .map_err(|_| Error::state("expected three stdio fds from the parent"))?;
+    nix::unistd::dup2_stdin(stdin).ctx("set up stdin")?;
+    nix::unistd::dup2_stdout(stdout).ctx("set up stdout")?;
+    nix::unistd::dup2_stderr(stderr).ctx("set up stderr")?;
+    let who = lookup_user(spec.user.as_deref().unwrap_or("0"))?;
+    let cwd = spec.cwd.as_deref().unwrap_or("/");
+    enter_cwd(cwd)?;
+    let env = environment(spec, &who);
+    let program = find_program(&spec.args[0], &env)?;
+
+    let names = config
+        .capabilities
+        .clone()
+        .unwrap_or_else(defaults::default_capabilities);
+    let keep = capabilities::parse(&names)?;
+    capabilities::limit_bounding(&keep)?;
+    switch_user(&who)?;
+    capabilities::set_process_sets(&keep)?;
+    if config.no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().ctx("set no_new_privileges")?;
+    }
+    // Nothing of ours may reach the container process (CVE-2024-21626).
+    sys::cloexec_from(3).ctx("mark fds close-on-exec")?;
+    let c =
+        |s: &str| CString::new(s).map_err(|_| Error::config(format!("'{s}' contains a NUL byte")));
+    let argv = spec.args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
+    let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
+    let path = c(&program.to_string_lossy())?;
+    let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+    Err(err).ctx(format!("exec {}", program.display()))
+}
+
+fn lookup_user(spec: &str) -> Result<ExecUser> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    user::resolve(spec, &passwd, &group)
+}
+
+/// chdir into the process's cwd and make sure it is inside the container's
+/// root: an fd leaked from the host could otherwise point the cwd outside.
+fn enter_cwd(cwd: &str) -> Result<()> {
+    if !cwd.starts_with('/') {
+        return Err(Error::config(format!(
+            "cwd: '{cwd}' is not an absolute path"
+        )));
+    }
+    nix::unistd::chdir(cwd).ctx(format!("cwd: chdir to '{cwd}'"))?;
+    let here = nix::unistd::getcwd().ctx("cwd: getcwd")?;
+    if !here.starts_with("/") {
+        return Err(Error::config(format!(
+            "cwd: '{cwd}' is outside the container"
+        )));
+    }
+    Ok(())
+}
+
+/// The process env plus HOME from /etc/passwd when the spec has none.
+fn environment(spec: &ProcessSpec, who: &ExecUser) -> Vec<String> {
+    let mut env = spec.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", who.home));
+    }
+    env
+}
+
+/// args[0] as a path, or looked up in the process's PATH.
+fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    if arg0.contains('/') {
+        return Ok(PathBuf::from(arg0));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    path.split(':')
+        .map(|dir| Path::new(dir).join(arg0))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .ok_or_else(|| Error::config(format!("args[0]: '{arg0}' not found in PATH ({path})")))
+}
+
+fn switch_user(who: &ExecUser) -> Result<()> {
+    nix::sys::prctl::set_keepcaps(true).ctx("set keepcaps")?;
+    let groups: Vec<nix::unistd::Gid> = who
+        .groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
+    let gid = nix::unistd::Gid::from_raw(who.gid);
+    nix::unistd::setresgid(gid, gid, gid).ctx(format!("setgid {}", who.gid))?;
+    let uid = nix::unistd::Uid::from_raw(who.uid);
+    nix::unistd::setresuid(uid, uid, uid).ctx(format!("setuid {}", who.uid))?;
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! The parent side of starting `ctrsh init`: clone into new namespaces (or
+//! into a running container's pid namespace), write the user namespace's id
+//! maps, and exec the sealed copy of our own binary.
+
+use super::channel::Channel;
+use super::config::IdMap;
+use super::error::{Context, Error, Result};
+use super::init::{CHANNEL_FD, LISTEN_FD};
+use super::reaper::Reaper;
+use super::sys;
+use nix::sched::{setns, CloneFlags};
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, OnceLock};
+
+/// The environment variable naming the binary to run as init, for library
+/// users whose own executable is not ctrsh (tests). Default: /proc/self/exe.
+pub const INIT_BINARY_ENV: &str = "CTRSH_INIT_BINARY";
+
+/// A sealed, read-only copy of the ctrsh binary, made once per process:
+/// a container can never write to the host's binary through
+/// /proc/<init>/exe (CVE-2019-5736).
+fn sealed_exe() -> Result<&'static OwnedFd> {
+    static EXE: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = EXE.get() {
+        return Ok(fd);
+    }
+    let path = std::env::var(INIT_BINARY_ENV).unwrap_or_else(|_| "/proc/self/exe".into());
+    let fd = high_fd(sys::sealed_copy(&path)?.as_raw_fd())?;
+    Ok(EXE.get_or_init(|| fd))
+}
+
+/// How to start the init.
+pub struct Spawn<'a> {
+    /// CLONE_NEW* flags of the namespaces to create.
+    pub clone_flags: libc::c_int,
+    /// A pid namespace to put the init in (joined by path, or a running
+    /// container's for exec).
+    pub pid_ns: Option<&'a File>,
+    /// The socket a created container's init waits for "start" on.
+    pub listener: Option<&'a OwnedFd>,
+    /// uid and gid maps, when the init gets a new user namespace.
+    pub id_maps: Option<(&'a [IdMap], &'a [IdMap])>,
+}
+
+pub struct Launched {
+    pub reaper: Arc<Reaper>,
+    pub chan: Channel,
+}
+
+/// A copy of `fd` numbered at least 10, so the child's dup2 onto 0-4 can
+/// never clobber another fd it still needs.
+fn high_fd(fd: RawFd) -> Result<OwnedFd> {
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error()).ctx("duplicate an fd for the init");
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+pub fn spawn(spec: Spawn) -> Result<Launched> {
+    let exe = sealed_exe()?;
+    let (parent_chan, child_chan) = Channel::pair()?;
+    let child_chan = high_fd(child_chan.fd().as_raw_fd())?;
+    let devnull = File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ctx("open /dev/null")?;
+    let devnull = high_fd(devnull.as_raw_fd())?;
+    let listener = spec.listener.map(|l| high_fd(l.as_raw_fd())).transpose()?;
+    let sync = match spec.id_maps {
+        Some(_) => {
+            Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe for id-map sync")?)
+        }
+        None => None,
+    };
+    let argv0 = CString::new("ctrsh").unwrap();
+    let argv1 = CString::new("init").unwrap();
+    let argv = [argv0.as_ptr(), argv1.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null::<libc::c_char>()];
+    let empty = CString::new("").unwrap();
+
+    // pid namespaces apply to children only: enter it around the clone.
+    let own_pid_ns = match spec.pid_ns {
+        Some(ns) => {
+            let own = File::open("/proc/self/ns/pid").ctx("open /proc/self/ns/pid")?;
+            setns(ns, CloneFlags::CLONE_NEWPID).ctx("enter the container's pid namespace")?;
+            Some(own)
+        }
+        None => None,
+    };
+    // Safety: the child only makes raw system calls until it execs.
+    let pid = unsafe { sys::clone_fork(spec.clone_flags) };
+    if let Ok(0) = pid {
+        unsafe {
+            child(
+                sync.as_ref().map(|(r, _)| r.as_raw_fd()),
+                child_chan.as_raw_fd(),
+                listener.as_ref().map(|l| l.as_raw_fd()),
+                devnull.as_raw_fd(),
+                exe.as_raw_fd(),
+                empty.as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+            )
+        }
+    }
+    if let Some(own) = own_pid_ns {
+        setns(own, CloneFlags::CLONE_NEWPID).ctx("return to our own pid namespace")?;
+    }
+    let pid = pid.ctx("clone the container init")?;
+    let pidfd = sys::pidfd_open(pid).ctx("pidfd_open the init")?;
+    let reaper = Reaper::child(pid, pidfd);
+    drop(child_chan);
+    if let (Some((read, write)), Some((uid, gid))) = (sync, spec.id_maps) {
+        drop(read);
+        let mapped = super::namespaces::write_id_maps(pid, uid, gid).and_then(|()| {
+            nix::unistd::write(&write, b"1").ctx("release the init after id mapping")?;
+            Ok(())
+        });
+        if let Err(e) = mapped {
+            let _ = reaper.signal(libc::SIGKILL);
+            let _ = reaper.wait();
+            return Err(e);
+        }
+    }
+    Ok(Launched {
+        reaper,
+        chan: parent_chan,
+    })
+}
+
+/// The cloned child: wait for the id maps, become the namespace's root,
+/// put the channel, listener and /dev/null in place, exec the init.
+#[allow(clippy::too_many_arguments)]
+unsafe fn child(
+    sync: Option<RawFd>,
+    chan: RawFd,
+    listener: Option<RawFd>,
+    devnull: RawFd,
+    exe: RawFd,
+    empty: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> ! {
+    if let Some(fd) = sync {
+        let mut b = 0u8;
+        if libc::read(fd, (&mut b as *mut u8).cast(), 1) != 1 {
+            libc::_exit(1);
+        }
+        // Root of the new user namespace, so exec keeps our capabilities.
+        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0
+            || libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0
+        {
+            libc::_exit(1);
+        }
+    }
+    let moves = [(chan, CHANNEL_FD), (devnull, 0), (devnull, 1), (devnull, 2)];
+    for (from, to) in moves {
+        if libc::dup2(from, to) < 0 {
+            libc::_exit(1);
+        }
+    }
+    if let Some(l) = listener {
+        if libc::dup2(l, LISTEN_FD) < 0 {
+            libc::_exit(1);
+        }
+    }
+    libc::syscall(
+        libc::SYS_execveat,
+        exe,
+        empty,
+        argv,
+        envp,
+        libc::AT_EMPTY_PATH,
+    );
+    libc::_exit(127)
+}
+
+/// Turn an init's failure report (or silence) into an error.
+pub fn expect_ready(chan: &Channel, reaper: &Reaper) -> Result<()> {
+    use super::messages::FromInit;
+    // A reset connection means the same as EOF: the init died.
+    match chan.recv::<FromInit>().unwrap_or(None) {
+        Some((FromInit::Ready, _)) => Ok(()),
+        Some((FromInit::Failed(e), _)) => Err(e),
+        None => {
+            let code = reaper.wait().unwrap_or(-1);
+            Err(Error::state(format!(
+                "the container init exited before it was ready (status {code})"
+            )))
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The messages parent and init exchange over their channel.
+
+use super::config::{Config, NamespaceKind};
+use super::error::Error;
+use super::process::ProcessSpec;
+use serde::{Deserialize, Serialize};
+
+/// The number of fds that carry a process's stdin, stdout and stderr.
+pub const STDIO_FDS: usize = 3;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToInit {
+    /// Set up the container and wait for Start. No fds.
+    Create { id: String, config: Config },
+    /// Exec the container's first process. Fds: stdin, stdout, stderr.
+    Start { process: ProcessSpec },
+    /// Join a running container and exec `process`. Fds: stdin, stdout,
+    /// stderr, then one fd per entry of `namespaces`, in that order.
+    Exec {
+        config: Config,
+        process: ProcessSpec,
+        namespaces: Vec<NamespaceKind>,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromInit {
+    /// The container is created; the init waits for Start.
+    Ready,
+    /// A step failed; the init exits.
+    Failed(Error),
+}

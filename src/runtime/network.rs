@@ -1,0 +1,37 @@
+//! Network setup inside the container's network namespace: loopback.
+
+use super::config::Network;
+use super::error::{Context, Result};
+
+/// Bring up what `networks` asks for. validate() already limited it to
+/// loopback with its own addresses (127.0.0.1/8 and ::1, which lo carries
+/// once up).
+pub fn setup(networks: &[Network]) -> Result<()> {
+    if networks.iter().any(|n| n.kind == "loopback") {
+        loopback_up()?;
+    }
+    Ok(())
+}
+
+fn loopback_up() -> Result<()> {
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if sock < 0 {
+        return Err(std::io::Error::last_os_error()).ctx("socket for interface setup");
+    }
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    let result = (|| {
+        if unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) } < 0 {
+            return Err(std::io::Error::last_os_error()).ctx("read flags of lo");
+        }
+        unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+        if unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) } < 0 {
+            return Err(std::io::Error::last_os_error()).ctx("bring lo up");
+        }
+        Ok(())
+    })();
+    unsafe { libc::close(sock) };
+    result
+}

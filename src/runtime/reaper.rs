@@ -1,0 +1,116 @@
+//! Waiting for a process and remembering how it ended, shared by every
+//! handle to it in this ctrsh process (Container and Process objects).
+
+use super::error::{Context, Error, ErrorKind, Result};
+use super::sys;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+/// Set (e.g. by a SIGINT handler) to make blocking waits return early.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug)]
+pub struct Reaper {
+    pub pid: i32,
+    pidfd: OwnedFd,
+    /// We are its parent, so waitpid can tell us its exit status.
+    is_child: bool,
+    status: Mutex<Option<i32>>,
+}
+
+/// Reapers of the children this process made, by pid, so a container
+/// loaded twice in one script still shares one exit status.
+fn children() -> &'static Mutex<HashMap<i32, Weak<Reaper>>> {
+    static CHILDREN: OnceLock<Mutex<HashMap<i32, Weak<Reaper>>>> = OnceLock::new();
+    CHILDREN.get_or_init(Default::default)
+}
+
+impl Reaper {
+    /// For a child we just made.
+    pub fn child(pid: i32, pidfd: OwnedFd) -> Arc<Reaper> {
+        let r = Arc::new(Reaper {
+            pid,
+            pidfd,
+            is_child: true,
+            status: Mutex::new(None),
+        });
+        let mut map = children().lock().unwrap();
+        map.retain(|_, w| w.strong_count() > 0);
+        map.insert(pid, Arc::downgrade(&r));
+        r
+    }
+
+    /// For a process some other ctrsh process made (or one of ours, if it is
+    /// still registered). The caller checked the pid's start time.
+    pub fn attach(pid: i32) -> Result<Arc<Reaper>> {
+        if let Some(r) = children().lock().unwrap().get(&pid).and_then(Weak::upgrade) {
+            return Ok(r);
+        }
+        let pidfd = sys::pidfd_open(pid).ctx(format!("pidfd_open {pid}"))?;
+        Ok(Arc::new(Reaper {
+            pid,
+            pidfd,
+            is_child: false,
+            status: Mutex::new(None),
+        }))
+    }
+
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        if self.exited() {
+            return Err(Error::state(format!("process {} has exited", self.pid)));
+        }
+        sys::pidfd_send_signal(&self.pidfd, sig)
+            .ctx(format!("send signal {sig} to pid {}", self.pid))
+    }
+
+    pub fn exited(&self) -> bool {
+        self.status.lock().unwrap().is_some()
+            || sys::pidfd_wait_exit(&self.pidfd, 0).unwrap_or(true)
+    }
+
+    /// Block until it exits; the exit code, 128+N when killed by signal N.
+    pub fn wait(&self) -> Result<i32> {
+        let mut status = self.status.lock().unwrap();
+        if let Some(code) = *status {
+            return Ok(code);
+        }
+        // Poll the pidfd so an interrupt can end the wait.
+        while !sys::pidfd_wait_exit(&self.pidfd, 100).ctx("wait for the process")? {
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                return Err(Error::new(ErrorKind::State, "interrupted"));
+            }
+        }
+        if !self.is_child {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "process {} exited, but its exit status went to the ctrsh process that created it",
+                    self.pid
+                ),
+            ));
+        }
+        let code = loop {
+            match waitpid(Pid::from_raw(self.pid), None) {
+                Ok(WaitStatus::Exited(_, code)) => break code,
+                Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+                Ok(_) => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).ctx(format!("waitpid {}", self.pid)),
+            }
+        };
+        *status = Some(code);
+        Ok(code)
+    }
+
+    /// Wait for exit, ignoring the status when it is not ours to have.
+    pub fn wait_gone(&self) -> Result<()> {
+        match self.wait() {
+            Err(e) if e.kind == ErrorKind::Unsupported => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}

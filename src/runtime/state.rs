@@ -1,0 +1,116 @@
+//! <root>/<id>/state.json: what any ctrsh process needs to find a container.
+
+use super::cgroups::CgroupManager;
+use super::config::Config;
+use super::error::{Context, Error, ErrorKind, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+/// The persisted state; the live status is derived from it (see Container::status).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    /// Host pid of the container's init (later its first user process).
+    pub init_pid: i32,
+    /// Its start time in clock ticks, so a recycled pid is not mistaken for it.
+    pub init_start_time: u64,
+    /// True once `start` has exec'd the first process.
+    pub started: bool,
+    /// Seconds since the epoch.
+    pub created: u64,
+    pub config: Config,
+    /// Where the container's cgroups are (None only for a failed create).
+    pub cgroup: Option<CgroupManager>,
+    /// OOM kills already reported by `events()`.
+    #[serde(default)]
+    pub oom_kills_seen: u64,
+}
+
+/// The directory of one container: made exclusively, so that of two racing
+/// creates of the same id exactly one wins.
+pub struct StateDir {
+    pub path: PathBuf,
+}
+
+const STATE_FILE: &str = "state.json";
+
+impl StateDir {
+    pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        let path = root.join(id);
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => Ok(StateDir { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::new(
+                ErrorKind::Exists,
+                format!("container '{id}' already exists in {}", root.display()),
+            )),
+            Err(e) => Err(e).ctx(format!("create state dir {}", path.display())),
+        }
+    }
+
+    pub fn open(root: &Path, id: &str) -> Result<StateDir> {
+        let path = root.join(id);
+        if !path.join(STATE_FILE).exists() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("container '{id}' does not exist in {}", root.display()),
+            ));
+        }
+        Ok(StateDir { path })
+    }
+
+    pub fn read(&self) -> Result<State> {
+        let file = self.path.join(STATE_FILE);
+        let data = fs::read(&file).ctx(format!("read {}", file.display()))?;
+        serde_json::from_slice(&data).map_err(|e| {
+            Error::new(
+                ErrorKind::System,
+                format!("{}: corrupt state: {e}", file.display()),
+            )
+        })
+    }
+
+    /// Write to a temp file, fsync, rename: readers see the old or the new state.
+    pub fn write(&self, state: &State) -> Result<()> {
+        let file = self.path.join(STATE_FILE);
+        let tmp = self.path.join(".state.json.tmp");
+        let data = serde_json::to_vec_pretty(state).expect("state serializes");
+        let mut f = fs::File::create(&tmp).ctx(format!("write {}", tmp.display()))?;
+        f.write_all(&data).ctx(format!("write {}", tmp.display()))?;
+        f.sync_all().ctx(format!("sync {}", tmp.display()))?;
+        fs::rename(&tmp, &file).ctx(format!("rename {} to {}", tmp.display(), file.display()))
+    }
+
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).ctx(format!("remove state dir {}", self.path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A lock on a container's state dir (flock), held for a whole operation so
+/// concurrent ctrsh processes do not interleave start/destroy.
+pub struct Lock {
+    _lock: nix::fcntl::Flock<fs::File>,
+}
+
+impl Lock {
+    pub fn acquire(dir: &Path) -> Result<Lock> {
+        let path = dir.join("lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .ctx(format!("open {}", path.display()))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .ctx(format!("lock {}", path.display()))
+            .map(|l| Lock { _lock: l })
+    }
+}

@@ -1,0 +1,117 @@
+//! Thin wrappers over system calls that neither std nor nix offer in the
+//! shape we need (pidfds, raw clone, execveat, close_range, memfd seals).
+
+use super::error::{Context, Result};
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A pidfd for `pid`, so signals never hit a recycled pid.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })?;
+    Ok(())
+}
+
+/// Waits until the process behind `pidfd` has exited, or `timeout_ms` passed.
+/// Returns true when it exited.
+pub fn pidfd_wait_exit(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(n > 0);
+    }
+}
+
+/// fork-like clone with namespace flags. Returns 0 in the child.
+///
+/// # Safety
+/// In a multi-threaded caller the child may only make async-signal-safe
+/// calls (raw syscalls) before it execs.
+pub unsafe fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
+    let ret = libc::syscall(
+        libc::SYS_clone,
+        (flags | libc::SIGCHLD) as libc::c_ulong,
+        0usize,
+        0usize,
+        0usize,
+        0usize,
+    );
+    check(ret).map(|p| p as libc::pid_t)
+}
+
+/// Marks every fd from `first` up close-on-exec (so an exec can still report
+/// failure over a socket, while nothing of ours reaches the new program).
+pub fn cloexec_from(first: RawFd) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    })?;
+    Ok(())
+}
+
+/// A sealed, read-only in-memory copy of a file (our own binary).
+pub fn sealed_copy(path: &str) -> Result<OwnedFd> {
+    let name = CString::new("ctrsh").unwrap();
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error()).ctx("memfd_create for the sealed init binary");
+    }
+    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut src = std::fs::File::open(path).ctx(format!("open {path}"))?;
+    let mut dst = std::fs::File::from(memfd.try_clone().ctx("dup memfd")?);
+    io::copy(&mut src, &mut dst).ctx("copy the ctrsh binary into a memfd")?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(io::Error::last_os_error()).ctx("seal the init binary memfd");
+    }
+    Ok(memfd)
+}
+
+/// Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22),
+/// and whether it is a zombie; None when there is no such process.
+pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let zombie = fields.first() == Some(&"Z") || fields.first() == Some(&"X");
+    Some((fields.get(19)?.parse().ok()?, zombie))
+}

@@ -1,0 +1,388 @@
+//! Shared by the integration tests: a busybox rootfs, a per-test sandbox
+//! (own factory root, own rootfs copy, unique container id) that destroys
+//! what the test made on drop, and a runner for ctrsh scripts.
+//!
+//! Tests run real containers and need root and a static busybox. Without
+//! them a test prints "skipped: ..." and passes, except when `CI` is set:
+//! then a missing prerequisite fails the run.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use ctrsh::runtime::Factory;
+use serde::Deserialize;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const CTRSH: &str = env!("CARGO_BIN_EXE_ctrsh");
+const BUSYBOX: &str = "/bin/busybox";
+/// A script that takes longer than this is killed and fails its test.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What is missing for the tests to run, if anything.
+fn missing_prerequisite() -> Option<String> {
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("the container tests must run as root".into());
+    }
+    if !Path::new(BUSYBOX).is_file() {
+        return Some(format!(
+            "{BUSYBOX} is missing (apt-get install busybox-static)"
+        ));
+    }
+    None
+}
+
+/// True when the tests can run. Otherwise, under CI, panics; elsewhere
+/// prints why the test is skipped and returns false.
+pub fn prerequisites(test: &str) -> bool {
+    let Some(why) = missing_prerequisite() else {
+        return true;
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: prerequisite missing and CI is set: {why}");
+    }
+    eprintln!("skipped: {test}: {why}");
+    false
+}
+
+/// The busybox rootfs every sandbox copies, built once per test binary by
+/// scripts/build-rootfs. A file lock keeps test binaries that run at the
+/// same time from building it twice; a stamp of the busybox binary makes a
+/// new busybox rebuild it.
+fn base_rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        fs::create_dir_all(tmp).expect("create CARGO_TARGET_TMPDIR");
+        let lock = fs::File::create(tmp.join("busybox-rootfs.lock")).expect("create rootfs lock");
+        let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .expect("lock the rootfs");
+        let dir = tmp.join("busybox-rootfs");
+        let stamp_file = tmp.join("busybox-rootfs.stamp");
+        let meta = fs::metadata(BUSYBOX).expect("stat busybox");
+        let stamp = format!("{} {} {}", meta.ino(), meta.size(), meta.mtime());
+        if fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) {
+            if dir.exists() {
+                fs::remove_dir_all(&dir).expect("remove the old rootfs");
+            }
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-rootfs");
+            let out = Command::new(&script)
+                .arg(&dir)
+                .output()
+                .expect("run scripts/build-rootfs");
+            assert!(
+                out.status.success(),
+                "scripts/build-rootfs failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            fs::write(&stamp_file, stamp).expect("write the rootfs stamp");
+        }
+        dir
+    })
+}
+
+/// One test's world: a unique directory holding the factory root, a
+/// private rootfs copy and the scripts; a unique container id. On drop it
+/// destroys every container in its root and removes the directory, also
+/// when the test failed.
+pub struct Sandbox {
+    /// The unique directory; its name appears in no other test's paths.
+    pub dir: PathBuf,
+    /// The factory's state root.
+    pub root: PathBuf,
+    /// The test's own copy of the busybox rootfs (tests may write to it).
+    pub rootfs: PathBuf,
+    /// A container id no other test uses.
+    pub id: String,
+    scripts: AtomicUsize,
+}
+
+impl Sandbox {
+    /// A fresh sandbox, or None when the test is skipped (see `prerequisites`).
+    pub fn new(test: &str) -> Option<Sandbox> {
+        if !prerequisites(test) {
+            return None;
+        }
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("ctrsh-test-{test}-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(&name);
+        let sandbox = Sandbox {
+            root: dir.join("state"),
+            rootfs: dir.join("rootfs"),
+            id: format!("{test}-{}-{n}", std::process::id()).replace('_', "-"),
+            dir,
+            scripts: AtomicUsize::new(0),
+        };
+        fs::create_dir_all(&sandbox.dir).expect("create the sandbox dir");
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(base_rootfs())
+            .arg(&sandbox.rootfs)
+            .output()
+            .expect("run cp");
+        assert!(
+            out.status.success(),
+            "copy the rootfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(sandbox)
+    }
+
+    /// The name of the sandbox dir: a needle that finds this test's
+    /// leftovers (paths, mount tables) and nothing of other tests.
+    pub fn needle(&self) -> String {
+        self.dir.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    /// Rhai that every script starts with: `f` (the sandbox's factory),
+    /// `id`, `rootfs`, a minimal `config` and a process map `spec` with
+    /// captured output, for the test's script to adjust.
+    pub fn preamble(&self) -> String {
+        format!(
+            r#"let f = factory({root});
+let id = {id};
+let rootfs = {rootfs};
+let config = #{{ rootfs: rootfs, namespaces: ["mount", "uts", "ipc", "pid", "net"] }};
+let spec = #{{ args: ["/bin/true"], env: ["PATH=/bin"], stdin: "null", stdout: "pipe", stderr: "pipe" }};
+"#,
+            root = rhai_str(&self.root.to_string_lossy()),
+            id = rhai_str(&self.id),
+            rootfs = rhai_str(&self.rootfs.to_string_lossy()),
+        )
+    }
+
+    /// Starts `ctrsh` on the preamble followed by `body`, written to a
+    /// .rhai file in the sandbox.
+    pub fn start_script(&self, body: &str) -> RunningScript {
+        let n = self.scripts.fetch_add(1, Ordering::Relaxed);
+        let file = self.dir.join(format!("script-{n}.rhai"));
+        fs::write(&file, format!("{}{body}\n", self.preamble())).expect("write the script");
+        RunningScript::spawn(Command::new(CTRSH).arg(&file))
+    }
+
+    /// Runs a script to completion.
+    pub fn script(&self, body: &str) -> Output {
+        self.start_script(body).finish()
+    }
+
+    /// Runs a script that must succeed, returning its stdout.
+    pub fn script_ok(&self, body: &str) -> String {
+        let out = self.script(body);
+        assert_eq!(out.code, Some(0), "the script failed:\n{out}");
+        out.stdout
+    }
+
+    /// Creates the container from `config` after `setup` (Rhai statements
+    /// that may change `config` and `spec`), runs `args` as its first
+    /// process with stdout and stderr captured, destroys it and returns what
+    /// the process printed and its exit code.
+    pub fn run_process(&self, setup: &str, args: &[&str]) -> Ran {
+        let args = args.iter().map(|a| rhai_str(a)).collect::<Vec<_>>();
+        let stdout = self.script_ok(&format!(
+            r#"{setup}
+spec.args = [{args}];
+let c = f.create(id, config);
+let p = process(spec);
+let code = c.run(p);
+print("RESULT " + #{{ code: code, stdout: p.stdout, stderr: p.stderr }}.to_json());
+c.destroy();
+"#,
+            args = args.join(", ")
+        ));
+        Ran::parse(&stdout)
+    }
+
+    /// Like `run_process` for `/bin/sh -c script`, which must exit 0;
+    /// returns its stdout.
+    pub fn sh(&self, setup: &str, script: &str) -> String {
+        let ran = self.run_process(setup, &["/bin/sh", "-c", script]);
+        assert_eq!(ran.code, 0, "the container process failed: {ran:?}");
+        ran.stdout
+    }
+
+    /// Processes on the host that mention this sandbox in their command
+    /// line or mount table: a container init or process left behind.
+    pub fn leftover_processes(&self) -> Vec<String> {
+        let needle = self.needle();
+        let me = std::process::id().to_string();
+        let mut found = Vec::new();
+        for entry in fs::read_dir("/proc").expect("read /proc").flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+                continue;
+            }
+            let read = |f: &str| fs::read(entry.path().join(f)).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&read("cmdline")).replace('\0', " ");
+            let mounts = String::from_utf8_lossy(&read("mountinfo")).into_owned();
+            if cmdline.contains(&needle) || mounts.contains(&needle) {
+                found.push(format!("pid {pid}: {cmdline}"));
+            }
+        }
+        found
+    }
+
+    /// Asserts that nothing of container `id` is left: no state dir, no
+    /// listing in the factory root, no process.
+    pub fn assert_nothing_left(&self, id: &str) {
+        assert!(
+            !self.root.join(id).exists(),
+            "state dir {} is left behind",
+            self.root.join(id).display()
+        );
+        let listed = Factory::new(&self.root).and_then(|f| f.list());
+        assert_eq!(listed.map_err(|e| e.to_string()), Ok(vec![]));
+        assert_eq!(self.leftover_processes(), Vec::<String>::new());
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if self.root.exists() {
+            match Factory::new(&self.root).and_then(|f| f.list()) {
+                Ok(ids) => {
+                    for id in ids {
+                        let destroyed = Factory::new(&self.root)
+                            .and_then(|f| f.load(&id))
+                            .and_then(|c| c.destroy());
+                        if let Err(e) = destroyed {
+                            eprintln!("cleanup: destroy container '{id}': {e}");
+                        }
+                    }
+                }
+                Err(e) => eprintln!("cleanup: list {}: {e}", self.root.display()),
+            }
+        }
+        if let Err(e) = fs::remove_dir_all(&self.dir) {
+            eprintln!("cleanup: remove {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// A Rhai string literal for `s` (JSON's escapes are valid in Rhai).
+pub fn rhai_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serializes")
+}
+
+/// What a ctrsh run printed and how it ended.
+#[derive(Debug)]
+pub struct Output {
+    /// The exit code; None when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit code {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The result line `run_process` scripts print.
+#[derive(Debug, Deserialize)]
+pub struct Ran {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    fn parse(script_stdout: &str) -> Ran {
+        let line = script_stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .unwrap_or_else(|| panic!("no RESULT line in the script's output:\n{script_stdout}"));
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad RESULT line {line:?}: {e}"))
+    }
+}
+
+/// A ctrsh process the test started; killed (by its pid) if dropped while
+/// still running, so a failing test leaves no script behind.
+pub struct RunningScript {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl RunningScript {
+    pub fn spawn(cmd: &mut Command) -> RunningScript {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run {CTRSH}: {e}"));
+        let stdout = read_in_background(child.stdout.take().unwrap());
+        let stderr = read_in_background(child.stderr.take().unwrap());
+        RunningScript {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for ctrsh to exit (killing it after SCRIPT_TIMEOUT) and
+    /// collects its output. A container process that still holds ctrsh's
+    /// stdout open does not make this hang: the output is cut off instead.
+    pub fn finish(mut self) -> Output {
+        let deadline = Instant::now() + SCRIPT_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for ctrsh") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let out = self.collect(None);
+                panic!("ctrsh ran longer than {SCRIPT_TIMEOUT:?} and was killed\n{out}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.collect(status.code())
+    }
+
+    fn collect(&self, code: Option<i32>) -> Output {
+        let grace = Duration::from_secs(5);
+        let text = |rx: &mpsc::Receiver<String>| {
+            rx.recv_timeout(grace)
+                .unwrap_or_else(|_| "<still held open by another process>\n".into())
+        };
+        Output {
+            code,
+            stdout: text(&self.stdout),
+            stderr: text(&self.stderr),
+        }
+    }
+}
+
+impl Drop for RunningScript {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn read_in_background(mut from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = from.read_to_end(&mut buf);
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
+}

@@ -1,0 +1,371 @@
+//! What a process inside a container sees: its identity, limits, devices,
+//! filesystem and what is hidden from it. Each test runs a real container
+//! (as root) and checks the output of a program inside it.
+
+mod common;
+
+use common::{rhai_str, Sandbox};
+use std::collections::BTreeSet;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::os::unix::fs::MetadataExt;
+
+#[test]
+fn hostname_is_the_configured_one() {
+    let Some(sb) = Sandbox::new("hostname") else {
+        return;
+    };
+    let host_before = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let out = sb.sh(r#"config.hostname = "ctrsh-testing";"#, "hostname");
+    assert_eq!(out, "ctrsh-testing\n");
+    let host_after = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(host_before, host_after, "the host's hostname changed");
+}
+
+#[test]
+fn first_process_is_pid_1() {
+    let Some(sb) = Sandbox::new("pid1") else {
+        return;
+    };
+    assert_eq!(sb.sh("", "echo $$"), "1\n");
+}
+
+#[test]
+fn user_daemon_gets_its_uid_gid_and_supplementary_groups() {
+    let Some(sb) = Sandbox::new("user") else {
+        return;
+    };
+    let out = sb.sh(r#"spec.user = "daemon";"#, "id; id -G");
+    let mut lines = out.lines();
+    let id = lines.next().unwrap_or_default();
+    assert!(
+        id.starts_with("uid=1(daemon) gid=1(daemon) groups="),
+        "id printed: {out}"
+    );
+    assert!(id.contains("100(users)"), "id printed: {out}");
+    let groups: BTreeSet<&str> = lines.next().unwrap_or_default().split(' ').collect();
+    assert!(
+        groups.contains("100") && !groups.contains("0"),
+        "id -G: {out}"
+    );
+}
+
+/// The /proc/self/status mask of capabilities numbered `caps`.
+fn cap_mask(caps: &[u32]) -> String {
+    format!("{:016x}", caps.iter().fold(0u64, |m, c| m | 1 << c))
+}
+
+#[test]
+fn capabilities_are_exactly_the_configured_ones() {
+    let Some(sb) = Sandbox::new("caps") else {
+        return;
+    };
+    let out = sb.sh(
+        r#"config.capabilities = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"];"#,
+        "grep -E '^Cap(Bnd|Eff|Prm):' /proc/self/status",
+    );
+    // CAP_CHOWN = 0, CAP_KILL = 5, CAP_NET_BIND_SERVICE = 10.
+    let mask = cap_mask(&[0, 5, 10]);
+    assert_eq!(mask, "0000000000000421");
+    for set in ["CapPrm", "CapEff", "CapBnd"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(set))
+            .unwrap_or_else(|| panic!("no {set} in {out}"));
+        assert_eq!(line.split_whitespace().nth(1), Some(mask.as_str()), "{out}");
+    }
+}
+
+#[test]
+fn rlimits_apply() {
+    let Some(sb) = Sandbox::new("rlimits") else {
+        return;
+    };
+    let out = sb.sh(
+        r#"config.rlimits = [#{ type: "RLIMIT_NOFILE", hard: 2048, soft: 1024 }];"#,
+        "ulimit -n; ulimit -Hn",
+    );
+    assert_eq!(out, "1024\n2048\n");
+}
+
+#[test]
+fn loopback_network_is_up() {
+    let Some(sb) = Sandbox::new("loopback") else {
+        return;
+    };
+    let out = sb.sh(
+        r#"config.networks = [#{ type: "loopback", address: "127.0.0.1/0", gateway: "localhost" }];"#,
+        "ip link show lo; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo PING-OK",
+    );
+    let flags = out.split(['<', '>']).nth(1).unwrap_or_default();
+    assert!(flags.split(',').any(|f| f == "UP"), "lo is not up: {out}");
+    assert!(out.contains("PING-OK"), "127.0.0.1 unreachable: {out}");
+}
+
+#[test]
+fn loopback_stays_down_without_a_network() {
+    let Some(sb) = Sandbox::new("loopback-down") else {
+        return;
+    };
+    let out = sb.sh("", "ip link show lo");
+    let flags = out.split(['<', '>']).nth(1).unwrap_or_default();
+    assert!(!flags.split(',').any(|f| f == "UP"), "lo is up: {out}");
+}
+
+#[test]
+fn dev_has_the_default_devices_links_and_mounts() {
+    let Some(sb) = Sandbox::new("dev") else {
+        return;
+    };
+    let out = sb.sh(
+        "",
+        r#"for d in null zero full tty random urandom pts/ptmx; do
+             [ -c /dev/$d ] && echo "char $d"
+           done
+           for l in fd stdin stdout stderr ptmx; do
+             [ -L /dev/$l ] && echo "link $l $(readlink /dev/$l)"
+           done
+           for m in pts shm mqueue; do
+             awk -v m=/dev/$m '$2 == m { print "mount '$m' " $3 }' /proc/mounts
+           done
+           echo hello > /dev/null && head -c 4 /dev/zero | wc -c"#,
+    );
+    let lines: BTreeSet<&str> = out.lines().map(str::trim).collect();
+    for want in [
+        "char null",
+        "char zero",
+        "char full",
+        "char tty",
+        "char random",
+        "char urandom",
+        "char pts/ptmx",
+        "link fd /proc/self/fd",
+        "link stdin /proc/self/fd/0",
+        "link stdout /proc/self/fd/1",
+        "link stderr /proc/self/fd/2",
+        "link ptmx pts/ptmx",
+        "mount pts devpts",
+        "mount shm tmpfs",
+        "mount mqueue mqueue",
+        "4",
+    ] {
+        assert!(lines.contains(want), "missing '{want}' in:\n{out}");
+    }
+}
+
+#[test]
+fn masked_paths_show_nothing() {
+    let Some(sb) = Sandbox::new("masked") else {
+        return;
+    };
+    let out = sb.sh(
+        "",
+        r#"echo "kcore $(head -c 16 /proc/kcore 2>/dev/null | wc -c)"
+           echo "keys $(cat /proc/keys 2>/dev/null | wc -c)"
+           echo "firmware $(ls -A /sys/firmware | wc -l)"
+           awk '$2 == "/proc/kcore" || $2 == "/proc/keys" || $2 == "/sys/firmware" { print "masked " $2 }' /proc/mounts"#,
+    );
+    let lines: BTreeSet<&str> = out.lines().map(str::trim).collect();
+    for want in [
+        "kcore 0",
+        "keys 0",
+        "firmware 0",
+        "masked /proc/kcore",
+        "masked /proc/keys",
+        "masked /sys/firmware",
+    ] {
+        assert!(lines.contains(want), "missing '{want}' in:\n{out}");
+    }
+}
+
+#[test]
+fn host_files_outside_the_rootfs_are_invisible() {
+    let Some(sb) = Sandbox::new("host-invisible") else {
+        return;
+    };
+    let marker = sb.dir.join("host-marker-file");
+    fs::write(&marker, "host secret").unwrap();
+    let script = format!(
+        r#"cat {path} 2>/dev/null && echo VISIBLE
+           find / -path /proc -prune -o -path /sys -prune -o -name host-marker-file -print"#,
+        path = marker.display()
+    );
+    let out = sb.sh("", &script);
+    assert_eq!(out, "", "the host marker file is visible in the container");
+}
+
+#[test]
+fn mknod_of_a_block_device_is_denied_without_cap_mknod() {
+    let Some(sb) = Sandbox::new("mknod") else {
+        return;
+    };
+    let out = sb.sh(
+        r#"config.capabilities = ["CAP_CHOWN", "CAP_KILL"];"#,
+        // A fifo needs no capability: it shows mknod itself works.
+        "mknod /tmp/fifo p && echo FIFO-OK; mknod /tmp/sda b 8 0 && echo BLOCK-MADE; true",
+    );
+    assert!(out.contains("FIFO-OK"), "{out}");
+    assert!(
+        !out.contains("BLOCK-MADE"),
+        "mknod of a block device worked"
+    );
+    assert!(!sb.rootfs.join("tmp/sda").exists());
+}
+
+/// fd numbers listed by `ls -l /proc/<pid>/fd` output, with link targets.
+fn fds(listing: &str) -> Vec<(u32, String)> {
+    listing
+        .lines()
+        .filter_map(|l| {
+            let (left, target) = l.split_once(" -> ")?;
+            let fd = left.split_whitespace().last()?.parse().ok()?;
+            Some((fd, target.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn container_processes_get_no_fd_beyond_stdio() {
+    let Some(sb) = Sandbox::new("fds") else {
+        return;
+    };
+    let stdout = sb.script_ok(
+        r#"config.capabilities = ["CAP_KILL"];
+spec.args = ["/bin/sleep", "1000"];
+spec.stdout = "null";
+spec.stderr = "null";
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+let first = c.exec(["/bin/ls", "-l", "/proc/1/fd"]);
+let own = c.exec(["/bin/ls", "-l", "/proc/self/fd"]);
+print("FIRST " + first.to_json());
+print("OWN " + own.to_json());
+c.destroy();
+"#,
+    );
+    let exec_out = |prefix: &str| -> String {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} line in {stdout}"));
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["code"], 0, "{line}");
+        v["stdout"].as_str().unwrap().to_string()
+    };
+    // The first process (sleep, pid 1) has exactly stdin, stdout, stderr.
+    let first = exec_out("FIRST ");
+    let first_fds: Vec<u32> = fds(&first).into_iter().map(|(fd, _)| fd).collect();
+    assert_eq!(first_fds, vec![0, 1, 2], "pid 1's fds:\n{first}");
+    // An exec'd ls has its stdio and the directory it is listing, nothing else.
+    let own = exec_out("OWN ");
+    for (fd, target) in fds(&own) {
+        assert!(
+            fd <= 2 || (target.starts_with("/proc/") && target.ends_with("/fd")),
+            "fd {fd} -> {target} leaked into the container:\n{own}"
+        );
+    }
+}
+
+fn file_digest(path: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    fs::read(path).unwrap().hash(&mut h);
+    h.finish()
+}
+
+#[test]
+fn host_binary_is_not_writable_through_proc_exe() {
+    let Some(sb) = Sandbox::new("exe") else {
+        return;
+    };
+    let before = file_digest(common::CTRSH);
+    // A created container's init is ctrsh: it must run from a sealed copy,
+    // not from the host binary, and not be writable.
+    sb.script_ok("let c = f.create(id, config);");
+    let c = ctrsh::runtime::Factory::new(&sb.root)
+        .and_then(|f| f.load(&sb.id))
+        .unwrap();
+    let pid = c.pid().expect("the created container has an init");
+    let exe = format!("/proc/{pid}/exe");
+    let (host, init) = (
+        fs::metadata(common::CTRSH).unwrap(),
+        fs::metadata(&exe).unwrap(),
+    );
+    assert_ne!(
+        (host.dev(), host.ino()),
+        (init.dev(), init.ino()),
+        "the init runs the host's ctrsh binary itself"
+    );
+    assert!(
+        fs::OpenOptions::new().append(true).open(&exe).is_err(),
+        "{exe} opened for writing"
+    );
+    // From inside: writing through /proc/1/exe fails. The init's exit
+    // status belongs to the script that created it, so this one sends the
+    // output to a file and waits for the container to stop.
+    let out_file = sb.dir.join("exe-out");
+    sb.script_ok(&format!(
+        r#"let c = f.load(id);
+spec.args = ["/bin/sh", "-c", "echo x >> /proc/1/exe && echo WROTE; echo DONE"];
+spec.stdout = {out};
+let p = process(spec);
+c.start(p);
+while c.state != "stopped" {{ sleep(0.05); }}
+c.destroy();
+"#,
+        out = rhai_str(&out_file.to_string_lossy())
+    ));
+    let out = fs::read_to_string(&out_file).unwrap();
+    assert!(
+        out.contains("DONE"),
+        "the container process did not run: {out}"
+    );
+    assert!(!out.contains("WROTE"), "wrote to /proc/1/exe: {out}");
+    assert_eq!(
+        before,
+        file_digest(common::CTRSH),
+        "the host binary changed"
+    );
+}
+
+#[test]
+fn readonly_rootfs_cannot_be_written() {
+    let Some(sb) = Sandbox::new("readonly") else {
+        return;
+    };
+    let out = sb.sh(
+        "config.readonly_rootfs = true;",
+        "touch /x && echo WROTE; touch /dev/shm/y && echo SHM-OK; true",
+    );
+    assert!(!out.contains("WROTE"), "wrote to a read-only rootfs: {out}");
+    assert!(out.contains("SHM-OK"), "{out}");
+    assert!(!sb.rootfs.join("x").exists());
+}
+
+#[test]
+fn user_tmpfs_mount_is_visible() {
+    let Some(sb) = Sandbox::new("mount") else {
+        return;
+    };
+    let out = sb.sh(
+        r#"config.mounts = [#{ source: "tmpfs", destination: "/mnt", type: "tmpfs", options: ["size=1m", "nosuid"] }];"#,
+        r#"awk '$2 == "/mnt" { print $3 }' /proc/mounts; echo data > /mnt/f && cat /mnt/f"#,
+    );
+    assert_eq!(out, "tmpfs\ndata\n");
+    assert!(
+        !sb.rootfs.join("mnt/f").exists(),
+        "the tmpfs write reached the rootfs"
+    );
+}
+
+#[test]
+fn env_and_cwd_are_honoured() {
+    let Some(sb) = Sandbox::new("env-cwd") else {
+        return;
+    };
+    let out = sb.sh(
+        r#"spec.env = ["PATH=/bin", "GREETING=hello world"]; spec.cwd = "/tmp";"#,
+        r#"echo "$GREETING"; pwd; echo "$HOME""#,
+    );
+    assert_eq!(out, "hello world\n/tmp\n/root\n");
+}

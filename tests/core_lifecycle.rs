@@ -1,0 +1,156 @@
+//! A container's life: exit codes, states from created to stopped,
+//! destroy, and sharing a container between ctrsh processes.
+
+mod common;
+
+use common::{Output, Sandbox};
+use ctrsh::runtime::Factory;
+use std::path::Path;
+
+#[test]
+fn exit_code_of_the_process_is_returned() {
+    let Some(sb) = Sandbox::new("exit-code") else {
+        return;
+    };
+    let ran = sb.run_process("", &["/bin/sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+        (7, "out\n", "err\n")
+    );
+}
+
+#[test]
+fn process_killed_by_sigkill_exits_137() {
+    let Some(sb) = Sandbox::new("sigkill") else {
+        return;
+    };
+    let out = sb.script_ok(
+        r#"spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+p.signal("SIGKILL");
+print("CODE " + p.wait());
+c.destroy();
+"#,
+    );
+    assert!(out.contains("CODE 137\n"), "{out}");
+}
+
+#[test]
+fn states_go_created_running_stopped_and_destroy_removes_the_state_dir() {
+    let Some(sb) = Sandbox::new("states") else {
+        return;
+    };
+    let out = sb.script_ok(
+        r#"spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+print("STATE " + c.state);
+let p = process(spec);
+c.start(p);
+print("STATE " + c.state);
+p.signal("SIGKILL");
+p.wait();
+print("STATE " + c.state);
+c.destroy();
+"#,
+    );
+    let states: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("STATE "))
+        .collect();
+    assert_eq!(states, ["created", "running", "stopped"], "{out}");
+    sb.assert_nothing_left(&sb.id);
+}
+
+#[test]
+fn destroy_kills_a_running_container() {
+    let Some(sb) = Sandbox::new("destroy-running") else {
+        return;
+    };
+    let out = sb.script_ok(
+        r#"spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+print("PID " + c.pid);
+print("LISTED " + f.list().contains(id));
+c.destroy();
+print("LISTED " + f.list().contains(id));
+"#,
+    );
+    assert!(out.contains("LISTED true\nLISTED false\n"), "{out}");
+    let pid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("PID "))
+        .unwrap_or_else(|| panic!("no PID line: {out}"));
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} survived destroy"
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
+#[test]
+fn a_second_ctrsh_process_loads_signals_and_destroys_a_container() {
+    let Some(sb) = Sandbox::new("load") else {
+        return;
+    };
+    // The first script leaves the container running (its output must not
+    // hold the script's stdout open).
+    sb.script_ok(
+        r#"spec.args = ["/bin/sleep", "1000"];
+spec.stdout = "null";
+spec.stderr = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+"#,
+    );
+    let c = Factory::new(&sb.root).and_then(|f| f.load(&sb.id)).unwrap();
+    let pid = c.pid().expect("the container runs after its script ended");
+    let out = sb.script_ok(
+        r#"let c = f.load(id);
+print("STATE " + c.state);
+print("PID " + c.pid);
+c.signal("SIGKILL");
+let tries = 0;
+while c.state != "stopped" && tries < 400 { sleep(0.05); tries += 1; }
+print("STATE " + c.state);
+c.destroy();
+"#,
+    );
+    assert!(
+        out.contains(&format!("STATE running\nPID {pid}\nSTATE stopped\n")),
+        "{out}"
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// Of two scripts creating the same id at the same moment, exactly one
+/// succeeds; the other fails with an error that names the id.
+#[test]
+fn racing_creates_of_one_id_give_one_container_and_one_clear_error() {
+    let Some(sb) = Sandbox::new("race") else {
+        return;
+    };
+    for round in 0..5 {
+        let id = format!("{}-{round}", sb.id);
+        let body = format!(
+            "f.create({}, config);\nprint(\"CREATED\");\n",
+            common::rhai_str(&id)
+        );
+        let (a, b) = (sb.start_script(&body), sb.start_script(&body));
+        let results: [Output; 2] = [a.finish(), b.finish()];
+        let won: Vec<&Output> = results.iter().filter(|o| o.code == Some(0)).collect();
+        assert_eq!(won.len(), 1, "round {round}: {results:#?}");
+        let lost = results.iter().find(|o| o.code != Some(0)).unwrap();
+        assert!(
+            lost.code.is_some() && lost.stderr.contains(&id),
+            "round {round}: the loser's error does not name '{id}':\n{lost}"
+        );
+        let f = Factory::new(&sb.root).unwrap();
+        assert_eq!(f.list().unwrap(), vec![id.clone()]);
+        f.load(&id).and_then(|c| c.destroy()).unwrap();
+        sb.assert_nothing_left(&id);
+    }
+}

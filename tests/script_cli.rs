@@ -241,7 +241,7 @@ fn config_error_is_catchable_and_names_the_key() {
     assert_eq!(lines.next(), Some("config"), "{text}");
     let message = lines.next().unwrap_or_default();
     assert!(message.contains("namespces"), "{message}");
-    assert!(message.contains("did you mean `namespaces`"), "{message}");
+    assert!(message.contains("did you mean 'namespaces'"), "{message}");
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn uncaught_config_error_is_printed_with_position() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "-e:2:3: invalid config: cgroups.memroy: unknown field `memroy` (did you mean `memory`?)\n"
+        "-e:2:3: invalid config: cgroups.memroy: unknown field `memroy` (did you mean 'memory'?)\n"
     );
 }
 

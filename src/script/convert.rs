@@ -2,7 +2,7 @@
 //! `runtime::ProcessSpec` through serde, with errors that name the key path.
 
 use super::errors::{raise, without_position, OrRaise, ScriptResult};
-use super::suggest::{did_you_mean, suggest_from_serde_message};
+use crate::runtime::suggest::{did_you_mean, suggest_from_serde_message};
 use crate::runtime::{self, Config, ProcessSpec};
 use rhai::serde::{to_dynamic, DynamicDeserializer};
 use rhai::{Dynamic, EvalAltResult, LexError, Map, ParseErrorType};
@@ -54,9 +54,7 @@ fn rewrite_stdio(stream: &str, value: &mut Dynamic) -> ScriptResult<()> {
         return Ok(());
     }
     if !text.contains('/') {
-        let hint = did_you_mean(&text, &STDIO_KEYWORDS)
-            .map(|k| format!(" (did you mean `{k}`?)"))
-            .unwrap_or_default();
+        let hint = did_you_mean(&text, &STDIO_KEYWORDS);
         return Err(raise(runtime::Error::config(format!(
             "invalid process: {stream}: unknown value `{text}`{hint}; \
              use \"inherit\", \"null\", \"pipe\" or a path with a '/'"
@@ -96,7 +94,7 @@ pub fn to_strings(array: rhai::Array, what: &str) -> ScriptResult<Vec<String>> {
 fn deserialize<T: DeserializeOwned>(what: &str, value: Dynamic) -> ScriptResult<T> {
     serde_path_to_error::deserialize(DynamicDeserializer::new(&value)).map_err(|e| {
         let path = e.path().to_string();
-        let message = suggest_from_serde_message(&serde_message(e.inner()));
+        let message = with_suggestion(serde_message(e.inner()));
         let message = if path == "." {
             format!("invalid {what}: {message}")
         } else {
@@ -104,6 +102,18 @@ fn deserialize<T: DeserializeOwned>(what: &str, value: Dynamic) -> ScriptResult<
         };
         raise(runtime::Error::config(message))
     })
+}
+
+/// serde's "unknown field `x`, expected one of ..." with the long list
+/// replaced by the nearest name, when one is close.
+fn with_suggestion(message: String) -> String {
+    match suggest_from_serde_message(&message) {
+        Some(best) => {
+            let head = message.split(", expected").next().unwrap_or(&message);
+            format!("{head} (did you mean '{best}'?)")
+        }
+        None => message,
+    }
 }
 
 /// The text of an error raised inside serde: rhai wraps custom serde
@@ -167,7 +177,7 @@ mod tests {
         let msg = error_message(&err);
         assert!(msg.contains("cgroups"), "{msg}");
         assert!(msg.contains("memroy"), "{msg}");
-        assert!(msg.contains("did you mean `memory`"), "{msg}");
+        assert!(msg.contains("did you mean 'memory'"), "{msg}");
     }
 
     #[test]
@@ -244,7 +254,7 @@ mod tests {
             &to_process_spec(map(r#"#{ args: ["/bin/true"], stdout: "pip" }"#)).unwrap_err(),
         );
         assert!(
-            msg.starts_with("invalid process: stdout: unknown value `pip` (did you mean `pipe`?)"),
+            msg.starts_with("invalid process: stdout: unknown value `pip` (did you mean 'pipe'?)"),
             "{msg}"
         );
         let spec =
@@ -255,6 +265,6 @@ mod tests {
     #[test]
     fn process_unknown_key() {
         let msg = error_message(&to_process_spec(map(r#"#{ arsg: ["/bin/true"] }"#)).unwrap_err());
-        assert!(msg.contains("did you mean `args`"), "{msg}");
+        assert!(msg.contains("did you mean 'args'"), "{msg}");
     }
 }

@@ -8,7 +8,6 @@ mod errors;
 mod factory;
 mod process;
 mod run;
-mod suggest;
 
 pub use builtins::{clear_interrupt, interrupt};
 pub use errors::describe;

@@ -269,6 +269,7 @@ impl Session {
                     Step::Value(self.show(value))
                 }
             }
+            Err(_) if script::is_interrupted() => Step::Interrupted,
             Err(err) => match *err {
                 EvalAltResult::ErrorTerminated(..) => Step::Interrupted,
                 err => Step::Failed(script::describe(SOURCE, &err)),

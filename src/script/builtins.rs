@@ -14,15 +14,24 @@ use std::time::{Duration, Instant};
 /// operation, and `sleep` checks it while it waits.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Asks the running script to stop; returns whether it had already been
-/// asked. Async-signal-safe (one atomic swap), for ctrsh's SIGINT handler.
+/// Asks the running script to stop, and the runtime to end a blocking wait
+/// (`p.wait()`) early; returns whether it had already been asked.
+/// Async-signal-safe (atomic stores only), for ctrsh's SIGINT handler.
 pub fn interrupt() -> bool {
+    runtime::INTERRUPTED.store(true, Ordering::SeqCst);
     INTERRUPTED.swap(true, Ordering::SeqCst)
 }
 
 /// Forgets a Ctrl-C once it has stopped a script, so the REPL can go on.
 pub fn clear_interrupt() {
     INTERRUPTED.store(false, Ordering::SeqCst);
+    runtime::INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
+/// Whether Ctrl-C was pressed: then whatever error ended the script (an
+/// interrupted wait raises one) is reported as an interruption.
+pub fn is_interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
 }
 
 fn interrupted() -> Box<EvalAltResult> {

@@ -9,7 +9,7 @@ mod factory;
 mod process;
 mod run;
 
-pub use builtins::{clear_interrupt, interrupt};
+pub use builtins::{clear_interrupt, interrupt, is_interrupted};
 pub use errors::describe;
 pub use run::{exit_status, run_script, Ending};
 

@@ -349,3 +349,29 @@ fn error_in_an_imported_module_names_the_module_file() {
         "{err}"
     );
 }
+
+#[test]
+fn runtime_errors_are_catchable_maps_with_a_kind() {
+    let root = TempDir::new("kinds");
+    let code = format!(
+        r#"let f = factory("{}");
+           try {{ f.load("nope") }} catch (e) {{ print(e.kind) }}
+           try {{ process(#{{ args: ["/bin/true"], env: ["NOEQ"] }}) }} catch (e) {{ print(e.kind + ": " + e.message) }}
+           let p = process(#{{ args: ["/bin/true"] }});
+           print(p.pid);
+           try {{ p.wait() }} catch (e) {{ print(e.kind) }}
+           try {{ p.signal(99999999999) }} catch (e) {{ print(e.message) }}"#,
+        root.path().display()
+    );
+    let out = ctrsh(&["-e", &code]);
+    assert_eq!(
+        stdout(&out),
+        "not_found\n\
+         config: invalid process: env: 'NOEQ' is not of the form KEY=value\n\
+         \n\
+         state\n\
+         signal: 99999999999 is out of range\n",
+        "{}",
+        stderr(&out)
+    );
+}

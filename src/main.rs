@@ -13,7 +13,9 @@ usage:
   ctrsh SCRIPT [ARGS...]     run SCRIPT; ARGS are in the script's ARGS array
   ctrsh -e CODE [ARGS...]    run CODE
   ctrsh - [ARGS...]          run the script read from standard input
-  ctrsh                      read a script from standard input when it is not a terminal
+  ctrsh                      the interactive prompt on a terminal; otherwise
+                             run the script read from standard input
+  ctrsh -i [ARGS...]         the interactive prompt, even without a terminal
   ctrsh --help | --version
 
 A script may start with `#!/usr/bin/env ctrsh`. The exit status is the
@@ -39,14 +41,16 @@ enum Command {
         source: Source,
         args: Vec<String>,
     },
-    /// No script and a terminal on stdin.
-    Interactive,
+    /// The REPL: no script and a terminal on stdin, or `-i`.
+    Interactive {
+        args: Vec<String>,
+    },
 }
 
 fn parse(mut argv: Vec<String>) -> Result<Command, String> {
     if argv.is_empty() {
         return Ok(if std::io::stdin().is_terminal() {
-            Command::Interactive
+            Command::Interactive { args: vec![] }
         } else {
             Command::Run {
                 source: Source::Stdin,
@@ -60,6 +64,7 @@ fn parse(mut argv: Vec<String>) -> Result<Command, String> {
         "-h" | "--help" => Ok(Command::Help),
         "-V" | "--version" => Ok(Command::Version),
         "init" => Ok(Command::Init),
+        "-i" | "--interactive" => Ok(Command::Interactive { args: argv }),
         "-e" if argv.is_empty() => Err("-e needs the code to run".into()),
         "-e" => {
             let code = argv.remove(0);
@@ -151,12 +156,10 @@ fn main() -> ExitCode {
             println!("ctrsh {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Ok(Command::Interactive) => {
-            eprintln!(
-                "ctrsh: the interactive REPL is not built yet; run a script \
-                 (ctrsh SCRIPT, ctrsh -e CODE, or pipe one to ctrsh). See ctrsh --help."
-            );
-            USAGE_ERROR
+        Ok(Command::Interactive { args }) => {
+            catch_ctrl_c();
+            // The REPL's own exit(n) is limited to 0-255 like a script's.
+            u8::try_from(ctrsh::repl::run(script::engine(args))).unwrap_or(1)
         }
         Ok(Command::Run { source, args }) => run(source, args),
         Err(message) => {

@@ -241,7 +241,7 @@ fn config_error_is_catchable_and_names_the_key() {
     assert_eq!(lines.next(), Some("config"), "{text}");
     let message = lines.next().unwrap_or_default();
     assert!(message.contains("namespces"), "{message}");
-    assert!(message.contains("did you mean `namespaces`"), "{message}");
+    assert!(message.contains("did you mean 'namespaces'"), "{message}");
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn uncaught_config_error_is_printed_with_position() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "-e:2:3: invalid config: cgroups.memroy: unknown field `memroy` (did you mean `memory`?)\n"
+        "-e:2:3: invalid config: cgroups.memroy: unknown field `memroy` (did you mean 'memory'?)\n"
     );
 }
 
@@ -313,6 +313,64 @@ fn factory_handles_are_shared_and_printable() {
             "Factory\n{root}\ntrue\nFactory({root})\n",
             root = root.path().display()
         ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn interactive_prompt_keeps_state_between_inputs() {
+    let input = "let a = 1;\nfn f(x) {\n  x + 41\n}\nf(a)\n:help wait\nnope()\nexit(6)\nprint(\"not reached\")\n";
+    let out = ctrsh_with_stdin(&["-i", "arg"], input);
+    let text = stdout(&out);
+    assert!(text.contains("42\n"), "{text}");
+    assert!(text.contains("wait(p: Process) -> int"), "{text}");
+    assert!(!text.contains("not reached"), "{text}");
+    assert!(
+        stderr(&out).contains("<repl>:1:1: Function not found: nope"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(6));
+}
+
+#[test]
+fn error_in_an_imported_module_names_the_module_file() {
+    let dir = TempDir::new("module");
+    dir.write("lib.rhai", "fn boom() {\n    throw \"from lib\";\n}\n");
+    let main = dir.write("main.rhai", "import \"lib\" as lib;\n\nlib::boom();\n");
+    let out = ctrsh(&[main.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    // Rhai names the function's source by the import path as written.
+    assert!(err.starts_with("lib:2:5: from lib\n"), "{err}");
+    assert!(
+        err.contains(&format!("in call to 'boom' at {}:3:6", main.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn runtime_errors_are_catchable_maps_with_a_kind() {
+    let root = TempDir::new("kinds");
+    let code = format!(
+        r#"let f = factory("{}");
+           try {{ f.load("nope") }} catch (e) {{ print(e.kind) }}
+           try {{ process(#{{ args: ["/bin/true"], env: ["NOEQ"] }}) }} catch (e) {{ print(e.kind + ": " + e.message) }}
+           let p = process(#{{ args: ["/bin/true"] }});
+           print(p.pid);
+           try {{ p.wait() }} catch (e) {{ print(e.kind) }}
+           try {{ p.signal(99999999999) }} catch (e) {{ print(e.message) }}"#,
+        root.path().display()
+    );
+    let out = ctrsh(&["-e", &code]);
+    assert_eq!(
+        stdout(&out),
+        "not_found\n\
+         config: invalid process: env: 'NOEQ' is not of the form KEY=value\n\
+         \n\
+         state\n\
+         signal: 99999999999 is out of range\n",
         "{}",
         stderr(&out)
     );

@@ -14,15 +14,24 @@ use std::time::{Duration, Instant};
 /// operation, and `sleep` checks it while it waits.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Asks the running script to stop; returns whether it had already been
-/// asked. Async-signal-safe (one atomic swap), for ctrsh's SIGINT handler.
+/// Asks the running script to stop, and the runtime to end a blocking wait
+/// (`p.wait()`) early; returns whether it had already been asked.
+/// Async-signal-safe (atomic stores only), for ctrsh's SIGINT handler.
 pub fn interrupt() -> bool {
+    runtime::INTERRUPTED.store(true, Ordering::SeqCst);
     INTERRUPTED.swap(true, Ordering::SeqCst)
 }
 
 /// Forgets a Ctrl-C once it has stopped a script, so the REPL can go on.
 pub fn clear_interrupt() {
     INTERRUPTED.store(false, Ordering::SeqCst);
+    runtime::INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
+/// Whether Ctrl-C was pressed: then whatever error ended the script (an
+/// interrupted wait raises one) is reported as an interruption.
+pub fn is_interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
 }
 
 fn interrupted() -> Box<EvalAltResult> {
@@ -87,10 +96,11 @@ pub fn register(engine: &mut Engine, args: Vec<String>) {
         "End the script now with exit status `code` (0-255).",
     )
     .with_volatility(true)
-    .register_into_engine(engine, |code: INT| -> ScriptResult<()> {
-        let code = narrow::<u8>(code, "exit code")?;
-        Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code.into())), Position::NONE).into())
-    });
+    .register_into_engine(engine, |code: INT| exit(narrow::<u8>(code, "exit code")?));
+    // "()": an empty list would make rhai describe the Rust return type.
+    func("exit", &["()"], "End the script now with exit status 0.")
+        .with_volatility(true)
+        .register_into_engine(engine, || exit(0));
 
     func(
         "default_devices",
@@ -110,6 +120,12 @@ pub fn register(engine: &mut Engine, args: Vec<String>) {
         "runc's default capability names, for `capabilities`.",
     )
     .register_into_engine(engine, || to_script(&defaults::default_capabilities()));
+}
+
+/// Ends evaluation, also from inside functions; `run_script` and the REPL
+/// recognise the `ExitCode` value.
+fn exit(code: u8) -> ScriptResult<()> {
+    Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code.into())), Position::NONE).into())
 }
 
 fn sleep(seconds: FLOAT) -> ScriptResult<()> {

@@ -1,10 +1,10 @@
 //! The Container type: state, config and the operations on it.
 
 use super::convert::{to_script, to_strings};
-use super::errors::{narrow, OrRaise, ScriptResult};
+use super::errors::{narrow, raise, OrRaise, ScriptResult};
 use super::process::{signal_number, ProcessHandle};
-use super::{func, getter};
-use crate::runtime::Container;
+use super::{func, getter, setter};
+use crate::runtime::{self, Container};
 use rhai::{Array, Dynamic, Engine, Map, INT};
 use std::sync::Arc;
 
@@ -59,9 +59,24 @@ fn register_properties(engine: &mut Engine) {
     getter(
         "config",
         &["c: Container", "map"],
-        "A copy of the container's config as a map (changing it changes nothing).",
+        "A copy of the container's config as a map.",
     )
     .register_into_engine(engine, |c: &mut ContainerHandle| to_script(c.0.config()));
+    // Without a setter rhai would silently drop `c.config.hostname = "x"`.
+    setter(
+        "config",
+        &["c: Container", "config: map"],
+        "An error: a container's config cannot change (copy it into a variable to edit).",
+    )
+    .register_into_engine(
+        engine,
+        |c: &mut ContainerHandle, _: Map| -> ScriptResult<()> {
+            Err(raise(runtime::Error::state(format!(
+            "container {}: config is read-only; copy it (let cfg = c.config;) to edit a new one",
+            c.0.id()
+        ))))
+        },
+    );
 }
 
 fn register_operations(engine: &mut Engine) {

@@ -2,7 +2,7 @@
 //! `runtime::ProcessSpec` through serde, with errors that name the key path.
 
 use super::errors::{raise, without_position, OrRaise, ScriptResult};
-use super::suggest::suggest_from_serde_message;
+use crate::runtime::suggest::{did_you_mean, suggest_from_serde_message};
 use crate::runtime::{self, Config, ProcessSpec};
 use rhai::serde::{to_dynamic, DynamicDeserializer};
 use rhai::{Dynamic, EvalAltResult, LexError, Map, ParseErrorType};
@@ -20,7 +20,7 @@ pub fn to_config(map: Map) -> ScriptResult<Config> {
     Ok(config)
 }
 
-/// The stdio values that are not a path; any other string is a host file.
+/// The stdio values that are not a path.
 const STDIO_KEYWORDS: [&str; 3] = ["inherit", "null", "pipe"];
 
 /// A `process(#{...})` map. Two script conveniences are rewritten first:
@@ -28,16 +28,8 @@ const STDIO_KEYWORDS: [&str; 3] = ["inherit", "null", "pipe"];
 /// (a uid) becomes its string form.
 pub fn to_process_spec(mut map: Map) -> ScriptResult<ProcessSpec> {
     for stream in ["stdin", "stdout", "stderr"] {
-        let Some(value) = map.get_mut(stream) else {
-            continue;
-        };
-        let is_path = value
-            .read_lock::<rhai::ImmutableString>()
-            .is_some_and(|s| !STDIO_KEYWORDS.contains(&s.as_str()));
-        if is_path {
-            let mut file = Map::new();
-            file.insert("file".into(), value.clone());
-            *value = file.into();
+        if let Some(value) = map.get_mut(stream) {
+            rewrite_stdio(stream, value)?;
         }
     }
     if let Some(user) = map.get_mut("user") {
@@ -46,6 +38,32 @@ pub fn to_process_spec(mut map: Map) -> ScriptResult<ProcessSpec> {
         }
     }
     deserialize("process", map.into())
+}
+
+/// A path string becomes `#{ file: path }`; keywords and non-strings (which
+/// serde reports) stay. A path must contain a '/' ("./out.log"), so that a
+/// misspelt keyword ("pip") is an error, not a file.
+fn rewrite_stdio(stream: &str, value: &mut Dynamic) -> ScriptResult<()> {
+    let Some(text) = value
+        .read_lock::<rhai::ImmutableString>()
+        .map(|s| s.to_string())
+    else {
+        return Ok(());
+    };
+    if STDIO_KEYWORDS.contains(&text.as_str()) {
+        return Ok(());
+    }
+    if !text.contains('/') {
+        let hint = did_you_mean(&text, &STDIO_KEYWORDS);
+        return Err(raise(runtime::Error::config(format!(
+            "invalid process: {stream}: unknown value `{text}`{hint}; \
+             use \"inherit\", \"null\", \"pipe\" or a path with a '/'"
+        ))));
+    }
+    let mut file = Map::new();
+    file.insert("file".into(), text.into());
+    *value = file.into();
+    Ok(())
 }
 
 /// Any serialisable runtime value (config, devices) as a script value.
@@ -76,7 +94,7 @@ pub fn to_strings(array: rhai::Array, what: &str) -> ScriptResult<Vec<String>> {
 fn deserialize<T: DeserializeOwned>(what: &str, value: Dynamic) -> ScriptResult<T> {
     serde_path_to_error::deserialize(DynamicDeserializer::new(&value)).map_err(|e| {
         let path = e.path().to_string();
-        let message = suggest_from_serde_message(&serde_message(e.inner()));
+        let message = with_suggestion(serde_message(e.inner()));
         let message = if path == "." {
             format!("invalid {what}: {message}")
         } else {
@@ -84,6 +102,18 @@ fn deserialize<T: DeserializeOwned>(what: &str, value: Dynamic) -> ScriptResult<
         };
         raise(runtime::Error::config(message))
     })
+}
+
+/// serde's "unknown field `x`, expected one of ..." with the long list
+/// replaced by the nearest name, when one is close.
+fn with_suggestion(message: String) -> String {
+    match suggest_from_serde_message(&message) {
+        Some(best) => {
+            let head = message.split(", expected").next().unwrap_or(&message);
+            format!("{head} (did you mean '{best}'?)")
+        }
+        None => message,
+    }
 }
 
 /// The text of an error raised inside serde: rhai wraps custom serde
@@ -94,10 +124,26 @@ fn serde_message(err: &EvalAltResult) -> String {
             ParseErrorType::BadInput(LexError::ImproperSymbol(_, m)),
             _,
         ) => m.clone(),
-        EvalAltResult::ErrorMismatchOutputType(wanted, found, _) => {
-            format!("expected {wanted}, found {found}")
-        }
+        EvalAltResult::ErrorMismatchOutputType(wanted, found, _) => format!(
+            "expected {}, found {}",
+            script_type_name(wanted),
+            script_type_name(found)
+        ),
         other => without_position(other),
+    }
+}
+
+/// The script-side name of a Rust type in a mismatch ("alloc::vec::Vec<..>"
+/// is an array to the person who wrote the map).
+fn script_type_name(rust: &str) -> &str {
+    let last = rust.rsplit("::").next().unwrap_or(rust);
+    match last {
+        _ if rust.contains("Vec<") => "array",
+        _ if rust.contains("Map<") => "map",
+        "PathBuf" | "String" | "str" | "&str" | "ImmutableString" => "string",
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" => "int",
+        "f32" | "f64" => "float",
+        _ => last,
     }
 }
 
@@ -131,7 +177,7 @@ mod tests {
         let msg = error_message(&err);
         assert!(msg.contains("cgroups"), "{msg}");
         assert!(msg.contains("memroy"), "{msg}");
-        assert!(msg.contains("did you mean `memory`"), "{msg}");
+        assert!(msg.contains("did you mean 'memory'"), "{msg}");
     }
 
     #[test]
@@ -143,6 +189,20 @@ mod tests {
         .unwrap_err();
         let msg = error_message(&err);
         assert!(msg.contains("cgroups.pids_limit"), "{msg}");
+    }
+
+    #[test]
+    fn type_mismatch_uses_script_type_names() {
+        let err = deserialize::<Config>("config", map(r#"#{ rootfs: 5 }"#).into()).unwrap_err();
+        assert_eq!(
+            error_message(&err),
+            "invalid config: rootfs: expected string, found int"
+        );
+        let err = to_process_spec(map(r#"#{ args: "sh" }"#)).unwrap_err();
+        assert_eq!(
+            error_message(&err),
+            "invalid process: args: expected array, found string"
+        );
     }
 
     #[test]
@@ -189,8 +249,22 @@ mod tests {
     }
 
     #[test]
+    fn misspelt_stdio_keyword_is_not_a_file() {
+        let msg = error_message(
+            &to_process_spec(map(r#"#{ args: ["/bin/true"], stdout: "pip" }"#)).unwrap_err(),
+        );
+        assert!(
+            msg.starts_with("invalid process: stdout: unknown value `pip` (did you mean 'pipe'?)"),
+            "{msg}"
+        );
+        let spec =
+            to_process_spec(map(r#"#{ args: ["/bin/true"], stdout: "./out.log" }"#)).unwrap();
+        assert_eq!(spec.stdout, Stdio::File("./out.log".into()));
+    }
+
+    #[test]
     fn process_unknown_key() {
         let msg = error_message(&to_process_spec(map(r#"#{ arsg: ["/bin/true"] }"#)).unwrap_err());
-        assert!(msg.contains("did you mean `args`"), "{msg}");
+        assert!(msg.contains("did you mean 'args'"), "{msg}");
     }
 }

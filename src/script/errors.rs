@@ -37,24 +37,40 @@ pub fn narrow<T: TryFrom<INT>>(value: INT, what: &str) -> ScriptResult<T> {
 }
 
 /// `file:line:column: message` for an error that ended a script, followed by
-/// one line per function call it passed through.
+/// one line per function call it passed through. Positions inside a function
+/// from another file (an imported module) are reported against that file.
 pub fn describe(source: &str, err: &EvalAltResult) -> String {
     let mut calls = Vec::new();
+    let mut source = source.to_string();
     let mut inner = err;
     loop {
         match inner {
-            EvalAltResult::ErrorInFunctionCall(name, _, next, pos) => {
-                calls.push(format!("in call to '{name}' at {}", at(source, *pos)));
+            EvalAltResult::ErrorInFunctionCall(name, fn_source, next, pos) => {
+                let what = if name.starts_with("anon$") {
+                    "in closure called".to_string()
+                } else {
+                    format!("in call to '{name}'")
+                };
+                calls.push(format!("{what} at {}", at(&source, *pos)));
+                if !fn_source.is_empty() {
+                    source = fn_source.clone();
+                }
                 inner = next;
             }
             EvalAltResult::ErrorInModule(name, next, pos) => {
-                calls.push(format!("in module '{name}' at {}", at(source, *pos)));
+                calls.push(format!(
+                    "in module '{name}' imported at {}",
+                    at(&source, *pos)
+                ));
+                if !name.is_empty() {
+                    source = name.clone();
+                }
                 inner = next;
             }
             _ => break,
         }
     }
-    let mut text = format!("{}: {}", at(source, inner.position()), message(inner));
+    let mut text = format!("{}: {}", at(&source, inner.position()), message(inner));
     // Innermost call first, like a backtrace.
     for call in calls.iter().rev() {
         text.push_str("\n  ");

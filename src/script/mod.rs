@@ -8,9 +8,8 @@ mod errors;
 mod factory;
 mod process;
 mod run;
-mod suggest;
 
-pub use builtins::{clear_interrupt, interrupt};
+pub use builtins::{clear_interrupt, interrupt, is_interrupted};
 pub use errors::describe;
 pub use run::{exit_status, run_script, Ending};
 
@@ -86,19 +85,33 @@ pub fn api(engine: &Engine) -> Vec<ApiEntry> {
 }
 
 /// A property getter `get$id(c: Container) -> string` as `Container.id ->
-/// string`; any other signature unchanged.
+/// string`, a setter `set$config(c: Container, config: map)` as
+/// `Container.config = map`; any other signature unchanged.
 fn doc_signature(signature: &str) -> String {
-    let Some(rest) = signature.strip_prefix("get$") else {
-        return signature.to_string();
+    let property = |rest: &str| -> Option<(String, String, String)> {
+        let (prop, rest) = rest.split_once('(')?;
+        let (params, ret) = rest.split_once(')')?;
+        let mut types = params
+            .split(", ")
+            .map(|p| p.split_once(": ").map_or(p, |(_, t)| t));
+        let receiver = types.next()?.to_string();
+        let value = types.next().unwrap_or_default().to_string();
+        Some((format!("{receiver}.{prop}"), value, ret.to_string()))
     };
-    let Some((prop, rest)) = rest.split_once('(') else {
-        return signature.to_string();
-    };
-    let Some((params, ret)) = rest.split_once(')') else {
-        return signature.to_string();
-    };
-    let receiver = params.split_once(": ").map_or(params, |(_, t)| t);
-    format!("{receiver}.{prop}{ret}")
+    if let Some((prop, _, ret)) = signature.strip_prefix("get$").and_then(property) {
+        format!("{prop}{ret}")
+    } else if let Some((prop, value, _)) = signature.strip_prefix("set$").and_then(property) {
+        format!("{prop} = {value}")
+    } else {
+        signature.to_string()
+    }
+}
+
+/// A documented property setter.
+fn setter(prop: &str, params: &[&str], doc: &str) -> FuncRegistration {
+    FuncRegistration::new_setter(prop)
+        .with_params_info(params)
+        .with_comments([format!("/// {doc}")])
 }
 
 #[cfg(test)]

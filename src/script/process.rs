@@ -48,7 +48,9 @@ pub fn register(engine: &mut Engine) {
         "A process to start in a container: args, env, user, cwd, stdin/stdout/stderr, terminal.",
     )
     .register_into_engine(engine, |spec: Map| -> ScriptResult<ProcessHandle> {
-        let process = Process::new(to_process_spec(spec)?).or_raise()?;
+        let process = Process::new(to_process_spec(spec)?)
+            .map_err(|e| e.context("invalid process"))
+            .or_raise()?;
         Ok(ProcessHandle(Arc::new(Mutex::new(process))))
     });
 

@@ -1,6 +1,6 @@
 //! Running a whole script and turning how it ended into an exit status.
 
-use super::builtins::ExitCode;
+use super::builtins::{is_interrupted, ExitCode};
 use super::errors::describe;
 use rhai::{Dynamic, Engine, EvalAltResult, Scope};
 
@@ -42,6 +42,7 @@ pub fn run_script(engine: &Engine, name: &str, code: &str) -> Ending {
             Some(code) => Ending::Exit(code),
             None => Ending::Finished,
         },
+        Err(_) if is_interrupted() => Ending::Interrupted,
         Err(err) => match *err {
             EvalAltResult::ErrorTerminated(..) => Ending::Interrupted,
             err => Ending::Failed(describe(name, &err)),

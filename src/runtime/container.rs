@@ -74,8 +74,12 @@ impl Container {
         &self.id
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The config as state.json has it now (`update` changes its cgroups).
+    pub fn config(&self) -> Config {
+        match self.read_state() {
+            Ok(Some(state)) => state.config,
+            _ => self.config.clone(),
+        }
     }
 
     fn state_dir(&self) -> StateDir {

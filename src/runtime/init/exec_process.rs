@@ -176,7 +176,12 @@ fn switch_user(who: &ExecUser) -> Result<()> {
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
+    // A user namespace made by an unprivileged user denies setgroups; with
+    // no supplementary groups to set there is nothing to do then.
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !(denied && groups.is_empty()) {
+        nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
+    }
     let gid = nix::unistd::Gid::from_raw(who.gid);
     nix::unistd::setresgid(gid, gid, gid).ctx(format!("setgid {}", who.gid))?;
     let uid = nix::unistd::Uid::from_raw(who.uid);

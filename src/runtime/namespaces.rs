@@ -68,9 +68,9 @@ pub fn write_id_maps(pid: i32, uid: &[IdMap], gid: &[IdMap]) -> Result<()> {
     let euid = nix::unistd::geteuid();
     let own_only =
         |maps: &[IdMap], id: u32| maps.len() == 1 && maps[0].host_id == id && maps[0].size == 1;
-    if !euid.is_root()
-        && !(own_only(uid, euid.as_raw()) && own_only(gid, nix::unistd::getegid().as_raw()))
-    {
+    let own_ids_only =
+        own_only(uid, euid.as_raw()) && own_only(gid, nix::unistd::getegid().as_raw());
+    if !euid.is_root() && !own_ids_only {
         return helper_maps(pid, uid, gid);
     }
     if !euid.is_root() {

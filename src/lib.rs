@@ -1,1 +1,3 @@
+pub mod repl;
 pub mod runtime;
+pub mod script;

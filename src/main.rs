@@ -1,1 +1,172 @@
-fn main() {}
+//! The `ctrsh` command: run a script (file, `-e`, stdin), or the hidden
+//! `ctrsh init` that a container's init process re-executes into.
+
+use ctrsh::runtime::error::describe_io;
+use ctrsh::script::{self, Ending};
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+ctrsh: a container runtime you drive from Rhai scripts
+
+usage:
+  ctrsh SCRIPT [ARGS...]     run SCRIPT; ARGS are in the script's ARGS array
+  ctrsh -e CODE [ARGS...]    run CODE
+  ctrsh - [ARGS...]          run the script read from standard input
+  ctrsh                      the interactive prompt on a terminal; otherwise
+                             run the script read from standard input
+  ctrsh -i [ARGS...]         the interactive prompt, even without a terminal
+  ctrsh --help | --version
+
+A script may start with `#!/usr/bin/env ctrsh`. The exit status is the
+script's exit(n), 0 when it runs to the end, 1 when it fails (with
+file:line:column: message on standard error), 130 when interrupted.
+The script API is described in docs/api.md.";
+
+/// Exit status for a command line ctrsh cannot use.
+const USAGE_ERROR: u8 = 2;
+
+/// Where the script comes from, and the name its errors are reported under.
+enum Source {
+    File(String),
+    Inline(String),
+    Stdin,
+}
+
+enum Command {
+    Help,
+    Version,
+    Init,
+    Run {
+        source: Source,
+        args: Vec<String>,
+    },
+    /// The REPL: no script and a terminal on stdin, or `-i`.
+    Interactive {
+        args: Vec<String>,
+    },
+}
+
+fn parse(mut argv: Vec<String>) -> Result<Command, String> {
+    if argv.is_empty() {
+        return Ok(if std::io::stdin().is_terminal() {
+            Command::Interactive { args: vec![] }
+        } else {
+            Command::Run {
+                source: Source::Stdin,
+                args: vec![],
+            }
+        });
+    }
+    let first = argv.remove(0);
+    let run = |source, args| Ok(Command::Run { source, args });
+    match first.as_str() {
+        "-h" | "--help" => Ok(Command::Help),
+        "-V" | "--version" => Ok(Command::Version),
+        "init" => Ok(Command::Init),
+        "-i" | "--interactive" => Ok(Command::Interactive { args: argv }),
+        "-e" if argv.is_empty() => Err("-e needs the code to run".into()),
+        "-e" => {
+            let code = argv.remove(0);
+            run(Source::Inline(code), argv)
+        }
+        "-" => run(Source::Stdin, argv),
+        "--" if argv.is_empty() => Err("-- needs a script path".into()),
+        "--" => {
+            let path = argv.remove(0);
+            run(Source::File(path), argv)
+        }
+        option if option.starts_with('-') => Err(format!("unknown option {option}")),
+        _ => run(Source::File(first), argv),
+    }
+}
+
+/// The script's name (for error positions) and its text.
+fn read(source: Source) -> Result<(String, String), String> {
+    match source {
+        Source::File(path) => std::fs::read_to_string(&path)
+            .map(|code| (path.clone(), code))
+            .map_err(|e| format!("cannot read {path}: {}", describe_io(&e))),
+        Source::Inline(code) => Ok(("-e".into(), code)),
+        Source::Stdin => {
+            let mut code = String::new();
+            std::io::stdin()
+                .read_to_string(&mut code)
+                .map_err(|e| format!("cannot read the script from stdin: {}", describe_io(&e)))?;
+            Ok(("<stdin>".into(), code))
+        }
+    }
+}
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // The first Ctrl-C stops the script at its next operation (or sleep);
+    // a second one, e.g. while a native call blocks, ends ctrsh at once.
+    if script::interrupt() {
+        unsafe { libc::_exit(130) };
+    }
+}
+
+fn catch_ctrl_c() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(
+        SigHandler::Handler(on_sigint),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only does an atomic swap and _exit.
+    if let Err(e) = unsafe { sigaction(Signal::SIGINT, &action) } {
+        eprintln!("ctrsh: cannot handle Ctrl-C: {e}");
+    }
+}
+
+fn run(source: Source, args: Vec<String>) -> u8 {
+    let (name, code) = match read(source) {
+        Ok(script) => script,
+        Err(message) => {
+            eprintln!("ctrsh: {message}");
+            return 1;
+        }
+    };
+    catch_ctrl_c();
+    let ending = script::run_script(&script::engine(args), &name, &code);
+    match &ending {
+        Ending::Failed(message) => eprintln!("{message}"),
+        Ending::Interrupted => eprintln!("{name}: interrupted"),
+        Ending::Finished | Ending::Exit(_) => {}
+    }
+    // Exit statuses are 0-255; exit() already refuses anything else.
+    u8::try_from(ending.status()).unwrap_or(1)
+}
+
+fn main() -> ExitCode {
+    let argv: Result<Vec<String>, _> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect();
+    let command = argv
+        .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
+        .and_then(parse);
+    let status = match command {
+        Ok(Command::Init) => ctrsh::runtime::init::main(),
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            0
+        }
+        Ok(Command::Version) => {
+            println!("ctrsh {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Ok(Command::Interactive { args }) => {
+            catch_ctrl_c();
+            // The REPL's own exit(n) is limited to 0-255 like a script's.
+            u8::try_from(ctrsh::repl::run(script::engine(args))).unwrap_or(1)
+        }
+        Ok(Command::Run { source, args }) => run(source, args),
+        Err(message) => {
+            eprintln!("ctrsh: {message}\n\n{USAGE}");
+            USAGE_ERROR
+        }
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(status)
+}

@@ -4,9 +4,12 @@
 //! Rhai object maps in the script layer); `validate()` checks what serde
 //! cannot, naming the offending key, before anything touches the kernel.
 
+use super::seccomp::Seccomp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+mod validate;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +37,9 @@ pub struct Config {
     pub no_new_privileges: bool,
     pub sysctl: BTreeMap<String, String>,
     pub oom_score_adj: Option<i32>,
+    /// "default" (the default when absent), "unconfined", or an OCI-shaped
+    /// profile map: see docs/seccomp.md.
+    pub seccomp: Option<Seccomp>,
 }
 
 /// A namespace by name, optionally joined from an existing one at `path`.
@@ -82,6 +88,11 @@ impl NamespaceKind {
         }
     }
 
+    /// The kind with config name `name` ("mount", not "mnt").
+    pub fn from_name(name: &str) -> Option<NamespaceKind> {
+        NamespaceKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The file name under /proc/<pid>/ns/.
     pub fn proc_name(self) -> &'static str {
         match self {
@@ -105,32 +116,41 @@ impl NamespaceKind {
 
 impl<'de> Deserialize<'de> for Namespace {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        // Names are read as strings and matched here, not by serde, so that
+        // an unknown one can be named with a suggestion.
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Full {
             #[serde(rename = "type")]
-            kind: NamespaceKind,
+            kind: String,
             #[serde(default)]
             path: Option<PathBuf>,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Either {
-            Name(NamespaceKind),
+            Name(String),
             Full(Full),
         }
-        match Either::deserialize(d).map_err(|_| {
-            serde::de::Error::custom(
+        let (name, path) = match Either::deserialize(d).map_err(|_| {
+            D::Error::custom(
                 "expected a namespace name (mount, uts, ipc, pid, net, user, cgroup) \
                  or #{ type: name, path: \"/proc/<pid>/ns/<name>\" }",
             )
         })? {
-            Either::Name(kind) => Ok(Namespace { kind, path: None }),
-            Either::Full(f) => Ok(Namespace {
-                kind: f.kind,
-                path: f.path,
-            }),
-        }
+            Either::Name(name) => (name, None),
+            Either::Full(full) => (full.kind, full.path),
+        };
+        let kind = NamespaceKind::from_name(&name).ok_or_else(|| {
+            let names = NamespaceKind::ALL.map(NamespaceKind::name);
+            D::Error::custom(format!(
+                "unknown namespace '{name}'{} (known: {})",
+                super::suggest::did_you_mean(&name, &names),
+                names.join(", ")
+            ))
+        })?;
+        Ok(Namespace { kind, path })
     }
 }
 
@@ -323,8 +343,78 @@ impl<'de> Deserialize<'de> for Size {
 }
 
 impl Config {
-    /// Rejects unknown names and impossible values, naming the key.
+    /// Rejects unknown names and impossible values, naming the key
+    /// ("cgroups.cpu_shares: ..."). Stats the rootfs, touches nothing else.
     pub fn validate(&self) -> super::Result<()> {
-        todo!()
+        validate::config(self)
+    }
+
+    /// The container's entry for namespace `kind`, if it has one.
+    pub fn namespace(&self, kind: NamespaceKind) -> Option<&Namespace> {
+        self.namespaces.iter().find(|ns| ns.kind == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn namespaces(json: serde_json::Value) -> Result<Vec<Namespace>, String> {
+        serde_json::from_value(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn namespaces_by_name_or_map() {
+        let parsed =
+            namespaces(serde_json::json!(["pid", { "type": "net", "path": "/proc/1/ns/net" }]));
+        assert_eq!(
+            parsed.unwrap(),
+            [
+                Namespace {
+                    kind: NamespaceKind::Pid,
+                    path: None
+                },
+                Namespace {
+                    kind: NamespaceKind::Net,
+                    path: Some("/proc/1/ns/net".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_namespace_is_named_with_a_suggestion() {
+        let e = namespaces(serde_json::json!(["mount", "pdi"])).unwrap_err();
+        assert!(
+            e.starts_with("unknown namespace 'pdi' (did you mean 'pid'?) (known: user, mount"),
+            "{e}"
+        );
+        let e = namespaces(serde_json::json!([{ "type": "mnt" }])).unwrap_err();
+        assert!(
+            e.starts_with("unknown namespace 'mnt' (did you mean 'mount'?)"),
+            "{e}"
+        );
+        let e = namespaces(serde_json::json!([{ "tpye": "pid" }])).unwrap_err();
+        assert!(e.starts_with("expected a namespace name"), "{e}");
+    }
+
+    #[test]
+    fn from_name_round_trips() {
+        for kind in NamespaceKind::ALL {
+            assert_eq!(NamespaceKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(NamespaceKind::from_name("mnt"), None);
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(Size::parse("1024"), Ok(Size(1024)));
+        assert_eq!(Size::parse("64K"), Ok(Size(64 << 10)));
+        assert_eq!(Size::parse("256M"), Ok(Size(256 << 20)));
+        assert_eq!(Size::parse("1GiB"), Ok(Size(1 << 30)));
+        assert!(Size::parse("12X").is_err());
+        assert!(Size::parse("99999999999T")
+            .unwrap_err()
+            .contains("too large"));
     }
 }

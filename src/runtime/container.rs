@@ -1,15 +1,20 @@
 //! Container: the state machine and its operations.
 
+use super::cgroups::{CgroupManager, Stats as CgroupStats};
 use super::channel::Channel;
+use super::config::Cgroups;
 use super::config::{Config, NamespaceKind};
 use super::error::{Context, Error, ErrorKind, Result};
 use super::launch::{self, Spawn};
 use super::messages::{FromInit, ToInit};
 use super::namespaces::JOIN_ORDER;
+use super::netstats::{self, InterfaceStats};
 use super::process::{Process, ProcessSpec, Stdio};
 use super::reaper::Reaper;
 use super::state::{Lock, State, StateDir};
+use super::suggest;
 use super::sys;
+use serde::Serialize;
 use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -69,8 +74,12 @@ impl Container {
         &self.id
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The config as state.json has it now (`update` changes its cgroups).
+    pub fn config(&self) -> Config {
+        match self.read_state() {
+            Ok(Some(state)) => state.config,
+            _ => self.config.clone(),
+        }
     }
 
     fn state_dir(&self) -> StateDir {
@@ -106,6 +115,7 @@ impl Container {
         };
         Ok(match self.live_init(&state) {
             None => Status::Stopped,
+            Some(_) if is_frozen(&state)? => Status::Paused,
             Some(_) if !state.started => Status::Created,
             Some(_) => Status::Running,
         })
@@ -136,6 +146,9 @@ impl Container {
         let init = self
             .live_init(&state)
             .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        if is_frozen(&state)? {
+            return Err(self.not_runnable(Status::Paused));
+        }
         if state.started {
             self.exec_in(&state, p)
                 .map_err(|e| e.context(format!("exec in container '{}'", self.id)))
@@ -204,6 +217,13 @@ impl Container {
             listener: None,
             id_maps: None,
         })?;
+        if let Some(cg) = &state.cgroup {
+            if let Err(e) = cg.add_process(launched.reaper.pid) {
+                let _ = launched.reaper.signal(libc::SIGKILL);
+                let _ = launched.reaper.wait();
+                return Err(e);
+            }
+        }
         let raw: Vec<_> = stdio
             .fds
             .iter()
@@ -287,12 +307,118 @@ impl Container {
         let Some(init) = self.live_init(&state) else {
             return Ok(vec![]);
         };
-        let has_pid_ns = self
-            .config
+        match &state.cgroup {
+            Some(cg) => cg.processes(),
+            None => processes_of(init.pid, self.has_pid_ns()),
+        }
+    }
+
+    fn has_pid_ns(&self) -> bool {
+        self.config
             .namespaces
             .iter()
-            .any(|n| n.kind == NamespaceKind::Pid);
-        processes_of(init.pid, has_pid_ns)
+            .any(|n| n.kind == NamespaceKind::Pid)
+    }
+
+    /// The state and cgroup of a container that has processes.
+    fn live_cgroup(&self, what: &str) -> Result<(State, CgroupManager)> {
+        let fail = |status| {
+            self.not_runnable(status)
+                .context(format!("{what} container '{}'", self.id))
+        };
+        let state = self.read_state()?.ok_or_else(|| fail(Status::Stopped))?;
+        if self.live_init(&state).is_none() {
+            return Err(fail(Status::Stopped));
+        }
+        let cg = state.cgroup.clone().ok_or_else(|| {
+            Error::state(format!("{what} container '{}': it has no cgroup", self.id))
+        })?;
+        Ok((state, cg))
+    }
+
+    /// Freeze every process (the cgroup freezer); returns once the kernel
+    /// reports the cgroup frozen.
+    pub fn pause(&self) -> Result<()> {
+        let _lock = Lock::acquire(&self.dir)?;
+        let (_, cg) = self.live_cgroup("pause")?;
+        if cg.is_frozen()? {
+            return Err(self.not_runnable(Status::Paused).context("pause"));
+        }
+        cg.freeze()
+            .map_err(|e| e.context(format!("pause container '{}'", self.id)))
+    }
+
+    pub fn resume(&self) -> Result<()> {
+        let _lock = Lock::acquire(&self.dir)?;
+        let (_, cg) = self.live_cgroup("resume")?;
+        if !cg.is_frozen()? {
+            return Err(Error::state(format!(
+                "resume container '{}': it is not paused",
+                self.id
+            )));
+        }
+        cg.thaw()
+            .map_err(|e| e.context(format!("resume container '{}'", self.id)))
+    }
+
+    /// cpu, memory, pids, blkio and hugetlb from the cgroup, network from
+    /// the container's network namespace.
+    pub fn stats(&self) -> Result<ContainerStats> {
+        let (state, cg) = self.live_cgroup("stats of")?;
+        Ok(ContainerStats {
+            cgroup: cg.stats()?,
+            network: netstats::read(state.init_pid)?,
+        })
+    }
+
+    /// Change cgroup limits of a live container: `patch` holds the keys of
+    /// `cgroups` to change; the result is validated like a config.
+    pub fn update(&self, patch: serde_json::Map<String, serde_json::Value>) -> Result<()> {
+        let _lock = Lock::acquire(&self.dir)?;
+        let (mut state, cg) = self.live_cgroup("update")?;
+        if let Some(key) = ["name", "parent", "path"]
+            .iter()
+            .find(|k| patch.contains_key(**k))
+        {
+            return Err(Error::config(format!(
+                "cgroups.{key}: cannot change while the container lives"
+            )));
+        }
+        let mut merged = serde_json::to_value(state.config.cgroups.clone().unwrap_or_default())
+            .expect("cgroups serialize");
+        merged
+            .as_object_mut()
+            .expect("a struct is an object")
+            .extend(patch);
+        let cgroups: Cgroups = serde_json::from_value(merged).map_err(|e| {
+            let hint = suggest::suggest_from_serde_message(&e.to_string())
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            Error::config(format!("cgroups: {e}{hint}"))
+        })?;
+        let mut config = state.config.clone();
+        config.cgroups = Some(cgroups.clone());
+        config.validate()?;
+        cg.apply(&cgroups)
+            .map_err(|e| e.context(format!("update container '{}'", self.id)))?;
+        state.config = config;
+        self.state_dir().write(&state)
+    }
+
+    /// What happened since the last call: OOM kills in the container.
+    pub fn events(&self) -> Result<Vec<Event>> {
+        let _lock = Lock::acquire(&self.dir)?;
+        let (mut state, cg) = self.live_cgroup("events of")?;
+        let kills = cg.oom_kills()?;
+        let mut events = Vec::new();
+        if kills > state.oom_kills_seen {
+            events.push(Event::Oom {
+                count: kills - state.oom_kills_seen,
+            });
+            state.oom_kills_seen = kills;
+            self.state_dir().write(&state)?;
+        }
+        Ok(events)
     }
 
     /// Kills every process, removes cgroups and the state dir.
@@ -307,35 +433,65 @@ impl Container {
     }
 
     fn teardown(&self) -> Result<()> {
-        if let Some(state) = self.read_state()? {
-            if let Some(init) = self.live_init(&state) {
-                let has_pid_ns = self
-                    .config
-                    .namespaces
-                    .iter()
-                    .any(|n| n.kind == NamespaceKind::Pid);
-                // Without a pid namespace the init's death does not take the
-                // others along: kill them first.
-                if !has_pid_ns {
-                    for pid in processes_of(init.pid, false)?
-                        .into_iter()
-                        .filter(|p| *p != init.pid)
-                    {
-                        let _ = nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(pid),
-                            nix::sys::signal::SIGKILL,
-                        );
-                    }
+        let Some(state) = self.read_state()? else {
+            return self.state_dir().remove();
+        };
+        // Looked up before the kill: a killed init is a zombie, which
+        // live_init no longer counts, but we must still reap it.
+        let init = self.live_init(&state);
+        if let Some(cg) = &state.cgroup {
+            // Every process, also ones that left the pid namespace's view.
+            cg.kill_all()?;
+        }
+        if let Some(init) = init {
+            // Without a pid namespace (or cgroup) the init's death does not
+            // take the others along: kill them first.
+            if !self.has_pid_ns() {
+                for pid in processes_of(init.pid, false)?
+                    .into_iter()
+                    .filter(|p| *p != init.pid)
+                {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::SIGKILL,
+                    );
                 }
-                match init.signal(libc::SIGKILL) {
-                    Err(e) if e.kind != ErrorKind::State => return Err(e),
-                    _ => {}
-                }
-                init.wait_gone()?;
             }
+            match init.signal(libc::SIGKILL) {
+                Err(e) if e.kind != ErrorKind::State => return Err(e),
+                _ => {}
+            }
+            init.wait_gone()?;
+        }
+        if let Some(cg) = &state.cgroup {
+            cg.destroy()?;
         }
         self.state_dir().remove()
     }
+}
+
+fn is_frozen(state: &State) -> Result<bool> {
+    match &state.cgroup {
+        Some(cg) => cg.is_frozen(),
+        None => Ok(false),
+    }
+}
+
+/// What `Container::stats` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerStats {
+    #[serde(flatten)]
+    pub cgroup: CgroupStats,
+    /// Per interface of the container's network namespace.
+    pub network: Vec<InterfaceStats>,
+}
+
+/// What `Container::events` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Event {
+    /// The kernel's OOM killer killed `count` processes in the container.
+    Oom { count: u64 },
 }
 
 /// Connect to a created container's start socket. The path goes through

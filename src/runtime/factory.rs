@@ -1,5 +1,6 @@
 //! Factory: owns a state root, creates and loads containers.
 
+use super::cgroups::CgroupManager;
 use super::config::{Config, NamespaceKind};
 use super::container::{Container, START_SOCKET};
 use super::error::{Context, Error, Result};
@@ -57,14 +58,30 @@ impl Factory {
             ));
         }
         let dir = StateDir::create(&self.root, id)?;
-        let result = self.create_in(&dir, id, &config);
+        let cgroup = config.cgroups.clone().unwrap_or_default();
+        let result = CgroupManager::create(&cgroup, id).and_then(|cg| {
+            let made = cg
+                .apply(&cgroup)
+                .and_then(|()| self.create_in(&dir, id, &config, &cg));
+            if made.is_err() {
+                let _ = cg.kill_all();
+                let _ = cg.destroy();
+            }
+            made
+        });
         if result.is_err() {
             let _ = dir.remove();
         }
         result.map_err(|e| e.context(format!("create container '{id}'")))
     }
 
-    fn create_in(&self, dir: &StateDir, id: &str, config: &Config) -> Result<Container> {
+    fn create_in(
+        &self,
+        dir: &StateDir,
+        id: &str,
+        config: &Config,
+        cgroup: &CgroupManager,
+    ) -> Result<Container> {
         let listener = listen_start_socket(&dir.path)?;
         let pid_ns = config
             .namespaces
@@ -82,17 +99,16 @@ impl Factory {
         })?;
         drop(listener);
         let reaper = launched.reaper.clone();
-        let ready = launched
-            .chan
-            .send(
-                &ToInit::Create {
-                    id: id.to_string(),
-                    config: config.clone(),
-                },
-                &[],
-            )
+        let create = ToInit::Create {
+            id: id.to_string(),
+            config: config.clone(),
+        };
+        // The init joins the cgroups before it does anything else.
+        let ready = cgroup
+            .add_process(reaper.pid)
+            .and_then(|()| launched.chan.send(&create, &[]))
             .and_then(|()| launch::expect_ready(&launched.chan, &reaper))
-            .and_then(|()| write_state(dir, id, config, &reaper));
+            .and_then(|()| write_state(dir, id, config, &reaper, cgroup));
         if let Err(e) = ready {
             let _ = reaper.signal(libc::SIGKILL);
             let _ = reaper.wait();
@@ -126,7 +142,13 @@ impl Factory {
     }
 }
 
-fn write_state(dir: &StateDir, id: &str, config: &Config, init: &Arc<Reaper>) -> Result<()> {
+fn write_state(
+    dir: &StateDir,
+    id: &str,
+    config: &Config,
+    init: &Arc<Reaper>,
+    cgroup: &CgroupManager,
+) -> Result<()> {
     let (start, _) = sys::proc_start_time(init.pid)
         .ok_or_else(|| Error::state("the container init vanished during create"))?;
     let created = std::time::SystemTime::now()
@@ -140,6 +162,8 @@ fn write_state(dir: &StateDir, id: &str, config: &Config, init: &Arc<Reaper>) ->
         started: false,
         created,
         config: config.clone(),
+        cgroup: Some(cgroup.clone()),
+        oom_kills_seen: 0,
     })
 }
 

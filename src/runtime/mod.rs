@@ -2,6 +2,7 @@
 //! Knows nothing of Rhai.
 
 pub mod capabilities;
+pub mod cgroups;
 mod channel;
 pub mod config;
 pub mod container;
@@ -13,11 +14,13 @@ mod launch;
 mod messages;
 pub mod mount_options;
 mod namespaces;
+pub mod netstats;
 mod network;
 pub mod process;
 mod reaper;
 pub mod rlimits;
 mod rootfs;
+pub mod seccomp;
 mod secure_path;
 mod state;
 pub mod suggest;
@@ -25,7 +28,7 @@ mod sys;
 pub mod user;
 
 pub use config::Config;
-pub use container::{Container, ExecOutput, Status};
+pub use container::{Container, ContainerStats, Event, ExecOutput, Status};
 pub use error::{Error, ErrorKind, Result};
 pub use factory::Factory;
 pub use launch::INIT_BINARY_ENV;

@@ -7,7 +7,9 @@ use libc::c_ulong;
 /// What an option list asks of mount(2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MountOptions {
-    /// MS_* flags to set.
+    /// MS_* flags to set. MS_BIND and MS_REC are not among them (see `bind`
+    /// and `recursive`), so for a bind mount these are exactly the flags its
+    /// remount has to apply, and empty when no remount is needed.
     pub flags: c_ulong,
     /// MS_* flags explicitly cleared ("rw" clears MS_RDONLY, "suid" clears
     /// MS_NOSUID ...): on a remount or bind remount these must be dropped
@@ -101,10 +103,6 @@ pub fn parse(options: &[String], propagation: Option<&str>) -> Result<MountOptio
         } else if option == "bind" || option == "rbind" {
             parsed.bind = true;
             parsed.recursive |= option == "rbind";
-            parsed.flags |= libc::MS_BIND;
-            if parsed.recursive {
-                parsed.flags |= libc::MS_REC;
-            }
         } else if let Ok(flags) = parse_propagation(option) {
             parsed.propagation = flags;
         } else if option.contains('=') || BARE_DATA_OPTIONS.contains(&option) {
@@ -247,10 +245,11 @@ mod tests {
     fn bind_and_rbind() {
         let o = parse(&opts(&["bind", "ro"]), None).unwrap();
         assert!(o.bind && !o.recursive);
-        assert_eq!(o.flags, libc::MS_BIND | libc::MS_RDONLY);
+        assert_eq!(o.flags, libc::MS_RDONLY);
+        // No other flags: nothing for a remount to do.
         let o = parse(&opts(&["rbind"]), None).unwrap();
         assert!(o.bind && o.recursive);
-        assert_eq!(o.flags, libc::MS_BIND | libc::MS_REC);
+        assert_eq!(o.flags, 0);
     }
 
     #[test]

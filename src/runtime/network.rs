@@ -1,32 +1,13 @@
 //! Network setup inside the container's network namespace: loopback.
 
 use super::config::Network;
-use super::error::{Context, Error, Result};
-use std::net::IpAddr;
+use super::error::{Context, Result};
 
-/// Loopback's own addresses: what "loopback up with its address" can mean
-/// without netlink address management.
-fn is_loopback_default(addr: &str) -> bool {
-    let ip = addr.split('/').next().unwrap_or(addr);
-    matches!(ip.parse::<IpAddr>(), Ok(ip) if ip == IpAddr::from([127, 0, 0, 1]) || ip == IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]))
-        || ip == "localhost"
-}
-
+/// Bring up what `networks` asks for. validate() already limited it to
+/// loopback with its own addresses (127.0.0.1/8 and ::1, which lo carries
+/// once up).
 pub fn setup(networks: &[Network]) -> Result<()> {
-    for (i, n) in networks.iter().enumerate() {
-        if n.kind != "loopback" {
-            return Err(Error::config(format!(
-                "networks[{i}].type: '{}' is not supported (only \"loopback\")",
-                n.kind
-            )));
-        }
-        if let Some(a) = &n.address {
-            if !is_loopback_default(a) {
-                return Err(Error::config(format!(
-                    "networks[{i}].address: '{a}': loopback carries 127.0.0.1/8 and ::1; other addresses are not supported"
-                )));
-            }
-        }
+    if networks.iter().any(|n| n.kind == "loopback") {
         loopback_up()?;
     }
     Ok(())

@@ -235,15 +235,13 @@ fn mount_user(rootfs: &Path, m: &super::config::Mount) -> Result<()> {
             bind_flags |= MsFlags::MS_REC;
         }
         do_mount(Some(source), &dest, None, bind_flags, NONE)?;
-        // Bind mounts ignore other flags until a remount applies them.
-        if !flags.is_empty() {
-            do_mount(
-                None,
-                &dest,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
-                NONE,
-            )?;
+        // Bind mounts ignore other flags until a remount applies them; keep
+        // the flags the mount already has (a user namespace may not drop
+        // them) unless the options clear them ("rw", "suid" ...).
+        if !flags.is_empty() || opts.clear != 0 {
+            let keep = current_flags(&dest)? & !MsFlags::from_bits_truncate(opts.clear);
+            let all = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | keep | flags;
+            do_mount(None, &dest, None, all, NONE)?;
         }
     } else {
         let fstype = m.kind.as_deref().unwrap_or("none");

@@ -1,5 +1,6 @@
 //! <root>/<id>/state.json: what any ctrsh process needs to find a container.
 
+use super::cgroups::CgroupManager;
 use super::config::Config;
 use super::error::{Context, Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,11 @@ pub struct State {
     /// Seconds since the epoch.
     pub created: u64,
     pub config: Config,
+    /// Where the container's cgroups are (None only for a failed create).
+    pub cgroup: Option<CgroupManager>,
+    /// OOM kills already reported by `events()`.
+    #[serde(default)]
+    pub oom_kills_seen: u64,
 }
 
 /// The directory of one container: made exclusively, so that of two racing

@@ -6,6 +6,7 @@ use crate::runtime::config::Config;
 use crate::runtime::defaults;
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::process::ProcessSpec;
+use crate::runtime::seccomp::{self, Seccomp};
 use crate::runtime::sys;
 use crate::runtime::user::{self, ExecUser};
 use std::ffi::CString;
@@ -35,6 +36,16 @@ pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<
         .clone()
         .unwrap_or_else(defaults::default_capabilities);
     let keep = capabilities::parse(&names)?;
+    let filter = config
+        .seccomp
+        .clone()
+        .unwrap_or(Seccomp::Default)
+        .compile(&keep)?;
+    // Without no_new_privs the kernel only accepts a filter from a process
+    // with CAP_SYS_ADMIN: install it before the capabilities go (as runc).
+    if let (Some(f), false) = (&filter, config.no_new_privileges) {
+        seccomp::apply(f)?;
+    }
     capabilities::limit_bounding(&keep)?;
     switch_user(&who)?;
     capabilities::set_process_sets(&keep)?;
@@ -48,6 +59,10 @@ pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<
     let argv = spec.args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
     let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
     let path = c(&program.to_string_lossy())?;
+    // With no_new_privs the filter goes in last, right before exec.
+    if let (Some(f), true) = (&filter, config.no_new_privileges) {
+        seccomp::apply(f)?;
+    }
     let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     Err(err).ctx(format!("exec {}", program.display()))
 }

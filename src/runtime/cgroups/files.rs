@@ -1,0 +1,104 @@
+//! Reading and writing cgroup control files with errors that name the file.
+
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+pub(super) fn read_string(path: &Path) -> Result<String> {
+    let text = fs::read_to_string(path).ctx(format!("read {}", path.display()))?;
+    Ok(text.trim().to_string())
+}
+
+pub(super) fn read_u64(path: &Path) -> Result<u64> {
+    parse_u64(path, &read_string(path)?)
+}
+
+/// A limit file: "max" (v2) or v1's "unlimited" number (`i64::MAX` rounded
+/// down to a page) mean no limit.
+pub(super) fn read_limit(path: &Path) -> Result<Option<u64>> {
+    let text = read_string(path)?;
+    if text == "max" {
+        return Ok(None);
+    }
+    let value = parse_u64(path, &text)?;
+    Ok((value < V1_UNLIMITED).then_some(value))
+}
+
+/// v1 reports "no limit" as `PAGE_COUNTER_MAX * PAGE_SIZE`, a number just under
+/// `i64::MAX`; anything this large is not a real limit.
+const V1_UNLIMITED: u64 = 1 << 62;
+
+pub(super) fn write(path: &Path, value: &str) -> Result<()> {
+    fs::write(path, value).ctx(format!("write {value:?} to {}", path.display()))
+}
+
+/// "key value" lines (memory.stat, memory.events, cpu.stat ...).
+pub(super) fn read_flat_keyed(path: &Path) -> Result<BTreeMap<String, u64>> {
+    let text = read_string(path)?;
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        if let Some((key, value)) = line.split_once(' ') {
+            map.insert(key.to_string(), parse_u64(path, value)?);
+        }
+    }
+    Ok(map)
+}
+
+/// A key of a flat-keyed file that the kernel must provide.
+pub(super) fn key(map: &BTreeMap<String, u64>, key: &str, path: &Path) -> Result<u64> {
+    map.get(key).copied().ok_or_else(|| {
+        Error::new(
+            ErrorKind::System,
+            format!("{} has no {key:?} line", path.display()),
+        )
+    })
+}
+
+/// The pids listed in `dir/cgroup.procs`; a directory that is gone has none.
+pub(super) fn read_procs(dir: &Path) -> Result<Vec<i32>> {
+    let path = dir.join("cgroup.procs");
+    let text = match fs::read_to_string(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        other => other.ctx(format!("read {}", path.display()))?,
+    };
+    text.lines()
+        .map(|line| {
+            line.trim().parse().map_err(|_| {
+                Error::new(
+                    ErrorKind::System,
+                    format!("{}: {line:?} is not a pid", path.display()),
+                )
+            })
+        })
+        .collect()
+}
+
+pub(super) fn parse_u64(path: &Path, text: &str) -> Result<u64> {
+    text.trim().parse().map_err(|_| {
+        Error::new(
+            ErrorKind::System,
+            format!("{}: {text:?} is not a number", path.display()),
+        )
+    })
+}
+
+/// A cgroups-rs error as ours: its io cause carries the errno, `what` says
+/// which file and value (the crate's own message often lacks the path).
+pub(super) fn from_cgroups_rs(
+    what: impl std::fmt::Display,
+    err: cgroups_rs::fs::error::Error,
+) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        if let Some(code) = cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return Error::sys(what, io::Error::from_raw_os_error(code));
+        }
+        source = cause.source();
+    }
+    Error::new(ErrorKind::System, format!("{what}: {err}"))
+}

@@ -1,0 +1,299 @@
+//! Resource limits, through cgroups-rs's controller setters (each returns its
+//! error; the crate's `Controller::apply(&Resources)` ignores most of them,
+//! so it is not used). The v1 and v2 units differ where noted.
+
+use super::{files, CgroupManager, Controller, ControllerDir};
+use crate::runtime::config::Cgroups;
+use crate::runtime::error::{Error, ErrorKind, Result};
+use cgroups_rs::fs::cpu::CpuController;
+use cgroups_rs::fs::cpuset::CpuSetController;
+use cgroups_rs::fs::hugetlb::HugeTlbController;
+use cgroups_rs::fs::memory::{MemController, SetMemory};
+use cgroups_rs::fs::pid::PidController;
+use cgroups_rs::fs::MaxValue;
+use std::fmt::Display;
+
+pub(super) fn apply(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+    memory(m, cfg)?;
+    cpu(m, cfg)?;
+    cpuset(m, cfg)?;
+    pids(m, cfg)?;
+    blkio(m, cfg)?;
+    hugetlb(m, cfg)
+}
+
+/// The error of writing `value` to `file` for config `key`.
+fn failed(
+    key: &str,
+    dir: &ControllerDir,
+    file: &str,
+    value: impl Display,
+) -> impl FnOnce(cgroups_rs::fs::error::Error) -> Error {
+    let what = format!("{key}: write {value} to {}", dir.dir.join(file).display());
+    move |e| files::from_cgroups_rs(what, e)
+}
+
+/// -1 means no limit, as in libcontainer.
+fn max_value(value: i64) -> MaxValue {
+    if value < 0 {
+        MaxValue::Max
+    } else {
+        MaxValue::Value(value)
+    }
+}
+
+fn memory(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+    let limit = cfg.memory.map(|s| s.0);
+    let swap = cfg.memory_swap.map(|s| s.0);
+    let reservation = cfg.memory_reservation.map(|s| s.0);
+    let key = match (limit, swap, reservation) {
+        (None, None, None) => return Ok(()),
+        (Some(_), _, _) => "cgroups.memory",
+        (None, Some(_), _) => "cgroups.memory_swap",
+        (None, None, Some(_)) => "cgroups.memory_reservation",
+    };
+    let d = m.require(Controller::Memory, key)?;
+    let mem = MemController::new(d.dir.clone(), d.mount.clone(), d.v2);
+    let set_limit = |l: i64| {
+        let file = if d.v2 {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        };
+        mem.set_limit(l)
+            .map_err(failed("cgroups.memory", d, file, l))
+    };
+    let set_swap = |s: i64| -> Result<()> {
+        let file = if d.v2 {
+            "memory.swap.max"
+        } else {
+            "memory.memsw.limit_in_bytes"
+        };
+        if !d.dir.join(file).exists() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("cgroups.memory_swap: this kernel does not account swap (no {file})"),
+            ));
+        }
+        let value = if d.v2 { v2_swap(s, limit)? } else { s };
+        mem.set_memswap_limit(value)
+            .map_err(failed("cgroups.memory_swap", d, file, value))
+    };
+    match (limit, swap) {
+        // v1's memory.memsw.limit_in_bytes (memory plus swap) may never be
+        // below memory.limit_in_bytes, so a raise writes the swap limit first
+        // (runc's order).
+        (Some(l), Some(s)) if !d.v2 && swap_first(d, s)? => {
+            set_swap(s)?;
+            set_limit(l)?;
+        }
+        _ => {
+            limit.map(set_limit).transpose()?;
+            swap.map(set_swap).transpose()?;
+        }
+    }
+    if let Some(r) = reservation {
+        if d.v2 {
+            let low = SetMemory {
+                low: Some(max_value(r)),
+                ..SetMemory::default()
+            };
+            mem.set_mem(low)
+                .map_err(failed("cgroups.memory_reservation", d, "memory.low", r))?;
+        } else {
+            mem.set_soft_limit(r).map_err(failed(
+                "cgroups.memory_reservation",
+                d,
+                "memory.soft_limit_in_bytes",
+                r,
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+fn swap_first(d: &ControllerDir, swap: i64) -> Result<bool> {
+    let current = files::read_u64(&d.dir.join("memory.limit_in_bytes"))?;
+    Ok(swap < 0 || current < swap as u64)
+}
+
+/// libcontainer's memory_swap is memory plus swap; v2's memory.swap.max is
+/// swap alone.
+fn v2_swap(swap: i64, memory: Option<i64>) -> Result<i64> {
+    match memory {
+        _ if swap < 0 => Ok(-1),
+        Some(memory) if memory > 0 && swap >= memory => Ok(swap - memory),
+        Some(memory) if memory > 0 => Err(Error::config(format!(
+            "cgroups.memory_swap: {swap} is below cgroups.memory {memory} (it counts memory plus swap)"
+        ))),
+        _ => Err(Error::config(
+            "cgroups.memory_swap: needs a cgroups.memory limit on cgroup v2 (memory.swap.max counts swap alone)",
+        )),
+    }
+}
+
+fn cpu(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+    if let Some(shares) = cfg.cpu_shares {
+        let d = m.require(Controller::Cpu, "cgroups.cpu_shares")?;
+        let cpu = CpuController::new(d.dir.clone(), d.mount.clone(), d.v2);
+        let (file, value) = if d.v2 {
+            ("cpu.weight", shares_to_weight(shares))
+        } else {
+            ("cpu.shares", shares)
+        };
+        cpu.set_shares(value)
+            .map_err(failed("cgroups.cpu_shares", d, file, value))?;
+    }
+    if cfg.cpu_quota.is_none() && cfg.cpu_period.is_none() {
+        return Ok(());
+    }
+    let key = match cfg.cpu_quota {
+        Some(_) => "cgroups.cpu_quota",
+        None => "cgroups.cpu_period",
+    };
+    let d = m.require(Controller::Cpu, key)?;
+    let cpu = CpuController::new(d.dir.clone(), d.mount.clone(), d.v2);
+    if d.v2 {
+        let shown = |v: Option<String>| v.unwrap_or_else(|| "(unchanged)".into());
+        let value = format!(
+            "quota {} period {}",
+            shown(cfg.cpu_quota.map(|q| q.to_string())),
+            shown(cfg.cpu_period.map(|p| p.to_string()))
+        );
+        return cpu
+            .set_cfs_quota_and_period(cfg.cpu_quota, cfg.cpu_period)
+            .map_err(failed(key, d, "cpu.max", value));
+    }
+    // The period first: the kernel checks the quota against it.
+    if let Some(period) = cfg.cpu_period {
+        cpu.set_cfs_period(period).map_err(failed(
+            "cgroups.cpu_period",
+            d,
+            "cpu.cfs_period_us",
+            period,
+        ))?;
+    }
+    if let Some(quota) = cfg.cpu_quota {
+        cpu.set_cfs_quota(quota).map_err(failed(
+            "cgroups.cpu_quota",
+            d,
+            "cpu.cfs_quota_us",
+            quota,
+        ))?;
+    }
+    Ok(())
+}
+
+/// v1 shares (2..262144) to v2 weight (1..10000), as runc converts them.
+fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + (shares.saturating_sub(2) * 9999) / 262142
+}
+
+fn cpuset(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+    if let Some(cpus) = &cfg.cpuset_cpus {
+        let d = m.require(Controller::Cpuset, "cgroups.cpuset_cpus")?;
+        CpuSetController::new(d.dir.clone(), d.mount.clone(), d.v2)
+            .set_cpus(cpus)
+            .map_err(failed("cgroups.cpuset_cpus", d, "cpuset.cpus", cpus))?;
+    }
+    if let Some(mems) = &cfg.cpuset_mems {
+        let d = m.require(Controller::Cpuset, "cgroups.cpuset_mems")?;
+        CpuSetController::new(d.dir.clone(), d.mount.clone(), d.v2)
+            .set_mems(mems)
+            .map_err(failed("cgroups.cpuset_mems", d, "cpuset.mems", mems))?;
+    }
+    Ok(())
+}
+
+fn pids(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+    let Some(limit) = cfg.pids_limit else {
+        return Ok(());
+    };
+    let d = m.require(Controller::Pids, "cgroups.pids_limit")?;
+    let value = max_value(limit);
+    PidController::new(d.dir.clone(), d.mount.clone(), d.v2)
+        .set_pid_max(value)
+        .map_err(failed("cgroups.pids_limit", d, "pids.max", value))
+}
+
+/// Written directly: cgroups-rs knows one weight file per version
+/// (blkio.weight, io.bfq.weight), but which one exists depends on the I/O
+/// scheduler: blkio.weight went with CFQ (Linux 5.0), BFQ has its own, and
+/// v2 without BFQ has io.weight on another scale.
+fn blkio(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+    let Some(weight) = cfg.blkio_weight else {
+        return Ok(());
+    };
+    let d = m.require(Controller::Blkio, "cgroups.blkio_weight")?;
+    let weight = u64::from(weight);
+    let candidates: [(&str, u64); 2] = if d.v2 {
+        // io.weight is 1..10000; blkio weights are 10..1000.
+        let io_weight = 1 + weight.saturating_sub(10) * 9999 / 990;
+        [("io.bfq.weight", weight), ("io.weight", io_weight)]
+    } else {
+        [("blkio.weight", weight), ("blkio.bfq.weight", weight)]
+    };
+    let Some((file, value)) = candidates
+        .into_iter()
+        .find(|(file, _)| d.dir.join(file).exists())
+    else {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "cgroups.blkio_weight: {} has neither {} nor {} (no proportional I/O scheduler such as BFQ)",
+                d.dir.display(),
+                candidates[0].0,
+                candidates[1].0
+            ),
+        ));
+    };
+    files::write(&d.dir.join(file), &value.to_string())
+        .map_err(|e| e.context("cgroups.blkio_weight"))
+}
+
+fn hugetlb(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+    if cfg.hugetlb_limits.is_empty() {
+        return Ok(());
+    }
+    let key = "cgroups.hugetlb_limits";
+    let d = m.require(Controller::Hugetlb, key)?;
+    let ctl = HugeTlbController::new(d.dir.clone(), d.mount.clone(), d.v2);
+    for limit in &cfg.hugetlb_limits {
+        let size = &limit.page_size;
+        if !ctl.size_supported(size) {
+            return Err(Error::config(format!(
+                "{key}: page size {size:?} is not one of this host's {:?}",
+                ctl.get_sizes()
+            )));
+        }
+        let bytes = u64::try_from(limit.limit.0)
+            .map_err(|_| Error::config(format!("{key}: the {size} limit may not be negative")))?;
+        let file = if d.v2 {
+            format!("hugetlb.{size}.max")
+        } else {
+            format!("hugetlb.{size}.limit_in_bytes")
+        };
+        ctl.set_limit_in_bytes(size, bytes)
+            .map_err(failed(key, d, &file, bytes))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262144), 10000);
+        assert_eq!(v2_swap(-1, None).unwrap(), -1);
+        assert_eq!(v2_swap(300, Some(100)).unwrap(), 200);
+        assert!(v2_swap(50, Some(100)).is_err());
+        assert!(v2_swap(50, None).is_err());
+    }
+}

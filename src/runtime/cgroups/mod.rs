@@ -1,0 +1,301 @@
+//! A container's cgroup on cgroup v1, v2 and hybrid hosts: placement, limits,
+//! device rules, freezer, stats and teardown.
+//!
+//! Directories are resolved here per controller (see placement.rs for why
+//! cgroups-rs cannot do that on its own); limits, device rules and the freezer
+//! go through cgroups-rs's controller types built on those directories. Stats
+//! and process lists read the kernel files directly, because the crate's stat
+//! getters turn every unreadable file into 0.
+
+mod devices;
+mod files;
+mod freezer;
+mod limits;
+mod placement;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use stats::{BlkioDeviceStats, CpuStats, HugetlbStats, MemoryStats, PidsStats, Stats};
+
+use crate::runtime::config::Cgroups;
+use crate::runtime::error::{Error, ErrorKind, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long `kill_all` waits for the cgroup to empty.
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The cgroup layout of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Only v1 hierarchies, one per controller (or co-mounted group).
+    V1,
+    /// v1 hierarchies plus a cgroup2 mount holding the controllers v1 does not.
+    Hybrid,
+    /// Only the cgroup2 hierarchy.
+    V2,
+}
+
+/// The controllers ctrsh uses. The declaration order is the order processes
+/// join them: blkio before memory, so that writeback is charged correctly
+/// (as cgroups-rs does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Controller {
+    Blkio,
+    Memory,
+    Pids,
+    Cpuset,
+    Cpuacct,
+    Cpu,
+    Devices,
+    Freezer,
+    Hugetlb,
+}
+
+/// How cgroup v2 provides a controller.
+enum OnV2 {
+    /// A controller enabled through `cgroup.subtree_control`, by this name.
+    Enabled(&'static str),
+    /// Core files every non-root cgroup has (cpu.stat, cgroup.freeze).
+    Core,
+    /// Not a v2 controller (devices need an eBPF program).
+    Absent,
+}
+
+impl Controller {
+    pub const ALL: [Controller; 9] = [
+        Controller::Blkio,
+        Controller::Memory,
+        Controller::Pids,
+        Controller::Cpuset,
+        Controller::Cpuacct,
+        Controller::Cpu,
+        Controller::Devices,
+        Controller::Freezer,
+        Controller::Hugetlb,
+    ];
+
+    /// The v1 name (in mount options and /proc/self/cgroup).
+    pub fn name(self) -> &'static str {
+        match self {
+            Controller::Blkio => "blkio",
+            Controller::Memory => "memory",
+            Controller::Pids => "pids",
+            Controller::Cpuset => "cpuset",
+            Controller::Cpuacct => "cpuacct",
+            Controller::Cpu => "cpu",
+            Controller::Devices => "devices",
+            Controller::Freezer => "freezer",
+            Controller::Hugetlb => "hugetlb",
+        }
+    }
+
+    fn on_v2(self) -> OnV2 {
+        match self {
+            Controller::Blkio => OnV2::Enabled("io"),
+            Controller::Memory => OnV2::Enabled("memory"),
+            Controller::Pids => OnV2::Enabled("pids"),
+            Controller::Cpuset => OnV2::Enabled("cpuset"),
+            Controller::Cpu => OnV2::Enabled("cpu"),
+            Controller::Hugetlb => OnV2::Enabled("hugetlb"),
+            Controller::Cpuacct | Controller::Freezer => OnV2::Core,
+            Controller::Devices => OnV2::Absent,
+        }
+    }
+}
+
+/// Where one controller of the container's cgroup is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerDir {
+    /// The container's directory for this controller.
+    pub dir: PathBuf,
+    /// The mount point of the hierarchy it is in.
+    pub mount: PathBuf,
+    /// Whether that hierarchy is cgroup2 (file names and formats differ).
+    pub v2: bool,
+}
+
+/// A container's cgroup: where it is, and what this manager created.
+/// Serializable so that it can be stored in the container's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CgroupManager {
+    /// The cgroup path as configured: relative (to the creator's own cgroup)
+    /// or absolute (from each hierarchy's root).
+    path: String,
+    mode: Mode,
+    /// The directory of each controller this host provides.
+    controllers: BTreeMap<Controller, ControllerDir>,
+    /// Why each other controller is missing, for error messages.
+    unavailable: BTreeMap<Controller, String>,
+    /// The container's directory in the cgroup2 hierarchy (V2 and Hybrid): a
+    /// process joins it even if no controller of this host lives there.
+    unified: Option<PathBuf>,
+    /// The directories this manager created, parents before children.
+    created: Vec<PathBuf>,
+}
+
+impl CgroupManager {
+    /// Place a container: `cfg.path`, or `cfg.parent`/`cfg.name` (name
+    /// defaults to `id`). Relative paths resolve under the calling process's
+    /// own cgroup per controller, absolute ones from each hierarchy's root.
+    /// An existing cgroup that holds processes is an error; an existing empty
+    /// one is used (and left in place by `destroy`).
+    pub fn create(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
+        placement::place(cfg, id)
+    }
+
+    /// Write the limits and device rules of `cfg` (also a live update).
+    pub fn apply(&self, cfg: &Cgroups) -> Result<()> {
+        limits::apply(self, cfg)?;
+        devices::apply(self, cfg)
+    }
+
+    /// Move process `pid` into every directory of the cgroup.
+    pub fn add_process(&self, pid: i32) -> Result<()> {
+        for dir in self.dirs() {
+            files::write(&dir.join("cgroup.procs"), &pid.to_string())
+                .map_err(|e| e.context(format!("add process {pid} to cgroup {}", self.path)))?;
+        }
+        Ok(())
+    }
+
+    /// The processes in the cgroup and its sub-cgroups (sorted, no duplicates).
+    pub fn processes(&self) -> Result<Vec<i32>> {
+        let mut pids = Vec::new();
+        for dir in self.dirs() {
+            collect_procs(&dir, &mut pids)?;
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// Freeze every process; returns once the kernel reports the cgroup frozen.
+    pub fn freeze(&self) -> Result<()> {
+        freezer::freeze(self)
+    }
+
+    /// Thaw the cgroup; returns once the kernel reports it thawed.
+    pub fn thaw(&self) -> Result<()> {
+        freezer::thaw(self)
+    }
+
+    pub fn is_frozen(&self) -> Result<bool> {
+        freezer::is_frozen(self)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        stats::collect(self)
+    }
+
+    /// How many processes the OOM killer killed in this cgroup.
+    pub fn oom_kills(&self) -> Result<u64> {
+        stats::oom_kills(self)
+    }
+
+    /// SIGKILL every process (thawing first, since frozen v1 tasks cannot
+    /// die), then wait until the cgroup is empty (at most 5 s). Zombies do not
+    /// count: the kernel drops them from cgroup.procs.
+    pub fn kill_all(&self) -> Result<()> {
+        if self.controllers.contains_key(&Controller::Freezer) {
+            self.thaw()?;
+        }
+        let deadline = Instant::now() + KILL_TIMEOUT;
+        loop {
+            let pids = self.processes()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::new(
+                    ErrorKind::System,
+                    format!(
+                        "kill the processes of cgroup {}: {pids:?} still there after {} s",
+                        self.path,
+                        KILL_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            for pid in pids {
+                // ESRCH: it exited since the list was read.
+                match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                    Err(e) => {
+                        return Err(Error::sys(
+                            format!("kill process {pid} of cgroup {}", self.path),
+                            std::io::Error::from(e),
+                        ))
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Remove the directories this manager created: the cgroup's own (with
+    /// any sub-cgroups made inside it) first, then the parents it created
+    /// unless another cgroup now lives in them.
+    pub fn destroy(&self) -> Result<()> {
+        placement::remove(self)
+    }
+
+    /// The cgroup path as configured.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Where `controller` is, if this host provides it.
+    pub fn controller_dir(&self, controller: Controller) -> Option<&ControllerDir> {
+        self.controllers.get(&controller)
+    }
+
+    /// Every distinct directory of the cgroup, in the order processes join.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let all = self.controllers.values().map(|c| &c.dir);
+        for dir in all.chain(self.unified.iter()) {
+            if !dirs.contains(dir) {
+                dirs.push(dir.clone());
+            }
+        }
+        dirs
+    }
+
+    /// The directory of `controller`, or an Unsupported error that names the
+    /// config key needing it and why the host lacks it.
+    fn require(&self, controller: Controller, key: &str) -> Result<&ControllerDir> {
+        self.controllers.get(&controller).ok_or_else(|| {
+            let why = self
+                .unavailable
+                .get(&controller)
+                .map_or("not available", String::as_str);
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{key}: the {} cgroup controller is {why}",
+                    controller.name()
+                ),
+            )
+        })
+    }
+}
+
+/// Append the pids of `dir` and of every cgroup below it.
+fn collect_procs(dir: &Path, pids: &mut Vec<i32>) -> Result<()> {
+    pids.extend(files::read_procs(dir)?);
+    for sub in placement::sub_cgroups(dir)? {
+        collect_procs(&sub, pids)?;
+    }
+    Ok(())
+}

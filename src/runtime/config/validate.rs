@@ -1,0 +1,697 @@
+//! `Config::validate`: what serde cannot check. Every error message starts
+//! with the key path ("rlimits[0].type: ...") so the script layer can point at
+//! the offending key; nothing here touches the kernel except a stat of the
+//! rootfs.
+
+use super::{Cgroups, Config, Device, IdMap, NamespaceKind};
+use crate::runtime::error::describe_io;
+use crate::runtime::{mount_options, rlimits, suggest, Error, Result};
+use std::fmt::Display;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::{Component, Path};
+use std::str::FromStr;
+
+/// Checks in the order of Config's fields; the first error wins.
+pub(super) fn config(c: &Config) -> Result<()> {
+    rootfs(&c.rootfs)?;
+    capabilities(c.capabilities.as_deref().unwrap_or_default())?;
+    namespaces(c)?;
+    id_mappings(c)?;
+    hostname(c)?;
+    networks(c)?;
+    resource_limits(&c.rlimits)?;
+    mounts(c)?;
+    for (i, device) in c.devices.iter().flatten().enumerate() {
+        device_node(&format!("devices[{i}]"), device)?;
+    }
+    absolute_paths(
+        "masked_paths",
+        c.masked_paths.as_deref().unwrap_or_default(),
+    )?;
+    absolute_paths(
+        "readonly_paths",
+        c.readonly_paths.as_deref().unwrap_or_default(),
+    )?;
+    sysctl(c)?;
+    if let Some(seccomp) = &c.seccomp {
+        seccomp.validate()?;
+    }
+    if let Some(adj) = c.oom_score_adj {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(err(
+                "oom_score_adj",
+                format!("{adj} is outside -1000..=1000"),
+            ));
+        }
+    }
+    if let Some(cgroups) = &c.cgroups {
+        self::cgroups(cgroups)?;
+    }
+    Ok(())
+}
+
+/// "key: message", a config error.
+fn err(key: impl Display, message: impl Display) -> Error {
+    Error::config(format!("{key}: {message}"))
+}
+
+/// The error for a key that needs namespace `kind` the config lacks.
+fn needs_namespace(key: impl Display, kind: NamespaceKind) -> Error {
+    let name = kind.name();
+    err(
+        key,
+        format!("needs a \"{name}\" namespace (add \"{name}\" to namespaces)"),
+    )
+}
+
+fn rootfs(rootfs: &Path) -> Result<()> {
+    if rootfs.as_os_str().is_empty() {
+        return Err(err(
+            "rootfs",
+            "is required: the absolute path of the container's root filesystem",
+        ));
+    }
+    if !rootfs.is_absolute() {
+        return Err(err(
+            "rootfs",
+            format!("'{}' is not an absolute path", rootfs.display()),
+        ));
+    }
+    let meta = std::fs::metadata(rootfs).map_err(|e| {
+        err(
+            "rootfs",
+            format!("'{}': {}", rootfs.display(), describe_io(&e)),
+        )
+    })?;
+    if !meta.is_dir() {
+        return Err(err(
+            "rootfs",
+            format!("'{}' is not a directory", rootfs.display()),
+        ));
+    }
+    Ok(())
+}
+
+fn capabilities(names: &[String]) -> Result<()> {
+    for (i, name) in names.iter().enumerate() {
+        if caps::Capability::from_str(name).is_err() {
+            return Err(err(
+                format!("capabilities[{i}]"),
+                format!("unknown capability '{name}'{}", capability_hint(name)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// " (did you mean 'CAP_CHOWN'?)" for "chown", "cap_chown" or "CAP_CHOWM".
+fn capability_hint(name: &str) -> String {
+    let upper = name.to_ascii_uppercase();
+    let canonical = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    if caps::Capability::from_str(&canonical).is_ok() {
+        return format!(" (did you mean '{canonical}'?)");
+    }
+    // Sorted, so that a tie picks the same name every time.
+    let mut known: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    known.sort();
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    suggest::did_you_mean(&canonical, &known)
+}
+
+fn namespaces(c: &Config) -> Result<()> {
+    for (i, ns) in c.namespaces.iter().enumerate() {
+        if let Some(first) = c.namespaces[..i].iter().position(|n| n.kind == ns.kind) {
+            return Err(err(
+                format!("namespaces[{i}]"),
+                format!(
+                    "duplicate namespace '{}' (already at namespaces[{first}])",
+                    ns.kind.name()
+                ),
+            ));
+        }
+        if let Some(path) = &ns.path {
+            if !path.is_absolute() {
+                return Err(err(
+                    format!("namespaces[{i}].path"),
+                    format!("'{}' is not an absolute path", path.display()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The kernel accepts at most this many lines in a uid_map or gid_map.
+const MAX_ID_MAP_LINES: usize = 340;
+
+fn id_mappings(c: &Config) -> Result<()> {
+    let user = c.namespace(NamespaceKind::User);
+    for (key, maps) in [
+        ("uid_mappings", &c.uid_mappings),
+        ("gid_mappings", &c.gid_mappings),
+    ] {
+        match user {
+            None if !maps.is_empty() => return Err(needs_namespace(key, NamespaceKind::User)),
+            Some(ns) if ns.path.is_some() && !maps.is_empty() => {
+                return Err(err(
+                    key,
+                    "cannot be set when joining an existing user namespace (its maps are already written)",
+                ))
+            }
+            Some(ns) if ns.path.is_none() && maps.is_empty() => {
+                return Err(err(
+                    key,
+                    "a new user namespace needs uid_mappings and gid_mappings, \
+                     e.g. [#{ container_id: 0, host_id: 100000, size: 65536 }]",
+                ))
+            }
+            _ => {}
+        }
+        if maps.len() > MAX_ID_MAP_LINES {
+            return Err(err(
+                key,
+                format!(
+                    "{} mappings, the kernel accepts at most {MAX_ID_MAP_LINES}",
+                    maps.len()
+                ),
+            ));
+        }
+        for (i, map) in maps.iter().enumerate() {
+            id_map(&format!("{key}[{i}]"), map)?;
+            for (j, earlier) in maps[..i].iter().enumerate() {
+                for (side, start, earlier_start) in [
+                    ("container_id", map.container_id, earlier.container_id),
+                    ("host_id", map.host_id, earlier.host_id),
+                ] {
+                    if ranges_overlap(start, earlier_start, map.size, earlier.size) {
+                        return Err(err(
+                            format!("{key}[{i}]"),
+                            format!("{side} range overlaps {key}[{j}]"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn id_map(key: &str, map: &IdMap) -> Result<()> {
+    if map.size == 0 {
+        return Err(err(format!("{key}.size"), "must be at least 1"));
+    }
+    // Ids run from 0 to 2^32 - 2; 2^32 - 1 is the kernel's "no id".
+    for (side, start) in [("container_id", map.container_id), ("host_id", map.host_id)] {
+        if u64::from(start) + u64::from(map.size) > u64::from(u32::MAX) {
+            return Err(err(
+                key,
+                format!("{side} + size runs past the last id {}", u32::MAX - 1),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn ranges_overlap(a: u32, b: u32, a_len: u32, b_len: u32) -> bool {
+    let (a, b, a_len, b_len) = (
+        u64::from(a),
+        u64::from(b),
+        u64::from(a_len),
+        u64::from(b_len),
+    );
+    a < b + b_len && b < a + a_len
+}
+
+/// sethostname(2) takes at most HOST_NAME_MAX bytes.
+const HOST_NAME_MAX: usize = 64;
+
+fn hostname(c: &Config) -> Result<()> {
+    let Some(name) = &c.hostname else {
+        return Ok(());
+    };
+    if c.namespace(NamespaceKind::Uts).is_none() {
+        return Err(needs_namespace("hostname", NamespaceKind::Uts));
+    }
+    if name.is_empty() || name.len() > HOST_NAME_MAX {
+        return Err(err(
+            "hostname",
+            format!(
+                "must be 1 to {HOST_NAME_MAX} bytes long, '{name}' is {}",
+                name.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn networks(c: &Config) -> Result<()> {
+    if !c.networks.is_empty() && c.namespace(NamespaceKind::Net).is_none() {
+        return Err(needs_namespace("networks", NamespaceKind::Net));
+    }
+    for (i, net) in c.networks.iter().enumerate() {
+        if net.kind != "loopback" {
+            return Err(err(
+                format!("networks[{i}].type"),
+                format!(
+                    "unsupported network type '{}': only \"loopback\" is supported",
+                    net.kind
+                ),
+            ));
+        }
+        if let Some(address) = &net.address {
+            let key = format!("networks[{i}].address");
+            let Some(ip) = parse_ip_or_cidr(address) else {
+                return Err(err(
+                    key,
+                    format!(
+                        "'{address}' is not an IPv4/IPv6 address or CIDR (\"127.0.0.1/8\", \"::1/128\")"
+                    ),
+                ));
+            };
+            // The runtime brings lo up, it does not assign addresses: lo
+            // carries 127.0.0.1 and ::1 by itself, and nothing else.
+            if ip != IpAddr::from([127, 0, 0, 1]) && ip != IpAddr::from(Ipv6Addr::LOCALHOST) {
+                return Err(err(
+                    key,
+                    format!("'{address}': a loopback network carries 127.0.0.1 and ::1 only"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The address of "10.0.0.1", "10.0.0.1/8" or "fd00::1/64".
+fn parse_ip_or_cidr(text: &str) -> Option<IpAddr> {
+    let (address, prefix) = match text.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (text, None),
+    };
+    let ip = address.parse::<IpAddr>().ok()?;
+    let max_prefix = if ip.is_ipv4() { 32 } else { 128 };
+    prefix
+        .is_none_or(|p| parse_decimal(p).is_some_and(|p| p <= max_prefix))
+        .then_some(ip)
+}
+
+/// A plain decimal number: digits only (no sign, no spaces).
+fn parse_decimal(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn resource_limits(limits: &[super::Rlimit]) -> Result<()> {
+    for (i, limit) in limits.iter().enumerate() {
+        if rlimits::resource(&limit.kind).is_none() {
+            let names: Vec<&str> = rlimits::RLIMITS.iter().map(|(name, _)| *name).collect();
+            return Err(err(
+                format!("rlimits[{i}].type"),
+                format!(
+                    "unknown rlimit '{}'{}",
+                    limit.kind,
+                    suggest::did_you_mean(&limit.kind, &names)
+                ),
+            ));
+        }
+        if let Some(first) = limits[..i].iter().position(|l| l.kind == limit.kind) {
+            return Err(err(
+                format!("rlimits[{i}].type"),
+                format!(
+                    "duplicate rlimit '{}' (already at rlimits[{first}])",
+                    limit.kind
+                ),
+            ));
+        }
+        if limit.soft > limit.hard {
+            return Err(err(
+                format!("rlimits[{i}]"),
+                format!(
+                    "soft limit {} is above hard limit {}",
+                    limit.soft, limit.hard
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn mounts(c: &Config) -> Result<()> {
+    for (i, mount) in c.mounts.iter().enumerate() {
+        if !Path::new(&mount.destination).is_absolute() {
+            return Err(err(
+                format!("mounts[{i}].destination"),
+                format!("'{}' is not an absolute path", mount.destination),
+            ));
+        }
+        mount_options::parse(&mount.options, None)
+            .map_err(|e| err(format!("mounts[{i}].options"), e))?;
+        if let Some(propagation) = &mount.propagation {
+            mount_options::parse_propagation(propagation)
+                .map_err(|e| err(format!("mounts[{i}].propagation"), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// A device node to create in the container's /dev.
+fn device_node(key: &str, device: &Device) -> Result<()> {
+    match device.kind.as_str() {
+        "c" | "b" | "p" => {}
+        "a" => {
+            return Err(err(
+                format!("{key}.type"),
+                "'a' (all devices) is only valid in cgroups.allowed_devices; \
+                 a device node is \"c\", \"b\" or \"p\"",
+            ))
+        }
+        other => {
+            return Err(err(
+                format!("{key}.type"),
+                format!("unknown device type '{other}' (use \"c\", \"b\" or \"p\")"),
+            ))
+        }
+    }
+    let Some(path) = &device.path else {
+        return Err(err(format!("{key}.path"), "is required for a device node"));
+    };
+    if !is_under_dev(Path::new(path)) {
+        return Err(err(
+            format!("{key}.path"),
+            format!("'{path}' is not a path under /dev"),
+        ));
+    }
+    if device.kind != "p" {
+        for (field, number) in [("major", device.major), ("minor", device.minor)] {
+            if number < 0 {
+                return Err(err(
+                    format!("{key}.{field}"),
+                    format!(
+                        "{number} is not a device number (-1, any, is only valid in cgroup rules)"
+                    ),
+                ));
+            }
+        }
+    }
+    permissions(key, &device.permissions)?;
+    if device.file_mode & !0o7777 != 0 {
+        return Err(err(
+            format!("{key}.file_mode"),
+            format!(
+                "{:#o} has bits outside the permission bits 0o7777",
+                device.file_mode
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Absolute, strictly below /dev, and no ".." that could climb out of it.
+fn is_under_dev(path: &Path) -> bool {
+    path.is_absolute()
+        && path.starts_with("/dev")
+        && path != Path::new("/dev")
+        && !path.components().any(|c| c == Component::ParentDir)
+}
+
+/// A device cgroup rule (allow or deny).
+fn device_rule(key: &str, rule: &Device) -> Result<()> {
+    match rule.kind.as_str() {
+        "a" | "c" | "b" => {}
+        other => {
+            return Err(err(
+                format!("{key}.type"),
+                format!("'{other}' is not a cgroup device type (use \"a\", \"c\" or \"b\")"),
+            ))
+        }
+    }
+    for (field, number) in [("major", rule.major), ("minor", rule.minor)] {
+        if number < -1 {
+            return Err(err(
+                format!("{key}.{field}"),
+                format!("{number} is not a device number (or -1 for any)"),
+            ));
+        }
+    }
+    permissions(key, &rule.permissions)
+}
+
+fn permissions(key: &str, permissions: &str) -> Result<()> {
+    if permissions.is_empty() || !permissions.chars().all(|c| "rwm".contains(c)) {
+        return Err(err(
+            format!("{key}.permissions"),
+            format!("'{permissions}' is not some of \"rwm\" (read, write, mknod)"),
+        ));
+    }
+    Ok(())
+}
+
+fn absolute_paths(key: &str, paths: &[String]) -> Result<()> {
+    for (i, path) in paths.iter().enumerate() {
+        if !Path::new(path).is_absolute() {
+            return Err(err(
+                format!("{key}[{i}]"),
+                format!("'{path}' is not an absolute path"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The IPC namespace's sysctls (besides fs.mqueue.*), as runc allows them.
+const IPC_SYSCTLS: [&str; 8] = [
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// Only sysctls that belong to one of the container's namespaces: anything
+/// else would change the host.
+fn sysctl(c: &Config) -> Result<()> {
+    for name in c.sysctl.keys() {
+        let key = format!("sysctl[\"{name}\"]");
+        // The name becomes a path under /proc/sys: no empty or ".." parts.
+        if name.contains('/') || name.split('.').any(|part| part.is_empty()) {
+            return Err(err(
+                key,
+                "is not a sysctl name like \"net.ipv4.ip_forward\"",
+            ));
+        }
+        let needed = if IPC_SYSCTLS.contains(&name.as_str()) || name.starts_with("fs.mqueue.") {
+            NamespaceKind::Ipc
+        } else if name.starts_with("net.") {
+            NamespaceKind::Net
+        } else if name == "kernel.domainname" {
+            NamespaceKind::Uts
+        } else if name == "kernel.hostname" {
+            return Err(err(
+                key,
+                "conflicts with the hostname key: set hostname instead",
+            ));
+        } else {
+            return Err(err(
+                key,
+                "is not namespaced, it would change the host (allowed: kernel.msgmax, \
+                 kernel.msgmnb, kernel.msgmni, kernel.sem, kernel.shm*, fs.mqueue.*, net.*, \
+                 kernel.domainname)",
+            ));
+        };
+        if c.namespace(needed).is_none() {
+            return Err(needs_namespace(key, needed));
+        }
+    }
+    Ok(())
+}
+
+fn cgroups(cg: &Cgroups) -> Result<()> {
+    for (key, value) in [
+        ("name", &cg.name),
+        ("parent", &cg.parent),
+        ("path", &cg.path),
+    ] {
+        if let Some(value) = value {
+            cgroup_path(&format!("cgroups.{key}"), value)?;
+        }
+    }
+    if let Some(name) = &cg.name {
+        if name.starts_with('/') {
+            return Err(err(
+                "cgroups.name",
+                format!("'{name}' must be relative to cgroups.parent (an absolute path goes in cgroups.path)"),
+            ));
+        }
+    }
+    if cg.path.is_some() && (cg.name.is_some() || cg.parent.is_some()) {
+        return Err(err(
+            "cgroups.path",
+            "is the full path and cannot be combined with cgroups.name or cgroups.parent",
+        ));
+    }
+    memory(cg)?;
+    cpu(cg)?;
+    if let Some(limit) = cg.pids_limit {
+        if limit < -1 {
+            return Err(err(
+                "cgroups.pids_limit",
+                format!("{limit} is not a limit (-1 or 0: unlimited)"),
+            ));
+        }
+    }
+    if let Some(weight) = cg.blkio_weight {
+        if !(10..=1000).contains(&weight) {
+            return Err(err(
+                "cgroups.blkio_weight",
+                format!("{weight} is outside 10..=1000"),
+            ));
+        }
+    }
+    for (i, limit) in cg.hugetlb_limits.iter().enumerate() {
+        if !is_hugetlb_page_size(&limit.page_size) {
+            return Err(err(
+                format!("cgroups.hugetlb_limits[{i}].page_size"),
+                format!(
+                    "'{}' is not a hugetlb page size like \"2MB\" or \"1GB\"",
+                    limit.page_size
+                ),
+            ));
+        }
+        if limit.limit.0 < 0 {
+            return Err(err(
+                format!("cgroups.hugetlb_limits[{i}].limit"),
+                format!("{} is negative", limit.limit.0),
+            ));
+        }
+    }
+    for (i, rule) in cg.allowed_devices.iter().flatten().enumerate() {
+        device_rule(&format!("cgroups.allowed_devices[{i}]"), rule)?;
+    }
+    Ok(())
+}
+
+/// A cgroup path: not empty and no ".." that could climb out of the hierarchy.
+fn cgroup_path(key: &str, path: &str) -> Result<()> {
+    if path.is_empty() {
+        return Err(err(key, "is empty"));
+    }
+    if Path::new(path)
+        .components()
+        .any(|c| c == Component::ParentDir)
+    {
+        return Err(err(key, format!("'{path}' must not contain '..'")));
+    }
+    Ok(())
+}
+
+fn memory(cg: &Cgroups) -> Result<()> {
+    for (key, size) in [
+        ("memory", cg.memory),
+        ("memory_reservation", cg.memory_reservation),
+    ] {
+        if let Some(size) = size.filter(|s| s.0 < 0) {
+            return Err(err(
+                format!("cgroups.{key}"),
+                format!("{} is negative", size.0),
+            ));
+        }
+    }
+    if let Some(swap) = cg.memory_swap {
+        if swap.0 < -1 {
+            return Err(err(
+                "cgroups.memory_swap",
+                format!("{} is negative (-1 means unlimited)", swap.0),
+            ));
+        }
+        if let Some(memory) = cg.memory.filter(|m| m.0 > 0 && swap.0 >= 0 && swap.0 < m.0) {
+            return Err(err(
+                "cgroups.memory_swap",
+                format!(
+                    "{} is below cgroups.memory {}: memory_swap counts memory plus swap",
+                    swap.0, memory.0
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's bounds of cpu.cfs_period_us, and its smallest quota, in µs.
+const CFS_PERIOD_US: std::ops::RangeInclusive<u64> = 1000..=1_000_000;
+const CFS_MIN_QUOTA_US: i64 = 1000;
+
+fn cpu(cg: &Cgroups) -> Result<()> {
+    if let Some(shares) = cg.cpu_shares {
+        if shares < 2 {
+            return Err(err(
+                "cgroups.cpu_shares",
+                format!("{shares} is below the minimum of 2"),
+            ));
+        }
+    }
+    if let Some(quota) = cg.cpu_quota {
+        if quota != -1 && quota < CFS_MIN_QUOTA_US {
+            return Err(err(
+                "cgroups.cpu_quota",
+                format!("{quota} is not -1 (unlimited) or at least {CFS_MIN_QUOTA_US} (µs)"),
+            ));
+        }
+    }
+    if let Some(period) = cg.cpu_period {
+        if !CFS_PERIOD_US.contains(&period) {
+            return Err(err(
+                "cgroups.cpu_period",
+                format!(
+                    "{period} is outside {}..={} (µs)",
+                    CFS_PERIOD_US.start(),
+                    CFS_PERIOD_US.end()
+                ),
+            ));
+        }
+    }
+    for (key, list) in [
+        ("cpuset_cpus", &cg.cpuset_cpus),
+        ("cpuset_mems", &cg.cpuset_mems),
+    ] {
+        if let Some(list) = list {
+            if !is_cpu_list(list) {
+                return Err(err(
+                    format!("cgroups.{key}"),
+                    format!("'{list}' is not a list like \"0-1,3\""),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's list format: comma-separated numbers and ascending ranges.
+fn is_cpu_list(list: &str) -> bool {
+    list.split(',').all(|item| match item.split_once('-') {
+        None => parse_decimal(item).is_some(),
+        Some((low, high)) => match (parse_decimal(low), parse_decimal(high)) {
+            (Some(low), Some(high)) => low <= high,
+            _ => false,
+        },
+    })
+}
+
+/// "64KB", "2MB", "1GB": the kernel's hugetlb.<size>.* spelling.
+fn is_hugetlb_page_size(size: &str) -> bool {
+    ["KB", "MB", "GB"].iter().any(|unit| {
+        size.strip_suffix(unit)
+            .and_then(parse_decimal)
+            .is_some_and(|n| n > 0 && !size.starts_with('0'))
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! The script's environment: `ARGS`, `env`, `sleep`, `exit`, and the
+//! runtime's defaults as values to put in a config map.
+
+use super::convert::to_script;
+use super::errors::{narrow, raise, ScriptResult};
+use super::func;
+use crate::runtime::{self, defaults};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, Position, FLOAT, INT};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Set by ctrsh's SIGINT handler; a running script stops at its next
+/// operation, and `sleep` checks it while it waits.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks the running script to stop, and the runtime to end a blocking wait
+/// (`p.wait()`) early; returns whether it had already been asked.
+/// Async-signal-safe (atomic stores only), for ctrsh's SIGINT handler.
+pub fn interrupt() -> bool {
+    runtime::INTERRUPTED.store(true, Ordering::SeqCst);
+    INTERRUPTED.swap(true, Ordering::SeqCst)
+}
+
+/// Forgets a Ctrl-C once it has stopped a script, so the REPL can go on.
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    runtime::INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
+/// Whether Ctrl-C was pressed: then whatever error ended the script (an
+/// interrupted wait raises one) is reported as an interruption.
+pub fn is_interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+fn interrupted() -> Box<EvalAltResult> {
+    EvalAltResult::ErrorTerminated("interrupted".into(), Position::NONE).into()
+}
+
+/// What `exit(code)` ends evaluation with. Scripts cannot make one, so a
+/// script's last value is never mistaken for an exit status.
+#[derive(Debug, Clone, Copy)]
+pub struct ExitCode(pub i32);
+
+/// How often a sleeping script looks at the interrupt flag.
+const SLEEP_SLICE: Duration = Duration::from_millis(20);
+
+pub fn register(engine: &mut Engine, args: Vec<String>) {
+    // A variable of a global module is visible everywhere, also inside `fn`
+    // bodies, which do not see the caller's scope.
+    let mut module = Module::new();
+    let args: Array = args.into_iter().map(Dynamic::from).collect();
+    module.set_var("ARGS", args);
+    engine.register_global_module(module.into());
+
+    // Rhai's default print panics when stdout is closed (`ctrsh x | head`).
+    engine.on_print(|text| {
+        let _ = writeln!(std::io::stdout(), "{text}");
+    });
+
+    engine.on_progress(|_| {
+        INTERRUPTED
+            .load(Ordering::SeqCst)
+            .then(|| Dynamic::from("interrupted"))
+    });
+
+    func(
+        "env",
+        &["name: string", "string|()"],
+        "The environment variable `name`, or `()` when it is not set.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |name: &str| -> Dynamic {
+        std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from)
+    });
+
+    func(
+        "sleep",
+        &["seconds: int"],
+        "Pause for `seconds`; Ctrl-C interrupts.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |seconds: INT| sleep(seconds as FLOAT));
+    func(
+        "sleep",
+        &["seconds: float"],
+        "Pause for `seconds`; Ctrl-C interrupts.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, sleep);
+
+    func(
+        "exit",
+        &["code: int"],
+        "End the script now with exit status `code` (0-255).",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |code: INT| exit(narrow::<u8>(code, "exit code")?));
+    // "()": an empty list would make rhai describe the Rust return type.
+    func("exit", &["()"], "End the script now with exit status 0.")
+        .with_volatility(true)
+        .register_into_engine(engine, || exit(0));
+
+    func(
+        "default_devices",
+        &["array"],
+        "The device nodes every container gets in /dev, as maps for `devices`.",
+    )
+    .register_into_engine(engine, || to_script(&defaults::default_devices()));
+    func(
+        "default_allowed_devices",
+        &["array"],
+        "The device cgroup rules for `cgroups.allowed_devices`, as maps.",
+    )
+    .register_into_engine(engine, || to_script(&defaults::default_allowed_devices()));
+    func(
+        "default_capabilities",
+        &["array"],
+        "runc's default capability names, for `capabilities`.",
+    )
+    .register_into_engine(engine, || to_script(&defaults::default_capabilities()));
+}
+
+/// Ends evaluation, also from inside functions; `run_script` and the REPL
+/// recognise the `ExitCode` value.
+fn exit(code: u8) -> ScriptResult<()> {
+    Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code.into())), Position::NONE).into())
+}
+
+fn sleep(seconds: FLOAT) -> ScriptResult<()> {
+    let end = Duration::try_from_secs_f64(seconds)
+        .ok()
+        .and_then(|d| Instant::now().checked_add(d))
+        .ok_or_else(|| {
+            raise(runtime::Error::config(format!(
+                "sleep: {seconds} is not a number of seconds"
+            )))
+        })?;
+    loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(interrupted());
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep(SLEEP_SLICE.min(end - now));
+    }
+}

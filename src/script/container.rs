@@ -1,0 +1,236 @@
+//! The Container type: state, config and the operations on it.
+
+use super::convert::{to_json_map, to_script, to_strings};
+use super::errors::{narrow, raise, OrRaise, ScriptResult};
+use super::process::{signal_number, ProcessHandle};
+use super::{func, getter, setter};
+use crate::runtime::{self, Container};
+use rhai::{Array, Dynamic, Engine, Map, INT};
+use std::sync::Arc;
+
+/// A script's Container: copies name the same container. Runtime containers
+/// keep their state behind `&self`, so an `Arc` is enough.
+#[derive(Debug, Clone)]
+pub struct ContainerHandle(Arc<Container>);
+
+impl ContainerHandle {
+    pub fn new(container: Container) -> Self {
+        ContainerHandle(Arc::new(container))
+    }
+
+    /// `Container(id, state)`; the state is left out if it cannot be read.
+    fn describe(&mut self) -> String {
+        match self.0.status() {
+            Ok(status) => format!("Container({}, {status})", self.0.id()),
+            Err(_) => format!("Container({})", self.0.id()),
+        }
+    }
+}
+
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<ContainerHandle>("Container");
+    register_properties(engine);
+    register_operations(engine);
+    register_resources(engine);
+    register_comparison(engine);
+}
+
+fn register_properties(engine: &mut Engine) {
+    getter("id", &["c: Container", "string"], "The container's id.")
+        .register_into_engine(engine, |c: &mut ContainerHandle| c.0.id().to_string());
+    getter(
+        "state",
+        &["c: Container", "string"],
+        "\"created\", \"running\", \"paused\" or \"stopped\", read fresh each time.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<String> {
+        c.0.status().or_raise().map(|s| s.to_string())
+    });
+    getter(
+        "pid",
+        &["c: Container", "int|()"],
+        "Host pid of the container's init, or `()` once stopped.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| {
+        c.0.pid()
+            .map_or(Dynamic::UNIT, |pid| Dynamic::from(INT::from(pid)))
+    });
+    getter(
+        "config",
+        &["c: Container", "map"],
+        "A copy of the container's config as a map.",
+    )
+    .register_into_engine(engine, |c: &mut ContainerHandle| to_script(&c.0.config()));
+    // Without a setter rhai would silently drop `c.config.hostname = "x"`.
+    setter(
+        "config",
+        &["c: Container", "config: map"],
+        "An error: a container's config cannot change (copy it into a variable to edit).",
+    )
+    .register_into_engine(
+        engine,
+        |c: &mut ContainerHandle, _: Map| -> ScriptResult<()> {
+            Err(raise(runtime::Error::state(format!(
+            "container {}: config is read-only; copy it (let cfg = c.config;) to edit a new one",
+            c.0.id()
+        ))))
+        },
+    );
+}
+
+fn register_operations(engine: &mut Engine) {
+    func(
+        "start",
+        &["c: Container", "p: Process"],
+        "Run `p` in the container: its first process, or one more in a running container.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, p: ProcessHandle| {
+        c.0.start(&mut p.lock()).or_raise()
+    });
+    func(
+        "run",
+        &["c: Container", "p: Process", "int"],
+        "Start `p` and wait for it; returns its exit code.",
+    )
+    .with_volatility(true)
+    .register_into_engine(
+        engine,
+        |c: &mut ContainerHandle, p: ProcessHandle| -> ScriptResult<INT> {
+            c.0.run(&mut p.lock()).or_raise().map(INT::from)
+        },
+    );
+    func(
+        "exec",
+        &["c: Container", "args: array", "map"],
+        "Run `args` in the running container; returns `#{code, stdout, stderr}`.",
+    )
+    .with_volatility(true)
+    .register_into_engine(
+        engine,
+        |c: &mut ContainerHandle, args: Array| -> ScriptResult<Map> {
+            let out = c.0.exec(to_strings(args, "exec args")?).or_raise()?;
+            let mut map = Map::new();
+            map.insert("code".into(), INT::from(out.code).into());
+            map.insert("stdout".into(), out.stdout.into());
+            map.insert("stderr".into(), out.stderr.into());
+            Ok(map)
+        },
+    );
+    func(
+        "signal",
+        &["c: Container", "sig: int"],
+        "Send signal number `sig` to the container's init.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, sig: INT| {
+        c.0.signal(narrow(sig, "signal")?).or_raise()
+    });
+    func(
+        "signal",
+        &["c: Container", "sig: string"],
+        "Send the signal named `sig` (\"SIGTERM\", \"TERM\") to the container's init.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, sig: &str| {
+        c.0.signal(signal_number(sig)?).or_raise()
+    });
+    func(
+        "processes",
+        &["c: Container", "array"],
+        "Host pids of every process in the container.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<Array> {
+        let pids = c.0.processes().or_raise()?;
+        Ok(pids
+            .into_iter()
+            .map(|p| Dynamic::from(INT::from(p)))
+            .collect())
+    });
+    func(
+        "destroy",
+        &["c: Container"],
+        "Kill every process and remove the container's cgroups, mounts and state.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| c.0.destroy().or_raise());
+}
+
+fn register_resources(engine: &mut Engine) {
+    func(
+        "pause",
+        &["c: Container"],
+        "Freeze every process of the container (cgroup freezer); state becomes \"paused\".",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| c.0.pause().or_raise());
+    func(
+        "resume",
+        &["c: Container"],
+        "Thaw a paused container; state returns to \"running\".",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| c.0.resume().or_raise());
+    func(
+        "stats",
+        &["c: Container", "map"],
+        "`#{cpu, memory, pids, blkio, hugetlb, network}` of a live container (see docs/api.md).",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<Dynamic> {
+        to_script(&c.0.stats().or_raise()?)
+    });
+    func(
+        "update",
+        &["c: Container", "limits: map"],
+        "Change cgroup limits of a live container (keys of `cgroups`), validated like a config.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, limits: Map| {
+        let patch = to_json_map(limits)?;
+        c.0.update(patch).or_raise()
+    });
+    func(
+        "events",
+        &["c: Container", "array"],
+        "What happened since the last call: `[#{type: \"oom\", count}]` for OOM kills.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<Dynamic> {
+        to_script(&c.0.events().or_raise()?)
+    });
+}
+
+fn register_comparison(engine: &mut Engine) {
+    func(
+        "to_string",
+        &["c: Container", "string"],
+        "`Container(id, state)`.",
+    )
+    .register_into_engine(engine, ContainerHandle::describe);
+    func(
+        "to_debug",
+        &["c: Container", "string"],
+        "`Container(id, state)`.",
+    )
+    .register_into_engine(engine, ContainerHandle::describe);
+    func(
+        "==",
+        &["a: Container", "b: Container", "bool"],
+        "Same container id.",
+    )
+    .register_into_engine(engine, |a: &mut ContainerHandle, b: ContainerHandle| {
+        a.0.id() == b.0.id()
+    });
+    func(
+        "!=",
+        &["a: Container", "b: Container", "bool"],
+        "Different container ids.",
+    )
+    .register_into_engine(engine, |a: &mut ContainerHandle, b: ContainerHandle| {
+        a.0.id() != b.0.id()
+    });
+}

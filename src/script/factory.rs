@@ -1,0 +1,112 @@
+//! `factory()` / `factory(root)` and the Factory type.
+
+use super::container::ContainerHandle;
+use super::convert::to_config;
+use super::errors::{OrRaise, ScriptResult};
+use super::{func, getter};
+use crate::runtime::Factory;
+use rhai::{Array, Dynamic, Engine, Map};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A script's Factory: copies share one runtime factory.
+#[derive(Debug, Clone)]
+pub struct FactoryHandle(Arc<Factory>);
+
+impl FactoryHandle {
+    fn open(root: PathBuf) -> ScriptResult<FactoryHandle> {
+        Factory::new(root)
+            .or_raise()
+            .map(|f| FactoryHandle(Arc::new(f)))
+    }
+
+    fn describe(&mut self) -> String {
+        format!("Factory({})", self.0.root().display())
+    }
+}
+
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<FactoryHandle>("Factory");
+
+    func(
+        "factory",
+        &["Factory"],
+        "A factory on the default state root, /run/ctrsh.",
+    )
+    .register_into_engine(engine, || FactoryHandle::open(Factory::default_root()));
+    func(
+        "factory",
+        &["root: string", "Factory"],
+        "A factory whose containers' state lives under `root` (created if missing).",
+    )
+    .register_into_engine(engine, |root: &str| FactoryHandle::open(root.into()));
+
+    getter(
+        "root",
+        &["factory: Factory", "string"],
+        "The state root directory.",
+    )
+    .register_into_engine(engine, |f: &mut FactoryHandle| {
+        f.0.root().display().to_string()
+    });
+
+    func(
+        "create",
+        &["factory: Factory", "id: string", "config: map", "Container"],
+        "Check `config`, then set the container up to the \"created\" state.",
+    )
+    .register_into_engine(
+        engine,
+        |f: &mut FactoryHandle, id: &str, config: Map| -> ScriptResult<ContainerHandle> {
+            // Conversion first: a bad config never reaches the kernel.
+            let config = to_config(config)?;
+            f.0.create(id, config).or_raise().map(ContainerHandle::new)
+        },
+    );
+    func(
+        "load",
+        &["factory: Factory", "id: string", "Container"],
+        "The existing container `id`, made by this or another ctrsh process.",
+    )
+    .register_into_engine(engine, |f: &mut FactoryHandle, id: &str| {
+        f.0.load(id).or_raise().map(ContainerHandle::new)
+    });
+    func(
+        "list",
+        &["factory: Factory", "array"],
+        "The ids of the containers under the root, sorted.",
+    )
+    .register_into_engine(engine, |f: &mut FactoryHandle| -> ScriptResult<Array> {
+        let ids = f.0.list().or_raise()?;
+        Ok(ids.into_iter().map(Dynamic::from).collect())
+    });
+
+    func(
+        "to_string",
+        &["factory: Factory", "string"],
+        "`Factory(root)`.",
+    )
+    .register_into_engine(engine, FactoryHandle::describe);
+    func(
+        "to_debug",
+        &["factory: Factory", "string"],
+        "`Factory(root)`.",
+    )
+    .register_into_engine(engine, FactoryHandle::describe);
+    func(
+        "==",
+        &["a: Factory", "b: Factory", "bool"],
+        "Same state root.",
+    )
+    .register_into_engine(engine, |a: &mut FactoryHandle, b: FactoryHandle| {
+        a.0.root() == b.0.root()
+    });
+    func(
+        "!=",
+        &["a: Factory", "b: Factory", "bool"],
+        "Different state roots.",
+    )
+    .register_into_engine(engine, |a: &mut FactoryHandle, b: FactoryHandle| {
+        a.0.root() != b.0.root()
+    });
+}

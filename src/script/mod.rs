@@ -1,0 +1,160 @@
+//! The Rhai face of the runtime: builds the engine, registers the script API
+//! (DESIGN.md's contract) and runs scripts. No syscalls here.
+
+mod builtins;
+mod container;
+mod convert;
+mod errors;
+mod factory;
+mod process;
+mod run;
+
+pub use builtins::{clear_interrupt, interrupt, is_interrupted};
+pub use errors::describe;
+pub use run::{exit_status, run_script, Ending};
+
+use rhai::{Engine, FuncRegistration};
+
+/// Nesting limits set explicitly: rhai's defaults differ between debug and
+/// release builds, and scripts must behave the same in both.
+const MAX_CALL_LEVELS: usize = 64;
+const MAX_EXPR_DEPTH: usize = 64;
+const MAX_FN_EXPR_DEPTH: usize = 64;
+
+/// An engine with the whole script API registered; `args` become `ARGS`.
+pub fn engine(args: Vec<String>) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_call_levels(MAX_CALL_LEVELS);
+    engine.set_max_expr_depths(MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH);
+    builtins::register(&mut engine, args);
+    factory::register(&mut engine);
+    container::register(&mut engine);
+    process::register(&mut engine);
+    engine
+}
+
+/// A documented function. `params` are "name: Type" entries followed by the
+/// return type (omitted for `()`), as rhai's metadata expects.
+fn func(name: &str, params: &[&str], doc: &str) -> FuncRegistration {
+    FuncRegistration::new(name)
+        .with_params_info(params)
+        .with_comments([format!("/// {doc}")])
+}
+
+/// A documented read-only property.
+fn getter(prop: &str, params: &[&str], doc: &str) -> FuncRegistration {
+    FuncRegistration::new_getter(prop)
+        .with_params_info(params)
+        .with_comments([format!("/// {doc}")])
+}
+
+/// One registered function, for `:help` and the docs check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiEntry {
+    /// As docs/api.md writes it: `create(factory: Factory, id: string,
+    /// config: map) -> Container`, properties as `Container.id -> string`.
+    pub signature: String,
+    /// The one-line doc given at registration.
+    pub doc: String,
+}
+
+/// Every function `engine` has beyond Rhai's standard library, sorted.
+pub fn api(engine: &Engine) -> Vec<ApiEntry> {
+    let json = engine
+        .gen_fn_metadata_to_json(false)
+        .expect("rhai metadata serialises");
+    let meta: serde_json::Value = serde_json::from_str(&json).expect("rhai metadata is JSON");
+    let mut entries: Vec<ApiEntry> = meta["functions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| ApiEntry {
+            signature: doc_signature(f["signature"].as_str().unwrap_or_default()),
+            doc: f["docComments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .map(|c| c.trim_start_matches("///").trim())
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    entries.sort_by(|a, b| a.signature.cmp(&b.signature));
+    entries
+}
+
+/// A property getter `get$id(c: Container) -> string` as `Container.id ->
+/// string`, a setter `set$config(c: Container, config: map)` as
+/// `Container.config = map`; any other signature unchanged.
+fn doc_signature(signature: &str) -> String {
+    let property = |rest: &str| -> Option<(String, String, String)> {
+        let (prop, rest) = rest.split_once('(')?;
+        let (params, ret) = rest.split_once(')')?;
+        let mut types = params
+            .split(", ")
+            .map(|p| p.split_once(": ").map_or(p, |(_, t)| t));
+        let receiver = types.next()?.to_string();
+        let value = types.next().unwrap_or_default().to_string();
+        Some((format!("{receiver}.{prop}"), value, ret.to_string()))
+    };
+    if let Some((prop, _, ret)) = signature.strip_prefix("get$").and_then(property) {
+        format!("{prop}{ret}")
+    } else if let Some((prop, value, _)) = signature.strip_prefix("set$").and_then(property) {
+        format!("{prop} = {value}")
+    } else {
+        signature.to_string()
+    }
+}
+
+/// A documented property setter.
+fn setter(prop: &str, params: &[&str], doc: &str) -> FuncRegistration {
+    FuncRegistration::new_setter(prop)
+        .with_params_info(params)
+        .with_comments([format!("/// {doc}")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_are_written_as_type_dot_name() {
+        assert_eq!(
+            doc_signature("get$pid(c: Container) -> int|()"),
+            "Container.pid -> int|()"
+        );
+        assert_eq!(
+            doc_signature("wait(p: Process) -> int"),
+            "wait(p: Process) -> int"
+        );
+    }
+
+    #[test]
+    fn every_registered_function_is_in_docs_api_md() {
+        let docs = include_str!("../../docs/api.md");
+        let entries = api(&engine(vec![]));
+        assert!(
+            entries.len() > 40,
+            "metadata lists {} functions",
+            entries.len()
+        );
+        let missing: Vec<&str> = entries
+            .iter()
+            .map(|e| e.signature.as_str())
+            .filter(|s| !docs.contains(&format!("`{s}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/api.md lacks these (write each in backticks):\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn every_registered_function_has_a_doc_comment() {
+        for entry in api(&engine(vec![])) {
+            assert!(!entry.doc.is_empty(), "no doc comment: {}", entry.signature);
+        }
+    }
+}

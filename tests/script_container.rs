@@ -1,0 +1,127 @@
+//! The script API on real containers: handles shared across copies,
+//! properties, operations, errors as catchable maps, Ctrl-C during a wait.
+//! Needs root and busybox (see tests/common).
+
+mod common;
+
+use common::{Sandbox, CTRSH};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn copies_name_the_same_container_and_process() {
+    let Some(sb) = Sandbox::new("script-handles") else {
+        return;
+    };
+    let out = sb.script_ok(
+        r#"spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+let d = c;
+let loaded = f.load(id);
+print(`EQ ${c == d} ${c == loaded} ${type_of(c)}`);
+print(`STR ${c}`);
+let p = process(spec);
+let q = p;
+d.start(p);
+print(`STATE ${c.state} ${loaded.state} ${c.pid == loaded.pid} ${q.pid == p.pid}`);
+print(`LISTED ${c.processes().contains(q.pid)}`);
+print(`ROOTFS ${c.config.rootfs == rootfs}`);
+try { c.config.hostname = "x"; } catch (e) { print(`SETTER ${e.kind}`); }
+let r = c.exec(["/bin/echo", "hello"]);
+let said = r.stdout;
+said.trim();
+print(`EXEC ${r.code} ${said}`);
+// The process is the pid namespace's init, which ignores SIGTERM.
+q.signal("KILL");
+print(`WAIT ${p.wait()} ${q.wait()}`);
+c.destroy();
+print(`GONE ${f.list().contains(id)}`);
+"#,
+    );
+    let id = &sb.id;
+    let expected = [
+        "EQ true true Container".to_string(),
+        format!("STR Container({id}, created)"),
+        "STATE running running true true".into(),
+        "LISTED true".into(),
+        "ROOTFS true".into(),
+        "SETTER state".into(),
+        "EXEC 0 hello".into(),
+        "WAIT 137 137".into(),
+        "GONE false".into(),
+    ];
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected, "{out}");
+    sb.assert_nothing_left(id);
+}
+
+#[test]
+fn runtime_failures_are_catchable_and_uncaught_ones_are_positioned() {
+    let Some(sb) = Sandbox::new("script-errors") else {
+        return;
+    };
+    let out = sb.script(
+        r#"let c = f.create(id, config);
+try { f.create(id, config); } catch (e) { print(`EXISTS ${e.kind}`); }
+try { c.exec(["/bin/true"]); } catch (e) { print(`EXEC ${e.kind}`); }
+c.destroy();
+c.signal(9);
+"#,
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(out.stdout, "EXISTS exists\nEXEC state\n", "{out}");
+    // The preamble is 5 lines; c.signal(9) is the body's 5th line.
+    assert!(
+        out.stderr.contains(":10:3: "),
+        "no file:line:column in {:?}",
+        out.stderr
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
+#[test]
+fn ctrl_c_ends_a_wait_with_status_130() {
+    let Some(sb) = Sandbox::new("script-ctrl-c") else {
+        return;
+    };
+    let script = sb.dir.join("wait.rhai");
+    std::fs::write(
+        &script,
+        format!(
+            r#"{}spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+print("STARTED");
+p.wait();
+print("not reached");
+"#,
+            sb.preamble()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(CTRSH)
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "STARTED");
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ctrsh did not stop on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    // The container outlives the interrupted script; the sandbox destroys it.
+}

@@ -487,6 +487,76 @@ fn escape_mknod_and_open_block_device_denied_sandbox() {
     block_device("esc-blockdev-s", Profile::Sandbox);
 }
 
+/// CVE-2025-31133 (runc): masked files are hidden by bind-mounting
+/// /dev/null over them. When the container's /dev comes from a volume
+/// another tenant controls, its "null" can be a symlink to a host sysctl,
+/// which the masking then bind-mounts, writable, over /proc/keys and
+/// /proc/timer_list. The runtime must refuse such a /dev/null (or mask with
+/// the real one). The script never writes through /dev/null: here that
+/// would be the host's core_pattern.
+fn planted_dev_null(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
+    let shared = e.sb.dir.join("shared-dev");
+    fs::create_dir(&shared).unwrap();
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", shared.join("null")).unwrap();
+    let core_pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let script = r#"for f in /proc/keys /proc/timer_list /proc/kcore; do
+  [ -e $f ] || continue
+  echo "$f $(probe openw $f 2>&1)"
+  echo "content $(head -c 256 $f 2>&1 | tr '\n' ' ')"
+done"#;
+    let stdout = e.sb.script_ok(&format!(
+        r#"{setup}
+config.mounts = [#{{ source: {shared}, destination: "/dev", type: "bind", options: ["rbind"] }}];
+spec.args = ["/bin/sh", "-c", {script}];
+try {{
+    let c = f.create(id, config);
+    let p = process(spec);
+    c.run(p);
+    print("RAN " + #{{ text: p.stdout }}.to_json());
+    c.destroy();
+}} catch (err) {{
+    print("REFUSED " + #{{ text: `${{err}}` }}.to_json());
+}}
+"#,
+        setup = e.profile.setup(),
+        shared = rhai_str(&shared.to_string_lossy()),
+        script = rhai_str(script),
+    ));
+    assert_eq!(
+        core_pattern,
+        fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        "HOLE: the host's core_pattern changed"
+    );
+    if stdout.contains("REFUSED ") {
+        // Refusing the planted /dev/null is a correct answer.
+        return;
+    }
+    let out = printed_text(&stdout, "RAN ");
+    for (path, result) in answers(&out).iter().filter(|(k, _)| k.starts_with('/')) {
+        assert_ne!(
+            result, "ok",
+            "HOLE: masked {path} is the host's core_pattern, open for writing:\n{out}"
+        );
+    }
+    assert!(
+        !out.contains(&format!("content {}", core_pattern.trim())),
+        "HOLE: a masked path shows the host's core_pattern:\n{out}"
+    );
+}
+
+#[test]
+fn escape_mask_with_planted_dev_null_denied_default() {
+    planted_dev_null("esc-devnull-d", Profile::Default);
+}
+
+#[test]
+fn escape_mask_with_planted_dev_null_denied_sandbox() {
+    planted_dev_null("esc-devnull-s", Profile::Sandbox);
+}
+
 // ------------------------------------------------------- /proc/sys, /sys
 
 /// Host paths a container must not write; opened for writing, never written.

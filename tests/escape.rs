@@ -1062,3 +1062,66 @@ fn escape_leaked_host_fd_unreachable_default() {
 fn escape_leaked_host_fd_unreachable_sandbox() {
     leaked_fd("esc-fdleak-s", Profile::Sandbox);
 }
+
+/// TIOCSTI pushes input into a terminal: a container process that shares
+/// the host's terminal as its controlling terminal could type commands into
+/// the shell that started ctrsh (CVE-2017-5226 in bubblewrap; runc calls
+/// setsid() so the terminal is no longer the container's controlling one).
+/// Here ctrsh runs on a pty the test made, as the controlling terminal of
+/// its own session, and the container process inherits it as stdin.
+fn tiocsti(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave = std::os::fd::AsRawFd::as_raw_fd(&pty.slave);
+    let body = format!(
+        r#"{setup}
+spec.stdin = "inherit";
+spec.args = ["/bin/sh", "-c", "[ -t 0 ] && echo 'tty yes'; echo \"tiocsti $(probe tiocsti)\""];
+let c = f.create(id, config);
+let p = process(spec);
+c.run(p);
+print("RAN " + #{{ text: p.stdout }}.to_json());
+c.destroy();
+"#,
+        setup = e.profile.setup()
+    );
+    let file = e.sb.dir.join("tiocsti.rhai");
+    fs::write(&file, format!("{}{body}\n", e.sb.preamble())).unwrap();
+    let mut cmd = Command::new(CTRSH);
+    cmd.arg(&file);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // A session of its own with the pty as controlling terminal,
+            // like a shell in a terminal window; runs after the stdio setup.
+            if libc::setsid() < 0
+                || libc::dup2(slave, 0) < 0
+                || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = RunningScript::spawn(&mut cmd).finish();
+    assert_eq!(out.code, Some(0), "the script failed:\n{out}");
+    let ran = printed_text(&out.stdout, "RAN ");
+    let got = answers(&ran);
+    assert!(
+        got.contains_key("tty"),
+        "the container's stdin is not the terminal: {ran}"
+    );
+    assert_failed(&got, "tiocsti", &["EPERM"]);
+}
+
+#[test]
+fn escape_tiocsti_into_host_terminal_denied_default() {
+    tiocsti("esc-tiocsti-d", Profile::Default);
+}
+
+#[test]
+fn escape_tiocsti_into_host_terminal_denied_sandbox() {
+    tiocsti("esc-tiocsti-s", Profile::Sandbox);
+}

@@ -6,7 +6,7 @@
  * worked, or the name of the errno it failed with ("EPERM"). "ids" prints
  * the effective uid and capabilities instead. Harmless when an attempt
  * works: files are only opened for writing, never written; the module is
- * garbage the kernel refuses to link.
+ * garbage the kernel refuses to link; the terminal gets a '#'.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -207,6 +208,11 @@ int main(int argc, char **argv) {
     if (!strcmp(name, "chroot_breakout")) {
         need(argc, 4, "chroot_breakout JAIL MARKER");
         return report(chroot_breakout(argv[2], argv[3]));
+    }
+    if (!strcmp(name, "tiocsti")) {
+        /* Push a harmless '#' into the input of the terminal on fd 0. */
+        char c = '#';
+        return report(ioctl(0, TIOCSTI, &c));
     }
     if (!strcmp(name, "raise_nofile")) {
         need(argc, 3, "raise_nofile HARD");

@@ -613,6 +613,29 @@ fn escape_write_sys_denied_sandbox() {
     write_kernel_files("esc-sys-s", Profile::Sandbox, &SYS_WRITES);
 }
 
+/// Without a network namespace of its own, a user-namespaced container may
+/// not mount a fresh sysfs, and the runtime falls back to a recursive bind
+/// of the host's /sys made read-only. Every mount under it must be
+/// read-only, not only the top one: the host's cgroup v1 hierarchies,
+/// debugfs, tracefs and bpffs live under /sys.
+#[test]
+fn escape_sys_fallback_submounts_read_only_sandbox_without_net() {
+    let Some(e) = Escape::new("esc-sysbind-s", Profile::Sandbox) else {
+        return;
+    };
+    let out = e.sh(
+        r#"config.namespaces = ["user", "mount", "uts", "ipc", "pid", "cgroup"];"#,
+        r#"awk '$2 ~ "^/sys(/|$)" { split($4, o, ","); print $2 " " o[1] " " $3 }' /proc/mounts"#,
+    );
+    assert!(out.starts_with("/sys ro"), "/sys is not read-only:\n{out}");
+    let writable: Vec<&str> = out.lines().filter(|l| l.contains(" rw ")).collect();
+    assert!(
+        writable.is_empty(),
+        "HOLE: host mounts under /sys are writable in the container:\n{}",
+        writable.join("\n")
+    );
+}
+
 // ---------------------------------------------------------- kernel calls
 
 fn load_module(test: &str, profile: Profile) {

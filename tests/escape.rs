@@ -1148,3 +1148,76 @@ fn escape_tiocsti_into_host_terminal_denied_default() {
 fn escape_tiocsti_into_host_terminal_denied_sandbox() {
     tiocsti("esc-tiocsti-s", Profile::Sandbox);
 }
+
+/// A process started with `exec` in a running container goes through the
+/// join path (setns, not clone): the same attempts fail there, and it gets
+/// the same seccomp filter, no_new_privs and capabilities.
+fn exec_process(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
+    let me = std::process::id();
+    let m = e.marker_path();
+    let script = format!(
+        r#"for a in keyctl bpf perf_event_open unshare_user "mount_tmpfs /mnt" "kill0 {me}" \
+                 "openw /proc/sys/kernel/core_pattern" "open /proc/self/cwd/../../..{m}" \
+                 "open /proc/1/root{m}"; do
+             echo "$(echo $a | tr ' ' _) $(probe $a 2>&1)"
+           done
+           grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status | tr -d ':' | tr '\t' ' '"#
+    );
+    let stdout = e.sb.script_ok(&format!(
+        r#"{setup}
+spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+c.start(process(spec));
+let joined = c.exec(["/bin/sh", "-c", {script}]);
+print("JOINED " + #{{ text: joined.stdout + joined.stderr }}.to_json());
+c.destroy();
+"#,
+        setup = e.profile.setup(),
+        script = rhai_str(&script),
+    ));
+    let got = answers(&printed_text(&stdout, "JOINED "));
+    for attempt in ["keyctl", "bpf", "perf_event_open", "unshare_user"] {
+        assert_failed(&got, attempt, &["EPERM"]);
+    }
+    assert_failed(&got, "mount_tmpfs_/mnt", &["EPERM"]);
+    assert_failed(&got, &format!("kill0_{me}"), &["ESRCH"]);
+    assert_failed(
+        &got,
+        "openw_/proc/sys/kernel/core_pattern",
+        &["EROFS", "EACCES"],
+    );
+    assert_failed(
+        &got,
+        &format!("open_/proc/self/cwd/../../..{m}"),
+        &["ENOENT"],
+    );
+    assert_failed(&got, &format!("open_/proc/1/root{m}"), &["ENOENT"]);
+    assert_eq!(got.get("Seccomp").map(String::as_str), Some("2"), "{got:?}");
+    let (nnp, cap_eff) = match profile {
+        Profile::Default => ("0", "00000000a80425fb"),
+        Profile::Sandbox => ("1", "0000000000000000"),
+    };
+    assert_eq!(
+        got.get("NoNewPrivs").map(String::as_str),
+        Some(nnp),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.get("CapEff").map(String::as_str),
+        Some(cap_eff),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn escape_attempts_from_exec_process_denied_default() {
+    exec_process("esc-exec-d", Profile::Default);
+}
+
+#[test]
+fn escape_attempts_from_exec_process_denied_sandbox() {
+    exec_process("esc-exec-s", Profile::Sandbox);
+}

@@ -933,24 +933,22 @@ fn escape_write_proc_exe_denied_sandbox() {
     proc_exe("esc-exe-s", Profile::Sandbox);
 }
 
-/// Watches for the `ctrsh init` that an exec runs inside the container
-/// (while it joins the namespaces, before it execs the user's program) and
-/// tries to open its /proc/<pid>/exe for writing: the CVE-2019-5736 race.
-fn joining_init_exe(test: &str, profile: Profile) {
-    let Some(e) = Escape::new(test, profile) else {
-        return;
-    };
-    let before = file_digest(CTRSH);
-    // pid 1 scans /proc until the container is destroyed, logging each
-    // init it catches and what opening its exe for writing gave.
-    let watcher = r#"while true; do
+/// Runs a container whose pid 1 watches /proc for the `ctrsh init` that an
+/// `exec` starts inside the container (visible there while it joins the
+/// namespaces, before it execs the user's program) and runs `action` on
+/// each one it catches ($d is its /proc dir), logging "caught <output>".
+/// Execs until something was caught (at most 200); returns the log.
+fn watch_joining_inits(e: &Escape, setup: &str, action: &str) -> String {
+    let watcher = format!(
+        r#"while true; do
   for d in /proc/[0-9]*; do
     [ "$(tr '\0' ' ' < $d/cmdline 2>/dev/null)" = "ctrsh init " ] || continue
-    echo "caught $(probe openw $d/exe 2>&1)" >> /dev/shm/log
+    echo "caught $({action} 2>&1)" >> /dev/shm/log
   done
-done"#;
+done"#
+    );
     let stdout = e.sb.script_ok(&format!(
-        r#"{setup}
+        r#"{profile}{setup}
 spec.args = ["/bin/sh", "-c", {watcher}];
 spec.stdout = "null";
 spec.stderr = "null";
@@ -966,14 +964,25 @@ for round in 0..20 {{
 print("LOG " + #{{ text: log }}.to_json());
 c.destroy();
 "#,
-        setup = e.profile.setup(),
-        watcher = rhai_str(watcher)
+        profile = e.profile.setup(),
+        watcher = rhai_str(&watcher)
     ));
     let log = printed_text(&stdout, "LOG ");
     assert!(
         log.contains("caught"),
         "no joining init was caught in 200 execs: the attempt never happened"
     );
+    log
+}
+
+/// The CVE-2019-5736 race: open a joining init's /proc/<pid>/exe for
+/// writing.
+fn joining_init_exe(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
+    let before = file_digest(CTRSH);
+    let log = watch_joining_inits(&e, "", "probe openw $d/exe");
     // EACCES: no ptrace access to the init; ETXTBSY: it already runs the
     // user's program; ENOENT/ESRCH: it is gone.
     for line in log.lines() {
@@ -984,6 +993,44 @@ c.destroy();
         );
     }
     assert_eq!(before, file_digest(CTRSH), "HOLE: the host binary changed");
+}
+
+/// CVE-2016-9962 class: a joining init that shows in the container's pid
+/// namespace while it is still in the host's mount namespace lends the
+/// container the host's root through /proc/<pid>/root. Reading it takes
+/// ptrace access, which CAP_SYS_PTRACE (a capability users add for
+/// debuggers) grants; so the profiles here get it on top of their own.
+fn joining_init_root(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
+    let action = format!("cat $d/root{}", e.marker_path());
+    let log = watch_joining_inits(
+        &e,
+        r#"let caps = config.capabilities ?? default_capabilities();
+caps.push("CAP_SYS_PTRACE");
+config.capabilities = caps;
+"#,
+        &action,
+    );
+    let read = log.lines().filter(|l| l.contains(MARKER_TEXT)).count();
+    assert_eq!(
+        read,
+        0,
+        "HOLE: the host marker was read through a joining init's /proc/<pid>/root \
+         ({read} of {} attempts)",
+        log.lines().count()
+    );
+}
+
+#[test]
+fn escape_host_file_via_joining_init_root_denied_default_with_sys_ptrace() {
+    joining_init_root("esc-joinroot-d", Profile::Default);
+}
+
+#[test]
+fn escape_host_file_via_joining_init_root_denied_sandbox_with_sys_ptrace() {
+    joining_init_root("esc-joinroot-s", Profile::Sandbox);
 }
 
 #[test]

@@ -444,6 +444,99 @@ fn escape_open_by_forged_handle_denied_sandbox() {
     open_by_handle("esc-handle-s", Profile::Sandbox);
 }
 
+/// A malicious image: `dir` in the rootfs is a symlink to a host directory
+/// (absolute path). Returns the script's output, whether the container was
+/// created ("REFUSED ..." otherwise), and the host directory.
+fn symlinked_rootfs_dir(e: &Escape, dir: &str) -> (String, PathBuf) {
+    let host_dir = e.sb.dir.join(format!("host-{dir}"));
+    fs::create_dir(&host_dir).unwrap();
+    let in_rootfs = e.sb.rootfs.join(dir);
+    fs::remove_dir(&in_rootfs).unwrap();
+    std::os::unix::fs::symlink(&host_dir, &in_rootfs).unwrap();
+    let stdout = e.sb.script_ok(&format!(
+        r#"{setup}
+spec.args = ["/bin/true"];
+try {{
+    let c = f.create(id, config);
+    print("CREATED");
+    c.destroy();
+}} catch (err) {{
+    print("REFUSED " + `${{err}}`);
+}}
+"#,
+        setup = e.profile.setup()
+    ));
+    (stdout, host_dir)
+}
+
+/// Mounts of this process's mount namespace at or under `dir`.
+fn host_mounts_under(dir: &Path) -> Vec<String> {
+    let needle = format!(" {} ", dir.display());
+    let under = format!(" {}/", dir.display());
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&needle) || l.contains(&under))
+        .map(String::from)
+        .collect()
+}
+
+fn symlinked_proc_or_sys(test: &str, dir: &str) {
+    let Some(e) = Escape::new(test, Profile::Default) else {
+        return;
+    };
+    let (out, host_dir) = symlinked_rootfs_dir(&e, dir);
+    assert!(
+        out.contains("REFUSED") && out.contains("symlink"),
+        "HOLE? a rootfs whose /{dir} is a symlink was not refused:\n{out}"
+    );
+    assert_eq!(host_mounts_under(&host_dir), Vec::<String>::new());
+    assert_eq!(fs::read_dir(&host_dir).unwrap().count(), 0);
+}
+
+#[test]
+fn escape_rootfs_with_symlinked_proc_refused_default() {
+    symlinked_proc_or_sys("esc-procsym-d", "proc");
+}
+
+#[test]
+fn escape_rootfs_with_symlinked_sys_refused_default() {
+    symlinked_proc_or_sys("esc-syssym-d", "sys");
+}
+
+/// /dev is resolved inside the rootfs: a /dev symlink to an absolute host
+/// path means that path under the rootfs, and the host directory gets
+/// neither the tmpfs nor device nodes.
+#[test]
+fn escape_rootfs_with_symlinked_dev_stays_inside_default() {
+    let Some(e) = Escape::new("esc-devsym-d", Profile::Default) else {
+        return;
+    };
+    let (out, host_dir) = symlinked_rootfs_dir(&e, "dev");
+    assert!(out.contains("CREATED") || out.contains("REFUSED"), "{out}");
+    assert_eq!(host_mounts_under(&host_dir), Vec::<String>::new());
+    assert_eq!(
+        fs::read_dir(&host_dir).unwrap().count(),
+        0,
+        "HOLE: the runtime wrote into the host directory /dev pointed at"
+    );
+}
+
+/// The sandbox's root is root only inside: on the host it is uid 100000.
+#[test]
+fn user_namespace_maps_root_to_an_unprivileged_host_uid_sandbox() {
+    let Some(e) = Escape::new("esc-uidmap-s", Profile::Sandbox) else {
+        return;
+    };
+    let out = e.sh("", "id -u; cat /proc/self/uid_map /proc/self/gid_map");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["0", "0", "100000", "65536", "0", "100000", "65536"],
+        "{out}"
+    );
+}
+
 // ---------------------------------------------------------------- devices
 
 fn block_device(test: &str, profile: Profile) {

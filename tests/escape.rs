@@ -834,6 +834,48 @@ fn escape_perf_event_open_denied_sandbox() {
     syscall_denied("esc-perf-s", Profile::Sandbox, &["perf_event_open"]);
 }
 
+/// The filter is for x86_64 numbers; a call through the i386 entry
+/// (`int 0x80`) has other numbers and must not slip through: the process is
+/// killed (SIGSYS, status 159) instead.
+fn i386_entry(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
+    // The attempt is only real where the kernel runs i386 calls.
+    let host = Command::new(probe_binary().unwrap())
+        .arg("i386_keyctl")
+        .output()
+        .expect("run the probe on the host");
+    if String::from_utf8_lossy(&host.stdout) != "ok\n" {
+        missing(
+            test,
+            "the kernel does not run i386 system calls (IA32 emulation)",
+        );
+        return;
+    }
+    let out = e.sh(
+        "",
+        r#"r=$(probe i386_keyctl 2>&1); s=$?; echo "i386 $r"; echo "status $s""#,
+    );
+    let got = answers(&out);
+    assert_ne!(
+        got.get("i386").map(String::as_str),
+        Some("ok"),
+        "HOLE: keyctl through int 0x80 got past the filter: {out}"
+    );
+    assert_eq!(got.get("status").map(String::as_str), Some("159"), "{out}");
+}
+
+#[test]
+fn escape_i386_syscall_entry_denied_default() {
+    i386_entry("esc-i386-d", Profile::Default);
+}
+
+#[test]
+fn escape_i386_syscall_entry_denied_sandbox() {
+    i386_entry("esc-i386-s", Profile::Sandbox);
+}
+
 fn user_namespace(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
         return;

@@ -137,6 +137,19 @@ static long chroot_breakout(const char *jail, const char *marker) {
     return open(marker, O_RDONLY);
 }
 
+/* keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) through the i386 system call
+ * entry (int 0x80, i386 number 288): a filter that checks only x86_64
+ * numbers would let it through. */
+static long i386_keyctl(void) {
+    long rc;
+    __asm__ volatile("int $0x80" : "=a"(rc) : "a"(288L), "b"(1L), "c"(0L) : "memory");
+    if (rc < 0 && rc > -4096) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return rc;
+}
+
 static int ids(void) {
     char line[256];
     FILE *status = fopen("/proc/self/status", "r");
@@ -157,6 +170,8 @@ int main(int argc, char **argv) {
     if (!strcmp(name, "add_key"))
         return report(syscall(SYS_add_key, "user", "ctrsh-escape", "x", 1,
                               KEY_SPEC_PROCESS_KEYRING));
+    if (!strcmp(name, "i386_keyctl"))
+        return report(i386_keyctl());
     if (!strcmp(name, "bpf"))
         return report(load_bpf());
     if (!strcmp(name, "perf_event_open"))

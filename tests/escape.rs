@@ -1181,13 +1181,13 @@ fn escape_write_joining_init_exe_denied_sandbox() {
 /// The fd number the test leaks into ctrsh.
 const LEAKED_FD: i32 = 7;
 
-fn leaked_fd(test: &str, profile: Profile) {
-    let Some(e) = Escape::new(test, profile) else {
-        return;
-    };
+/// Runs `body` (after the preamble) in a ctrsh started the way a careless
+/// caller would: with the sandbox's host directory open as fd 7, not
+/// close-on-exec.
+fn ctrsh_with_leaked_dir(e: &Escape, name: &str, body: &str) -> common::Output {
     let dir = fs::File::open(&e.sb.dir).expect("open the sandbox dir");
-    let leak = move |cmd: &mut Command| {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&dir);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&dir);
+    let leak = |cmd: &mut Command| {
         // SAFETY: only dup2/fcntl between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -1213,7 +1213,20 @@ fn leaked_fd(test: &str, profile: Profile) {
         listing.contains(&format!(" {LEAKED_FD} -> {}", e.sb.dir.display())),
         "the test did not manage to leak fd {LEAKED_FD}: {listing}"
     );
+    let file = e.sb.dir.join(name);
+    fs::write(&file, format!("{}{body}\n", e.sb.preamble())).unwrap();
+    let mut cmd = Command::new(CTRSH);
+    cmd.arg(&file);
+    leak(&mut cmd);
+    let out = RunningScript::spawn(&mut cmd).finish();
+    assert_eq!(out.code, Some(0), "the script failed:\n{out}");
+    out
+}
 
+fn leaked_fd(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
     let check = format!(
         r#"ls -l /proc/self/fd/ /proc/1/fd/ | grep -e ' {LEAKED_FD} -> '
            for p in /proc/self/fd/{LEAKED_FD} /proc/1/fd/{LEAKED_FD}; do
@@ -1238,13 +1251,7 @@ c.destroy();
         first = rhai_str(&format!("{check}\nsleep 2")),
         check = rhai_str(&check),
     );
-    let file = e.sb.dir.join("leak.rhai");
-    fs::write(&file, format!("{}{body}\n", e.sb.preamble())).unwrap();
-    let mut cmd = Command::new(CTRSH);
-    cmd.arg(&file);
-    leak(&mut cmd);
-    let out = RunningScript::spawn(&mut cmd).finish();
-    assert_eq!(out.code, Some(0), "the script failed:\n{out}");
+    let out = ctrsh_with_leaked_dir(&e, "leak.rhai", &body);
     for which in ["FIRST ", "JOINED "] {
         let seen = printed_text(&out.stdout, which);
         assert!(
@@ -1256,6 +1263,59 @@ c.destroy();
             "HOLE: {which}sees fd {LEAKED_FD} or a cwd outside: {seen}"
         );
     }
+}
+
+/// CVE-2024-21626: a process whose cwd is the leaked fd
+/// (`/proc/self/fd/7`) would start in the host directory. Both the first
+/// process and a second one (the join path) must be refused.
+fn cwd_through_leaked_fd(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
+    let body = format!(
+        r#"{setup}
+let attempt = spec;
+attempt.cwd = "/proc/self/fd/{LEAKED_FD}";
+attempt.args = ["/bin/sh", "-c", "pwd -P; cat {MARKER_NAME}; true"];
+spec.args = ["/bin/sleep", "1000"];
+spec.stdout = "null";
+spec.stderr = "null";
+let c = f.create(id, config);
+for which in ["FIRST", "JOINED"] {{
+    if which == "JOINED" {{ c.start(process(spec)); }}
+    try {{
+        let p = process(attempt);
+        c.run(p);
+        print(which + " " + #{{ text: "RAN " + p.stdout }}.to_json());
+    }} catch (err) {{
+        print(which + " " + #{{ text: `REFUSED ${{err}}` }}.to_json());
+        if which == "FIRST" {{ c = f.create(id, config); }}
+    }}
+}}
+c.destroy();
+"#,
+        setup = e.profile.setup(),
+    );
+    let out = ctrsh_with_leaked_dir(&e, "cwd.rhai", &body);
+    for which in ["FIRST ", "JOINED "] {
+        let seen = printed_text(&out.stdout, which);
+        assert!(
+            !seen.contains(MARKER_TEXT) && !seen.contains(&e.sb.dir.to_string_lossy().as_ref()),
+            "HOLE: {which}process started in the host directory: {seen}"
+        );
+        // The init sees that the cwd is outside the root (getcwd fails).
+        assert!(seen.starts_with("REFUSED "), "{which}not refused: {seen}");
+    }
+}
+
+#[test]
+fn escape_cwd_through_leaked_fd_denied_default() {
+    cwd_through_leaked_fd("esc-cwdleak-d", Profile::Default);
+}
+
+#[test]
+fn escape_cwd_through_leaked_fd_denied_sandbox() {
+    cwd_through_leaked_fd("esc-cwdleak-s", Profile::Sandbox);
 }
 
 #[test]

@@ -1300,7 +1300,7 @@ c.destroy();
     for which in ["FIRST ", "JOINED "] {
         let seen = printed_text(&out.stdout, which);
         assert!(
-            !seen.contains(MARKER_TEXT) && !seen.contains(&e.sb.dir.to_string_lossy().as_ref()),
+            !seen.contains(MARKER_TEXT) && !seen.contains(e.sb.dir.to_string_lossy().as_ref()),
             "HOLE: {which}process started in the host directory: {seen}"
         );
         // The init sees that the cwd is outside the root (getcwd fails).

@@ -1333,7 +1333,9 @@ fn escape_leaked_host_fd_unreachable_sandbox() {
 /// the shell that started ctrsh (CVE-2017-5226 in bubblewrap; runc calls
 /// setsid() so the terminal is no longer the container's controlling one).
 /// Here ctrsh runs on a pty the test made, as the controlling terminal of
-/// its own session, and the container process inherits it as stdin.
+/// its own session; the container process gets it as stdin ("inherit"),
+/// or not at all ("null") and tries /dev/tty, which is the controlling
+/// terminal while the process is in ctrsh's session (ENXIO once it is not).
 fn tiocsti(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
         return;
@@ -1342,13 +1344,15 @@ fn tiocsti(test: &str, profile: Profile) {
     let slave = std::os::fd::AsRawFd::as_raw_fd(&pty.slave);
     let body = format!(
         r#"{setup}
-spec.stdin = "inherit";
-spec.args = ["/bin/sh", "-c", "[ -t 0 ] && echo 'tty yes'; echo \"tiocsti $(probe tiocsti)\""];
-let c = f.create(id, config);
-let p = process(spec);
-c.run(p);
-print("RAN " + #{{ text: p.stdout }}.to_json());
-c.destroy();
+spec.args = ["/bin/sh", "-c", "[ -t 0 ] && echo 'stdin-tty yes'; echo \"stdin $(probe tiocsti)\"; echo \"devtty $(probe tiocsti /dev/tty)\""];
+for stdin in ["inherit", "null"] {{
+    spec.stdin = stdin;
+    let c = f.create(id, config);
+    let p = process(spec);
+    c.run(p);
+    print(stdin + " " + #{{ text: p.stdout }}.to_json());
+    c.destroy();
+}}
 "#,
         setup = e.profile.setup()
     );
@@ -1372,13 +1376,32 @@ c.destroy();
     }
     let out = RunningScript::spawn(&mut cmd).finish();
     assert_eq!(out.code, Some(0), "the script failed:\n{out}");
-    let ran = printed_text(&out.stdout, "RAN ");
-    let got = answers(&ran);
+    let inherit = answers(&printed_text(&out.stdout, "inherit "));
+    let null = answers(&printed_text(&out.stdout, "null "));
     assert!(
-        got.contains_key("tty"),
-        "the container's stdin is not the terminal: {ran}"
+        inherit.contains_key("stdin-tty") && !null.contains_key("stdin-tty"),
+        "the container's stdin is not what the test meant: {inherit:?} {null:?}"
     );
-    assert_failed(&got, "tiocsti", &["EPERM"]);
+    // stdin "inherit": the terminal is fd 0. stdin "null": it is still
+    // reachable as /dev/tty while it is the controlling terminal.
+    let attempts = [
+        ("stdin inherit, fd 0", inherit.get("stdin")),
+        ("stdin inherit, /dev/tty", inherit.get("devtty")),
+        ("stdin null, /dev/tty", null.get("devtty")),
+    ];
+    let worked: Vec<&str> = attempts
+        .iter()
+        .filter(|(_, got)| got.map(String::as_str) == Some("ok"))
+        .map(|(what, _)| *what)
+        .collect();
+    assert!(
+        worked.is_empty(),
+        "HOLE: TIOCSTI into the terminal ctrsh runs on worked with {worked:?}"
+    );
+    for (what, got) in attempts {
+        let got = got.map(String::as_str).unwrap_or("no answer");
+        assert!(["EPERM", "ENXIO"].contains(&got), "{what}: {got}");
+    }
 }
 
 #[test]

@@ -225,9 +225,13 @@ int main(int argc, char **argv) {
         return report(chroot_breakout(argv[2], argv[3]));
     }
     if (!strcmp(name, "tiocsti")) {
-        /* Push a harmless '#' into the input of the terminal on fd 0. */
+        /* Push a harmless '#' into the input of the terminal on fd 0, or
+         * of the terminal at PATH (/dev/tty: the controlling one). */
         char c = '#';
-        return report(ioctl(0, TIOCSTI, &c));
+        int fd = argc > 2 ? open(argv[2], O_RDWR | O_NOCTTY) : 0;
+        if (fd < 0)
+            return report(-1);
+        return report(ioctl(fd, TIOCSTI, &c));
     }
     if (!strcmp(name, "raise_nofile")) {
         need(argc, 3, "raise_nofile HARD");

@@ -9,7 +9,9 @@
 //! Most attempts go through `probe` (tests/escape/probe.c, compiled with
 //! `cc -static` once per run and copied into the rootfs): it makes one
 //! system call and prints "ok" or the errno's name. An attempt that works
-//! is a hole in the runtime: the test fails and says which.
+//! is a hole in the runtime: the test fails with "HOLE: ..." and stays
+//! failing until the runtime is fixed. docs/security.md maps each
+//! guarantee to these tests and describes the known holes.
 
 mod common;
 

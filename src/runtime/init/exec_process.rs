@@ -48,11 +48,8 @@ pub fn exec(
     // user's shell with TIOCSTI (CVE-2017-5226). With `terminal` the pty
     // becomes its controlling terminal.
     nix::unistd::setsid().ctx("setsid")?;
-    if spec.terminal {
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
-            return Err(std::io::Error::last_os_error())
-                .ctx("make the pty the controlling terminal");
-        }
+    if spec.terminal && unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx("make the pty the controlling terminal");
     }
     let cwd = spec.cwd.as_deref().unwrap_or("/");
     enter_cwd(cwd)?;

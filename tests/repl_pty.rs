@@ -274,3 +274,16 @@ fn ctrl_d_leaves_with_status_0() {
     repl.send("\x04");
     assert_eq!(repl.wait().code(), Some(0));
 }
+
+#[test]
+fn stdlib_imports_last_the_session() {
+    let home = Home::new("import");
+    let mut repl = Repl::start(&home.0);
+    repl.expect(PROMPT);
+    repl.send("import \"limits\" as limits;\r");
+    repl.expect(PROMPT);
+    repl.send("limits::pids(3)\r");
+    repl.expect("limits::pids(3)\n#{\"pids_limit\": 3}\n");
+    repl.send("\x04");
+    assert_eq!(repl.wait().code(), Some(0));
+}

@@ -399,6 +399,32 @@ print(unique_name("x") != unique_name("x"));
     );
 }
 
+#[test]
+fn user_modules_beside_the_script_are_imported() {
+    let Some(sb) = Sandbox::new("stdlib-usermod") else {
+        return;
+    };
+    let dir = sb.dir.join("project");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("lib/helper.rhai"),
+        "fn greet(who) { `hello ${who}` }",
+    )
+    .unwrap();
+    // A file named like a stdlib module does not replace it.
+    std::fs::write(dir.join("limits.rhai"), "fn pids(n) { \"shadowed\" }").unwrap();
+    let main = dir.join("main.rhai");
+    std::fs::write(
+        &main,
+        "import \"lib/helper\" as helper;\nimport \"limits\" as limits;\nprint(helper::greet(\"you\"));\nprint(limits::pids(2));\n",
+    )
+    .unwrap();
+    // From another working directory: imports are relative to the script.
+    let out = ctrsh(&sb, Command::new(CTRSH).arg(&main).current_dir("/"));
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "hello you\n#{\"pids_limit\": 2}\n", "{out}");
+}
+
 /// Runs scripts/NAME.rhai with `args`; it must succeed.
 fn example(sb: &Sandbox, name: &str, args: &[&str]) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scripts/{name}.rhai"));

@@ -1,7 +1,9 @@
 //! Host-side file helpers for the stdlib modules (building a rootfs, a cache
 //! directory): scripts have no file access of their own. Each is a plain
-//! std::fs call on the HOST's filesystem, never inside a container, and
-//! fails with a `#{kind, message}` naming the path.
+//! std::fs or std::process call on the HOST, never inside a container, and
+//! fails with a `#{kind, message}` naming the path. They are the script
+//! layer's only system access besides the runtime's API: ordinary file
+//! work, not container kernel work, which stays in runtime/.
 
 use super::convert::to_strings;
 use super::errors::{raise, ScriptResult};

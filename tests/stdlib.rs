@@ -371,6 +371,63 @@ fn migrate_moves_a_container_or_says_checkpoint_is_missing() {
     );
 }
 
+/// Destroys every container under `root` on drop: a second factory root
+/// that the Sandbox's own cleanup does not know.
+struct DestroyAll<'a>(&'a Path);
+
+impl Drop for DestroyAll<'_> {
+    fn drop(&mut self) {
+        let Ok(f) = ctrsh::runtime::Factory::new(self.0) else {
+            return;
+        };
+        for id in f.list().unwrap_or_default() {
+            if let Err(e) = f.load(&id).and_then(|c| c.destroy()) {
+                eprintln!("cleanup: destroy container '{id}': {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn migrate_moves_a_container_to_another_factory_root() {
+    let Some(sb) = Sandbox::new("stdlib-migrate-root") else {
+        return;
+    };
+    if !checkpoint_registered() {
+        // migrate_moves_a_container_or_says_checkpoint_is_missing covers it.
+        eprintln!("skipped: this ctrsh has no checkpoint API");
+        return;
+    }
+    let other = sb.dir.join("other-root");
+    let _cleanup = DestroyAll(&other);
+    let out = script_ok(
+        &sb,
+        &format!(
+            r#"import "migrate" as migrate;
+let f2 = factory({other});
+config.mounts = [#{{ destination: "/tmp", type: "tmpfs", source: "tmpfs" }}];
+let c = f.create(id, config);
+c.start(process(#{{ args: ["/bin/sh", "-c", "echo before > /tmp/mark; exec sleep 600"], env: ["PATH=/bin"],
+                    stdin: "null", stdout: "null", stderr: "null" }}));
+sleep(0.5);
+let moved = migrate::move_to(c, f2, "moved", {ck});
+print(`${{moved.state}} ${{f.list()}} ${{f2.list()}}`);
+let r = moved.exec(["/bin/cat", "/tmp/mark"]);
+print(r.stdout);
+moved.destroy();
+"#,
+            other = rhai_str(&other.to_string_lossy()),
+            ck = rhai_str(&sb.dir.join("ck").to_string_lossy()),
+        ),
+    );
+    assert_eq!(
+        lines(&out),
+        ["running [] [\"moved\"]", "before", ""],
+        "{out}"
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
 #[test]
 fn host_file_helpers_raise_kinds() {
     let Some(sb) = Sandbox::new("stdlib-files") else {

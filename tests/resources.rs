@@ -461,6 +461,34 @@ print(`CONFIG ${c.config.cgroups.pids_limit}`);
 }
 
 #[test]
+fn updating_a_limit_never_denies_an_allowed_device() {
+    let Some(sb) = Sandbox::new("res-update-devices") else {
+        return;
+    };
+    // The init opens /dev/null as fast as it can; `true` (not `:`) so that a
+    // failed redirection is reported instead of ending the shell. An update
+    // that re-applies the device rules through "deny all, then allow each"
+    // makes some of those opens fail.
+    let init = "while :; do true 2>>/tmp/denied </dev/null; done";
+    with_container(
+        &sb,
+        "pids_limit: 100",
+        &[],
+        init,
+        r#"sleep(0.2);
+for i in 0..200 { c.update(#{ pids_limit: 101 + i % 2 }); }
+"#,
+    );
+    let denied = fs::read_to_string(sb.rootfs.join("tmp/denied")).unwrap_or_default();
+    assert_eq!(
+        denied.lines().count(),
+        0,
+        "opening /dev/null failed during updates:\n{}",
+        denied.lines().next().unwrap_or_default()
+    );
+}
+
+#[test]
 fn reading_a_disk_device_is_denied_by_the_device_rules() {
     let Some(sb) = Sandbox::new("res-devices") else {
         return;

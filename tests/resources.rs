@@ -396,6 +396,27 @@ print(`TX_BYTES ${after.tx_bytes - before.tx_bytes}`);
 }
 
 #[test]
+fn a_pids_limit_of_0_means_unlimited() {
+    let Some(sb) = Sandbox::new("res-pids-0") else {
+        return;
+    };
+    // docs/config.md: "-1 or 0 is unlimited (as in runc)".
+    let out = with_container(
+        &sb,
+        "pids_limit: 0",
+        &[],
+        "exec sleep 1000",
+        r#"print(`LIMIT ${c.stats().pids.limit}`);
+let r = c.exec(["/bin/sh", "-c", "sleep 0 & wait"]);
+print(`FORK ${r.code}`);
+print(`STDERR ${r.stderr}`);
+"#,
+    );
+    assert_eq!(value(&out, "LIMIT"), "", "{out}");
+    assert_eq!(value(&out, "FORK"), "0", "{out}");
+}
+
+#[test]
 fn a_lowered_pids_limit_holds() {
     let Some(sb) = Sandbox::new("res-update") else {
         return;

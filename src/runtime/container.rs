@@ -6,7 +6,7 @@ use super::config::Cgroups;
 use super::config::{Config, NamespaceKind};
 use super::error::{Context, Error, ErrorKind, Result};
 use super::launch::{self, Spawn};
-use super::messages::{FromInit, ToInit};
+use super::messages::ToInit;
 use super::namespaces::JOIN_ORDER;
 use super::netstats::{self, InterfaceStats};
 use super::process::{Process, ProcessSpec, Stdio};
@@ -173,57 +173,45 @@ impl Container {
             },
             &raw,
         )?;
-        match conn.recv::<FromInit>()? {
-            None => {}
-            Some((FromInit::Failed(e), _)) => return Err(e),
-            Some((FromInit::Ready, _)) => {
-                return Err(Error::state("unexpected reply from the init"))
-            }
+        let execed = launch::await_exec(&conn)?;
+        if let Some(e) = execed.failed {
+            return Err(e);
         }
+        let console = execed.console;
         let _ = std::fs::remove_file(self.dir.join(START_SOCKET));
         state.started = true;
         self.state_dir().write(&state)?;
-        p.started(init, stdio);
+        p.started(init, stdio, console);
         Ok(())
     }
 
-    /// A new process in the running container: the parent enters the pid
-    /// namespace around the clone; the init joins the rest.
+    /// A new process in the running container: an init that joins the
+    /// container's namespaces (pid last, see init/join.rs) and cgroups.
     fn exec_in(&self, state: &State, p: &mut Process) -> Result<()> {
         let pid = state.init_pid;
-        let open_ns = |kind: NamespaceKind| {
-            let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
-            File::open(&path).ctx(format!("open {path}"))
-        };
         let has = |kind| self.config.namespaces.iter().any(|n| n.kind == kind);
-        let pid_ns = if has(NamespaceKind::Pid) {
-            Some(open_ns(NamespaceKind::Pid)?)
-        } else {
-            None
-        };
-        let mut kinds = Vec::new();
-        let mut ns_fds: Vec<OwnedFd> = Vec::new();
-        for kind in JOIN_ORDER
-            .into_iter()
-            .filter(|k| *k != NamespaceKind::Pid && has(*k))
-        {
-            ns_fds.push(open_ns(kind)?.into());
-            kinds.push(kind);
-        }
+        let order = JOIN_ORDER.into_iter().filter(|k| *k != NamespaceKind::Pid);
+        let kinds: Vec<NamespaceKind> = order
+            .chain(std::iter::once(NamespaceKind::Pid))
+            .filter(|k| has(*k))
+            .collect();
+        let ns_fds = kinds
+            .iter()
+            .map(|kind| {
+                let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
+                File::open(&path)
+                    .map(OwnedFd::from)
+                    .ctx(format!("open {path}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let stdio = p.open_stdio()?;
+        launch::become_subreaper()?;
         let launched = launch::spawn(Spawn {
             clone_flags: 0,
-            pid_ns: pid_ns.as_ref(),
+            pid_ns: None,
             listener: None,
             id_maps: None,
         })?;
-        if let Some(cg) = &state.cgroup {
-            if let Err(e) = cg.add_process(launched.reaper.pid) {
-                let _ = launched.reaper.signal(libc::SIGKILL);
-                let _ = launched.reaper.wait();
-                return Err(e);
-            }
-        }
         let raw: Vec<_> = stdio
             .fds
             .iter()
@@ -235,25 +223,39 @@ impl Container {
             process: p.spec().clone(),
             namespaces: kinds,
         };
-        let result = launched
-            .chan
-            .send(&msg, &raw)
-            .and_then(|()| launched.chan.recv::<FromInit>());
-        match result {
-            Ok(None) => {
-                p.started(launched.reaper, stdio);
-                Ok(())
-            }
-            other => {
+        let joined = match &state.cgroup {
+            Some(cg) => cg.add_process(launched.reaper.pid),
+            None => Ok(()),
+        };
+        let execed = joined
+            .and_then(|()| launched.chan.send(&msg, &raw))
+            .and_then(|()| launch::await_exec(&launched.chan));
+        let execed = match execed {
+            Ok(execed) => execed,
+            Err(e) => {
                 let _ = launched.reaper.signal(libc::SIGKILL);
                 let _ = launched.reaper.wait();
-                match other {
-                    Ok(Some((FromInit::Failed(e), _))) => Err(e),
-                    Err(e) => Err(e),
-                    _ => Err(Error::state("unexpected reply from the exec init")),
-                }
+                return Err(e);
             }
+        };
+        // With a pid namespace the init forked the process and exited:
+        // reaping the init makes its child ours (we are a subreaper).
+        let reaper = match execed.pid {
+            Some(child) => {
+                let _ = launched.reaper.wait();
+                let fd = sys::pidfd_open(child).ctx(format!("pidfd_open {child}"))?;
+                Reaper::child(child, fd)
+            }
+            None => launched.reaper,
+        };
+        if let Some(e) = execed.failed {
+            // It exits after reporting; a zombie in the container's pid
+            // namespace would keep the namespace's init from ever exiting.
+            let _ = reaper.wait();
+            return Err(e);
         }
+        p.started(reaper, stdio, execed.console);
+        Ok(())
     }
 
     /// start + wait.
@@ -460,6 +462,12 @@ impl Container {
             match init.signal(libc::SIGKILL) {
                 Err(e) if e.kind != ErrorKind::State => return Err(e),
                 _ => {}
+            }
+            // Processes we started in the container are our children: their
+            // zombies must be reaped before its pid namespace can end.
+            while !init.exited() {
+                Reaper::reap_exited_children();
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
             init.wait_gone()?;
         }

@@ -82,6 +82,14 @@ impl Container {
         }
     }
 
+    /// The container's lock; a destroyed container is "stopped".
+    fn lock(&self) -> Result<Lock> {
+        if !self.dir.exists() {
+            return Err(self.not_runnable(Status::Stopped));
+        }
+        Lock::acquire(&self.dir)
+    }
+
     fn state_dir(&self) -> StateDir {
         StateDir {
             path: self.dir.clone(),
@@ -139,7 +147,7 @@ impl Container {
                 "this process has already been started; make a new one",
             ));
         }
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let state = self
             .read_state()?
             .ok_or_else(|| self.not_runnable(Status::Stopped))?;
@@ -341,7 +349,7 @@ impl Container {
     /// Freeze every process (the cgroup freezer); returns once the kernel
     /// reports the cgroup frozen.
     pub fn pause(&self) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let (_, cg) = self.live_cgroup("pause")?;
         if cg.is_frozen()? {
             return Err(self.not_runnable(Status::Paused).context("pause"));
@@ -351,7 +359,7 @@ impl Container {
     }
 
     pub fn resume(&self) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let (_, cg) = self.live_cgroup("resume")?;
         if !cg.is_frozen()? {
             return Err(Error::state(format!(
@@ -376,7 +384,7 @@ impl Container {
     /// Change cgroup limits of a live container: `patch` holds the keys of
     /// `cgroups` to change; the result is validated like a config.
     pub fn update(&self, patch: serde_json::Map<String, serde_json::Value>) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let (mut state, cg) = self.live_cgroup("update")?;
         if let Some(key) = ["name", "parent", "path"]
             .iter()
@@ -386,6 +394,7 @@ impl Container {
                 "cgroups.{key}: cannot change while the container lives"
             )));
         }
+        let patch_keys: std::collections::BTreeSet<String> = patch.keys().cloned().collect();
         let mut merged = serde_json::to_value(state.config.cgroups.clone().unwrap_or_default())
             .expect("cgroups serialize");
         merged
@@ -401,15 +410,21 @@ impl Container {
         let mut config = state.config.clone();
         config.cgroups = Some(cgroups.clone());
         config.validate()?;
-        cg.apply(&cgroups)
-            .map_err(|e| e.context(format!("update container '{}'", self.id)))?;
+        // Device rules are rewritten only when the update names them.
+        let devices = ["allow_all_devices", "allowed_devices"];
+        let applied = if devices.iter().any(|k| patch_keys.contains(*k)) {
+            cg.apply(&cgroups)
+        } else {
+            cg.apply_limits(&cgroups)
+        };
+        applied.map_err(|e| e.context(format!("update container '{}'", self.id)))?;
         state.config = config;
         self.state_dir().write(&state)
     }
 
     /// What happened since the last call: OOM kills in the container.
     pub fn events(&self) -> Result<Vec<Event>> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let (mut state, cg) = self.live_cgroup("events of")?;
         let kills = cg.oom_kills()?;
         let mut events = Vec::new();

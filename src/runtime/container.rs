@@ -1,7 +1,6 @@
 //! Container: the state machine and its operations.
 
 use super::cgroups::{CgroupManager, Stats as CgroupStats};
-use super::channel::Channel;
 use super::config::Cgroups;
 use super::config::{Config, NamespaceKind};
 use super::error::{Context, Error, ErrorKind, Result};
@@ -11,6 +10,7 @@ use super::namespaces::JOIN_ORDER;
 use super::netstats::{self, InterfaceStats};
 use super::process::{Process, ProcessSpec, Stdio};
 use super::reaper::Reaper;
+use super::start_socket;
 use super::state::{Lock, State, StateDir};
 use super::suggest;
 use super::sys;
@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +47,6 @@ pub struct ExecOutput {
     pub stdout: String,
     pub stderr: String,
 }
-
-/// The socket in the state dir a created container's init accepts "start" on.
-pub(crate) const START_SOCKET: &str = "init.sock";
 
 #[derive(Debug)]
 pub struct Container {
@@ -135,6 +132,14 @@ impl Container {
         self.live_init(&state).map(|r| r.pid)
     }
 
+    /// The state and the init of a container that has not stopped.
+    fn state_and_init(&self) -> Result<(State, Arc<Reaper>)> {
+        let stopped = || self.not_runnable(Status::Stopped);
+        let state = self.read_state()?.ok_or_else(stopped)?;
+        let init = self.live_init(&state).ok_or_else(stopped)?;
+        Ok((state, init))
+    }
+
     fn not_runnable(&self, status: Status) -> Error {
         Error::state(format!("container '{}' is {status}", self.id))
     }
@@ -148,12 +153,7 @@ impl Container {
             ));
         }
         let _lock = self.lock()?;
-        let state = self
-            .read_state()?
-            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
-        let init = self
-            .live_init(&state)
-            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        let (state, init) = self.state_and_init()?;
         if is_frozen(&state)? {
             return Err(self.not_runnable(Status::Paused));
         }
@@ -173,7 +173,7 @@ impl Container {
     /// Hand the waiting init its process and stdio; EOF means it exec'd.
     fn start_init(&self, mut state: State, init: Arc<Reaper>, p: &mut Process) -> Result<()> {
         let stdio = p.open_stdio()?;
-        let conn = connect_start_socket(&self.dir)?;
+        let conn = start_socket::connect_in(&self.dir)?;
         let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
         conn.send(
             &ToInit::Start {
@@ -186,7 +186,7 @@ impl Container {
             return Err(e);
         }
         let console = execed.console;
-        let _ = std::fs::remove_file(self.dir.join(START_SOCKET));
+        let _ = std::fs::remove_file(self.dir.join(start_socket::NAME));
         state.started = true;
         self.state_dir().write(&state)?;
         p.started(init, stdio, console);
@@ -299,12 +299,7 @@ impl Container {
     }
 
     pub fn signal(&self, sig: i32) -> Result<()> {
-        let state = self
-            .read_state()?
-            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
-        let init = self
-            .live_init(&state)
-            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        let (_, init) = self.state_and_init()?;
         init.signal(sig)
             .map_err(|e| e.context(format!("signal container '{}'", self.id)))
     }
@@ -515,25 +510,6 @@ pub struct ContainerStats {
 pub enum Event {
     /// The kernel's OOM killer killed `count` processes in the container.
     Oom { count: u64 },
-}
-
-/// Connect to a created container's start socket. The path goes through
-/// /proc/self/fd so a long state root cannot overflow sun_path.
-fn connect_start_socket(dir: &Path) -> Result<Channel> {
-    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
-    let dirfd = File::open(dir).ctx(format!("open {}", dir.display()))?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dirfd.as_raw_fd());
-    let sock = socket(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .ctx("socket for start")?;
-    let addr = UnixAddr::new(path.as_str()).ctx("start socket address")?;
-    connect(sock.as_raw_fd(), &addr)
-        .ctx(format!("connect to {}", dir.join(START_SOCKET).display()))?;
-    Ok(Channel::from_fd(sock))
 }
 
 /// Processes of a container: those in the init's pid namespace, or

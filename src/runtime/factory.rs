@@ -2,16 +2,17 @@
 
 use super::cgroups::CgroupManager;
 use super::config::{Config, NamespaceKind};
-use super::container::{Container, START_SOCKET};
+use super::container::Container;
 use super::error::{Context, Error, Result};
 use super::launch::{self, Spawn};
 use super::messages::ToInit;
 use super::namespaces;
 use super::reaper::Reaper;
+use super::start_socket;
 use super::state::{State, StateDir};
 use super::sys;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -118,7 +119,7 @@ impl Factory {
         config: &Config,
         cgroup: Option<&CgroupManager>,
     ) -> Result<Container> {
-        let listener = listen_start_socket(&dir.path)?;
+        let listener = start_socket::listen_in(&dir.path)?;
         let pid_ns = config
             .namespaces
             .iter()
@@ -218,25 +219,4 @@ fn check_id(id: &str) -> Result<()> {
             "id: '{id}' is not a valid container id (letters, digits, '-', '_', '.'; 1-128 characters; not starting with '.')"
         )))
     }
-}
-
-/// The socket the init waits for "start" on, bound in the state dir (via
-/// /proc/self/fd so a long root cannot overflow sun_path).
-fn listen_start_socket(dir: &Path) -> Result<OwnedFd> {
-    use nix::sys::socket::{
-        bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
-    };
-    let dirfd = File::open(dir).ctx(format!("open {}", dir.display()))?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dirfd.as_raw_fd());
-    let sock = socket(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .ctx("socket for start")?;
-    let addr = UnixAddr::new(path.as_str()).ctx("start socket address")?;
-    bind(sock.as_raw_fd(), &addr).ctx(format!("bind {}", dir.join(START_SOCKET).display()))?;
-    listen(&sock, Backlog::new(4).expect("valid backlog")).ctx("listen on the start socket")?;
-    Ok(sock)
 }

@@ -22,6 +22,7 @@ pub mod rlimits;
 mod rootfs;
 pub mod seccomp;
 mod secure_path;
+mod start_socket;
 mod state;
 pub mod suggest;
 mod sys;

@@ -12,7 +12,6 @@ use super::start_socket;
 use super::state::{State, StateDir};
 use super::sys;
 use std::fs::File;
-
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -214,6 +214,8 @@ impl CgroupManager {
             self.thaw()?;
         }
         let deadline = Instant::now() + KILL_TIMEOUT;
+        // Killed processes usually leave within a millisecond or two.
+        let mut delay = Duration::from_micros(500);
         loop {
             let pids = self.processes()?;
             if pids.is_empty() {
@@ -241,7 +243,8 @@ impl CgroupManager {
                     }
                 }
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(10));
         }
     }
 

@@ -198,7 +198,7 @@ c.destroy();
 "#,
             args = args.join(", ")
         ));
-        Ran::parse(&stdout)
+        Ran::from_line(&stdout, "RESULT ")
     }
 
     /// Like `run_process` for `/bin/sh -c script`, which must exit 0;
@@ -300,12 +300,16 @@ pub struct Ran {
 }
 
 impl Ran {
-    fn parse(script_stdout: &str) -> Ran {
+    /// The map a script printed as `PREFIX {json}` (a `run_process` result
+    /// or a `c.exec(..)` result: both have code, stdout and stderr).
+    pub fn from_line(script_stdout: &str, prefix: &str) -> Ran {
         let line = script_stdout
             .lines()
-            .find_map(|l| l.strip_prefix("RESULT "))
-            .unwrap_or_else(|| panic!("no RESULT line in the script's output:\n{script_stdout}"));
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad RESULT line {line:?}: {e}"))
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| {
+                panic!("no {prefix:?} line in the script's output:\n{script_stdout}")
+            });
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad {prefix:?} line {line:?}: {e}"))
     }
 }
 

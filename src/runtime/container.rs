@@ -6,7 +6,7 @@ use super::config::Cgroups;
 use super::config::{Config, NamespaceKind};
 use super::error::{Context, Error, ErrorKind, Result};
 use super::launch::{self, Spawn};
-use super::messages::{FromInit, ToInit};
+use super::messages::ToInit;
 use super::namespaces::JOIN_ORDER;
 use super::netstats::{self, InterfaceStats};
 use super::process::{Process, ProcessSpec, Stdio};
@@ -173,17 +173,11 @@ impl Container {
             },
             &raw,
         )?;
-        match conn.recv::<FromInit>()? {
-            None => {}
-            Some((FromInit::Failed(e), _)) => return Err(e),
-            Some((FromInit::Ready, _)) => {
-                return Err(Error::state("unexpected reply from the init"))
-            }
-        }
+        let console = launch::await_exec(&conn)?;
         let _ = std::fs::remove_file(self.dir.join(START_SOCKET));
         state.started = true;
         self.state_dir().write(&state)?;
-        p.started(init, stdio);
+        p.started(init, stdio, console);
         Ok(())
     }
 
@@ -238,20 +232,16 @@ impl Container {
         let result = launched
             .chan
             .send(&msg, &raw)
-            .and_then(|()| launched.chan.recv::<FromInit>());
+            .and_then(|()| launch::await_exec(&launched.chan));
         match result {
-            Ok(None) => {
-                p.started(launched.reaper, stdio);
+            Ok(console) => {
+                p.started(launched.reaper, stdio, console);
                 Ok(())
             }
-            other => {
+            Err(e) => {
                 let _ = launched.reaper.signal(libc::SIGKILL);
                 let _ = launched.reaper.wait();
-                match other {
-                    Ok(Some((FromInit::Failed(e), _))) => Err(e),
-                    Err(e) => Err(e),
-                    _ => Err(Error::state("unexpected reply from the exec init")),
-                }
+                Err(e)
             }
         }
     }

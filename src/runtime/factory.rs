@@ -40,8 +40,16 @@ impl Factory {
     }
 
     /// /run/ctrsh for root.
+    /// /run/ctrsh for root; for anyone else `ctrsh` in their runtime dir
+    /// ($XDG_RUNTIME_DIR), or /tmp/ctrsh-<uid> without one.
     pub fn default_root() -> PathBuf {
-        PathBuf::from("/run/ctrsh")
+        let uid = nix::unistd::geteuid();
+        if uid.is_root() {
+            return PathBuf::from("/run/ctrsh");
+        }
+        directories::BaseDirs::new()
+            .and_then(|d| d.runtime_dir().map(|r| r.join("ctrsh")))
+            .unwrap_or_else(|| PathBuf::from(format!("/tmp/ctrsh-{uid}")))
     }
 
     pub fn root(&self) -> &Path {
@@ -57,22 +65,50 @@ impl Factory {
                 "namespaces: a new \"mount\" namespace is required (the rootfs is built in it)",
             ));
         }
+        let rootless = !nix::unistd::geteuid().is_root();
+        if rootless && !namespaces::creates(&config, NamespaceKind::User) {
+            return Err(Error::config(format!(
+                "namespaces: ctrsh runs unprivileged (uid {}): a rootless container needs a new \"user\" namespace with uid_mappings and gid_mappings",
+                nix::unistd::geteuid()
+            )));
+        }
         let dir = StateDir::create(&self.root, id)?;
-        let cgroup = config.cgroups.clone().unwrap_or_default();
-        let result = CgroupManager::create(&cgroup, id).and_then(|cg| {
-            let made = cg
-                .apply(&cgroup)
-                .and_then(|()| self.create_in(&dir, id, &config, &cg));
-            if made.is_err() {
-                let _ = cg.kill_all();
-                let _ = cg.destroy();
-            }
-            made
-        });
+        let result = self.place_and_create(&dir, id, &config, rootless);
         if result.is_err() {
             let _ = dir.remove();
         }
         result.map_err(|e| e.context(format!("create container '{id}'")))
+    }
+
+    /// Cgroups first (the init joins them before anything else), then the
+    /// init. Unprivileged users get no cgroup unless the config asks for one
+    /// (which then has to be a cgroup delegated to them).
+    fn place_and_create(
+        &self,
+        dir: &StateDir,
+        id: &str,
+        config: &Config,
+        rootless: bool,
+    ) -> Result<Container> {
+        if rootless && config.cgroups.is_none() {
+            return self.create_in(dir, id, config, None);
+        }
+        let cgroup = config.cgroups.clone().unwrap_or_default();
+        let cg = CgroupManager::create(&cgroup, id).map_err(|e| {
+            if rootless {
+                e.context("cgroups: an unprivileged user can only use a cgroup delegated to them")
+            } else {
+                e
+            }
+        })?;
+        let made = cg
+            .apply(&cgroup)
+            .and_then(|()| self.create_in(dir, id, config, Some(&cg)));
+        if made.is_err() {
+            let _ = cg.kill_all();
+            let _ = cg.destroy();
+        }
+        made
     }
 
     fn create_in(
@@ -80,7 +116,7 @@ impl Factory {
         dir: &StateDir,
         id: &str,
         config: &Config,
-        cgroup: &CgroupManager,
+        cgroup: Option<&CgroupManager>,
     ) -> Result<Container> {
         let listener = listen_start_socket(&dir.path)?;
         let pid_ns = config
@@ -105,7 +141,7 @@ impl Factory {
         };
         // The init joins the cgroups before it does anything else.
         let ready = cgroup
-            .add_process(reaper.pid)
+            .map_or(Ok(()), |cg| cg.add_process(reaper.pid))
             .and_then(|()| launched.chan.send(&create, &[]))
             .and_then(|()| launch::expect_ready(&launched.chan, &reaper))
             .and_then(|()| write_state(dir, id, config, &reaper, cgroup));
@@ -147,7 +183,7 @@ fn write_state(
     id: &str,
     config: &Config,
     init: &Arc<Reaper>,
-    cgroup: &CgroupManager,
+    cgroup: Option<&CgroupManager>,
 ) -> Result<()> {
     let (start, _) = sys::proc_start_time(init.pid)
         .ok_or_else(|| Error::state("the container init vanished during create"))?;
@@ -162,7 +198,7 @@ fn write_state(
         started: false,
         created,
         config: config.clone(),
-        cgroup: Some(cgroup.clone()),
+        cgroup: cgroup.cloned(),
         oom_kills_seen: 0,
     })
 }

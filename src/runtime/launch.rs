@@ -186,11 +186,27 @@ pub fn expect_ready(chan: &Channel, reaper: &Reaper) -> Result<()> {
     match chan.recv::<FromInit>().unwrap_or(None) {
         Some((FromInit::Ready, _)) => Ok(()),
         Some((FromInit::Failed(e), _)) => Err(e),
+        Some((FromInit::Console, _)) => Err(Error::state("unexpected console from the init")),
         None => {
             let code = reaper.wait().unwrap_or(-1);
             Err(Error::state(format!(
                 "the container init exited before it was ready (status {code})"
             )))
+        }
+    }
+}
+
+/// After Start or Exec: the pty master if the process has a terminal, then
+/// EOF once the init exec'd (its channel is close-on-exec), or its error.
+pub fn await_exec(chan: &Channel) -> Result<Option<OwnedFd>> {
+    use super::messages::FromInit;
+    let mut console = None;
+    loop {
+        match chan.recv::<FromInit>()? {
+            None => return Ok(console),
+            Some((FromInit::Console, mut fds)) if fds.len() == 1 => console = fds.pop(),
+            Some((FromInit::Failed(e), _)) => return Err(e),
+            Some(_) => return Err(Error::state("unexpected reply from the init")),
         }
     }
 }

@@ -29,4 +29,7 @@ pub enum FromInit {
     Ready,
     /// A step failed; the init exits.
     Failed(Error),
+    /// The master side of the process's pty (fd attached); the init goes on
+    /// to exec.
+    Console,
 }

@@ -25,6 +25,7 @@ mod secure_path;
 mod state;
 pub mod suggest;
 mod sys;
+mod terminal;
 pub mod user;
 
 pub use config::Config;

@@ -4,7 +4,7 @@ use super::convert::{to_json_map, to_script, to_strings};
 use super::errors::{narrow, raise, OrRaise, ScriptResult};
 use super::process::{signal_number, ProcessHandle};
 use super::{func, getter, setter};
-use crate::runtime::{self, Container};
+use crate::runtime::{self, Container, Process, ProcessSpec};
 use rhai::{Array, Dynamic, Engine, Map, INT};
 use std::sync::Arc;
 
@@ -32,6 +32,7 @@ pub fn register(engine: &mut Engine) {
     register_properties(engine);
     register_operations(engine);
     register_resources(engine);
+    register_terminal(engine);
     register_comparison(engine);
 }
 
@@ -157,6 +158,42 @@ fn register_operations(engine: &mut Engine) {
     )
     .with_volatility(true)
     .register_into_engine(engine, |c: &mut ContainerHandle| c.0.destroy().or_raise());
+}
+
+fn register_terminal(engine: &mut Engine) {
+    func(
+        "attach",
+        &["c: Container", "p: Process", "int"],
+        "Hand your terminal to `p` (started with `terminal: true`) until it exits; returns its exit code.",
+    )
+    .with_volatility(true)
+    .register_into_engine(
+        engine,
+        |_c: &mut ContainerHandle, p: ProcessHandle| -> ScriptResult<INT> {
+            p.lock().attach().or_raise().map(INT::from)
+        },
+    );
+    func(
+        "shell",
+        &["c: Container", "int"],
+        "Run an interactive /bin/sh with a terminal in the running container; returns its exit code.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<INT> {
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        let mut p = Process::new(ProcessSpec {
+            args: vec!["/bin/sh".into()],
+            env: vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                format!("TERM={term}"),
+            ],
+            terminal: true,
+            ..Default::default()
+        })
+        .or_raise()?;
+        c.0.start(&mut p).or_raise()?;
+        p.attach().or_raise().map(INT::from)
+    });
 }
 
 fn register_resources(engine: &mut Engine) {

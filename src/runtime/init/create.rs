@@ -26,7 +26,7 @@ pub fn run(chan: &Channel, config: Config) -> Result<()> {
     let conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
     let result = match conn.recv::<ToInit>()? {
         Some((ToInit::Start { process }, fds)) => {
-            exec_process::exec(&config, &process, fds).map_err(|e| e.context("start"))
+            exec_process::exec(&conn, &config, &process, fds).map_err(|e| e.context("start"))
         }
         other => Err(Error::state(format!("init: expected start, got {other:?}"))),
     };

@@ -2,15 +2,18 @@
 //! stdio, user, working directory, capabilities, no_new_privs, exec.
 
 use crate::runtime::capabilities;
+use crate::runtime::channel::Channel;
 use crate::runtime::config::Config;
 use crate::runtime::defaults;
 use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::messages::FromInit;
 use crate::runtime::process::ProcessSpec;
 use crate::runtime::seccomp::{self, Seccomp};
 use crate::runtime::sys;
 use crate::runtime::user::{self, ExecUser};
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -18,14 +21,36 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 /// Returns only on failure: on success the process image is replaced and the
 /// channel closes (close-on-exec), which tells the parent it worked.
-pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<()> {
-    let [stdin, stdout, stderr]: [OwnedFd; 3] = stdio
-        .try_into()
-        .map_err(|_| Error::state("expected three stdio fds from the parent"))?;
+pub fn exec(
+    chan: &Channel,
+    config: &Config,
+    spec: &ProcessSpec,
+    stdio: Vec<OwnedFd>,
+) -> Result<()> {
+    let who = lookup_user(spec.user.as_deref().unwrap_or("0"))?;
+    let [stdin, stdout, stderr]: [OwnedFd; 3] = if spec.terminal {
+        let slave = console(chan, &who)?;
+        [
+            slave.try_clone().ctx("dup pty")?,
+            slave.try_clone().ctx("dup pty")?,
+            slave,
+        ]
+    } else {
+        stdio
+            .try_into()
+            .map_err(|_| Error::state("expected three stdio fds from the parent"))?
+    };
     nix::unistd::dup2_stdin(stdin).ctx("set up stdin")?;
     nix::unistd::dup2_stdout(stdout).ctx("set up stdout")?;
     nix::unistd::dup2_stderr(stderr).ctx("set up stderr")?;
-    let who = lookup_user(spec.user.as_deref().unwrap_or("0"))?;
+    if spec.terminal {
+        // A session of its own with the pty as controlling terminal.
+        nix::unistd::setsid().ctx("setsid")?;
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+            return Err(std::io::Error::last_os_error())
+                .ctx("make the pty the controlling terminal");
+        }
+    }
     let cwd = spec.cwd.as_deref().unwrap_or("/");
     enter_cwd(cwd)?;
     let env = environment(spec, &who);
@@ -65,6 +90,32 @@ pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<
     }
     let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     Err(err).ctx(format!("exec {}", program.display()))
+}
+
+/// A pty from the container's own devpts: the master goes to the parent,
+/// the slave (owned by the process's user) becomes stdio.
+fn console(chan: &Channel, who: &ExecUser) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx("terminal: open /dev/ptmx")?;
+    nix::pty::grantpt(&master).ctx("terminal: grantpt")?;
+    nix::pty::unlockpt(&master).ctx("terminal: unlockpt")?;
+    let name = nix::pty::ptsname_r(&master).ctx("terminal: ptsname")?;
+    let slave: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(&name)
+        .ctx(format!("terminal: open {name}"))?
+        .into();
+    nix::unistd::fchown(
+        &slave,
+        Some(nix::unistd::Uid::from_raw(who.uid)),
+        Some(nix::unistd::Gid::from_raw(who.gid)),
+    )
+    .ctx(format!("terminal: chown {name}"))?;
+    chan.send(&FromInit::Console, &[master.as_raw_fd()])?;
+    Ok(slave)
 }
 
 fn lookup_user(spec: &str) -> Result<ExecUser> {
@@ -125,7 +176,12 @@ fn switch_user(who: &ExecUser) -> Result<()> {
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
+    // A user namespace made by an unprivileged user denies setgroups; with
+    // no supplementary groups to set there is nothing to do then.
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !(denied && groups.is_empty()) {
+        nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
+    }
     let gid = nix::unistd::Gid::from_raw(who.gid);
     nix::unistd::setresgid(gid, gid, gid).ctx(format!("setgid {}", who.gid))?;
     let uid = nix::unistd::Uid::from_raw(who.uid);

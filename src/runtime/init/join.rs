@@ -2,6 +2,7 @@
 //! the container's pid namespace and cgroups; join the other namespaces.
 
 use super::exec_process;
+use crate::runtime::channel::Channel;
 use crate::runtime::config::{Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::messages::STDIO_FDS;
@@ -12,6 +13,7 @@ use std::os::fd::OwnedFd;
 
 /// Returns only on failure.
 pub fn run(
+    chan: &Channel,
     config: Config,
     process: ProcessSpec,
     namespaces: Vec<NamespaceKind>,
@@ -31,5 +33,5 @@ pub fn run(
     drop(ns_fds);
     nix::unistd::chdir("/").ctx("exec: chdir /")?;
     rlimits::apply(&config.rlimits)?;
-    exec_process::exec(&config, &process, fds).map_err(|e| e.context("exec"))
+    exec_process::exec(chan, &config, &process, fds).map_err(|e| e.context("exec"))
 }

@@ -377,56 +377,15 @@ fn env_and_cwd_are_honoured() {
 }
 
 #[test]
-fn user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
-    let Some(sb) = Sandbox::new("userns") else {
-        return;
-    };
-    sb.script_ok(
-        r#"config.namespaces.push("user");
-config.uid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];
-config.gid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];
-spec.args = ["/bin/sleep", "1000"];
-spec.stdout = "null";
-spec.stderr = "null";
-let c = f.create(id, config);
-c.start(process(spec));
-"#,
-    );
-    let pid = ctrsh::runtime::Factory::new(&sb.root)
-        .and_then(|f| f.load(&sb.id))
-        .unwrap()
-        .pid()
-        .expect("the container runs");
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert_eq!(
-        uids.split_whitespace().skip(1).collect::<Vec<_>>(),
-        ["100000"; 4],
-        "the host's view of the container's root: {uids}"
-    );
-    // A second ctrsh process execs into it and is root there, mapped.
-    let out = sb.script_ok(
-        r#"let c = f.load(id);
-print("EXEC " + c.exec(["/bin/sh", "-c", "id -u; cat /proc/self/uid_map"]).to_json());
-c.destroy();
-"#,
-    );
-    let inside = Ran::from_line(&out, "EXEC ");
-    let words: Vec<&str> = inside.stdout.split_whitespace().collect();
-    assert_eq!(words, ["0", "0", "100000", "65536"], "{inside:?}");
-}
-
-#[test]
-fn process_settings_no_new_privileges_oom_score_adj_and_sysctl_apply() {
+fn no_new_privileges_and_oom_score_adj_apply() {
     let Some(sb) = Sandbox::new("settings") else {
         return;
     };
     let out = sb.sh(
         r#"config.no_new_privileges = true;
-config.oom_score_adj = 500;
-config.sysctl = #{ "net.ipv4.ip_forward": "1" };"#,
-        "grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj /proc/sys/net/ipv4/ip_forward",
+config.oom_score_adj = 500;"#,
+        "grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj",
     );
     let words: Vec<&str> = out.split_whitespace().collect();
-    assert_eq!(words, ["NoNewPrivs:", "1", "500", "1"], "{out}");
+    assert_eq!(words, ["NoNewPrivs:", "1", "500"], "{out}");
 }

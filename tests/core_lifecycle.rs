@@ -154,31 +154,3 @@ fn racing_creates_of_one_id_give_one_container_and_one_clear_error() {
         sb.assert_nothing_left(&id);
     }
 }
-
-#[test]
-fn exec_joins_the_running_containers_namespaces() {
-    let Some(sb) = Sandbox::new("exec-joins") else {
-        return;
-    };
-    let out = sb.script_ok(
-        r#"config.hostname = "joined";
-spec.args = ["/bin/sleep", "1000"];
-let c = f.create(id, config);
-let p = process(spec);
-c.start(p);
-print("EXEC " + c.exec(["/bin/sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; [ $$ -ne 1 ] && echo not-pid-1"]).to_json());
-print("COUNT " + c.processes().len());
-c.destroy();
-"#,
-    );
-    let ran = common::Ran::from_line(&out, "EXEC ");
-    assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(
-        ran.stdout, "joined\n/bin/sleep 1000 \nnot-pid-1\n",
-        "{ran:?}"
-    );
-    assert!(
-        out.contains("COUNT 1\n"),
-        "the exec'd process outlived its exec: {out}"
-    );
-}

@@ -12,6 +12,7 @@
 use ctrsh::runtime::Factory;
 use serde::Deserialize;
 use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -52,10 +53,10 @@ pub fn prerequisites(test: &str) -> bool {
     false
 }
 
-/// The busybox rootfs every sandbox copies, built once per test binary by
-/// scripts/build-rootfs. A file lock keeps test binaries that run at the
-/// same time from building it twice; a stamp of the busybox binary makes a
-/// new busybox rebuild it.
+/// The busybox rootfs every sandbox copies, built by scripts/build-rootfs
+/// once per test binary. A file lock keeps test binaries that run at the
+/// same time from building it twice; a stamp of the busybox binary and of
+/// the build script makes a new busybox or a changed script rebuild it.
 fn base_rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
     ROOTFS.get_or_init(|| {
@@ -67,13 +68,24 @@ fn base_rootfs() -> &'static Path {
             .expect("lock the rootfs");
         let dir = tmp.join("busybox-rootfs");
         let stamp_file = tmp.join("busybox-rootfs.stamp");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-rootfs");
         let meta = fs::metadata(BUSYBOX).expect("stat busybox");
-        let stamp = format!("{} {} {}", meta.ino(), meta.size(), meta.mtime());
-        if fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) {
+        let mut script_hash = DefaultHasher::new();
+        fs::read(&script)
+            .expect("read scripts/build-rootfs")
+            .hash(&mut script_hash);
+        let stamp = format!(
+            "{} {} {} {:x}",
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            script_hash.finish()
+        );
+        let current = fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str());
+        if !current || !dir.exists() {
             if dir.exists() {
                 fs::remove_dir_all(&dir).expect("remove the old rootfs");
             }
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-rootfs");
             let out = Command::new(&script)
                 .arg(&dir)
                 .output()

@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{Output, Sandbox};
+use common::{Output, RunningScript, Sandbox};
 use ctrsh::runtime::Factory;
 use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn exit_code_of_the_process_is_returned() {
@@ -153,4 +154,35 @@ fn racing_creates_of_one_id_give_one_container_and_one_clear_error() {
         f.load(&id).and_then(|c| c.destroy()).unwrap();
         sb.assert_nothing_left(&id);
     }
+}
+
+/// The main job (scripts/hello.rhai, what scripts/demo runs) works and
+/// cleans up after itself.
+#[test]
+fn the_hello_walkthrough_runs_and_leaves_nothing() {
+    let Some(sb) = Sandbox::new("hello") else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/hello.rhai");
+    let out = RunningScript::spawn(
+        Command::new(common::CTRSH)
+            .arg(&script)
+            .arg(&sb.rootfs)
+            .env("CTRSH_ROOT", &sb.root),
+    )
+    .finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    for want in [
+        "created ctrsh-hello: created",
+        "hello",
+        "uid=1(daemon) gid=1(daemon) groups=100(users)",
+        "pid 1",
+        "exit code 0",
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == want),
+            "no '{want}' in:\n{out}"
+        );
+    }
+    sb.assert_nothing_left("ctrsh-hello");
 }

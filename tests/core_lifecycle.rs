@@ -92,6 +92,37 @@ print("LISTED " + f.list().contains(id));
     sb.assert_nothing_left(&sb.id);
 }
 
+/// Without a pid namespace the init's children do not die with it:
+/// destroy must find and kill them.
+#[test]
+fn destroy_kills_what_the_init_left_behind_without_a_pid_namespace() {
+    let Some(sb) = Sandbox::new("no-pidns-orphans") else {
+        return;
+    };
+    let out = sb.script_ok(
+        r#"config.namespaces = ["mount", "uts", "ipc"];
+spec.args = ["/bin/sh", "-c", "sleep 1000 >/dev/null 2>&1 & echo $!"];
+let c = f.create(id, config);
+let p = process(spec);
+print("CODE " + c.run(p));
+print("ORPHAN " + p.stdout);
+c.destroy();
+"#,
+    );
+    assert!(out.contains("CODE 0\n"), "{out}");
+    // No pid namespace: the pid the shell printed is a host pid.
+    let pid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("ORPHAN "))
+        .unwrap_or_else(|| panic!("no ORPHAN line: {out}"));
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).starts_with("sleep"),
+        "the container's sleep (pid {pid}) survived destroy"
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
 #[test]
 fn a_second_ctrsh_process_loads_signals_and_destroys_a_container() {
     let Some(sb) = Sandbox::new("load") else {

@@ -125,7 +125,15 @@ impl Sandbox {
         }
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("ctrsh-test-{test}-{}-{n}", std::process::id());
+        // The time makes the name unique even if a crashed earlier run
+        // with the same pid left its directory behind.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("ctrsh-test-{test}-{}-{n}-{nanos:x}", std::process::id());
+        // Under /tmp rather than target/: unprivileged users (rootless
+        // tests) can reach it wherever the clone is.
         let dir = std::env::temp_dir().join(&name);
         let sandbox = Sandbox {
             root: dir.join("state"),
@@ -134,7 +142,7 @@ impl Sandbox {
             dir,
             scripts: AtomicUsize::new(0),
         };
-        fs::create_dir_all(&sandbox.dir).expect("create the sandbox dir");
+        fs::create_dir(&sandbox.dir).expect("create the sandbox dir");
         let out = Command::new("cp")
             .arg("-a")
             .arg(base_rootfs())

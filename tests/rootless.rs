@@ -12,6 +12,10 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Serialises changes to the host's user database.
+static ACCOUNTS: Mutex<()> = Mutex::new(());
 
 /// A throwaway system user, deleted on drop (also when the test fails).
 struct User {
@@ -22,6 +26,8 @@ struct User {
 
 impl User {
     fn create() -> User {
+        // useradd and userdel lock /etc/passwd: two at once fail.
+        let _one_at_a_time = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
         let name = format!("ctrsh-rl{n}-{}", std::process::id());
@@ -60,6 +66,7 @@ impl User {
 
 impl Drop for User {
     fn drop(&mut self) {
+        let _one_at_a_time = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         let _ = Command::new("userdel").arg(&self.name).output();
     }
 }

@@ -173,7 +173,11 @@ impl Container {
             },
             &raw,
         )?;
-        let console = launch::await_exec(&conn)?;
+        let execed = launch::await_exec(&conn)?;
+        if let Some(e) = execed.failed {
+            return Err(e);
+        }
+        let console = execed.console;
         let _ = std::fs::remove_file(self.dir.join(START_SOCKET));
         state.started = true;
         self.state_dir().write(&state)?;
@@ -181,43 +185,33 @@ impl Container {
         Ok(())
     }
 
-    /// A new process in the running container: the parent enters the pid
-    /// namespace around the clone; the init joins the rest.
+    /// A new process in the running container: an init that joins the
+    /// container's namespaces (pid last, see init/join.rs) and cgroups.
     fn exec_in(&self, state: &State, p: &mut Process) -> Result<()> {
         let pid = state.init_pid;
-        let open_ns = |kind: NamespaceKind| {
-            let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
-            File::open(&path).ctx(format!("open {path}"))
-        };
         let has = |kind| self.config.namespaces.iter().any(|n| n.kind == kind);
-        let pid_ns = if has(NamespaceKind::Pid) {
-            Some(open_ns(NamespaceKind::Pid)?)
-        } else {
-            None
-        };
-        let mut kinds = Vec::new();
-        let mut ns_fds: Vec<OwnedFd> = Vec::new();
-        for kind in JOIN_ORDER
-            .into_iter()
-            .filter(|k| *k != NamespaceKind::Pid && has(*k))
-        {
-            ns_fds.push(open_ns(kind)?.into());
-            kinds.push(kind);
-        }
+        let order = JOIN_ORDER.into_iter().filter(|k| *k != NamespaceKind::Pid);
+        let kinds: Vec<NamespaceKind> = order
+            .chain(std::iter::once(NamespaceKind::Pid))
+            .filter(|k| has(*k))
+            .collect();
+        let ns_fds = kinds
+            .iter()
+            .map(|kind| {
+                let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
+                File::open(&path)
+                    .map(OwnedFd::from)
+                    .ctx(format!("open {path}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let stdio = p.open_stdio()?;
+        launch::become_subreaper()?;
         let launched = launch::spawn(Spawn {
             clone_flags: 0,
-            pid_ns: pid_ns.as_ref(),
+            pid_ns: None,
             listener: None,
             id_maps: None,
         })?;
-        if let Some(cg) = &state.cgroup {
-            if let Err(e) = cg.add_process(launched.reaper.pid) {
-                let _ = launched.reaper.signal(libc::SIGKILL);
-                let _ = launched.reaper.wait();
-                return Err(e);
-            }
-        }
         let raw: Vec<_> = stdio
             .fds
             .iter()
@@ -229,21 +223,39 @@ impl Container {
             process: p.spec().clone(),
             namespaces: kinds,
         };
-        let result = launched
-            .chan
-            .send(&msg, &raw)
+        let joined = match &state.cgroup {
+            Some(cg) => cg.add_process(launched.reaper.pid),
+            None => Ok(()),
+        };
+        let execed = joined
+            .and_then(|()| launched.chan.send(&msg, &raw))
             .and_then(|()| launch::await_exec(&launched.chan));
-        match result {
-            Ok(console) => {
-                p.started(launched.reaper, stdio, console);
-                Ok(())
-            }
+        let execed = match execed {
+            Ok(execed) => execed,
             Err(e) => {
                 let _ = launched.reaper.signal(libc::SIGKILL);
                 let _ = launched.reaper.wait();
-                Err(e)
+                return Err(e);
             }
+        };
+        // With a pid namespace the init forked the process and exited:
+        // reaping the init makes its child ours (we are a subreaper).
+        let reaper = match execed.pid {
+            Some(child) => {
+                let _ = launched.reaper.wait();
+                let fd = sys::pidfd_open(child).ctx(format!("pidfd_open {child}"))?;
+                Reaper::child(child, fd)
+            }
+            None => launched.reaper,
+        };
+        if let Some(e) = execed.failed {
+            // It exits after reporting; a zombie in the container's pid
+            // namespace would keep the namespace's init from ever exiting.
+            let _ = reaper.wait();
+            return Err(e);
         }
+        p.started(reaper, stdio, execed.console);
+        Ok(())
     }
 
     /// start + wait.
@@ -450,6 +462,12 @@ impl Container {
             match init.signal(libc::SIGKILL) {
                 Err(e) if e.kind != ErrorKind::State => return Err(e),
                 _ => {}
+            }
+            // Processes we started in the container are our children: their
+            // zombies must be reaped before its pid namespace can end.
+            while !init.exited() {
+                Reaper::reap_exited_children();
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
             init.wait_gone()?;
         }

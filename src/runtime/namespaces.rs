@@ -20,11 +20,13 @@ pub const JOIN_ORDER: [NamespaceKind; 7] = [
 ];
 
 /// clone(2) flags for the namespaces the container creates (not joins).
+/// The cgroup namespace is not among them: the init unshares it once the
+/// parent has put it in its cgroups, so the namespace is rooted there.
 pub fn clone_flags(config: &Config) -> libc::c_int {
     config
         .namespaces
         .iter()
-        .filter(|n| n.path.is_none())
+        .filter(|n| n.path.is_none() && n.kind != NamespaceKind::Cgroup)
         .fold(0, |acc, n| acc | n.kind.clone_flag())
 }
 

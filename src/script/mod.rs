@@ -6,8 +6,10 @@ mod container;
 mod convert;
 mod errors;
 mod factory;
+mod files;
 mod process;
 mod run;
+mod stdlib;
 
 pub use builtins::{clear_interrupt, interrupt, is_interrupted};
 pub use errors::describe;
@@ -30,6 +32,8 @@ pub fn engine(args: Vec<String>) -> Engine {
     factory::register(&mut engine);
     container::register(&mut engine);
     process::register(&mut engine);
+    files::register(&mut engine);
+    stdlib::install(&mut engine);
     engine
 }
 

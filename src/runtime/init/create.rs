@@ -42,6 +42,10 @@ pub fn run(chan: &Channel, config: Config) -> Result<()> {
 fn setup(config: &Config) -> Result<()> {
     let has = |k| config.namespaces.iter().any(|n| n.kind == k);
     namespaces::join_paths(config)?;
+    if namespaces::creates(config, NamespaceKind::Cgroup) {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx("namespaces: create the cgroup namespace")?;
+    }
     if let Some(name) = &config.hostname {
         nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
     }

@@ -43,13 +43,13 @@ pub fn exec(
     nix::unistd::dup2_stdin(stdin).ctx("set up stdin")?;
     nix::unistd::dup2_stdout(stdout).ctx("set up stdout")?;
     nix::unistd::dup2_stderr(stderr).ctx("set up stderr")?;
-    if spec.terminal {
-        // A session of its own with the pty as controlling terminal.
-        nix::unistd::setsid().ctx("setsid")?;
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
-            return Err(std::io::Error::last_os_error())
-                .ctx("make the pty the controlling terminal");
-        }
+    // A session of its own: without it the process would keep ctrsh's
+    // terminal as controlling terminal and could push input into the
+    // user's shell with TIOCSTI (CVE-2017-5226). With `terminal` the pty
+    // becomes its controlling terminal.
+    nix::unistd::setsid().ctx("setsid")?;
+    if spec.terminal && unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx("make the pty the controlling terminal");
     }
     let cwd = spec.cwd.as_deref().unwrap_or("/");
     enter_cwd(cwd)?;

@@ -71,6 +71,7 @@ pub fn exec(
     if let (Some(f), false) = (&filter, config.no_new_privileges) {
         seccomp::apply(f)?;
     }
+    capabilities::check_available(&keep)?;
     capabilities::limit_bounding(&keep)?;
     switch_user(&who)?;
     capabilities::set_process_sets(&keep)?;
@@ -133,13 +134,14 @@ fn enter_cwd(cwd: &str) -> Result<()> {
         )));
     }
     nix::unistd::chdir(cwd).ctx(format!("cwd: chdir to '{cwd}'"))?;
-    let here = nix::unistd::getcwd().ctx("cwd: getcwd")?;
-    if !here.starts_with("/") {
-        return Err(Error::config(format!(
+    // getcwd fails (ENOENT) for a directory outside the process's root.
+    match nix::unistd::getcwd() {
+        Ok(here) if here.starts_with("/") => Ok(()),
+        Ok(_) | Err(nix::errno::Errno::ENOENT) => Err(Error::config(format!(
             "cwd: '{cwd}' is outside the container"
-        )));
+        ))),
+        Err(e) => Err(e).ctx("cwd: getcwd"),
     }
-    Ok(())
 }
 
 /// The process env plus HOME from /etc/passwd when the spec has none.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{rhai_str, Sandbox};
+use common::{rhai_str, Ran, Sandbox};
 use std::collections::BTreeSet;
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -255,13 +255,9 @@ c.destroy();
 "#,
     );
     let exec_out = |prefix: &str| -> String {
-        let line = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} line in {stdout}"));
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["code"], 0, "{line}");
-        v["stdout"].as_str().unwrap().to_string()
+        let ran = Ran::from_line(&stdout, prefix);
+        assert_eq!(ran.code, 0, "{ran:?}");
+        ran.stdout
     };
     // The first process (sleep, pid 1) has exactly stdin, stdout, stderr.
     let first = exec_out("FIRST ");
@@ -378,4 +374,18 @@ fn env_and_cwd_are_honoured() {
         r#"echo "$GREETING"; pwd; echo "$HOME""#,
     );
     assert_eq!(out, "hello world\n/tmp\n/root\n");
+}
+
+#[test]
+fn no_new_privileges_and_oom_score_adj_apply() {
+    let Some(sb) = Sandbox::new("settings") else {
+        return;
+    };
+    let out = sb.sh(
+        r#"config.no_new_privileges = true;
+config.oom_score_adj = 500;"#,
+        "grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj",
+    );
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["NoNewPrivs:", "1", "500"], "{out}");
 }

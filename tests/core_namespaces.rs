@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::Sandbox;
+use common::{Ran, Sandbox};
+use ctrsh::runtime::Factory;
+use std::fs;
 
 #[test]
 fn a_second_container_joins_the_first_ones_namespaces_by_path() {
@@ -96,4 +98,44 @@ fn namespaced_sysctls_are_set_inside_the_container() {
         ["1", "1234"],
         "{out}"
     );
+}
+
+#[test]
+fn user_namespace_container_root_is_the_mapped_uid_on_the_host() {
+    let Some(sb) = Sandbox::new("ns_user_host") else {
+        return;
+    };
+    sb.script_ok(
+        r#"config.namespaces.push("user");
+config.uid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];
+config.gid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];
+spec.args = ["/bin/sleep", "1000"];
+spec.stdout = "null";
+spec.stderr = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+"#,
+    );
+    let pid = Factory::new(&sb.root)
+        .and_then(|f| f.load(&sb.id))
+        .unwrap()
+        .pid()
+        .expect("the container runs");
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uids.split_whitespace().skip(1).collect::<Vec<_>>(),
+        ["100000"; 4],
+        "the host's view of the container's root: {uids}"
+    );
+    // A second ctrsh process execs into it and is root there.
+    let out = sb.script_ok(
+        r#"let c = f.load(id);
+print("EXEC " + c.exec(["/bin/sh", "-c", "id -u; cat /proc/self/uid_map"]).to_json());
+c.destroy();
+"#,
+    );
+    let inside = Ran::from_line(&out, "EXEC ");
+    let words: Vec<&str> = inside.stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "100000", "65536"], "{inside:?}");
 }

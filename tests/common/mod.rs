@@ -12,6 +12,7 @@
 use ctrsh::runtime::Factory;
 use serde::Deserialize;
 use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -52,10 +53,10 @@ pub fn prerequisites(test: &str) -> bool {
     false
 }
 
-/// The busybox rootfs every sandbox copies, built once per test binary by
-/// scripts/build-rootfs. A file lock keeps test binaries that run at the
-/// same time from building it twice; a stamp of the busybox binary makes a
-/// new busybox rebuild it.
+/// The busybox rootfs every sandbox copies, built by scripts/build-rootfs
+/// once per test binary. A file lock keeps test binaries that run at the
+/// same time from building it twice; a stamp of the busybox binary and of
+/// the build script makes a new busybox or a changed script rebuild it.
 fn base_rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
     ROOTFS.get_or_init(|| {
@@ -67,13 +68,24 @@ fn base_rootfs() -> &'static Path {
             .expect("lock the rootfs");
         let dir = tmp.join("busybox-rootfs");
         let stamp_file = tmp.join("busybox-rootfs.stamp");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-rootfs");
         let meta = fs::metadata(BUSYBOX).expect("stat busybox");
-        let stamp = format!("{} {} {}", meta.ino(), meta.size(), meta.mtime());
-        if fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) {
+        let mut script_hash = DefaultHasher::new();
+        fs::read(&script)
+            .expect("read scripts/build-rootfs")
+            .hash(&mut script_hash);
+        let stamp = format!(
+            "{} {} {} {:x}",
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            script_hash.finish()
+        );
+        let current = fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str());
+        if !current || !dir.exists() {
             if dir.exists() {
                 fs::remove_dir_all(&dir).expect("remove the old rootfs");
             }
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-rootfs");
             let out = Command::new(&script)
                 .arg(&dir)
                 .output()
@@ -113,7 +125,15 @@ impl Sandbox {
         }
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("ctrsh-test-{test}-{}-{n}", std::process::id());
+        // The time makes the name unique even if a crashed earlier run
+        // with the same pid left its directory behind.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("ctrsh-test-{test}-{}-{n}-{nanos:x}", std::process::id());
+        // Under /tmp rather than target/: unprivileged users (rootless
+        // tests) can reach it wherever the clone is.
         let dir = std::env::temp_dir().join(&name);
         let sandbox = Sandbox {
             root: dir.join("state"),
@@ -122,7 +142,7 @@ impl Sandbox {
             dir,
             scripts: AtomicUsize::new(0),
         };
-        fs::create_dir_all(&sandbox.dir).expect("create the sandbox dir");
+        fs::create_dir(&sandbox.dir).expect("create the sandbox dir");
         let out = Command::new("cp")
             .arg("-a")
             .arg(base_rootfs())
@@ -198,7 +218,7 @@ c.destroy();
 "#,
             args = args.join(", ")
         ));
-        Ran::parse(&stdout)
+        Ran::from_line(&stdout, "RESULT ")
     }
 
     /// Like `run_process` for `/bin/sh -c script`, which must exit 0;
@@ -300,12 +320,16 @@ pub struct Ran {
 }
 
 impl Ran {
-    fn parse(script_stdout: &str) -> Ran {
+    /// The map a script printed as `PREFIX {json}` (a `run_process` result
+    /// or a `c.exec(..)` result: both have code, stdout and stderr).
+    pub fn from_line(script_stdout: &str, prefix: &str) -> Ran {
         let line = script_stdout
             .lines()
-            .find_map(|l| l.strip_prefix("RESULT "))
-            .unwrap_or_else(|| panic!("no RESULT line in the script's output:\n{script_stdout}"));
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad RESULT line {line:?}: {e}"))
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| {
+                panic!("no {prefix:?} line in the script's output:\n{script_stdout}")
+            });
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad {prefix:?} line {line:?}: {e}"))
     }
 }
 

@@ -262,7 +262,6 @@ c.destroy();
 /// A destroyed container is stopped: starting it again is a state error
 /// that names it, not a failed system call on its removed state dir.
 #[test]
-#[ignore = "runtime bug: start after destroy fails with 'system: open <root>/<id>/lock: ENOENT'"]
 fn start_after_destroy_is_a_state_error() {
     let Some(sb) = Sandbox::new("start-destroyed") else {
         return;

@@ -215,7 +215,8 @@ fn help(api: &[ApiEntry], word: Option<&str>) -> String {
     let mut text = String::new();
     if word.is_none() {
         text.push_str(
-            "ctrsh's script API (docs/api.md has examples); :help WORD narrows it; :quit leaves.\n",
+            "ctrsh's script API (docs/api.md has examples); :help WORD narrows it; \
+             :load FILE runs a script here; :quit leaves.\n",
         );
     }
     for entry in api {

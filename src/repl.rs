@@ -1,22 +1,29 @@
 //! The interactive prompt (`ctrsh` on a terminal, or `ctrsh -i`): rustyline
-//! with history, multi-line input, completion of the script API's names and
-//! of variables, and `:help` / `:quit`.
+//! with history, multi-line input, completion (API names, variables,
+//! members, config keys, file paths), syntax colours, and `:help` /
+//! `:load` / `:quit`.
+
+mod complete;
+mod highlight;
+mod lex;
+mod session;
 
 use crate::script::{self, ApiEntry};
-use rhai::{Dynamic, Engine, EvalAltResult, LexError, ParseErrorType, Position, Scope, AST};
-use rustyline::completion::Completer;
+use complete::Completion;
+use rhai::{Engine, LexError, ParseErrorType, Position};
+use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
+use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Editor, Helper};
+use session::{Session, Step};
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-/// What error positions are prefixed with.
-const SOURCE: &str = "<repl>";
 const PROMPT: &str = "ctrsh> ";
 /// The prompt for the next line of an unfinished input (non-terminal stdin;
 /// on a terminal rustyline keeps editing the same input).
@@ -33,7 +40,11 @@ pub fn run(engine: Engine) -> i32 {
             return 1;
         }
     };
-    editor.set_helper(Some(ReplHelper::new(engine.clone(), &api)));
+    editor.set_helper(Some(ReplHelper {
+        engine: engine.clone(),
+        completion: Completion::new(&api),
+        colour: std::io::stdout().is_terminal(),
+    }));
     // Only a person at a terminal makes history worth keeping.
     let history = std::io::stdin().is_terminal().then(history_path).flatten();
     if let Some(path) = &history {
@@ -63,23 +74,20 @@ pub fn run(engine: Engine) -> i32 {
         }
         let _ = editor.add_history_entry(input.as_str());
         if let Some(command) = input.trim().strip_prefix(':') {
-            if run_command(command, &api) == Flow::Quit {
-                break;
+            match run_command(command, &api, &mut session) {
+                Flow::Continue => {}
+                Flow::Quit => break,
+                Flow::Exit(code) => {
+                    status = code;
+                    break;
+                }
             }
-            continue;
-        }
-        match session.eval(&input) {
-            Step::Value(text) => println!("{text}"),
-            Step::Nothing => {}
-            Step::Exit(code) => {
-                status = code;
-                break;
-            }
-            Step::Failed(message) => eprintln!("{message}"),
-            Step::Interrupted => eprintln!("interrupted"),
+        } else if let Some(code) = report(session.eval(&input)) {
+            status = code;
+            break;
         }
         if let Some(helper) = editor.helper_mut() {
-            helper.variables = session.variables();
+            helper.completion.variables = session.variables();
         }
     }
     if let Some(path) = &history {
@@ -88,6 +96,18 @@ pub fn run(engine: Engine) -> i32 {
         }
     }
     status
+}
+
+/// Prints how an evaluation ended; the exit status if it was `exit(code)`.
+fn report(step: Step) -> Option<i32> {
+    match step {
+        Step::Value(text) => println!("{text}"),
+        Step::Nothing => {}
+        Step::Exit(code) => return Some(code),
+        Step::Failed(message) => eprintln!("{message}"),
+        Step::Interrupted => eprintln!("interrupted"),
+    }
+    None
 }
 
 /// `$XDG_STATE_HOME/ctrsh/history` (or the local data dir), created if missing.
@@ -164,14 +184,26 @@ fn char_at(pos: Position, input: &str) -> Option<char> {
 enum Flow {
     Continue,
     Quit,
+    /// A loaded file called `exit(code)`.
+    Exit(i32),
 }
 
-/// `:help [word]`, `:quit`.
-fn run_command(command: &str, api: &[ApiEntry]) -> Flow {
-    let mut words = command.split_whitespace();
-    match words.next().unwrap_or_default() {
+/// `:help [word]`, `:load FILE`, `:quit`.
+fn run_command(command: &str, api: &[ApiEntry], session: &mut Session) -> Flow {
+    let (name, arg) = command
+        .trim()
+        .split_once(char::is_whitespace)
+        .unwrap_or((command.trim(), ""));
+    let arg = arg.trim();
+    match name {
         "q" | "quit" | "exit" => return Flow::Quit,
-        "h" | "help" => print!("{}", help(api, words.next())),
+        "h" | "help" => print!("{}", help(api, Some(arg).filter(|a| !a.is_empty()))),
+        "l" | "load" if arg.is_empty() => eprintln!("usage: :load FILE"),
+        "l" | "load" => {
+            if let Some(code) = report(session.load(arg)) {
+                return Flow::Exit(code);
+            }
+        }
         other => eprintln!("unknown command :{other} (try :help or :quit)"),
     }
     Flow::Continue
@@ -183,7 +215,8 @@ fn help(api: &[ApiEntry], word: Option<&str>) -> String {
     let mut text = String::new();
     if word.is_none() {
         text.push_str(
-            "ctrsh's script API (docs/api.md has examples); :help WORD narrows it; :quit leaves.\n",
+            "ctrsh's script API (docs/api.md has examples); :help WORD narrows it; \
+             :load FILE runs a script here; :quit leaves.\n",
         );
     }
     for entry in api {
@@ -197,177 +230,25 @@ fn help(api: &[ApiEntry], word: Option<&str>) -> String {
     text
 }
 
-/// How one evaluation ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Step {
-    /// The input's value, as `to_debug` shows it.
-    Value(String),
-    /// The input's value was `()`.
-    Nothing,
-    Exit(i32),
-    Failed(String),
-    Interrupted,
-}
-
-/// What survives from one input to the next: variables, functions and
-/// imports.
-struct Session {
-    engine: Rc<Engine>,
-    scope: Scope<'static>,
-    /// Every `fn` defined so far.
-    functions: AST,
-    /// `import` lines typed so far: rhai drops imported modules after each
-    /// evaluation (rhai #934), so they are run again before each input.
-    imports: Vec<String>,
-    /// `to_debug(value)`, to show a result the way scripts print it.
-    show: AST,
-}
-
-impl Session {
-    fn new(engine: Rc<Engine>) -> Session {
-        let show = engine
-            .compile("to_debug(value)")
-            .expect("a valid expression");
-        Session {
-            engine,
-            scope: Scope::new(),
-            functions: AST::empty(),
-            imports: Vec::new(),
-            show,
-        }
-    }
-
-    fn eval(&mut self, input: &str) -> Step {
-        script::clear_interrupt();
-        let ast = match self.engine.compile_with_scope(&self.scope, input) {
-            Ok(ast) => ast,
-            Err(err) => return Step::Failed(script::describe(SOURCE, &err.into())),
-        };
-        let imports = match self.engine.compile(self.imports.join("\n")) {
-            Ok(imports) => imports,
-            Err(err) => return Step::Failed(script::describe(SOURCE, &err.into())),
-        };
-        let program = imports.merge(&self.functions).merge(&ast);
-        let result = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
-        self.functions.combine(ast.clone_functions_only());
-        match result {
-            Ok(value) => {
-                self.imports.extend(
-                    input
-                        .lines()
-                        .map(str::trim)
-                        .filter(|l| l.starts_with("import "))
-                        .map(String::from),
-                );
-                if let Some(code) = script::exit_status(&value) {
-                    Step::Exit(code)
-                } else if value.is_unit() {
-                    Step::Nothing
-                } else {
-                    Step::Value(self.show(value))
-                }
-            }
-            Err(_) if script::is_interrupted() => Step::Interrupted,
-            Err(err) => match *err {
-                EvalAltResult::ErrorTerminated(..) => Step::Interrupted,
-                err => Step::Failed(script::describe(SOURCE, &err)),
-            },
-        }
-    }
-
-    fn show(&self, value: Dynamic) -> String {
-        let mut scope = Scope::new();
-        scope.push_dynamic("value", value.clone());
-        self.engine
-            .eval_ast_with_scope::<String>(&mut scope, &self.show)
-            .unwrap_or_else(|_| value.to_string())
-    }
-
-    fn variables(&self) -> Vec<String> {
-        self.scope
-            .iter()
-            .map(|(name, ..)| name.to_string())
-            .collect()
-    }
-}
-
-/// rustyline's hooks: validation (multi-line input) and completion.
+/// rustyline's hooks: validation (multi-line input), completion and
+/// colours.
 struct ReplHelper {
     engine: Rc<Engine>,
-    /// Names completed at the start of an expression.
-    functions: Vec<String>,
-    /// Names completed after a `.`: methods and properties.
-    members: Vec<String>,
-    /// The session's variables, refreshed after each input.
-    variables: Vec<String>,
-}
-
-impl ReplHelper {
-    fn new(engine: Rc<Engine>, api: &[ApiEntry]) -> ReplHelper {
-        let mut functions = Vec::new();
-        let mut members = Vec::new();
-        for entry in api {
-            let sig = &entry.signature;
-            // "Container.id -> string" is a property; "start(c: Container, ...)"
-            // with a receiver type is a method, and any call is a function.
-            if let Some((_, prop)) = sig.split_once(" -> ").and_then(|(l, _)| l.split_once('.')) {
-                members.push(prop.to_string());
-                continue;
-            }
-            let name = sig.split('(').next().unwrap_or_default();
-            if !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                continue; // operators
-            }
-            functions.push(name.to_string());
-            members.push(name.to_string());
-        }
-        for names in [&mut functions, &mut members] {
-            names.sort();
-            names.dedup();
-        }
-        ReplHelper {
-            engine,
-            functions,
-            members,
-            variables: Vec::new(),
-        }
-    }
-
-    /// The start of the word before `pos` and the names that complete it.
-    fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
-        let before = &line[..pos];
-        let start = before
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
-        let word = &before[start..];
-        let pool: Vec<&String> = if before[..start].ends_with('.') {
-            self.members.iter().collect()
-        } else {
-            self.functions.iter().chain(&self.variables).collect()
-        };
-        let mut found: Vec<String> = pool
-            .into_iter()
-            .filter(|n| n.starts_with(word))
-            .cloned()
-            .collect();
-        found.sort();
-        found.dedup();
-        (start, found)
-    }
+    completion: Completion,
+    /// Colour the input: only when stdout is a terminal.
+    colour: bool,
 }
 
 impl Completer for ReplHelper {
-    type Candidate = String;
+    type Candidate = Pair;
 
     fn complete(
         &self,
         line: &str,
         pos: usize,
         _: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<String>)> {
-        Ok(self.candidates(line, pos))
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        Ok(self.completion.candidates(line, pos))
     }
 }
 
@@ -385,7 +266,20 @@ impl Hinter for ReplHelper {
     type Hint = String;
 }
 
-impl Highlighter for ReplHelper {}
+impl Highlighter for ReplHelper {
+    fn highlight<'l>(&self, line: &'l str, _: usize) -> Cow<'l, str> {
+        if self.colour {
+            highlight::highlight(line).into()
+        } else {
+            line.into()
+        }
+    }
+
+    /// Every edit may change colours (an opening quote colours the rest).
+    fn highlight_char(&self, _: &str, _: usize, _: CmdKind) -> bool {
+        self.colour
+    }
+}
 
 impl Helper for ReplHelper {}
 
@@ -415,47 +309,6 @@ mod tests {
     }
 
     #[test]
-    fn variables_functions_and_imports_persist() {
-        let dir = std::env::temp_dir().join(format!("ctrsh-repl-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("m.rhai"), "fn twice(x) { x * 2 }").unwrap();
-        let mut s = Session::new(engine());
-        assert_eq!(s.eval("let a = 20;"), Step::Nothing);
-        assert_eq!(s.eval("fn add(x) { x + 1 }"), Step::Nothing);
-        assert_eq!(s.eval("add(a) + 1"), Step::Value("22".into()));
-        assert_eq!(s.eval("\"hi\""), Step::Value("\"hi\"".into()));
-        let import = format!("import \"{}\" as m;", dir.join("m").display());
-        assert_eq!(s.eval(&import), Step::Nothing);
-        assert_eq!(s.eval("m::twice(a)"), Step::Value("40".into()));
-        assert_eq!(s.eval("ARGS"), Step::Value("[\"x\"]".into()));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn errors_and_exit() {
-        let mut s = Session::new(engine());
-        match s.eval("let x = 1;\nnope(x)") {
-            Step::Failed(msg) => assert!(msg.starts_with("<repl>:2:1: "), "{msg}"),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(s.eval("exit(4)"), Step::Exit(4));
-        assert_eq!(s.eval("exit()"), Step::Exit(0));
-    }
-
-    #[test]
-    fn completion() {
-        let e = engine();
-        let mut h = ReplHelper::new(e.clone(), &script::api(&e));
-        h.variables = vec!["container".into()];
-        assert_eq!(
-            h.candidates("let f = fact", 12),
-            (8, vec!["factory".to_string()])
-        );
-        assert_eq!(h.candidates("c.sta", 5).1, vec!["start", "state", "stats"]);
-        assert_eq!(h.candidates("print(cont", 10).1, vec!["container"]);
-    }
-
-    #[test]
     fn help_lists_and_filters() {
         let api = script::api(&engine());
         let all = help(&api, None);
@@ -463,6 +316,21 @@ mod tests {
         let some = help(&api, Some("wait"));
         assert!(some.contains("wait(p: Process) -> int"));
         assert!(!some.contains("factory("));
-        assert_eq!(run_command("quit", &api), Flow::Quit);
+        let mut session = Session::new(engine());
+        assert_eq!(run_command("quit", &api, &mut session), Flow::Quit);
+    }
+
+    #[test]
+    fn load_runs_a_file_in_the_session() {
+        let path =
+            std::env::temp_dir().join(format!("ctrsh-repl-load-{}.rhai", std::process::id()));
+        std::fs::write(&path, "let loaded = 7;\nexit(3)").unwrap();
+        let api = script::api(&engine());
+        let mut session = Session::new(engine());
+        let command = format!("load  {} ", path.display());
+        assert_eq!(run_command(&command, &api, &mut session), Flow::Exit(3));
+        assert_eq!(session.eval("loaded"), Step::Value("7".into()));
+        assert_eq!(run_command("load", &api, &mut session), Flow::Continue);
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -128,6 +128,11 @@ impl Repl {
         }
     }
 
+    /// Everything ctrsh wrote so far, escape sequences included.
+    fn raw(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
     /// Waits for ctrsh to exit.
     fn wait(&mut self) -> ExitStatus {
         let deadline = Instant::now() + PATIENCE;
@@ -284,6 +289,69 @@ fn stdlib_imports_last_the_session() {
     repl.expect(PROMPT);
     repl.send("limits::pids(3)\r");
     repl.expect("limits::pids(3)\n#{\"pids_limit\": 3}\n");
+    repl.send("\x04");
+    assert_eq!(repl.wait().code(), Some(0));
+}
+
+#[test]
+fn load_runs_a_file_in_the_session() {
+    let home = Home::new("load");
+    let lib = home.0.join("lib.rhai");
+    std::fs::write(&lib, "let base = 40;\nfn add2(x) { x + 2 }\n").unwrap();
+    let bad = home.0.join("bad.rhai");
+    std::fs::write(&bad, "let y = 1;\nnope(y)\n").unwrap();
+    let mut repl = Repl::start(&home.0);
+    repl.expect(PROMPT);
+    repl.send(&format!(":load {}\r", lib.display()));
+    repl.expect(PROMPT);
+    repl.send("add2(base)\r");
+    repl.expect("add2(base)\n42\n");
+    repl.send(&format!(":load {}\r", bad.display()));
+    repl.expect(&format!("{}:2:1: ", bad.display()));
+    repl.expect(PROMPT);
+    repl.send("\x04");
+    assert_eq!(repl.wait().code(), Some(0));
+}
+
+#[test]
+fn tab_completes_config_keys_and_paths() {
+    let home = Home::new("keys");
+    std::fs::create_dir_all(home.0.join("rootfs-dir")).unwrap();
+    let mut repl = Repl::start(&home.0);
+    repl.expect(PROMPT);
+    // One candidate: Tab writes it out.
+    repl.send("let cfg = #{ roo\t");
+    repl.expect("#{ rootfs");
+    repl.send(&format!(": \"{}/rootfs-d\t", home.0.display()));
+    repl.expect(&format!("rootfs: \"{}/rootfs-dir/", home.0.display()));
+    repl.send("\", cgroups: #{ pids_\t");
+    repl.expect("cgroups: #{ pids_limit");
+    repl.send(": 5 } };\r");
+    repl.expect(PROMPT);
+    repl.send("cfg.cgroups.pids_limit\r");
+    repl.expect("cfg.cgroups.pids_limit\n5\n");
+    repl.send("\x04");
+    assert_eq!(repl.wait().code(), Some(0));
+}
+
+#[test]
+fn input_is_coloured_on_a_terminal() {
+    let home = Home::new("colour");
+    let mut repl = Repl::start(&home.0);
+    repl.expect(PROMPT);
+    repl.send("let s = \"x\"; // note\r");
+    repl.expect(PROMPT);
+    let raw = repl.raw();
+    for coloured in [
+        "\x1b[1;35mlet\x1b[0m",
+        "\x1b[32m\"x\"\x1b[0m",
+        "\x1b[90m// note\x1b[0m",
+    ] {
+        assert!(raw.contains(coloured), "{coloured:?} not in {raw:?}");
+    }
+    // Colours do not reach what runs: the string is still one character.
+    repl.send("s.len()\r");
+    repl.expect("s.len()\n1\n");
     repl.send("\x04");
     assert_eq!(repl.wait().code(), Some(0));
 }

@@ -1,0 +1,337 @@
+//! What Tab offers at the cursor: API names and variables, members after a
+//! `.`, config and process keys inside `#{`, file paths inside a string.
+
+use super::lex::{tokens, Kind, Token};
+use crate::runtime::config::Cgroups;
+use crate::runtime::{Config, ProcessSpec};
+use crate::script::ApiEntry;
+use rustyline::completion::{FilenameCompleter, Pair};
+use serde::de::DeserializeOwned;
+
+/// The object maps whose keys are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MapKind {
+    /// A map not nested in another map or an array: what `create` takes.
+    Config,
+    /// The map after `cgroups:` in a config map.
+    Cgroups,
+    /// The map given to `process(...)`.
+    Process,
+    /// Any other map (a mount, a device, ...): no keys offered.
+    Other,
+}
+
+/// An open bracket before the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// `(`; whether it opens the arguments of `process`.
+    Paren {
+        process: bool,
+    },
+    Bracket,
+    Block,
+    Map(MapKind),
+}
+
+/// What the cursor is in, and the start of the text Tab replaces.
+#[derive(Debug, PartialEq, Eq)]
+enum Place<'a> {
+    /// Inside a `"` string that opens at byte `quote`.
+    Path { quote: usize },
+    /// Typing a key of a known map.
+    Key {
+        start: usize,
+        word: &'a str,
+        map: MapKind,
+    },
+    /// After a `.`.
+    Member { start: usize, word: &'a str },
+    /// Anywhere else in code.
+    Name { start: usize, word: &'a str },
+    /// In a comment, a number or a non-path literal.
+    Nothing,
+}
+
+/// The names Tab chooses from.
+pub struct Completion {
+    /// Names completed at the start of an expression.
+    functions: Vec<String>,
+    /// Names completed after a `.`: methods and properties.
+    members: Vec<String>,
+    /// The session's variables, refreshed after each input.
+    pub variables: Vec<String>,
+    config_keys: Vec<String>,
+    cgroups_keys: Vec<String>,
+    process_keys: Vec<String>,
+    files: FilenameCompleter,
+}
+
+impl Completion {
+    pub fn new(api: &[ApiEntry]) -> Completion {
+        let mut functions = Vec::new();
+        let mut members = Vec::new();
+        for entry in api {
+            let sig = &entry.signature;
+            // "Container.id -> string" is a property; "start(c: Container, ...)"
+            // with a receiver type is a method, and any call is a function.
+            if let Some((_, prop)) = sig.split_once(" -> ").and_then(|(l, _)| l.split_once('.')) {
+                members.push(prop.to_string());
+                continue;
+            }
+            let name = sig.split('(').next().unwrap_or_default();
+            if !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                continue; // operators
+            }
+            functions.push(name.to_string());
+            members.push(name.to_string());
+        }
+        for names in [&mut functions, &mut members] {
+            names.sort();
+            names.dedup();
+        }
+        Completion {
+            functions,
+            members,
+            variables: Vec::new(),
+            config_keys: serde_keys::<Config>(),
+            cgroups_keys: serde_keys::<Cgroups>(),
+            process_keys: serde_keys::<ProcessSpec>(),
+            files: FilenameCompleter::new(),
+        }
+    }
+
+    /// The start of the text before `pos` that Tab replaces, and what may
+    /// replace it.
+    pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<Pair>) {
+        let before = &line[..pos];
+        let (start, word, pool): (usize, &str, Vec<&String>) = match place(before) {
+            Place::Path { quote } => {
+                return match self.files.complete_path(&before[quote..], pos - quote) {
+                    Ok((start, found)) => (quote + start, found),
+                    Err(_) => (pos, Vec::new()),
+                };
+            }
+            Place::Nothing => return (pos, Vec::new()),
+            Place::Key { start, word, map } => {
+                let keys = match map {
+                    MapKind::Config => &self.config_keys,
+                    MapKind::Cgroups => &self.cgroups_keys,
+                    MapKind::Process => &self.process_keys,
+                    MapKind::Other => return (pos, Vec::new()),
+                };
+                (start, word, keys.iter().collect())
+            }
+            Place::Member { start, word } => (start, word, self.members.iter().collect()),
+            Place::Name { start, word } => (
+                start,
+                word,
+                self.functions.iter().chain(&self.variables).collect(),
+            ),
+        };
+        let mut found: Vec<&String> = pool.into_iter().filter(|n| n.starts_with(word)).collect();
+        found.sort();
+        found.dedup();
+        let found = found
+            .into_iter()
+            .map(|n| Pair {
+                display: n.clone(),
+                replacement: n.clone(),
+            })
+            .collect();
+        (start, found)
+    }
+}
+
+/// The field names of `T`, from serde's own "unknown field ..., expected
+/// one of `a`, `b`" message for a key no struct has, so that they cannot
+/// drift from the runtime's types.
+fn serde_keys<T: DeserializeOwned>() -> Vec<String> {
+    let probe = serde_json::json!({ "\u{0}": 0 });
+    let Err(err) = serde_json::from_value::<T>(probe) else {
+        return Vec::new();
+    };
+    let message = err.to_string();
+    let Some((_, list)) = message.split_once("expected one of ") else {
+        return Vec::new();
+    };
+    list.split(", ")
+        .map(|key| key.trim_matches('`').to_string())
+        .collect()
+}
+
+/// Where the cursor at the end of `before` is.
+fn place(before: &str) -> Place<'_> {
+    let all = tokens(before);
+    let Some(last) = all.last() else {
+        return Place::Name { start: 0, word: "" };
+    };
+    match last.kind {
+        Kind::Str if !last.closed => {
+            return if last.text(before).starts_with('"') {
+                Place::Path { quote: last.start }
+            } else {
+                Place::Nothing
+            };
+        }
+        Kind::Comment if !last.closed || last.text(before).starts_with("//") => {
+            return Place::Nothing
+        }
+        Kind::Number => return Place::Nothing,
+        _ => {}
+    }
+    let (start, word, code) = if last.kind == Kind::Word {
+        (last.start, last.text(before), &all[..all.len() - 1])
+    } else {
+        (before.len(), "", &all[..])
+    };
+    let code: Vec<&Token> = code
+        .iter()
+        .filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment))
+        .collect();
+    let text = |t: Option<&&Token>| t.map_or("", |t| t.text(before));
+    let mut frames: Vec<Frame> = Vec::new();
+    for (i, token) in code.iter().enumerate() {
+        let prev = |back: usize| text(i.checked_sub(back).and_then(|j| code.get(j)));
+        match token.text(before) {
+            "(" => frames.push(Frame::Paren {
+                process: prev(1) == "process",
+            }),
+            "[" => frames.push(Frame::Bracket),
+            "{" => frames.push(Frame::Block),
+            "#{" => {
+                let map = match frames.last() {
+                    Some(Frame::Paren { process: true }) if prev(1) == "(" => MapKind::Process,
+                    Some(Frame::Map(MapKind::Config)) if (prev(2), prev(1)) == ("cgroups", ":") => {
+                        MapKind::Cgroups
+                    }
+                    Some(Frame::Map(_) | Frame::Bracket) => MapKind::Other,
+                    _ => MapKind::Config,
+                };
+                frames.push(Frame::Map(map));
+            }
+            ")" | "]" | "}" => {
+                frames.pop();
+            }
+            _ => {}
+        }
+    }
+    let prev = text(code.last());
+    match frames.last() {
+        _ if prev == "." => Place::Member { start, word },
+        Some(Frame::Map(map)) if prev == "#{" || prev == "," => Place::Key {
+            start,
+            word,
+            map: *map,
+        },
+        _ => Place::Name { start, word },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script;
+
+    fn completion() -> Completion {
+        let engine = script::engine(vec![]);
+        let mut c = Completion::new(&script::api(&engine));
+        c.variables = vec!["container".into()];
+        c
+    }
+
+    fn names(c: &Completion, line: &str) -> Vec<String> {
+        c.candidates(line, line.len())
+            .1
+            .into_iter()
+            .map(|p| p.replacement)
+            .collect()
+    }
+
+    #[test]
+    fn functions_members_and_variables() {
+        let c = completion();
+        assert_eq!(c.candidates("let f = fact", 12).0, 8);
+        assert_eq!(names(&c, "let f = fact"), vec!["factory"]);
+        assert_eq!(names(&c, "c.sta"), vec!["start", "state", "stats"]);
+        assert_eq!(names(&c, "print(cont"), vec!["container"]);
+        assert!(names(&c, "// fact").is_empty());
+        assert!(names(&c, "12").is_empty());
+    }
+
+    #[test]
+    fn the_key_lists_are_the_runtime_types_fields() {
+        let c = completion();
+        assert_eq!(
+            c.config_keys,
+            [
+                "rootfs",
+                "readonly_rootfs",
+                "capabilities",
+                "namespaces",
+                "uid_mappings",
+                "gid_mappings",
+                "cgroups",
+                "devices",
+                "mounts",
+                "hostname",
+                "networks",
+                "rlimits",
+                "masked_paths",
+                "readonly_paths",
+                "no_new_privileges",
+                "sysctl",
+                "oom_score_adj",
+                "seccomp"
+            ]
+        );
+        assert_eq!(
+            c.process_keys,
+            ["args", "env", "user", "cwd", "stdin", "stdout", "stderr", "terminal"]
+        );
+        assert!(c.cgroups_keys.contains(&"pids_limit".to_string()));
+        assert!(c.cgroups_keys.contains(&"memory".to_string()));
+    }
+
+    #[test]
+    fn keys_inside_map_literals() {
+        let c = completion();
+        assert_eq!(names(&c, "let cfg = #{ ro"), vec!["rootfs"]);
+        assert_eq!(c.candidates("#{ ro", 5).0, 3);
+        assert_eq!(
+            names(&c, "#{\n  rootfs: \"/r\",\n  read"),
+            vec!["readonly_paths", "readonly_rootfs"]
+        );
+        assert_eq!(
+            names(&c, "create(f, \"a\", #{ rootfs: \"/r\", cgroups: #{ pids"),
+            vec!["pids_limit"]
+        );
+        assert_eq!(
+            names(&c, "c.start(process(#{ std"),
+            vec!["stderr", "stdin", "stdout"]
+        );
+        let mut process_keys = c.process_keys.clone();
+        process_keys.sort();
+        assert_eq!(names(&c, "process(#{ args: [\"ls\"], "), process_keys);
+        // A value position, a mount map and a closed map are code again.
+        assert_eq!(names(&c, "#{ rootfs: cont"), vec!["container"]);
+        assert!(names(&c, "#{ mounts: [#{ ro").is_empty());
+        assert_eq!(names(&c, "#{ a: 1 }; fact"), vec!["factory"]);
+    }
+
+    #[test]
+    fn paths_inside_strings() {
+        let dir = std::env::temp_dir().join(format!("ctrsh-complete-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("rootfs-a")).unwrap();
+        std::fs::write(dir.join("run.rhai"), "").unwrap();
+        let c = completion();
+        let line = format!("#{{ rootfs: \"{}/roo", dir.display());
+        let (start, found) = c.candidates(&line, line.len());
+        assert_eq!(start, line.find('"').unwrap() + 1);
+        let shown: Vec<&str> = found.iter().map(|p| p.replacement.as_str()).collect();
+        assert_eq!(shown, [format!("{}/rootfs-a/", dir.display())]);
+        // A char literal is not a path; after a closed string is code again.
+        assert!(names(&c, "'/").is_empty());
+        assert_eq!(names(&c, "print(\"/\", cont"), vec!["container"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

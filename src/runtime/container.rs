@@ -78,13 +78,13 @@ impl Container {
         &self.config
     }
 
-    fn state_dir(&self) -> StateDir {
+    pub(crate) fn state_dir(&self) -> StateDir {
         StateDir {
             path: self.dir.clone(),
         }
     }
 
-    fn read_state(&self) -> Result<Option<State>> {
+    pub(crate) fn read_state(&self) -> Result<Option<State>> {
         if !self.dir.join("state.json").exists() {
             return Ok(None);
         }
@@ -92,7 +92,7 @@ impl Container {
     }
 
     /// The init, if it is still the process state.json names.
-    fn live_init(&self, state: &State) -> Option<Arc<Reaper>> {
+    pub(crate) fn live_init(&self, state: &State) -> Option<Arc<Reaper>> {
         match sys::proc_start_time(state.init_pid) {
             Some((start, false)) if start == state.init_start_time => {}
             _ => return None,
@@ -250,6 +250,24 @@ impl Container {
                 }
             }
         }
+    }
+
+    /// Waits for the container's init to exit; its exit code (128+N when
+    /// killed by signal N) when this ctrsh process created or restored it.
+    pub fn wait(&self) -> Result<i32> {
+        let known = self.init.lock().unwrap().clone();
+        let init = match known {
+            Some(init) => init,
+            None => {
+                let state = self
+                    .read_state()?
+                    .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+                self.live_init(&state)
+                    .ok_or_else(|| self.not_runnable(Status::Stopped))?
+            }
+        };
+        init.wait()
+            .map_err(|e| e.context(format!("wait for container '{}'", self.id)))
     }
 
     /// start + wait.
@@ -428,7 +446,7 @@ impl Container {
             .map_err(|e| e.context(format!("destroy container '{}'", self.id)))
     }
 
-    fn teardown(&self) -> Result<()> {
+    pub(crate) fn teardown(&self) -> Result<()> {
         let Some(state) = self.read_state()? else {
             return self.state_dir().remove();
         };

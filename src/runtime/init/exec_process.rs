@@ -25,6 +25,9 @@ pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<
     nix::unistd::dup2_stdin(stdin).ctx("set up stdin")?;
     nix::unistd::dup2_stdout(stdout).ctx("set up stdout")?;
     nix::unistd::dup2_stderr(stderr).ctx("set up stderr")?;
+    // A session of its own (as runc does): CRIU refuses to checkpoint a
+    // process whose session leader is outside the container.
+    nix::unistd::setsid().ctx("start a new session")?;
     let who = lookup_user(spec.user.as_deref().unwrap_or("0"))?;
     let cwd = spec.cwd.as_deref().unwrap_or("/");
     enter_cwd(cwd)?;

@@ -13,7 +13,7 @@ mod restore;
 mod run;
 mod stdio;
 
-pub use locate::{Criu, Version, CRIU_ENV, DEFAULT_CRIU, MIN_TCP_VERSION, MIN_VERSION};
+pub use locate::{locate, Criu, Version, CRIU_ENV, DEFAULT_CRIU, MIN_TCP_VERSION, MIN_VERSION};
 pub use metadata::{DumpFlags, Metadata, StdioLink, METADATA_FILE};
 
 use super::config::Config;

@@ -127,7 +127,13 @@ print("LO " + c2.exec(["ip", "link", "show", "lo"]).stdout);
         .and_then(|s| s.parse().ok())
         .unwrap();
     assert!(size > 10_000, "checkpoint size {size}");
-    assert!(ck.join(criu::METADATA_FILE).is_file());
+    // The metadata beside the images: config, CRIU version, kernel.
+    let meta = criu::Checkpoint::load(&ck).unwrap().metadata().clone();
+    assert_eq!(meta.container_id, sb.id);
+    assert_eq!(meta.config.rootfs, sb.rootfs);
+    assert!(meta.criu_version.starts_with('4'), "{meta:?}");
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(meta.kernel, kernel.trim());
     assert!(
         !sb.root.join(&sb.id).exists(),
         "the dumped container is gone"
@@ -335,6 +341,62 @@ print("MARK " + c.exec(["cat", "/mark"]).stdout);
     c.destroy().unwrap();
     assert_continues(&before, &after);
     assert_eq!(Factory::new(&other.0).unwrap().list().unwrap().len(), 0);
+}
+
+#[test]
+fn bind_mounts_and_the_cgroup_are_placed_anew_on_restore() {
+    let Some(sb) = sandbox_criu("ck-mounts") else {
+        return;
+    };
+    let (one, two) = (sb.dir.join("one"), sb.dir.join("two"));
+    for (dir, text) in [(&one, "one\n"), (&two, "two\n")] {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("f"), text).unwrap();
+    }
+    let parent = format!("{}-parent", sb.id);
+    let restored = format!("{}-r", sb.id);
+    let mount = |src: &Path| {
+        format!(
+            r#"[#{{ source: {}, destination: "/data", type: "bind", options: ["rbind"] }}]"#,
+            path_str(src)
+        )
+    };
+    let out = sb.script_ok(&format!(
+        r#"config.mounts = {one};
+config.cgroups = #{{ pids_limit: 50 }};
+spec.args = ["/bin/sh", "-c", "cd /data; while true; do sleep 0.05; done"];
+spec.stdout = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+sleep(0.3);
+let ck = c.checkpoint(#{{ dir: {ck}, manage_cgroups: true }});
+let r = f.restore({restored}, ck, #{{ mounts: {two}, cgroups: #{{ parent: {parent} }}, stdout: "null" }});
+print("DATA " + r.exec(["cat", "/data/f"]).stdout);
+print("PROCS " + r.processes().len());
+print("PARENT " + r.config.cgroups.parent + " " + r.config.cgroups.pids_limit);
+"#,
+        one = mount(&one),
+        two = mount(&two),
+        ck = path_str(&sb.dir.join("ck")),
+        restored = rhai_str(&restored),
+        parent = rhai_str(&parent),
+    ));
+    assert!(out.contains("DATA two\n"), "{out}");
+    assert!(out.contains("PROCS 2\n"), "{out}");
+    assert!(out.contains(&format!("PARENT {parent} 50\n")), "{out}");
+    // Every restored process is in the new cgroup under the new parent.
+    let c = Factory::new(&sb.root).unwrap().load(&restored).unwrap();
+    for pid in c.processes().unwrap() {
+        let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let pids_line = cgroups.lines().find(|l| l.contains(":pids:")).unwrap();
+        assert!(
+            pids_line.ends_with(&format!("/{parent}/{restored}")),
+            "{pid}: {pids_line}"
+        );
+    }
+    c.destroy().unwrap();
+    assert!(no_cgroup_named(&parent));
+    sb.assert_nothing_left(&restored);
 }
 
 #[test]

@@ -81,14 +81,17 @@ pub struct Inherited {
 
 /// Opens what `streams` (stdin, stdout, stderr) name for every outside
 /// link. Links that shared one pipe or file before the dump share the
-/// stream of the lowest fd among them.
+/// stream of the lowest fd among them, opened for reading and writing as
+/// those fds need.
 pub fn open_for_restore(links: &[StdioLink], streams: [&Stdio; 3]) -> Result<Inherited> {
     let mut seen = HashSet::new();
     let mut fds = Vec::new();
     let mut args = Vec::new();
     for link in links.iter().filter(|l| seen.insert(&l.resource)) {
         let name = ["stdin", "stdout", "stderr"][link.fd as usize];
-        let file = open_stream(streams[link.fd as usize], link.fd, name)?;
+        let sharing = links.iter().filter(|l| l.resource == link.resource);
+        let access = sharing.fold((false, false), |(r, w), l| (r || l.fd == 0, w || l.fd > 0));
+        let file = open_stream(streams[link.fd as usize], link.fd, name, access)?;
         args.push("--inherit-fd".to_string());
         args.push(format!(
             "fd[{}]:{}",
@@ -100,12 +103,14 @@ pub fn open_for_restore(links: &[StdioLink], streams: [&Stdio; 3]) -> Result<Inh
     Ok(Inherited { fds, args })
 }
 
-fn open_stream(stdio: &Stdio, fd: i32, name: &str) -> Result<OwnedFd> {
+/// The fd for `stdio`; a file is opened for (read, write) `access`, and
+/// appended to when written.
+fn open_stream(stdio: &Stdio, fd: i32, name: &str, access: (bool, bool)) -> Result<OwnedFd> {
+    let (read, write) = access;
     let open = |path: &Path| {
         let mut opts = OpenOptions::new();
-        if fd == 0 {
-            opts.read(true);
-        } else {
+        opts.read(read);
+        if write {
             opts.append(true).create(true);
         }
         opts.open(path)
@@ -140,4 +145,43 @@ pub fn place_in_child(fds: &[RawFd]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(fd: i32, resource: &str) -> StdioLink {
+        StdioLink {
+            fd,
+            resource: resource.into(),
+            was: "/dev/null".into(),
+        }
+    }
+
+    #[test]
+    fn files_are_external_once_and_pipes_are_not() {
+        let links = [
+            link(0, "file[18:3]"),
+            link(1, "pipe:[7]"),
+            link(2, "file[18:3]"),
+        ];
+        assert_eq!(dump_args(&links), ["--external", "file[18:3]"]);
+    }
+
+    #[test]
+    fn a_shared_stream_is_inherited_once_for_reading_and_writing() {
+        let links = [link(0, "file[18:3]"), link(2, "file[18:3]")];
+        let got =
+            open_for_restore(&links, [&Stdio::Null, &Stdio::Inherit, &Stdio::Inherit]).unwrap();
+        assert_eq!(got.args, ["--inherit-fd", "fd[10]:file[18:3]"]);
+        assert_eq!(got.fds.len(), 1);
+        let flags = unsafe { libc::fcntl(got.fds[0].as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(flags & libc::O_ACCMODE, libc::O_RDWR);
+        let pipe = open_for_restore(
+            &[link(1, "pipe:[7]")],
+            [&Stdio::Null, &Stdio::Pipe, &Stdio::Null],
+        );
+        assert!(pipe.is_err());
+    }
 }

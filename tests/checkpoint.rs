@@ -498,6 +498,7 @@ print("NOTCK " + kind(|| checkpoint({full})));
 print("STILL " + c.state);
 let ck = c.checkpoint(#{{ dir: {ck}, leave_running: true }});
 print("INUSE " + kind(|| f.restore(id, ck)));
+print("BADOVERRIDE " + kind(|| f.restore(id + "-x", ck, #{{ stdot: "null" }})));
 print("CRIUFAIL " + kind(|| f.restore(id + "-x", ck, #{{ rootfs: {empty} }})));
 print("STILL " + c.state);
 c.destroy();
@@ -522,6 +523,10 @@ c.destroy();
     );
     assert!(line("NOTCK").starts_with("not_found: "), "{out}");
     assert!(line("INUSE").starts_with("exists: "), "{out}");
+    assert!(
+        line("BADOVERRIDE").contains("did you mean 'stdout'"),
+        "{out}"
+    );
     // CRIU's own log lines are quoted.
     assert!(line("CRIUFAIL").contains("restore.log"), "{out}");
     assert!(out.contains("STILL running\nINUSE"), "{out}");

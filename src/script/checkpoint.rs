@@ -114,6 +114,9 @@ fn restore_stdio(value: &Dynamic, key: &str) -> ScriptResult<Stdio> {
     }
 }
 
+/// The keys of a restore's overrides besides the config's.
+const RESTORE_KEYS: [&str; 4] = ["stdin", "stdout", "stderr", "criu"];
+
 /// Overrides: stdio and criu, and config keys laid over the checkpoint's
 /// config (`cgroups` key by key, so `#{ cgroups: #{ parent: "x" } }` keeps
 /// the limits).
@@ -122,6 +125,19 @@ fn restore_options(ck: &Checkpoint, overrides: Map) -> ScriptResult<RestoreOptio
     let mut config = to_script(&ck.metadata().config)?
         .try_cast::<Map>()
         .expect("a config is a map");
+    // Every config key is in the map (absent options as `()`).
+    let known: Vec<&str> = config
+        .keys()
+        .map(|k| k.as_str())
+        .chain(RESTORE_KEYS)
+        .collect();
+    if let Some(bad) = overrides.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(config_error(format!(
+            "restore: unknown override '{bad}'{}; use config keys, {}",
+            did_you_mean(bad, &known),
+            RESTORE_KEYS.join(", ")
+        )));
+    }
     let mut changed = false;
     for (key, value) in overrides {
         match key.as_str() {

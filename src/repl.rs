@@ -451,7 +451,7 @@ mod tests {
             h.candidates("let f = fact", 12),
             (8, vec!["factory".to_string()])
         );
-        assert_eq!(h.candidates("c.sta", 5).1, vec!["start", "state"]);
+        assert_eq!(h.candidates("c.sta", 5).1, vec!["start", "state", "stats"]);
         assert_eq!(h.candidates("print(cont", 10).1, vec!["container"]);
     }
 

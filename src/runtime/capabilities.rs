@@ -18,6 +18,26 @@ fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
     Error::new(ErrorKind::System, format!("{what}: {e}"))
 }
 
+/// A process cannot give what it does not have: name the capabilities the
+/// init lacks (e.g. a host that withholds CAP_SYS_RESOURCE from ctrsh)
+/// instead of failing in capset.
+pub fn check_available(keep: &CapsHashSet) -> Result<()> {
+    let have = caps::read(None, CapSet::Permitted)
+        .map_err(|e| caps_err("read the init's capabilities", e))?;
+    let mut missing: Vec<String> = keep.difference(&have).map(|c| c.to_string()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    missing.sort();
+    Err(Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "capabilities: ctrsh itself does not hold {}, so the container cannot have it",
+            missing.join(", ")
+        ),
+    ))
+}
+
 /// Drop everything outside `keep` from the bounding set. Needs CAP_SETPCAP,
 /// so it runs before the switch to the container user.
 pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {

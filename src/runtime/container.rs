@@ -1,16 +1,16 @@
 //! Container: the state machine and its operations.
 
 use super::cgroups::{CgroupManager, Stats as CgroupStats};
-use super::channel::Channel;
 use super::config::Cgroups;
 use super::config::{Config, NamespaceKind};
 use super::error::{Context, Error, ErrorKind, Result};
 use super::launch::{self, Spawn};
-use super::messages::{FromInit, ToInit};
+use super::messages::ToInit;
 use super::namespaces::JOIN_ORDER;
 use super::netstats::{self, InterfaceStats};
 use super::process::{Process, ProcessSpec, Stdio};
 use super::reaper::Reaper;
+use super::start_socket;
 use super::state::{Lock, State, StateDir};
 use super::suggest;
 use super::sys;
@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,9 +48,6 @@ pub struct ExecOutput {
     pub stderr: String,
 }
 
-/// The socket in the state dir a created container's init accepts "start" on.
-pub(crate) const START_SOCKET: &str = "init.sock";
-
 #[derive(Debug)]
 pub struct Container {
     id: String,
@@ -74,17 +71,29 @@ impl Container {
         &self.id
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The config as state.json has it now (`update` changes its cgroups).
+    pub fn config(&self) -> Config {
+        match self.read_state() {
+            Ok(Some(state)) => state.config,
+            _ => self.config.clone(),
+        }
     }
 
-    pub(crate) fn state_dir(&self) -> StateDir {
+    /// The container's lock; a destroyed container is "stopped".
+    pub(crate) fn lock(&self) -> Result<Lock> {
+        if !self.dir.exists() {
+            return Err(self.not_runnable(Status::Stopped));
+        }
+        Lock::acquire(&self.dir)
+    }
+
+    fn state_dir(&self) -> StateDir {
         StateDir {
             path: self.dir.clone(),
         }
     }
 
-    pub(crate) fn read_state(&self) -> Result<Option<State>> {
+    fn read_state(&self) -> Result<Option<State>> {
         if !self.dir.join("state.json").exists() {
             return Ok(None);
         }
@@ -92,7 +101,7 @@ impl Container {
     }
 
     /// The init, if it is still the process state.json names.
-    pub(crate) fn live_init(&self, state: &State) -> Option<Arc<Reaper>> {
+    fn live_init(&self, state: &State) -> Option<Arc<Reaper>> {
         match sys::proc_start_time(state.init_pid) {
             Some((start, false)) if start == state.init_start_time => {}
             _ => return None,
@@ -123,6 +132,14 @@ impl Container {
         self.live_init(&state).map(|r| r.pid)
     }
 
+    /// The state and the init of a container that has not stopped.
+    pub(crate) fn state_and_init(&self) -> Result<(State, Arc<Reaper>)> {
+        let stopped = || self.not_runnable(Status::Stopped);
+        let state = self.read_state()?.ok_or_else(stopped)?;
+        let init = self.live_init(&state).ok_or_else(stopped)?;
+        Ok((state, init))
+    }
+
     fn not_runnable(&self, status: Status) -> Error {
         Error::state(format!("container '{}' is {status}", self.id))
     }
@@ -135,13 +152,8 @@ impl Container {
                 "this process has already been started; make a new one",
             ));
         }
-        let _lock = Lock::acquire(&self.dir)?;
-        let state = self
-            .read_state()?
-            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
-        let init = self
-            .live_init(&state)
-            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        let _lock = self.lock()?;
+        let (state, init) = self.state_and_init()?;
         if is_frozen(&state)? {
             return Err(self.not_runnable(Status::Paused));
         }
@@ -161,7 +173,7 @@ impl Container {
     /// Hand the waiting init its process and stdio; EOF means it exec'd.
     fn start_init(&self, mut state: State, init: Arc<Reaper>, p: &mut Process) -> Result<()> {
         let stdio = p.open_stdio()?;
-        let conn = connect_start_socket(&self.dir)?;
+        let conn = start_socket::connect_in(&self.dir)?;
         let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
         conn.send(
             &ToInit::Start {
@@ -169,57 +181,45 @@ impl Container {
             },
             &raw,
         )?;
-        match conn.recv::<FromInit>()? {
-            None => {}
-            Some((FromInit::Failed(e), _)) => return Err(e),
-            Some((FromInit::Ready, _)) => {
-                return Err(Error::state("unexpected reply from the init"))
-            }
+        let execed = launch::await_exec(&conn)?;
+        if let Some(e) = execed.failed {
+            return Err(e);
         }
-        let _ = std::fs::remove_file(self.dir.join(START_SOCKET));
+        let console = execed.console;
+        let _ = std::fs::remove_file(self.dir.join(start_socket::NAME));
         state.started = true;
         self.state_dir().write(&state)?;
-        p.started(init, stdio);
+        p.started(init, stdio, console);
         Ok(())
     }
 
-    /// A new process in the running container: the parent enters the pid
-    /// namespace around the clone; the init joins the rest.
+    /// A new process in the running container: an init that joins the
+    /// container's namespaces (pid last, see init/join.rs) and cgroups.
     fn exec_in(&self, state: &State, p: &mut Process) -> Result<()> {
         let pid = state.init_pid;
-        let open_ns = |kind: NamespaceKind| {
-            let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
-            File::open(&path).ctx(format!("open {path}"))
-        };
         let has = |kind| self.config.namespaces.iter().any(|n| n.kind == kind);
-        let pid_ns = if has(NamespaceKind::Pid) {
-            Some(open_ns(NamespaceKind::Pid)?)
-        } else {
-            None
-        };
-        let mut kinds = Vec::new();
-        let mut ns_fds: Vec<OwnedFd> = Vec::new();
-        for kind in JOIN_ORDER
-            .into_iter()
-            .filter(|k| *k != NamespaceKind::Pid && has(*k))
-        {
-            ns_fds.push(open_ns(kind)?.into());
-            kinds.push(kind);
-        }
+        let order = JOIN_ORDER.into_iter().filter(|k| *k != NamespaceKind::Pid);
+        let kinds: Vec<NamespaceKind> = order
+            .chain(std::iter::once(NamespaceKind::Pid))
+            .filter(|k| has(*k))
+            .collect();
+        let ns_fds = kinds
+            .iter()
+            .map(|kind| {
+                let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
+                File::open(&path)
+                    .map(OwnedFd::from)
+                    .ctx(format!("open {path}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let stdio = p.open_stdio()?;
+        launch::become_subreaper()?;
         let launched = launch::spawn(Spawn {
             clone_flags: 0,
-            pid_ns: pid_ns.as_ref(),
+            pid_ns: None,
             listener: None,
             id_maps: None,
         })?;
-        if let Some(cg) = &state.cgroup {
-            if let Err(e) = cg.add_process(launched.reaper.pid) {
-                let _ = launched.reaper.signal(libc::SIGKILL);
-                let _ = launched.reaper.wait();
-                return Err(e);
-            }
-        }
         let raw: Vec<_> = stdio
             .fds
             .iter()
@@ -231,25 +231,39 @@ impl Container {
             process: p.spec().clone(),
             namespaces: kinds,
         };
-        let result = launched
-            .chan
-            .send(&msg, &raw)
-            .and_then(|()| launched.chan.recv::<FromInit>());
-        match result {
-            Ok(None) => {
-                p.started(launched.reaper, stdio);
-                Ok(())
-            }
-            other => {
+        let joined = match &state.cgroup {
+            Some(cg) => cg.add_process(launched.reaper.pid),
+            None => Ok(()),
+        };
+        let execed = joined
+            .and_then(|()| launched.chan.send(&msg, &raw))
+            .and_then(|()| launch::await_exec(&launched.chan));
+        let execed = match execed {
+            Ok(execed) => execed,
+            Err(e) => {
                 let _ = launched.reaper.signal(libc::SIGKILL);
                 let _ = launched.reaper.wait();
-                match other {
-                    Ok(Some((FromInit::Failed(e), _))) => Err(e),
-                    Err(e) => Err(e),
-                    _ => Err(Error::state("unexpected reply from the exec init")),
-                }
+                return Err(e);
             }
+        };
+        // With a pid namespace the init forked the process and exited:
+        // reaping the init makes its child ours (we are a subreaper).
+        let reaper = match execed.pid {
+            Some(child) => {
+                let _ = launched.reaper.wait();
+                let fd = sys::pidfd_open(child).ctx(format!("pidfd_open {child}"))?;
+                Reaper::child(child, fd)
+            }
+            None => launched.reaper,
+        };
+        if let Some(e) = execed.failed {
+            // It exits after reporting; a zombie in the container's pid
+            // namespace would keep the namespace's init from ever exiting.
+            let _ = reaper.wait();
+            return Err(e);
         }
+        p.started(reaper, stdio, execed.console);
+        Ok(())
     }
 
     /// Waits for the container's init to exit; its exit code (128+N when
@@ -258,13 +272,7 @@ impl Container {
         let known = self.init.lock().unwrap().clone();
         let init = match known {
             Some(init) => init,
-            None => {
-                let state = self
-                    .read_state()?
-                    .ok_or_else(|| self.not_runnable(Status::Stopped))?;
-                self.live_init(&state)
-                    .ok_or_else(|| self.not_runnable(Status::Stopped))?
-            }
+            None => self.state_and_init()?.1,
         };
         init.wait()
             .map_err(|e| e.context(format!("wait for container '{}'", self.id)))
@@ -303,12 +311,7 @@ impl Container {
     }
 
     pub fn signal(&self, sig: i32) -> Result<()> {
-        let state = self
-            .read_state()?
-            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
-        let init = self
-            .live_init(&state)
-            .ok_or_else(|| self.not_runnable(Status::Stopped))?;
+        let (_, init) = self.state_and_init()?;
         init.signal(sig)
             .map_err(|e| e.context(format!("signal container '{}'", self.id)))
     }
@@ -353,7 +356,7 @@ impl Container {
     /// Freeze every process (the cgroup freezer); returns once the kernel
     /// reports the cgroup frozen.
     pub fn pause(&self) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let (_, cg) = self.live_cgroup("pause")?;
         if cg.is_frozen()? {
             return Err(self.not_runnable(Status::Paused).context("pause"));
@@ -363,7 +366,7 @@ impl Container {
     }
 
     pub fn resume(&self) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let (_, cg) = self.live_cgroup("resume")?;
         if !cg.is_frozen()? {
             return Err(Error::state(format!(
@@ -388,7 +391,7 @@ impl Container {
     /// Change cgroup limits of a live container: `patch` holds the keys of
     /// `cgroups` to change; the result is validated like a config.
     pub fn update(&self, patch: serde_json::Map<String, serde_json::Value>) -> Result<()> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let (mut state, cg) = self.live_cgroup("update")?;
         if let Some(key) = ["name", "parent", "path"]
             .iter()
@@ -398,6 +401,7 @@ impl Container {
                 "cgroups.{key}: cannot change while the container lives"
             )));
         }
+        let patch_keys: std::collections::BTreeSet<String> = patch.keys().cloned().collect();
         let mut merged = serde_json::to_value(state.config.cgroups.clone().unwrap_or_default())
             .expect("cgroups serialize");
         merged
@@ -413,15 +417,21 @@ impl Container {
         let mut config = state.config.clone();
         config.cgroups = Some(cgroups.clone());
         config.validate()?;
-        cg.apply(&cgroups)
-            .map_err(|e| e.context(format!("update container '{}'", self.id)))?;
+        // Device rules are rewritten only when the update names them.
+        let devices = ["allow_all_devices", "allowed_devices"];
+        let applied = if devices.iter().any(|k| patch_keys.contains(*k)) {
+            cg.apply(&cgroups)
+        } else {
+            cg.apply_limits(&cgroups)
+        };
+        applied.map_err(|e| e.context(format!("update container '{}'", self.id)))?;
         state.config = config;
         self.state_dir().write(&state)
     }
 
     /// What happened since the last call: OOM kills in the container.
     pub fn events(&self) -> Result<Vec<Event>> {
-        let _lock = Lock::acquire(&self.dir)?;
+        let _lock = self.lock()?;
         let (mut state, cg) = self.live_cgroup("events of")?;
         let kills = cg.oom_kills()?;
         let mut events = Vec::new();
@@ -475,6 +485,12 @@ impl Container {
                 Err(e) if e.kind != ErrorKind::State => return Err(e),
                 _ => {}
             }
+            // Processes we started in the container are our children: their
+            // zombies must be reaped before its pid namespace can end.
+            while !init.exited() {
+                Reaper::reap_exited_children();
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
             init.wait_gone()?;
         }
         if let Some(cg) = &state.cgroup {
@@ -506,25 +522,6 @@ pub struct ContainerStats {
 pub enum Event {
     /// The kernel's OOM killer killed `count` processes in the container.
     Oom { count: u64 },
-}
-
-/// Connect to a created container's start socket. The path goes through
-/// /proc/self/fd so a long state root cannot overflow sun_path.
-fn connect_start_socket(dir: &Path) -> Result<Channel> {
-    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
-    let dirfd = File::open(dir).ctx(format!("open {}", dir.display()))?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dirfd.as_raw_fd());
-    let sock = socket(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .ctx("socket for start")?;
-    let addr = UnixAddr::new(path.as_str()).ctx("start socket address")?;
-    connect(sock.as_raw_fd(), &addr)
-        .ctx(format!("connect to {}", dir.join(START_SOCKET).display()))?;
-    Ok(Channel::from_fd(sock))
 }
 
 /// Processes of a container: those in the init's pid namespace, or

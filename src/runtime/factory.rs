@@ -2,16 +2,16 @@
 
 use super::cgroups::CgroupManager;
 use super::config::{Config, NamespaceKind};
-use super::container::{Container, START_SOCKET};
+use super::container::Container;
 use super::error::{Context, Error, Result};
 use super::launch::{self, Spawn};
 use super::messages::ToInit;
 use super::namespaces;
 use super::reaper::Reaper;
+use super::start_socket;
 use super::state::{State, StateDir};
 use super::sys;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,8 +40,16 @@ impl Factory {
     }
 
     /// /run/ctrsh for root.
+    /// /run/ctrsh for root; for anyone else `ctrsh` in their runtime dir
+    /// ($XDG_RUNTIME_DIR), or /tmp/ctrsh-<uid> without one.
     pub fn default_root() -> PathBuf {
-        PathBuf::from("/run/ctrsh")
+        let uid = nix::unistd::geteuid();
+        if uid.is_root() {
+            return PathBuf::from("/run/ctrsh");
+        }
+        directories::BaseDirs::new()
+            .and_then(|d| d.runtime_dir().map(|r| r.join("ctrsh")))
+            .unwrap_or_else(|| PathBuf::from(format!("/tmp/ctrsh-{uid}")))
     }
 
     pub fn root(&self) -> &Path {
@@ -57,22 +65,50 @@ impl Factory {
                 "namespaces: a new \"mount\" namespace is required (the rootfs is built in it)",
             ));
         }
+        let rootless = !nix::unistd::geteuid().is_root();
+        if rootless && !namespaces::creates(&config, NamespaceKind::User) {
+            return Err(Error::config(format!(
+                "namespaces: ctrsh runs unprivileged (uid {}): a rootless container needs a new \"user\" namespace with uid_mappings and gid_mappings",
+                nix::unistd::geteuid()
+            )));
+        }
         let dir = StateDir::create(&self.root, id)?;
-        let cgroup = config.cgroups.clone().unwrap_or_default();
-        let result = CgroupManager::create(&cgroup, id).and_then(|cg| {
-            let made = cg
-                .apply(&cgroup)
-                .and_then(|()| self.create_in(&dir, id, &config, &cg));
-            if made.is_err() {
-                let _ = cg.kill_all();
-                let _ = cg.destroy();
-            }
-            made
-        });
+        let result = self.place_and_create(&dir, id, &config, rootless);
         if result.is_err() {
             let _ = dir.remove();
         }
         result.map_err(|e| e.context(format!("create container '{id}'")))
+    }
+
+    /// Cgroups first (the init joins them before anything else), then the
+    /// init. Unprivileged users get no cgroup unless the config asks for one
+    /// (which then has to be a cgroup delegated to them).
+    fn place_and_create(
+        &self,
+        dir: &StateDir,
+        id: &str,
+        config: &Config,
+        rootless: bool,
+    ) -> Result<Container> {
+        if rootless && config.cgroups.is_none() {
+            return self.create_in(dir, id, config, None);
+        }
+        let cgroup = config.cgroups.clone().unwrap_or_default();
+        let cg = CgroupManager::create(&cgroup, id).map_err(|e| {
+            if rootless {
+                e.context("cgroups: an unprivileged user can only use a cgroup delegated to them")
+            } else {
+                e
+            }
+        })?;
+        let made = cg
+            .apply(&cgroup)
+            .and_then(|()| self.create_in(dir, id, config, Some(&cg)));
+        if made.is_err() {
+            let _ = cg.kill_all();
+            let _ = cg.destroy();
+        }
+        made
     }
 
     fn create_in(
@@ -80,9 +116,9 @@ impl Factory {
         dir: &StateDir,
         id: &str,
         config: &Config,
-        cgroup: &CgroupManager,
+        cgroup: Option<&CgroupManager>,
     ) -> Result<Container> {
-        let listener = listen_start_socket(&dir.path)?;
+        let listener = start_socket::listen_in(&dir.path)?;
         let pid_ns = config
             .namespaces
             .iter()
@@ -105,7 +141,7 @@ impl Factory {
         };
         // The init joins the cgroups before it does anything else.
         let ready = cgroup
-            .add_process(reaper.pid)
+            .map_or(Ok(()), |cg| cg.add_process(reaper.pid))
             .and_then(|()| launched.chan.send(&create, &[]))
             .and_then(|()| launch::expect_ready(&launched.chan, &reaper))
             .and_then(|()| write_state(dir, id, config, &reaper, cgroup));
@@ -147,7 +183,7 @@ fn write_state(
     id: &str,
     config: &Config,
     init: &Arc<Reaper>,
-    cgroup: &CgroupManager,
+    cgroup: Option<&CgroupManager>,
 ) -> Result<()> {
     let (start, _) = sys::proc_start_time(init.pid)
         .ok_or_else(|| Error::state("the container init vanished during create"))?;
@@ -162,7 +198,7 @@ fn write_state(
         started: false,
         created,
         config: config.clone(),
-        cgroup: Some(cgroup.clone()),
+        cgroup: cgroup.cloned(),
         oom_kills_seen: 0,
     })
 }
@@ -182,25 +218,4 @@ pub(crate) fn check_id(id: &str) -> Result<()> {
             "id: '{id}' is not a valid container id (letters, digits, '-', '_', '.'; 1-128 characters; not starting with '.')"
         )))
     }
-}
-
-/// The socket the init waits for "start" on, bound in the state dir (via
-/// /proc/self/fd so a long root cannot overflow sun_path).
-fn listen_start_socket(dir: &Path) -> Result<OwnedFd> {
-    use nix::sys::socket::{
-        bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
-    };
-    let dirfd = File::open(dir).ctx(format!("open {}", dir.display()))?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dirfd.as_raw_fd());
-    let sock = socket(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .ctx("socket for start")?;
-    let addr = UnixAddr::new(path.as_str()).ctx("start socket address")?;
-    bind(sock.as_raw_fd(), &addr).ctx(format!("bind {}", dir.join(START_SOCKET).display()))?;
-    listen(&sock, Backlog::new(4).expect("valid backlog")).ctx("listen on the start socket")?;
-    Ok(sock)
 }

@@ -186,6 +186,9 @@ pub fn expect_ready(chan: &Channel, reaper: &Reaper) -> Result<()> {
     match chan.recv::<FromInit>().unwrap_or(None) {
         Some((FromInit::Ready, _)) => Ok(()),
         Some((FromInit::Failed(e), _)) => Err(e),
+        Some((FromInit::Console | FromInit::Pid(_), _)) => {
+            Err(Error::state("unexpected message from the init"))
+        }
         None => {
             let code = reaper.wait().unwrap_or(-1);
             Err(Error::state(format!(
@@ -193,4 +196,37 @@ pub fn expect_ready(chan: &Channel, reaper: &Reaper) -> Result<()> {
             )))
         }
     }
+}
+
+/// What the init reported before it exec'd (or failed).
+#[derive(Default)]
+pub struct Execed {
+    /// The pty master, for a process with a terminal.
+    pub console: Option<OwnedFd>,
+    /// The pid of the process that exec'd, when it is not the init itself.
+    pub pid: Option<i32>,
+    /// Why it did not exec.
+    pub failed: Option<Error>,
+}
+
+/// After Start or Exec: the reports the init sends, until EOF (every copy
+/// of the channel is close-on-exec, so EOF follows the exec or the exit).
+pub fn await_exec(chan: &Channel) -> Result<Execed> {
+    use super::messages::FromInit;
+    let mut done = Execed::default();
+    loop {
+        match chan.recv::<FromInit>()? {
+            None => return Ok(done),
+            Some((FromInit::Console, mut fds)) if fds.len() == 1 => done.console = fds.pop(),
+            Some((FromInit::Pid(pid), _)) => done.pid = Some(pid),
+            Some((FromInit::Failed(e), _)) => done.failed = Some(e),
+            Some(_) => return Err(Error::state("unexpected reply from the init")),
+        }
+    }
+}
+
+/// Make this process the reaper of its orphaned descendants, so a process
+/// forked by an exec init (which then exits) becomes our child.
+pub fn become_subreaper() -> Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).ctx("become a child subreaper")
 }

@@ -15,7 +15,8 @@ pub enum ToInit {
     /// Exec the container's first process. Fds: stdin, stdout, stderr.
     Start { process: ProcessSpec },
     /// Join a running container and exec `process`. Fds: stdin, stdout,
-    /// stderr, then one fd per entry of `namespaces`, in that order.
+    /// stderr, then one fd per entry of `namespaces`, in that order (the
+    /// pid namespace, if any, last).
     Exec {
         config: Config,
         process: ProcessSpec,
@@ -29,4 +30,10 @@ pub enum FromInit {
     Ready,
     /// A step failed; the init exits.
     Failed(Error),
+    /// The master side of the process's pty (fd attached); the init goes on
+    /// to exec.
+    Console,
+    /// Exec into a pid namespace: the host pid of the forked process that
+    /// will exec (the init itself exits).
+    Pid(i32),
 }

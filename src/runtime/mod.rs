@@ -23,9 +23,11 @@ pub mod rlimits;
 mod rootfs;
 pub mod seccomp;
 mod secure_path;
+mod start_socket;
 mod state;
 pub mod suggest;
 mod sys;
+mod terminal;
 pub mod user;
 
 pub use config::Config;

@@ -2,7 +2,7 @@
 //! and joining namespaces by path.
 
 use super::config::{Config, IdMap, NamespaceKind};
-use super::error::{Context, Result};
+use super::error::{Context, Error, ErrorKind, Result};
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 
@@ -20,11 +20,13 @@ pub const JOIN_ORDER: [NamespaceKind; 7] = [
 ];
 
 /// clone(2) flags for the namespaces the container creates (not joins).
+/// The cgroup namespace is not among them: the init unshares it once the
+/// parent has put it in its cgroups, so the namespace is rooted there.
 pub fn clone_flags(config: &Config) -> libc::c_int {
     config
         .namespaces
         .iter()
-        .filter(|n| n.path.is_none())
+        .filter(|n| n.path.is_none() && n.kind != NamespaceKind::Cgroup)
         .fold(0, |acc, n| acc | n.kind.clone_flag())
 }
 
@@ -60,14 +62,65 @@ pub fn join_paths(config: &Config) -> Result<()> {
 }
 
 /// Written by the parent into /proc/<pid>/{uid,gid}_map of the new init.
+/// Root writes any mapping. An unprivileged user may map only their own
+/// uid and gid (with setgroups denied, as the kernel requires); wider
+/// mappings go through the setuid helpers newuidmap/newgidmap, which check
+/// /etc/subuid and /etc/subgid.
 pub fn write_id_maps(pid: i32, uid: &[IdMap], gid: &[IdMap]) -> Result<()> {
+    let euid = nix::unistd::geteuid();
+    let own_only =
+        |maps: &[IdMap], id: u32| maps.len() == 1 && maps[0].host_id == id && maps[0].size == 1;
+    let own_ids_only =
+        own_only(uid, euid.as_raw()) && own_only(gid, nix::unistd::getegid().as_raw());
+    if !euid.is_root() && !own_ids_only {
+        return helper_maps(pid, uid, gid);
+    }
+    if !euid.is_root() {
+        let path = format!("/proc/{pid}/setgroups");
+        std::fs::write(&path, "deny").ctx(format!("write {path}"))?;
+    }
     for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
-        let text: String = maps
-            .iter()
-            .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
-            .collect();
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, text).ctx(format!("write {path}"))?;
+        std::fs::write(&path, map_text(maps)).ctx(format!("write {path}"))?;
+    }
+    Ok(())
+}
+
+fn map_text(maps: &[IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect()
+}
+
+fn helper_maps(pid: i32, uid: &[IdMap], gid: &[IdMap]) -> Result<()> {
+    for (tool, maps) in [("newuidmap", uid), ("newgidmap", gid)] {
+        let mut cmd = std::process::Command::new(tool);
+        cmd.arg(pid.to_string());
+        for m in maps {
+            cmd.args([
+                m.container_id.to_string(),
+                m.host_id.to_string(),
+                m.size.to_string(),
+            ]);
+        }
+        let out = cmd.output().map_err(|e| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "uid_mappings: an unprivileged user can map only their own uid and gid without {tool} ({}; apt-get install uidmap, and give the user ranges in /etc/subuid and /etc/subgid)",
+                    super::error::describe_io(&e)
+                ),
+            )
+        })?;
+        if !out.status.success() {
+            return Err(Error::new(
+                ErrorKind::System,
+                format!(
+                    "{tool} {pid}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -2,12 +2,14 @@
 
 use super::error::{Context, Error, Result};
 use super::reaper::Reaper;
+use super::terminal;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -53,6 +55,8 @@ struct Running {
     reaper: Arc<Reaper>,
     stdout: Capture,
     stderr: Capture,
+    /// The pty master of a process with a terminal, until waited or attached.
+    console: Option<OwnedFd>,
 }
 
 /// Output of a "pipe" stream: a reader thread while the process runs, the
@@ -107,12 +111,6 @@ impl Process {
                 "env: '{bad}' is not of the form KEY=value"
             )));
         }
-        if spec.terminal {
-            return Err(Error::new(
-                super::ErrorKind::Unsupported,
-                "terminal: processes with a pty are not supported yet",
-            ));
-        }
         if spec.stdin == Stdio::Pipe {
             return Err(Error::config(
                 "stdin: \"pipe\" is not supported; use \"null\", \"inherit\" or a file path",
@@ -139,6 +137,15 @@ impl Process {
 
     /// Open what the spec's stdio names, ready to pass to the init.
     pub(crate) fn open_stdio(&self) -> Result<StdioFds> {
+        if self.spec.terminal {
+            // The init gives the process its pty instead; these are unused.
+            let null = || open_stream(&Stdio::Null, 0).map(|(fd, _)| fd);
+            return Ok(StdioFds {
+                fds: vec![null()?, null()?, null()?],
+                stdout: Capture::None,
+                stderr: Capture::None,
+            });
+        }
         let (stdin, _) = open_stream(&self.spec.stdin, 0)?;
         let (stdout, out) = open_stream(&self.spec.stdout, 1)?;
         let (stderr, err) = open_stream(&self.spec.stderr, 2)?;
@@ -150,11 +157,17 @@ impl Process {
     }
 
     /// Record that the process runs, under `reaper`, with these captures.
-    pub(crate) fn started(&mut self, reaper: Arc<Reaper>, stdio: StdioFds) {
+    pub(crate) fn started(
+        &mut self,
+        reaper: Arc<Reaper>,
+        stdio: StdioFds,
+        console: Option<OwnedFd>,
+    ) {
         self.running = Some(Running {
             reaper,
             stdout: stdio.stdout,
             stderr: stdio.stderr,
+            console,
         });
     }
 
@@ -165,12 +178,40 @@ impl Process {
     }
 
     /// Exit code; 128+N when killed by signal N. Waiting twice returns the same code.
+    /// A terminal's output goes where `stdout` says while we wait.
     pub fn wait(&mut self) -> Result<i32> {
-        let code = self.running()?.reaper.wait()?;
+        self.running()?;
         let r = self.running.as_mut().expect("checked above");
+        let stop = Arc::new(AtomicBool::new(false));
+        let drain = r
+            .console
+            .take()
+            .map(|m| terminal::drain(m, self.spec.stdout.clone(), stop.clone()));
+        let code = r.reaper.wait();
+        stop.store(true, Ordering::Relaxed);
+        if let Some(d) = drain {
+            let out = d.join().unwrap_or_default();
+            if self.spec.stdout == Stdio::Pipe {
+                r.stdout = Capture::Done(String::from_utf8_lossy(&out).into_owned());
+            }
+        }
+        let code = code?;
         r.stdout.finish();
         r.stderr.finish();
         Ok(code)
+    }
+
+    /// Hand the user's terminal to a process started with `terminal: true`
+    /// until it exits; returns its exit code.
+    pub fn attach(&mut self) -> Result<i32> {
+        let r = self
+            .running
+            .as_mut()
+            .ok_or_else(|| Error::state("the process has not been started"))?;
+        let console = r.console.take().ok_or_else(|| {
+            Error::state("attach: the process has no terminal (start it with terminal: true), or was already waited for")
+        })?;
+        terminal::attach(&console, &r.reaper)
     }
 
     pub fn signal(&self, sig: i32) -> Result<()> {

@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Set (e.g. by a SIGINT handler) to make blocking waits return early.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -22,10 +22,11 @@ pub struct Reaper {
     status: Mutex<Option<i32>>,
 }
 
-/// Reapers of the children this process made, by pid, so a container
-/// loaded twice in one script still shares one exit status.
-fn children() -> &'static Mutex<HashMap<i32, Weak<Reaper>>> {
-    static CHILDREN: OnceLock<Mutex<HashMap<i32, Weak<Reaper>>>> = OnceLock::new();
+/// Reapers of the children this process made and has not reaped, by pid:
+/// a container loaded twice in one script shares one exit status, and
+/// destroy can reap children whose handles the script dropped.
+fn children() -> &'static Mutex<HashMap<i32, Arc<Reaper>>> {
+    static CHILDREN: OnceLock<Mutex<HashMap<i32, Arc<Reaper>>>> = OnceLock::new();
     CHILDREN.get_or_init(Default::default)
 }
 
@@ -38,17 +39,15 @@ impl Reaper {
             is_child: true,
             status: Mutex::new(None),
         });
-        let mut map = children().lock().unwrap();
-        map.retain(|_, w| w.strong_count() > 0);
-        map.insert(pid, Arc::downgrade(&r));
+        children().lock().unwrap().insert(pid, r.clone());
         r
     }
 
     /// For a process some other ctrsh process made (or one of ours, if it is
     /// still registered). The caller checked the pid's start time.
     pub fn attach(pid: i32) -> Result<Arc<Reaper>> {
-        if let Some(r) = children().lock().unwrap().get(&pid).and_then(Weak::upgrade) {
-            return Ok(r);
+        if let Some(r) = children().lock().unwrap().get(&pid) {
+            return Ok(r.clone());
         }
         let pidfd = sys::pidfd_open(pid).ctx(format!("pidfd_open {pid}"))?;
         Ok(Arc::new(Reaper {
@@ -103,7 +102,24 @@ impl Reaper {
             }
         };
         *status = Some(code);
+        children().lock().unwrap().remove(&self.pid);
         Ok(code)
+    }
+
+    /// Reap every child of ours that has exited. A zombie in a container's
+    /// pid namespace keeps the namespace's init from finishing its exit, so
+    /// destroy calls this while it waits for the init.
+    pub fn reap_exited_children() {
+        let exited: Vec<Arc<Reaper>> = children()
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| r.exited())
+            .cloned()
+            .collect();
+        for r in exited {
+            let _ = r.wait();
+        }
     }
 
     /// Wait for exit, ignoring the status when it is not ours to have.

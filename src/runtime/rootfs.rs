@@ -7,9 +7,11 @@ use super::defaults;
 use super::error::{Context, Error, Result};
 use super::mount_options;
 use super::secure_path::secure_join;
+use super::sys;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
@@ -197,21 +199,23 @@ fn create_device(rootfs: &Path, d: &Device, user_ns: bool) -> Result<()> {
 /// sysfs read-only; a fresh sysfs needs a network namespace of our own, so
 /// without one fall back to a read-only bind of the host's /sys.
 fn mount_sys(rootfs: &Path) -> Result<()> {
-    let sys = target(rootfs, "/sys", false)?;
+    let dir = target(rootfs, "/sys", false)?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    match mount(Some("sysfs"), &sys, Some("sysfs"), flags, NONE) {
+    match mount(Some("sysfs"), &dir, Some("sysfs"), flags, NONE) {
         Ok(()) => Ok(()),
         Err(nix::errno::Errno::EPERM) => {
             do_mount(
                 Some(Path::new("/sys")),
-                &sys,
+                &dir,
                 None,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 NONE,
             )?;
-            remount_readonly(&sys)
+            // Every submount too: the host's cgroup and debug filesystems
+            // live below /sys.
+            sys::make_tree_readonly(&dir).ctx(format!("make {} read-only", dir.display()))
         }
-        Err(e) => Err(e).ctx(format!("mount sysfs on {}", sys.display())),
+        Err(e) => Err(e).ctx(format!("mount sysfs on {}", dir.display())),
     }
 }
 
@@ -325,12 +329,13 @@ fn remount_readonly(path: &Path) -> Result<()> {
 
 /// After pivot_root: masked paths, read-only paths, read-only rootfs.
 pub fn finish(config: &Config) -> Result<()> {
+    let null = dev_null()?;
     let masked = config
         .masked_paths
         .clone()
         .unwrap_or_else(defaults::default_masked_paths);
     for p in &masked {
-        mask(Path::new(p))?;
+        mask(Path::new(p), &null)?;
     }
     let readonly = config
         .readonly_paths
@@ -357,7 +362,10 @@ pub fn finish(config: &Config) -> Result<()> {
 }
 
 /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a dir.
-fn mask(path: &Path) -> Result<()> {
+/// The /dev/null used is opened without following symlinks and checked to
+/// be the null device: a /dev/null planted by a mount must not get a host
+/// file mounted over the masked path (CVE-2025-31133).
+fn mask(path: &Path, null: &OwnedFd) -> Result<()> {
     match fs::metadata(path) {
         Err(_) => Ok(()),
         Ok(m) if m.is_dir() => do_mount(
@@ -367,12 +375,29 @@ fn mask(path: &Path) -> Result<()> {
             MsFlags::MS_RDONLY,
             NONE,
         ),
-        Ok(_) => do_mount(
-            Some(Path::new("/dev/null")),
-            path,
-            None,
-            MsFlags::MS_BIND,
-            NONE,
-        ),
+        Ok(_) => {
+            let source = PathBuf::from(format!("/proc/self/fd/{}", null.as_raw_fd()));
+            do_mount(Some(&source), path, None, MsFlags::MS_BIND, NONE)
+        }
     }
+}
+
+/// The container's /dev/null, opened O_PATH|O_NOFOLLOW and checked to be
+/// character device 1:3.
+fn dev_null() -> Result<OwnedFd> {
+    use nix::fcntl::{open, OFlag};
+    let fd = open(
+        "/dev/null",
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx("masked_paths: open /dev/null")?;
+    let st = nix::sys::stat::fstat(&fd).ctx("masked_paths: stat /dev/null")?;
+    let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    if !is_char || st.st_rdev != makedev(1, 3) {
+        return Err(Error::config(
+            "masked_paths: the container's /dev/null is not the null device (1:3); refusing to mask with it",
+        ));
+    }
+    Ok(fd)
 }

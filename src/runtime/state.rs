@@ -72,14 +72,16 @@ impl StateDir {
         })
     }
 
-    /// Write to a temp file, fsync, rename: readers see the old or the new state.
+    /// Write to a temp file and rename it over state.json: readers see the
+    /// old or the new state, never half of one. No fsync: the state of
+    /// running processes does not outlive a reboot, and the root is
+    /// normally a tmpfs (/run).
     pub fn write(&self, state: &State) -> Result<()> {
         let file = self.path.join(STATE_FILE);
         let tmp = self.path.join(".state.json.tmp");
         let data = serde_json::to_vec_pretty(state).expect("state serializes");
         let mut f = fs::File::create(&tmp).ctx(format!("write {}", tmp.display()))?;
         f.write_all(&data).ctx(format!("write {}", tmp.display()))?;
-        f.sync_all().ctx(format!("sync {}", tmp.display()))?;
         fs::rename(&tmp, &file).ctx(format!("rename {} to {}", tmp.display(), file.display()))
     }
 

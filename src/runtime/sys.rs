@@ -115,3 +115,37 @@ pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
     let zombie = fields.first() == Some(&"Z") || fields.first() == Some(&"X");
     Some((fields.get(19)?.parse().ok()?, zombie))
 }
+
+/// Make the mount at `path` and every mount below it read-only
+/// (mount_setattr with AT_RECURSIVE: a plain bind remount only changes the
+/// top mount).
+pub fn make_tree_readonly(path: &std::path::Path) -> io::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 1;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}

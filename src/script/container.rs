@@ -1,10 +1,10 @@
 //! The Container type: state, config and the operations on it.
 
-use super::convert::{to_script, to_strings};
+use super::convert::{to_json_map, to_script, to_strings};
 use super::errors::{narrow, raise, OrRaise, ScriptResult};
 use super::process::{signal_number, ProcessHandle};
 use super::{func, getter, setter};
-use crate::runtime::{self, Container};
+use crate::runtime::{self, Container, Process, ProcessSpec};
 use rhai::{Array, Dynamic, Engine, Map, INT};
 use std::sync::Arc;
 
@@ -31,6 +31,8 @@ pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<ContainerHandle>("Container");
     register_properties(engine);
     register_operations(engine);
+    register_resources(engine);
+    register_terminal(engine);
     register_comparison(engine);
 }
 
@@ -61,7 +63,7 @@ fn register_properties(engine: &mut Engine) {
         &["c: Container", "map"],
         "A copy of the container's config as a map.",
     )
-    .register_into_engine(engine, |c: &mut ContainerHandle| to_script(c.0.config()));
+    .register_into_engine(engine, |c: &mut ContainerHandle| to_script(&c.0.config()));
     // Without a setter rhai would silently drop `c.config.hostname = "x"`.
     setter(
         "config",
@@ -156,6 +158,87 @@ fn register_operations(engine: &mut Engine) {
     )
     .with_volatility(true)
     .register_into_engine(engine, |c: &mut ContainerHandle| c.0.destroy().or_raise());
+}
+
+fn register_terminal(engine: &mut Engine) {
+    func(
+        "attach",
+        &["c: Container", "p: Process", "int"],
+        "Hand your terminal to `p` (started with `terminal: true`) until it exits; returns its exit code.",
+    )
+    .with_volatility(true)
+    .register_into_engine(
+        engine,
+        |_c: &mut ContainerHandle, p: ProcessHandle| -> ScriptResult<INT> {
+            p.lock().attach().or_raise().map(INT::from)
+        },
+    );
+    func(
+        "shell",
+        &["c: Container", "int"],
+        "Run an interactive /bin/sh with a terminal in the running container; returns its exit code.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<INT> {
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        let mut p = Process::new(ProcessSpec {
+            args: vec!["/bin/sh".into()],
+            env: vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                format!("TERM={term}"),
+            ],
+            terminal: true,
+            ..Default::default()
+        })
+        .or_raise()?;
+        c.0.start(&mut p).or_raise()?;
+        p.attach().or_raise().map(INT::from)
+    });
+}
+
+fn register_resources(engine: &mut Engine) {
+    func(
+        "pause",
+        &["c: Container"],
+        "Freeze every process of the container (cgroup freezer); state becomes \"paused\".",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| c.0.pause().or_raise());
+    func(
+        "resume",
+        &["c: Container"],
+        "Thaw a paused container; state returns to \"running\".",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| c.0.resume().or_raise());
+    func(
+        "stats",
+        &["c: Container", "map"],
+        "`#{cpu, memory, pids, blkio, hugetlb, network}` of a live container (see docs/api.md).",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<Dynamic> {
+        to_script(&c.0.stats().or_raise()?)
+    });
+    func(
+        "update",
+        &["c: Container", "limits: map"],
+        "Change cgroup limits of a live container (keys of `cgroups`), validated like a config.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, limits: Map| {
+        let patch = to_json_map(limits)?;
+        c.0.update(patch).or_raise()
+    });
+    func(
+        "events",
+        &["c: Container", "array"],
+        "What happened since the last call: `[#{type: \"oom\", count}]` for OOM kills.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<Dynamic> {
+        to_script(&c.0.events().or_raise()?)
+    });
 }
 
 fn register_comparison(engine: &mut Engine) {

@@ -76,6 +76,12 @@ pub fn to_script<T: Serialize>(value: &T) -> ScriptResult<Dynamic> {
     })
 }
 
+/// A script map as JSON (for `update`, which merges it into the current
+/// cgroups config before checking it).
+pub fn to_json_map(map: Map) -> ScriptResult<serde_json::Map<String, serde_json::Value>> {
+    deserialize("limits", map.into())
+}
+
 /// Strings from a script array, naming the index of a non-string element.
 pub fn to_strings(array: rhai::Array, what: &str) -> ScriptResult<Vec<String>> {
     array

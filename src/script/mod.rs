@@ -7,8 +7,10 @@ mod container;
 mod convert;
 mod errors;
 mod factory;
+mod files;
 mod process;
 mod run;
+mod stdlib;
 
 pub use builtins::{clear_interrupt, interrupt, is_interrupted};
 pub use errors::describe;
@@ -32,6 +34,8 @@ pub fn engine(args: Vec<String>) -> Engine {
     container::register(&mut engine);
     process::register(&mut engine);
     checkpoint::register(&mut engine);
+    files::register(&mut engine);
+    stdlib::install(&mut engine);
     engine
 }
 

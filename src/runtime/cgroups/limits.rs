@@ -213,7 +213,12 @@ fn pids(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
         return Ok(());
     };
     let d = m.require(Controller::Pids, "cgroups.pids_limit")?;
-    let value = max_value(limit);
+    // As in runc, 0 means no limit too (a pids.max of 0 would forbid fork).
+    let value = if limit == 0 {
+        MaxValue::Max
+    } else {
+        max_value(limit)
+    };
     PidController::new(d.dir.clone(), d.mount.clone(), d.v2)
         .set_pid_max(value)
         .map_err(failed("cgroups.pids_limit", d, "pids.max", value))

@@ -153,8 +153,14 @@ impl CgroupManager {
 
     /// Write the limits and device rules of `cfg` (also a live update).
     pub fn apply(&self, cfg: &Cgroups) -> Result<()> {
-        limits::apply(self, cfg)?;
+        self.apply_limits(cfg)?;
         devices::apply(self, cfg)
+    }
+
+    /// The limits without the device rules: rewriting those (deny all, then
+    /// allow each) would briefly deny every device to running processes.
+    pub fn apply_limits(&self, cfg: &Cgroups) -> Result<()> {
+        limits::apply(self, cfg)
     }
 
     /// Move process `pid` into every directory of the cgroup.

@@ -6,7 +6,6 @@ use super::{now, run, stdio, Checkpoint, CheckpointOptions};
 use crate::runtime::config::Config;
 use crate::runtime::container::{Container, Status};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
-use crate::runtime::state::Lock;
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -39,10 +38,8 @@ impl Container {
             .map(Checkpoint::load)
             .transpose()
             .map_err(|e| e.context("parent"))?;
-        let lock = Lock::acquire(&self.state_dir().path)?;
-        let state = self
-            .read_state()?
-            .ok_or_else(|| Error::state("the container is stopped"))?;
+        let lock = self.lock()?;
+        let (state, _) = self.state_and_init()?;
         let status = self.status()?;
         if status != Status::Running {
             return Err(Error::state(format!("the container is {status}")));

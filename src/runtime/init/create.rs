@@ -26,7 +26,7 @@ pub fn run(chan: &Channel, config: Config) -> Result<()> {
     let conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
     let result = match conn.recv::<ToInit>()? {
         Some((ToInit::Start { process }, fds)) => {
-            exec_process::exec(&config, &process, fds).map_err(|e| e.context("start"))
+            exec_process::exec(&conn, &config, &process, fds).map_err(|e| e.context("start"))
         }
         other => Err(Error::state(format!("init: expected start, got {other:?}"))),
     };
@@ -42,6 +42,10 @@ pub fn run(chan: &Channel, config: Config) -> Result<()> {
 fn setup(config: &Config) -> Result<()> {
     let has = |k| config.namespaces.iter().any(|n| n.kind == k);
     namespaces::join_paths(config)?;
+    if namespaces::creates(config, NamespaceKind::Cgroup) {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx("namespaces: create the cgroup namespace")?;
+    }
     if let Some(name) = &config.hostname {
         nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
     }

@@ -2,15 +2,18 @@
 //! stdio, user, working directory, capabilities, no_new_privs, exec.
 
 use crate::runtime::capabilities;
+use crate::runtime::channel::Channel;
 use crate::runtime::config::Config;
 use crate::runtime::defaults;
 use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::messages::FromInit;
 use crate::runtime::process::ProcessSpec;
 use crate::runtime::seccomp::{self, Seccomp};
 use crate::runtime::sys;
 use crate::runtime::user::{self, ExecUser};
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -18,17 +21,36 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 /// Returns only on failure: on success the process image is replaced and the
 /// channel closes (close-on-exec), which tells the parent it worked.
-pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<()> {
-    let [stdin, stdout, stderr]: [OwnedFd; 3] = stdio
-        .try_into()
-        .map_err(|_| Error::state("expected three stdio fds from the parent"))?;
+pub fn exec(
+    chan: &Channel,
+    config: &Config,
+    spec: &ProcessSpec,
+    stdio: Vec<OwnedFd>,
+) -> Result<()> {
+    let who = lookup_user(spec.user.as_deref().unwrap_or("0"))?;
+    let [stdin, stdout, stderr]: [OwnedFd; 3] = if spec.terminal {
+        let slave = console(chan, &who)?;
+        [
+            slave.try_clone().ctx("dup pty")?,
+            slave.try_clone().ctx("dup pty")?,
+            slave,
+        ]
+    } else {
+        stdio
+            .try_into()
+            .map_err(|_| Error::state("expected three stdio fds from the parent"))?
+    };
     nix::unistd::dup2_stdin(stdin).ctx("set up stdin")?;
     nix::unistd::dup2_stdout(stdout).ctx("set up stdout")?;
     nix::unistd::dup2_stderr(stderr).ctx("set up stderr")?;
-    // A session of its own (as runc does): CRIU refuses to checkpoint a
-    // process whose session leader is outside the container.
-    nix::unistd::setsid().ctx("start a new session")?;
-    let who = lookup_user(spec.user.as_deref().unwrap_or("0"))?;
+    // A session of its own: without it the process would keep ctrsh's
+    // terminal as controlling terminal and could push input into the
+    // user's shell with TIOCSTI (CVE-2017-5226). With `terminal` the pty
+    // becomes its controlling terminal.
+    nix::unistd::setsid().ctx("setsid")?;
+    if spec.terminal && unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx("make the pty the controlling terminal");
+    }
     let cwd = spec.cwd.as_deref().unwrap_or("/");
     enter_cwd(cwd)?;
     let env = environment(spec, &who);
@@ -49,6 +71,7 @@ pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<
     if let (Some(f), false) = (&filter, config.no_new_privileges) {
         seccomp::apply(f)?;
     }
+    capabilities::check_available(&keep)?;
     capabilities::limit_bounding(&keep)?;
     switch_user(&who)?;
     capabilities::set_process_sets(&keep)?;
@@ -70,6 +93,32 @@ pub fn exec(config: &Config, spec: &ProcessSpec, stdio: Vec<OwnedFd>) -> Result<
     Err(err).ctx(format!("exec {}", program.display()))
 }
 
+/// A pty from the container's own devpts: the master goes to the parent,
+/// the slave (owned by the process's user) becomes stdio.
+fn console(chan: &Channel, who: &ExecUser) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx("terminal: open /dev/ptmx")?;
+    nix::pty::grantpt(&master).ctx("terminal: grantpt")?;
+    nix::pty::unlockpt(&master).ctx("terminal: unlockpt")?;
+    let name = nix::pty::ptsname_r(&master).ctx("terminal: ptsname")?;
+    let slave: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(&name)
+        .ctx(format!("terminal: open {name}"))?
+        .into();
+    nix::unistd::fchown(
+        &slave,
+        Some(nix::unistd::Uid::from_raw(who.uid)),
+        Some(nix::unistd::Gid::from_raw(who.gid)),
+    )
+    .ctx(format!("terminal: chown {name}"))?;
+    chan.send(&FromInit::Console, &[master.as_raw_fd()])?;
+    Ok(slave)
+}
+
 fn lookup_user(spec: &str) -> Result<ExecUser> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
@@ -85,13 +134,14 @@ fn enter_cwd(cwd: &str) -> Result<()> {
         )));
     }
     nix::unistd::chdir(cwd).ctx(format!("cwd: chdir to '{cwd}'"))?;
-    let here = nix::unistd::getcwd().ctx("cwd: getcwd")?;
-    if !here.starts_with("/") {
-        return Err(Error::config(format!(
+    // getcwd fails (ENOENT) for a directory outside the process's root.
+    match nix::unistd::getcwd() {
+        Ok(here) if here.starts_with("/") => Ok(()),
+        Ok(_) | Err(nix::errno::Errno::ENOENT) => Err(Error::config(format!(
             "cwd: '{cwd}' is outside the container"
-        )));
+        ))),
+        Err(e) => Err(e).ctx("cwd: getcwd"),
     }
-    Ok(())
 }
 
 /// The process env plus HOME from /etc/passwd when the spec has none.
@@ -128,7 +178,12 @@ fn switch_user(who: &ExecUser) -> Result<()> {
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
+    // A user namespace made by an unprivileged user denies setgroups; with
+    // no supplementary groups to set there is nothing to do then.
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !(denied && groups.is_empty()) {
+        nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
+    }
     let gid = nix::unistd::Gid::from_raw(who.gid);
     nix::unistd::setresgid(gid, gid, gid).ctx(format!("setgid {}", who.gid))?;
     let uid = nix::unistd::Uid::from_raw(who.uid);

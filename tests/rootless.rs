@@ -1,0 +1,250 @@
+//! Rootless containers: an unprivileged user runs ctrsh, the container gets
+//! a user namespace mapping the user's own ids, no cgroup, and state under
+//! the user's runtime dir. Each test makes its own unprivileged user and
+//! removes it afterwards.
+
+mod common;
+
+use common::{rhai_str, Output, RunningScript, Sandbox, CTRSH};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Serialises changes to the host's user database.
+static ACCOUNTS: Mutex<()> = Mutex::new(());
+
+/// A throwaway system user, deleted on drop (also when the test fails).
+struct User {
+    name: String,
+    uid: u32,
+    gid: u32,
+}
+
+impl User {
+    fn create() -> User {
+        // useradd and userdel lock /etc/passwd: two at once fail.
+        let _one_at_a_time = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("ctrsh-rl{n}-{}", std::process::id());
+        let out = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                &name,
+            ])
+            .output()
+            .expect("run useradd");
+        assert!(
+            out.status.success(),
+            "useradd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id")
+                .args([flag, &name])
+                .output()
+                .expect("run id");
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("a numeric id")
+        };
+        User {
+            uid: id("-u"),
+            gid: id("-g"),
+            name,
+        }
+    }
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        let _one_at_a_time = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}
+
+/// The sandbox, a user, and a state root and ctrsh copy that user can use.
+struct Rootless {
+    sb: Sandbox,
+    user: User,
+    root: PathBuf,
+    ctrsh: PathBuf,
+}
+
+impl Rootless {
+    fn new(test: &str) -> Option<Rootless> {
+        let sb = Sandbox::new(test)?;
+        let user = User::create();
+        // The sandbox dir is root's; the user needs a root of its own and a
+        // binary it may execute.
+        fs::set_permissions(&sb.dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let root = sb.dir.join("user-state");
+        fs::create_dir(&root).unwrap();
+        std::os::unix::fs::chown(&root, Some(user.uid), Some(user.gid)).unwrap();
+        let ctrsh = sb.dir.join("ctrsh");
+        fs::copy(CTRSH, &ctrsh).unwrap();
+        Some(Rootless {
+            sb,
+            user,
+            root,
+            ctrsh,
+        })
+    }
+
+    /// A config for this user: its own uid and gid mapped to root.
+    fn config(&self) -> String {
+        format!(
+            r#"#{{ rootfs: {rootfs}, hostname: "rootless",
+    namespaces: ["user", "mount", "uts", "ipc", "pid", "net"],
+    uid_mappings: [#{{ container_id: 0, host_id: {uid}, size: 1 }}],
+    gid_mappings: [#{{ container_id: 0, host_id: {gid}, size: 1 }}],
+    networks: [#{{ type: "loopback" }}] }}"#,
+            rootfs = rhai_str(&self.sb.rootfs.to_string_lossy()),
+            uid = self.user.uid,
+            gid = self.user.gid,
+        )
+    }
+
+    /// Runs `body` as the user, with `f` a factory on the user's root and
+    /// `config` this user's config.
+    fn run(&self, body: &str, env: &[(&str, &str)]) -> Output {
+        let file = self.sb.dir.join(format!("rootless-{}.rhai", self.user.uid));
+        let script = format!(
+            "let f = factory({root});\nlet config = {config};\n{body}\n",
+            root = rhai_str(&self.root.to_string_lossy()),
+            config = self.config(),
+        );
+        fs::write(&file, script).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut cmd = Command::new(&self.ctrsh);
+        cmd.arg(&file)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("HOME", "/")
+            .current_dir("/")
+            .uid(self.user.uid)
+            // std drops root's supplementary groups when it sets the uid.
+            .gid(self.user.gid);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        RunningScript::spawn(&mut cmd).finish()
+    }
+}
+
+impl Drop for Rootless {
+    fn drop(&mut self) {
+        // Containers of the user's root, destroyed as root like the sandbox's own.
+        if let Ok(f) = ctrsh::runtime::Factory::new(&self.root) {
+            for id in f.list().unwrap_or_default() {
+                let _ = f.load(&id).and_then(|c| c.destroy());
+            }
+        }
+    }
+}
+
+#[test]
+fn rootless_container_runs_as_the_users_ids_mapped_to_root() {
+    let Some(rl) = Rootless::new("rootless_run") else {
+        return;
+    };
+    let shared = rl.sb.dir.join("shared");
+    fs::create_dir(&shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(rl.user.uid), Some(rl.user.gid)).unwrap();
+    // The rootfs is root's: the user cannot make mount targets in it.
+    fs::create_dir(rl.sb.rootfs.join("shared")).unwrap();
+    let out = rl.run(
+        &format!(
+            r#"config.mounts = [#{{ source: {shared}, destination: "/shared", options: ["bind"] }}];
+let c = f.create("rl", config);
+let p = process(#{{ args: ["/bin/sh", "-c", "id -u; hostname; cat /proc/self/uid_map; touch /shared/made-inside"],
+                   env: ["PATH=/bin"], stdout: "pipe", stderr: "pipe" }});
+print("CODE " + c.run(p));
+print(p.stdout + p.stderr);
+print("CGROUP " + c.processes().len());
+c.destroy();
+print("LEFT " + f.list().len());"#,
+            shared = rhai_str(&shared.to_string_lossy())
+        ),
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let text = out.stdout.clone();
+    assert!(text.contains("CODE 0"), "{out}");
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert!(lines.contains(&"0"), "uid inside is not 0: {out}");
+    assert!(lines.contains(&"rootless"), "{out}");
+    let map_line = format!("0 {} 1", rl.user.uid);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == map_line),
+        "uid_map is not '{map_line}': {out}"
+    );
+    // Root in the container is the user on the host.
+    let made = fs::metadata(shared.join("made-inside")).expect("the file made inside");
+    assert_eq!((made.uid(), made.gid()), (rl.user.uid, rl.user.gid));
+    assert!(text.contains("LEFT 0"), "{out}");
+}
+
+#[test]
+fn rootless_without_a_user_namespace_is_refused() {
+    let Some(rl) = Rootless::new("rootless_nouserns") else {
+        return;
+    };
+    let out = rl.run(
+        r#"config.namespaces = ["mount", "pid"];
+config.hostname = (); config.networks = [];
+config.uid_mappings = []; config.gid_mappings = [];
+try { f.create("x", config); print("CREATED"); } catch (e) { print("ERR " + e.kind + ": " + e.message); }
+print("LEFT " + f.list().len());"#,
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stdout
+            .contains("ERR config: namespaces: ctrsh runs unprivileged"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("LEFT 0"), "{out}");
+}
+
+#[test]
+fn rootless_cgroups_need_a_delegated_cgroup() {
+    let Some(rl) = Rootless::new("rootless_cgroup") else {
+        return;
+    };
+    let out = rl.run(
+        r#"config.cgroups = #{ memory: "64M" };
+try { f.create("x", config); print("CREATED"); } catch (e) { print("ERR " + e.message); }
+print("LEFT " + f.list().len());"#,
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("delegated"), "{out}");
+    assert!(out.stdout.contains("LEFT 0"), "{out}");
+}
+
+#[test]
+fn rootless_default_root_is_in_the_users_runtime_dir() {
+    let Some(rl) = Rootless::new("rootless_root") else {
+        return;
+    };
+    let runtime_dir = rl.sb.dir.join("xdg");
+    fs::create_dir(&runtime_dir).unwrap();
+    std::os::unix::fs::chown(&runtime_dir, Some(rl.user.uid), Some(rl.user.gid)).unwrap();
+    let out = rl.run(
+        "print(\"ROOT \" + factory().root);",
+        &[("XDG_RUNTIME_DIR", &runtime_dir.to_string_lossy())],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let want = format!("ROOT {}", runtime_dir.join("ctrsh").display());
+    assert!(out.stdout.contains(&want), "{out}");
+}

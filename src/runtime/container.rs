@@ -80,7 +80,7 @@ impl Container {
     }
 
     /// The container's lock; a destroyed container is "stopped".
-    fn lock(&self) -> Result<Lock> {
+    pub(crate) fn lock(&self) -> Result<Lock> {
         if !self.dir.exists() {
             return Err(self.not_runnable(Status::Stopped));
         }
@@ -133,7 +133,7 @@ impl Container {
     }
 
     /// The state and the init of a container that has not stopped.
-    fn state_and_init(&self) -> Result<(State, Arc<Reaper>)> {
+    pub(crate) fn state_and_init(&self) -> Result<(State, Arc<Reaper>)> {
         let stopped = || self.not_runnable(Status::Stopped);
         let state = self.read_state()?.ok_or_else(stopped)?;
         let init = self.live_init(&state).ok_or_else(stopped)?;
@@ -264,6 +264,18 @@ impl Container {
         }
         p.started(reaper, stdio, execed.console);
         Ok(())
+    }
+
+    /// Waits for the container's init to exit; its exit code (128+N when
+    /// killed by signal N) when this ctrsh process created or restored it.
+    pub fn wait(&self) -> Result<i32> {
+        let known = self.init.lock().unwrap().clone();
+        let init = match known {
+            Some(init) => init,
+            None => self.state_and_init()?.1,
+        };
+        init.wait()
+            .map_err(|e| e.context(format!("wait for container '{}'", self.id)))
     }
 
     /// start + wait.
@@ -444,7 +456,7 @@ impl Container {
             .map_err(|e| e.context(format!("destroy container '{}'", self.id)))
     }
 
-    fn teardown(&self) -> Result<()> {
+    pub(crate) fn teardown(&self) -> Result<()> {
         let Some(state) = self.read_state()? else {
             return self.state_dir().remove();
         };

@@ -204,7 +204,7 @@ fn write_state(
 }
 
 /// Ids name directories: letters, digits, '-', '_', '.', not starting with '.'.
-fn check_id(id: &str) -> Result<()> {
+pub(crate) fn check_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && !id.starts_with('.')

@@ -6,6 +6,7 @@ pub mod cgroups;
 mod channel;
 pub mod config;
 pub mod container;
+pub mod criu;
 pub mod defaults;
 pub mod error;
 pub mod factory;
@@ -31,6 +32,7 @@ pub mod user;
 
 pub use config::Config;
 pub use container::{Container, ContainerStats, Event, ExecOutput, Status};
+pub use criu::{Checkpoint, CheckpointOptions, RestoreOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use factory::Factory;
 pub use launch::INIT_BINARY_ENV;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -259,9 +260,13 @@ fn open_file(path: &PathBuf, target: i32, name: &str) -> Result<File> {
     if target == 0 {
         opts.read(true);
     } else {
+        // O_APPEND (after the truncate) so that CRIU can restore the
+        // process writing to another file: it checks the size of files
+        // open for plain writes, not of ones open for appending.
         opts.write(true)
             .create(true)
-            .truncate(path.as_os_str() != "/dev/null");
+            .truncate(path.as_os_str() != "/dev/null")
+            .custom_flags(libc::O_APPEND);
     }
     opts.open(path)
         .ctx(format!("{name}: open {}", path.display()))

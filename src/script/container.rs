@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// A script's Container: copies name the same container. Runtime containers
 /// keep their state behind `&self`, so an `Arc` is enough.
 #[derive(Debug, Clone)]
-pub struct ContainerHandle(Arc<Container>);
+pub struct ContainerHandle(pub(super) Arc<Container>);
 
 impl ContainerHandle {
     pub fn new(container: Container) -> Self {

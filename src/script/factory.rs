@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// A script's Factory: copies share one runtime factory.
 #[derive(Debug, Clone)]
-pub struct FactoryHandle(Arc<Factory>);
+pub struct FactoryHandle(pub(super) Arc<Factory>);
 
 impl FactoryHandle {
     fn open(root: PathBuf) -> ScriptResult<FactoryHandle> {

@@ -2,6 +2,7 @@
 //! (DESIGN.md's contract) and runs scripts. No syscalls here.
 
 mod builtins;
+mod checkpoint;
 mod container;
 mod convert;
 mod errors;
@@ -32,6 +33,7 @@ pub fn engine(args: Vec<String>) -> Engine {
     factory::register(&mut engine);
     container::register(&mut engine);
     process::register(&mut engine);
+    checkpoint::register(&mut engine);
     files::register(&mut engine);
     stdlib::install(&mut engine);
     engine

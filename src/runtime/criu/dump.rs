@@ -1,0 +1,210 @@
+//! `Container::checkpoint`: dump (or pre-dump) a running container.
+
+use super::locate::{self, Criu, MIN_TCP_VERSION};
+use super::metadata::{DumpFlags, Metadata};
+use super::{now, run, stdio, Checkpoint, CheckpointOptions};
+use crate::runtime::config::Config;
+use crate::runtime::container::{Container, Status};
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use std::ffi::OsString;
+use std::path::Path;
+
+impl Container {
+    /// Dump the running container into `opts.dir` with CRIU. Unless
+    /// `leave_running` (or `pre_dump`), the container stops and is
+    /// destroyed, as with `runc checkpoint`.
+    pub fn checkpoint(&self, opts: &CheckpointOptions) -> Result<Checkpoint> {
+        self.checkpoint_in(opts)
+            .map_err(|e| e.context(format!("checkpoint container '{}'", self.id())))
+    }
+
+    fn checkpoint_in(&self, opts: &CheckpointOptions) -> Result<Checkpoint> {
+        let criu = locate::locate(opts.criu.as_deref())?;
+        if opts.tcp_established {
+            criu.require(MIN_TCP_VERSION, "tcp_established on this kernel")?;
+        }
+        if opts.pre_dump || opts.parent.is_some() {
+            require_dirty_tracking(&criu, opts)?;
+        }
+        if !opts.dir.is_absolute() {
+            return Err(Error::config(format!(
+                "dir: '{}' is not an absolute path",
+                opts.dir.display()
+            )));
+        }
+        let parent = opts
+            .parent
+            .as_deref()
+            .map(Checkpoint::load)
+            .transpose()
+            .map_err(|e| e.context("parent"))?;
+        let lock = self.lock()?;
+        let (state, _) = self.state_and_init()?;
+        let status = self.status()?;
+        if status != Status::Running {
+            return Err(Error::state(format!("the container is {status}")));
+        }
+        let made_dir = prepare_dir(&opts.dir)?;
+        let flags = DumpFlags {
+            tcp_established: opts.tcp_established,
+            ext_unix_sk: opts.ext_unix_sk,
+            shell_job: opts.shell_job,
+            file_locks: opts.file_locks,
+            manage_cgroups: opts.manage_cgroups,
+        };
+        let dumped = stdio::outside_links(state.init_pid).and_then(|links| {
+            let args = dump_args(
+                state.init_pid,
+                &state.config,
+                opts,
+                &flags,
+                parent.as_ref(),
+                &links,
+            );
+            let action = if opts.pre_dump { "pre-dump" } else { "dump" };
+            run::run(&criu, action, args, &opts.dir.join("dump.log"), |_| Ok(()))?;
+            let metadata = Metadata {
+                container_id: self.id().to_string(),
+                created: now(),
+                config: state.config.clone(),
+                criu_version: criu.version.to_string(),
+                kernel: kernel_release(),
+                pre_dump: opts.pre_dump,
+                flags,
+                stdio: links,
+            };
+            metadata.write(&opts.dir)?;
+            Ok(metadata)
+        });
+        let metadata = match dumped {
+            Ok(m) => m,
+            Err(e) => {
+                clean_dir(&opts.dir, made_dir);
+                return Err(e);
+            }
+        };
+        if !opts.leave_running && !opts.pre_dump {
+            // CRIU killed the processes; the container is gone.
+            self.teardown()
+                .map_err(|e| e.context("remove the dumped container"))?;
+        }
+        drop(lock);
+        Ok(Checkpoint {
+            dir: opts.dir.clone(),
+            metadata,
+        })
+    }
+}
+
+fn dump_args(
+    pid: i32,
+    config: &Config,
+    opts: &CheckpointOptions,
+    flags: &DumpFlags,
+    parent: Option<&Checkpoint>,
+    links: &[super::StdioLink],
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--tree".into(),
+        pid.to_string().into(),
+        "--images-dir".into(),
+        opts.dir.clone().into(),
+        "--log-file".into(),
+        "dump.log".into(),
+        "-v4".into(),
+        "--root".into(),
+        config.rootfs.clone().into(),
+        // The host has no iptables; nftables needs no tool, only netlink.
+        "--network-lock".into(),
+        "nftables".into(),
+    ];
+    args.extend(flags.criu_args().into_iter().map(OsString::from));
+    args.extend(stdio::dump_args(links).into_iter().map(OsString::from));
+    // Bind mounts from the host: their sources are not in the container's
+    // mount tree, so CRIU records them by destination and the restore
+    // binds the (maybe different) source again.
+    for m in config.mounts.iter().filter(|m| is_bind(m)) {
+        args.push("--external".into());
+        args.push(format!("mnt[{0}]:{0}", m.destination).into());
+    }
+    if opts.leave_running && !opts.pre_dump {
+        args.push("--leave-running".into());
+    }
+    if opts.pre_dump || parent.is_some() {
+        args.push("--track-mem".into());
+    }
+    if let Some(parent) = parent {
+        args.push("--prev-images-dir".into());
+        args.push(parent.dir().into());
+    }
+    args
+}
+
+pub(super) fn is_bind(m: &crate::runtime::config::Mount) -> bool {
+    m.kind.as_deref() == Some("bind") || m.options.iter().any(|o| o == "bind" || o == "rbind")
+}
+
+/// Pre-dumps and dumps on top of one need the kernel's soft-dirty bits;
+/// without them CRIU cannot tell what changed, and a "pre-dump" would only
+/// be a slower full dump.
+fn require_dirty_tracking(criu: &Criu, opts: &CheckpointOptions) -> Result<()> {
+    let out = std::process::Command::new(&criu.path)
+        .args(["check", "--feature", "mem_dirty_track"])
+        .output()
+        .ctx(format!("run {} check", criu.path.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    let key = if opts.pre_dump { "pre_dump" } else { "parent" };
+    Err(Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "{key}: incremental checkpoints need memory dirty tracking, which this kernel ({}) does not offer (criu check --feature mem_dirty_track: {}); make a full checkpoint instead",
+            kernel_release(),
+            said.trim()
+        ),
+    ))
+}
+
+/// Create `dir` (true) or accept an existing empty one (false).
+fn prepare_dir(dir: &Path) -> Result<bool> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(Error::new(
+                    ErrorKind::Exists,
+                    format!("dir: {} is not empty", dir.display()),
+                ));
+            }
+            Ok(false)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).ctx(format!("dir: create {}", dir.display()))?;
+            Ok(true)
+        }
+        Err(e) => Err(e).ctx(format!("dir: read {}", dir.display())),
+    }
+}
+
+/// After a failed dump: remove the dir we made, or empty the one we were given.
+fn clean_dir(dir: &Path, made: bool) {
+    if made {
+        let _ = std::fs::remove_dir_all(dir);
+    } else if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
+}
+
+pub(super) fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,231 @@
+//! `Factory::restore`: a checkpoint becomes a new running container.
+
+use super::dump::is_bind;
+use super::locate::{self, Criu, MIN_TCP_VERSION};
+use super::{now, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
+use crate::runtime::cgroups::{CgroupManager, Controller};
+use crate::runtime::config::Config;
+use crate::runtime::container::Container;
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::factory::{check_id, Factory};
+use crate::runtime::reaper::Reaper;
+use crate::runtime::state::{State, StateDir};
+use crate::runtime::sys;
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::sync::Arc;
+
+const PIDFILE: &str = "restore.pid";
+const LOG: &str = "restore.log";
+
+impl Factory {
+    /// Restore `checkpoint` as a new running container `id`: a new state
+    /// dir and cgroup (placed and limited like at create), CRIU's restored
+    /// process tree in it, the init a child of this process.
+    pub fn restore(
+        &self,
+        id: &str,
+        checkpoint: &Checkpoint,
+        opts: &RestoreOptions,
+    ) -> Result<Container> {
+        self.restore_checked(id, checkpoint, opts).map_err(|e| {
+            e.context(format!(
+                "restore container '{id}' from {}",
+                checkpoint.dir().display()
+            ))
+        })
+    }
+
+    fn restore_checked(
+        &self,
+        id: &str,
+        checkpoint: &Checkpoint,
+        opts: &RestoreOptions,
+    ) -> Result<Container> {
+        check_id(id)?;
+        let meta = checkpoint.metadata();
+        if meta.pre_dump {
+            return Err(Error::config(
+                "this is a pre-dump: restore the dump made with it as `parent`",
+            ));
+        }
+        let config = opts.config.clone().unwrap_or_else(|| meta.config.clone());
+        config.validate()?;
+        if config.namespaces != meta.config.namespaces {
+            return Err(Error::config(
+                "namespaces: a restored container has the checkpoint's namespaces",
+            ));
+        }
+        let criu = locate::locate(opts.criu.as_deref())?;
+        if meta.flags.tcp_established {
+            criu.require(MIN_TCP_VERSION, "a checkpoint with tcp_established")?;
+        }
+        let streams = [&opts.stdin, &opts.stdout, &opts.stderr];
+        let inherited = stdio::open_for_restore(&meta.stdio, streams)?;
+        let dir = StateDir::create(self.root(), id)?;
+        let cgroup_cfg = config.cgroups.clone().unwrap_or_default();
+        let result = CgroupManager::create(&cgroup_cfg, id).and_then(|cg| {
+            let restored = cg
+                .apply(&cgroup_cfg)
+                .and_then(|()| restore_into(&criu, checkpoint, &config, &dir, &cg, inherited))
+                .and_then(|init| write_state(&dir, id, &config, &init, &cg).map(|()| init));
+            if restored.is_err() {
+                let _ = cg.kill_all();
+                let _ = cg.destroy();
+            }
+            restored
+        });
+        match result {
+            Ok(init) => Ok(Container::new(id, config, dir.path.clone(), Some(init))),
+            Err(e) => {
+                let _ = dir.remove();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Run `criu restore` inside the new cgroup; the restored init's reaper.
+fn restore_into(
+    criu: &Criu,
+    checkpoint: &Checkpoint,
+    config: &Config,
+    dir: &StateDir,
+    cgroup: &CgroupManager,
+    inherited: stdio::Inherited,
+) -> Result<Arc<Reaper>> {
+    let meta = checkpoint.metadata();
+    let mut args: Vec<OsString> = vec![
+        // Detached, the root task a sibling of CRIU: a child of ours.
+        "--restore-detached".into(),
+        "--restore-sibling".into(),
+        "--images-dir".into(),
+        checkpoint.dir().into(),
+        // Logs and the pid file go to the new container's state dir: the
+        // images dir may be shared by several restores, or read-only.
+        "--work-dir".into(),
+        dir.path.clone().into(),
+        "--log-file".into(),
+        LOG.into(),
+        "-v4".into(),
+        "--pidfile".into(),
+        dir.path.join(PIDFILE).into(),
+        "--root".into(),
+        config.rootfs.clone().into(),
+    ];
+    args.extend(meta.flags.criu_args().into_iter().map(OsString::from));
+    if meta.flags.manage_cgroups != CgroupMode::Ignore {
+        args.extend(cgroup_roots(cgroup));
+    }
+    args.extend(inherited.args.iter().map(OsString::from));
+    for m in config.mounts.iter().filter(|m| is_bind(m)) {
+        let source = m.source.as_deref().ok_or_else(|| {
+            Error::config(format!(
+                "mounts: {}: a bind mount needs a source",
+                m.destination
+            ))
+        })?;
+        args.push("--external".into());
+        args.push(format!("mnt[{}]:{source}", m.destination).into());
+    }
+    // Prepared before the fork: the child may only make raw system calls.
+    let procs: Vec<CString> = cgroup
+        .dirs()
+        .iter()
+        .map(|d| CString::new(d.join("cgroup.procs").as_os_str().as_encoded_bytes()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::config("a cgroup path contains a NUL byte"))?;
+    let fds: Vec<RawFd> = inherited.fds.iter().map(|f| f.as_raw_fd()).collect();
+    run::run(criu, "restore", args, &dir.path.join(LOG), |cmd| {
+        // Safety: only async-signal-safe system calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                join_cgroups(&procs)?;
+                stdio::place_in_child(&fds)
+            });
+        }
+        Ok(())
+    })?;
+    drop(inherited);
+    let pidfile = dir.path.join(PIDFILE);
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .ctx(format!("read {}", pidfile.display()))?
+        .trim()
+        .parse()
+        .map_err(|_| Error::state(format!("{} holds no pid", pidfile.display())))?;
+    let pidfd = sys::pidfd_open(pid).ctx(format!("pidfd_open the restored init {pid}"))?;
+    if parent_of(pid) == Some(std::process::id() as i32) {
+        Ok(Reaper::child(pid, pidfd))
+    } else {
+        Reaper::attach(pid)
+    }
+}
+
+/// CRIU joins the new cgroup before it forks anything, so every restored
+/// task starts in it ("0" is the writing process itself).
+fn join_cgroups(procs: &[CString]) -> std::io::Result<()> {
+    for path in procs {
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+        let err = std::io::Error::last_os_error();
+        unsafe { libc::close(fd) };
+        if n != 1 {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// `--cgroup-root controller:/path` for each v1 controller: CRIU recreates
+/// the dumped sub-cgroups below the new container cgroup.
+fn cgroup_roots(cgroup: &CgroupManager) -> Vec<OsString> {
+    let mut args = Vec::new();
+    for c in Controller::ALL {
+        let Some(d) = cgroup.controller_dir(c).filter(|d| !d.v2) else {
+            continue;
+        };
+        if let Ok(rel) = d.dir.strip_prefix(&d.mount) {
+            args.push("--cgroup-root".into());
+            args.push(format!("{}:/{}", c.name(), rel.display()).into());
+        }
+    }
+    args
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn write_state(
+    dir: &StateDir,
+    id: &str,
+    config: &Config,
+    init: &Arc<Reaper>,
+    cgroup: &CgroupManager,
+) -> Result<()> {
+    let (start, _) = sys::proc_start_time(init.pid).ok_or_else(|| {
+        Error::new(
+            ErrorKind::State,
+            "the restored init exited before its state was written",
+        )
+    })?;
+    dir.write(&State {
+        id: id.to_string(),
+        init_pid: init.pid,
+        init_start_time: start,
+        started: true,
+        created: now(),
+        config: config.clone(),
+        cgroup: Some(cgroup.clone()),
+        oom_kills_seen: 0,
+    })
+}

@@ -1,0 +1,93 @@
+//! Running the CRIU command line, and its log when it fails.
+
+use super::locate::Criu;
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// How many of CRIU's log lines a failure quotes.
+const LOG_LINES: usize = 12;
+
+/// Runs `criu <args>` (with `prepare` applied to the command) and turns a
+/// failure into an error that quotes the end of CRIU's `log`.
+pub fn run(
+    criu: &Criu,
+    action: &str,
+    args: Vec<OsString>,
+    log: &Path,
+    prepare: impl FnOnce(&mut Command) -> Result<()>,
+) -> Result<()> {
+    let mut cmd = Command::new(&criu.path);
+    cmd.arg(action)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    prepare(&mut cmd)?;
+    let out = cmd
+        .output()
+        .ctx(format!("run {} {action}", criu.path.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(Error::new(
+        ErrorKind::System,
+        format!(
+            "criu {action} failed ({}); {}",
+            out.status,
+            log_tail(log, &stderr)
+        ),
+    ))
+}
+
+/// The error lines at the end of CRIU's log (or its last lines, or its
+/// stderr when there is no log).
+fn log_tail(log: &Path, stderr: &str) -> String {
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return format!("CRIU said: {}", stderr.trim());
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let errors: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("Error") && !is_noise(l))
+        .collect();
+    let chosen = if errors.is_empty() { &lines } else { &errors };
+    let tail = &chosen[chosen.len().saturating_sub(LOG_LINES)..];
+    format!("the end of {}:\n{}", log.display(), tail.join("\n"))
+}
+
+/// Errors CRIU logs on every run here and that never cause a failure: it
+/// cannot raise its own RLIMIT_NOFILE, probes for tun and iptables (the
+/// nftables network lock needs no tool), and `ip` finds loopback's
+/// addresses already there.
+fn is_noise(line: &str) -> bool {
+    ["RLIMIT_NOFILE", "tables-", "tun:", "already assigned"]
+        .iter()
+        .any(|n| line.contains(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_quotes_the_real_errors() {
+        let dir = std::env::temp_dir().join(format!("ctrsh-criu-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("dump.log");
+        std::fs::write(
+            &log,
+            "(00.1) Error (criu/util.c:1533): rlimit: Can't setup RLIMIT_NOFILE for self\n\
+             (00.2) info\n\
+             (00.3) Error (criu/files-reg.c:1790): Can't lookup mount=24 for fd=0\n",
+        )
+        .unwrap();
+        let tail = log_tail(&log, "");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(tail.contains("Can't lookup mount=24"), "{tail}");
+        assert!(!tail.contains("RLIMIT_NOFILE"), "{tail}");
+    }
+}

@@ -1,0 +1,187 @@
+//! The init's stdio that lives outside the container: named at dump
+//! (CRIU's --external file[..]), supplied anew at restore (--inherit-fd).
+
+use super::metadata::StdioLink;
+use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::process::Stdio;
+use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// The fd number CRIU gets the first inherited fd at (then +1, +2).
+pub const INHERIT_BASE: RawFd = 10;
+/// Inherited fds are kept at or above this until the child moves them
+/// down, so moving one can never clobber another.
+const HIGH_FD: RawFd = 100;
+
+/// The init's fds 0-2 that refer to something outside the container: a
+/// pipe (its other end was in the creating ctrsh) or a file on a mount the
+/// container does not have (the host's /dev/null, a log file).
+pub fn outside_links(pid: i32) -> Result<Vec<StdioLink>> {
+    let mountinfo = format!("/proc/{pid}/mountinfo");
+    let inside: HashSet<u64> = std::fs::read_to_string(&mountinfo)
+        .ctx(format!("read {mountinfo}"))?
+        .lines()
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect();
+    let mut links = Vec::new();
+    for fd in 0..3 {
+        let path = format!("/proc/{pid}/fd/{fd}");
+        let Ok(target) = std::fs::read_link(&path) else {
+            continue; // closed
+        };
+        let was = target.to_string_lossy().into_owned();
+        let resource = if was.starts_with("pipe:[") {
+            was.clone()
+        } else if was.starts_with('/') {
+            let mnt_id = fd_mnt_id(pid, fd)?;
+            if inside.contains(&mnt_id) {
+                continue;
+            }
+            let ino = std::fs::metadata(&path)
+                .ctx(format!("stat {path} ({was})"))?
+                .ino();
+            format!("file[{mnt_id:x}:{ino:x}]")
+        } else {
+            // Sockets and the like: CRIU's own options (ext_unix_sk) decide.
+            continue;
+        };
+        links.push(StdioLink { fd, resource, was });
+    }
+    Ok(links)
+}
+
+fn fd_mnt_id(pid: i32, fd: i32) -> Result<u64> {
+    let path = format!("/proc/{pid}/fdinfo/{fd}");
+    std::fs::read_to_string(&path)
+        .ctx(format!("read {path}"))?
+        .lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Error::state(format!("{path} has no mnt_id")))
+}
+
+/// `--external file[..]` for every outside file, once each.
+pub fn dump_args(links: &[StdioLink]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    links
+        .iter()
+        .filter(|l| l.resource.starts_with("file[") && seen.insert(&l.resource))
+        .flat_map(|l| ["--external".to_string(), l.resource.clone()])
+        .collect()
+}
+
+/// The fds a restore hands CRIU, and the --inherit-fd arguments naming them.
+pub struct Inherited {
+    pub fds: Vec<OwnedFd>,
+    pub args: Vec<String>,
+}
+
+/// Opens what `streams` (stdin, stdout, stderr) name for every outside
+/// link. Links that shared one pipe or file before the dump share the
+/// stream of the lowest fd among them, opened for reading and writing as
+/// those fds need.
+pub fn open_for_restore(links: &[StdioLink], streams: [&Stdio; 3]) -> Result<Inherited> {
+    let mut seen = HashSet::new();
+    let mut fds = Vec::new();
+    let mut args = Vec::new();
+    for link in links.iter().filter(|l| seen.insert(&l.resource)) {
+        let name = ["stdin", "stdout", "stderr"][link.fd as usize];
+        let sharing = links.iter().filter(|l| l.resource == link.resource);
+        let access = sharing.fold((false, false), |(r, w), l| (r || l.fd == 0, w || l.fd > 0));
+        let file = open_stream(streams[link.fd as usize], link.fd, name, access)?;
+        args.push("--inherit-fd".to_string());
+        args.push(format!(
+            "fd[{}]:{}",
+            INHERIT_BASE + fds.len() as RawFd,
+            link.resource
+        ));
+        fds.push(high(file.as_raw_fd())?);
+    }
+    Ok(Inherited { fds, args })
+}
+
+/// The fd for `stdio`; a file is opened for (read, write) `access`, and
+/// appended to when written.
+fn open_stream(stdio: &Stdio, fd: i32, name: &str, access: (bool, bool)) -> Result<OwnedFd> {
+    let (read, write) = access;
+    let open = |path: &Path| {
+        let mut opts = OpenOptions::new();
+        opts.read(read);
+        if write {
+            opts.append(true).create(true);
+        }
+        opts.open(path)
+            .ctx(format!("{name}: open {}", path.display()))
+            .map(OwnedFd::from)
+    };
+    match stdio {
+        Stdio::Inherit => nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+            .ctx(format!("{name}: duplicate ctrsh's own {name}")),
+        Stdio::Null => open(Path::new("/dev/null")),
+        Stdio::File(path) => open(path),
+        Stdio::Pipe => Err(Error::config(format!(
+            "{name}: \"pipe\" is not supported for a restore; use \"inherit\", \"null\" or a file path"
+        ))),
+    }
+}
+
+fn high(fd: RawFd) -> Result<OwnedFd> {
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error()).ctx("duplicate an fd for CRIU");
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// In the forked CRIU child, before exec: put the inherited fds at
+/// INHERIT_BASE.. (dup2 clears close-on-exec). Only raw system calls.
+pub fn place_in_child(fds: &[RawFd]) -> std::io::Result<()> {
+    for (i, fd) in fds.iter().enumerate() {
+        if unsafe { libc::dup2(*fd, INHERIT_BASE + i as RawFd) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(fd: i32, resource: &str) -> StdioLink {
+        StdioLink {
+            fd,
+            resource: resource.into(),
+            was: "/dev/null".into(),
+        }
+    }
+
+    #[test]
+    fn files_are_external_once_and_pipes_are_not() {
+        let links = [
+            link(0, "file[18:3]"),
+            link(1, "pipe:[7]"),
+            link(2, "file[18:3]"),
+        ];
+        assert_eq!(dump_args(&links), ["--external", "file[18:3]"]);
+    }
+
+    #[test]
+    fn a_shared_stream_is_inherited_once_for_reading_and_writing() {
+        let links = [link(0, "file[18:3]"), link(2, "file[18:3]")];
+        let got =
+            open_for_restore(&links, [&Stdio::Null, &Stdio::Inherit, &Stdio::Inherit]).unwrap();
+        assert_eq!(got.args, ["--inherit-fd", "fd[10]:file[18:3]"]);
+        assert_eq!(got.fds.len(), 1);
+        let flags = unsafe { libc::fcntl(got.fds[0].as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(flags & libc::O_ACCMODE, libc::O_RDWR);
+        let pipe = open_for_restore(
+            &[link(1, "pipe:[7]")],
+            [&Stdio::Null, &Stdio::Pipe, &Stdio::Null],
+        );
+        assert!(pipe.is_err());
+    }
+}

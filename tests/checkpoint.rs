@@ -1,0 +1,559 @@
+//! Checkpoint and restore with CRIU on real containers: a counter and a
+//! shell variable survive, leave_running, two restores of one checkpoint,
+//! a copied checkpoint dir restored by another factory, pre-dumps, an
+//! established TCP connection, and failures that leave nothing behind.
+//!
+//! Needs CRIU >= 4.0 (scripts/install-criu), and CRIU 4.2 at
+//! /opt/ctrsh-criu-sid for the TCP test; missing CRIU skips, or fails
+//! under CI.
+
+mod common;
+
+use common::{rhai_str, Sandbox};
+use ctrsh::runtime::{criu, Factory, Status};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The CRIU with TCP support on this kernel (scripts/test installs it).
+const CRIU_42: &str = "/opt/ctrsh-criu-sid/bin/criu";
+
+/// Counts from 1, a line every 50 ms, to stdout.
+const COUNTER: &str = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done";
+
+/// A sandbox when containers and CRIU (at least `min`, at `criu` or the
+/// default place) are there; None (skip) otherwise, a panic under CI.
+fn sandbox(test: &str, criu: Option<&str>, min: criu::Version) -> Option<Sandbox> {
+    let sb = Sandbox::new(test)?;
+    let found = criu::locate(criu.map(Path::new)).and_then(|c| {
+        c.require(min, "this test")?;
+        Ok(c)
+    });
+    match found {
+        Ok(_) => Some(sb),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("{test}: CRIU is missing and CI is set: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: {test}: {e}");
+            None
+        }
+    }
+}
+
+fn sandbox_criu(test: &str) -> Option<Sandbox> {
+    sandbox(test, None, criu::MIN_VERSION)
+}
+
+fn path_str(p: &Path) -> String {
+    rhai_str(&p.to_string_lossy())
+}
+
+/// The numbers a counter wrote to `file`.
+fn numbers(file: &Path) -> Vec<u64> {
+    fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Asserts that the counter in `after` went on from where `before` ended.
+fn assert_continues(before: &Path, after: &Path) {
+    let (b, a) = (numbers(before), numbers(after));
+    let last = *b.last().expect("the counter wrote before the checkpoint");
+    assert!(a.len() >= 3, "the restored counter wrote {a:?}");
+    assert_eq!(
+        a[0],
+        last + 1,
+        "the restored counter starts at {} after {last}",
+        a[0]
+    );
+    assert!(a.windows(2).all(|w| w[1] == w[0] + 1), "{a:?}");
+}
+
+/// Rhai that creates container `id` running COUNTER with stdout to `out`.
+fn start_counter(out: &Path) -> String {
+    format!(
+        r#"config.networks = [#{{ type: "loopback" }}];
+spec.args = ["/bin/sh", "-c", {counter}];
+spec.stdout = {out};
+let c = f.create(id, config);
+c.start(process(spec));
+sleep(0.5);
+"#,
+        counter = rhai_str(COUNTER),
+        out = path_str(out)
+    )
+}
+
+#[test]
+fn a_counter_goes_on_counting_in_a_restored_container() {
+    let Some(sb) = sandbox_criu("ck-counter") else {
+        return;
+    };
+    let (before, after, ck) = (
+        sb.dir.join("before"),
+        sb.dir.join("after"),
+        sb.dir.join("ck"),
+    );
+    let restored = format!("{}-r", sb.id);
+    let out = sb.script_ok(&format!(
+        r#"{start}
+let ck = c.checkpoint(#{{ dir: {ck} }});
+print("ORIG " + c.state);
+print("CKID " + ck.container_id);
+print("SIZE " + ck.size);
+let c2 = f.restore({restored}, ck, #{{ stdout: {after} }});
+print("STATE " + c2.state);
+sleep(0.5);
+print("LO " + c2.exec(["ip", "link", "show", "lo"]).stdout);
+"#,
+        start = start_counter(&before),
+        ck = path_str(&ck),
+        restored = rhai_str(&restored),
+        after = path_str(&after),
+    ));
+    assert!(out.contains("ORIG stopped\n"), "{out}");
+    assert!(out.contains(&format!("CKID {}\n", sb.id)), "{out}");
+    assert!(out.contains("STATE running\n"), "{out}");
+    // CRIU restores the network namespace itself: loopback is up again.
+    assert!(
+        out.contains(",UP"),
+        "loopback is not up after restore:\n{out}"
+    );
+    let size: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("SIZE "))
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(size > 10_000, "checkpoint size {size}");
+    // The metadata beside the images: config, CRIU version, kernel.
+    let meta = criu::Checkpoint::load(&ck).unwrap().metadata().clone();
+    assert_eq!(meta.container_id, sb.id);
+    assert_eq!(meta.config.rootfs, sb.rootfs);
+    assert!(meta.criu_version.starts_with('4'), "{meta:?}");
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(meta.kernel, kernel.trim());
+    assert!(
+        !sb.root.join(&sb.id).exists(),
+        "the dumped container is gone"
+    );
+
+    // A normal container: state.json, cgroup, stats, processes.
+    let f = Factory::new(&sb.root).unwrap();
+    assert_eq!(f.list().unwrap(), vec![restored.clone()]);
+    let c = f.load(&restored).unwrap();
+    assert_eq!(c.status().unwrap(), Status::Running);
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(sb.root.join(&restored).join("state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["started"], true);
+    assert_eq!(state["init_pid"].as_i64(), c.pid().map(i64::from));
+    let procs = c.processes().unwrap();
+    assert!(
+        procs.contains(&c.pid().unwrap()),
+        "{procs:?} lacks the init"
+    );
+    let pids = c.stats().unwrap().cgroup.pids.expect("pids stats");
+    assert!(pids.current >= 1, "{pids:?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    c.destroy().unwrap();
+    assert_continues(&before, &after);
+    sb.assert_nothing_left(&restored);
+}
+
+#[test]
+fn a_shell_variable_survives_and_the_restorer_gets_the_exit_status() {
+    let Some(sb) = sandbox_criu("ck-memory") else {
+        return;
+    };
+    let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
+    // The value exists only in the shell's memory; SIGUSR1 prints it,
+    // SIGUSR2 makes the shell exit 42.
+    let script = r#"v="secret-$(date +%s%N)"; echo "$v"; trap 'echo "V=$v"' USR1; trap 'exit 42' USR2; while true; do sleep 0.05; done"#;
+    let out = sb.script_ok(&format!(
+        r#"spec.args = ["/bin/sh", "-c", {script}];
+spec.stdout = {before};
+let c = f.create(id, config);
+c.start(process(spec));
+sleep(0.3);
+let ck = c.checkpoint(#{{ dir: {ck} }});
+let c2 = f.restore(id + "-r", ck, #{{ stdout: {after} }});
+c2.signal("USR1");
+sleep(0.3);
+c2.signal("USR2");
+print("CODE " + c2.wait());
+c2.destroy();
+"#,
+        script = rhai_str(script),
+        before = path_str(&before),
+        ck = path_str(&sb.dir.join("ck")),
+        after = path_str(&after),
+    ));
+    assert!(out.contains("CODE 42\n"), "{out}");
+    let value = fs::read_to_string(&before).unwrap();
+    let value = value.trim();
+    assert!(value.starts_with("secret-"), "{value}");
+    let restored = fs::read_to_string(&after).unwrap();
+    assert_eq!(restored.trim(), format!("V={value}"));
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
+#[test]
+fn leave_running_keeps_the_original_while_a_copy_runs() {
+    let Some(sb) = sandbox_criu("ck-leave") else {
+        return;
+    };
+    let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
+    let out = sb.script_ok(&format!(
+        r#"{start}
+let ck = c.checkpoint(#{{ dir: {ck}, leave_running: true }});
+print("ORIG " + c.state);
+let c2 = f.restore(id + "-r", ck, #{{ stdout: {after} }});
+print("COPY " + c2.state);
+let n = c.exec(["true"]).code;
+sleep(0.5);
+print("ORIG " + c.state);
+print("PIDS " + (c.pid != c2.pid));
+c.destroy();
+c2.destroy();
+"#,
+        start = start_counter(&before),
+        ck = path_str(&sb.dir.join("ck")),
+        after = path_str(&after),
+    ));
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("ORIG ") || l.starts_with("COPY "))
+            .collect::<Vec<_>>(),
+        ["ORIG running", "COPY running", "ORIG running"],
+        "{out}"
+    );
+    assert!(out.contains("PIDS true\n"), "{out}");
+    // The original counted on past the dump, the copy from the dump on.
+    let (b, a) = (numbers(&before), numbers(&after));
+    assert!(a.len() >= 3 && b.contains(&a[0]) && b.contains(&(a[0] - 1)));
+    assert!(b.last() > Some(&a[0]), "the original stopped: {b:?}");
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
+#[test]
+fn one_checkpoint_restores_twice() {
+    let Some(sb) = sandbox_criu("ck-twice") else {
+        return;
+    };
+    let before = sb.dir.join("before");
+    let (a1, a2) = (sb.dir.join("after1"), sb.dir.join("after2"));
+    let out = sb.script_ok(&format!(
+        r#"{start}
+let ck = c.checkpoint(#{{ dir: {ck} }});
+let r1 = f.restore(id + "-1", ck, #{{ stdout: {a1} }});
+let r2 = f.restore(id + "-2", checkpoint({ck}), #{{ stdout: {a2} }});
+sleep(0.5);
+print("STATES " + r1.state + " " + r2.state);
+print("LIST " + f.list());
+r1.destroy();
+r2.destroy();
+"#,
+        start = start_counter(&before),
+        ck = path_str(&sb.dir.join("ck")),
+        a1 = path_str(&a1),
+        a2 = path_str(&a2),
+    ));
+    assert!(out.contains("STATES running running\n"), "{out}");
+    assert!(
+        out.contains(&format!(r#"LIST ["{0}-1", "{0}-2"]"#, sb.id)),
+        "{out}"
+    );
+    assert_continues(&before, &a1);
+    assert_continues(&before, &a2);
+    sb.assert_nothing_left(&format!("{}-1", sb.id));
+}
+
+/// Destroys every container under `root` when dropped (also on failure):
+/// a second factory root the sandbox does not know of.
+struct ExtraRoot(PathBuf);
+
+impl Drop for ExtraRoot {
+    fn drop(&mut self) {
+        if let Ok(f) = Factory::new(&self.0) {
+            for id in f.list().unwrap_or_default() {
+                if let Err(e) = f.load(&id).and_then(|c| c.destroy()) {
+                    eprintln!("cleanup: destroy '{id}' in {}: {e}", self.0.display());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_copied_checkpoint_dir_restores_in_another_root_after_the_original_is_gone() {
+    let Some(sb) = sandbox_criu("ck-copy") else {
+        return;
+    };
+    let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
+    let (ck, moved) = (sb.dir.join("ck"), sb.dir.join("elsewhere/ck"));
+    let other = ExtraRoot(sb.dir.join("state2"));
+    sb.script_ok(&format!(
+        "{start}\nc.checkpoint(#{{ dir: {ck} }});\n",
+        start = start_counter(&before),
+        ck = path_str(&ck),
+    ));
+    // Migration by hand: the images and metadata are all that travel; the
+    // rootfs is a copy at another path.
+    let rootfs2 = sb.dir.join("rootfs2");
+    for (from, to) in [(&ck, &moved), (&sb.rootfs, &rootfs2)] {
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let cp = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(cp.success());
+    }
+    fs::remove_dir_all(&ck).unwrap();
+    fs::write(rootfs2.join("mark"), "rootfs2\n").unwrap();
+    let out = sb.script_ok(&format!(
+        r#"let f2 = factory({root2});
+let ck = checkpoint({moved});
+print("FROM " + ck.container_id);
+let c = f2.restore("migrated", ck, #{{ rootfs: {rootfs2}, stdout: {after} }});
+sleep(0.5);
+print("STATE " + c.state);
+print("ROOTFS " + c.config.rootfs);
+print("MARK " + c.exec(["cat", "/mark"]).stdout);
+"#,
+        root2 = path_str(&other.0),
+        moved = path_str(&moved),
+        rootfs2 = path_str(&rootfs2),
+        after = path_str(&after),
+    ));
+    assert!(out.contains(&format!("FROM {}\n", sb.id)), "{out}");
+    assert!(out.contains("STATE running\n"), "{out}");
+    assert!(
+        out.contains(&format!("ROOTFS {}\n", rootfs2.display())),
+        "{out}"
+    );
+    // The restored processes see the new rootfs.
+    assert!(out.contains("MARK rootfs2\n"), "{out}");
+    let c = Factory::new(&other.0).unwrap().load("migrated").unwrap();
+    c.destroy().unwrap();
+    assert_continues(&before, &after);
+    assert_eq!(Factory::new(&other.0).unwrap().list().unwrap().len(), 0);
+}
+
+#[test]
+fn bind_mounts_and_the_cgroup_are_placed_anew_on_restore() {
+    let Some(sb) = sandbox_criu("ck-mounts") else {
+        return;
+    };
+    let (one, two) = (sb.dir.join("one"), sb.dir.join("two"));
+    for (dir, text) in [(&one, "one\n"), (&two, "two\n")] {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("f"), text).unwrap();
+    }
+    let parent = format!("{}-parent", sb.id);
+    let restored = format!("{}-r", sb.id);
+    let mount = |src: &Path| {
+        format!(
+            r#"[#{{ source: {}, destination: "/data", type: "bind", options: ["rbind"] }}]"#,
+            path_str(src)
+        )
+    };
+    let out = sb.script_ok(&format!(
+        r#"config.mounts = {one};
+config.cgroups = #{{ pids_limit: 50 }};
+spec.args = ["/bin/sh", "-c", "cd /data; while true; do sleep 0.05; done"];
+spec.stdout = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+sleep(0.3);
+let ck = c.checkpoint(#{{ dir: {ck}, manage_cgroups: true }});
+let r = f.restore({restored}, ck, #{{ mounts: {two}, cgroups: #{{ parent: {parent} }}, stdout: "null" }});
+print("DATA " + r.exec(["cat", "/data/f"]).stdout);
+print("PROCS " + r.processes().len());
+print("PARENT " + r.config.cgroups.parent + " " + r.config.cgroups.pids_limit);
+"#,
+        one = mount(&one),
+        two = mount(&two),
+        ck = path_str(&sb.dir.join("ck")),
+        restored = rhai_str(&restored),
+        parent = rhai_str(&parent),
+    ));
+    assert!(out.contains("DATA two\n"), "{out}");
+    assert!(out.contains("PROCS 2\n"), "{out}");
+    assert!(out.contains(&format!("PARENT {parent} 50\n")), "{out}");
+    // Every restored process is in the new cgroup under the new parent.
+    let c = Factory::new(&sb.root).unwrap().load(&restored).unwrap();
+    for pid in c.processes().unwrap() {
+        let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let pids_line = cgroups.lines().find(|l| l.contains(":pids:")).unwrap();
+        assert!(
+            pids_line.ends_with(&format!("/{parent}/{restored}")),
+            "{pid}: {pids_line}"
+        );
+    }
+    c.destroy().unwrap();
+    assert!(no_cgroup_named(&parent));
+    sb.assert_nothing_left(&restored);
+}
+
+#[test]
+fn pre_dump_is_refused_clearly_without_dirty_tracking_or_restores() {
+    let Some(sb) = sandbox_criu("ck-predump") else {
+        return;
+    };
+    let before = sb.dir.join("before");
+    let out = sb.script_ok(&format!(
+        r#"{start}
+try {{
+    let pre = c.checkpoint(#{{ dir: {pre}, pre_dump: true }});
+    print("PRE " + c.state);
+    let ck = c.checkpoint(#{{ dir: {ck}, parent: pre }});
+    let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
+    sleep(0.5);
+    print("RESTORED " + r.state);
+    r.destroy();
+}} catch (e) {{
+    print("KIND " + e.kind);
+    print("MESSAGE " + e.message);
+    print("ORIG " + c.state);
+}}
+c.destroy();
+"#,
+        start = start_counter(&before),
+        pre = path_str(&sb.dir.join("pre")),
+        ck = path_str(&sb.dir.join("ck")),
+        after = path_str(&sb.dir.join("after")),
+    ));
+    if out.contains("KIND ") {
+        assert!(out.contains("KIND unsupported\n"), "{out}");
+        assert!(out.contains("dirty tracking"), "{out}");
+        assert!(out.contains("ORIG running\n"), "{out}");
+        assert!(
+            !sb.dir.join("pre").exists(),
+            "a refused pre-dump made its dir"
+        );
+    } else {
+        assert!(out.contains("PRE running\nRESTORED running\n"), "{out}");
+        assert_continues(&before, &sb.dir.join("after"));
+    }
+    sb.assert_nothing_left(&sb.id);
+}
+
+#[test]
+fn an_established_loopback_tcp_connection_keeps_talking_after_restore() {
+    let Some(sb) = sandbox("ck-tcp", Some(CRIU_42), criu::MIN_TCP_VERSION) else {
+        return;
+    };
+    let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
+    // The server prints what the counter sends it over the connection.
+    // The server's stdin never ends (busybox nc closes the connection at
+    // stdin's EOF).
+    let script =
+        format!("sleep 100000 | nc -l -p 5000 & sleep 0.3; ({COUNTER}) | nc 127.0.0.1 5000");
+    let out = sb.script_ok(&format!(
+        r#"config.networks = [#{{ type: "loopback" }}];
+spec.args = ["/bin/sh", "-c", {script}];
+spec.stdout = {before};
+let c = f.create(id, config);
+c.start(process(spec));
+sleep(1.0);
+let ck = c.checkpoint(#{{ dir: {ck}, tcp_established: true, criu: {criu} }});
+let r = f.restore(id + "-r", ck, #{{ stdout: {after}, criu: {criu} }});
+sleep(0.7);
+print("STATE " + r.state);
+r.destroy();
+"#,
+        script = rhai_str(&script),
+        before = path_str(&before),
+        ck = path_str(&sb.dir.join("ck")),
+        after = path_str(&after),
+        criu = rhai_str(CRIU_42),
+    ));
+    assert!(out.contains("STATE running\n"), "{out}");
+    assert_continues(&before, &after);
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
+#[test]
+fn failures_leave_nothing_behind() {
+    let Some(sb) = sandbox_criu("ck-fail") else {
+        return;
+    };
+    let before = sb.dir.join("before");
+    let (ck, full) = (sb.dir.join("ck"), sb.dir.join("full"));
+    fs::create_dir_all(&full).unwrap();
+    fs::write(full.join("x"), "x").unwrap();
+    let empty_rootfs = sb.dir.join("empty-rootfs");
+    fs::create_dir_all(&empty_rootfs).unwrap();
+    let out = sb.script_ok(&format!(
+        r#"{start}
+fn kind(f) {{ let r = "ok"; try {{ f.call(); }} catch (e) {{ r = e.kind + ": " + e.message; }} r }}
+print("NOCRIU " + kind(|| c.checkpoint(#{{ dir: {ck}, criu: "/nonexistent/criu" }})));
+print("FULL " + kind(|| c.checkpoint(#{{ dir: {full} }})));
+print("BADKEY " + kind(|| c.checkpoint(#{{ dir: {ck}, leave_runing: true }})));
+print("NOTCK " + kind(|| checkpoint({full})));
+print("STILL " + c.state);
+let ck = c.checkpoint(#{{ dir: {ck}, leave_running: true }});
+print("INUSE " + kind(|| f.restore(id, ck)));
+print("BADOVERRIDE " + kind(|| f.restore(id + "-x", ck, #{{ stdot: "null" }})));
+print("CRIUFAIL " + kind(|| f.restore(id + "-x", ck, #{{ rootfs: {empty} }})));
+print("STILL " + c.state);
+c.destroy();
+"#,
+        start = start_counter(&before),
+        ck = path_str(&ck),
+        full = path_str(&full),
+        empty = path_str(&empty_rootfs),
+    ));
+    let line = |tag: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{tag} ")))
+            .unwrap_or_else(|| panic!("no {tag} line:\n{out}"))
+            .to_string()
+    };
+    assert!(line("NOCRIU").starts_with("unsupported: "), "{out}");
+    assert!(line("NOCRIU").contains("scripts/install-criu"), "{out}");
+    assert!(line("FULL").starts_with("exists: "), "{out}");
+    assert!(
+        line("BADKEY").contains("did you mean 'leave_running'"),
+        "{out}"
+    );
+    assert!(line("NOTCK").starts_with("not_found: "), "{out}");
+    assert!(line("INUSE").starts_with("exists: "), "{out}");
+    assert!(
+        line("BADOVERRIDE").contains("did you mean 'stdout'"),
+        "{out}"
+    );
+    // CRIU's own log lines are quoted.
+    assert!(line("CRIUFAIL").contains("restore.log"), "{out}");
+    assert!(out.contains("STILL running\nINUSE"), "{out}");
+    assert!(out.ends_with("STILL running\n"), "{out}");
+    assert!(!sb.root.join(format!("{}-x", sb.id)).exists());
+    assert!(no_cgroup_named(&format!("{}-x", sb.id)));
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// True when no v1 hierarchy has a cgroup `name` below this process's own.
+fn no_cgroup_named(name: &str) -> bool {
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    own.lines().all(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+        let Some(first) = controllers
+            .split(',')
+            .find(|c| !c.is_empty() && !c.starts_with("name="))
+        else {
+            return true;
+        };
+        let mount = Path::new("/sys/fs/cgroup").join(controllers);
+        let mount = if mount.exists() {
+            mount
+        } else {
+            Path::new("/sys/fs/cgroup").join(first)
+        };
+        !mount.join(path.trim_start_matches('/')).join(name).exists()
+    })
+}

@@ -1,11 +1,12 @@
 //! Factory: owns a state root, creates and loads containers.
 
 use super::cgroups::CgroupManager;
+use super::channel::Channel;
 use super::config::{Config, NamespaceKind};
 use super::container::Container;
 use super::error::{Context, Error, Result};
 use super::launch::{self, Spawn};
-use super::messages::ToInit;
+use super::messages::{FromInit, ToInit};
 use super::namespaces;
 use super::reaper::Reaper;
 use super::start_socket;
@@ -139,10 +140,12 @@ impl Factory {
             id: id.to_string(),
             config: config.clone(),
         };
-        // The init joins the cgroups before it does anything else.
-        let ready = cgroup
-            .map_or(Ok(()), |cg| cg.add_process(reaper.pid))
-            .and_then(|()| launched.chan.send(&create, &[]))
+        // The init builds the rootfs while we put it in its cgroups (a v1
+        // cgroup.procs write waits for an RCU grace period, ~10 ms).
+        let ready = launched
+            .chan
+            .send(&create, &[])
+            .and_then(|()| place(cgroup, &launched.chan, &reaper))
             .and_then(|()| launch::expect_ready(&launched.chan, &reaper))
             .and_then(|()| write_state(dir, id, config, &reaper, cgroup));
         if let Err(e) = ready {
@@ -175,6 +178,25 @@ impl Factory {
             .collect();
         ids.sort();
         Ok(ids)
+    }
+}
+
+/// Put the init in its cgroups and tell it so. When the init has failed
+/// meanwhile, its own report (read next, or here) is the better error.
+fn place(cgroup: Option<&CgroupManager>, chan: &Channel, init: &Reaper) -> Result<()> {
+    match cgroup.map_or(Ok(()), |cg| cg.add_process(init.pid)) {
+        Ok(()) => {
+            // A send error means the init is gone: expect_ready reports why.
+            let _ = chan.send(&ToInit::Placed, &[]);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = init.signal(libc::SIGKILL);
+            match chan.recv::<FromInit>() {
+                Ok(Some((FromInit::Failed(init_error), _))) => Err(init_error),
+                _ => Err(e),
+            }
+        }
     }
 }
 

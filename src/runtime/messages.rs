@@ -12,6 +12,9 @@ pub const STDIO_FDS: usize = 3;
 pub enum ToInit {
     /// Set up the container and wait for Start. No fds.
     Create { id: String, config: Config },
+    /// After Create: the parent has put the init in the container's
+    /// cgroups (done while the init builds the rootfs).
+    Placed,
     /// Exec the container's first process. Fds: stdin, stdout, stderr.
     Start { process: ProcessSpec },
     /// Join a running container and exec `process`. Fds: stdin, stdout,

@@ -13,6 +13,19 @@ use std::os::fd::{FromRawFd, OwnedFd};
 /// Returns only on failure.
 pub fn run(chan: &Channel, config: Config) -> Result<()> {
     setup(&config).map_err(|e| e.context("create"))?;
+    match chan.recv::<ToInit>()? {
+        Some((ToInit::Placed, _)) => {}
+        other => {
+            return Err(Error::state(format!(
+                "init: expected placed, got {other:?}"
+            )))
+        }
+    }
+    // Rooted at the container's cgroup, so only after the placement.
+    if namespaces::creates(&config, NamespaceKind::Cgroup) {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx("create: namespaces: create the cgroup namespace")?;
+    }
     chan.send(&FromInit::Ready, &[])?;
     // Safety: the parent put the listening socket at LISTEN_FD.
     let listener = unsafe { OwnedFd::from_raw_fd(LISTEN_FD) };
@@ -42,10 +55,6 @@ pub fn run(chan: &Channel, config: Config) -> Result<()> {
 fn setup(config: &Config) -> Result<()> {
     let has = |k| config.namespaces.iter().any(|n| n.kind == k);
     namespaces::join_paths(config)?;
-    if namespaces::creates(config, NamespaceKind::Cgroup) {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .ctx("namespaces: create the cgroup namespace")?;
-    }
     if let Some(name) = &config.hostname {
         nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
     }

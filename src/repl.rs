@@ -88,6 +88,7 @@ pub fn run(engine: Engine) -> i32 {
         }
         if let Some(helper) = editor.helper_mut() {
             helper.completion.variables = session.variables();
+            helper.completion.variable_types = session.variable_types();
         }
     }
     if let Some(path) = &history {

@@ -7,6 +7,7 @@ use crate::runtime::{Config, ProcessSpec};
 use crate::script::ApiEntry;
 use rustyline::completion::{FilenameCompleter, Pair};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 
 /// The object maps whose keys are known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +59,12 @@ pub struct Completion {
     functions: Vec<String>,
     /// Names completed after a `.`: methods and properties.
     members: Vec<String>,
+    /// The same by receiver type ("Container" -> start, state, ...).
+    members_of: HashMap<String, Vec<String>>,
     /// The session's variables, refreshed after each input.
     pub variables: Vec<String>,
+    /// The type of each variable that has one of the API's types.
+    pub variable_types: HashMap<String, String>,
     config_keys: Vec<String>,
     cgroups_keys: Vec<String>,
     process_keys: Vec<String>,
@@ -70,12 +75,17 @@ impl Completion {
     pub fn new(api: &[ApiEntry]) -> Completion {
         let mut functions = Vec::new();
         let mut members = Vec::new();
+        let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
         for entry in api {
             let sig = &entry.signature;
             // "Container.id -> string" is a property; "start(c: Container, ...)"
             // with a receiver type is a method, and any call is a function.
-            if let Some((_, prop)) = sig.split_once(" -> ").and_then(|(l, _)| l.split_once('.')) {
+            if let Some((ty, prop)) = sig.split_once(" -> ").and_then(|(l, _)| l.split_once('.')) {
                 members.push(prop.to_string());
+                members_of
+                    .entry(ty.to_string())
+                    .or_default()
+                    .push(prop.to_string());
                 continue;
             }
             let name = sig.split('(').next().unwrap_or_default();
@@ -84,15 +94,26 @@ impl Completion {
             }
             functions.push(name.to_string());
             members.push(name.to_string());
+            if let Some(receiver) = first_parameter_type(sig) {
+                members_of
+                    .entry(receiver)
+                    .or_default()
+                    .push(name.to_string());
+            }
         }
-        for names in [&mut functions, &mut members] {
+        for names in [&mut functions, &mut members]
+            .into_iter()
+            .chain(members_of.values_mut())
+        {
             names.sort();
             names.dedup();
         }
         Completion {
             functions,
             members,
+            members_of,
             variables: Vec::new(),
+            variable_types: HashMap::new(),
             config_keys: serde_keys::<Config>(),
             cgroups_keys: serde_keys::<Cgroups>(),
             process_keys: serde_keys::<ProcessSpec>(),
@@ -121,7 +142,7 @@ impl Completion {
                 };
                 (start, word, keys.iter().collect())
             }
-            Place::Member { start, word } => (start, word, self.members.iter().collect()),
+            Place::Member { start, word } => (start, word, self.members_for(&before[..start])),
             Place::Name { start, word } => (
                 start,
                 word,
@@ -140,6 +161,31 @@ impl Completion {
             .collect();
         (start, found)
     }
+}
+
+impl Completion {
+    /// What may follow `receiver.`: the members of its type when it is a
+    /// variable whose type the API knows, otherwise every member.
+    fn members_for(&self, before_dot: &str) -> Vec<&String> {
+        let receiver = before_dot.strip_suffix('.').unwrap_or(before_dot);
+        let name_start = receiver
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let typed = self
+            .variable_types
+            .get(&receiver[name_start..])
+            .and_then(|ty| self.members_of.get(ty));
+        typed.unwrap_or(&self.members).iter().collect()
+    }
+}
+
+/// "start(c: Container, p: Process)" -> "Container": the type of a
+/// method's receiver.
+fn first_parameter_type(signature: &str) -> Option<String> {
+    let params = signature.split_once('(')?.1;
+    let first = params.split([',', ')']).next()?;
+    let ty = first.split_once(':')?.1.trim();
+    (!ty.is_empty()).then(|| ty.to_string())
 }
 
 /// The field names of `T`, from serde's own "unknown field ..., expected
@@ -249,11 +295,18 @@ mod tests {
 
     #[test]
     fn functions_members_and_variables() {
-        let c = completion();
+        let mut c = completion();
         assert_eq!(c.candidates("let f = fact", 12).0, 8);
         assert_eq!(names(&c, "let f = fact"), vec!["factory"]);
         assert_eq!(names(&c, "c.sta"), vec!["start", "state", "stats"]);
         assert_eq!(names(&c, "print(cont"), vec!["container"]);
+        // A variable whose type is known gets only its type's members
+        // (an untyped one, every member: "signal" of Container and Process).
+        assert!(names(&c, "x.sig").contains(&"signal".to_string()));
+        c.variable_types.insert("p".into(), "Process".into());
+        assert_eq!(names(&c, "p.s"), vec!["signal", "stderr", "stdout"]);
+        c.variable_types.insert("c".into(), "Container".into());
+        assert_eq!(names(&c, "c.sta"), vec!["start", "state", "stats"]);
         assert!(names(&c, "// fact").is_empty());
         assert!(names(&c, "12").is_empty());
     }

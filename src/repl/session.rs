@@ -113,6 +113,18 @@ impl Session {
             .unwrap_or_else(|_| value.to_string())
     }
 
+    /// Each variable's type, by the name the engine registered it under
+    /// ("Container"), for completion after `.`.
+    pub fn variable_types(&self) -> std::collections::HashMap<String, String> {
+        self.scope
+            .iter()
+            .map(|(name, _, value)| {
+                let ty = self.engine.map_type_name(value.type_name());
+                (name.to_string(), ty.to_string())
+            })
+            .collect()
+    }
+
     pub fn variables(&self) -> Vec<String> {
         self.scope
             .iter()

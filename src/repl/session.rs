@@ -189,6 +189,21 @@ mod tests {
     }
 
     #[test]
+    fn variable_types_use_the_registered_names() {
+        let dir = TempDir::new("repl-types");
+        let mut s = Session::new(engine());
+        let root = dir.0.join("state");
+        assert_eq!(
+            s.eval(&format!("let f = factory(\"{}\");", root.display())),
+            Step::Nothing
+        );
+        assert_eq!(s.eval("let n = 1;"), Step::Nothing);
+        let types = s.variable_types();
+        assert_eq!(types.get("f").map(String::as_str), Some("Factory"));
+        assert_eq!(types.get("n").map(String::as_str), Some("i64"));
+    }
+
+    #[test]
     fn errors_and_exit() {
         let mut s = Session::new(engine());
         match s.eval("let x = 1;\nnope(x)") {

@@ -180,17 +180,39 @@ fn join_cgroups(procs: &[CString]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `--cgroup-root controller:/path` for each v1 controller: CRIU recreates
-/// the dumped sub-cgroups below the new container cgroup.
+/// `--cgroup-root controller:/path` for each v1 controller and a default
+/// root for the cgroup2 hierarchy: CRIU recreates the dumped sub-cgroups
+/// below the new container cgroup (never at the old path, which nothing
+/// would remove). Named hierarchies ctrsh does not manage (name=systemd)
+/// keep our own path, or the default root would move them too.
 fn cgroup_roots(cgroup: &CgroupManager) -> Vec<OsString> {
     let mut args = Vec::new();
+    let mut root = |controller: &str, path: String| {
+        args.push(OsString::from("--cgroup-root"));
+        let spec = if controller.is_empty() {
+            path
+        } else {
+            format!("{controller}:{path}")
+        };
+        args.push(spec.into());
+    };
     for c in Controller::ALL {
-        let Some(d) = cgroup.controller_dir(c).filter(|d| !d.v2) else {
+        let Some(d) = cgroup.controller_dir(c) else {
             continue;
         };
-        if let Ok(rel) = d.dir.strip_prefix(&d.mount) {
-            args.push("--cgroup-root".into());
-            args.push(format!("{}:/{}", c.name(), rel.display()).into());
+        let Ok(rel) = d.dir.strip_prefix(&d.mount) else {
+            continue;
+        };
+        let path = format!("/{}", rel.display());
+        root(if d.v2 { "" } else { c.name() }, path);
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    for line in own.lines() {
+        let mut fields = line.splitn(3, ':');
+        if let (Some(_), Some(name), Some(path)) = (fields.next(), fields.next(), fields.next()) {
+            if name.starts_with("name=") {
+                root(name, path.to_string());
+            }
         }
     }
     args

@@ -8,7 +8,7 @@ use super::launch::{self, Spawn};
 use super::messages::ToInit;
 use super::namespaces::JOIN_ORDER;
 use super::netstats::{self, InterfaceStats};
-use super::process::{Process, ProcessSpec, Stdio};
+use super::process::{Process, ProcessSpec, Stdio, DEFAULT_PATH};
 use super::reaper::Reaper;
 use super::start_socket;
 use super::state::{Lock, State, StateDir};
@@ -288,18 +288,16 @@ impl Container {
     pub fn exec(&self, args: Vec<String>) -> Result<ExecOutput> {
         let mut p = Process::new(ProcessSpec {
             args,
-            env: vec![format!(
-                "PATH={}",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-            )],
+            env: vec![format!("PATH={DEFAULT_PATH}")],
             stdin: Stdio::Null,
             stdout: Stdio::Pipe,
             stderr: Stdio::Pipe,
             ..Default::default()
         })?;
-        if self.status()? != Status::Running {
+        let status = self.status()?;
+        if status != Status::Running {
             return Err(self
-                .not_runnable(self.status()?)
+                .not_runnable(status)
                 .context(format!("exec in container '{}'", self.id)));
         }
         let code = self.run(&mut p)?;

@@ -184,7 +184,7 @@ fn register_terminal(engine: &mut Engine) {
         let mut p = Process::new(ProcessSpec {
             args: vec!["/bin/sh".into()],
             env: vec![
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                format!("PATH={}", runtime::process::DEFAULT_PATH),
                 format!("TERM={term}"),
             ],
             terminal: true,

@@ -7,7 +7,7 @@ use crate::runtime::config::Config;
 use crate::runtime::defaults;
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::messages::FromInit;
-use crate::runtime::process::ProcessSpec;
+use crate::runtime::process::{ProcessSpec, DEFAULT_PATH};
 use crate::runtime::seccomp::{self, Seccomp};
 use crate::runtime::sys;
 use crate::runtime::user::{self, ExecUser};
@@ -16,8 +16,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Returns only on failure: on success the process image is replaced and the
 /// channel closes (close-on-exec), which tells the parent it worked.

@@ -1,7 +1,9 @@
 //! Checkpoint and restore with CRIU on real containers: a counter and a
-//! shell variable survive, leave_running, two restores of one checkpoint,
-//! a copied checkpoint dir restored by another factory, pre-dumps, an
-//! established TCP connection, and failures that leave nothing behind.
+//! shell variable survive, the network namespace comes back (made from
+//! the config, or dumped when the container could change it),
+//! leave_running, two restores of one checkpoint, a copied checkpoint dir
+//! restored by another factory, pre-dumps, an established TCP connection,
+//! and failures that leave nothing behind.
 //!
 //! Needs CRIU >= 4.0 (scripts/install-criu), and CRIU 4.2 at
 //! /opt/ctrsh-criu-sid for the TCP test; missing CRIU skips, or fails
@@ -98,7 +100,8 @@ fn a_counter_goes_on_counting_in_a_restored_container() {
     );
     let restored = format!("{}-r", sb.id);
     let out = sb.script_ok(&format!(
-        r#"{start}
+        r#"config.sysctl = #{{ "net.ipv4.ip_unprivileged_port_start": "1000" }};
+{start}
 let ck = c.checkpoint(#{{ dir: {ck} }});
 print("ORIG " + c.state);
 print("CKID " + ck.container_id);
@@ -107,6 +110,7 @@ let c2 = f.restore({restored}, ck, #{{ stdout: {after} }});
 print("STATE " + c2.state);
 sleep(0.5);
 print("LO " + c2.exec(["ip", "link", "show", "lo"]).stdout);
+print("PORTS " + c2.exec(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]).stdout);
 "#,
         start = start_counter(&before),
         ck = path_str(&ck),
@@ -116,11 +120,13 @@ print("LO " + c2.exec(["ip", "link", "show", "lo"]).stdout);
     assert!(out.contains("ORIG stopped\n"), "{out}");
     assert!(out.contains(&format!("CKID {}\n", sb.id)), "{out}");
     assert!(out.contains("STATE running\n"), "{out}");
-    // CRIU restores the network namespace itself: loopback is up again.
+    // Nothing in the container could change its network namespace, so the
+    // restore made it again from the config: loopback up, the sysctl set.
     assert!(
         out.contains(",UP"),
         "loopback is not up after restore:\n{out}"
     );
+    assert!(out.contains("PORTS 1000\n"), "{out}");
     let size: u64 = out
         .lines()
         .find_map(|l| l.strip_prefix("SIZE "))
@@ -134,6 +140,7 @@ print("LO " + c2.exec(["ip", "link", "show", "lo"]).stdout);
     assert!(meta.criu_version.starts_with('4'), "{meta:?}");
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     assert_eq!(meta.kernel, kernel.trim());
+    assert!(meta.flags.net_from_config, "{meta:?}");
     assert!(
         !sb.root.join(&sb.id).exists(),
         "the dumped container is gone"
@@ -160,6 +167,41 @@ print("LO " + c2.exec(["ip", "link", "show", "lo"]).stdout);
     c.destroy().unwrap();
     assert_continues(&before, &after);
     sb.assert_nothing_left(&restored);
+}
+
+#[test]
+fn a_network_namespace_the_container_changed_comes_back_as_it_was() {
+    let Some(sb) = sandbox_criu("ck-netns") else {
+        return;
+    };
+    // With CAP_NET_ADMIN the container can change its namespace: CRIU
+    // dumps and restores it, address and all.
+    let out = sb.script_ok(&format!(
+        r#"config.capabilities = default_capabilities() + ["CAP_NET_ADMIN"];
+config.networks = [#{{ type: "loopback" }}];
+spec.args = ["/bin/sleep", "1000"];
+spec.stdout = "null";
+spec.stderr = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+let added = c.exec(["ip", "addr", "add", "10.9.8.7/32", "dev", "lo"]);
+print("ADDED " + added.code + " " + added.stderr);
+let ck = c.checkpoint(#{{ dir: {ck} }});
+let c2 = f.restore(id + "-r", ck, #{{ stdout: "null", stderr: "null" }});
+print("ADDRS " + c2.exec(["ip", "-o", "addr", "show", "lo"]).stdout);
+c2.destroy();
+"#,
+        ck = path_str(&sb.dir.join("ck")),
+    ));
+    assert!(out.contains("ADDED 0 \n"), "{out}");
+    assert!(out.contains("inet 10.9.8.7/32"), "{out}");
+    assert!(out.contains("inet 127.0.0.1/8"), "{out}");
+    let meta = criu::Checkpoint::load(&sb.dir.join("ck"))
+        .unwrap()
+        .metadata()
+        .clone();
+    assert!(!meta.flags.net_from_config, "{meta:?}");
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
 }
 
 #[test]

@@ -2,12 +2,14 @@
 
 use super::locate::{self, Criu, MIN_TCP_VERSION};
 use super::metadata::{DumpFlags, Metadata};
-use super::{now, run, stdio, Checkpoint, CheckpointOptions};
+use super::{netns, now, run, stdio, Checkpoint, CheckpointOptions};
 use crate::runtime::config::Config;
 use crate::runtime::container::{Container, Status};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use std::ffi::OsString;
 use std::path::Path;
+
+const LOG: &str = "dump.log";
 
 impl Container {
     /// Dump the running container into `opts.dir` with CRIU. Unless
@@ -20,9 +22,6 @@ impl Container {
 
     fn checkpoint_in(&self, opts: &CheckpointOptions) -> Result<Checkpoint> {
         let criu = locate::locate(opts.criu.as_deref())?;
-        if opts.tcp_established {
-            criu.require(MIN_TCP_VERSION, "tcp_established on this kernel")?;
-        }
         if opts.pre_dump || opts.parent.is_some() {
             require_dirty_tracking(&criu, opts)?;
         }
@@ -51,9 +50,10 @@ impl Container {
             shell_job: opts.shell_job,
             file_locks: opts.file_locks,
             manage_cgroups: opts.manage_cgroups,
+            net_from_config: !opts.tcp_established && netns::from_config(&state.config),
         };
         let dumped = stdio::outside_links(state.init_pid).and_then(|links| {
-            let args = dump_args(
+            let mut args = dump_args(
                 state.init_pid,
                 &state.config,
                 opts,
@@ -61,13 +61,20 @@ impl Container {
                 parent.as_ref(),
                 &links,
             );
+            if flags.net_from_config {
+                args.push("--external".into());
+                args.push(netns::external(state.init_pid)?.into());
+            }
             let action = if opts.pre_dump { "pre-dump" } else { "dump" };
-            run::run(&criu, action, args, &opts.dir.join("dump.log"), |_| Ok(()))?;
+            let needs = opts
+                .tcp_established
+                .then_some((MIN_TCP_VERSION, "tcp_established on this kernel"));
+            let version = run::run(&criu, action, args, &opts.dir.join(LOG), needs, |_| Ok(()))?;
             let metadata = Metadata {
                 container_id: self.id().to_string(),
                 created: now(),
                 config: state.config.clone(),
-                criu_version: criu.version.to_string(),
+                criu_version: version.map_or_else(|| "unknown".to_string(), |v| v.to_string()),
                 kernel: kernel_release(),
                 pre_dump: opts.pre_dump,
                 flags,
@@ -110,7 +117,7 @@ fn dump_args(
         "--images-dir".into(),
         opts.dir.clone().into(),
         "--log-file".into(),
-        "dump.log".into(),
+        LOG.into(),
         "-v4".into(),
         "--root".into(),
         config.rootfs.clone().into(),

@@ -39,6 +39,10 @@ pub struct DumpFlags {
     pub shell_job: bool,
     pub file_locks: bool,
     pub manage_cgroups: CgroupMode,
+    /// The network namespace was not dumped: the restore makes it from
+    /// the config (see netns.rs). Absent in older checkpoints: dumped.
+    #[serde(default)]
+    pub net_from_config: bool,
 }
 
 impl DumpFlags {

@@ -9,6 +9,7 @@
 mod dump;
 mod locate;
 mod metadata;
+mod netns;
 mod restore;
 mod run;
 mod stdio;

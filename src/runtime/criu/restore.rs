@@ -2,7 +2,7 @@
 
 use super::dump::is_bind;
 use super::locate::{self, Criu, MIN_TCP_VERSION};
-use super::{now, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
+use super::{netns, now, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
 use crate::runtime::cgroups::{CgroupManager, Controller};
 use crate::runtime::config::Config;
 use crate::runtime::container::Container;
@@ -58,11 +58,11 @@ impl Factory {
             ));
         }
         let criu = locate::locate(opts.criu.as_deref())?;
-        if meta.flags.tcp_established {
-            criu.require(MIN_TCP_VERSION, "a checkpoint with tcp_established")?;
-        }
         let streams = [&opts.stdin, &opts.stdout, &opts.stderr];
-        let inherited = stdio::open_for_restore(&meta.stdio, streams)?;
+        let mut inherited = stdio::open_for_restore(&meta.stdio, streams)?;
+        if meta.flags.net_from_config {
+            inherited.add(&netns::make(&config)?, netns::KEY)?;
+        }
         let dir = StateDir::create(self.root(), id)?;
         let cgroup_cfg = config.cgroups.clone().unwrap_or_default();
         let result = CgroupManager::create(&cgroup_cfg, id).and_then(|cg| {
@@ -137,7 +137,11 @@ fn restore_into(
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| Error::config("a cgroup path contains a NUL byte"))?;
     let fds: Vec<RawFd> = inherited.fds.iter().map(|f| f.as_raw_fd()).collect();
-    run::run(criu, "restore", args, &dir.path.join(LOG), |cmd| {
+    let needs = meta
+        .flags
+        .tcp_established
+        .then_some((MIN_TCP_VERSION, "a checkpoint with tcp_established"));
+    run::run(criu, "restore", args, &dir.path.join(LOG), needs, |cmd| {
         // Safety: only async-signal-safe system calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {

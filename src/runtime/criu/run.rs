@@ -1,7 +1,7 @@
 //! Running the CRIU command line, and its log when it fails.
 
-use super::locate::Criu;
-use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use super::locate::{logged_version, Criu, Version, INSTALL_HINT, MIN_VERSION};
+use crate::runtime::error::{describe_io, Error, ErrorKind, Result};
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -9,15 +9,20 @@ use std::process::{Command, Stdio};
 /// How many of CRIU's log lines a failure quotes.
 const LOG_LINES: usize = 12;
 
-/// Runs `criu <args>` (with `prepare` applied to the command) and turns a
-/// failure into an error that quotes the end of CRIU's `log`.
+/// Beyond MIN_VERSION, what an action needs of CRIU: a version and what for.
+pub type Needs<'a> = Option<(Version, &'a str)>;
+
+/// Runs `criu <args>` (with `prepare` applied to the command) and returns
+/// the version CRIU logged. A failure quotes the end of CRIU's `log`, or
+/// says which CRIU to install when the one that failed is too old.
 pub fn run(
     criu: &Criu,
     action: &str,
     args: Vec<OsString>,
     log: &Path,
+    needs: Needs,
     prepare: impl FnOnce(&mut Command) -> Result<()>,
-) -> Result<()> {
+) -> Result<Option<Version>> {
     let mut cmd = Command::new(&criu.path);
     cmd.arg(action)
         .args(args)
@@ -25,11 +30,25 @@ pub fn run(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     prepare(&mut cmd)?;
-    let out = cmd
-        .output()
-        .ctx(format!("run {} {action}", criu.path.display()))?;
+    let out = cmd.output().map_err(|e| {
+        Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "CRIU at {} does not run ({}): {INSTALL_HINT}",
+                criu.path.display(),
+                describe_io(&e)
+            ),
+        )
+    })?;
+    let version = logged_version(log);
     if out.status.success() {
-        return Ok(());
+        return Ok(version);
+    }
+    if let Some(version) = version {
+        criu.check(version, MIN_VERSION, "this kernel")?;
+        if let Some((min, what)) = needs {
+            criu.check(version, min, what)?;
+        }
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     Err(Error::new(

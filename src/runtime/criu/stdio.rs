@@ -85,22 +85,31 @@ pub struct Inherited {
 /// those fds need.
 pub fn open_for_restore(links: &[StdioLink], streams: [&Stdio; 3]) -> Result<Inherited> {
     let mut seen = HashSet::new();
-    let mut fds = Vec::new();
-    let mut args = Vec::new();
+    let mut inherited = Inherited {
+        fds: Vec::new(),
+        args: Vec::new(),
+    };
     for link in links.iter().filter(|l| seen.insert(&l.resource)) {
         let name = ["stdin", "stdout", "stderr"][link.fd as usize];
         let sharing = links.iter().filter(|l| l.resource == link.resource);
         let access = sharing.fold((false, false), |(r, w), l| (r || l.fd == 0, w || l.fd > 0));
         let file = open_stream(streams[link.fd as usize], link.fd, name, access)?;
-        args.push("--inherit-fd".to_string());
-        args.push(format!(
-            "fd[{}]:{}",
-            INHERIT_BASE + fds.len() as RawFd,
-            link.resource
-        ));
-        fds.push(high(file.as_raw_fd())?);
+        inherited.add(&file, &link.resource)?;
     }
-    Ok(Inherited { fds, args })
+    Ok(inherited)
+}
+
+impl Inherited {
+    /// CRIU gets (a copy of) `fd` for the resource its images call `key`.
+    pub fn add(&mut self, fd: &impl AsRawFd, key: &str) -> Result<()> {
+        self.args.push("--inherit-fd".to_string());
+        self.args.push(format!(
+            "fd[{}]:{key}",
+            INHERIT_BASE + self.fds.len() as RawFd
+        ));
+        self.fds.push(high(fd.as_raw_fd())?);
+        Ok(())
+    }
 }
 
 /// The fd for `stdio`; a file is opened for (read, write) `access`, and

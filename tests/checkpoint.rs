@@ -196,7 +196,7 @@ c2.destroy();
     assert!(out.contains("ADDED 0 \n"), "{out}");
     assert!(out.contains("inet 10.9.8.7/32"), "{out}");
     assert!(out.contains("inet 127.0.0.1/8"), "{out}");
-    let meta = criu::Checkpoint::load(&sb.dir.join("ck"))
+    let meta = criu::Checkpoint::load(sb.dir.join("ck"))
         .unwrap()
         .metadata()
         .clone();

@@ -1,11 +1,14 @@
-//! Namespaces joined by path, user namespaces with id maps, exec into a
-//! running container, and sysctl inside the container's namespaces.
+//! Namespaces joined by path, user namespaces with id maps (and a rootfs
+//! owned by the container's root through them), exec into a running
+//! container, and sysctl inside the container's namespaces.
 
 mod common;
 
 use common::{Ran, Sandbox};
 use ctrsh::runtime::Factory;
 use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
 
 #[test]
 fn a_second_container_joins_the_first_ones_namespaces_by_path() {
@@ -53,6 +56,44 @@ config.gid_mappings = [#{ container_id: 0, host_id: 200000, size: 65536 }];"#,
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
     assert_eq!(lines, ["0", "0 200000 65536", "denied"], "{out}");
+}
+
+#[test]
+fn a_user_namespace_container_owns_its_root_owned_rootfs() {
+    let Some(sb) = Sandbox::new("ns_user_owner") else {
+        return;
+    };
+    let maps = r#"config.namespaces.push("user");
+config.uid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];
+config.gid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];"#;
+    let look = "stat -c %u:%g /etc/passwd; awk '$5 == \"/\" && /idmapped/ { n++ } END { print n + 0 }' /proc/self/mountinfo";
+    // Unpacked by root: idmapped, so the container's root owns it, and
+    // what it writes is owned by root on disk.
+    let out = sb.sh(
+        maps,
+        &format!("{look}; touch /etc/made-inside && stat -c %u:%g /etc/made-inside"),
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0:0", "1", "0:0"],
+        "{out}"
+    );
+    let made = fs::metadata(sb.rootfs.join("etc/made-inside")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (0, 0));
+    // Already shifted to the mapped host ids: bound as it is.
+    let chown = Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(&sb.rootfs)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let out = sb.sh(maps, look);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0:0", "0"],
+        "{out}"
+    );
+    sb.assert_nothing_left(&sb.id);
 }
 
 #[test]

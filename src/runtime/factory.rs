@@ -7,12 +7,13 @@ use super::container::Container;
 use super::error::{Context, Error, Result};
 use super::launch::{self, Spawn};
 use super::messages::{FromInit, ToInit};
-use super::namespaces;
 use super::reaper::Reaper;
 use super::start_socket;
 use super::state::{State, StateDir};
 use super::sys;
+use super::{idmap, namespaces};
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -140,11 +141,14 @@ impl Factory {
             id: id.to_string(),
             config: config.clone(),
         };
+        let rootfs_tree = idmap::rootfs_tree(config, reaper.pid);
         // The init builds the rootfs while we put it in its cgroups (a v1
         // cgroup.procs write waits for an RCU grace period, ~10 ms).
-        let ready = launched
-            .chan
-            .send(&create, &[])
+        let ready = rootfs_tree
+            .and_then(|tree| {
+                let fds: Vec<_> = tree.iter().map(|t| t.as_raw_fd()).collect();
+                launched.chan.send(&create, &fds)
+            })
             .and_then(|()| place(cgroup, &launched.chan, &reaper))
             .and_then(|()| launch::expect_ready(&launched.chan, &reaper))
             .and_then(|()| write_state(dir, id, config, &reaper, cgroup));

@@ -10,7 +10,8 @@ pub const STDIO_FDS: usize = 3;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToInit {
-    /// Set up the container and wait for Start. No fds.
+    /// Set up the container and wait for Start. Fds: the idmapped rootfs
+    /// tree to attach, when create made one (idmap.rs), else none.
     Create { id: String, config: Config },
     /// After Create: the parent has put the init in the container's
     /// cgroups (done while the init builds the rootfs).

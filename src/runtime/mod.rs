@@ -10,6 +10,7 @@ pub mod criu;
 pub mod defaults;
 pub mod error;
 pub mod factory;
+mod idmap;
 pub mod init;
 mod launch;
 mod messages;

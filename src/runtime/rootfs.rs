@@ -63,7 +63,7 @@ fn target(rootfs: &Path, dest: &str, as_file: bool) -> Result<PathBuf> {
 
 /// Everything up to and including pivot_root. Runs in the init, in the new
 /// mount namespace.
-pub fn prepare(config: &Config, user_ns: bool) -> Result<()> {
+pub fn prepare(config: &Config, user_ns: bool, idmapped: Option<OwnedFd>) -> Result<()> {
     let rootfs = config.rootfs.as_path();
     // Nothing we mount may propagate back to the host.
     do_mount(
@@ -73,13 +73,17 @@ pub fn prepare(config: &Config, user_ns: bool) -> Result<()> {
         MsFlags::MS_SLAVE | MsFlags::MS_REC,
         NONE,
     )?;
-    do_mount(
-        Some(rootfs),
-        rootfs,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )?;
+    match idmapped {
+        Some(tree) => sys::attach_tree(&tree, rootfs)
+            .ctx(format!("rootfs: attach the idmapped {}", rootfs.display()))?,
+        None => do_mount(
+            Some(rootfs),
+            rootfs,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            NONE,
+        )?,
+    }
 
     let common = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let proc_dir = target(rootfs, "/proc", false)?;

@@ -116,35 +116,102 @@ pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
     Some((fields.get(19)?.parse().ok()?, zombie))
 }
 
+/// struct mount_attr of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+
+fn path_cstring(path: &std::path::Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// mount_setattr(dirfd, path, flags | AT_RECURSIVE, attr).
+fn mount_setattr(
+    dirfd: RawFd,
+    path: &CString,
+    flags: libc::c_uint,
+    attr: &MountAttr,
+) -> io::Result<()> {
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags | AT_RECURSIVE,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
 /// Make the mount at `path` and every mount below it read-only
 /// (mount_setattr with AT_RECURSIVE: a plain bind remount only changes the
 /// top mount).
 pub fn make_tree_readonly(path: &std::path::Path) -> io::Result<()> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    const MOUNT_ATTR_RDONLY: u64 = 1;
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
-    let c = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_RDONLY,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
     };
-    check(unsafe {
+    mount_setattr(libc::AT_FDCWD, &path_cstring(path)?, 0, &attr)
+}
+
+/// A detached copy of the mount tree at `path` (open_tree with
+/// OPEN_TREE_CLONE), idmapped through the user namespace `userns`: a file
+/// owned by uid N on disk is seen as owned by whoever N maps to in that
+/// namespace. Slave, so nothing mounted under it reaches the host.
+pub fn idmapped_tree(path: &std::path::Path, userns: &OwnedFd) -> io::Result<OwnedFd> {
+    let c = path_cstring(path)?;
+    let fd = check(unsafe {
         libc::syscall(
-            libc::SYS_mount_setattr,
+            libc::SYS_open_tree,
             libc::AT_FDCWD,
             c.as_ptr(),
-            AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | AT_RECURSIVE,
+        )
+    })?;
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: libc::MS_SLAVE,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let empty = CString::default();
+    mount_setattr(
+        tree.as_raw_fd(),
+        &empty,
+        libc::AT_EMPTY_PATH as libc::c_uint,
+        &attr,
+    )?;
+    Ok(tree)
+}
+
+/// Attach the detached mount tree `tree` at `target` (move_mount).
+pub fn attach_tree(tree: &OwnedFd, target: &std::path::Path) -> io::Result<()> {
+    let empty = CString::default();
+    let c = path_cstring(target)?;
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
         )
     })?;
     Ok(())

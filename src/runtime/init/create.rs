@@ -11,8 +11,9 @@ use crate::runtime::{namespaces, network, rlimits, rootfs};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// Returns only on failure.
-pub fn run(chan: &Channel, config: Config) -> Result<()> {
-    setup(&config).map_err(|e| e.context("create"))?;
+/// `rootfs_tree`: the idmapped rootfs the parent made, if it made one.
+pub fn run(chan: &Channel, config: Config, rootfs_tree: Option<OwnedFd>) -> Result<()> {
+    setup(&config, rootfs_tree).map_err(|e| e.context("create"))?;
     match chan.recv::<ToInit>()? {
         Some((ToInit::Placed, _)) => {}
         other => {
@@ -52,13 +53,13 @@ pub fn run(chan: &Channel, config: Config) -> Result<()> {
     )
 }
 
-fn setup(config: &Config) -> Result<()> {
+fn setup(config: &Config, rootfs_tree: Option<OwnedFd>) -> Result<()> {
     let has = |k| config.namespaces.iter().any(|n| n.kind == k);
     namespaces::join_paths(config)?;
     if let Some(name) = &config.hostname {
         nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
     }
-    rootfs::prepare(config, has(NamespaceKind::User))?;
+    rootfs::prepare(config, has(NamespaceKind::User), rootfs_tree)?;
     network::setup(&config.networks)?;
     if let Some(adj) = config.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())

@@ -21,7 +21,9 @@ pub fn main() -> ! {
     // Safety: the parent put our channel at fd 3 before exec; nothing else owns it.
     let chan = unsafe { Channel::from_raw(CHANNEL_FD) };
     let result = match chan.recv::<ToInit>() {
-        Ok(Some((ToInit::Create { id: _, config }, _))) => create::run(&chan, config),
+        Ok(Some((ToInit::Create { id: _, config }, mut fds))) => {
+            create::run(&chan, config, fds.pop())
+        }
         Ok(Some((
             ToInit::Exec {
                 config,

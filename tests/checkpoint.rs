@@ -205,6 +205,48 @@ c2.destroy();
 }
 
 #[test]
+fn a_user_namespace_container_restores_with_its_mappings() {
+    let Some(sb) = sandbox_criu("ck-userns") else {
+        return;
+    };
+    let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
+    // CRIU reopens the restored stdout as the container's root (host uid
+    // 100000), so that must be allowed to write it; and checks its mode
+    // against the dumped one's.
+    fs::write(&after, "").unwrap();
+    std::os::unix::fs::chown(&after, Some(100000), Some(100000)).unwrap();
+    // Its device nodes and masked files are binds of host files: external
+    // mounts, bound again by the restore.
+    let out = sb.script_ok(&format!(
+        r#"config.namespaces.push("user");
+config.uid_mappings = [#{{ container_id: 0, host_id: 100000, size: 65536 }}];
+config.gid_mappings = [#{{ container_id: 0, host_id: 100000, size: 65536 }}];
+{start}
+let ck = c.checkpoint(#{{ dir: {ck} }});
+let c2 = f.restore(id + "-r", ck, #{{ stdout: {after} }});
+sleep(0.5);
+print("MAP " + c2.exec(["cat", "/proc/self/uid_map"]).stdout);
+print("NULL " + c2.exec(["sh", "-c", "echo x > /dev/null && cat /proc/kcore /proc/keys | wc -c"]).stdout);
+c2.destroy();
+"#,
+        start = start_counter(&before),
+        ck = path_str(&sb.dir.join("ck")),
+        after = path_str(&after),
+    ));
+    let squeezed: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        squeezed.contains(&"MAP 0 100000 65536".to_string()),
+        "{out}"
+    );
+    assert!(squeezed.contains(&"NULL 0".to_string()), "{out}");
+    assert_continues(&before, &after);
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
+#[test]
 fn a_shell_variable_survives_and_the_restorer_gets_the_exit_status() {
     let Some(sb) = sandbox_criu("ck-memory") else {
         return;

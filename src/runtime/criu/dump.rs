@@ -1,8 +1,8 @@
 //! `Container::checkpoint`: dump (or pre-dump) a running container.
 
 use super::locate::{self, Criu, MIN_TCP_VERSION};
-use super::metadata::{DumpFlags, Metadata};
-use super::{netns, now, run, stdio, Checkpoint, CheckpointOptions};
+use super::metadata::{DumpFlags, HostBind, Metadata};
+use super::{mounts, netns, now, run, stdio, Checkpoint, CheckpointOptions};
 use crate::runtime::config::Config;
 use crate::runtime::container::{Container, Status};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
@@ -52,6 +52,7 @@ impl Container {
             manage_cgroups: opts.manage_cgroups,
             net_from_config: !opts.tcp_established && netns::from_config(&state.config),
         };
+        let host_binds = mounts::host_binds(state.init_pid, &state.config);
         let dumped = stdio::outside_links(state.init_pid).and_then(|links| {
             let mut args = dump_args(
                 state.init_pid,
@@ -60,6 +61,7 @@ impl Container {
                 &flags,
                 parent.as_ref(),
                 &links,
+                &host_binds,
             );
             if flags.net_from_config {
                 args.push("--external".into());
@@ -79,6 +81,7 @@ impl Container {
                 pre_dump: opts.pre_dump,
                 flags,
                 stdio: links,
+                host_binds,
             };
             metadata.write(&opts.dir)?;
             Ok(metadata)
@@ -110,6 +113,7 @@ fn dump_args(
     flags: &DumpFlags,
     parent: Option<&Checkpoint>,
     links: &[super::StdioLink],
+    host_binds: &[HostBind],
 ) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![
         "--tree".into(),
@@ -127,13 +131,7 @@ fn dump_args(
     ];
     args.extend(flags.criu_args().into_iter().map(OsString::from));
     args.extend(stdio::dump_args(links).into_iter().map(OsString::from));
-    // Bind mounts from the host: their sources are not in the container's
-    // mount tree, so CRIU records them by destination and the restore
-    // binds the (maybe different) source again.
-    for m in config.mounts.iter().filter(|m| is_bind(m)) {
-        args.push("--external".into());
-        args.push(format!("mnt[{0}]:{0}", m.destination).into());
-    }
+    args.extend(mounts::dump_args(config, host_binds));
     if opts.leave_running && !opts.pre_dump {
         args.push("--leave-running".into());
     }
@@ -145,10 +143,6 @@ fn dump_args(
         args.push(parent.dir().into());
     }
     args
-}
-
-pub(super) fn is_bind(m: &crate::runtime::config::Mount) -> bool {
-    m.kind.as_deref() == Some("bind") || m.options.iter().any(|o| o == "bind" || o == "rbind")
 }
 
 /// Pre-dumps and dumps on top of one need the kernel's soft-dirty bits;

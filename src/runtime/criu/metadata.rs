@@ -29,6 +29,18 @@ pub struct Metadata {
     /// The init's stdio that lives outside the container, which the
     /// restoring side supplies (CRIU's --inherit-fd).
     pub stdio: Vec<StdioLink>,
+    /// Mounts the runtime bound from host files (in a user namespace),
+    /// which the restore binds again. Absent in older checkpoints.
+    #[serde(default)]
+    pub host_binds: Vec<HostBind>,
+}
+
+/// A mount of a host file at `destination` in the container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostBind {
+    pub destination: String,
+    /// The host path bound there ("/dev/null").
+    pub source: String,
 }
 
 /// CRIU options that must be the same on dump and restore.

@@ -9,13 +9,14 @@
 mod dump;
 mod locate;
 mod metadata;
+mod mounts;
 mod netns;
 mod restore;
 mod run;
 mod stdio;
 
 pub use locate::{locate, Criu, Version, CRIU_ENV, DEFAULT_CRIU, MIN_TCP_VERSION, MIN_VERSION};
-pub use metadata::{DumpFlags, Metadata, StdioLink, METADATA_FILE};
+pub use metadata::{DumpFlags, HostBind, Metadata, StdioLink, METADATA_FILE};
 
 use super::config::Config;
 use super::error::{Error, Result};

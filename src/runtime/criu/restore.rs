@@ -1,8 +1,7 @@
 //! `Factory::restore`: a checkpoint becomes a new running container.
 
-use super::dump::is_bind;
 use super::locate::{self, Criu, MIN_TCP_VERSION};
-use super::{netns, now, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
+use super::{mounts, netns, now, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
 use crate::runtime::cgroups::{CgroupManager, Controller};
 use crate::runtime::config::Config;
 use crate::runtime::container::Container;
@@ -119,16 +118,7 @@ fn restore_into(
         args.extend(cgroup_roots(cgroup));
     }
     args.extend(inherited.args.iter().map(OsString::from));
-    for m in config.mounts.iter().filter(|m| is_bind(m)) {
-        let source = m.source.as_deref().ok_or_else(|| {
-            Error::config(format!(
-                "mounts: {}: a bind mount needs a source",
-                m.destination
-            ))
-        })?;
-        args.push("--external".into());
-        args.push(format!("mnt[{}]:{source}", m.destination).into());
-    }
+    args.extend(mounts::restore_args(config, &meta.host_binds)?);
     // Prepared before the fork: the child may only make raw system calls.
     let procs: Vec<CString> = cgroup
         .dirs()

@@ -56,6 +56,25 @@ pub(super) fn key(map: &BTreeMap<String, u64>, key: &str, path: &Path) -> Result
     })
 }
 
+/// Whether the cgroup2 directory `dir` or any cgroup below it has a
+/// process (`populated` of cgroup.events); a directory that is gone has none.
+pub(super) fn populated(dir: &Path) -> Result<bool> {
+    let path = dir.join("cgroup.events");
+    let text = match fs::read_to_string(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        other => other.ctx(format!("read {}", path.display()))?,
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix("populated "))
+        .map(|v| v.trim() != "0")
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::System,
+                format!("{}: no populated line", path.display()),
+            )
+        })
+}
+
 /// The pids listed in `dir/cgroup.procs`; a directory that is gone has none.
 pub(super) fn read_procs(dir: &Path) -> Result<Vec<i32>> {
     let path = dir.join("cgroup.procs");

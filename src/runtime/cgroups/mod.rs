@@ -208,19 +208,28 @@ impl CgroupManager {
 
     /// SIGKILL every process (thawing first, since frozen v1 tasks cannot
     /// die), then wait until the cgroup is empty (at most 5 s). Zombies do not
-    /// count: the kernel drops them from cgroup.procs.
+    /// count: the kernel drops them from cgroup.procs. With a cgroup2
+    /// directory, one read says whether anything is left (the usual case at
+    /// destroy): every process of the container is below it, while v1 has
+    /// no such summary (a cgroup.procs and a listing per directory, ~0.5 ms
+    /// for nine controllers).
     pub fn kill_all(&self) -> Result<()> {
+        if let Some(dir) = &self.unified {
+            if !files::populated(dir)? {
+                return Ok(());
+            }
+        }
+        let mut pids = self.processes()?;
+        if pids.is_empty() {
+            return Ok(());
+        }
         if self.controllers.contains_key(&Controller::Freezer) {
             self.thaw()?;
         }
         let deadline = Instant::now() + KILL_TIMEOUT;
         // Killed processes usually leave within a millisecond or two.
         let mut delay = Duration::from_micros(500);
-        loop {
-            let pids = self.processes()?;
-            if pids.is_empty() {
-                return Ok(());
-            }
+        while !pids.is_empty() {
             if Instant::now() > deadline {
                 return Err(Error::new(
                     ErrorKind::System,
@@ -231,7 +240,7 @@ impl CgroupManager {
                     ),
                 ));
             }
-            for pid in pids {
+            for &pid in &pids {
                 // ESRCH: it exited since the list was read.
                 match kill(Pid::from_raw(pid), Signal::SIGKILL) {
                     Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
@@ -245,7 +254,9 @@ impl CgroupManager {
             }
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_millis(10));
+            pids = self.processes()?;
         }
+        Ok(())
     }
 
     /// Remove the directories this manager created: the cgroup's own (with

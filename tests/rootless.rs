@@ -1,5 +1,6 @@
 //! Rootless containers: an unprivileged user runs ctrsh, the container gets
-//! a user namespace mapping the user's own ids, no cgroup, and state under
+//! a user namespace mapping the user's own ids (or, through newuidmap and
+//! newgidmap, ranges of its subordinate ids), no cgroup, and state under
 //! the user's runtime dir. Each test makes its own unprivileged user and
 //! removes it afterwards.
 
@@ -192,6 +193,63 @@ print("LEFT " + f.list().len());"#,
     let made = fs::metadata(shared.join("made-inside")).expect("the file made inside");
     assert_eq!((made.uid(), made.gid()), (rl.user.uid, rl.user.gid));
     assert!(text.contains("LEFT 0"), "{out}");
+}
+
+#[test]
+fn rootless_ranges_go_through_newuidmap_and_newgidmap() {
+    let Some(rl) = Rootless::new("rootless_ranges") else {
+        return;
+    };
+    // A range of subordinate ids of the user's own (userdel removes it).
+    let first = 2_000_000_000 + (rl.user.uid % 1000) * 65536;
+    let range = format!("{first}-{}", first + 65535);
+    {
+        let _one_at_a_time = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        let out = Command::new("usermod")
+            .args([
+                "--add-subuids",
+                &range,
+                "--add-subgids",
+                &range,
+                &rl.user.name,
+            ])
+            .output()
+            .expect("run usermod");
+        assert!(
+            out.status.success(),
+            "usermod: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = rl.run(
+        &format!(
+            r#"config.uid_mappings.push(#{{ container_id: 1, host_id: {first}, size: 65536 }});
+config.gid_mappings.push(#{{ container_id: 1, host_id: {first}, size: 65536 }});
+let c = f.create("rl", config);
+let p = process(#{{ args: ["/bin/sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map"],
+                   user: "daemon", env: ["PATH=/bin"], stdout: "pipe", stderr: "pipe" }});
+print("CODE " + c.run(p));
+print(p.stdout + p.stderr);
+c.destroy();"#
+        ),
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let lines: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let want = [
+        "CODE 0".to_string(),
+        "1".to_string(),
+        "1".to_string(),
+        format!("0 {} 1", rl.user.uid),
+        format!("1 {first} 65536"),
+        format!("0 {} 1", rl.user.gid),
+        format!("1 {first} 65536"),
+    ];
+    assert_eq!(lines[..want.len()], want, "{out}");
 }
 
 #[test]

@@ -4,6 +4,9 @@
 //! system call newer than that libc (e.g. cachestat, map_shadow_stack) is
 //! unknown to profiles until libc gains its constant and the name is added.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// `syscall_table!(SYS_read ...)` makes `SYSCALLS`, the `(name, number)`
 /// pairs with the `SYS_` prefix dropped from each name.
 macro_rules! syscall_table {
@@ -81,9 +84,15 @@ syscall_table!(
     SYS_landlock_restrict_self SYS_memfd_secret SYS_process_mrelease SYS_futex_waitv
     SYS_set_mempolicy_home_node SYS_fchmodat2 SYS_mseal);
 
-/// The number of the system call `name` on this architecture.
+/// The number of the system call `name` on this architecture. From a map
+/// built once: a profile looks up hundreds of names, and a walk through
+/// the table per name was most of the time to compile one.
 pub(super) fn number(name: &str) -> Option<i64> {
-    SYSCALLS.iter().find(|(n, _)| *n == name).map(|&(_, nr)| nr)
+    static BY_NAME: OnceLock<HashMap<&str, i64>> = OnceLock::new();
+    BY_NAME
+        .get_or_init(|| SYSCALLS.iter().copied().collect())
+        .get(name)
+        .copied()
 }
 
 /// Every known name, for "did you mean" suggestions.

@@ -10,6 +10,7 @@ use super::namespaces::JOIN_ORDER;
 use super::netstats::{self, InterfaceStats};
 use super::process::{Process, ProcessSpec, Stdio, DEFAULT_PATH};
 use super::reaper::Reaper;
+use super::seccomp;
 use super::start_socket;
 use super::state::{Lock, State, StateDir};
 use super::suggest;
@@ -178,6 +179,7 @@ impl Container {
         conn.send(
             &ToInit::Start {
                 process: p.spec().clone(),
+                seccomp: seccomp::program_for(&self.config)?,
             },
             &raw,
         )?;
@@ -230,6 +232,7 @@ impl Container {
             config: self.config.clone(),
             process: p.spec().clone(),
             namespaces: kinds,
+            seccomp: seccomp::program_for(&self.config)?,
         };
         let joined = match &state.cgroup {
             Some(cg) => cg.add_process(launched.reaper.pid),

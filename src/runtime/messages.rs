@@ -3,6 +3,7 @@
 use super::config::{Config, NamespaceKind};
 use super::error::Error;
 use super::process::ProcessSpec;
+use super::seccomp::Program;
 use serde::{Deserialize, Serialize};
 
 /// The number of fds that carry a process's stdin, stdout and stderr.
@@ -16,8 +17,12 @@ pub enum ToInit {
     /// After Create: the parent has put the init in the container's
     /// cgroups (done while the init builds the rootfs).
     Placed,
-    /// Exec the container's first process. Fds: stdin, stdout, stderr.
-    Start { process: ProcessSpec },
+    /// Exec the container's first process, under `seccomp` (compiled by
+    /// the parent). Fds: stdin, stdout, stderr.
+    Start {
+        process: ProcessSpec,
+        seccomp: Option<Program>,
+    },
     /// Join a running container and exec `process`. Fds: stdin, stdout,
     /// stderr, then one fd per entry of `namespaces`, in that order (the
     /// pid namespace, if any, last).
@@ -25,6 +30,7 @@ pub enum ToInit {
         config: Config,
         process: ProcessSpec,
         namespaces: Vec<NamespaceKind>,
+        seccomp: Option<Program>,
     },
 }
 

@@ -39,8 +39,9 @@ pub fn run(chan: &Channel, config: Config, rootfs_tree: Option<OwnedFd>) -> Resu
     // Safety: accept4 returned a new fd that we own.
     let conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
     let result = match conn.recv::<ToInit>()? {
-        Some((ToInit::Start { process }, fds)) => {
-            exec_process::exec(&conn, &config, &process, fds).map_err(|e| e.context("start"))
+        Some((ToInit::Start { process, seccomp }, fds)) => {
+            exec_process::exec(&conn, &config, &process, seccomp, fds)
+                .map_err(|e| e.context("start"))
         }
         other => Err(Error::state(format!("init: expected start, got {other:?}"))),
     };

@@ -8,7 +8,7 @@ use crate::runtime::defaults;
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::messages::FromInit;
 use crate::runtime::process::{ProcessSpec, DEFAULT_PATH};
-use crate::runtime::seccomp::{self, Seccomp};
+use crate::runtime::seccomp::{self, Program};
 use crate::runtime::sys;
 use crate::runtime::user::{self, ExecUser};
 use std::ffi::CString;
@@ -23,6 +23,7 @@ pub fn exec(
     chan: &Channel,
     config: &Config,
     spec: &ProcessSpec,
+    filter: Option<Program>,
     stdio: Vec<OwnedFd>,
 ) -> Result<()> {
     let who = lookup_user(spec.user.as_deref().unwrap_or("0"))?;
@@ -59,11 +60,6 @@ pub fn exec(
         .clone()
         .unwrap_or_else(defaults::default_capabilities);
     let keep = capabilities::parse(&names)?;
-    let filter = config
-        .seccomp
-        .clone()
-        .unwrap_or(Seccomp::Default)
-        .compile(&keep)?;
     // Without no_new_privs the kernel only accepts a filter from a process
     // with CAP_SYS_ADMIN: install it before the capabilities go (as runc).
     if let (Some(f), false) = (&filter, config.no_new_privileges) {

@@ -15,6 +15,7 @@ use crate::runtime::process::ProcessSpec;
 use crate::runtime::rlimits;
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::ForkResult;
+use crate::runtime::seccomp::Program;
 use std::os::fd::OwnedFd;
 
 /// Returns only on failure.
@@ -23,6 +24,7 @@ pub fn run(
     config: Config,
     process: ProcessSpec,
     namespaces: Vec<NamespaceKind>,
+    seccomp: Option<Program>,
     mut fds: Vec<OwnedFd>,
 ) -> Result<()> {
     if fds.len() != STDIO_FDS + namespaces.len() {
@@ -49,5 +51,5 @@ pub fn run(
             ForkResult::Child => {}
         }
     }
-    exec_process::exec(chan, &config, &process, fds).map_err(|e| e.context("exec"))
+    exec_process::exec(chan, &config, &process, seccomp, fds).map_err(|e| e.context("exec"))
 }

@@ -488,9 +488,11 @@ impl Container {
             }
             // Processes we started in the container are our children: their
             // zombies must be reaped before its pid namespace can end.
-            while !init.exited() {
+            loop {
                 Reaper::reap_exited_children();
-                std::thread::sleep(std::time::Duration::from_millis(2));
+                if init.exited_within(2) {
+                    break;
+                }
             }
             init.wait_gone()?;
         }

@@ -67,8 +67,13 @@ impl Reaper {
     }
 
     pub fn exited(&self) -> bool {
+        self.exited_within(0)
+    }
+
+    /// Whether it has exited, waiting up to `timeout_ms` for it to.
+    pub fn exited_within(&self, timeout_ms: i32) -> bool {
         self.status.lock().unwrap().is_some()
-            || sys::pidfd_wait_exit(&self.pidfd, 0).unwrap_or(true)
+            || sys::pidfd_wait_exit(&self.pidfd, timeout_ms).unwrap_or(true)
     }
 
     /// Block until it exits; the exit code, 128+N when killed by signal N.

@@ -338,8 +338,9 @@ pub fn finish(config: &Config) -> Result<()> {
         .masked_paths
         .clone()
         .unwrap_or_else(defaults::default_masked_paths);
+    let mut empty = None;
     for p in &masked {
-        mask(Path::new(p), &null)?;
+        mask(Path::new(p), &null, &mut empty)?;
     }
     let readonly = config
         .readonly_paths
@@ -368,22 +369,44 @@ pub fn finish(config: &Config) -> Result<()> {
 /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a dir.
 /// The /dev/null used is opened without following symlinks and checked to
 /// be the null device: a /dev/null planted by a mount must not get a host
-/// file mounted over the masked path (CVE-2025-31133).
-fn mask(path: &Path, null: &OwnedFd) -> Result<()> {
+/// file mounted over the masked path (CVE-2025-31133). Every masked dir
+/// shows one tmpfs (`empty`, made at the first, bound at the others): a
+/// checkpoint archives each tmpfs it finds, ~5 ms apiece.
+fn mask(path: &Path, null: &OwnedFd, empty: &mut Option<OwnedFd>) -> Result<()> {
+    let bind = |fd: &OwnedFd| {
+        let source = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        do_mount(Some(&source), path, None, MsFlags::MS_BIND, NONE)
+    };
     match fs::metadata(path) {
         Err(_) => Ok(()),
-        Ok(m) if m.is_dir() => do_mount(
-            Some(Path::new("tmpfs")),
-            path,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            NONE,
-        ),
-        Ok(_) => {
-            let source = PathBuf::from(format!("/proc/self/fd/{}", null.as_raw_fd()));
-            do_mount(Some(&source), path, None, MsFlags::MS_BIND, NONE)
-        }
+        Ok(m) if m.is_dir() => match empty {
+            Some(fd) => bind(fd),
+            None => {
+                do_mount(
+                    Some(Path::new("tmpfs")),
+                    path,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    NONE,
+                )?;
+                *empty = Some(open_path(path)?);
+                Ok(())
+            }
+        },
+        Ok(_) => bind(null),
     }
+}
+
+/// An O_PATH fd of the directory `path` (a mount just made), not following
+/// a symlink.
+fn open_path(path: &Path) -> Result<OwnedFd> {
+    use nix::fcntl::{open, OFlag};
+    open(
+        path,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(format!("masked_paths: open {}", path.display()))
 }
 
 /// The container's /dev/null, opened O_PATH|O_NOFOLLOW and checked to be

@@ -9,7 +9,6 @@ use super::init::{CHANNEL_FD, LISTEN_FD};
 use super::reaper::Reaper;
 use super::sys;
 use nix::sched::{setns, CloneFlags};
-use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, OnceLock};
@@ -76,41 +75,29 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
         }
         None => None,
     };
-    let argv0 = CString::new("ctrsh").unwrap();
-    let argv1 = CString::new("init").unwrap();
-    let argv = [argv0.as_ptr(), argv1.as_ptr(), std::ptr::null()];
-    let envp = [std::ptr::null::<libc::c_char>()];
-    let empty = CString::new("").unwrap();
-
-    // pid namespaces apply to children only: enter it around the clone.
-    let own_pid_ns = match spec.pid_ns {
-        Some(ns) => {
-            let own = File::open("/proc/self/ns/pid").ctx("open /proc/self/ns/pid")?;
-            setns(ns, CloneFlags::CLONE_NEWPID).ctx("enter the container's pid namespace")?;
-            Some(own)
-        }
-        None => None,
+    let fds = ChildFds {
+        sync: sync.as_ref().map(|(r, _)| r.as_raw_fd()),
+        chan: child_chan.as_raw_fd(),
+        listener: listener.as_ref().map(|l| l.as_raw_fd()),
+        devnull: devnull.as_raw_fd(),
+        exe: exe.as_raw_fd(),
     };
-    // Safety: the child only makes raw system calls until it execs.
-    let pid = unsafe { sys::clone_fork(spec.clone_flags) };
-    if let Ok(0) = pid {
-        unsafe {
-            child(
-                sync.as_ref().map(|(r, _)| r.as_raw_fd()),
-                child_chan.as_raw_fd(),
-                listener.as_ref().map(|l| l.as_raw_fd()),
-                devnull.as_raw_fd(),
-                exe.as_raw_fd(),
-                empty.as_ptr(),
-                argv.as_ptr(),
-                envp.as_ptr(),
-            )
-        }
-    }
-    if let Some(own) = own_pid_ns {
-        setns(own, CloneFlags::CLONE_NEWPID).ctx("return to our own pid namespace")?;
-    }
-    let pid = pid.ctx("clone the container init")?;
+    // A pid namespace applies to the children of the thread that enters
+    // it: a thread of its own enters it and clones, so no thread of ours
+    // ever stays in it (a later fork of ours cannot land in the container).
+    let pid = match spec.pid_ns {
+        None => fork_init(spec.clone_flags, fds)?,
+        Some(ns) => std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    setns(ns, CloneFlags::CLONE_NEWPID)
+                        .ctx("enter the container's pid namespace")?;
+                    fork_init(spec.clone_flags, fds)
+                })
+                .join()
+                .expect("the thread that clones into the pid namespace panicked")
+        })?,
+    };
     let pidfd = sys::pidfd_open(pid).ctx("pidfd_open the init")?;
     let reaper = Reaper::child(pid, pidfd);
     drop(child_chan);
@@ -132,19 +119,44 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
     })
 }
 
-/// The cloned child: wait for the id maps, become the namespace's root,
-/// put the channel, listener and /dev/null in place, exec the init.
-#[allow(clippy::too_many_arguments)]
-unsafe fn child(
+/// The fds the cloned child puts in place (see `child`).
+#[derive(Clone, Copy)]
+struct ChildFds {
+    /// Read end of the pipe the parent writes to once the id maps are in.
     sync: Option<RawFd>,
     chan: RawFd,
     listener: Option<RawFd>,
     devnull: RawFd,
+    /// The sealed binary to exec.
     exe: RawFd,
-    empty: *const libc::c_char,
+}
+
+/// Clone (with `flags`) a child that execs the init; its pid.
+fn fork_init(flags: libc::c_int, fds: ChildFds) -> Result<i32> {
+    let argv = [c"ctrsh".as_ptr(), c"init".as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null::<libc::c_char>()];
+    // Safety: the child only makes raw system calls until it execs.
+    let pid = unsafe { sys::clone_fork(flags) };
+    if let Ok(0) = pid {
+        unsafe { child(fds, argv.as_ptr(), envp.as_ptr()) }
+    }
+    pid.ctx("clone the container init")
+}
+
+/// The cloned child: wait for the id maps, become the namespace's root,
+/// put the channel, listener and /dev/null in place, exec the init.
+unsafe fn child(
+    fds: ChildFds,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
 ) -> ! {
+    let ChildFds {
+        sync,
+        chan,
+        listener,
+        devnull,
+        exe,
+    } = fds;
     if let Some(fd) = sync {
         let mut b = 0u8;
         if libc::read(fd, (&mut b as *mut u8).cast(), 1) != 1 {
@@ -171,7 +183,7 @@ unsafe fn child(
     libc::syscall(
         libc::SYS_execveat,
         exe,
-        empty,
+        c"".as_ptr(),
         argv,
         envp,
         libc::AT_EMPTY_PATH,

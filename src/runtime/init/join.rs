@@ -13,9 +13,9 @@ use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::messages::{FromInit, STDIO_FDS};
 use crate::runtime::process::ProcessSpec;
 use crate::runtime::rlimits;
+use crate::runtime::seccomp::Program;
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::ForkResult;
-use crate::runtime::seccomp::Program;
 use std::os::fd::OwnedFd;
 
 /// Returns only on failure.

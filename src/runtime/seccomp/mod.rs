@@ -26,8 +26,8 @@ use crate::runtime::config::Config;
 use crate::runtime::error::{Error, Result};
 use crate::runtime::{capabilities, defaults};
 use caps::CapsHashSet;
-use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
 
 /// The `seccomp` config key.
 #[derive(Debug, Clone, PartialEq)]

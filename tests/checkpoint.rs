@@ -479,7 +479,11 @@ print("PARENT " + r.config.cgroups.parent + " " + r.config.cgroups.pids_limit);
         );
     }
     c.destroy().unwrap();
-    assert!(no_cgroup_named(&parent));
+    // CRIU recreated (manage_cgroups) nothing at the dumped path either,
+    // in no hierarchy: cgroup2 and name=systemd included.
+    for name in [&parent, &restored, &sb.id] {
+        assert_no_cgroup_named(name);
+    }
     sb.assert_nothing_left(&restored);
 }
 
@@ -616,28 +620,50 @@ c.destroy();
     assert!(out.contains("STILL running\nINUSE"), "{out}");
     assert!(out.ends_with("STILL running\n"), "{out}");
     assert!(!sb.root.join(format!("{}-x", sb.id)).exists());
-    assert!(no_cgroup_named(&format!("{}-x", sb.id)));
+    assert_no_cgroup_named(&format!("{}-x", sb.id));
     sb.assert_nothing_left(&sb.id);
 }
 
-/// True when no v1 hierarchy has a cgroup `name` below this process's own.
-fn no_cgroup_named(name: &str) -> bool {
+/// Fails when any hierarchy of the host (the v1 controllers, named ones
+/// like name=systemd, cgroup2) has a cgroup `name` below this process's own.
+fn assert_no_cgroup_named(name: &str) {
+    let left = cgroups_named(name);
+    assert!(left.is_empty(), "cgroups left behind: {left:?}");
+}
+
+fn cgroups_named(name: &str) -> Vec<PathBuf> {
     let own = fs::read_to_string("/proc/self/cgroup").unwrap();
-    own.lines().all(|line| {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
-        let Some(first) = controllers
-            .split(',')
-            .find(|c| !c.is_empty() && !c.starts_with("name="))
-        else {
-            return true;
+    let own_path = |controllers: &str| {
+        own.lines().find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, c, path) = (parts.next()?, parts.next()?, parts.next()?);
+            (c == controllers).then(|| path.trim_start_matches('/').to_string())
+        })
+    };
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut found = Vec::new();
+    for line in mounts.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(dash) = fields.iter().position(|f| *f == "-") else {
+            continue;
         };
-        let mount = Path::new("/sys/fs/cgroup").join(controllers);
-        let mount = if mount.exists() {
-            mount
-        } else {
-            Path::new("/sys/fs/cgroup").join(first)
+        let (mount, fstype, options) = (fields[4], fields[dash + 1], fields[dash + 3]);
+        // A v1 hierarchy's controllers are its super options but rw/ro, xattr...
+        let controllers = match fstype {
+            "cgroup2" => String::new(),
+            "cgroup" => options
+                .split(',')
+                .filter(|o| !matches!(*o, "rw" | "ro" | "xattr" | "noprefix" | "clone_children"))
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => continue,
         };
-        !mount.join(path.trim_start_matches('/')).join(name).exists()
-    })
+        if let Some(path) = own_path(&controllers) {
+            let dir = Path::new(mount).join(path).join(name);
+            if dir.exists() {
+                found.push(dir);
+            }
+        }
+    }
+    found
 }

@@ -233,6 +233,22 @@ pub struct Device {
 }
 
 impl Device {
+    /// A pathless device of `kind` with the defaults a config gets for the
+    /// keys it leaves out (mode 0666, owner 0:0, allowed).
+    pub fn new(kind: &str, major: i64, minor: i64, permissions: &str) -> Device {
+        Device {
+            kind: kind.into(),
+            path: None,
+            major,
+            minor,
+            permissions: permissions.into(),
+            file_mode: Device::default_file_mode(),
+            uid: 0,
+            gid: 0,
+            allow: Device::default_allow(),
+        }
+    }
+
     fn default_permissions() -> String {
         "rwm".into()
     }

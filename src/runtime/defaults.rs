@@ -18,15 +18,8 @@ const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
 
 fn char_device(path: Option<&str>, major: i64, minor: i64, permissions: &str) -> Device {
     Device {
-        kind: "c".into(),
         path: path.map(str::to_string),
-        major,
-        minor,
-        permissions: permissions.into(),
-        file_mode: 0o666,
-        uid: 0,
-        gid: 0,
-        allow: true,
+        ..Device::new("c", major, minor, permissions)
     }
 }
 
@@ -43,13 +36,9 @@ pub fn default_devices() -> Vec<Device> {
 /// plus the default device nodes. Unlike old libcontainer it has no tun
 /// (10:200) rule, as in runc since 1.0.
 pub fn default_allowed_devices() -> Vec<Device> {
-    let block_mknod = Device {
-        kind: "b".into(),
-        ..char_device(None, ANY, ANY, "m")
-    };
     let mut rules = vec![
         char_device(None, ANY, ANY, "m"),
-        block_mknod,
+        Device::new("b", ANY, ANY, "m"),
         char_device(Some("/dev/console"), 5, 1, "rwm"),
         // /dev/pts/*: the pseudo-terminal slaves.
         char_device(None, 136, ANY, "rwm"),

@@ -463,15 +463,8 @@ fn created_parent_shared_with_another_cgroup_stays() {
 
 fn rule(kind: &str, major: i64, minor: i64, permissions: &str, allow: bool) -> Device {
     Device {
-        kind: kind.into(),
-        path: None,
-        major,
-        minor,
-        permissions: permissions.into(),
-        file_mode: 0o666,
-        uid: 0,
-        gid: 0,
         allow,
+        ..Device::new(kind, major, minor, permissions)
     }
 }
 

@@ -343,12 +343,22 @@ pub struct RunningScript {
 
 impl RunningScript {
     pub fn spawn(cmd: &mut Command) -> RunningScript {
-        let mut child = cmd
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("run {CTRSH}: {e}"));
+            .stderr(Stdio::piped());
+        // A binary a test has just copied (rootless.rs) is "busy" while a
+        // process another test thread forked still holds the copy's write
+        // fd, until that process execs: try again shortly.
+        let mut tries = 0;
+        let mut child = loop {
+            match cmd.spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other.unwrap_or_else(|e| panic!("run {cmd:?}: {e}")),
+            }
+        };
         let stdout = read_in_background(child.stdout.take().unwrap());
         let stderr = read_in_background(child.stderr.take().unwrap());
         RunningScript {

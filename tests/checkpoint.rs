@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{rhai_str, Sandbox};
+use common::{cgroups_named, rhai_str, Sandbox};
 use ctrsh::runtime::{criu, Factory, Status};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -625,45 +625,8 @@ c.destroy();
 }
 
 /// Fails when any hierarchy of the host (the v1 controllers, named ones
-/// like name=systemd, cgroup2) has a cgroup `name` below this process's own.
+/// like name=systemd, cgroup2) has a cgroup named `name`.
 fn assert_no_cgroup_named(name: &str) {
     let left = cgroups_named(name);
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
-}
-
-fn cgroups_named(name: &str) -> Vec<PathBuf> {
-    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
-    let own_path = |controllers: &str| {
-        own.lines().find_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let (_, c, path) = (parts.next()?, parts.next()?, parts.next()?);
-            (c == controllers).then(|| path.trim_start_matches('/').to_string())
-        })
-    };
-    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mut found = Vec::new();
-    for line in mounts.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some(dash) = fields.iter().position(|f| *f == "-") else {
-            continue;
-        };
-        let (mount, fstype, options) = (fields[4], fields[dash + 1], fields[dash + 3]);
-        // A v1 hierarchy's controllers are its super options but rw/ro, xattr...
-        let controllers = match fstype {
-            "cgroup2" => String::new(),
-            "cgroup" => options
-                .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro" | "xattr" | "noprefix" | "clone_children"))
-                .collect::<Vec<_>>()
-                .join(","),
-            _ => continue,
-        };
-        if let Some(path) = own_path(&controllers) {
-            let dir = Path::new(mount).join(path).join(name);
-            if dir.exists() {
-                found.push(dir);
-            }
-        }
-    }
-    found
 }

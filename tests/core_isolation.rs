@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{rhai_str, Ran, Sandbox};
+use common::{file_digest, rhai_str, Ran, Sandbox};
 use std::collections::BTreeSet;
 use std::fs;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 
 #[test]
@@ -271,12 +270,6 @@ c.destroy();
             "fd {fd} -> {target} leaked into the container:\n{own}"
         );
     }
-}
-
-fn file_digest(path: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    fs::read(path).unwrap().hash(&mut h);
-    h.finish()
 }
 
 #[test]

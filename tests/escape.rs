@@ -15,10 +15,9 @@
 
 mod common;
 
-use common::{rhai_str, RunningScript, Sandbox, CTRSH};
+use common::{file_digest, rhai_str, RunningScript, Sandbox, CTRSH};
 use std::collections::BTreeMap;
 use std::fs;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -219,12 +218,6 @@ fn printed_text(script_stdout: &str, prefix: &str) -> String {
     let value: serde_json::Value =
         serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"));
     value["text"].as_str().unwrap_or_default().to_string()
-}
-
-fn file_digest(path: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    fs::read(path).unwrap().hash(&mut h);
-    h.finish()
 }
 
 // ---------------------------------------------------------------- mounts

@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::{rhai_str, Sandbox};
+use common::{cgroup_mounts, cgroups_named, rhai_str, Sandbox};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Rhai that creates the container `c` with `limits` (entries of the
@@ -66,46 +66,6 @@ fn number(out: &str, key: &str) -> i64 {
     let v = value(out, key);
     v.parse()
         .unwrap_or_else(|e| panic!("'{key}' is not an integer ({v:?}: {e}):\n{out}"))
-}
-
-/// The mount points of every cgroup hierarchy (v1 and v2).
-fn cgroup_mounts() -> Vec<PathBuf> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (mount, fs) = line.split_once(" - ")?;
-            let fstype = fs.split(' ').next()?;
-            let point = mount.split(' ').nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
-        })
-        .collect()
-}
-
-/// Directories in any cgroup hierarchy whose name starts with `prefix`
-/// (not what is below them).
-fn cgroups_named(prefix: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, prefix: &str, found: &mut Vec<PathBuf>) {
-        // A cgroup removed while we walk is not an error.
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if entry.file_name().to_string_lossy().starts_with(prefix) {
-                found.push(entry.path());
-            } else {
-                walk(&entry.path(), prefix, found);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    for mount in cgroup_mounts() {
-        walk(&mount, prefix, &mut found);
-    }
-    found
 }
 
 /// No state, process or cgroup of the sandbox's container is left.

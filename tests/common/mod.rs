@@ -420,3 +420,50 @@ fn read_in_background(mut from: impl Read + Send + 'static) -> mpsc::Receiver<St
     });
     rx
 }
+
+/// A hash of the file at `path`, to see whether it changed.
+pub fn file_digest(path: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    fs::read(path).unwrap().hash(&mut h);
+    h.finish()
+}
+
+/// The mount points of every cgroup hierarchy (v1 and v2).
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (mount, fs) = line.split_once(" - ")?;
+            let fstype = fs.split(' ').next()?;
+            let point = mount.split(' ').nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .collect()
+}
+
+/// Directories in any cgroup hierarchy whose name starts with `prefix`
+/// (not what is below them).
+pub fn cgroups_named(prefix: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, prefix: &str, found: &mut Vec<PathBuf>) {
+        // A cgroup removed while we walk is not an error.
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if entry.file_name().to_string_lossy().starts_with(prefix) {
+                found.push(entry.path());
+            } else {
+                walk(&entry.path(), prefix, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for mount in cgroup_mounts() {
+        walk(&mount, prefix, &mut found);
+    }
+    found
+}

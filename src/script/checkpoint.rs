@@ -5,7 +5,7 @@ use super::container::ContainerHandle;
 use super::convert::{to_config, to_script};
 use super::errors::{raise, OrRaise, ScriptResult};
 use super::factory::FactoryHandle;
-use super::{func, getter};
+use super::{func, getter, register_display};
 use crate::runtime::criu::CgroupMode;
 use crate::runtime::suggest::did_you_mean;
 use crate::runtime::{self, Checkpoint, CheckpointOptions, RestoreOptions, Stdio};
@@ -271,16 +271,10 @@ pub fn register(engine: &mut Engine) {
         let size = ck.0.size().or_raise()?;
         Ok(INT::try_from(size).unwrap_or(INT::MAX))
     });
-    func(
-        "to_string",
-        &["ck: Checkpoint", "string"],
+    register_display(
+        engine,
+        "ck: Checkpoint",
         "`Checkpoint(container_id, dir)`.",
-    )
-    .register_into_engine(engine, CheckpointHandle::describe);
-    func(
-        "to_debug",
-        &["ck: Checkpoint", "string"],
-        "`Checkpoint(container_id, dir)`.",
-    )
-    .register_into_engine(engine, CheckpointHandle::describe);
+        CheckpointHandle::describe,
+    );
 }

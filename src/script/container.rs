@@ -3,7 +3,7 @@
 use super::convert::{to_json_map, to_script, to_strings};
 use super::errors::{narrow, raise, OrRaise, ScriptResult};
 use super::process::{signal_number, ProcessHandle};
-use super::{func, getter, setter};
+use super::{func, getter, register_display, register_equality, setter};
 use crate::runtime::{self, Container, Process, ProcessSpec};
 use rhai::{Array, Dynamic, Engine, Map, INT};
 use std::sync::Arc;
@@ -242,32 +242,16 @@ fn register_resources(engine: &mut Engine) {
 }
 
 fn register_comparison(engine: &mut Engine) {
-    func(
-        "to_string",
-        &["c: Container", "string"],
+    register_display(
+        engine,
+        "c: Container",
         "`Container(id, state)`.",
-    )
-    .register_into_engine(engine, ContainerHandle::describe);
-    func(
-        "to_debug",
-        &["c: Container", "string"],
-        "`Container(id, state)`.",
-    )
-    .register_into_engine(engine, ContainerHandle::describe);
-    func(
-        "==",
-        &["a: Container", "b: Container", "bool"],
-        "Same container id.",
-    )
-    .register_into_engine(engine, |a: &mut ContainerHandle, b: ContainerHandle| {
-        a.0.id() == b.0.id()
-    });
-    func(
-        "!=",
-        &["a: Container", "b: Container", "bool"],
-        "Different container ids.",
-    )
-    .register_into_engine(engine, |a: &mut ContainerHandle, b: ContainerHandle| {
-        a.0.id() != b.0.id()
-    });
+        ContainerHandle::describe,
+    );
+    register_equality(
+        engine,
+        "Container",
+        ["Same container id.", "Different container ids."],
+        |a: &ContainerHandle, b| a.0.id() == b.0.id(),
+    );
 }

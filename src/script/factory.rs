@@ -3,7 +3,7 @@
 use super::container::ContainerHandle;
 use super::convert::to_config;
 use super::errors::{OrRaise, ScriptResult};
-use super::{func, getter};
+use super::{func, getter, register_display, register_equality};
 use crate::runtime::Factory;
 use rhai::{Array, Dynamic, Engine, Map};
 use std::path::PathBuf;
@@ -81,32 +81,16 @@ pub fn register(engine: &mut Engine) {
         Ok(ids.into_iter().map(Dynamic::from).collect())
     });
 
-    func(
-        "to_string",
-        &["factory: Factory", "string"],
+    register_display(
+        engine,
+        "factory: Factory",
         "`Factory(root)`.",
-    )
-    .register_into_engine(engine, FactoryHandle::describe);
-    func(
-        "to_debug",
-        &["factory: Factory", "string"],
-        "`Factory(root)`.",
-    )
-    .register_into_engine(engine, FactoryHandle::describe);
-    func(
-        "==",
-        &["a: Factory", "b: Factory", "bool"],
-        "Same state root.",
-    )
-    .register_into_engine(engine, |a: &mut FactoryHandle, b: FactoryHandle| {
-        a.0.root() == b.0.root()
-    });
-    func(
-        "!=",
-        &["a: Factory", "b: Factory", "bool"],
-        "Different state roots.",
-    )
-    .register_into_engine(engine, |a: &mut FactoryHandle, b: FactoryHandle| {
-        a.0.root() != b.0.root()
-    });
+        FactoryHandle::describe,
+    );
+    register_equality(
+        engine,
+        "Factory",
+        ["Same state root.", "Different state roots."],
+        |a: &FactoryHandle, b| a.0.root() == b.0.root(),
+    );
 }

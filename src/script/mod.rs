@@ -47,6 +47,33 @@ fn func(name: &str, params: &[&str], doc: &str) -> FuncRegistration {
         .with_comments([format!("/// {doc}")])
 }
 
+/// `to_string` and `to_debug` of a script type, both `describe`; `param`
+/// names the value ("c: Container"), `doc` says what it prints.
+fn register_display<T: Clone + Send + Sync + 'static>(
+    engine: &mut Engine,
+    param: &str,
+    doc: &str,
+    describe: fn(&mut T) -> String,
+) {
+    for name in ["to_string", "to_debug"] {
+        func(name, &[param, "string"], doc).register_into_engine(engine, describe);
+    }
+}
+
+/// `==` and `!=` of the script type `ty`, as `same` decides; `docs` are the
+/// two functions' docs.
+fn register_equality<T: Clone + Send + Sync + 'static>(
+    engine: &mut Engine,
+    ty: &str,
+    docs: [&str; 2],
+    same: fn(&T, &T) -> bool,
+) {
+    let (a, b) = (format!("a: {ty}"), format!("b: {ty}"));
+    let params = [a.as_str(), b.as_str(), "bool"];
+    func("==", &params, docs[0]).register_into_engine(engine, move |a: &mut T, b: T| same(a, &b));
+    func("!=", &params, docs[1]).register_into_engine(engine, move |a: &mut T, b: T| !same(a, &b));
+}
+
 /// A documented read-only property.
 fn getter(prop: &str, params: &[&str], doc: &str) -> FuncRegistration {
     FuncRegistration::new_getter(prop)

@@ -2,7 +2,7 @@
 
 use super::convert::to_process_spec;
 use super::errors::{narrow, OrRaise, ScriptResult};
-use super::{func, getter};
+use super::{func, getter, register_display, register_equality};
 use crate::runtime::{parse_signal, Process};
 use rhai::{Dynamic, Engine, Map, INT};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -108,32 +108,16 @@ pub fn register(engine: &mut Engine) {
         p.lock().signal(signal_number(sig)?).or_raise()
     });
 
-    func(
-        "to_string",
-        &["p: Process", "string"],
+    register_display(
+        engine,
+        "p: Process",
         "`Process(program, pid N)`.",
-    )
-    .register_into_engine(engine, ProcessHandle::describe);
-    func(
-        "to_debug",
-        &["p: Process", "string"],
-        "`Process(program, pid N)`.",
-    )
-    .register_into_engine(engine, ProcessHandle::describe);
-    func(
-        "==",
-        &["a: Process", "b: Process", "bool"],
-        "The same process handle.",
-    )
-    .register_into_engine(engine, |a: &mut ProcessHandle, b: ProcessHandle| {
-        Arc::ptr_eq(&a.0, &b.0)
-    });
-    func(
-        "!=",
-        &["a: Process", "b: Process", "bool"],
-        "Different process handles.",
-    )
-    .register_into_engine(engine, |a: &mut ProcessHandle, b: ProcessHandle| {
-        !Arc::ptr_eq(&a.0, &b.0)
-    });
+        ProcessHandle::describe,
+    );
+    register_equality(
+        engine,
+        "Process",
+        ["The same process handle.", "Different process handles."],
+        |a: &ProcessHandle, b| Arc::ptr_eq(&a.0, &b.0),
+    );
 }

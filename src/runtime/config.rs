@@ -4,6 +4,7 @@
 //! Rhai object maps in the script layer); `validate()` checks what serde
 //! cannot, naming the offending key, before anything touches the kernel.
 
+use super::defaults;
 use super::seccomp::Seccomp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -368,6 +369,34 @@ impl Config {
     /// The container's entry for namespace `kind`, if it has one.
     pub fn namespace(&self, kind: NamespaceKind) -> Option<&Namespace> {
         self.namespaces.iter().find(|ns| ns.kind == kind)
+    }
+
+    /// `capabilities`, or `default_capabilities()` when the key is absent.
+    pub fn capability_names(&self) -> Vec<String> {
+        self.capabilities
+            .clone()
+            .unwrap_or_else(defaults::default_capabilities)
+    }
+
+    /// `devices`, or `default_devices()` when the key is absent.
+    pub fn device_nodes(&self) -> Vec<Device> {
+        self.devices
+            .clone()
+            .unwrap_or_else(defaults::default_devices)
+    }
+
+    /// `masked_paths`, or runc's defaults when the key is absent.
+    pub fn masked(&self) -> Vec<String> {
+        self.masked_paths
+            .clone()
+            .unwrap_or_else(defaults::default_masked_paths)
+    }
+
+    /// `readonly_paths`, or runc's defaults when the key is absent.
+    pub fn readonly(&self) -> Vec<String> {
+        self.readonly_paths
+            .clone()
+            .unwrap_or_else(defaults::default_readonly_paths)
     }
 }
 

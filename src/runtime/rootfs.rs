@@ -3,7 +3,6 @@
 //! mounts, pivot_root into it, then mask and protect paths.
 
 use super::config::{Config, Device};
-use super::defaults;
 use super::error::{Context, Error, Result};
 use super::mount_options;
 use super::secure_path::secure_join;
@@ -115,10 +114,7 @@ fn mount_dev(rootfs: &Path, config: &Config, user_ns: bool) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
-    let devices = config
-        .devices
-        .clone()
-        .unwrap_or_else(defaults::default_devices);
+    let devices = config.device_nodes();
     for d in &devices {
         create_device(rootfs, d, user_ns)?;
     }
@@ -334,18 +330,12 @@ fn remount_readonly(path: &Path) -> Result<()> {
 /// After pivot_root: masked paths, read-only paths, read-only rootfs.
 pub fn finish(config: &Config) -> Result<()> {
     let null = dev_null()?;
-    let masked = config
-        .masked_paths
-        .clone()
-        .unwrap_or_else(defaults::default_masked_paths);
+    let masked = config.masked();
     let mut empty = None;
     for p in &masked {
         mask(Path::new(p), &null, &mut empty)?;
     }
-    let readonly = config
-        .readonly_paths
-        .clone()
-        .unwrap_or_else(defaults::default_readonly_paths);
+    let readonly = config.readonly();
     for p in &readonly {
         let path = Path::new(p);
         if !path.exists() {

@@ -5,7 +5,6 @@
 
 use super::metadata::HostBind;
 use crate::runtime::config::{Config, Mount, NamespaceKind};
-use crate::runtime::defaults::{default_devices, default_masked_paths};
 use crate::runtime::error::{Error, Result};
 use std::ffi::OsString;
 
@@ -18,7 +17,7 @@ pub fn host_binds(pid: i32, config: &Config) -> Vec<HostBind> {
     if config.namespace(NamespaceKind::User).is_none() {
         return Vec::new();
     }
-    let devices = config.devices.clone().unwrap_or_else(default_devices);
+    let devices = config.device_nodes();
     let device_binds = devices
         .into_iter()
         .filter_map(|d| d.path)
@@ -26,10 +25,7 @@ pub fn host_binds(pid: i32, config: &Config) -> Vec<HostBind> {
             destination: path.clone(),
             source: path,
         });
-    let masked = config
-        .masked_paths
-        .clone()
-        .unwrap_or_else(default_masked_paths);
+    let masked = config.masked();
     // A masked directory is a tmpfs of the container's own; a path that
     // does not exist is not masked at all.
     let masked_files = masked

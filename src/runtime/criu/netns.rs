@@ -13,7 +13,6 @@
 //! processes. A checkpoint with tcp_established dumps the namespace.
 
 use crate::runtime::config::{Config, NamespaceKind};
-use crate::runtime::defaults::{default_capabilities, default_readonly_paths};
 use crate::runtime::error::{Context, Result};
 use crate::runtime::network;
 use std::os::fd::OwnedFd;
@@ -28,14 +27,8 @@ pub fn from_config(config: &Config) -> bool {
     let own_net = config
         .namespace(NamespaceKind::Net)
         .is_some_and(|ns| ns.path.is_none());
-    let caps = config
-        .capabilities
-        .clone()
-        .unwrap_or_else(default_capabilities);
-    let readonly = config
-        .readonly_paths
-        .clone()
-        .unwrap_or_else(default_readonly_paths);
+    let caps = config.capability_names();
+    let readonly = config.readonly();
     own_net
         && config.namespace(NamespaceKind::User).is_none()
         && !caps

@@ -4,7 +4,6 @@
 use crate::runtime::capabilities;
 use crate::runtime::channel::Channel;
 use crate::runtime::config::Config;
-use crate::runtime::defaults;
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::messages::FromInit;
 use crate::runtime::process::{ProcessSpec, DEFAULT_PATH};
@@ -55,10 +54,7 @@ pub fn exec(
     let env = environment(spec, &who);
     let program = find_program(&spec.args[0], &env)?;
 
-    let names = config
-        .capabilities
-        .clone()
-        .unwrap_or_else(defaults::default_capabilities);
+    let names = config.capability_names();
     let keep = capabilities::parse(&names)?;
     // Without no_new_privs the kernel only accepts a filter from a process
     // with CAP_SYS_ADMIN: install it before the capabilities go (as runc).

@@ -22,9 +22,9 @@ mod tests;
 
 pub use profile::{ArgCondition, Profile, SyscallRule};
 
+use crate::runtime::capabilities;
 use crate::runtime::config::Config;
 use crate::runtime::error::{Error, Result};
-use crate::runtime::{capabilities, defaults};
 use caps::CapsHashSet;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -97,10 +97,7 @@ impl Seccomp {
 /// starting many containers of one config compiles once (~0.25 ms each).
 pub fn program_for(config: &Config) -> Result<Option<Program>> {
     static LAST: Mutex<Option<(String, Option<Program>)>> = Mutex::new(None);
-    let names = config
-        .capabilities
-        .clone()
-        .unwrap_or_else(defaults::default_capabilities);
+    let names = config.capability_names();
     let seccomp = config.seccomp.clone().unwrap_or(Seccomp::Default);
     let key = serde_json::to_string(&(&seccomp, &names)).expect("a seccomp config serializes");
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());

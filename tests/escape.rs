@@ -68,15 +68,6 @@ config.readonly_rootfs = true;
     }
 }
 
-/// A prerequisite of `test` is missing: under CI that fails the test
-/// (as common::prerequisites does), elsewhere the test is skipped.
-fn missing(test: &str, why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: prerequisite missing and CI is set: {why}");
-    }
-    eprintln!("skipped: {test}: {why}");
-}
-
 /// The probe, compiled once per test binary.
 fn probe_binary() -> Result<&'static Path, String> {
     static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -120,7 +111,7 @@ impl Escape {
         let probe = match probe_binary() {
             Ok(path) => path,
             Err(why) => {
-                missing(test, &why);
+                common::skip(test, &why);
                 return None;
             }
         };
@@ -842,7 +833,7 @@ fn i386_entry(test: &str, profile: Profile) {
         .output()
         .expect("run the probe on the host");
     if String::from_utf8_lossy(&host.stdout) != "ok\n" {
-        missing(
+        common::skip(
             test,
             "the kernel does not run i386 system calls (IA32 emulation)",
         );

@@ -46,11 +46,17 @@ pub fn prerequisites(test: &str) -> bool {
     let Some(why) = missing_prerequisite() else {
         return true;
     };
+    skip(test, &why);
+    false
+}
+
+/// A prerequisite of `test` is missing (`why`): under CI this panics;
+/// elsewhere it prints that the test is skipped, and the test returns.
+pub fn skip(test: &str, why: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{test}: prerequisite missing and CI is set: {why}");
     }
     eprintln!("skipped: {test}: {why}");
-    false
 }
 
 /// The busybox rootfs every sandbox copies, built by scripts/build-rootfs

@@ -85,14 +85,10 @@ pub fn locate(explicit: Option<&Path>) -> Result<Criu> {
 }
 
 impl Criu {
-    /// Runs `criu --version`.
-    pub fn version(&self) -> Result<Version> {
-        version_of(&self.path)
-    }
-
-    /// An Unsupported error unless this CRIU is at least `min`, for `what`.
+    /// An Unsupported error unless this CRIU is at least `min`, for `what`;
+    /// asks it (`criu --version`), for callers that must know beforehand.
     pub fn require(&self, min: Version, what: &str) -> Result<()> {
-        self.check(self.version()?, min, what)
+        self.check(version_of(&self.path)?, min, what)
     }
 
     /// An Unsupported error unless `version` (this CRIU's) is at least `min`.

@@ -17,7 +17,6 @@ mod messages;
 pub mod mount_options;
 mod namespaces;
 pub mod netstats;
-mod network;
 pub mod process;
 mod reaper;
 pub mod rlimits;

@@ -14,7 +14,7 @@
 
 use crate::runtime::config::{Config, NamespaceKind};
 use crate::runtime::error::{Context, Result};
-use crate::runtime::network;
+use crate::runtime::init::network;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 

@@ -2,12 +2,13 @@
 //! report "ready", then wait for "start" and exec the first process.
 
 use super::exec_process;
+use super::network;
 use super::LISTEN_FD;
 use crate::runtime::channel::Channel;
 use crate::runtime::config::{Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::messages::{FromInit, ToInit};
-use crate::runtime::{namespaces, network, rlimits, rootfs};
+use crate::runtime::{namespaces, rlimits, rootfs};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// Returns only on failure.

@@ -5,6 +5,8 @@
 mod create;
 mod exec_process;
 mod join;
+// Also used by a restore, which makes the network namespace again (criu/netns.rs).
+pub(crate) mod network;
 
 use super::channel::Channel;
 use super::error::Error;

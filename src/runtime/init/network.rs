@@ -1,7 +1,7 @@
 //! Network setup inside the container's network namespace: loopback.
 
-use super::config::Network;
-use super::error::{Context, Result};
+use crate::runtime::config::Network;
+use crate::runtime::error::{Context, Result};
 
 /// Bring up what `networks` asks for. validate() already limited it to
 /// loopback with its own addresses (127.0.0.1/8 and ::1, which lo carries

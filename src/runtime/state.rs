@@ -77,12 +77,7 @@ impl StateDir {
     /// running processes does not outlive a reboot, and the root is
     /// normally a tmpfs (/run).
     pub fn write(&self, state: &State) -> Result<()> {
-        let file = self.path.join(STATE_FILE);
-        let tmp = self.path.join(".state.json.tmp");
-        let data = serde_json::to_vec_pretty(state).expect("state serializes");
-        let mut f = fs::File::create(&tmp).ctx(format!("write {}", tmp.display()))?;
-        f.write_all(&data).ctx(format!("write {}", tmp.display()))?;
-        fs::rename(&tmp, &file).ctx(format!("rename {} to {}", tmp.display(), file.display()))
+        write_json(&self.path.join(STATE_FILE), state)
     }
 
     pub fn remove(&self) -> Result<()> {
@@ -95,8 +90,20 @@ impl StateDir {
     }
 }
 
-/// A lock on a container's state dir (flock), held for a whole operation so
-/// concurrent ctrsh processes do not interleave start/destroy.
+/// Write `value` as JSON to a temp file beside `file` and rename it over
+/// `file`, so that readers see the old or the new content, never half.
+pub fn write_json(file: &Path, value: &impl Serialize) -> Result<()> {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = file.with_file_name(format!(".{name}.tmp"));
+    let data = serde_json::to_vec_pretty(value).expect("state serializes");
+    let mut f = fs::File::create(&tmp).ctx(format!("write {}", tmp.display()))?;
+    f.write_all(&data).ctx(format!("write {}", tmp.display()))?;
+    fs::rename(&tmp, file).ctx(format!("rename {} to {}", tmp.display(), file.display()))
+}
+
+/// A lock on a directory (flock on its `lock` file): a container's state
+/// dir, held for a whole operation so that concurrent ctrsh processes do
+/// not interleave start/destroy, or a network's, around its leases.
 pub struct Lock {
     _lock: nix::fcntl::Flock<fs::File>,
 }

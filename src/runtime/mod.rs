@@ -17,6 +17,7 @@ mod messages;
 pub mod mount_options;
 mod namespaces;
 pub mod netstats;
+pub mod network;
 pub mod process;
 mod reaper;
 pub mod rlimits;

@@ -9,6 +9,8 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use ctrsh::runtime::Factory;
 use serde::Deserialize;
 use std::fs;

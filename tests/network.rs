@@ -1,0 +1,246 @@
+//! Bridge networks, in network namespaces the tests make (never the
+//! machine's own): bridge, veth and addresses over netlink, NAT and port
+//! forwards in nftables, leases, and what teardown leaves.
+
+mod common;
+
+use common::netns::{self, Netns, World, HOST_IP, OUTSIDE_IP};
+use common::Sandbox;
+use ctrsh::runtime::network::{NetworkSpec, Networks, Port, Protocol, SubnetSpec};
+use std::fs::File;
+use std::os::fd::AsFd;
+
+fn sandbox(test: &str) -> Option<Sandbox> {
+    let sb = Sandbox::new(test)?;
+    if let Some(why) = netns::missing_tools() {
+        common::skip(test, &why);
+        return None;
+    }
+    Some(sb)
+}
+
+fn spec(subnets: &[&str]) -> NetworkSpec {
+    NetworkSpec {
+        subnets: subnets
+            .iter()
+            .map(|s| SubnetSpec {
+                subnet: s.parse().unwrap(),
+                gateway: None,
+            })
+            .collect(),
+        mtu: None,
+    }
+}
+
+/// Two "containers" (namespaces of their own) on one bridge reach each
+/// other, reach the outside through NAT, and serve a published port to the
+/// host (its address and 127.0.0.1), the outside and each other (hairpin).
+/// Releasing them and removing the network leaves no veth, rule or bridge.
+#[test]
+fn bridge_nat_and_port_forwards() {
+    let Some(sb) = sandbox("net-bridge") else {
+        return;
+    };
+    let world = World::new(&sb.dir);
+    let (c1, c2) = (Netns::new("c1"), Netns::new("c2"));
+    let networks = Networks::new(&sb.root);
+    let web = Port {
+        host: 8080,
+        container: 80,
+        protocol: Protocol::Tcp,
+        host_ip: None,
+    };
+    let (a1, a2) = world.host.enter(|| {
+        networks
+            .create("ctrsh0", &spec(&["10.88.0.0/24", "fd88::/64"]))
+            .unwrap();
+        let a1 = networks.lease("ctrsh0", "c1", None, false).unwrap();
+        let a2 = networks.lease("ctrsh0", "c2", None, true).unwrap();
+        let ns1 = File::open(c1.path()).unwrap();
+        let ns2 = File::open(c2.path()).unwrap();
+        networks.connect(&a1, ns1.as_fd(), &[]).unwrap();
+        networks.connect(&a2, ns2.as_fd(), &[web]).unwrap();
+        (a1, a2)
+    });
+    let addr =
+        |a: &ctrsh::runtime::network::Attachment, i: usize| a.addresses[i].addr().to_string();
+    assert_eq!(addr(&a1, 0), "10.88.0.2");
+    assert_eq!(addr(&a2, 0), "10.88.0.3");
+    assert_eq!(addr(&a2, 1), "fd88::3");
+    let eth0 = c1.ip(&["-br", "addr", "show", "eth0"]);
+    assert!(
+        eth0.contains("10.88.0.2/24") && eth0.contains("fd88::2/64"),
+        "{eth0}"
+    );
+
+    // Each other: ping (IPv4 and IPv6) and a TCP exchange.
+    for target in [addr(&a2, 0), addr(&a2, 1)] {
+        let (ok, out) = c1.exec("busybox", &["ping", "-c1", "-W5", &target]);
+        assert!(ok, "ping {target}: {out}");
+    }
+    let site = sb.dir.join("c2-site");
+    netns::web_root(&site, "hello from c2");
+    let _c2_server = netns::httpd(&c2, "0.0.0.0:80", &site);
+    assert_eq!(
+        c1.fetch(&format!("http://{}/", addr(&a2, 0))),
+        (true, "hello from c2\n".into())
+    );
+
+    // The outside sees the host's address.
+    let seen = c1.fetch(&format!("http://{OUTSIDE_IP}/cgi-bin/addr"));
+    assert_eq!(seen, (true, format!("{HOST_IP}\n")));
+
+    // The published port, from everywhere.
+    let published = |ns: &Netns, ip: &str| ns.fetch(&format!("http://{ip}:8080/"));
+    let hello = (true, "hello from c2\n".to_string());
+    assert_eq!(published(&world.host, HOST_IP), hello, "host, own address");
+    assert_eq!(published(&world.host, "127.0.0.1"), hello, "host, loopback");
+    assert_eq!(published(&world.outside, HOST_IP), hello, "outside");
+    assert_eq!(
+        published(&c1, HOST_IP),
+        hello,
+        "another container (hairpin)"
+    );
+    assert_eq!(published(&c2, HOST_IP), hello, "the container itself");
+
+    // A host port can be published once.
+    world.host.enter(|| {
+        let c3 = Netns::new("c3");
+        let a3 = networks.lease("ctrsh0", "c3", None, true).unwrap();
+        let ns3 = File::open(c3.path()).unwrap();
+        let clash = networks.connect(&a3, ns3.as_fd(), &[web]).unwrap_err();
+        assert!(
+            clash.message.contains("tcp 8080 is already forwarded"),
+            "{clash}"
+        );
+        networks.release("ctrsh0", "c3").unwrap();
+    });
+
+    world.host.enter(|| {
+        networks.release("ctrsh0", "c1").unwrap();
+        networks.release("ctrsh0", "c2").unwrap();
+        assert_eq!(networks.inspect("ctrsh0").unwrap().containers, vec![]);
+    });
+    assert!(
+        !c1.links().contains(&"eth0".to_string()),
+        "{:?}",
+        c1.links()
+    );
+    let table = world
+        .host
+        .exec("nft", &["list", "table", "inet", "ctrsh"])
+        .1;
+    assert!(!table.contains("dport 8080"), "port rules left:\n{table}");
+    assert!(
+        table.contains("masquerade"),
+        "the network's rules stay:\n{table}"
+    );
+    assert!(
+        !published(&world.host, "127.0.0.1").0,
+        "the forward is gone"
+    );
+
+    world.host.enter(|| networks.remove("ctrsh0").unwrap());
+    assert_eq!(world.host.links(), ["lo", "to-outside"]);
+    assert_eq!(world.host.nft_tables(), "");
+    assert_eq!(networks.list().unwrap(), Vec::<String>::new());
+}
+
+/// 100 leases taken at once are distinct, and all are freed.
+#[test]
+fn concurrent_leases_are_distinct_and_freed() {
+    let Some(sb) = sandbox("net-leases") else {
+        return;
+    };
+    let host = Netns::new("host");
+    let networks = Networks::new(&sb.root);
+    host.enter(|| {
+        networks.create("ctrsh0", &spec(&["10.88.0.0/24"])).unwrap();
+        let addresses: Vec<String> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..100)
+                .map(|i| {
+                    let networks = &networks;
+                    s.spawn(move || {
+                        networks
+                            .lease("ctrsh0", &format!("c{i}"), None, false)
+                            .unwrap()
+                            .addresses[0]
+                            .to_string()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let mut distinct = addresses.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 100, "{addresses:?}");
+        assert_eq!(networks.inspect("ctrsh0").unwrap().containers.len(), 100);
+        for i in 0..100 {
+            networks.release("ctrsh0", &format!("c{i}")).unwrap();
+        }
+        assert_eq!(networks.inspect("ctrsh0").unwrap().containers, vec![]);
+        networks.remove("ctrsh0").unwrap();
+    });
+    assert_eq!(host.links(), ["lo"]);
+}
+
+/// A bridge someone else made is used as it is and kept; one without the
+/// gateway address, a link that is no bridge, and a bridge of another
+/// ctrsh root are refused, naming what is wrong.
+#[test]
+fn bridges_ctrsh_did_not_make_are_used_but_never_removed() {
+    let Some(sb) = sandbox("net-user-bridge") else {
+        return;
+    };
+    let host = Netns::new("host");
+    host.ip(&["link", "add", "br-user", "type", "bridge"]);
+    host.ip(&[
+        "link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b",
+    ]);
+    let networks = Networks::new(&sb.root);
+    let other_root = Networks::new(&sb.dir.join("other-root"));
+    host.enter(|| {
+        let e = networks
+            .create("br-user", &spec(&["10.90.0.0/24"]))
+            .unwrap_err();
+        assert!(
+            e.message
+                .contains("without the gateway address 10.90.0.1/24"),
+            "{e}"
+        );
+        let e = networks
+            .create("veth-a", &spec(&["10.91.0.0/24"]))
+            .unwrap_err();
+        assert!(e.message.contains("is not a bridge (veth)"), "{e}");
+        assert_eq!(
+            networks.list().unwrap(),
+            Vec::<String>::new(),
+            "nothing kept"
+        );
+
+        networks.create("ctrsh0", &spec(&["10.88.0.0/24"])).unwrap();
+        let e = other_root
+            .create("ctrsh0", &spec(&["10.89.0.0/24"]))
+            .unwrap_err();
+        assert!(
+            e.message.contains("the bridge belongs to ctrsh's root"),
+            "{e}"
+        );
+        let e = networks
+            .create("ctrsh1", &spec(&["10.88.0.128/25"]))
+            .unwrap_err();
+        assert!(e.message.contains("overlaps network 'ctrsh0'"), "{e}");
+        networks.remove("ctrsh0").unwrap();
+    });
+    host.ip(&["addr", "add", "10.90.0.1/24", "dev", "br-user"]);
+    host.enter(|| {
+        networks
+            .create("br-user", &spec(&["10.90.0.0/24"]))
+            .unwrap();
+        assert!(!networks.inspect("br-user").unwrap().bridge_made_by_ctrsh);
+        networks.remove("br-user").unwrap();
+    });
+    assert_eq!(host.links(), ["lo", "br-user", "veth-b", "veth-a"]);
+    assert_eq!(host.nft_tables(), "");
+}

@@ -72,6 +72,11 @@ fn bridge_nat_and_port_forwards() {
         eth0.contains("10.88.0.2/24") && eth0.contains("fd88::2/64"),
         "{eth0}"
     );
+    let link = c1.ip(&["-br", "link", "show", "eth0"]);
+    assert!(
+        link.contains("02:42:00:00:00:02"),
+        "the MAC follows the lease: {link}"
+    );
 
     // Each other: ping (IPv4 and IPv6) and a TCP exchange.
     for target in [addr(&a2, 0), addr(&a2, 1)] {

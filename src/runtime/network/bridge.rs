@@ -117,21 +117,29 @@ pub fn veth_name(root: &Path, id: &str) -> String {
     format!("veth{:011x}", hash & 0xfff_ffff_ffff)
 }
 
+/// The MAC address of the eth0 of host index `index`: 02:42 and the index
+/// (as docker derives it from the address), so that a container restored
+/// from a checkpoint has the MAC its neighbours have in their caches.
+pub fn eth0_mac(index: u64) -> [u8; 6] {
+    let [.., a, b, c, d] = index.to_be_bytes();
+    [0x02, 0x42, a, b, c, d]
+}
+
 /// A veth pair from bridge `bridge` into the network namespace `netns`:
-/// `host_name` on the bridge, eth0 inside with `addresses` and default
-/// routes through the network's gateways, both up.
+/// `host_name` on the bridge, eth0 inside with the MAC, `addresses` and
+/// default routes of host index `index`, both up.
 pub fn attach(
     nl: &mut Netlink,
     net: &Network,
     bridge: u32,
     host_name: &str,
     netns: BorrowedFd,
-    addresses: &[IpNet],
+    index: u64,
 ) -> Result<()> {
     // A leftover of a create that died before its container had a state
     // dir (the name is this container's).
     nl.delete_link(host_name)?;
-    nl.add_veth(host_name, bridge, net.mtu, "eth0", netns)?;
+    nl.add_veth(host_name, bridge, net.mtu, "eth0", eth0_mac(index), netns)?;
     let inside = (|| {
         // The host end first: eth0 has a carrier once both ends are up.
         let host_end = nl
@@ -143,8 +151,8 @@ pub fn attach(
             .link("eth0")?
             .ok_or_else(|| Error::state("eth0 is missing from the container's network namespace"))?
             .index;
-        for address in addresses {
-            inner.add_address(eth0, "eth0", *address)?;
+        for address in net.addresses(index) {
+            inner.add_address(eth0, "eth0", address)?;
         }
         inner.set_up(eth0, "eth0")?;
         for s in &net.subnets {
@@ -191,6 +199,12 @@ fn random_mac() -> Result<[u8; 6]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eth0_macs_are_local_unicast_and_follow_the_index() {
+        assert_eq!(eth0_mac(2), [0x02, 0x42, 0, 0, 0, 2]);
+        assert_eq!(eth0_mac(0x0102_0304), [0x02, 0x42, 1, 2, 3, 4]);
+    }
 
     #[test]
     fn veth_names_are_stable_short_and_per_root_and_id() {

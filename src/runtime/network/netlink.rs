@@ -102,19 +102,21 @@ impl Netlink {
     }
 
     /// A veth pair: `name` here, a port of bridge `master`, and its peer
-    /// `peer` made directly in the network namespace `peer_netns`, so that
-    /// no half-moved pair can be left in between.
+    /// `peer` with MAC address `peer_mac`, made directly in the network
+    /// namespace `peer_netns`, so that no half-moved pair can be left.
     pub fn add_veth(
         &mut self,
         name: &str,
         master: u32,
         mtu: u32,
         peer: &str,
+        peer_mac: [u8; 6],
         peer_netns: BorrowedFd,
     ) -> Result<()> {
         let mut peer_msg = LinkMessage::default();
         peer_msg.attributes = vec![
             LinkAttribute::IfName(peer.into()),
+            LinkAttribute::Address(peer_mac.to_vec()),
             LinkAttribute::Mtu(mtu),
             LinkAttribute::NetNsFd(peer_netns.as_raw_fd()),
         ];

@@ -19,7 +19,7 @@ use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::state::{write_json, Lock};
 use crate::runtime::sys;
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::DirBuilderExt;
@@ -35,11 +35,12 @@ pub struct Networks {
     dir: PathBuf,
 }
 
-/// A container's place on a network: its lease's addresses and the name
-/// of its host-side veth.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A container's place on a network: its lease (host index and the
+/// addresses it gives) and the name of its host-side veth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attachment {
     pub network: String,
+    pub index: u64,
     pub addresses: Vec<IpNet>,
     pub veth: String,
 }
@@ -240,6 +241,7 @@ impl Networks {
         self.write_leases(name, &leases)?;
         Ok(Attachment {
             network: name.to_string(),
+            index,
             addresses: net.addresses(index),
             veth: bridge::veth_name(&self.root, id),
         })
@@ -264,7 +266,7 @@ impl Networks {
             bridge.index,
             &attachment.veth,
             netns,
-            &attachment.addresses,
+            attachment.index,
         )?;
         if !ports.is_empty() {
             if let Err(e) = nat::publish(&attachment.veth, &attachment.addresses, ports) {

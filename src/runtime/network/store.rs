@@ -110,7 +110,7 @@ impl Networks {
 
     /// The network `name` as it was created.
     pub fn get(&self, name: &str) -> Result<Network> {
-        let file = self.dir.join(name).join(NETWORK_FILE);
+        let file = self.network_dir(name)?.join(NETWORK_FILE);
         let data = std::fs::read(&file).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::new(
                 ErrorKind::NotFound,
@@ -280,7 +280,7 @@ impl Networks {
     /// Undo `lease` and `connect` for container `id`: its port forwards,
     /// its veth and its lease. Whatever is already gone is no error.
     pub fn release(&self, name: &str, id: &str) -> Result<()> {
-        let dir = self.dir.join(name);
+        let dir = self.network_dir(name)?;
         if !dir.join(NETWORK_FILE).exists() {
             return Ok(());
         }
@@ -342,6 +342,14 @@ impl Networks {
         Ok(leases)
     }
 
+    /// The directory of network `name`, once the name is known to be one
+    /// (no '/' can lead out of the root).
+    fn network_dir(&self, name: &str) -> Result<PathBuf> {
+        super::check_interface_name(name)
+            .map_err(|why| Error::config(format!("network name: {why}")))?;
+        Ok(self.dir.join(name))
+    }
+
     fn is_live(&self, lease: &Lease) -> bool {
         let created = self.root.join(&lease.container).join("state.json").exists();
         let creating = sys::proc_start_time(lease.creator.pid)
@@ -374,4 +382,24 @@ fn subnet_list(net: &Network) -> String {
         .map(|s| s.subnet.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_lead_out_of_the_root() {
+        let networks = Networks::new(Path::new("/nonexistent-root"));
+        for name in ["../etc", "a/b", ""] {
+            let e = networks.get(name).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Config, "{name}: {e}");
+            assert!(networks.release(name, "c").is_err());
+        }
+        assert_eq!(
+            networks.get("ctrsh0").unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(networks.list().unwrap(), Vec::<String>::new());
+    }
 }

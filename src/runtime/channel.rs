@@ -75,6 +75,11 @@ impl Channel {
         // The datagram's length first, so the buffer fits it: a fresh
         // MAX_MESSAGE buffer per message, zeroed and faulted in, cost the
         // init ~1 ms per message.
+        // A peer that exits with a message of ours unread resets the
+        // connection: the next receive (the peek or the read) reports
+        // ECONNRESET once, even when the peer's last words (a Failed
+        // report) are queued.
+        let mut reset = false;
         let size = loop {
             match recv(
                 self.fd.as_raw_fd(),
@@ -82,6 +87,7 @@ impl Channel {
                 MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::ECONNRESET) if !reset => reset = true,
                 r => break r.ctx("receive a message from the container init")?,
             }
         };
@@ -104,6 +110,7 @@ impl Channel {
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::ECONNRESET) if !reset => reset = true,
                 Err(e) => return Err(e).ctx("receive a message from the container init"),
                 Ok(msg) => {
                     let mut fds = Vec::new();

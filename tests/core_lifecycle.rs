@@ -105,7 +105,12 @@ spec.args = ["/bin/sh", "-c", "sleep 1000 >/dev/null 2>&1 & echo $!"];
 let c = f.create(id, config);
 let p = process(spec);
 print("CODE " + c.run(p));
-print("ORPHAN " + p.stdout);
+let orphan = p.stdout;
+orphan.trim();
+print("ORPHAN " + orphan);
+// Seen from the host, before destroy: the sleep the shell left.
+let alive = run_host(["sh", "-c", `tr '\0' ' ' < /proc/${orphan}/cmdline`]);
+print("ALIVE " + alive.stdout);
 c.destroy();
 "#,
     );
@@ -115,6 +120,11 @@ c.destroy();
         .lines()
         .find_map(|l| l.strip_prefix("ORPHAN "))
         .unwrap_or_else(|| panic!("no ORPHAN line: {out}"));
+    assert!(
+        out.contains("ALIVE sleep 1000 \n"),
+        "the orphan was not running before destroy: {out}"
+    );
+    // Gone, or (the pid reused) another program.
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     assert!(
         !String::from_utf8_lossy(&cmdline).starts_with("sleep"),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Ran, Sandbox};
+use common::{Need, Ran, Sandbox};
 use ctrsh::runtime::Factory;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -63,6 +63,9 @@ fn a_user_namespace_container_owns_its_root_owned_rootfs() {
     let Some(sb) = Sandbox::new("ns_user_owner") else {
         return;
     };
+    if !common::requires("ns_user_owner", &[Need::IdmappedMounts]) {
+        return;
+    }
     let maps = r#"config.namespaces.push("user");
 config.uid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];
 config.gid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];"#;

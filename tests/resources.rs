@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{cgroup_mounts, cgroups_named, rhai_str, Sandbox};
+use common::{cgroups_named, host, rhai_str, Sandbox};
 use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -75,36 +75,31 @@ fn assert_nothing_left(sb: &Sandbox) {
 }
 
 /// Where the container's memory cgroup must be: under this process's own
-/// memory cgroup (ctrsh inherits it), in the v1 memory hierarchy or else in
-/// the v2 one. None when the host has neither.
-fn expected_memory_cgroup(sb: &Sandbox) -> Option<PathBuf> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+/// memory cgroup (ctrsh inherits it), in the hierarchy the host has the
+/// memory controller in.
+fn expected_memory_cgroup(sb: &Sandbox) -> PathBuf {
+    let memory = host()
+        .cgroups
+        .hierarchy("memory")
+        .expect("a memory controller");
     let own = fs::read_to_string("/proc/self/cgroup").expect("read /proc/self/cgroup");
-    let v1 = mountinfo.lines().find_map(|line| {
-        let (mount, fs) = line.split_once(" - ")?;
-        let mut fs = fs.split(' ');
-        let is_memory = fs.next()? == "cgroup" && fs.nth(1)?.split(',').any(|o| o == "memory");
-        is_memory.then(|| mount.split(' ').nth(4).map(PathBuf::from))?
-    });
-    let (mount, line_prefix) = match v1 {
-        Some(mount) => (mount, "memory:"),
-        None => (
-            cgroup_mounts()
-                .into_iter()
-                .find(|m| m.join("cgroup.controllers").exists())?,
-            ":",
-        ),
-    };
-    let own_path = own.lines().find_map(|l| {
-        let (_, rest) = l.split_once(':')?;
-        rest.strip_prefix(line_prefix)
-    })?;
-    Some(
-        mount
-            .join(own_path.trim_start_matches('/'))
-            .join(sb.needle())
-            .join(&sb.id),
-    )
+    let own_path = own
+        .lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once(':')?;
+            let (controllers, path) = rest.split_once(':')?;
+            let wanted = match memory.v2 {
+                true => controllers.is_empty(),
+                false => controllers.split(',').any(|c| c == "memory"),
+            };
+            wanted.then_some(path)
+        })
+        .expect("this process's memory cgroup");
+    memory
+        .mount
+        .join(own_path.trim_start_matches('/'))
+        .join(sb.needle())
+        .join(&sb.id)
 }
 
 #[test]
@@ -267,31 +262,42 @@ fn cpu_usage_grows_under_a_busy_loop() {
     let Some(sb) = Sandbox::new("res-cpu") else {
         return;
     };
+    // Polls until the loop has had 100 ms of cpu (at most 20 s: a loaded
+    // host may give it little), then reads the counters of the paused
+    // container, which stand still.
     let out = with_container(
         &sb,
         "",
         &[],
         "while :; do :; done",
         r#"let before = c.stats().cpu;
-sleep(1.0);
-let after = c.stats().cpu;
+let after = before;
+for i in 0..400 {
+    sleep(0.05);
+    after = c.stats().cpu;
+    if after.usage_ns - before.usage_ns >= 100_000_000 { break; }
+}
 print(`USAGE ${after.usage_ns - before.usage_ns}`);
 print(`USER_SYSTEM ${after.user_ns + after.system_ns - before.user_ns - before.system_ns}`);
-// cgroup v2 has no per-cpu usage.
-if after.per_cpu != () {
-    let sum = 0;
-    for n in after.per_cpu { sum += n; }
-    print(`PER_CPU_OFF_BY ${sum - after.usage_ns}`);
-}
+c.pause();
+let still = c.stats().cpu;
+print(`PER_CPU ${still.per_cpu != ()}`);
+let sum = 0;
+for n in still.per_cpu ?? [] { sum += n; }
+print(`PER_CPU_SUM ${sum}`);
+print(`TOTAL ${still.usage_ns}`);
+c.resume();
 "#,
     );
-    // One busy core for 1 s; at least 200 ms of it even on a loaded host.
-    assert!(number(&out, "USAGE") >= 200_000_000, "{out}");
+    assert!(number(&out, "USAGE") >= 100_000_000, "{out}");
     assert!(number(&out, "USER_SYSTEM") > 0, "{out}");
-    // Read from two files while the loop runs: close, not equal.
-    if out.contains("PER_CPU_OFF_BY ") {
-        assert!(
-            number(&out, "PER_CPU_OFF_BY").abs() < 20_000_000,
+    // Per-cpu usage is v1 cpuacct's; it adds up to the total.
+    let per_cpu = !host().cgroups.is_v2("cpuacct");
+    assert_eq!(value(&out, "PER_CPU"), per_cpu.to_string(), "{out}");
+    if per_cpu {
+        assert_eq!(
+            number(&out, "PER_CPU_SUM"),
+            number(&out, "TOTAL"),
             "per-cpu usage does not add up to the total:\n{out}"
         );
     }
@@ -446,21 +452,38 @@ fn updating_a_limit_never_denies_an_allowed_device() {
     let Some(sb) = Sandbox::new("res-update-devices") else {
         return;
     };
-    // The init opens /dev/null as fast as it can; `true` (not `:`) so that a
-    // failed redirection is reported instead of ending the shell. An update
-    // that re-applies the device rules through "deny all, then allow each"
-    // makes some of those opens fail.
-    let init = "while :; do true 2>>/tmp/denied </dev/null; done";
-    with_container(
+    // The init opens /dev/null as fast as it can, counting the opens that
+    // worked (in /tmp/opened, as its size) and logging those that failed;
+    // `true` (not `:`) so that a failed redirection is reported instead of
+    // ending the shell. An update that re-applies the device rules through
+    // "deny all, then allow each" makes some of those opens fail.
+    let init = "while :; do true 2>>/tmp/denied </dev/null && echo >>/tmp/opened; done";
+    let opened = |sb: &Sandbox| fs::metadata(sb.rootfs.join("tmp/opened")).map_or(0, |m| m.len());
+    let out = with_container(
         &sb,
         "pids_limit: 100",
         &[],
         init,
-        r#"sleep(0.2);
+        r#"let opened = 0;
+for i in 0..400 {
+    opened = c.exec(["/bin/sh", "-c", "wc -c < /tmp/opened 2>/dev/null || echo 0"]).stdout;
+    opened.trim();
+    if parse_int(opened) > 0 { break; }
+    sleep(0.05);
+}
+print(`BEFORE ${opened}`);
 for i in 0..200 { c.update(#{ pids_limit: 101 + i % 2 }); }
 "#,
     );
-    let denied = fs::read_to_string(sb.rootfs.join("tmp/denied")).unwrap_or_default();
+    assert!(
+        number(&out, "BEFORE") > 0,
+        "the init never opened /dev/null"
+    );
+    // The opens went on during the updates.
+    assert!(opened(&sb) > number(&out, "BEFORE") as u64, "{out}");
+    let denied = sb.rootfs.join("tmp/denied");
+    let denied = fs::read_to_string(&denied)
+        .unwrap_or_else(|e| panic!("the init made no {}: {e}", denied.display()));
     assert_eq!(
         denied.lines().count(),
         0,
@@ -521,13 +544,12 @@ fn destroy_leaves_nothing_under_the_cgroup_parent() {
             parent.display()
         );
     }
-    if let Some(memory) = expected_memory_cgroup(&sb) {
-        assert!(
-            memory.is_dir() && found.iter().any(|dir| memory.starts_with(dir)),
-            "the memory cgroup is not under this process's own: {} not in {found:?}",
-            memory.display()
-        );
-    }
+    let memory = expected_memory_cgroup(&sb);
+    assert!(
+        memory.is_dir() && found.iter().any(|dir| memory.starts_with(dir)),
+        "the memory cgroup is not under this process's own: {} not in {found:?}",
+        memory.display()
+    );
     sb.script_ok("f.load(id).destroy();");
     assert_nothing_left(&sb);
 }

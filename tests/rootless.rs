@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{rhai_str, Output, RunningScript, Sandbox, CTRSH};
+use common::{rhai_str, Need, Output, RunningScript, Sandbox, CTRSH};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -83,6 +83,9 @@ struct Rootless {
 impl Rootless {
     fn new(test: &str) -> Option<Rootless> {
         let sb = Sandbox::new(test)?;
+        if !common::requires(test, &[Need::UnprivilegedUserns]) {
+            return None;
+        }
         let user = User::create();
         // The sandbox dir is root's; the user needs a root of its own and a
         // binary it may execute.
@@ -165,11 +168,12 @@ fn rootless_container_runs_as_the_users_ids_mapped_to_root() {
         &format!(
             r#"config.mounts = [#{{ source: {shared}, destination: "/shared", options: ["bind"] }}];
 let c = f.create("rl", config);
-let p = process(#{{ args: ["/bin/sh", "-c", "id -u; hostname; cat /proc/self/uid_map; touch /shared/made-inside"],
+let p = process(#{{ args: ["/bin/sh", "-c", "id -u; hostname; cat /proc/self/uid_map; touch /shared/made-inside; echo CGROUP; cat /proc/self/cgroup"],
                    env: ["PATH=/bin"], stdout: "pipe", stderr: "pipe" }});
 print("CODE " + c.run(p));
-print(p.stdout + p.stderr);
-print("CGROUP " + c.processes().len());
+let parts = p.stdout.split("CGROUP\n");
+print(parts[0] + p.stderr);
+print("CGROUP " + #{{ text: parts[1] }}.to_json());
 c.destroy();
 print("LEFT " + f.list().len());"#,
             shared = rhai_str(&shared.to_string_lossy())
@@ -192,6 +196,15 @@ print("LEFT " + f.list().len());"#,
     // Root in the container is the user on the host.
     let made = fs::metadata(shared.join("made-inside")).expect("the file made inside");
     assert_eq!((made.uid(), made.gid()), (rl.user.uid, rl.user.gid));
+    // No cgroup of its own: the container's processes stay in ctrsh's
+    // cgroups, which are this test's.
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CGROUP "))
+        .unwrap_or_else(|| panic!("no CGROUP line: {out}"));
+    let seen: serde_json::Value = serde_json::from_str(line).unwrap();
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    assert_eq!(seen["text"].as_str(), Some(own.as_str()), "{out}");
     assert!(text.contains("LEFT 0"), "{out}");
 }
 

@@ -14,6 +14,7 @@ fn copies_name_the_same_container_and_process() {
     let Some(sb) = Sandbox::new("script-handles") else {
         return;
     };
+    std::fs::write(sb.rootfs.join("rootfs-marker"), "the sandbox's rootfs").unwrap();
     let out = sb.script_ok(
         r#"spec.args = ["/bin/sleep", "1000"];
 let c = f.create(id, config);
@@ -26,7 +27,7 @@ let q = p;
 d.start(p);
 print(`STATE ${c.state} ${loaded.state} ${c.pid == loaded.pid} ${q.pid == p.pid}`);
 print(`LISTED ${c.processes().contains(q.pid)}`);
-print(`ROOTFS ${c.config.rootfs == rootfs}`);
+print(`ROOTFS ${c.exec(["/bin/cat", "/rootfs-marker"]).stdout}`);
 try { c.config.hostname = "x"; } catch (e) { print(`SETTER ${e.kind}`); }
 let r = c.exec(["/bin/echo", "hello"]);
 let said = r.stdout;
@@ -45,7 +46,7 @@ print(`GONE ${f.list().contains(id)}`);
         format!("STR Container({id}, created)"),
         "STATE running running true true".into(),
         "LISTED true".into(),
-        "ROOTFS true".into(),
+        "ROOTFS the sandbox's rootfs".into(),
         "SETTER state".into(),
         "EXEC 0 hello".into(),
         "WAIT 137 137".into(),

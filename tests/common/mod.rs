@@ -2,14 +2,19 @@
 //! (own factory root, own rootfs copy, unique container id) that destroys
 //! what the test made on drop, and a runner for ctrsh scripts.
 //!
-//! Tests run real containers and need root and a static busybox. Without
-//! them a test prints "skipped: ..." and passes, except when `CI` is set:
-//! then a missing prerequisite fails the run.
+//! Tests run real containers and need root and a static busybox. What a
+//! test needs of the host is checked through `host` (`requires`, `skip`):
+//! without it the test prints "skipped: ..." and does nothing, except when
+//! `CI` is set: then a missing prerequisite fails the test.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+mod host;
 pub mod netns;
+
+#[allow(unused_imports)]
+pub use host::{host, requires, skip, CgroupMode, Need};
 
 use ctrsh::runtime::Factory;
 use serde::Deserialize;
@@ -29,36 +34,9 @@ const BUSYBOX: &str = "/bin/busybox";
 /// A script that takes longer than this is killed and fails its test.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What is missing for the tests to run, if anything.
-fn missing_prerequisite() -> Option<String> {
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("the container tests must run as root".into());
-    }
-    if !Path::new(BUSYBOX).is_file() {
-        return Some(format!(
-            "{BUSYBOX} is missing (apt-get install busybox-static)"
-        ));
-    }
-    None
-}
-
-/// True when the tests can run. Otherwise, under CI, panics; elsewhere
-/// prints why the test is skipped and returns false.
+/// True when containers can run (root, busybox); otherwise `skip`s `test`.
 pub fn prerequisites(test: &str) -> bool {
-    let Some(why) = missing_prerequisite() else {
-        return true;
-    };
-    skip(test, &why);
-    false
-}
-
-/// A prerequisite of `test` is missing (`why`): under CI this panics;
-/// elsewhere it prints that the test is skipped, and the test returns.
-pub fn skip(test: &str, why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: prerequisite missing and CI is set: {why}");
-    }
-    eprintln!("skipped: {test}: {why}");
+    requires(test, &[Need::Root, Need::Busybox])
 }
 
 /// The busybox rootfs every sandbox copies, built by scripts/build-rootfs
@@ -163,6 +141,25 @@ impl Sandbox {
             String::from_utf8_lossy(&out.stderr)
         );
         Some(sandbox)
+    }
+
+    /// A sandbox when CRIU (at least `min`, at `criu` or where ctrsh looks
+    /// for it) is there too; None (skip) otherwise, a panic under CI.
+    pub fn with_criu(
+        test: &str,
+        criu: Option<&str>,
+        min: ctrsh::runtime::criu::Version,
+    ) -> Option<Sandbox> {
+        let sb = Sandbox::new(test)?;
+        let found = ctrsh::runtime::criu::locate(criu.map(Path::new))
+            .and_then(|c| c.require(min, "this test"));
+        match found {
+            Ok(()) => Some(sb),
+            Err(e) => {
+                skip(test, &format!("CRIU: {e}"));
+                None
+            }
+        }
     }
 
     /// The name of the sandbox dir: a needle that finds this test's
@@ -436,20 +433,6 @@ pub fn file_digest(path: &str) -> u64 {
     h.finish()
 }
 
-/// The mount points of every cgroup hierarchy (v1 and v2).
-pub fn cgroup_mounts() -> Vec<PathBuf> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (mount, fs) = line.split_once(" - ")?;
-            let fstype = fs.split(' ').next()?;
-            let point = mount.split(' ').nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
-        })
-        .collect()
-}
-
 /// Directories in any cgroup hierarchy whose name starts with `prefix`
 /// (not what is below them).
 pub fn cgroups_named(prefix: &str) -> Vec<PathBuf> {
@@ -470,7 +453,7 @@ pub fn cgroups_named(prefix: &str) -> Vec<PathBuf> {
         }
     }
     let mut found = Vec::new();
-    for mount in cgroup_mounts() {
+    for mount in host().cgroups.mounts() {
         walk(&mount, prefix, &mut found);
     }
     found

@@ -4,6 +4,7 @@
 //! child (no allocation), as the test harness has other threads.
 
 use super::*;
+use crate::test_host::Need::Root;
 use caps::Capability;
 use serde_json::json;
 
@@ -402,8 +403,8 @@ fn a_profile_that_denies_seccomp_still_installs() {
 
 #[test]
 fn apply_leaves_no_new_privs_to_the_config() {
-    if !has_cap_sys_admin() {
-        eprintln!("skipped: needs CAP_SYS_ADMIN to install a filter without no_new_privs");
+    // Without no_new_privs only CAP_SYS_ADMIN may install a filter.
+    if !crate::test_host::requires("apply_leaves_no_new_privs_to_the_config", &[Root]) {
         return;
     }
     fn no_new_privs() -> i32 {

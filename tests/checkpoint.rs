@@ -11,10 +11,10 @@
 
 mod common;
 
-use common::{cgroups_named, rhai_str, Sandbox};
+use common::{cgroups_named, rhai_str, ExtraRoot, Sandbox};
 use ctrsh::runtime::{criu, Factory, Status};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The CRIU with TCP support on this kernel (scripts/test installs it).
 const CRIU_42: &str = "/opt/ctrsh-criu-sid/bin/criu";
@@ -332,22 +332,6 @@ r2.destroy();
     assert_continues(&before, &a1);
     assert_continues(&before, &a2);
     sb.assert_nothing_left(&format!("{}-1", sb.id));
-}
-
-/// Destroys every container under `root` when dropped (also on failure):
-/// a second factory root the sandbox does not know of.
-struct ExtraRoot(PathBuf);
-
-impl Drop for ExtraRoot {
-    fn drop(&mut self) {
-        if let Ok(f) = Factory::new(&self.0) {
-            for id in f.list().unwrap_or_default() {
-                if let Err(e) = f.load(&id).and_then(|c| c.destroy()) {
-                    eprintln!("cleanup: destroy '{id}' in {}: {e}", self.0.display());
-                }
-            }
-        }
-    }
 }
 
 #[test]

@@ -209,12 +209,14 @@ fn the_hello_walkthrough_runs_and_leaves_nothing() {
         Command::new(common::CTRSH)
             .arg(&script)
             .arg(&sb.rootfs)
-            .env("CTRSH_ROOT", &sb.root),
+            .env("CTRSH_ROOT", &sb.root)
+            .env("CTRSH_ID", &sb.id),
     )
     .finish();
     assert_eq!(out.code, Some(0), "{out}");
+    let created = format!("created {}: created", sb.id);
     for want in [
-        "created ctrsh-hello: created",
+        created.as_str(),
         "hello",
         "uid=1(daemon) gid=1(daemon) groups=100(users)",
         "pid 1",
@@ -225,7 +227,7 @@ fn the_hello_walkthrough_runs_and_leaves_nothing() {
             "no '{want}' in:\n{out}"
         );
     }
-    sb.assert_nothing_left("ctrsh-hello");
+    sb.assert_nothing_left(&sb.id);
 }
 
 /// Failures reach the script as catchable `#{kind, message}` maps whose

@@ -51,7 +51,7 @@ fn with_container(
         "{}{body}\nc.destroy();\n",
         start_container(sb, limits, extra_caps, init)
     ));
-    assert_nothing_left(sb);
+    sb.assert_nothing_left(&sb.id);
     out
 }
 
@@ -66,12 +66,6 @@ fn number(out: &str, key: &str) -> i64 {
     let v = value(out, key);
     v.parse()
         .unwrap_or_else(|e| panic!("'{key}' is not an integer ({v:?}: {e}):\n{out}"))
-}
-
-/// No state, process or cgroup of the sandbox's container is left.
-fn assert_nothing_left(sb: &Sandbox) {
-    sb.assert_nothing_left(&sb.id);
-    assert_eq!(cgroups_named(&sb.needle()), Vec::<PathBuf>::new());
 }
 
 /// Where the container's memory cgroup must be: under this process's own
@@ -233,7 +227,7 @@ try { c.resume(); print("RESUME_AGAIN ok"); } catch (e) { print(`RESUME_AGAIN ${
     }
 
     sb.script_ok("f.load(id).destroy();");
-    assert_nothing_left(&sb);
+    sb.assert_nothing_left(&sb.id);
 }
 
 #[test]
@@ -551,5 +545,5 @@ fn destroy_leaves_nothing_under_the_cgroup_parent() {
         memory.display()
     );
     sb.script_ok("f.load(id).destroy();");
-    assert_nothing_left(&sb);
+    sb.assert_nothing_left(&sb.id);
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{rhai_str, Need, Output, RunningScript, Sandbox, CTRSH};
+use common::{rhai_str, ExtraRoot, Need, Output, RunningScript, Sandbox, CTRSH};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -74,9 +74,11 @@ impl Drop for User {
 
 /// The sandbox, a user, and a state root and ctrsh copy that user can use.
 struct Rootless {
+    /// First, so that it is dropped (its containers destroyed as root)
+    /// before the sandbox checks that nothing is left.
+    root: ExtraRoot,
     sb: Sandbox,
     user: User,
-    root: PathBuf,
     ctrsh: PathBuf,
 }
 
@@ -96,9 +98,9 @@ impl Rootless {
         let ctrsh = sb.dir.join("ctrsh");
         fs::copy(CTRSH, &ctrsh).unwrap();
         Some(Rootless {
+            root: ExtraRoot(root),
             sb,
             user,
-            root,
             ctrsh,
         })
     }
@@ -123,7 +125,7 @@ impl Rootless {
         let file = self.sb.dir.join(format!("rootless-{}.rhai", self.user.uid));
         let script = format!(
             "let f = factory({root});\nlet config = {config};\n{body}\n",
-            root = rhai_str(&self.root.to_string_lossy()),
+            root = rhai_str(&self.root.0.to_string_lossy()),
             config = self.config(),
         );
         fs::write(&file, script).unwrap();
@@ -140,17 +142,6 @@ impl Rootless {
             cmd.env(k, v);
         }
         RunningScript::spawn(&mut cmd).finish()
-    }
-}
-
-impl Drop for Rootless {
-    fn drop(&mut self) {
-        // Containers of the user's root, destroyed as root like the sandbox's own.
-        if let Ok(f) = ctrsh::runtime::Factory::new(&self.root) {
-            for id in f.list().unwrap_or_default() {
-                let _ = f.load(&id).and_then(|c| c.destroy());
-            }
-        }
     }
 }
 

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{rhai_str, Output, RunningScript, Sandbox, CTRSH};
+use common::{rhai_str, ExtraRoot, Output, RunningScript, Sandbox, CTRSH};
 use ctrsh::runtime::criu;
 use std::path::Path;
 use std::process::Command;
@@ -351,30 +351,13 @@ fn migrate_example_moves_a_counting_container() {
     );
 }
 
-/// Destroys every container under `root` on drop: a second factory root
-/// that the Sandbox's own cleanup does not know.
-struct DestroyAll<'a>(&'a Path);
-
-impl Drop for DestroyAll<'_> {
-    fn drop(&mut self) {
-        let Ok(f) = ctrsh::runtime::Factory::new(self.0) else {
-            return;
-        };
-        for id in f.list().unwrap_or_default() {
-            if let Err(e) = f.load(&id).and_then(|c| c.destroy()) {
-                eprintln!("cleanup: destroy container '{id}': {e}");
-            }
-        }
-    }
-}
-
 #[test]
 fn migrate_moves_a_container_to_another_factory_root() {
     let Some(sb) = Sandbox::with_criu("stdlib-migrate-root", None, criu::MIN_VERSION) else {
         return;
     };
     let other = sb.dir.join("other-root");
-    let _cleanup = DestroyAll(&other);
+    let _cleanup = ExtraRoot(other.clone());
     let out = script_ok(
         &sb,
         &format!(

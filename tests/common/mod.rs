@@ -234,9 +234,22 @@ c.destroy();
         ran.stdout
     }
 
-    /// Processes on the host that mention this sandbox in their command
-    /// line or mount table: a container init or process left behind.
-    pub fn leftover_processes(&self) -> Vec<String> {
+    /// Whether cgroup directory `name` belongs to this sandbox or to
+    /// container `ids`: the sandbox's name (a cgroup parent named after it),
+    /// one of `ids`, or derived from the sandbox's id (`<id>-r`).
+    fn owns_cgroup(&self, name: &str, ids: &[&str]) -> bool {
+        let derived = name
+            .strip_prefix(self.id.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
+        derived || name == self.needle() || ids.contains(&name)
+    }
+
+    /// Processes on the host that belong to this sandbox or to container
+    /// `ids`: their command line or mount table mentions the sandbox dir
+    /// (a script, a container process), or they are in one of its cgroups
+    /// (a `ctrsh init` before it mounted anything shows only there).
+    /// Zombies do not count: they hold nothing but their pid.
+    pub fn leftover_processes(&self, ids: &[&str]) -> Vec<String> {
         let needle = self.needle();
         let me = std::process::id().to_string();
         let mut found = Vec::new();
@@ -245,18 +258,59 @@ c.destroy();
             if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
                 continue;
             }
-            let read = |f: &str| fs::read(entry.path().join(f)).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&read("cmdline")).replace('\0', " ");
-            let mounts = String::from_utf8_lossy(&read("mountinfo")).into_owned();
-            if cmdline.contains(&needle) || mounts.contains(&needle) {
+            let read = |f: &str| {
+                let bytes = fs::read(entry.path().join(f)).unwrap_or_default();
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            let state = read("stat");
+            let zombie = state
+                .rsplit_once(") ")
+                .is_some_and(|(_, s)| s.starts_with('Z'));
+            let cmdline = read("cmdline").replace('\0', " ");
+            let in_cgroup = read("cgroup").lines().any(|l| {
+                let path = l.splitn(3, ':').nth(2).unwrap_or_default();
+                path.split('/').any(|part| self.owns_cgroup(part, ids))
+            });
+            let mounts = read("mountinfo").contains(&needle);
+            if !zombie && (cmdline.contains(&needle) || mounts || in_cgroup) {
                 found.push(format!("pid {pid}: {cmdline}"));
             }
         }
         found
     }
 
+    /// Mounts of the host's mount namespace at or under the sandbox dir.
+    pub fn leftover_mounts(&self) -> Vec<String> {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let under = format!("{dir}/");
+        fs::read_to_string("/proc/self/mountinfo")
+            .expect("read mountinfo")
+            .lines()
+            .filter(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|point| point == dir || point.starts_with(&under))
+            })
+            .map(String::from)
+            .collect()
+    }
+
+    /// Everything of this sandbox and of container `ids` left on the host:
+    /// cgroups (in every hierarchy), mounts, processes.
+    pub fn leftovers(&self, ids: &[&str]) -> Vec<String> {
+        let cgroups = cgroups_where(|name| self.owns_cgroup(name, ids));
+        let cgroups = cgroups.iter().map(|c| format!("cgroup {}", c.display()));
+        let mounts = self
+            .leftover_mounts()
+            .into_iter()
+            .map(|m| format!("mount {m}"));
+        let processes = self.leftover_processes(ids).into_iter();
+        cgroups.chain(mounts).chain(processes).collect()
+    }
+
     /// Asserts that nothing of container `id` is left: no state dir, no
-    /// listing in the factory root, no process.
+    /// listing in the factory root, and on the host no cgroup, mount or
+    /// process of it or of the sandbox.
     pub fn assert_nothing_left(&self, id: &str) {
         assert!(
             !self.root.join(id).exists(),
@@ -265,12 +319,17 @@ c.destroy();
         );
         let listed = Factory::new(&self.root).and_then(|f| f.list());
         assert_eq!(listed.map_err(|e| e.to_string()), Ok(vec![]));
-        assert_eq!(self.leftover_processes(), Vec::<String>::new());
+        assert_eq!(self.leftovers(&[id]), Vec::<String>::new(), "left behind");
     }
 }
 
 impl Drop for Sandbox {
+    /// Destroys what the test left running, then fails the test if that
+    /// fails or if anything of the sandbox is still on the host. The dir is
+    /// removed only when nothing is mounted under it: a leaked bind mount
+    /// must not be descended into.
     fn drop(&mut self) {
+        let mut failures = Vec::new();
         if self.root.exists() {
             match Factory::new(&self.root).and_then(|f| f.list()) {
                 Ok(ids) => {
@@ -279,15 +338,59 @@ impl Drop for Sandbox {
                             .and_then(|f| f.load(&id))
                             .and_then(|c| c.destroy());
                         if let Err(e) = destroyed {
-                            eprintln!("cleanup: destroy container '{id}': {e}");
+                            failures.push(format!("destroy container '{id}': {e}"));
                         }
                     }
                 }
-                Err(e) => eprintln!("cleanup: list {}: {e}", self.root.display()),
+                Err(e) => failures.push(format!("list {}: {e}", self.root.display())),
             }
         }
-        if let Err(e) = fs::remove_dir_all(&self.dir) {
-            eprintln!("cleanup: remove {}: {e}", self.dir.display());
+        let mounted = self.leftover_mounts();
+        failures.extend(self.leftovers(&[]));
+        if mounted.is_empty() {
+            if let Err(e) = fs::remove_dir_all(&self.dir) {
+                failures.push(format!("remove {}: {e}", self.dir.display()));
+            }
+        } else {
+            failures.push(format!("{} is not removed", self.dir.display()));
+        }
+        if failures.is_empty() {
+            return;
+        }
+        let report = format!(
+            "cleanup of {}:\n{}",
+            self.dir.display(),
+            failures.join("\n")
+        );
+        // A second panic while the test's own unwinds would abort the run.
+        if std::thread::panicking() {
+            eprintln!("{report}");
+        } else {
+            panic!("{report}");
+        }
+    }
+}
+
+/// A second factory root of a test, which the sandbox's cleanup does not
+/// know: dropping it destroys every container in it, and fails the test
+/// when that fails.
+pub struct ExtraRoot(pub PathBuf);
+
+impl Drop for ExtraRoot {
+    fn drop(&mut self) {
+        let failed: Vec<String> = Factory::new(&self.0)
+            .and_then(|f| f.list())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|id| {
+                let destroyed = Factory::new(&self.0)
+                    .and_then(|f| f.load(&id))
+                    .and_then(|c| c.destroy());
+                destroyed.err().map(|e| format!("destroy '{id}': {e}"))
+            })
+            .collect();
+        if !failed.is_empty() && !std::thread::panicking() {
+            panic!("cleanup of {}:\n{}", self.0.display(), failed.join("\n"));
         }
     }
 }
@@ -436,7 +539,13 @@ pub fn file_digest(path: &str) -> u64 {
 /// Directories in any cgroup hierarchy whose name starts with `prefix`
 /// (not what is below them).
 pub fn cgroups_named(prefix: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, prefix: &str, found: &mut Vec<PathBuf>) {
+    cgroups_where(|name| name.starts_with(prefix))
+}
+
+/// Directories in any cgroup hierarchy (v1, named ones like name=systemd,
+/// cgroup2) whose name is `wanted` (not what is below them).
+pub fn cgroups_where(wanted: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    fn walk(dir: &Path, wanted: &dyn Fn(&str) -> bool, found: &mut Vec<PathBuf>) {
         // A cgroup removed while we walk is not an error.
         let Ok(entries) = fs::read_dir(dir) else {
             return;
@@ -445,16 +554,16 @@ pub fn cgroups_named(prefix: &str) -> Vec<PathBuf> {
             if !entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            if entry.file_name().to_string_lossy().starts_with(prefix) {
+            if wanted(&entry.file_name().to_string_lossy()) {
                 found.push(entry.path());
             } else {
-                walk(&entry.path(), prefix, found);
+                walk(&entry.path(), wanted, found);
             }
         }
     }
     let mut found = Vec::new();
     for mount in host().cgroups.mounts() {
-        walk(&mount, prefix, &mut found);
+        walk(&mount, &wanted, &mut found);
     }
     found
 }

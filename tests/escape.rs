@@ -1011,33 +1011,6 @@ fn setuid_binary_works_without_no_new_privileges() {
 
 // ------------------------------------------------- host binary and fds
 
-fn proc_exe(test: &str, profile: Profile) {
-    let Some(e) = Escape::new(test, profile) else {
-        return;
-    };
-    let before = file_digest(CTRSH);
-    let got = e.probe(
-        "",
-        &[
-            ("self", "openw /proc/self/exe"),
-            ("init", "openw /proc/1/exe"),
-        ],
-    );
-    assert_failed(&got, "self", &["ETXTBSY", "EACCES", "EROFS"]);
-    assert_failed(&got, "init", &["ETXTBSY", "EACCES", "EROFS"]);
-    assert_eq!(before, file_digest(CTRSH), "HOLE: the host binary changed");
-}
-
-#[test]
-fn escape_write_proc_exe_denied_default() {
-    proc_exe("esc-exe-d", Profile::Default);
-}
-
-#[test]
-fn escape_write_proc_exe_denied_sandbox() {
-    proc_exe("esc-exe-s", Profile::Sandbox);
-}
-
 /// Runs a container whose pid 1 watches /proc for the `ctrsh init` that an
 /// `exec` starts inside the container (visible there while it joins the
 /// namespaces, before it execs the user's program) and runs `action` on
@@ -1080,26 +1053,6 @@ c.destroy();
     log
 }
 
-/// The CVE-2019-5736 race: open a joining init's /proc/<pid>/exe for
-/// writing.
-fn joining_init_exe(test: &str, profile: Profile) {
-    let Some(e) = Escape::new(test, profile) else {
-        return;
-    };
-    let before = file_digest(CTRSH);
-    let log = watch_joining_inits(&e, "", "probe openw $d/exe");
-    // EACCES: no ptrace access to the init; ETXTBSY: it already runs the
-    // user's program; ENOENT/ESRCH: it is gone.
-    for line in log.lines() {
-        let errno = line.strip_prefix("caught ").unwrap_or(line);
-        assert!(
-            ["EACCES", "ETXTBSY", "ENOENT", "ESRCH"].contains(&errno),
-            "HOLE? an init's exe: {line}\n{log}"
-        );
-    }
-    assert_eq!(before, file_digest(CTRSH), "HOLE: the host binary changed");
-}
-
 /// CVE-2016-9962 class: a joining init that shows in the container's pid
 /// namespace while it is still in the host's mount namespace lends the
 /// container the host's root through /proc/<pid>/root. Reading it takes
@@ -1110,14 +1063,7 @@ fn joining_init_root(test: &str, profile: Profile) {
         return;
     };
     let action = format!("cat $d/root{}", e.marker_path());
-    let log = watch_joining_inits(
-        &e,
-        r#"let caps = config.capabilities ?? default_capabilities();
-caps.push("CAP_SYS_PTRACE");
-config.capabilities = caps;
-"#,
-        &action,
-    );
+    let log = watch_joining_inits(&e, WITH_SYS_PTRACE, &action);
     let read = log.lines().filter(|l| l.contains(MARKER_TEXT)).count();
     assert_eq!(
         read,
@@ -1138,14 +1084,177 @@ fn escape_host_file_via_joining_init_root_denied_sandbox_with_sys_ptrace() {
     joining_init_root("esc-joinroot-s", Profile::Sandbox);
 }
 
+/// Rhai that adds CAP_SYS_PTRACE to the profile's capabilities: ptrace
+/// access is what it takes to open another process's /proc/<pid>/exe or
+/// /proc/<pid>/root, and people add it for debuggers.
+const WITH_SYS_PTRACE: &str = r#"let caps = config.capabilities ?? default_capabilities();
+caps.push("CAP_SYS_PTRACE");
+config.capabilities = caps;
+"#;
+
+/// What `probe exe_race` reported: the device and inode of the binary it
+/// caught, and how reopening it for writing ended ("ok", "write EPERM").
+fn exe_race_result(out: &str) -> ((u64, u64), String) {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("caught "))
+        .unwrap_or_else(|| panic!("the probe caught no joining init: {out}"));
+    let mut words = line.splitn(3, ' ');
+    let mut number = || words.next().and_then(|w| w.parse().ok()).unwrap();
+    let (dev, ino) = (number(), number());
+    ((dev, ino), words.next().unwrap_or_default().to_string())
+}
+
+/// The device and inode of the file at `path`.
+fn dev_ino(path: &Path) -> (u64, u64) {
+    let meta = fs::metadata(path).unwrap();
+    (meta.dev(), meta.ino())
+}
+
+/// CVE-2019-5736: pid 1 runs `probe exe_race`, the exploit's steps
+/// against the `ctrsh init` of an `exec` (visible in the container from
+/// its fork into the pid namespace until it execs the program): hold an
+/// O_PATH fd to its exe, and once it has exec'd, reopen that fd for
+/// writing and write. The script execs until the probe has caught one.
+/// With CAP_SYS_PTRACE, so that the exe is within reach.
+fn joining_init_exe(test: &str, profile: Profile) {
+    let Some(e) = Escape::new(test, profile) else {
+        return;
+    };
+    let before = file_digest(CTRSH);
+    let stdout = e.sb.script_ok(&format!(
+        r#"{profile}{WITH_SYS_PTRACE}
+spec.args = ["/bin/probe", "exe_race", "60"];
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+// Once the probe has written the init's exe, it exits, and with it the
+// container: the exec that fails then ends the loop.
+let stopped = "";
+for i in 0..1000 {{
+    try {{ c.exec(["/bin/true"]); }} catch (err) {{ stopped = err.message; break; }}
+}}
+print("PROBE " + #{{ code: p.wait(), stdout: p.stdout, stderr: stopped }}.to_json());
+c.destroy();
+"#,
+        profile = e.profile.setup(),
+    ));
+    let ran = common::Ran::from_line(&stdout, "PROBE ");
+    let (caught, result) = exe_race_result(&ran.stdout);
+    assert_ne!(
+        caught,
+        dev_ino(Path::new(CTRSH)),
+        "HOLE: the joining init ran the host's ctrsh binary itself"
+    );
+    assert_ne!(result, "ok", "HOLE: the init's binary was written: {ran:?}");
+    // The sealed copy opens for writing, but F_SEAL_WRITE refuses the write.
+    assert_eq!(result, "write EPERM", "{ran:?}");
+    assert_eq!(before, file_digest(CTRSH), "HOLE: the host binary changed");
+}
+
 #[test]
-fn escape_write_joining_init_exe_denied_default() {
+fn escape_write_joining_init_exe_denied_default_with_sys_ptrace() {
     joining_init_exe("esc-joinexe-d", Profile::Default);
 }
 
 #[test]
-fn escape_write_joining_init_exe_denied_sandbox() {
+fn escape_write_joining_init_exe_denied_sandbox_with_sys_ptrace() {
     joining_init_exe("esc-joinexe-s", Profile::Sandbox);
+}
+
+/// A child process, killed (by its pid) and reaped when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `file` until it has a line starting with `prefix` (60 s at most);
+/// returns that line.
+fn wait_for_line(file: &Path, prefix: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = fs::read_to_string(file).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.starts_with(prefix)) {
+            return line.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {prefix:?} line in {}: {text}",
+            file.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The control for the probe above: the same probe, aimed at an init run
+/// from a plain (unsealed) copy of the ctrsh binary, does write it. The
+/// copy runs as a joining init would: `ctrsh init`, started by a thread
+/// that entered the container's pid namespace, waiting on its channel
+/// (fd 3); once the probe holds its exe, the test ends it.
+#[test]
+fn cve_2019_5736_probe_writes_an_unsealed_init() {
+    let Some(e) = Escape::new("esc-joinexe-control", Profile::Default) else {
+        return;
+    };
+    let copy = e.sb.dir.join("ctrsh");
+    fs::copy(CTRSH, &copy).unwrap();
+    let before = file_digest(&copy.to_string_lossy());
+    let (out, pid_file) = (e.sb.dir.join("probe-out"), e.sb.dir.join("pid"));
+    let script = e.sb.start_script(&format!(
+        r#"{WITH_SYS_PTRACE}
+spec.args = ["/bin/probe", "exe_race", "60"];
+spec.stdout = {out};
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+write_file({pid_file}, `${{c.pid}}`);
+print("CODE " + p.wait());
+c.destroy();
+"#,
+        out = rhai_str(&out.to_string_lossy()),
+        pid_file = rhai_str(&pid_file.to_string_lossy()),
+    ));
+    let pid = wait_for_line(&pid_file, "");
+    let pid_ns = fs::File::open(format!("/proc/{pid}/ns/pid")).unwrap();
+    let (channel, init_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let init_fd = std::os::fd::AsRawFd::as_raw_fd(&init_end);
+    let init = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Only this thread's children land in the namespace.
+            nix::sched::setns(&pid_ns, nix::sched::CloneFlags::CLONE_NEWPID).unwrap();
+            let mut cmd = Command::new(&copy);
+            cmd.arg0("ctrsh").arg("init");
+            // SAFETY: only dup2 between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || match libc::dup2(init_fd, 3) {
+                    3 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                });
+            }
+            KillOnDrop(cmd.spawn().expect("start the copy as `ctrsh init`"))
+        })
+        .join()
+        .unwrap()
+    });
+    let holding = wait_for_line(&out, "holding ");
+    drop(init);
+    drop(channel);
+    let caught = wait_for_line(&out, "caught ");
+    assert_eq!(script.finish().code, Some(0));
+    let ((dev, ino), result) = exe_race_result(&caught);
+    assert_eq!(holding, format!("holding {dev} {ino}"));
+    assert_eq!(
+        (dev, ino),
+        dev_ino(&copy),
+        "the probe caught another binary"
+    );
+    assert_eq!(result, "ok", "the probe could not write an unsealed init");
+    // It wrote the byte that was there.
+    assert_eq!(before, file_digest(&copy.to_string_lossy()));
 }
 
 /// The fd number the test leaks into ctrsh.

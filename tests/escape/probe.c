@@ -5,10 +5,12 @@
  * the system call(s) NAME stands for and prints "ok" when the attempt
  * worked, or the name of the errno it failed with ("EPERM"). "ids" prints
  * the effective uid and capabilities instead. Harmless when an attempt
- * works: files are only opened for writing, never written; the module is
- * garbage the kernel refuses to link; the terminal gets a '#'.
+ * works: files are only opened for writing, never written (exe_race
+ * writes a byte over the same byte); the module is garbage the kernel
+ * refuses to link; the terminal gets a '#'.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -26,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int report(long rc) {
@@ -160,6 +163,82 @@ static int ids(void) {
     return 0;
 }
 
+/* Whether /proc/PID/cmdline is exactly "ctrsh\0init\0": a ctrsh init that
+ * has not exec'd the container's program yet. */
+static int is_ctrsh_init(int pid) {
+    static const char want[] = "ctrsh\0init";
+    char path[64], buf[sizeof want + 1];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n == (ssize_t)sizeof want && memcmp(buf, want, sizeof want) == 0;
+}
+
+/* CVE-2019-5736, as the exploit does it: catch a `ctrsh init` that joins
+ * the container, hold an O_PATH fd to its /proc/PID/exe, wait until it no
+ * longer runs that binary (it exec'd the container's program, or exited),
+ * then reopen the fd for writing through /proc/self/fd/N and write, at
+ * offset 0, the byte that is there in every ELF file (0x7f): a change of
+ * nothing, should it work. While other inits run the same binary the open
+ * gives ETXTBSY; that is waited out. Prints "holding DEV INO" once it has
+ * the fd, then "caught DEV INO ok" or "caught DEV INO open|write ERRNO";
+ * "none ERRNO" when nothing was caught within SECONDS (ERRNO: why the
+ * last /proc/PID/exe seen could not be opened, "-" if no init showed). */
+static int exe_race(int seconds) {
+    time_t deadline = time(NULL) + seconds;
+    const char *denied = "-";
+    int exe = -1, pid = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    while (exe < 0 && time(NULL) < deadline) {
+        DIR *proc = opendir("/proc");
+        struct dirent *d;
+        while (proc && exe < 0 && (d = readdir(proc))) {
+            pid = atoi(d->d_name);
+            if (pid <= 0 || !is_ctrsh_init(pid))
+                continue;
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/exe", pid);
+            exe = open(path, O_PATH);
+            if (exe < 0)
+                denied = strerrorname_np(errno);
+        }
+        if (proc)
+            closedir(proc);
+    }
+    if (exe < 0) {
+        printf("none %s\n", denied);
+        return 1;
+    }
+    struct stat held, now;
+    fstat(exe, &held);
+    printf("holding %llu %llu\n", (unsigned long long)held.st_dev,
+           (unsigned long long)held.st_ino);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    while (time(NULL) < deadline && stat(path, &now) == 0 && now.st_dev == held.st_dev &&
+           now.st_ino == held.st_ino)
+        usleep(1000);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", exe);
+    int w;
+    while ((w = open(path, O_WRONLY)) < 0 && errno == ETXTBSY && time(NULL) < deadline)
+        usleep(1000);
+    printf("caught %llu %llu ", (unsigned long long)held.st_dev,
+           (unsigned long long)held.st_ino);
+    if (w < 0) {
+        printf("open %s\n", strerrorname_np(errno));
+        return 0;
+    }
+    if (pwrite(w, "\x7f", 1, 0) != 1) {
+        printf("write %s\n", strerrorname_np(errno));
+        return 0;
+    }
+    printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     need(argc, 2, "NAME [ARGS]");
     const char *name = argv[1];
@@ -239,6 +318,10 @@ int main(int argc, char **argv) {
         getrlimit(RLIMIT_NOFILE, &r);
         r.rlim_max = strtoul(argv[2], NULL, 10);
         return report(setrlimit(RLIMIT_NOFILE, &r));
+    }
+    if (!strcmp(name, "exe_race")) {
+        need(argc, 3, "exe_race SECONDS");
+        return exe_race(atoi(argv[2]));
     }
     fprintf(stderr, "probe: unknown attempt '%s'\n", name);
     return 2;

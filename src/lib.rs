@@ -1,3 +1,4 @@
+pub mod cli;
 pub mod repl;
 pub mod runtime;
 pub mod script;

@@ -16,8 +16,11 @@ usage:
   ctrsh                      the interactive prompt on a terminal; otherwise
                              run the script read from standard input
   ctrsh -i [ARGS...]         the interactive prompt, even without a terminal
+  ctrsh image COMMAND        pull, import, list, remove, prune, tag images
+                             (ctrsh image --help)
   ctrsh --help | --version
 
+A script whose name is a command (image) is run as ./image.
 A script may start with `#!/usr/bin/env ctrsh`. The exit status is the
 script's exit(n), 0 when it runs to the end, 1 when it fails (with
 file:line:column: message on standard error), 130 when interrupted.
@@ -37,6 +40,8 @@ enum Command {
     Help,
     Version,
     Init,
+    /// `ctrsh image ...`: the image store's one-liners.
+    Image(Vec<String>),
     Run {
         source: Source,
         args: Vec<String>,
@@ -64,6 +69,7 @@ fn parse(mut argv: Vec<String>) -> Result<Command, String> {
         "-h" | "--help" => Ok(Command::Help),
         "-V" | "--version" => Ok(Command::Version),
         "init" => Ok(Command::Init),
+        "image" => Ok(Command::Image(argv)),
         "-i" | "--interactive" => Ok(Command::Interactive { args: argv }),
         "-e" if argv.is_empty() => Err("-e needs the code to run".into()),
         "-e" => {
@@ -148,6 +154,7 @@ fn main() -> ExitCode {
         .and_then(parse);
     let status = match command {
         Ok(Command::Init) => ctrsh::runtime::init::main(),
+        Ok(Command::Image(args)) => ctrsh::cli::image::main(args),
         Ok(Command::Help) => {
             println!("{USAGE}");
             0

@@ -11,6 +11,7 @@ pub mod defaults;
 pub mod error;
 pub mod factory;
 mod idmap;
+pub mod image;
 pub mod init;
 mod launch;
 mod messages;

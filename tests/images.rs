@@ -1,0 +1,570 @@
+//! The image store against a real registry (`docker-registry` on 127.0.0.1,
+//! plain, with htpasswd basic auth, with TLS from a throwaway CA, behind a
+//! bearer-token proxy), with images the tests build themselves from the
+//! busybox rootfs (tests/images/fixture.rs), through `ctrsh image ...`.
+
+mod common;
+#[path = "images/fixture.rs"]
+mod fixture;
+
+use base64::Engine;
+use common::{Output, CTRSH};
+use fixture::{fixtures, Auth, Fixtures, Proxy, Registry, TempDir};
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The fixtures, or None when the test is skipped.
+fn ready(test: &str) -> Option<&'static Fixtures> {
+    if !common::prerequisites(test) {
+        return None;
+    }
+    if let Some(why) = fixture::missing_tools() {
+        common::skip(test, &why);
+        return None;
+    }
+    Some(fixtures())
+}
+
+/// A test's image store (and scratch space), removed on drop.
+struct Store {
+    dir: TempDir,
+}
+
+impl Store {
+    fn new(test: &str) -> Store {
+        Store {
+            dir: TempDir::new(test),
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.0.join("store")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(CTRSH);
+        cmd.arg("image").arg("--store").arg(self.root()).args(args);
+        // No credentials but the test's own.
+        cmd.env("REGISTRY_AUTH_FILE", self.dir.0.join("no-auth.json"));
+        cmd
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(&str, &Path)]) -> Output {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run ctrsh image");
+        Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run_with(args, &[]);
+        assert_eq!(out.code, Some(0), "ctrsh image {args:?}:\n{out}");
+        out.stdout
+    }
+
+    fn fails(&self, args: &[&str], says: &str) -> Output {
+        let out = self.run_with(args, &[]);
+        assert_eq!(
+            out.code,
+            Some(1),
+            "ctrsh image {args:?} should fail:\n{out}"
+        );
+        assert!(
+            out.stderr.contains(says),
+            "ctrsh image {args:?}: expected {says:?}:\n{out}"
+        );
+        out
+    }
+
+    fn layer(&self, diff_id: &str) -> PathBuf {
+        self.root()
+            .join("layers")
+            .join(diff_id.trim_start_matches("sha256:"))
+    }
+
+    fn entries(&self, sub: &str) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.root().join(sub))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// The names `ctrsh image list` shows.
+    fn names(&self) -> Vec<String> {
+        self.ok(&["list"])
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    }
+
+    /// The store holds exactly `layers`, no partial download or half-made
+    /// layer.
+    fn assert_layers(&self, layers: &[String]) {
+        let mut want: Vec<String> = layers
+            .iter()
+            .map(|l| l.trim_start_matches("sha256:").to_string())
+            .collect();
+        want.sort();
+        want.dedup();
+        assert_eq!(self.entries("layers"), want);
+        assert_eq!(self.entries("tmp"), Vec::<String>::new());
+    }
+}
+
+fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let c_name = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    let n = unsafe {
+        libc::lgetxattr(
+            c_path.as_ptr(),
+            c_name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    (n >= 0).then(|| buf[..n as usize].to_vec())
+}
+
+#[test]
+fn pull_keeps_owners_modes_links_devices_xattrs_and_whiteouts() {
+    let Some(fx) = ready("pull_keeps_owners") else {
+        return;
+    };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("pull-faithful");
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    let out = store.ok(&["pull", &reference]);
+    assert!(out.starts_with(&format!("pulled {reference} ")), "{out}");
+    assert!(out.contains("(3 layers"), "{out}");
+    store.assert_layers(&fx.app_layers);
+
+    let special = store.layer(&fx.app_layers[2]);
+    let meta =
+        |p: &str| fs::symlink_metadata(special.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let owned = meta("srv/owned");
+    assert_eq!(
+        (owned.uid(), owned.gid(), owned.mode() & 0o7777),
+        (1000, 1000, 0o640)
+    );
+    assert_eq!(owned.mtime(), fixture::MTIME as i64);
+    assert_eq!(
+        fs::read_to_string(special.join("srv/owned")).unwrap(),
+        "owned by 1000\n"
+    );
+    let srv = meta("srv");
+    assert_eq!(
+        (srv.uid(), srv.mode() & 0o7777, srv.mtime()),
+        (1000, 0o750, fixture::MTIME as i64)
+    );
+    assert_eq!(
+        meta("srv/hardlink").ino(),
+        owned.ino(),
+        "the hardlink is a link"
+    );
+    assert_eq!(meta("srv/suid").mode() & 0o7777, 0o4755, "setuid kept");
+    let null = meta("srv/null");
+    assert!(null.file_type().is_char_device());
+    assert_eq!(null.rdev(), nix::sys::stat::makedev(1, 3));
+    assert!(meta("srv/fifo").file_type().is_fifo());
+    assert_eq!(
+        fs::read_link(special.join("srv/keep-link")).unwrap(),
+        Path::new("/etc/keep")
+    );
+    assert_eq!(
+        xattr(&special.join("srv/ping"), "security.capability").as_deref(),
+        Some(&fixture::CAP_NET_RAW[..])
+    );
+    assert_eq!(
+        xattr(&special.join("srv/ping"), "user.comment").as_deref(),
+        Some(&b"made by the test"[..])
+    );
+    assert_eq!(
+        xattr(&special.join("data/old"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
+    // umoci's whiteout for etc/removed, as overlayfs wants it.
+    let whiteout =
+        fs::symlink_metadata(store.layer(&fx.app_layers[1]).join("etc/removed")).unwrap();
+    assert!(whiteout.file_type().is_char_device() && whiteout.rdev() == 0);
+
+    // What the kernel's overlayfs makes of the layers.
+    let mnt = store.dir.0.join("merged");
+    fs::create_dir(&mnt).unwrap();
+    let lower: Vec<String> = fx
+        .app_layers
+        .iter()
+        .rev()
+        .map(|l| store.layer(l).display().to_string())
+        .collect();
+    let merged = fixture::run(Command::new("unshare").args(["-m", "sh", "-c"]).arg(format!(
+        "mount -t overlay overlay -o ro,lowerdir={} {m} && ls {m}/etc {m}/data/old && cat {m}/etc/keep && {m}/bin/busybox true && echo busybox-runs",
+        lower.join(":"),
+        m = mnt.display()
+    )));
+    let names: Vec<&str> = merged.lines().collect();
+    assert!(
+        names.contains(&"keep") && names.contains(&"passwd"),
+        "{merged}"
+    );
+    assert!(
+        !names.contains(&"removed"),
+        "the whiteout hides etc/removed: {merged}"
+    );
+    assert!(
+        names.contains(&"new") && !names.contains(&"a"),
+        "data/old is opaque: {merged}"
+    );
+    assert!(
+        merged.contains("kept\n") && merged.contains("busybox-runs"),
+        "{merged}"
+    );
+}
+
+#[test]
+fn zstd_uncompressed_and_docker_manifests_share_the_layers() {
+    let Some(fx) = ready("encodings") else { return };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("encodings");
+    for tag in ["gzip", "zstd", "plain", "docker"] {
+        let out = store.ok(&["pull", &format!("{}/test/app:{tag}", registry.addr())]);
+        assert!(out.contains("(3 layers"), "{tag}: {out}");
+    }
+    assert_eq!(store.names().len(), 4);
+    // One unpacked copy of each layer, whatever the encoding.
+    store.assert_layers(&fx.app_layers);
+}
+
+#[test]
+fn a_platform_is_chosen_from_a_multi_platform_index() {
+    let Some(fx) = ready("platforms") else { return };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("platforms");
+    let reference = format!("{}/test/multi:1", registry.addr());
+    store.ok(&["pull", &reference]);
+    store.assert_layers(&fx.app_layers);
+    store.ok(&["pull", "--platform", "linux/arm64", &reference]);
+    let arm: Vec<String> = store
+        .entries("layers")
+        .into_iter()
+        .filter(|l| !fx.app_layers.iter().any(|a| a.ends_with(l.as_str())))
+        .collect();
+    assert_eq!(arm.len(), 1, "one arm64 layer");
+    assert_eq!(
+        fs::read_to_string(store.root().join("layers").join(&arm[0]).join("platform")).unwrap(),
+        "arm64\n"
+    );
+    store.fails(
+        &["pull", "--platform", "linux/s390x", &reference],
+        "it has: linux/arm64/v8, linux/amd64",
+    );
+}
+
+#[test]
+fn layers_cannot_write_outside_their_directory() {
+    let Some(fx) = ready("escapes") else { return };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("escapes");
+    store.fails(
+        &["pull", &format!("{}/test/dotdot:1", registry.addr())],
+        "leaves the layer with '..'",
+    );
+    assert_eq!(store.names(), Vec::<String>::new());
+    store.assert_layers(&[]);
+    for dir in [store.root(), store.dir.0.clone(), PathBuf::from("/tmp")] {
+        assert!(
+            !dir.join("escaped-by-dotdot").exists(),
+            "escaped into {}",
+            dir.display()
+        );
+    }
+
+    store.ok(&["pull", &format!("{}/test/symlink:1", registry.addr())]);
+    let layer = fs::read_dir(store.root().join("layers"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for name in [
+        "ctrsh-escaped-by-absolute-symlink",
+        "ctrsh-escaped-by-relative-symlink",
+    ] {
+        assert!(
+            !Path::new("/tmp").join(name).exists(),
+            "{name} escaped to the host's /tmp"
+        );
+        assert!(
+            layer.join("tmp").join(name).is_file(),
+            "{name}: the symlinks resolve inside the layer"
+        );
+    }
+}
+
+#[test]
+fn basic_auth_uses_the_stored_credentials() {
+    let Some(fx) = ready("basic_auth") else {
+        return;
+    };
+    let registry = Registry::start(&fx.storage, Auth::Basic);
+    let store = Store::new("basic-auth");
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    store.fails(&["pull", &reference], "wants a user name and password");
+    let auth_file = |password: &str| {
+        let path = store.dir.0.join(format!("auth-{password}.json"));
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{password}", fixture::USER));
+        let json = serde_json::json!({"auths": {registry.addr(): {"auth": auth}}});
+        fs::write(&path, json.to_string()).unwrap();
+        path
+    };
+    let wrong = store.run_with(
+        &["pull", &reference],
+        &[("REGISTRY_AUTH_FILE", &auth_file("wrong"))],
+    );
+    assert!(
+        wrong.code == Some(1) && wrong.stderr.contains("refused the credentials"),
+        "{wrong}"
+    );
+    let right = store.run_with(
+        &["pull", &reference],
+        &[("REGISTRY_AUTH_FILE", &auth_file(fixture::PASSWORD))],
+    );
+    assert_eq!(right.code, Some(0), "{right}");
+    store.assert_layers(&fx.app_layers);
+}
+
+#[test]
+fn tls_is_verified_against_the_trusted_ca() {
+    let Some(fx) = ready("tls") else { return };
+    let registry = Registry::start(&fx.storage, Auth::Tls);
+    let store = Store::new("tls");
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    let untrusted = store.run_with(
+        &["pull", &reference],
+        &[("SSL_CERT_FILE", Path::new("/nonexistent"))],
+    );
+    assert_eq!(
+        untrusted.code,
+        Some(1),
+        "a certificate from an unknown CA is refused:\n{untrusted}"
+    );
+    assert!(
+        untrusted.stderr.contains("https: ") && untrusted.stderr.contains("UnknownIssuer"),
+        "{untrusted}"
+    );
+    let trusted = store.run_with(&["pull", &reference], &[("SSL_CERT_FILE", &registry.ca())]);
+    assert_eq!(trusted.code, Some(0), "{trusted}");
+    store.assert_layers(&fx.app_layers);
+}
+
+#[test]
+fn bearer_tokens_are_fetched_from_the_realm() {
+    let Some(fx) = ready("bearer") else { return };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let proxy = Proxy::start(registry.port, true);
+    let store = Store::new("bearer");
+    store.ok(&["pull", &format!("{}/test/app:gzip", proxy.addr())]);
+    store.assert_layers(&fx.app_layers);
+    let seen = proxy.seen();
+    let tokens: Vec<&String> = seen
+        .iter()
+        .filter(|r| r.starts_with("GET /token?"))
+        .collect();
+    assert_eq!(tokens.len(), 1, "one token for the pull: {seen:#?}");
+    assert!(
+        tokens[0].contains("scope=repository%3Atest%2Fapp%3Apull")
+            && tokens[0].contains("service=test"),
+        "{seen:#?}"
+    );
+}
+
+#[test]
+fn concurrent_pulls_from_two_processes_store_the_image_once() {
+    let Some(fx) = ready("concurrent") else {
+        return;
+    };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let proxy = Proxy::start(registry.port, false);
+    let store = Store::new("concurrent");
+    let reference = format!("{}/test/app:gzip", proxy.addr());
+    let spawned: Vec<_> = (0..2)
+        .map(|_| {
+            store
+                .command(&["pull", &reference])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in spawned {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(store.names(), vec![reference.clone()]);
+    store.assert_layers(&fx.app_layers);
+    let seen = proxy.seen();
+    for blob in &fx.app_blobs {
+        let fetched = seen
+            .iter()
+            .filter(|r| r.contains(&format!("/blobs/{blob}")))
+            .count();
+        assert_eq!(fetched, 1, "layer {blob} fetched once: {seen:#?}");
+    }
+}
+
+#[test]
+fn an_interrupted_pull_leaves_the_store_consistent_and_resumes() {
+    let Some(fx) = ready("interrupted") else {
+        return;
+    };
+    let mut registry = Registry::start(&fx.storage, Auth::None);
+    let proxy = Proxy::start(registry.port, false);
+    let store = Store::new("interrupted");
+    let reference = format!("{}/test/big:1", proxy.addr());
+    let cut_at = 1 << 20;
+    proxy.stall(&fx.big_blob, cut_at);
+    let pull = store
+        .command(&["pull", &reference])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    proxy.wait_stalled();
+    registry.kill();
+    proxy.cut();
+    let out = pull.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the pull fails once the registry is gone: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("layer {}", fx.big_blob)),
+        "{stderr}"
+    );
+    // Consistent: no name, no layer; the partial download is kept.
+    assert_eq!(store.names(), Vec::<String>::new());
+    assert_eq!(store.entries("layers"), Vec::<String>::new());
+    let partial = format!("{}.partial", fx.big_blob.trim_start_matches("sha256:"));
+    assert_eq!(store.entries("tmp"), vec![partial.clone()]);
+    assert_eq!(
+        fs::metadata(store.root().join("tmp").join(&partial))
+            .unwrap()
+            .len(),
+        cut_at as u64
+    );
+
+    registry.restart();
+    let before = proxy.seen().len();
+    store.ok(&["pull", &reference]);
+    let seen = proxy.seen().split_off(before);
+    let resumed = format!("/blobs/{} HTTP/1.1 range=bytes={cut_at}-", fx.big_blob);
+    assert!(
+        seen.iter().any(|r| r.ends_with(&resumed)),
+        "the pull resumed at {cut_at}: {seen:#?}"
+    );
+    assert_eq!(store.entries("tmp"), Vec::<String>::new());
+    let layer = fs::read_dir(store.root().join("layers"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        fs::metadata(layer.join("noise")).unwrap().len(),
+        fixture::BIG_LAYER as u64
+    );
+}
+
+#[test]
+fn oci_layouts_oci_archives_and_docker_save_archives_import() {
+    let Some(fx) = ready("imports") else { return };
+    let store = Store::new("imports");
+    let scratch = &store.dir.0;
+    let layout = scratch.join("applayout");
+    let archive = scratch.join("app-archive.tar");
+    let saved = scratch.join("saved.tar");
+    let source = format!("oci:{}:app", fx.layout.display());
+    fixture::run(
+        Command::new("skopeo")
+            .args(["copy", "-q", &source])
+            .arg(format!("oci:{}:v1", layout.display())),
+    );
+    fixture::run(
+        Command::new("skopeo")
+            .args(["copy", "-q", &source])
+            .arg(format!("oci-archive:{}:v2", archive.display())),
+    );
+    fixture::docker_save(&fx.layout, &saved, "saved/app:3");
+
+    let out = store.ok(&["import", layout.to_str().unwrap()]);
+    assert!(out.starts_with("imported localhost/applayout:v1 "), "{out}");
+    let out = store.ok(&["import", archive.to_str().unwrap()]);
+    assert!(
+        out.starts_with("imported localhost/app-archive:v2 "),
+        "{out}"
+    );
+    let out = store.ok(&["import", saved.to_str().unwrap()]);
+    assert!(out.starts_with("imported docker.io/saved/app:3 "), "{out}");
+    let out = store.ok(&["import", "--name", "mine:4", saved.to_str().unwrap()]);
+    assert!(
+        out.starts_with("imported docker.io/library/mine:4 "),
+        "{out}"
+    );
+    assert_eq!(store.names().len(), 4);
+    store.assert_layers(&fx.app_layers);
+
+    fs::write(scratch.join("junk.tar"), b"not a tar at all").unwrap();
+    store.fails(
+        &["import", scratch.join("junk.tar").to_str().unwrap()],
+        "junk.tar",
+    );
+    store.fails(
+        &["import", scratch.join("missing").to_str().unwrap()],
+        "missing",
+    );
+}
+
+#[test]
+fn tag_remove_and_prune() {
+    let Some(fx) = ready("remove") else { return };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("remove");
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    store.ok(&["pull", &reference]);
+    store.ok(&["tag", &reference, "app:copy"]);
+    assert_eq!(store.names().len(), 2);
+    store.ok(&["remove", &reference]);
+    assert_eq!(
+        store.names(),
+        vec!["docker.io/library/app:copy".to_string()]
+    );
+    store.assert_layers(&fx.app_layers);
+    let out = store.ok(&["remove", "app:copy"]);
+    assert!(out.contains("3 layers freed"), "{out}");
+    store.assert_layers(&[]);
+    assert_eq!(store.entries("blobs/sha256"), Vec::<String>::new());
+    store.fails(&["remove", "app:copy"], "is not in the image store");
+    assert!(store.ok(&["prune"]).starts_with("pruned 0 layers"));
+}

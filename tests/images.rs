@@ -8,7 +8,7 @@ mod common;
 mod fixture;
 
 use base64::Engine;
-use common::{Output, CTRSH};
+use common::{Need, Output, CTRSH};
 use fixture::{fixtures, Auth, Fixtures, Proxy, Registry, TempDir};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -17,14 +17,17 @@ use std::process::Command;
 
 /// The fixtures, or None when the test is skipped.
 fn ready(test: &str) -> Option<&'static Fixtures> {
-    if !common::prerequisites(test) {
-        return None;
-    }
-    if let Some(why) = fixture::missing_tools() {
-        common::skip(test, &why);
-        return None;
-    }
-    Some(fixtures())
+    let needs = [
+        Need::Root,
+        Need::Busybox,
+        Need::Program("docker-registry"),
+        Need::Program("skopeo"),
+        Need::Program("umoci"),
+        Need::Program("openssl"),
+        Need::Program("htpasswd"),
+        Need::Program("unshare"),
+    ];
+    common::requires(test, &needs).then(fixtures)
 }
 
 /// A test's image store (and scratch space), removed on drop.

@@ -38,6 +38,8 @@ pub enum Need {
     /// A cgroup controller (by its v1 name, "blkio" for v2's io) in some
     /// hierarchy.
     Controller(&'static str),
+    /// A program on PATH (a tool the test drives: docker-registry, skopeo).
+    Program(&'static str),
 }
 
 /// True when the host has every one of `needs`; otherwise `skip`s `test`
@@ -100,6 +102,9 @@ impl Host {
             Need::Controller(name) if self.cgroups.hierarchy(name).is_none() => {
                 Some(format!("no cgroup hierarchy has the {name} controller"))
             }
+            Need::Program(name) if !on_path(name) => Some(format!(
+                "{name} is not installed (scripts/test installs it)"
+            )),
             _ => None,
         }
     }
@@ -302,4 +307,15 @@ fn capabilities() -> u64 {
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .unwrap_or(0)
+}
+
+/// Whether `name` is an executable file in a directory of $PATH.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }

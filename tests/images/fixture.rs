@@ -13,12 +13,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub const TOOLS: &[&str] = &["docker-registry", "skopeo", "umoci", "openssl", "htpasswd"];
 /// Bumped when the images change, so the cached storage is rebuilt.
 const FIXTURE_VERSION: &str = "5";
 /// The size of the big layer the interrupted pull stalls in.
@@ -32,27 +31,6 @@ pub const MTIME: u64 = 1_234_567_890;
 pub const CAP_NET_RAW: [u8; 20] = [
     1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
-
-/// The tools the image tests need that are missing, if any.
-pub fn missing_tools() -> Option<String> {
-    let missing: Vec<&str> = TOOLS
-        .iter()
-        .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "missing {} (scripts/test installs them)",
-            missing.join(", ")
-        )
-    })
-}
 
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));

@@ -28,6 +28,7 @@ fn spec(subnets: &[&str]) -> NetworkSpec {
                 gateway: None,
             })
             .collect(),
+        ipv6: false,
         mtu: None,
     }
 }
@@ -248,4 +249,42 @@ fn bridges_ctrsh_did_not_make_are_used_but_never_removed() {
     });
     assert_eq!(host.links(), ["lo", "br-user", "veth-b", "veth-a"]);
     assert_eq!(host.nft_tables(), "");
+}
+
+/// A network without a subnet gets the first /24 of 10.90.0.0/16 that no
+/// route covers (and, asked for IPv6, a unique local /64).
+#[test]
+fn networks_without_a_subnet_get_a_free_one() {
+    let Some(sb) = sandbox("net-auto") else {
+        return;
+    };
+    let host = Netns::new("host");
+    host.ip(&[
+        "link",
+        "add",
+        "taken",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "taken-peer",
+    ]);
+    host.ip(&["addr", "add", "10.90.0.1/24", "dev", "taken"]);
+    host.ip(&["link", "set", "taken", "up"]);
+    let networks = Networks::new(&sb.root);
+    host.enter(|| {
+        let auto = NetworkSpec {
+            ipv6: true,
+            ..NetworkSpec::default()
+        };
+        let a = networks.create("auto0", &auto).unwrap();
+        let b = networks.create("auto1", &NetworkSpec::default()).unwrap();
+        assert_eq!(a.subnets[0].subnet.to_string(), "10.90.1.0/24");
+        let ula = a.subnets[1].subnet.to_string();
+        assert!(ula.starts_with("fd") && ula.ends_with("::/64"), "{ula}");
+        assert_eq!(b.subnets.len(), 1);
+        assert_eq!(b.subnets[0].subnet.to_string(), "10.90.2.0/24");
+        networks.remove("auto0").unwrap();
+        networks.remove("auto1").unwrap();
+    });
 }

@@ -187,11 +187,7 @@ fn sysctl(key: &str, value: &str) -> Result<()> {
 
 /// A random locally administered unicast MAC address.
 fn random_mac() -> Result<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let n = unsafe { libc::getrandom(mac.as_mut_ptr().cast(), mac.len(), 0) };
-    if n != mac.len() as isize {
-        return Err(std::io::Error::last_os_error()).ctx("getrandom for a MAC address");
-    }
+    let mut mac = super::random_bytes::<6>()?;
     mac[0] = (mac[0] & 0xfe) | 0x02;
     Ok(mac)
 }

@@ -146,6 +146,28 @@ pub fn index_of(subnet: &IpNet, ip: IpAddr) -> Option<u64> {
     u64::try_from(offset).ok()
 }
 
+/// Where networks without a subnet get theirs: the first /24 of this
+/// range that nothing on the host routes to yet.
+pub const AUTO_POOL: &str = "10.90.0.0/16";
+
+/// The first subnet of length `prefix` inside `pool` that overlaps none
+/// of `taken`.
+pub fn first_free_subnet(pool: IpNet, prefix: u8, taken: &[IpNet]) -> Option<IpNet> {
+    let overlaps = |a: &IpNet, b: &IpNet| a.contains(&b.network()) || b.contains(&a.network());
+    pool.subnets(prefix)
+        .ok()?
+        .find(|candidate| !taken.iter().any(|t| overlaps(candidate, t)))
+}
+
+/// A unique local IPv6 /64 (RFC 4193): fd, a 40-bit global id (random
+/// bytes `id`), subnet 0.
+pub fn ula(id: [u8; 5]) -> IpNet {
+    let mut octets = [0u8; 16];
+    octets[0] = 0xfd;
+    octets[1..6].copy_from_slice(&id);
+    IpNet::new(Ipv6Addr::from(octets).into(), 64).expect("64 fits IPv6")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +238,27 @@ mod tests {
         assert_eq!(taken.message, "the address is taken by container 'a'");
         let gateway = l.allocate(lease("b"), Some(1), 254, &[1]).unwrap_err();
         assert_eq!(gateway.message, "the address is the network's gateway");
+    }
+
+    #[test]
+    fn free_subnets_avoid_routes_and_other_networks() {
+        let pool: IpNet = AUTO_POOL.parse().unwrap();
+        let taken: Vec<IpNet> = ["10.90.0.0/24", "10.90.1.128/25", "10.0.0.0/8"]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        assert_eq!(
+            first_free_subnet(pool, 24, &taken[..2])
+                .unwrap()
+                .to_string(),
+            "10.90.2.0/24"
+        );
+        assert_eq!(
+            first_free_subnet(pool, 24, &taken),
+            None,
+            "all of 10/8 is routed"
+        );
+        assert_eq!(ula([1, 2, 3, 4, 5]).to_string(), "fd01:203:405::/64");
     }
 
     #[test]

@@ -25,10 +25,13 @@ use std::net::IpAddr;
 
 /// What a bridge network is made from: its subnets (at most one IPv4 and
 /// one IPv6), each with a gateway or the subnet's first address, and an
-/// MTU (default 1500).
+/// MTU (default 1500). Without any subnet it gets a free IPv4 /24 (see
+/// `Networks::create`); with `ipv6` and no IPv6 subnet, a random unique
+/// local /64.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NetworkSpec {
     pub subnets: Vec<SubnetSpec>,
+    pub ipv6: bool,
     pub mtu: Option<u32>,
 }
 
@@ -112,6 +115,16 @@ impl Port {
                 _ => true,
             }
     }
+}
+
+/// `N` random bytes from the kernel.
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), N, 0) };
+    if n != N as isize {
+        return Err(Error::sys("getrandom", std::io::Error::last_os_error()));
+    }
+    Ok(bytes)
 }
 
 /// An interface name the kernel takes: 1 to 15 bytes, no '/', ':' or
@@ -254,6 +267,7 @@ mod tests {
                     gateway: g.map(|g| g.parse().unwrap()),
                 })
                 .collect(),
+            ipv6: false,
             mtu: None,
         }
     }

@@ -17,7 +17,7 @@ use netlink_packet_route::link::{
     LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
-    RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -205,6 +205,36 @@ impl Netlink {
                     let prefix = a.header.prefix_len;
                     a.attributes.into_iter().find_map(|attr| match attr {
                         AddressAttribute::Address(ip) => IpNet::new(ip, prefix).ok(),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The destinations of the IPv4 routes, in every table, but the
+    /// default routes.
+    pub fn ipv4_routes(&mut self) -> Result<Vec<IpNet>> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet;
+        let replies = self
+            .request(
+                RouteNetlinkMessage::GetRoute(msg),
+                netlink_packet_core::NLM_F_DUMP,
+            )
+            .map_err(|e| Error::sys("netlink: list routes", e))?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewRoute(route)
+                    if route.header.destination_prefix_length > 0 =>
+                {
+                    let prefix = route.header.destination_prefix_length;
+                    route.attributes.into_iter().find_map(|a| match a {
+                        RouteAttribute::Destination(RouteAddress::Inet(ip)) => {
+                            IpNet::new(ip.into(), prefix).ok()
+                        }
                         _ => None,
                     })
                 }

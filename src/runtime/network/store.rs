@@ -14,7 +14,7 @@ use super::bridge::{self, Owner};
 use super::ipam::{self, Lease, Leases, Process};
 use super::nat;
 use super::netlink::Netlink;
-use super::{Network, NetworkSpec, Port};
+use super::{Network, NetworkSpec, Port, SubnetSpec};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::state::{write_json, Lock};
 use crate::runtime::sys;
@@ -66,11 +66,25 @@ impl Networks {
 
     /// A new network: its bridge (unless one of that name exists and can
     /// be used), its NAT rules and its record. Its subnets must not overlap
-    /// another network of this root.
+    /// another network of this root; missing ones are chosen (see
+    /// `NetworkSpec`).
     pub fn create(&self, name: &str, spec: &NetworkSpec) -> Result<Network> {
-        let net = Network::new(name, spec)?;
-        for other in self.list()? {
-            let other = self.get(&other)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .ctx(format!("create {}", self.dir.display()))?;
+        // One create at a time: two could choose the same free subnet.
+        let _lock = Lock::acquire(&self.dir)?;
+        let others = self
+            .list()?
+            .iter()
+            .map(|n| self.get(n))
+            .collect::<Result<Vec<_>>>()?;
+        let spec = with_chosen_subnets(spec, &others)
+            .map_err(|e| e.context(format!("network '{name}'")))?;
+        let net = Network::new(name, &spec)?;
+        for other in others {
             if net.overlaps(&other) {
                 return Err(Error::config(format!(
                     "network '{name}': its subnet overlaps network '{}' ({})",
@@ -79,11 +93,6 @@ impl Networks {
                 )));
             }
         }
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .ctx(format!("create {}", self.dir.display()))?;
         let dir = self.dir.join(name);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -374,6 +383,40 @@ impl Networks {
     fn write_leases(&self, name: &str, leases: &Leases) -> Result<()> {
         write_json(&self.dir.join(name).join(LEASES_FILE), leases)
     }
+}
+
+/// `spec` with the subnets it leaves to ctrsh: a free IPv4 /24 of
+/// AUTO_POOL when it names none (free: no route of the host and no
+/// network of this root covers it), a unique local IPv6 /64 when it asks
+/// for IPv6 without a subnet.
+fn with_chosen_subnets(spec: &NetworkSpec, others: &[Network]) -> Result<NetworkSpec> {
+    let mut spec = spec.clone();
+    if spec.subnets.is_empty() {
+        let mut taken = Netlink::open()?.ipv4_routes()?;
+        taken.extend(
+            others
+                .iter()
+                .flat_map(|n| n.subnets.iter().map(|s| s.subnet)),
+        );
+        let pool = ipam::AUTO_POOL.parse().expect("a literal network");
+        let subnet = ipam::first_free_subnet(pool, 24, &taken).ok_or_else(|| {
+            Error::config(format!(
+                "subnet: every /24 of {} is in use; give a subnet",
+                ipam::AUTO_POOL
+            ))
+        })?;
+        spec.subnets.push(SubnetSpec {
+            subnet,
+            gateway: None,
+        });
+    }
+    if spec.ipv6 && !spec.subnets.iter().any(|s| s.subnet.addr().is_ipv6()) {
+        spec.subnets.push(SubnetSpec {
+            subnet: ipam::ula(super::random_bytes()?),
+            gateway: None,
+        });
+    }
+    Ok(spec)
 }
 
 fn subnet_list(net: &Network) -> String {

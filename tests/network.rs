@@ -6,7 +6,7 @@ mod common;
 
 use common::netns::{self, Netns, World, HOST_IP, OUTSIDE_IP};
 use common::Sandbox;
-use ctrsh::runtime::network::{NetworkSpec, Networks, Port, Protocol, SubnetSpec};
+use ctrsh::runtime::network::{pasta, NetworkSpec, Networks, Port, Protocol, SubnetSpec};
 use std::fs::File;
 use std::os::fd::AsFd;
 
@@ -286,5 +286,85 @@ fn networks_without_a_subnet_get_a_free_one() {
         assert_eq!(b.subnets[0].subnet.to_string(), "10.90.2.0/24");
         networks.remove("auto0").unwrap();
         networks.remove("auto1").unwrap();
+    });
+}
+
+/// pasta gives a namespace owned by an unprivileged user (as a rootless
+/// container's are) outbound networking and a forwarded port; stopping it
+/// leaves nothing running.
+#[test]
+fn pasta_networks_an_unprivileged_namespace() {
+    let Some(sb) = sandbox("net-pasta") else {
+        return;
+    };
+    if let Some(why) = netns::missing_rootless_tools() {
+        common::skip("net-pasta", &why);
+        return;
+    }
+    let world = World::new(&sb.dir);
+    world
+        .host
+        .ip(&["route", "add", "default", "via", OUTSIDE_IP]);
+    // A user and network namespace of nobody's, as a rootless init has.
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let mut args = nobody.to_vec();
+    args.extend(["unshare", "-Urn", "sleep", "60"]);
+    let container = netns::Server::spawn(&mut world.host.command(args[0], &args[1..]));
+    let pid = container.pid();
+    let userns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/user")).ok();
+    netns::wait_until("the user namespace", || {
+        userns(pid) != userns(std::process::id() as i32)
+    });
+    let state = sb.dir.join("state-dir");
+    std::fs::create_dir(&state).unwrap();
+    // pasta started by root runs as nobody, which must write its pid file.
+    std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let port = Port {
+        host: 8080,
+        container: 80,
+        protocol: Protocol::Tcp,
+        host_ip: None,
+    };
+    world
+        .host
+        .enter(|| pasta::start(pid, &[port], &state))
+        .unwrap();
+    // Root of the namespace's user namespace, in its network namespace.
+    let inside = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("nsenter");
+        cmd.args(["-t", &pid.to_string(), "-U", "-n"]).args(args);
+        cmd
+    };
+    let url = format!("http://{OUTSIDE_IP}/cgi-bin/addr");
+    let seen = inside(&["timeout", "10", "busybox", "wget", "-qO-", &url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&seen.stdout),
+        format!("{HOST_IP}\n"),
+        "the outside sees the host"
+    );
+    let site = sb.dir.join("site");
+    netns::web_root(&site, "hello from a rootless namespace");
+    let site = site.to_string_lossy().into_owned();
+    let mut httpd = inside(&["busybox", "httpd", "-f", "-p", "0.0.0.0:80", "-h", &site]);
+    let _server = netns::Server::start(&mut httpd, || world.host.fetch("http://127.0.0.1:8080/").0);
+    assert_eq!(
+        world.host.fetch(&format!("http://{HOST_IP}:8080/")),
+        (true, "hello from a rootless namespace\n".into())
+    );
+    let pasta_pid: i32 = std::fs::read_to_string(state.join(pasta::PID_FILE))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    pasta::stop(&state).unwrap();
+    netns::wait_until("pasta to end", || {
+        !std::path::Path::new(&format!("/proc/{pasta_pid}")).exists()
     });
 }

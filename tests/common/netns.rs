@@ -27,6 +27,21 @@ pub fn missing_tools() -> Option<String> {
     None
 }
 
+/// What the rootless network tests need besides `missing_tools`.
+pub fn missing_rootless_tools() -> Option<String> {
+    if !std::path::Path::new("/usr/bin/pasta").exists() {
+        return Some("pasta is missing (apt-get install passt)".into());
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata("/dev/net/tun").map_or(0, |m| m.permissions().mode() & 0o777);
+    if mode != 0o666 {
+        return Some(format!(
+            "/dev/net/tun must be usable by every user (mode 0666, as udev makes it; scripts/test sets it), is {mode:o}"
+        ));
+    }
+    None
+}
+
 /// A named network namespace (`ip netns add`), deleted on drop.
 pub struct Netns {
     pub name: String,
@@ -129,21 +144,37 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `cmd` and waits until `ready` returns true (10 s at most).
+    /// Starts `cmd` and waits until `ready` returns true.
     pub fn start(cmd: &mut Command, ready: impl Fn() -> bool) -> Server {
+        let server = Server::spawn(cmd);
+        wait_until(&format!("{cmd:?} to be ready"), ready);
+        server
+    }
+
+    /// Starts `cmd`, without waiting for anything.
+    pub fn spawn(cmd: &mut Command) -> Server {
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
-        let server = Server { child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ready() {
-            assert!(Instant::now() < deadline, "{cmd:?} did not become ready");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
+        Server { child }
+    }
+}
+
+/// Polls `cond` until it holds (10 s at most, then the test fails).
+pub fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "waited 10 s for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Server {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
 }
 

@@ -13,6 +13,7 @@ mod ipam;
 pub mod names;
 mod nat;
 mod netlink;
+pub mod pasta;
 mod store;
 
 pub use store::{Attachment, NetworkInfo, Networks};

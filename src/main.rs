@@ -18,9 +18,11 @@ usage:
   ctrsh -i [ARGS...]         the interactive prompt, even without a terminal
   ctrsh image COMMAND        pull, import, list, remove, prune, tag images
                              (ctrsh image --help)
+  ctrsh network COMMAND      create, list, inspect, remove bridge networks
+                             (ctrsh network --help)
   ctrsh --help | --version
 
-A script whose name is a command (image) is run as ./image.
+A script whose name is a command (image, network) is run as ./image.
 A script may start with `#!/usr/bin/env ctrsh`. The exit status is the
 script's exit(n), 0 when it runs to the end, 1 when it fails (with
 file:line:column: message on standard error), 130 when interrupted.
@@ -42,6 +44,8 @@ enum Command {
     Init,
     /// `ctrsh image ...`: the image store's one-liners.
     Image(Vec<String>),
+    /// `ctrsh network ...`: the networks' one-liners.
+    Network(Vec<String>),
     Run {
         source: Source,
         args: Vec<String>,
@@ -70,6 +74,7 @@ fn parse(mut argv: Vec<String>) -> Result<Command, String> {
         "-V" | "--version" => Ok(Command::Version),
         "init" => Ok(Command::Init),
         "image" => Ok(Command::Image(argv)),
+        "network" => Ok(Command::Network(argv)),
         "-i" | "--interactive" => Ok(Command::Interactive { args: argv }),
         "-e" if argv.is_empty() => Err("-e needs the code to run".into()),
         "-e" => {
@@ -155,6 +160,7 @@ fn main() -> ExitCode {
     let status = match command {
         Ok(Command::Init) => ctrsh::runtime::init::main(),
         Ok(Command::Image(args)) => ctrsh::cli::image::main(args),
+        Ok(Command::Network(args)) => ctrsh::cli::network::main(args),
         Ok(Command::Help) => {
             println!("{USAGE}");
             0

@@ -368,3 +368,103 @@ fn pasta_networks_an_unprivileged_namespace() {
         !std::path::Path::new(&format!("/proc/{pasta_pid}")).exists()
     });
 }
+
+/// `ctrsh network ...` and the script's `network::` functions, run inside
+/// the test's namespace; a bad option is named and leaves nothing.
+#[test]
+fn network_commands_and_script_functions() {
+    let Some(sb) = sandbox("net-cli") else {
+        return;
+    };
+    let host = Netns::new("host");
+    let root = sb.root.to_string_lossy().into_owned();
+    let ctrsh = |args: &[&str]| {
+        let mut all = vec!["network", "--root", &root];
+        all.extend_from_slice(args);
+        host.exec(common::CTRSH, &all)
+    };
+    let (ok, out) = ctrsh(&[
+        "create",
+        "--subnet",
+        "10.88.0.0/24",
+        "--ipv6=fd88::/64",
+        "web",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(out, "10.88.0.0/24 fd88::/64\n");
+    assert_eq!(
+        ctrsh(&["list"]),
+        (true, "web\t10.88.0.0/24 fd88::/64\n".into())
+    );
+    let (ok, out) = ctrsh(&["inspect", "web"]);
+    assert!(
+        ok && out.contains("\"bridge_made_by_ctrsh\": true"),
+        "{out}"
+    );
+
+    let script = format!(
+        r#"let f = factory({root});
+let web = network::inspect(f, "web");
+print(web.subnets[0].gateway + " " + web.mtu);
+network::create(f, "db", #{{ subnet: "10.89.0.0/24", mtu: 1400 }});
+print(network::list(f));
+network::remove(f, "db");
+try {{ network::create(f, "bad", #{{ subnet: "10.90.0.0/24", gatway: "10.90.0.1" }}); }}
+catch (e) {{ print(e.message); }}
+print(network::list(f));"#,
+        root = common::rhai_str(&root)
+    );
+    let (ok, out) = host.exec(common::CTRSH, &["-e", &script]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        "10.88.0.1 1500\n[\"db\", \"web\"]\ninvalid network: gatway: unknown field `gatway` (did you mean 'gateway'?)\n[\"web\"]\n"
+    );
+    assert_eq!(host.links(), ["lo", "web"]);
+
+    let (ok, out) = ctrsh(&["remove", "web"]);
+    assert!(ok, "{out}");
+    assert_eq!(host.links(), ["lo"]);
+    assert_eq!(host.nft_tables(), "");
+    let (ok, out) = ctrsh(&["inspect", "web"]);
+    assert!(!ok && out.contains("network 'web' does not exist"), "{out}");
+}
+
+/// docs/networks.md's examples, run in the test's namespace on the
+/// sandbox's root: the script prints what its comments say, and the
+/// command lines succeed.
+#[test]
+fn the_networks_doc_examples_run() {
+    let Some(sb) = sandbox("net-doc") else {
+        return;
+    };
+    let host = Netns::new("host");
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/networks.md")).unwrap();
+    let block = |lang: &str| {
+        let start = doc.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+        doc[start..start + doc[start..].find("```").unwrap()].to_string()
+    };
+    let root = sb.root.to_string_lossy().into_owned();
+    let script = block("rhai").replace(
+        "factory()",
+        &format!("factory({})", common::rhai_str(&root)),
+    );
+    let (ok, out) = host.exec(common::CTRSH, &["-e", &script]);
+    assert!(ok, "{out}");
+    let expected: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.split_once("// ").map(|(_, said)| said.trim()))
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    for line in block("sh").lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[..2], ["ctrsh", "network"], "{line}");
+        let mut args = vec!["network", "--root", &root];
+        args.extend_from_slice(&words[2..]);
+        let (ok, out) = host.exec(common::CTRSH, &args);
+        assert!(ok, "{line}: {out}");
+    }
+    assert_eq!(host.links(), ["lo"]);
+    assert_eq!(host.nft_tables(), "");
+}

@@ -3,6 +3,7 @@
 
 use super::lex::{tokens, Kind, Token};
 use crate::runtime::config::Cgroups;
+use crate::runtime::network::Networks;
 use crate::runtime::{Config, ProcessSpec};
 use crate::script::ApiEntry;
 use rustyline::completion::{FilenameCompleter, Pair};
@@ -39,6 +40,15 @@ enum Frame {
 enum Place<'a> {
     /// Inside a `"` string that opens at byte `quote`.
     Path { quote: usize },
+    /// Inside the string that names a network in `network::inspect(` or
+    /// `network::remove(`; the name typed so far starts after `quote`.
+    NetworkName { quote: usize },
+    /// After `module::`.
+    ModuleMember {
+        start: usize,
+        word: &'a str,
+        module: &'a str,
+    },
     /// Typing a key of a known map.
     Key {
         start: usize,
@@ -61,6 +71,10 @@ pub struct Completion {
     members: Vec<String>,
     /// The same by receiver type ("Container" -> start, state, ...).
     members_of: HashMap<String, Vec<String>>,
+    /// The functions of each module ("network" -> create, inspect, ...).
+    module_functions: HashMap<String, Vec<String>>,
+    /// The state root whose networks are offered (the default root).
+    pub network_root: std::path::PathBuf,
     /// The session's variables, refreshed after each input.
     pub variables: Vec<String>,
     /// The type of each variable that has one of the API's types.
@@ -76,8 +90,21 @@ impl Completion {
         let mut functions = Vec::new();
         let mut members = Vec::new();
         let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
+        let mut module_functions: HashMap<String, Vec<String>> = HashMap::new();
         for entry in api {
             let sig = &entry.signature;
+            // "network::create(...)": a function of a module.
+            let name = sig.split('(').next().unwrap_or_default();
+            if let Some((module, function)) = name.split_once("::") {
+                module_functions
+                    .entry(module.to_string())
+                    .or_default()
+                    .push(function.to_string());
+                if !functions.contains(&format!("{module}::")) {
+                    functions.push(format!("{module}::"));
+                }
+                continue;
+            }
             // "Container.id -> string" is a property; "start(c: Container, ...)"
             // with a receiver type is a method, and any call is a function.
             if let Some((ty, prop)) = sig.split_once(" -> ").and_then(|(l, _)| l.split_once('.')) {
@@ -104,6 +131,7 @@ impl Completion {
         for names in [&mut functions, &mut members]
             .into_iter()
             .chain(members_of.values_mut())
+            .chain(module_functions.values_mut())
         {
             names.sort();
             names.dedup();
@@ -112,6 +140,8 @@ impl Completion {
             functions,
             members,
             members_of,
+            module_functions,
+            network_root: crate::runtime::Factory::default_root(),
             variables: Vec::new(),
             variable_types: HashMap::new(),
             config_keys: serde_keys::<Config>(),
@@ -133,6 +163,22 @@ impl Completion {
                 };
             }
             Place::Nothing => return (pos, Vec::new()),
+            Place::NetworkName { quote } => {
+                let names = Networks::new(&self.network_root).list().unwrap_or_default();
+                return (quote + 1, matching(&names, &before[quote + 1..]));
+            }
+            Place::ModuleMember {
+                start,
+                word,
+                module,
+            } => (
+                start,
+                word,
+                self.module_functions
+                    .get(module)
+                    .map(|f| f.iter().collect())
+                    .unwrap_or_default(),
+            ),
             Place::Key { start, word, map } => {
                 let keys = match map {
                     MapKind::Config => &self.config_keys,
@@ -149,18 +195,22 @@ impl Completion {
                 self.functions.iter().chain(&self.variables).collect(),
             ),
         };
-        let mut found: Vec<&String> = pool.into_iter().filter(|n| n.starts_with(word)).collect();
-        found.sort();
-        found.dedup();
-        let found = found
-            .into_iter()
-            .map(|n| Pair {
-                display: n.clone(),
-                replacement: n.clone(),
-            })
-            .collect();
-        (start, found)
+        (start, matching(pool, word))
     }
+}
+
+/// The names of `pool` that start with `word`, sorted, once each.
+fn matching<'a>(pool: impl IntoIterator<Item = &'a String>, word: &str) -> Vec<Pair> {
+    let mut found: Vec<&String> = pool.into_iter().filter(|n| n.starts_with(word)).collect();
+    found.sort();
+    found.dedup();
+    found
+        .into_iter()
+        .map(|n| Pair {
+            display: n.clone(),
+            replacement: n.clone(),
+        })
+        .collect()
 }
 
 impl Completion {
@@ -213,10 +263,12 @@ fn place(before: &str) -> Place<'_> {
     };
     match last.kind {
         Kind::Str if !last.closed => {
-            return if last.text(before).starts_with('"') {
-                Place::Path { quote: last.start }
-            } else {
+            return if !last.text(before).starts_with('"') {
                 Place::Nothing
+            } else if names_a_network(before, &all[..all.len() - 1]) {
+                Place::NetworkName { quote: last.start }
+            } else {
+                Place::Path { quote: last.start }
             };
         }
         Kind::Comment if !last.closed || last.text(before).starts_with("//") => {
@@ -262,8 +314,17 @@ fn place(before: &str) -> Place<'_> {
         }
     }
     let prev = text(code.last());
+    let module = code.len().checked_sub(3).map(|i| text(code.get(i)));
     match frames.last() {
         _ if prev == "." => Place::Member { start, word },
+        _ if prev == ":" && text(code.get(code.len().wrapping_sub(2))) == ":" => match module {
+            Some(module) => Place::ModuleMember {
+                start,
+                word,
+                module,
+            },
+            None => Place::Nothing,
+        },
         Some(Frame::Map(map)) if prev == "#{" || prev == "," => Place::Key {
             start,
             word,
@@ -271,6 +332,24 @@ fn place(before: &str) -> Place<'_> {
         },
         _ => Place::Name { start, word },
     }
+}
+
+/// Whether the string after `code` is the network name argument of
+/// `network::inspect(` or `network::remove(` (after a factory, if any).
+fn names_a_network(before: &str, code: &[Token]) -> bool {
+    let words: Vec<&str> = code
+        .iter()
+        .filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment))
+        .map(|t| t.text(before))
+        .collect();
+    let call = |end: usize| {
+        end >= 5
+            && words[end - 5..end - 1] == ["network", ":", ":", words[end - 2]]
+            && ["inspect", "remove"].contains(&words[end - 2])
+            && words[end - 1] == "("
+    };
+    let n = words.len();
+    call(n) || (n >= 2 && words[n - 1] == "," && call(n - 2))
 }
 
 #[cfg(test)]
@@ -369,6 +448,33 @@ mod tests {
         assert_eq!(names(&c, "#{ rootfs: cont"), vec!["container"]);
         assert!(names(&c, "#{ mounts: [#{ ro").is_empty());
         assert_eq!(names(&c, "#{ a: 1 }; fact"), vec!["factory"]);
+    }
+
+    #[test]
+    fn module_functions_and_network_names() {
+        let mut c = completion();
+        assert_eq!(names(&c, "netw"), vec!["network::"]);
+        assert_eq!(names(&c, "network::ins"), vec!["inspect"]);
+        assert_eq!(
+            names(&c, "network::"),
+            vec!["create", "inspect", "list", "remove"]
+        );
+        let root = std::env::temp_dir().join(format!("ctrsh-complete-net-{}", std::process::id()));
+        for name in ["web", "db"] {
+            let dir = root.join(".networks").join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("network.json"), "{}").unwrap();
+        }
+        c.network_root = root.clone();
+        assert_eq!(names(&c, "network::inspect(\"w"), vec!["web"]);
+        assert_eq!(names(&c, "network::remove(f, \""), vec!["db", "web"]);
+        let line = "network::inspect(\"d";
+        assert_eq!(c.candidates(line, line.len()).0, line.len() - 1);
+        assert!(
+            !names(&c, "print(\"").contains(&"web".to_string()),
+            "a path, not a network"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

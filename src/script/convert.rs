@@ -97,7 +97,7 @@ pub fn to_strings(array: rhai::Array, what: &str) -> ScriptResult<Vec<String>> {
         .collect()
 }
 
-fn deserialize<T: DeserializeOwned>(what: &str, value: Dynamic) -> ScriptResult<T> {
+pub fn deserialize<T: DeserializeOwned>(what: &str, value: Dynamic) -> ScriptResult<T> {
     serde_path_to_error::deserialize(DynamicDeserializer::new(&value)).map_err(|e| {
         let path = e.path().to_string();
         let message = with_suggestion(serde_message(e.inner()));

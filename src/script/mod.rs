@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod factory;
 mod files;
+mod network;
 mod process;
 mod run;
 mod stdlib;
@@ -35,6 +36,7 @@ pub fn engine(args: Vec<String>) -> Engine {
     process::register(&mut engine);
     checkpoint::register(&mut engine);
     files::register(&mut engine);
+    network::register(&mut engine);
     stdlib::install(&mut engine);
     engine
 }
@@ -91,28 +93,33 @@ pub struct ApiEntry {
     pub doc: String,
 }
 
-/// Every function `engine` has beyond Rhai's standard library, sorted.
+/// Every function `engine` has beyond Rhai's standard library, sorted;
+/// those of a static module (`network`) as `network::name(...)`.
 pub fn api(engine: &Engine) -> Vec<ApiEntry> {
     let json = engine
         .gen_fn_metadata_to_json(false)
         .expect("rhai metadata serialises");
     let meta: serde_json::Value = serde_json::from_str(&json).expect("rhai metadata is JSON");
-    let mut entries: Vec<ApiEntry> = meta["functions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| ApiEntry {
-            signature: doc_signature(f["signature"].as_str().unwrap_or_default()),
-            doc: f["docComments"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.as_str())
-                .map(|c| c.trim_start_matches("///").trim())
-                .collect::<Vec<_>>()
-                .join(" "),
-        })
-        .collect();
+    let entry = |prefix: &str, f: &serde_json::Value| ApiEntry {
+        signature: format!(
+            "{prefix}{}",
+            doc_signature(f["signature"].as_str().unwrap_or_default())
+        ),
+        doc: f["docComments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str())
+            .map(|c| c.trim_start_matches("///").trim())
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let functions = |m: &serde_json::Value| m["functions"].as_array().cloned().unwrap_or_default();
+    let mut entries: Vec<ApiEntry> = functions(&meta).iter().map(|f| entry("", f)).collect();
+    for (name, module) in meta["modules"].as_object().into_iter().flatten() {
+        let prefix = format!("{name}::");
+        entries.extend(functions(module).iter().map(|f| entry(&prefix, f)));
+    }
     entries.sort_by(|a, b| a.signature.cmp(&b.signature));
     entries
 }

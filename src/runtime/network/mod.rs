@@ -16,7 +16,7 @@ mod netlink;
 pub mod pasta;
 mod store;
 
-pub use store::{Attachment, NetworkInfo, Networks};
+pub use store::{Attachment, Member, NetworkInfo, Networks};
 
 use crate::runtime::error::{Error, Result};
 use ipnet::IpNet;
@@ -40,6 +40,56 @@ pub struct NetworkSpec {
 pub struct SubnetSpec {
     pub subnet: IpNet,
     pub gateway: Option<IpAddr>,
+}
+
+/// A network's options as scripts and the command line give them:
+/// `#{ subnet: "10.88.0.0/16", gateway: "10.88.0.1", ipv6: true |
+/// "fd88::/64", mtu: 1500 }`, every key optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkOptions {
+    pub subnet: Option<IpNet>,
+    pub gateway: Option<IpAddr>,
+    pub ipv6: Option<Ipv6Choice>,
+    pub mtu: Option<u32>,
+}
+
+/// `ipv6: true` (a unique local /64 of ctrsh's choosing) or a subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Ipv6Choice {
+    On(bool),
+    Subnet(IpNet),
+}
+
+impl NetworkOptions {
+    /// The spec these options ask for; `network` names it in errors.
+    pub fn spec(&self, network: &str) -> Result<NetworkSpec> {
+        let fail = |why: &str| Error::config(format!("network '{network}': {why}"));
+        let mut spec = NetworkSpec {
+            mtu: self.mtu,
+            ..NetworkSpec::default()
+        };
+        match (self.subnet, self.gateway) {
+            (Some(subnet), gateway) => spec.subnets.push(SubnetSpec { subnet, gateway }),
+            (None, Some(_)) => return Err(fail("gateway: give the subnet it is in too")),
+            (None, None) => {}
+        }
+        match self.ipv6 {
+            Some(Ipv6Choice::Subnet(subnet)) if subnet.addr().is_ipv6() => {
+                spec.subnets.push(SubnetSpec {
+                    subnet,
+                    gateway: None,
+                })
+            }
+            Some(Ipv6Choice::Subnet(subnet)) => {
+                return Err(fail(&format!("ipv6: '{subnet}' is not an IPv6 subnet")))
+            }
+            Some(Ipv6Choice::On(on)) => spec.ipv6 = on,
+            None => {}
+        }
+        Ok(spec)
+    }
 }
 
 /// A bridge network as ctrsh keeps it (`network.json`).
@@ -335,6 +385,46 @@ mod tests {
             err("ctrsh0", big_mtu),
             "network 'ctrsh0': mtu: 70000 is not between 68 and 65535"
         );
+    }
+
+    #[test]
+    fn options_become_a_spec() {
+        let options =
+            |json: serde_json::Value| -> NetworkOptions { serde_json::from_value(json).unwrap() };
+        let spec = options(serde_json::json!({
+            "subnet": "10.88.0.0/16", "gateway": "10.88.0.254", "ipv6": "fd88::/64", "mtu": 1400
+        }))
+        .spec("n")
+        .unwrap();
+        assert_eq!(spec.subnets.len(), 2);
+        assert_eq!(spec.subnets[0].gateway.unwrap().to_string(), "10.88.0.254");
+        assert_eq!(spec.mtu, Some(1400));
+        assert!(
+            options(serde_json::json!({ "ipv6": true }))
+                .spec("n")
+                .unwrap()
+                .ipv6
+        );
+        let e = options(serde_json::json!({ "gateway": "10.88.0.1" }))
+            .spec("n")
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "network 'n': gateway: give the subnet it is in too"
+        );
+        let e = options(serde_json::json!({ "ipv6": "10.0.0.0/8" }))
+            .spec("n")
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "network 'n': ipv6: '10.0.0.0/8' is not an IPv6 subnet"
+        );
+        let unknown =
+            serde_json::from_value::<NetworkOptions>(serde_json::json!({ "subnett": "x" }));
+        assert!(unknown
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `subnett`"));
     }
 
     #[test]

@@ -52,8 +52,15 @@ pub struct NetworkInfo {
     pub network: Network,
     /// Whether ctrsh made the bridge (and removes it with the network).
     pub bridge_made_by_ctrsh: bool,
-    /// The containers on it, by id, with their addresses.
-    pub containers: Vec<(String, Vec<IpNet>)>,
+    /// The containers on it.
+    pub containers: Vec<Member>,
+}
+
+/// A container on a network and its addresses there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    pub id: String,
+    pub addresses: Vec<IpNet>,
 }
 
 impl Networks {
@@ -160,7 +167,10 @@ impl Networks {
         let containers = leases
             .leases
             .iter()
-            .map(|(i, l)| (l.container.clone(), net.addresses(*i)))
+            .map(|(i, l)| Member {
+                id: l.container.clone(),
+                addresses: net.addresses(*i),
+            })
             .collect();
         Ok(NetworkInfo {
             network: net,

@@ -5,18 +5,19 @@
 mod common;
 
 use common::netns::{self, Netns, World, HOST_IP, OUTSIDE_IP};
-use common::Sandbox;
+use common::{Need, Sandbox};
 use ctrsh::runtime::network::{pasta, NetworkSpec, Networks, Port, Protocol, SubnetSpec};
 use std::fs::File;
 use std::os::fd::AsFd;
 
+/// The tools every network test uses.
+const TOOLS: [Need; 2] = [Need::Program("ip"), Need::Program("nft")];
+
 fn sandbox(test: &str) -> Option<Sandbox> {
-    let sb = Sandbox::new(test)?;
-    if let Some(why) = netns::missing_tools() {
-        common::skip(test, &why);
+    if !common::requires(test, &TOOLS) {
         return None;
     }
-    Some(sb)
+    Sandbox::new(test)
 }
 
 fn spec(subnets: &[&str]) -> NetworkSpec {
@@ -294,13 +295,12 @@ fn networks_without_a_subnet_get_a_free_one() {
 /// leaves nothing running.
 #[test]
 fn pasta_networks_an_unprivileged_namespace() {
+    if !common::requires("net-pasta", &[Need::Program("pasta"), Need::TunForUsers]) {
+        return;
+    }
     let Some(sb) = sandbox("net-pasta") else {
         return;
     };
-    if let Some(why) = netns::missing_rootless_tools() {
-        common::skip("net-pasta", &why);
-        return;
-    }
     let world = World::new(&sb.dir);
     world
         .host

@@ -40,6 +40,9 @@ pub enum Need {
     Controller(&'static str),
     /// A program on PATH (a tool the test drives: docker-registry, skopeo).
     Program(&'static str),
+    /// /dev/net/tun usable by every user (mode 0666, as udev makes it):
+    /// rootless networking (pasta) opens it as the user.
+    TunForUsers,
 }
 
 /// True when the host has every one of `needs`; otherwise `skip`s `test`
@@ -104,6 +107,11 @@ impl Host {
             }
             Need::Program(name) if !on_path(name) => Some(format!(
                 "{name} is not installed (scripts/test installs it)"
+            )),
+            Need::TunForUsers if tun_mode() != 0o666 => Some(format!(
+                "/dev/net/tun must be usable by every user (mode 0666, as udev makes it; \
+                 scripts/test sets it), is {:o}",
+                tun_mode()
             )),
             _ => None,
         }
@@ -318,4 +326,10 @@ fn on_path(name: &str) -> bool {
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
     })
+}
+
+/// The permission bits of /dev/net/tun (0 without it).
+fn tun_mode() -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata("/dev/net/tun").map_or(0, |m| m.permissions().mode() & 0o777)
 }

@@ -14,34 +14,6 @@ use std::time::{Duration, Instant};
 pub const HOST_IP: &str = "198.18.0.1";
 pub const OUTSIDE_IP: &str = "198.18.0.2";
 
-/// What the network tests need besides root, if something is missing.
-pub fn missing_tools() -> Option<String> {
-    for (tool, package) in [("ip", "iproute2"), ("nft", "nftables")] {
-        let found = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-            .iter()
-            .any(|d| PathBuf::from(d).join(tool).exists());
-        if !found {
-            return Some(format!("{tool} is missing (apt-get install {package})"));
-        }
-    }
-    None
-}
-
-/// What the rootless network tests need besides `missing_tools`.
-pub fn missing_rootless_tools() -> Option<String> {
-    if !std::path::Path::new("/usr/bin/pasta").exists() {
-        return Some("pasta is missing (apt-get install passt)".into());
-    }
-    use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata("/dev/net/tun").map_or(0, |m| m.permissions().mode() & 0o777);
-    if mode != 0o666 {
-        return Some(format!(
-            "/dev/net/tun must be usable by every user (mode 0666, as udev makes it; scripts/test sets it), is {mode:o}"
-        ));
-    }
-    None
-}
-
 /// A named network namespace (`ip netns add`), deleted on drop.
 pub struct Netns {
     pub name: String,

@@ -137,8 +137,11 @@ pub fn attach(
     index: u64,
 ) -> Result<()> {
     // A leftover of a create that died before its container had a state
-    // dir (the name is this container's).
-    nl.delete_link(host_name)?;
+    // dir (the name is this container's). Looked up first: a delete takes
+    // the kernel's rtnl lock even for a link that is not there.
+    if nl.link(host_name)?.is_some() {
+        nl.delete_link(host_name)?;
+    }
     nl.add_veth(host_name, bridge, net.mtu, "eth0", eth0_mac(index), netns)?;
     let inside = (|| {
         // The host end first: eth0 has a carrier once both ends are up.

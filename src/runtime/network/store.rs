@@ -311,7 +311,12 @@ impl Networks {
                 nat::unpublish(&veth)?;
             }
         }
-        Netlink::open()?.delete_link(&veth)?;
+        // Gone with the container's network namespace, unless that is still
+        // held; a delete waits for the kernel's RCU grace periods.
+        let mut nl = Netlink::open()?;
+        if nl.link(&veth)?.is_some() {
+            nl.delete_link(&veth)?;
+        }
         if let Some(index) = leases.of(id) {
             leases.leases.remove(&index);
             self.write_leases(name, &leases)?;

@@ -7,7 +7,7 @@ mod common;
 use common::{Need, Ran, Sandbox};
 use ctrsh::runtime::Factory;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 
 #[test]
@@ -23,9 +23,10 @@ a.start(process(#{ args: ["/bin/sleep", "1000"], stdin: "null", stdout: "null", 
 let ns = |kind| #{ type: kind, path: `/proc/${a.pid}/ns/${kind}` };
 let joined = #{ rootfs: rootfs, namespaces: ["mount", ns.call("uts"), ns.call("pid"), ns.call("net")] };
 let b = f.create(id + "-b", joined);
-let p = process(#{ args: ["/bin/sh", "-c", "hostname; ps -o comm | grep -c sleep"], env: ["PATH=/bin"], stdout: "pipe", stderr: "pipe" });
+let p = process(#{ args: ["/bin/sh", "-c", "hostname; ps -o comm | grep -c sleep; echo NET $(readlink /proc/self/ns/net)"], env: ["PATH=/bin"], stdout: "pipe", stderr: "pipe" });
 print("CODE " + b.run(p));
 print(p.stdout + p.stderr);
+print("A_NET " + run_host(["readlink", `/proc/${a.pid}/ns/net`]).stdout);
 b.destroy();
 a.destroy();
 "#,
@@ -33,29 +34,65 @@ a.destroy();
     assert!(out.contains("CODE 0"), "{out}");
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
     // The uts namespace (and so the hostname) and the pid namespace (and
-    // so the first container's sleep) are shared.
+    // so the first container's sleep) are shared, and so is the network
+    // namespace: the second container's is the first one's.
     assert!(lines.contains(&"first"), "{out}");
     assert!(lines.contains(&"1"), "{out}");
+    let net = |prefix: &str| {
+        let line = lines.iter().find_map(|l| l.strip_prefix(prefix));
+        line.unwrap_or_else(|| panic!("no {prefix} line: {out}"))
+            .to_string()
+    };
+    assert!(net("NET ").starts_with("net:["), "{out}");
+    assert_eq!(net("NET "), net("A_NET "), "{out}");
     sb.assert_nothing_left(&format!("{}-a", sb.id));
     sb.assert_nothing_left(&format!("{}-b", sb.id));
 }
 
+/// Root in the container is not root on the host: of two host files owned
+/// by host root and bound read-write, it can write the one whose mode
+/// lets anybody write (so the bind is writable), not the one only host
+/// root may write.
 #[test]
 fn user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
     let Some(sb) = Sandbox::new("ns_user") else {
         return;
     };
+    let mut binds = Vec::new();
+    for mode in [0o644, 0o666] {
+        let file = sb.dir.join(format!("host-file-{mode:o}"));
+        fs::write(&file, "host\n").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+        binds.push(format!(
+            r#"#{{ source: {}, destination: "/mnt/{mode:o}", type: "bind", options: ["bind", "rw"] }}"#,
+            common::rhai_str(&file.to_string_lossy())
+        ));
+    }
     let out = sb.sh(
-        r#"config.namespaces = ["user", "mount", "uts", "ipc", "pid", "net"];
-config.uid_mappings = [#{ container_id: 0, host_id: 200000, size: 65536 }];
-config.gid_mappings = [#{ container_id: 0, host_id: 200000, size: 65536 }];"#,
-        "id -u; cat /proc/self/uid_map; touch /proc/sys/kernel/x 2>/dev/null && echo wrote || echo denied",
+        &format!(
+            r#"config.namespaces = ["user", "mount", "uts", "ipc", "pid", "net"];
+config.uid_mappings = [#{{ container_id: 0, host_id: 200000, size: 65536 }}];
+config.gid_mappings = [#{{ container_id: 0, host_id: 200000, size: 65536 }}];
+config.mounts = [{}];"#,
+            binds.join(", ")
+        ),
+        "id -u; cat /proc/self/uid_map
+         for f in 644 666; do echo inside >> /mnt/$f 2>/dev/null && echo \"$f wrote\" || echo \"$f denied\"; done",
     );
     let lines: Vec<String> = out
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
-    assert_eq!(lines, ["0", "0 200000 65536", "denied"], "{out}");
+    assert_eq!(
+        lines,
+        ["0", "0 200000 65536", "644 denied", "666 wrote"],
+        "{out}"
+    );
+    let read = |mode: &str| fs::read_to_string(sb.dir.join(format!("host-file-{mode}"))).unwrap();
+    assert_eq!(
+        (read("644"), read("666")),
+        ("host\n".into(), "host\ninside\n".into())
+    );
 }
 
 #[test]
@@ -128,19 +165,32 @@ c.destroy();
     sb.assert_nothing_left(&sb.id);
 }
 
+/// The values differ from the host's (ip_forward is set to the opposite of
+/// the host's), which stay as they were.
 #[test]
 fn namespaced_sysctls_are_set_inside_the_container() {
     let Some(sb) = Sandbox::new("ns_sysctl") else {
         return;
     };
+    let host = |key: &str| fs::read_to_string(format!("/proc/sys/{key}")).unwrap();
+    let (forward, shmmni) = (host("net/ipv4/ip_forward"), host("kernel/shmmni"));
+    let inside = if forward.trim() == "1" { "0" } else { "1" };
+    assert_ne!(shmmni.trim(), "1234");
     let out = sb.sh(
-        r#"config.sysctl = #{ "net.ipv4.ip_forward": "1", "kernel.shmmni": "1234" };"#,
+        &format!(
+            r#"config.sysctl = #{{ "net.ipv4.ip_forward": "{inside}", "kernel.shmmni": "1234" }};"#
+        ),
         "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni",
     );
     assert_eq!(
         out.split_whitespace().collect::<Vec<_>>(),
-        ["1", "1234"],
+        [inside, "1234"],
         "{out}"
+    );
+    assert_eq!(
+        (host("net/ipv4/ip_forward"), host("kernel/shmmni")),
+        (forward, shmmni),
+        "the host's values changed"
     );
 }
 

@@ -10,12 +10,16 @@
 //! `cc -static` once per run and copied into the rootfs): it makes one
 //! system call and prints "ok" or the errno's name. An attempt that works
 //! is a hole in the runtime: the test fails with "HOLE: ..." and stays
-//! failing until the runtime is fixed. docs/security.md maps each
+//! failing until the runtime is fixed. The controls at the end show the
+//! attempts working where nothing stops them (a permissive container, the
+//! host), so a refusal is the runtime's doing. docs/security.md maps each
 //! guarantee to these tests and describes the known holes.
 
 mod common;
 
-use common::{file_digest, rhai_str, Need, RunningScript, Sandbox, CTRSH};
+use common::{
+    file_digest, host, readable_block_device, rhai_str, Need, RunningScript, Sandbox, CTRSH,
+};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -213,18 +217,33 @@ fn printed_text(script_stdout: &str, prefix: &str) -> String {
 
 // ---------------------------------------------------------------- mounts
 
+/// A shell line that mounts a cgroup hierarchy of the host at /mnt and
+/// says "cgroup ok": v1 memory where the host has it, else cgroup2.
+fn mount_cgroup() -> &'static str {
+    if host().cgroups.is_v2("memory") {
+        r#"mount -t cgroup2 cgroup2 /mnt 2>/dev/null && echo "cgroup ok""#
+    } else {
+        r#"mount -t cgroup -o memory cgroup /mnt 2>/dev/null && echo "cgroup ok""#
+    }
+}
+
+/// Mounting tmpfs, a cgroup hierarchy and proc (the control,
+/// `escape_attempts_work_in_a_permissive_container`, makes each of them).
 fn mount_tmpfs(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
         return;
     };
     let out = e.sh(
         "",
-        r#"echo "probe $(probe mount_tmpfs /mnt 2>&1)"
-           mount -t tmpfs tmpfs /mnt 2>/dev/null && echo "busybox ok"
-           mount -t cgroup -o memory cgroup /mnt 2>/dev/null && echo "cgroup ok"
-           mount -t proc proc /mnt 2>/dev/null && echo "proc ok"
-           awk '$2 == "/mnt" { print "mounted " $3 }' /proc/mounts
-           true"#,
+        &format!(
+            r#"echo "probe $(probe mount_tmpfs /mnt 2>&1)"
+               mount -t tmpfs tmpfs /mnt 2>/dev/null && echo "busybox ok"
+               {cgroup}
+               mount -t proc proc /mnt 2>/dev/null && echo "proc ok"
+               awk '$2 == "/mnt" {{ print "mounted " $3 }}' /proc/mounts
+               true"#,
+            cgroup = mount_cgroup()
+        ),
     );
     let got = answers(&out);
     assert_failed(&got, "probe", &["EPERM"]);
@@ -525,13 +544,17 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid_sandbox() {
 
 // ---------------------------------------------------------------- devices
 
+/// Making a node for a host block device and opening it (the control,
+/// `escape_attempts_work_in_a_permissive_container`, opens it with every
+/// device allowed).
 fn block_device(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
         return;
     };
-    // The host disk that holds the rootfs.
-    let dev = fs::metadata(&e.sb.rootfs).unwrap().dev();
-    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let Some((major, minor)) = readable_block_device(&e.sb.rootfs) else {
+        common::skip(test, "the host cannot read any of its block devices");
+        return;
+    };
     let out = e.sh(
         "",
         &format!(
@@ -709,13 +732,16 @@ fn escape_sys_fallback_submounts_read_only_sandbox_without_net() {
 
 // ---------------------------------------------------------- kernel calls
 
+/// What the module attempts load: garbage the kernel refuses to link.
+const DUMMY_MODULE: &[u8] = b"\x7fELF not a kernel module";
+
 fn load_module(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
         return;
     };
     // Not a module: should the call get past the permission checks, the
     // kernel refuses it (ENOEXEC), which the test reports as a hole.
-    e.add_file("escape-dummy.ko", b"\x7fELF not a kernel module", 0o644);
+    e.add_file("escape-dummy.ko", DUMMY_MODULE, 0o644);
     let out = e.sh(
         "",
         r#"insmod /escape-dummy.ko 2>/dev/null && echo "insmod ok"
@@ -878,6 +904,10 @@ fn escape_create_user_namespace_denied_sandbox() {
 /// The hard RLIMIT_NOFILE both containers get.
 const NOFILE: &str = r#"config.rlimits = [#{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }];"#;
 
+/// Raising the hard RLIMIT_NOFILE past the configured 1024 (the control,
+/// `escape_attempts_work_in_a_permissive_container`, configures 4096 and
+/// raises to it). Below the host's own hard limit, so a container without
+/// the configured limit would get through.
 fn raise_rlimit(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
         return;
@@ -908,21 +938,47 @@ fn escape_raise_hard_rlimit_denied_sandbox() {
     raise_rlimit("esc-rlimit-s", Profile::Sandbox);
 }
 
+const CAP_SYS_RESOURCE: u32 = 24;
+
+/// The lowest oom_score_adj a container process without CAP_SYS_RESOURCE
+/// may set: the value last written by a process with that capability
+/// (the kernel's oom_score_adj_min). A ctrsh that has it writes the
+/// configured 500 that way; one that lacks it (as on some CI machines)
+/// leaves the floor where it was, at ctrsh's own value, to which the
+/// container can return.
+fn oom_floor() -> i32 {
+    if host().has_capability(CAP_SYS_RESOURCE) {
+        return 500;
+    }
+    let own = fs::read_to_string("/proc/self/oom_score_adj").unwrap();
+    own.trim().parse().unwrap()
+}
+
+/// Lowering oom_score_adj below the floor (the control,
+/// `escape_attempts_work_in_a_permissive_container`, writes the floor, or
+/// -1000 with CAP_SYS_RESOURCE where the host has it).
 fn lower_oom_score_adj(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
         return;
     };
+    let below = oom_floor() - 1;
     let out = e.sh(
         "config.oom_score_adj = 500;",
-        r#"echo -1000 > /proc/self/oom_score_adj 2>/dev/null && echo "lower ok"
-           echo "adj $(cat /proc/self/oom_score_adj)"
-           true"#,
+        &format!(
+            r#"echo {below} > /proc/self/oom_score_adj 2>/dev/null && echo "lower ok"
+               echo -1000 > /proc/self/oom_score_adj 2>/dev/null && echo "lowest ok"
+               echo "adj $(cat /proc/self/oom_score_adj)"
+               true"#
+        ),
     );
     let got = answers(&out);
-    assert!(
-        !got.contains_key("lower"),
-        "HOLE: oom_score_adj lowered: {out}"
-    );
+    for attempt in ["lower", "lowest"] {
+        assert!(
+            !got.contains_key(attempt),
+            "HOLE: oom_score_adj lowered below {}: {out}",
+            below + 1
+        );
+    }
     assert_eq!(got.get("adj").map(String::as_str), Some("500"), "{out}");
 }
 
@@ -1172,6 +1228,22 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Starts `cmd` in the pid namespace of process `pid` (a container's
+/// init), as ctrsh starts a joining init: from a thread that entered it,
+/// since only that thread's children land there. It stays in every other
+/// namespace of the test.
+fn spawn_in_pid_ns(pid: &str, cmd: &mut Command) -> KillOnDrop {
+    let pid_ns = fs::File::open(format!("/proc/{pid}/ns/pid")).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(&pid_ns, nix::sched::CloneFlags::CLONE_NEWPID).unwrap();
+            KillOnDrop(cmd.spawn().unwrap_or_else(|e| panic!("start {cmd:?}: {e}")))
+        })
+        .join()
+        .unwrap()
+    })
+}
+
 /// Polls `file` until it has a line starting with `prefix` (60 s at most);
 /// returns that line.
 fn wait_for_line(file: &Path, prefix: &str) -> String {
@@ -1219,27 +1291,18 @@ c.destroy();
         pid_file = rhai_str(&pid_file.to_string_lossy()),
     ));
     let pid = wait_for_line(&pid_file, "");
-    let pid_ns = fs::File::open(format!("/proc/{pid}/ns/pid")).unwrap();
     let (channel, init_end) = std::os::unix::net::UnixStream::pair().unwrap();
     let init_fd = std::os::fd::AsRawFd::as_raw_fd(&init_end);
-    let init = std::thread::scope(|s| {
-        s.spawn(|| {
-            // Only this thread's children land in the namespace.
-            nix::sched::setns(&pid_ns, nix::sched::CloneFlags::CLONE_NEWPID).unwrap();
-            let mut cmd = Command::new(&copy);
-            cmd.arg0("ctrsh").arg("init");
-            // SAFETY: only dup2 between fork and exec.
-            unsafe {
-                cmd.pre_exec(move || match libc::dup2(init_fd, 3) {
-                    3 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                });
-            }
-            KillOnDrop(cmd.spawn().expect("start the copy as `ctrsh init`"))
-        })
-        .join()
-        .unwrap()
-    });
+    let mut cmd = Command::new(&copy);
+    cmd.arg0("ctrsh").arg("init");
+    // SAFETY: only dup2 between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || match libc::dup2(init_fd, 3) {
+            3 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        });
+    }
+    let init = spawn_in_pid_ns(&pid, &mut cmd);
     let holding = wait_for_line(&out, "holding ");
     drop(init);
     drop(channel);
@@ -1564,4 +1627,224 @@ fn escape_attempts_from_exec_process_denied_default() {
 #[test]
 fn escape_attempts_from_exec_process_denied_sandbox() {
     exec_process("esc-exec-s", Profile::Sandbox);
+}
+
+// --------------------------------------------------------------- controls
+//
+// An attempt that fails proves something only if it would work where the
+// runtime did not stop it. These controls make the attempts above where
+// they can work.
+
+/// The attempts of the tests above in a container that allows them: no
+/// seccomp filter; CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH, CAP_SYS_MODULE,
+/// CAP_BPF, CAP_PERFMON (and CAP_SYS_RESOURCE where ctrsh has it) on top
+/// of the defaults; every device; no pid namespace; a hard RLIMIT_NOFILE
+/// of 4096. Each gets through ("ok"; the module calls get past the
+/// permission check to the kernel's refusal of garbage). pivot_root goes
+/// last: it moves the shell's root.
+#[test]
+fn escape_attempts_work_in_a_permissive_container() {
+    let Some(e) = Escape::new("esc-permissive", Profile::Default) else {
+        return;
+    };
+    e.add_file("escape-dummy.ko", DUMMY_MODULE, 0o644);
+    let me = std::process::id();
+    let Some((major, minor)) = readable_block_device(&e.sb.rootfs) else {
+        common::skip(
+            "esc-permissive",
+            "the host cannot read any of its block devices",
+        );
+        return;
+    };
+    let resource = host().has_capability(CAP_SYS_RESOURCE);
+    let oom_target = if resource { -1000 } else { oom_floor() };
+    let writes: Vec<&str> = PROC_WRITES
+        .iter()
+        .chain(&SYS_WRITES)
+        .map(|(_, path)| *path)
+        .filter(|path| Path::new(path).exists())
+        .collect();
+    let mut probes = vec![
+        "umount /proc/keys",
+        "umount /sys/firmware",
+        "open_by_handle /etc/passwd",
+        "init_module /escape-dummy.ko",
+        "finit_module /escape-dummy.ko",
+        "keyctl",
+        "add_key",
+        "bpf",
+        "perf_event_open",
+        "unshare_user",
+        "clone_user",
+        "raise_nofile 4096",
+    ];
+    if host().ia32 {
+        probes.push("i386_keyctl");
+    }
+    let quoted: Vec<String> = probes.iter().map(|p| format!("\"{p}\"")).collect();
+    let setup = format!(
+        r#"config.namespaces = ["mount", "uts", "ipc", "net"];
+config.seccomp = "unconfined";
+config.capabilities = default_capabilities() + ["CAP_SYS_ADMIN", "CAP_DAC_READ_SEARCH",
+    "CAP_SYS_MODULE", "CAP_BPF", "CAP_PERFMON"{resource}];
+config.cgroups = #{{ allow_all_devices: true }};
+config.rlimits = [#{{ type: "RLIMIT_NOFILE", hard: 4096, soft: 1024 }}];
+config.oom_score_adj = 500;
+"#,
+        resource = if resource {
+            r#", "CAP_SYS_RESOURCE""#
+        } else {
+            ""
+        },
+    );
+    let out = e.sh(
+        &setup,
+        &format!(
+            r#"echo "mount_tmpfs $(probe mount_tmpfs /mnt 2>&1)"
+               mount -t tmpfs tmpfs /mnt && echo "busybox ok"
+               {cgroup}
+               mount -t proc proc /mnt && echo "proc ok"
+               mount --bind / /mnt && echo "bind ok"
+               mount --rbind /proc /mnt && echo "rbind ok"
+               mount -o remount,rw,bind /proc/sys && echo "proc-sys-bind ok"
+               [ -e /proc/sysrq-trigger ] && mount -o remount,rw,bind /proc/sysrq-trigger
+               mount -o remount,rw /sys && echo "sys ok"
+               for f in {writes}; do echo "$f $(probe openw $f 2>&1)"; done
+               echo "umount_/proc/sys $(probe umount /proc/sys 2>&1)"
+               for a in {probes}; do echo "$(echo $a | tr ' ' _) $(probe $a 2>&1)"; done
+               mknod /dev/escape-disk b {major} {minor} && echo "mknod ok"
+               echo "open_disk $(probe open /dev/escape-disk 2>&1)"
+               echo "openw_disk $(probe openw /dev/escape-disk 2>&1)"
+               [ -e /proc/{me} ] && echo "visible ok"
+               echo "kill0 $(probe kill0 {me} 2>&1)"
+               echo {oom_target} > /proc/self/oom_score_adj && echo "oom ok"
+               echo "pivot_root $(probe pivot_root /dev /dev/shm 2>&1)"
+               true"#,
+            cgroup = mount_cgroup(),
+            writes = writes.join(" "),
+            probes = quoted.join(" "),
+        ),
+    );
+    let got = answers(&out);
+    let mut worked: Vec<String> = [
+        "mount_tmpfs",
+        "busybox",
+        "cgroup",
+        "proc",
+        "bind",
+        "rbind",
+        "proc-sys-bind",
+        "sys",
+        "umount_/proc/sys",
+        "mknod",
+        "open_disk",
+        "openw_disk",
+        "visible",
+        "kill0",
+        "oom",
+        "pivot_root",
+    ]
+    .map(String::from)
+    .to_vec();
+    worked.extend(writes.iter().map(|w| w.to_string()));
+    worked.extend(
+        probes
+            .iter()
+            .filter(|p| !p.contains("module"))
+            .map(|p| p.replace(' ', "_")),
+    );
+    for label in &worked {
+        assert_eq!(
+            got.get(label).map(String::as_str),
+            Some("ok"),
+            "the control of '{label}' did not work:\n{out}"
+        );
+    }
+    for label in [
+        "init_module_/escape-dummy.ko",
+        "finit_module_/escape-dummy.ko",
+    ] {
+        let answer = got.get(label).map(String::as_str).unwrap_or("no answer");
+        assert!(
+            !["EPERM", "ok", "no answer"].contains(&answer),
+            "the control of '{label}' did not reach the kernel's check: {answer}\n{out}"
+        );
+    }
+}
+
+/// The control for the /proc/<pid>/root attempts (`proc_root_tricks`,
+/// `joining_init_root`): a host process in the container's pid namespace
+/// (there as a joining init would be before it joined the mount
+/// namespace) shows the host's files to a container with CAP_SYS_PTRACE.
+#[test]
+fn escape_host_file_via_a_host_process_in_the_pid_namespace_works() {
+    let Some(e) = Escape::new("esc-procroot-control", Profile::Default) else {
+        return;
+    };
+    let m = e.marker_path();
+    let (pid_file, out) = (e.sb.dir.join("pid"), e.sb.dir.join("out"));
+    // pid 1 waits until the test, after it has put the host process
+    // there, makes /dev/shm/go (through /proc/<pid>/root).
+    let script = e.sb.start_script(&format!(
+        r#"{WITH_SYS_PTRACE}
+spec.args = ["/bin/sh", "-c", {look}];
+spec.stdout = {out};
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+write_file({pid_file}, `${{c.pid}}`);
+print("CODE " + p.wait());
+c.destroy();
+"#,
+        look = rhai_str(&format!(
+            r#"until [ -e /dev/shm/go ]; do :; done
+               for p in /proc/[0-9]*/root{m}; do cat $p 2>/dev/null && echo " <- VISIBLE $p"; done
+               true"#
+        )),
+        out = rhai_str(&out.to_string_lossy()),
+        pid_file = rhai_str(&pid_file.to_string_lossy()),
+    ));
+    let pid = wait_for_line(&pid_file, "");
+    let host_process = spawn_in_pid_ns(&pid, Command::new("sleep").arg("1000"));
+    fs::write(format!("/proc/{pid}/root/dev/shm/go"), "").unwrap();
+    let seen = wait_for_line(&out, MARKER_TEXT);
+    assert!(seen.contains(" <- VISIBLE /proc/"), "{seen}");
+    // Reaped before the container's pid 1 can finish exiting.
+    drop(host_process);
+    let out = script.finish();
+    assert_eq!(out.code, Some(0), "{out}");
+}
+
+/// Controls run on the host, where nothing stops the attempt: the chroot
+/// breakout from a plain chroot into the rootfs (how a runtime without
+/// pivot_root would confine) reaches the host marker, and TIOCSTI into a
+/// terminal that is the caller's stdin pushes input.
+#[test]
+fn escape_chroot_breakout_and_tiocsti_work_on_the_host() {
+    let Some(e) = Escape::new("esc-host-control", Profile::Default) else {
+        return;
+    };
+    fs::create_dir_all(e.sb.rootfs.join("tmp")).unwrap();
+    let chrooted = Command::new("chroot")
+        .arg(&e.sb.rootfs)
+        .args(["/bin/probe", "chroot_breakout", "/tmp/jail"])
+        .arg(e.marker_path())
+        .output()
+        .expect("run chroot");
+    assert_eq!(
+        String::from_utf8_lossy(&chrooted.stdout),
+        "ok\n",
+        "{chrooted:?}"
+    );
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let pushed = Command::new(probe_binary().unwrap())
+        .arg("tiocsti")
+        .stdin(std::process::Stdio::from(pty.slave))
+        .output()
+        .expect("run the probe");
+    assert_eq!(
+        String::from_utf8_lossy(&pushed.stdout),
+        "ok\n",
+        "{pushed:?}"
+    );
 }

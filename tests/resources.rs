@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{cgroups_named, host, rhai_str, Sandbox};
+use common::{cgroup_dir, cgroups_named, host, kernel_offers, rhai_str, Sandbox};
 use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -72,28 +72,17 @@ fn number(out: &str, key: &str) -> i64 {
 /// memory cgroup (ctrsh inherits it), in the hierarchy the host has the
 /// memory controller in.
 fn expected_memory_cgroup(sb: &Sandbox) -> PathBuf {
-    let memory = host()
-        .cgroups
-        .hierarchy("memory")
-        .expect("a memory controller");
-    let own = fs::read_to_string("/proc/self/cgroup").expect("read /proc/self/cgroup");
-    let own_path = own
-        .lines()
-        .find_map(|l| {
-            let (_, rest) = l.split_once(':')?;
-            let (controllers, path) = rest.split_once(':')?;
-            let wanted = match memory.v2 {
-                true => controllers.is_empty(),
-                false => controllers.split(',').any(|c| c == "memory"),
-            };
-            wanted.then_some(path)
-        })
-        .expect("this process's memory cgroup");
-    memory
-        .mount
-        .join(own_path.trim_start_matches('/'))
+    cgroup_dir(std::process::id(), "memory")
         .join(sb.needle())
         .join(&sb.id)
+}
+
+/// The host pid of the sandbox's container's init.
+fn init_pid(sb: &Sandbox) -> u32 {
+    let c = ctrsh::runtime::Factory::new(&sb.root)
+        .and_then(|f| f.load(&sb.id))
+        .unwrap();
+    c.pid().expect("the container runs") as u32
 }
 
 #[test]
@@ -486,35 +475,46 @@ for i in 0..200 { c.update(#{ pids_limit: 101 + i % 2 }); }
     );
 }
 
+/// The default rules allow mknod of any node ("b *:* m") but not reading a
+/// disk; /dev/null's numbers stay readable under another name. With
+/// `allowed_devices` that add a read rule for the disk, the same read works
+/// (and so the default's refusal is the rules' doing).
 #[test]
 fn reading_a_disk_device_is_denied_by_the_device_rules() {
     let Some(sb) = Sandbox::new("res-devices") else {
         return;
     };
-    // The default rules allow mknod of any node ("b *:* m") but not reading
-    // a disk; /dev/null's numbers stay readable under another name.
-    let out = with_container(
-        &sb,
-        "",
-        &["CAP_MKNOD"],
-        "exec sleep 1000",
-        r#"for step in [["MKNOD_SDA", "mknod /tmp/sda b 8 0"], ["READ_SDA", "head -c1 /tmp/sda"],
-             ["MKNOD_NULL", "mknod /tmp/null c 1 3"], ["READ_NULL", "head -c1 /tmp/null"]] {
+    let Some((major, minor)) = common::readable_block_device(&sb.rootfs) else {
+        common::skip(
+            "res-devices",
+            "the host cannot read any of its block devices",
+        );
+        return;
+    };
+    let steps = format!(
+        r#"for step in [["MKNOD_DISK", "mknod /tmp/disk b {major} {minor}"], ["READ_DISK", "head -c1 /tmp/disk >/dev/null"],
+             ["MKNOD_NULL", "mknod /tmp/null c 1 3"], ["READ_NULL", "head -c1 /tmp/null"]] {{
     let r = c.exec(["/bin/sh", "-c", step[1]]);
-    let line = `${step[0]} ${r.code} ${r.stderr}`;
+    let line = `${{step[0]}} ${{r.code}} ${{r.stderr}}`;
     line.trim();
     print(line);
-}
-"#,
+}}
+"#
     );
-    assert_eq!(value(&out, "MKNOD_SDA"), "0", "{out}");
+    let out = with_container(&sb, "", &["CAP_MKNOD"], "exec sleep 1000", &steps);
+    assert_eq!(value(&out, "MKNOD_DISK"), "0", "{out}");
     assert_eq!(
-        value(&out, "READ_SDA"),
-        "1 head: /tmp/sda: Operation not permitted",
+        value(&out, "READ_DISK"),
+        "1 head: /tmp/disk: Operation not permitted",
         "{out}"
     );
     assert_eq!(value(&out, "MKNOD_NULL"), "0", "{out}");
     assert_eq!(value(&out, "READ_NULL"), "0", "{out}");
+    let allowed = format!(
+        r#"allowed_devices: default_allowed_devices() + [#{{ type: "b", major: {major}, minor: {minor}, permissions: "r" }}]"#
+    );
+    let out = with_container(&sb, &allowed, &["CAP_MKNOD"], "exec sleep 1000", &steps);
+    assert_eq!(value(&out, "READ_DISK"), "0", "{out}");
 }
 
 #[test]
@@ -545,5 +545,138 @@ fn destroy_leaves_nothing_under_the_cgroup_parent() {
         memory.display()
     );
     sb.script_ok("f.load(id).destroy();");
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// The limits of a config, read back from the container's cgroup files on
+/// the host (v1 or v2 names and units, as the host has each controller)
+/// and, for the cpuset, seen by the container's process itself.
+#[test]
+fn limits_are_in_the_containers_cgroup() {
+    let Some(sb) = Sandbox::new("res-readback") else {
+        return;
+    };
+    let weight_files = match host().cgroups.is_v2("blkio") {
+        false => ["blkio.weight", "blkio.bfq.weight"],
+        true => ["io.bfq.weight", "io.weight"],
+    };
+    // The weight only where the kernel has a weight file; hugetlb only
+    // where the host has the controller.
+    let weight = kernel_offers("blkio", &weight_files);
+    let hugetlb = host().cgroups.hierarchy("hugetlb").is_some();
+    let limits = format!(
+        r#"memory: "64M", memory_reservation: "32M", cpu_shares: 512,
+    cpu_quota: 50000, cpu_period: 100000, cpuset_cpus: "0", cpuset_mems: "0", pids_limit: 32,
+    {weight} {hugetlb}"#,
+        weight = if weight.is_some() {
+            "blkio_weight: 500,"
+        } else {
+            ""
+        },
+        hugetlb = match hugetlb {
+            true => r#"hugetlb_limits: [#{ page_size: "2MB", limit: "4M" }],"#,
+            false => "",
+        },
+    );
+    let out = sb.script_ok(&format!(
+        r#"{}let r = c.exec(["/bin/grep", "-E", "^(Cpus|Mems)_allowed_list", "/proc/self/status"]);
+print(r.stdout);"#,
+        start_container(&sb, &limits, &[], "exec sleep 1000")
+    ));
+    let pid = init_pid(&sb);
+    let read = |controller: &str, file: &str| {
+        let path = cgroup_dir(pid, controller).join(file);
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.trim().to_string()
+    };
+    let v2 = |controller: &str| host().cgroups.is_v2(controller);
+    let mut want: Vec<(&str, &str, String)> = match v2("memory") {
+        false => vec![
+            ("memory", "memory.limit_in_bytes", "67108864".into()),
+            ("memory", "memory.soft_limit_in_bytes", "33554432".into()),
+        ],
+        true => vec![
+            ("memory", "memory.max", "67108864".into()),
+            ("memory", "memory.low", "33554432".into()),
+        ],
+    };
+    // v2's cpu.weight is runc's conversion of 512 shares.
+    want.extend(match v2("cpu") {
+        false => vec![
+            ("cpu", "cpu.shares", "512".into()),
+            ("cpu", "cpu.cfs_quota_us", "50000".into()),
+            ("cpu", "cpu.cfs_period_us", "100000".into()),
+        ],
+        true => vec![
+            ("cpu", "cpu.weight", "20".into()),
+            ("cpu", "cpu.max", "50000 100000".into()),
+        ],
+    });
+    want.push(("cpuset", "cpuset.cpus", "0".into()));
+    want.push(("cpuset", "cpuset.mems", "0".into()));
+    want.push(("pids", "pids.max", "32".into()));
+    if let Some(file) = weight {
+        // io.weight is on a 1..10000 scale; the bfq files read "default 500".
+        let value = if file == "io.weight" {
+            "default 4950"
+        } else {
+            "500"
+        };
+        want.push(("blkio", file, value.into()));
+    }
+    if hugetlb {
+        let file = match v2("hugetlb") {
+            false => "hugetlb.2MB.limit_in_bytes",
+            true => "hugetlb.2MB.max",
+        };
+        want.push(("hugetlb", file, "4194304".into()));
+    }
+    for (controller, file, value) in &want {
+        let got = read(controller, file);
+        assert!(
+            got == *value || got.ends_with(&format!(" {value}")),
+            "{controller} {file}: {got}, not {value}"
+        );
+    }
+    // What the process in the container is allowed, seen from inside.
+    let inside: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        inside,
+        ["Cpus_allowed_list:", "0", "Mems_allowed_list:", "0"],
+        "{out}"
+    );
+    sb.script_ok("f.load(id).destroy();");
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// `cgroups.path` places the container at that path from each hierarchy's
+/// root: the container's processes see it in /proc/self/cgroup (it has no
+/// cgroup namespace of its own).
+#[test]
+fn cgroups_path_places_the_container_there() {
+    let Some(sb) = Sandbox::new("res-path") else {
+        return;
+    };
+    let path = format!("/{}/{}", sb.needle(), sb.id);
+    let out = sb.script_ok(&format!(
+        r#"config.cgroups = #{{ path: {path} }};
+spec.args = ["/bin/cat", "/proc/self/cgroup"];
+let c = f.create(id, config);
+let p = process(spec);
+c.run(p);
+print(p.stdout);
+c.destroy();
+"#,
+        path = rhai_str(&path)
+    ));
+    // Every hierarchy of a controller ctrsh uses (name=systemd is not one).
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.is_empty() && !l.contains("name="))
+        .collect();
+    assert!(!lines.is_empty(), "{out}");
+    for line in lines {
+        assert!(line.ends_with(&format!(":{path}")), "{line}\n{out}");
+    }
     sb.assert_nothing_left(&sb.id);
 }

@@ -536,6 +536,71 @@ pub fn file_digest(path: &str) -> u64 {
     h.finish()
 }
 
+/// The directory of process `pid`'s cgroup for `controller` (its v1 name),
+/// in the hierarchy the host has that controller in.
+pub fn cgroup_dir(pid: u32, controller: &str) -> PathBuf {
+    let hierarchy = host()
+        .cgroups
+        .hierarchy(controller)
+        .unwrap_or_else(|| panic!("the host has no {controller} controller"));
+    let table = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/PID/cgroup");
+    let path = table
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.splitn(3, ':').skip(1);
+            let (controllers, path) = (fields.next()?, fields.next()?);
+            let wanted = match hierarchy.v2 {
+                true => controllers.is_empty(),
+                false => controllers.split(',').any(|c| c == controller),
+            };
+            wanted.then_some(path)
+        })
+        .unwrap_or_else(|| panic!("pid {pid} has no {controller} cgroup:\n{table}"));
+    hierarchy.mount.join(path.trim_start_matches('/'))
+}
+
+/// Which of `files` the kernel puts in a new cgroup of `controller`'s
+/// hierarchy (some depend on the I/O scheduler): seen in a cgroup made
+/// for the purpose under this process's own, and removed.
+pub fn kernel_offers<'a>(controller: &str, files: &[&'a str]) -> Option<&'a str> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = cgroup_dir(std::process::id(), controller)
+        .join(format!("ctrsh-test-offers-{}-{n}", std::process::id()));
+    fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    let found = files.iter().find(|f| dir.join(f).exists()).copied();
+    fs::remove_dir(&dir).unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
+    found
+}
+
+/// A block device the host can read: the disk that holds `near`, or
+/// else another (some machines deny their disk even to root; a loop device
+/// serves as well). Only the device rules can keep a container out of it.
+pub fn readable_block_device(near: &Path) -> Option<(u32, u32)> {
+    let dev = fs::metadata(near).unwrap().dev();
+    let disk = (libc::major(dev), libc::minor(dev));
+    let mut others: Vec<(u32, u32)> = fs::read_dir("/sys/dev/block")
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let (major, minor) = name.split_once(':')?;
+            Some((major.parse().ok()?, minor.parse().ok()?))
+        })
+        .collect();
+    others.sort();
+    // The node's name in /dev is the DEVNAME of its uevent.
+    let node = |(major, minor): &(u32, u32)| {
+        let uevent = fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/uevent")).ok()?;
+        let name = uevent.lines().find_map(|l| l.strip_prefix("DEVNAME="))?;
+        Some(Path::new("/dev").join(name))
+    };
+    std::iter::once(disk)
+        .chain(others)
+        .find(|dev| node(dev).is_some_and(|path| fs::File::open(path).is_ok()))
+}
+
 /// Directories in any cgroup hierarchy whose name starts with `prefix`
 /// (not what is below them).
 pub fn cgroups_named(prefix: &str) -> Vec<PathBuf> {

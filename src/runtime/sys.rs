@@ -86,6 +86,47 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Every signal back to its default action, none blocked: what a program
+/// expects at start. Ignored signals (SIGPIPE, which Rust ignores, or any
+/// that ctrsh's own caller ignored) would otherwise stay ignored across
+/// exec. The raw system call, since the C library refuses to touch the
+/// real-time signals it keeps for itself (32 and 33).
+pub fn reset_signals() -> io::Result<()> {
+    // The kernel's struct sigaction on x86_64 and aarch64: handler,
+    // flags, restorer, mask (8 bytes of 64 signals).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: a valid struct of the kernel's layout; no old action asked.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null::<KernelSigaction>(),
+                8usize,
+            )
+        })?;
+    }
+    let none = nix::sys::signal::SigSet::empty();
+    nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&none), None)
+        .map_err(io::Error::from)
+}
+
 /// A sealed, read-only in-memory copy of a file (our own binary).
 pub fn sealed_copy(path: &str) -> Result<OwnedFd> {
     let name = CString::new("ctrsh").unwrap();

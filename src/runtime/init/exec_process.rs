@@ -56,6 +56,8 @@ pub fn exec(
 
     let names = config.capability_names();
     let keep = capabilities::parse(&names)?;
+    // Before any filter, which might not allow rt_sigaction.
+    sys::reset_signals().ctx("reset signal dispositions")?;
     // Without no_new_privs the kernel only accepts a filter from a process
     // with CAP_SYS_ADMIN: install it before the capabilities go (as runc).
     if let (Some(f), false) = (&filter, config.no_new_privileges) {

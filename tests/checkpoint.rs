@@ -53,15 +53,35 @@ fn assert_continues(before: &Path, after: &Path) {
     assert!(a.windows(2).all(|w| w[1] == w[0] + 1), "{a:?}");
 }
 
-/// Rhai that creates container `id` running COUNTER with stdout to `out`.
+/// Rhai functions for the scripts: `lines(path)` counts the lines of a
+/// host file, `wait_lines(path, n)` waits until it has `n` (20 s at most),
+/// e.g. until a counter has counted.
+const WAIT_LINES: &str = r#"
+fn lines(path) {
+    let count = run_host(["sh", "-c", `cat ${path} 2>/dev/null | wc -l`]).stdout;
+    count.trim();
+    parse_int(count)
+}
+fn wait_lines(path, n) {
+    for i in 0..400 {
+        if lines(path) >= n { return; }
+        sleep(0.05);
+    }
+    throw `${path} has fewer than ${n} lines`;
+}
+"#;
+
+/// Rhai that creates container `id` running COUNTER with stdout to `out`,
+/// once it has counted to 3; with `wait_lines`.
 fn start_counter(out: &Path) -> String {
     format!(
-        r#"config.networks = [#{{ type: "loopback" }}];
+        r#"{WAIT_LINES}
+config.networks = [#{{ type: "loopback" }}];
 spec.args = ["/bin/sh", "-c", {counter}];
 spec.stdout = {out};
 let c = f.create(id, config);
 c.start(process(spec));
-sleep(0.5);
+wait_lines({out}, 3);
 "#,
         counter = rhai_str(COUNTER),
         out = path_str(out)
@@ -88,7 +108,7 @@ print("CKID " + ck.container_id);
 print("SIZE " + ck.size);
 let c2 = f.restore({restored}, ck, #{{ stdout: {after} }});
 print("STATE " + c2.state);
-sleep(0.5);
+wait_lines({after}, 3);
 print("LO " + c2.exec(["ip", "link", "show", "lo"]).stdout);
 print("PORTS " + c2.exec(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]).stdout);
 "#,
@@ -143,7 +163,6 @@ print("PORTS " + c2.exec(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"
     );
     let pids = c.stats().unwrap().cgroup.pids.expect("pids stats");
     assert!(pids.current >= 1, "{pids:?}");
-    std::thread::sleep(std::time::Duration::from_millis(300));
     c.destroy().unwrap();
     assert_continues(&before, &after);
     sb.assert_nothing_left(&restored);
@@ -204,7 +223,7 @@ config.gid_mappings = [#{{ container_id: 0, host_id: 100000, size: 65536 }}];
 {start}
 let ck = c.checkpoint(#{{ dir: {ck} }});
 let c2 = f.restore(id + "-r", ck, #{{ stdout: {after} }});
-sleep(0.5);
+wait_lines({after}, 3);
 print("MAP " + c2.exec(["cat", "/proc/self/uid_map"]).stdout);
 print("NULL " + c2.exec(["sh", "-c", "echo x > /dev/null && cat /proc/kcore /proc/keys | wc -c"]).stdout);
 c2.destroy();
@@ -236,15 +255,16 @@ fn a_shell_variable_survives_and_the_restorer_gets_the_exit_status() {
     // SIGUSR2 makes the shell exit 42.
     let script = r#"v="secret-$(date +%s%N)"; echo "$v"; trap 'echo "V=$v"' USR1; trap 'exit 42' USR2; while true; do sleep 0.05; done"#;
     let out = sb.script_ok(&format!(
-        r#"spec.args = ["/bin/sh", "-c", {script}];
+        r#"{WAIT_LINES}
+spec.args = ["/bin/sh", "-c", {script}];
 spec.stdout = {before};
 let c = f.create(id, config);
 c.start(process(spec));
-sleep(0.3);
+wait_lines({before}, 1);
 let ck = c.checkpoint(#{{ dir: {ck} }});
 let c2 = f.restore(id + "-r", ck, #{{ stdout: {after} }});
 c2.signal("USR1");
-sleep(0.3);
+wait_lines({after}, 1);
 c2.signal("USR2");
 print("CODE " + c2.wait());
 c2.destroy();
@@ -272,11 +292,13 @@ fn leave_running_keeps_the_original_while_a_copy_runs() {
     let out = sb.script_ok(&format!(
         r#"{start}
 let ck = c.checkpoint(#{{ dir: {ck}, leave_running: true }});
+let dumped = lines({before});
 print("ORIG " + c.state);
 let c2 = f.restore(id + "-r", ck, #{{ stdout: {after} }});
 print("COPY " + c2.state);
 let n = c.exec(["true"]).code;
-sleep(0.5);
+wait_lines({after}, 3);
+wait_lines({before}, dumped + 3);
 print("ORIG " + c.state);
 print("PIDS " + (c.pid != c2.pid));
 c.destroy();
@@ -284,6 +306,7 @@ c2.destroy();
 "#,
         start = start_counter(&before),
         ck = path_str(&sb.dir.join("ck")),
+        before = path_str(&before),
         after = path_str(&after),
     ));
     assert_eq!(
@@ -313,7 +336,8 @@ fn one_checkpoint_restores_twice() {
 let ck = c.checkpoint(#{{ dir: {ck} }});
 let r1 = f.restore(id + "-1", ck, #{{ stdout: {a1} }});
 let r2 = f.restore(id + "-2", checkpoint({ck}), #{{ stdout: {a2} }});
-sleep(0.5);
+wait_lines({a1}, 3);
+wait_lines({a2}, 3);
 print("STATES " + r1.state + " " + r2.state);
 print("LIST " + f.list());
 r1.destroy();
@@ -362,17 +386,20 @@ fn a_copied_checkpoint_dir_restores_in_another_root_after_the_original_is_gone()
     }
     fs::remove_dir_all(&ck).unwrap();
     fs::write(rootfs2.join("mark"), "rootfs2\n").unwrap();
+    let migrated = format!("{}-migrated", sb.id);
     let out = sb.script_ok(&format!(
-        r#"let f2 = factory({root2});
+        r#"{WAIT_LINES}
+let f2 = factory({root2});
 let ck = checkpoint({moved});
 print("FROM " + ck.container_id);
-let c = f2.restore("migrated", ck, #{{ rootfs: {rootfs2}, stdout: {after} }});
-sleep(0.5);
+let c = f2.restore({migrated}, ck, #{{ rootfs: {rootfs2}, stdout: {after} }});
+wait_lines({after}, 3);
 print("STATE " + c.state);
 print("ROOTFS " + c.config.rootfs);
 print("MARK " + c.exec(["cat", "/mark"]).stdout);
 "#,
         root2 = path_str(&other.0),
+        migrated = rhai_str(&migrated),
         moved = path_str(&moved),
         rootfs2 = path_str(&rootfs2),
         after = path_str(&after),
@@ -385,7 +412,7 @@ print("MARK " + c.exec(["cat", "/mark"]).stdout);
     );
     // The restored processes see the new rootfs.
     assert!(out.contains("MARK rootfs2\n"), "{out}");
-    let c = Factory::new(&other.0).unwrap().load("migrated").unwrap();
+    let c = Factory::new(&other.0).unwrap().load(&migrated).unwrap();
     c.destroy().unwrap();
     assert_continues(&before, &after);
     assert_eq!(Factory::new(&other.0).unwrap().list().unwrap().len(), 0);
@@ -416,7 +443,8 @@ spec.args = ["/bin/sh", "-c", "cd /data; while true; do sleep 0.05; done"];
 spec.stdout = "null";
 let c = f.create(id, config);
 c.start(process(spec));
-sleep(0.3);
+// The loop's sleep is running beside the shell.
+for i in 0..400 {{ if c.processes().len() >= 2 {{ break; }} sleep(0.05); }}
 let ck = c.checkpoint(#{{ dir: {ck}, manage_cgroups: true }});
 let r = f.restore({restored}, ck, #{{ mounts: {two}, cgroups: #{{ parent: {parent} }}, stdout: "null" }});
 print("DATA " + r.exec(["cat", "/data/f"]).stdout);
@@ -478,7 +506,7 @@ try {{
     print("PRE " + c.state);
     let ck = c.checkpoint(#{{ dir: {ck}, parent: pre }});
     let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
-    sleep(0.5);
+    wait_lines({after}, 3);
     print("RESTORED " + r.state);
     r.destroy();
 }} catch (e) {{
@@ -516,19 +544,20 @@ fn an_established_loopback_tcp_connection_keeps_talking_after_restore() {
     let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
     // The server prints what the counter sends it over the connection.
     // The server's stdin never ends (busybox nc closes the connection at
-    // stdin's EOF).
+    // stdin's EOF). The client tries until the server listens.
     let script =
-        format!("sleep 100000 | nc -l -p 5000 & sleep 0.3; ({COUNTER}) | nc 127.0.0.1 5000");
+        format!("sleep 100000 | nc -l -p 5000 & until ({COUNTER}) | nc 127.0.0.1 5000; do :; done");
     let out = sb.script_ok(&format!(
-        r#"config.networks = [#{{ type: "loopback" }}];
+        r#"{WAIT_LINES}
+config.networks = [#{{ type: "loopback" }}];
 spec.args = ["/bin/sh", "-c", {script}];
 spec.stdout = {before};
 let c = f.create(id, config);
 c.start(process(spec));
-sleep(1.0);
+wait_lines({before}, 3);
 let ck = c.checkpoint(#{{ dir: {ck}, tcp_established: true, criu: {criu} }});
 let r = f.restore(id + "-r", ck, #{{ stdout: {after}, criu: {criu} }});
-sleep(0.7);
+wait_lines({after}, 3);
 print("STATE " + r.state);
 r.destroy();
 "#,

@@ -84,6 +84,37 @@ fn capabilities_are_exactly_the_configured_ones() {
     assert!(out.contains("CHOWNED\nDENIED\n"), "{out}");
 }
 
+/// No signal is ignored or blocked in the container's processes (ctrsh,
+/// a Rust program, ignores SIGPIPE; that must not reach them), neither in
+/// the first process nor in one started by exec. (The programs look at
+/// themselves: a busybox shell would add ignored signals of its own.)
+#[test]
+fn processes_start_with_default_signal_dispositions() {
+    let Some(sb) = Sandbox::new("signals") else {
+        return;
+    };
+    let stdout = sb.script_ok(
+        r#"let look = ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"];
+spec.args = look;
+let c = f.create(id, config);
+let p = process(spec);
+c.run(p);
+print(p.stdout);
+c.destroy();
+spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+c.start(process(spec));
+print(c.exec(look).stdout);
+c.destroy();
+"#,
+    );
+    let masks: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(masks, ["0000000000000000"; 4], "{stdout}");
+}
+
 #[test]
 fn rlimits_apply() {
     let Some(sb) = Sandbox::new("rlimits") else {

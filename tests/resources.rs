@@ -174,7 +174,7 @@ fn a_paused_container_stops_counting_refuses_exec_and_resumes() {
     };
     let counter = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; mv /tmp/n /tmp/count; done";
     let out = sb.script_ok(&format!(
-        r#"{}sleep(0.5);
+        r#"{}for i in 0..400 {{ if c.exec(["/bin/cat", "/tmp/count"]).code == 0 {{ break; }} sleep(0.05); }}
 c.pause();
 print(`STATE ${{c.state}}`);
 try {{ c.exec(["/bin/true"]); print("EXEC ran"); }} catch (e) {{ print(`EXEC ${{e.kind}}`); }}
@@ -188,6 +188,8 @@ try {{ c.pause(); print("PAUSE_AGAIN ok"); }} catch (e) {{ print(`PAUSE_AGAIN ${
 
     let frozen = read_counter(&sb);
     assert!(frozen > 0, "the counter never advanced before the pause");
+    // Not a wait for something: the span in which a running counter would
+    // have moved many times (it counts every few milliseconds).
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         read_counter(&sb),

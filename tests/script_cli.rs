@@ -1,27 +1,25 @@
 //! The `ctrsh` command as a script runner: ways to run a script, ARGS, exit
-//! status and error reports. Needs no root and runs no container.
+//! status and error reports. Needs no root and runs no container. Every
+//! ctrsh runs through common::RunningScript: killed if the test fails,
+//! waited for with a deadline.
 
-use std::io::Write;
+mod common;
+
+use common::{Output, RunningScript, CTRSH};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const CTRSH: &str = env!("CARGO_BIN_EXE_ctrsh");
+use std::process::Command;
 
 fn ctrsh(args: &[&str]) -> Output {
-    Command::new(CTRSH)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ctrsh")
+    RunningScript::spawn(Command::new(CTRSH).args(args)).finish()
 }
 
 fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    out.stdout.clone()
 }
 
 fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    out.stderr.clone()
 }
 
 /// A fresh directory for one test, removed when dropped.
@@ -57,26 +55,24 @@ impl Drop for TempDir {
 fn inline_code_prints() {
     let out = ctrsh(&["-e", "print(40+2)"]);
     assert_eq!(stdout(&out), "42\n");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code, Some(0), "{}", stderr(&out));
 }
 
 #[test]
 fn exit_sets_the_status() {
-    assert_eq!(ctrsh(&["-e", "exit(3)"]).status.code(), Some(3));
+    assert_eq!(ctrsh(&["-e", "exit(3)"]).code, Some(3));
     assert_eq!(
-        ctrsh(&["-e", "fn f() { exit(4); } f(); print(1)"])
-            .status
-            .code(),
+        ctrsh(&["-e", "fn f() { exit(4); } f(); print(1)"]).code,
         Some(4)
     );
     // A last value is not an exit status.
-    assert_eq!(ctrsh(&["-e", "7"]).status.code(), Some(0));
+    assert_eq!(ctrsh(&["-e", "7"]).code, Some(0));
 }
 
 #[test]
 fn error_reports_position_and_fails() {
     let out = ctrsh(&["-e", "let x = 1; nope(x)"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     let err = stderr(&out);
     assert!(err.starts_with("-e:1:12: "), "{err}");
     assert!(err.contains("nope"), "{err}");
@@ -88,14 +84,14 @@ fn thrown_map_prints_its_message_not_a_map() {
         "-e",
         "\n  throw #{ kind: \"state\", message: \"not running\" };",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     assert_eq!(stderr(&out), "-e:2:3: not running\n");
 }
 
 #[test]
 fn syntax_error_reports_position() {
     let out = ctrsh(&["-e", "let = 5;"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     assert!(
         stderr(&out).starts_with("-e:1:5: syntax error"),
         "{}",
@@ -112,7 +108,7 @@ fn script_file_gets_args_also_inside_functions() {
     );
     let out = ctrsh(&[script.to_str().unwrap(), "one", "two", "--help"]);
     assert_eq!(stdout(&out), "3\ntwo\n", "{}", stderr(&out));
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.code, Some(0));
 }
 
 #[test]
@@ -120,7 +116,7 @@ fn error_in_a_file_names_the_file() {
     let dir = TempDir::new("file-error");
     let script = dir.write("bad.rhai", "fn f() {\n    undefined_thing\n}\nf();\n");
     let out = ctrsh(&[script.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!("{}:2:5: ", script.display())),
@@ -135,7 +131,7 @@ fn error_in_a_file_names_the_file() {
 #[test]
 fn missing_script_file_fails() {
     let out = ctrsh(&["/nonexistent/script.rhai"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     assert!(
         stderr(&out).contains("No such file or directory"),
         "{}",
@@ -143,18 +139,10 @@ fn missing_script_file_fails() {
     );
 }
 
-/// Runs a freshly written executable, retrying while another test thread's
-/// fork still holds it open for writing (ETXTBSY).
+/// Runs a freshly written executable (RunningScript waits out the ETXTBSY
+/// of another test thread's fork that still holds it open for writing).
 fn run_executable(path: &Path, args: &[&str]) -> Output {
-    for _ in 0..50 {
-        match Command::new(path).args(args).output() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            result => return result.expect("run the script"),
-        }
-    }
-    panic!("{} stayed busy", path.display());
+    RunningScript::spawn(Command::new(path).args(args)).finish()
 }
 
 #[test]
@@ -173,24 +161,11 @@ fn shebang_script_runs_directly() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
 }
 
 fn ctrsh_with_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(CTRSH)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ctrsh");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    RunningScript::spawn_with_stdin(Command::new(CTRSH).args(args), input).finish()
 }
 
 #[test]
@@ -200,7 +175,7 @@ fn script_on_stdin() {
         "#!/usr/bin/env ctrsh\nprint(ARGS.len() + 1);\nexit(5);\n",
     );
     assert_eq!(stdout(&out), "1\n", "{}", stderr(&out));
-    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(out.code, Some(5));
 
     let out = ctrsh_with_stdin(&["-", "a"], "print(ARGS[0]);\nx.y();");
     assert_eq!(stdout(&out), "a\n");
@@ -210,15 +185,15 @@ fn script_on_stdin() {
 #[test]
 fn help_version_and_bad_options() {
     let out = ctrsh(&["--help"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.code, Some(0));
     assert!(stdout(&out).contains("ctrsh -e CODE"));
     let out = ctrsh(&["--version"]);
     assert_eq!(
         stdout(&out),
         format!("ctrsh {}\n", env!("CARGO_PKG_VERSION"))
     );
-    assert_eq!(ctrsh(&["--bogus"]).status.code(), Some(2));
-    assert_eq!(ctrsh(&["-e"]).status.code(), Some(2));
+    assert_eq!(ctrsh(&["--bogus"]).code, Some(2));
+    assert_eq!(ctrsh(&["-e"]).code, Some(2));
 }
 
 #[test]
@@ -235,7 +210,7 @@ fn config_error_is_catchable_and_names_the_key() {
         root.path().display()
     );
     let out = ctrsh(&["-e", &code]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code, Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("config"), "{text}");
@@ -252,7 +227,7 @@ fn uncaught_config_error_is_printed_with_position() {
         root.path().display()
     );
     let out = ctrsh(&["-e", &code]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     assert_eq!(
         stderr(&out),
         "-e:2:3: invalid config: cgroups.memroy: unknown field `memroy` (did you mean 'memory'?)\n"
@@ -262,7 +237,7 @@ fn uncaught_config_error_is_printed_with_position() {
 #[test]
 fn process_spec_errors_name_the_key() {
     let out = ctrsh(&["-e", "process(#{ args: [\"/bin/true\"], stdout: 5 })"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     assert!(
         stderr(&out).starts_with("-e:1:1: invalid process: stdout: "),
         "{}",
@@ -272,26 +247,15 @@ fn process_spec_errors_name_the_key() {
 
 #[test]
 fn ctrl_c_stops_a_sleeping_script() {
-    let mut child = Command::new(CTRSH)
-        .args(["-e", "print(\"sleeping\"); sleep(30); print(\"woke\")"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ctrsh");
+    let script = RunningScript::spawn(
+        Command::new(CTRSH).args(["-e", "print(\"sleeping\"); sleep(30); print(\"woke\")"]),
+    );
     // "sleeping" shows the script runs, so the SIGINT handler is in place.
-    let mut first = String::new();
-    let mut child_stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    std::io::BufRead::read_line(&mut child_stdout, &mut first).unwrap();
-    assert_eq!(first, "sleeping\n");
-    let started = std::time::Instant::now();
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    assert!(started.elapsed().as_secs() < 10);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut child_stdout, &mut rest).unwrap();
-    assert_eq!(rest, "", "the script went on after Ctrl-C");
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    script.wait_for_stdout("sleeping\n");
+    unsafe { libc::kill(script.pid() as libc::pid_t, libc::SIGINT) };
+    let out = script.finish();
+    assert_eq!(out.stdout, "sleeping\n", "the script went on after Ctrl-C");
+    assert_eq!(out.code, Some(130), "{}", stderr(&out));
 }
 
 #[test]
@@ -331,7 +295,7 @@ fn interactive_prompt_keeps_state_between_inputs() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(out.code, Some(6));
 }
 
 #[test]
@@ -340,7 +304,7 @@ fn error_in_an_imported_module_names_the_module_file() {
     dir.write("lib.rhai", "fn boom() {\n    throw \"from lib\";\n}\n");
     let main = dir.write("main.rhai", "import \"lib\" as lib;\n\nlib::boom();\n");
     let out = ctrsh(&[main.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, Some(1));
     let err = stderr(&out);
     // Rhai names the function's source by the import path as written.
     assert!(err.starts_with("lib:2:5: from lib\n"), "{err}");

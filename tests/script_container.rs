@@ -4,10 +4,7 @@
 
 mod common;
 
-use common::{Sandbox, CTRSH};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use common::Sandbox;
 
 #[test]
 fn copies_name_the_same_container_and_process() {
@@ -85,11 +82,8 @@ fn ctrl_c_ends_a_wait_with_status_130() {
     let Some(sb) = Sandbox::new("script-ctrl-c") else {
         return;
     };
-    let script = sb.dir.join("wait.rhai");
-    std::fs::write(
-        &script,
-        format!(
-            r#"{}spec.args = ["/bin/sleep", "1000"];
+    let script_run = sb.start_script(
+        r#"spec.args = ["/bin/sleep", "1000"];
 let c = f.create(id, config);
 let p = process(spec);
 c.start(p);
@@ -97,32 +91,11 @@ print("STARTED");
 p.wait();
 print("not reached");
 "#,
-            sb.preamble()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(CTRSH)
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "STARTED");
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ctrsh did not stop on SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(130));
+    );
+    script_run.wait_for_stdout("STARTED\n");
+    unsafe { libc::kill(script_run.pid() as libc::pid_t, libc::SIGINT) };
+    let out = script_run.finish();
+    assert_eq!(out.code, Some(130), "{out}");
+    assert_eq!(out.stdout, "STARTED\n", "{out}");
     // The container outlives the interrupted script; the sandbox destroys it.
 }

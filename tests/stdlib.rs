@@ -367,7 +367,7 @@ config.mounts = [#{{ destination: "/tmp", type: "tmpfs", source: "tmpfs" }}];
 let c = f.create(id, config);
 c.start(process(#{{ args: ["/bin/sh", "-c", "echo before > /tmp/mark; exec sleep 600"], env: ["PATH=/bin"],
                     stdin: "null", stdout: "null", stderr: "null" }}));
-sleep(0.5);
+for i in 0..400 {{ if c.exec(["/bin/cat", "/tmp/mark"]).code == 0 {{ break; }} sleep(0.05); }}
 let moved = migrate::move_to(c, f2, "moved", {ck});
 print(`${{moved.state}} ${{f.list()}} ${{f2.list()}}`);
 let r = moved.exec(["/bin/cat", "/tmp/mark"]);

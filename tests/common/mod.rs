@@ -27,6 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const CTRSH: &str = env!("CARGO_BIN_EXE_ctrsh");
@@ -442,18 +443,27 @@ impl Ran {
 }
 
 /// A ctrsh process the test started; killed (by its pid) if dropped while
-/// still running, so a failing test leaves no script behind.
+/// still running, so a failing test leaves no script behind. Every wait
+/// on it has a deadline.
 pub struct RunningScript {
     child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
+    stdout: Capture,
+    stderr: Capture,
 }
 
 impl RunningScript {
+    /// Starts `cmd` with stdin from /dev/null.
     pub fn spawn(cmd: &mut Command) -> RunningScript {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        RunningScript::start(cmd.stdin(Stdio::null()), None)
+    }
+
+    /// Starts `cmd` with `input` on its stdin (then end of file).
+    pub fn spawn_with_stdin(cmd: &mut Command, input: &str) -> RunningScript {
+        RunningScript::start(cmd.stdin(Stdio::piped()), Some(input.to_string()))
+    }
+
+    fn start(cmd: &mut Command, input: Option<String>) -> RunningScript {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         // A binary a test has just copied (rootless.rs) is "busy" while a
         // process another test thread forked still holds the copy's write
         // fd, until that process execs: try again shortly.
@@ -467,12 +477,39 @@ impl RunningScript {
                 other => break other.unwrap_or_else(|e| panic!("run {cmd:?}: {e}")),
             }
         };
-        let stdout = read_in_background(child.stdout.take().unwrap());
-        let stderr = read_in_background(child.stderr.take().unwrap());
+        if let Some(input) = input {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            // A writer of its own: a child that does not read cannot block us.
+            std::thread::spawn(move || {
+                let _ = std::io::Write::write_all(&mut stdin, input.as_bytes());
+            });
+        }
         RunningScript {
+            stdout: Capture::start(child.stdout.take().unwrap()),
+            stderr: Capture::start(child.stderr.take().unwrap()),
             child,
-            stdout,
-            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (60 s at most) until ctrsh's stdout so far contains `needle`;
+    /// returns it.
+    pub fn wait_for_stdout(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = self.stdout.so_far();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in ctrsh's output:\n{text}\n--- stderr\n{}",
+                self.stderr.so_far()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -497,15 +534,10 @@ impl RunningScript {
     }
 
     fn collect(&self, code: Option<i32>) -> Output {
-        let grace = Duration::from_secs(5);
-        let text = |rx: &mpsc::Receiver<String>| {
-            rx.recv_timeout(grace)
-                .unwrap_or_else(|_| "<still held open by another process>\n".into())
-        };
         Output {
             code,
-            stdout: text(&self.stdout),
-            stderr: text(&self.stderr),
+            stdout: self.stdout.all(),
+            stderr: self.stderr.all(),
         }
     }
 }
@@ -519,14 +551,42 @@ impl Drop for RunningScript {
     }
 }
 
-fn read_in_background(mut from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = from.read_to_end(&mut buf);
-        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
-    });
-    rx
+/// What a child writes to a pipe, read in the background as it comes.
+struct Capture {
+    text: Arc<Mutex<Vec<u8>>>,
+    /// Signals the end of file.
+    done: mpsc::Receiver<()>,
+}
+
+impl Capture {
+    fn start(mut from: impl Read + Send + 'static) -> Capture {
+        let text = Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = mpsc::channel();
+        let sink = text.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+            let _ = tx.send(());
+        });
+        Capture { text, done }
+    }
+
+    fn so_far(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
+    }
+
+    /// Everything, once the pipe is closed; what came within a grace
+    /// period when another process still holds it open.
+    fn all(&self) -> String {
+        let closed = self.done.recv_timeout(Duration::from_secs(5)).is_ok();
+        let text = self.so_far();
+        match closed {
+            true => text,
+            false => format!("{text}<still held open by another process>\n"),
+        }
+    }
 }
 
 /// A hash of the file at `path`, to see whether it changed.

@@ -393,7 +393,7 @@ impl Container {
     /// `cgroups` to change; the result is validated like a config.
     pub fn update(&self, patch: serde_json::Map<String, serde_json::Value>) -> Result<()> {
         let _lock = self.lock()?;
-        let (mut state, cg) = self.live_cgroup("update")?;
+        let (mut state, mut cg) = self.live_cgroup("update")?;
         if let Some(key) = ["name", "parent", "path"]
             .iter()
             .find(|k| patch.contains_key(**k))
@@ -420,13 +420,16 @@ impl Container {
         config.validate()?;
         // Device rules are rewritten only when the update names them.
         let devices = ["allow_all_devices", "allowed_devices"];
-        let applied = if devices.iter().any(|k| patch_keys.contains(*k)) {
-            cg.apply(&cgroups)
-        } else {
-            cg.apply_limits(&cgroups)
-        };
+        let applied = cg.enable(&cgroups).and_then(|()| {
+            if devices.iter().any(|k| patch_keys.contains(*k)) {
+                cg.apply(&cgroups)
+            } else {
+                cg.apply_limits(&cgroups)
+            }
+        });
         applied.map_err(|e| e.context(format!("update container '{}'", self.id)))?;
         state.config = config;
+        state.cgroup = Some(cg);
         self.state_dir().write(&state)
     }
 

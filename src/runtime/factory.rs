@@ -96,7 +96,7 @@ impl Factory {
             return self.create_in(dir, id, config, None);
         }
         let cgroup = config.cgroups.clone().unwrap_or_default();
-        let cg = CgroupManager::create(&cgroup, id).map_err(|e| {
+        let cg = CgroupManager::create(&cgroup, id, &mut |_| Ok(())).map_err(|e| {
             if rootless {
                 e.context("cgroups: an unprivileged user can only use a cgroup delegated to them")
             } else {

@@ -1,5 +1,6 @@
 //! Thin wrappers over system calls that neither std nor nix offer in the
-//! shape we need (pidfds, raw clone, execveat, close_range, memfd seals).
+//! shape we need (pidfds, raw clone, execveat, close_range, memfd seals,
+//! extended attributes).
 
 use super::error::{Context, Result};
 use std::ffi::CString;
@@ -155,6 +156,25 @@ pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let zombie = fields.first() == Some(&"Z") || fields.first() == Some(&"X");
     Some((fields.get(19)?.parse().ok()?, zombie))
+}
+
+/// Give `path` the extended attribute `name` with an empty value.
+pub fn set_xattr(path: &std::path::Path, name: &str) -> io::Result<()> {
+    let (path, name) = (path_cstring(path)?, xattr_name(name)?);
+    check(unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), std::ptr::null(), 0, 0) } as _)?;
+    Ok(())
+}
+
+/// Whether `path` has the extended attribute `name`.
+pub fn has_xattr(path: &std::path::Path, name: &str) -> bool {
+    let (Ok(path), Ok(name)) = (path_cstring(path), xattr_name(name)) else {
+        return false;
+    };
+    unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
+}
+
+fn xattr_name(name: &str) -> io::Result<CString> {
+    CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// struct mount_attr of mount_setattr(2).

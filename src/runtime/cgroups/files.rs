@@ -34,6 +34,27 @@ pub(super) fn write(path: &Path, value: &str) -> Result<()> {
     fs::write(path, value).ctx(format!("write {value:?} to {}", path.display()))
 }
 
+/// Write `pid` into `dir/cgroup.procs`. ENOSPC there means a cpuset with no
+/// cpus or no memory nodes, which the kernel's message does not say.
+pub(super) fn add_process(dir: &Path, pid: i32) -> Result<()> {
+    let path = dir.join("cgroup.procs");
+    match fs::write(&path, pid.to_string()) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+            let value = |file: &str| read_string(&dir.join(file)).unwrap_or_default();
+            Err(Error::sys(
+                format!(
+                    "write {pid} to {}: its cpuset is empty (cpuset.cpus {:?}, cpuset.mems {:?}), so no process can join it",
+                    path.display(),
+                    value("cpuset.cpus"),
+                    value("cpuset.mems")
+                ),
+                e,
+            ))
+        }
+        other => other.ctx(format!("write {pid} to {}", path.display())),
+    }
+}
+
 /// "key value" lines (memory.stat, memory.events, cpu.stat ...).
 pub(super) fn read_flat_keyed(path: &Path) -> Result<BTreeMap<String, u64>> {
     let text = read_string(path)?;

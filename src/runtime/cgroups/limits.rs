@@ -13,6 +13,55 @@ use cgroups_rs::fs::pid::PidController;
 use cgroups_rs::fs::MaxValue;
 use std::fmt::Display;
 
+/// The controllers `cfg` asks something of, each with the first config key
+/// that does (errors name it).
+pub(super) fn asked(cfg: &Cgroups) -> Vec<(Controller, &'static str)> {
+    let first = |keys: &[(&'static str, bool)]| keys.iter().find(|(_, set)| *set).map(|k| k.0);
+    [
+        (
+            Controller::Memory,
+            first(&[
+                ("cgroups.memory", cfg.memory.is_some()),
+                ("cgroups.memory_swap", cfg.memory_swap.is_some()),
+                (
+                    "cgroups.memory_reservation",
+                    cfg.memory_reservation.is_some(),
+                ),
+            ]),
+        ),
+        (
+            Controller::Cpu,
+            first(&[
+                ("cgroups.cpu_shares", cfg.cpu_shares.is_some()),
+                ("cgroups.cpu_quota", cfg.cpu_quota.is_some()),
+                ("cgroups.cpu_period", cfg.cpu_period.is_some()),
+            ]),
+        ),
+        (
+            Controller::Cpuset,
+            first(&[
+                ("cgroups.cpuset_cpus", cfg.cpuset_cpus.is_some()),
+                ("cgroups.cpuset_mems", cfg.cpuset_mems.is_some()),
+            ]),
+        ),
+        (
+            Controller::Pids,
+            first(&[("cgroups.pids_limit", cfg.pids_limit.is_some())]),
+        ),
+        (
+            Controller::Blkio,
+            first(&[("cgroups.blkio_weight", cfg.blkio_weight.is_some())]),
+        ),
+        (
+            Controller::Hugetlb,
+            first(&[("cgroups.hugetlb_limits", !cfg.hugetlb_limits.is_empty())]),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(c, key)| Some((c, key?)))
+    .collect()
+}
+
 pub(super) fn apply(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
     memory(m, cfg)?;
     cpu(m, cfg)?;
@@ -43,15 +92,15 @@ fn max_value(value: i64) -> MaxValue {
 }
 
 fn memory(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+    let Some((_, key)) = asked(cfg)
+        .into_iter()
+        .find(|(c, _)| *c == Controller::Memory)
+    else {
+        return Ok(());
+    };
     let limit = cfg.memory.map(|s| s.0);
     let swap = cfg.memory_swap.map(|s| s.0);
     let reservation = cfg.memory_reservation.map(|s| s.0);
-    let key = match (limit, swap, reservation) {
-        (None, None, None) => return Ok(()),
-        (Some(_), _, _) => "cgroups.memory",
-        (None, Some(_), _) => "cgroups.memory_swap",
-        (None, None, Some(_)) => "cgroups.memory_reservation",
-    };
     let d = m.require(Controller::Memory, key)?;
     let mem = MemController::new(d.dir.clone(), d.mount.clone(), d.v2);
     let set_limit = |l: i64| {
@@ -193,19 +242,45 @@ fn shares_to_weight(shares: u64) -> u64 {
 }
 
 fn cpuset(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
-    if let Some(cpus) = &cfg.cpuset_cpus {
-        let d = m.require(Controller::Cpuset, "cgroups.cpuset_cpus")?;
-        CpuSetController::new(d.dir.clone(), d.mount.clone(), d.v2)
-            .set_cpus(cpus)
-            .map_err(failed("cgroups.cpuset_cpus", d, "cpuset.cpus", cpus))?;
-    }
-    if let Some(mems) = &cfg.cpuset_mems {
-        let d = m.require(Controller::Cpuset, "cgroups.cpuset_mems")?;
-        CpuSetController::new(d.dir.clone(), d.mount.clone(), d.v2)
-            .set_mems(mems)
-            .map_err(failed("cgroups.cpuset_mems", d, "cpuset.mems", mems))?;
+    let settings = [
+        ("cgroups.cpuset_cpus", "cpus", &cfg.cpuset_cpus),
+        ("cgroups.cpuset_mems", "mems", &cfg.cpuset_mems),
+    ];
+    for (key, what, value) in settings {
+        let Some(value) = value else {
+            continue;
+        };
+        let d = m.require(Controller::Cpuset, key)?;
+        let ctl = CpuSetController::new(d.dir.clone(), d.mount.clone(), d.v2);
+        let written = match what {
+            "cpus" => ctl.set_cpus(value),
+            _ => ctl.set_mems(value),
+        };
+        let file = format!("cpuset.{what}");
+        written.map_err(|e| {
+            let mut error = failed(key, d, &file, value)(e);
+            if let Some((path, offered)) = offered(d, what) {
+                error.message += &format!(
+                    "; the parent cgroup offers {what} {offered:?} ({})",
+                    path.display()
+                );
+            }
+            error
+        })?;
     }
     Ok(())
+}
+
+/// The cpus or mems ("cpus", "mems") the parent of `d` offers, and the file
+/// that says so: a cpuset outside them is impossible.
+fn offered(d: &ControllerDir, what: &str) -> Option<(std::path::PathBuf, String)> {
+    let file = if d.v2 {
+        format!("cpuset.{what}.effective")
+    } else {
+        format!("cpuset.effective_{what}")
+    };
+    let path = d.dir.parent()?.join(file);
+    files::read_string(&path).ok().map(|v| (path, v))
 }
 
 fn pids(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {

@@ -136,19 +136,36 @@ pub struct CgroupManager {
     unavailable: BTreeMap<Controller, String>,
     /// The container's directory in the cgroup2 hierarchy (V2 and Hybrid): a
     /// process joins it even if no controller of this host lives there.
-    unified: Option<PathBuf>,
-    /// The directories this manager created, parents before children.
+    unified: Option<ControllerDir>,
+    /// The directories ctrsh makes for this cgroup: what `create` is about
+    /// to make, then what it made.
     created: Vec<PathBuf>,
 }
 
 impl CgroupManager {
     /// Place a container: `cfg.path`, or `cfg.parent`/`cfg.name` (name
-    /// defaults to `id`). Relative paths resolve under the calling process's
-    /// own cgroup per controller, absolute ones from each hierarchy's root.
-    /// An existing cgroup that holds processes is an error; an existing empty
-    /// one is used (and left in place by `destroy`).
-    pub fn create(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
-        placement::place(cfg, id)
+    /// defaults to `default_name`). Relative paths resolve under the calling
+    /// process's own cgroup per controller, absolute ones from each
+    /// hierarchy's root. An existing cgroup that holds processes is an error;
+    /// an existing empty one is used (and left in place by `destroy`).
+    ///
+    /// Makes the missing directories, enables the cgroup v2 controllers that
+    /// `cfg` asks for on the way down, and fills empty v1 cpusets. `record`
+    /// gets the manager before anything is made (listing what will be) and
+    /// again once it is made: whoever persists it can `destroy` all of it,
+    /// even when this process dies half-way. On error nothing is left.
+    pub fn create(
+        cfg: &Cgroups,
+        default_name: &str,
+        record: &mut dyn FnMut(&CgroupManager) -> Result<()>,
+    ) -> Result<CgroupManager> {
+        placement::create(cfg, default_name, record)
+    }
+
+    /// Enable the cgroup v2 controllers `cfg` asks for that the cgroup lacks
+    /// (a live update may ask for one that create did not).
+    pub fn enable(&mut self, cfg: &Cgroups) -> Result<()> {
+        placement::enable_v2(self, cfg)
     }
 
     /// Write the limits and device rules of `cfg` (also a live update).
@@ -166,7 +183,7 @@ impl CgroupManager {
     /// Move process `pid` into every directory of the cgroup.
     pub fn add_process(&self, pid: i32) -> Result<()> {
         for dir in self.dirs() {
-            files::write(&dir.join("cgroup.procs"), &pid.to_string())
+            files::add_process(&dir, pid)
                 .map_err(|e| e.context(format!("add process {pid} to cgroup {}", self.path)))?;
         }
         Ok(())
@@ -214,8 +231,8 @@ impl CgroupManager {
     /// no such summary (a cgroup.procs and a listing per directory, ~0.5 ms
     /// for nine controllers).
     pub fn kill_all(&self) -> Result<()> {
-        if let Some(dir) = &self.unified {
-            if !files::populated(dir)? {
+        if let Some(unified) = &self.unified {
+            if !files::populated(&unified.dir)? {
                 return Ok(());
             }
         }
@@ -259,9 +276,11 @@ impl CgroupManager {
         Ok(())
     }
 
-    /// Remove the directories this manager created: the cgroup's own (with
-    /// any sub-cgroups made inside it) first, then the parents it created
-    /// unless another cgroup now lives in them.
+    /// Remove the directories ctrsh made: the cgroup's own (with any
+    /// sub-cgroups made inside it, by the container or by a CRIU restore),
+    /// then each parent ctrsh made that no other cgroup uses any more. A
+    /// parent still in use is marked as ctrsh's, so that the destroy of the
+    /// last container in it removes it. Can be repeated.
     pub fn destroy(&self) -> Result<()> {
         placement::remove(self)
     }
@@ -280,16 +299,26 @@ impl CgroupManager {
         self.controllers.get(&controller)
     }
 
+    /// The container's directory in the cgroup2 hierarchy, if the host has one.
+    pub fn unified(&self) -> Option<&ControllerDir> {
+        self.unified.as_ref()
+    }
+
     /// Every distinct directory of the cgroup, in the order processes join.
     pub fn dirs(&self) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        let all = self.controllers.values().map(|c| &c.dir);
-        for dir in all.chain(self.unified.iter()) {
-            if !dirs.contains(dir) {
-                dirs.push(dir.clone());
+        self.leaves().into_iter().map(|l| l.dir.clone()).collect()
+    }
+
+    /// Every distinct directory of the cgroup with its hierarchy, in the
+    /// order processes join.
+    fn leaves(&self) -> Vec<&ControllerDir> {
+        let mut leaves: Vec<&ControllerDir> = Vec::new();
+        for leaf in self.controllers.values().chain(self.unified.iter()) {
+            if !leaves.iter().any(|l| l.dir == leaf.dir) {
+                leaves.push(leaf);
             }
         }
-        dirs
+        leaves
     }
 
     /// The directory of `controller`, or an Unsupported error that names the

@@ -11,9 +11,10 @@
 //! are resolved here from /proc/self/mountinfo and /proc/self/cgroup and made
 //! one level at a time; the crate's controller types then work on them.
 
-use super::{files, CgroupManager, Controller, ControllerDir, Mode, OnV2};
+use super::{files, limits, CgroupManager, Controller, ControllerDir, Mode, OnV2};
 use crate::runtime::config::Cgroups;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::sys;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
@@ -37,8 +38,65 @@ impl Mount {
     }
 }
 
-pub(super) fn place(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
-    let (path, key) = configured_path(cfg, id)?;
+/// How often `create` plans again when a parent it was about to use went
+/// meanwhile.
+const ATTEMPTS: usize = 10;
+
+pub(super) fn create(
+    cfg: &Cgroups,
+    default_name: &str,
+    record: &mut dyn FnMut(&CgroupManager) -> Result<()>,
+) -> Result<CgroupManager> {
+    let mut m = plan(cfg, default_name)?;
+    // What mkdir made, over all attempts.
+    let mut made = Vec::new();
+    let mut attempts = 1;
+    let result =
+        loop {
+            record(&m)?;
+            match make_dirs(&mut m, &mut made) {
+                // A parent went meanwhile: the destroy of the last container in
+                // a parent ctrsh made removed it (or the undoing of a create
+                // that planned it too). Make it again.
+                Ok(false) if attempts < ATTEMPTS => {
+                    attempts += 1;
+                    made.retain(|d| d.exists());
+                    for dir in missing(&m) {
+                        if !m.created.contains(&dir) {
+                            m.created.push(dir);
+                        }
+                    }
+                }
+                Ok(false) => break Err(Error::new(
+                    ErrorKind::System,
+                    format!(
+                        "its parent cgroups were removed {ATTEMPTS} times while it was being made"
+                    ),
+                )),
+                Ok(true) => break enable_v2(&mut m, cfg).and_then(|()| fill_cpusets(&m)),
+                Err(e) => break Err(e),
+            }
+        };
+    match result {
+        Ok(()) => {
+            record(&m)?;
+            Ok(m)
+        }
+        Err(e) => {
+            // Leave nothing behind, and only what this create made is its to
+            // remove; the first error is the one worth reporting.
+            m.created.retain(|d| made.contains(d));
+            let _ = remove(&m);
+            let _ = record(&m);
+            Err(e.context(format!("create cgroup {}", m.path)))
+        }
+    }
+}
+
+/// Where the cgroup goes in each hierarchy, and which directories are
+/// missing (to be made); nothing is changed yet.
+fn plan(cfg: &Cgroups, default_name: &str) -> Result<CgroupManager> {
+    let (path, key) = configured_path(cfg, default_name)?;
     let relative = relative_part(&path, key)?;
     let mounts = cgroup_mounts()?;
     let own = OwnCgroups::read()?;
@@ -54,7 +112,11 @@ pub(super) fn place(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
     let v2_mount = mounts.iter().find(|m| m.v1_options.is_none());
     let mode = host_mode(&mounts)?;
     let unified = match v2_mount {
-        Some(m) => Some(base(m, own.v2())?.join(&relative)),
+        Some(m) => Some(ControllerDir::new(
+            base(m, own.v2())?.join(&relative),
+            &m.point,
+            true,
+        )),
         None => None,
     };
     let v2_root_controllers = match v2_mount {
@@ -70,11 +132,11 @@ pub(super) fn place(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
             controllers.insert(c, ControllerDir::new(dir, &m.point, false));
             continue;
         }
-        let (Some(m), Some(dir)) = (v2_mount, &unified) else {
+        let (Some(m), Some(unified)) = (v2_mount, &unified) else {
             unavailable.insert(c, "not mounted on this host".to_string());
             continue;
         };
-        match on_v2_mount(c, m, dir, &v2_root_controllers) {
+        match on_v2_mount(c, m, &unified.dir, &v2_root_controllers) {
             Ok(dir) => {
                 controllers.insert(c, dir);
             }
@@ -93,12 +155,32 @@ pub(super) fn place(cfg: &Cgroups, id: &str) -> Result<CgroupManager> {
         created: Vec::new(),
     };
     check_unused(&manager.dirs())?;
-    if let Err(e) = make_dirs(&mut manager, v2_mount) {
-        // Leave nothing behind; the first error is the one worth reporting.
-        let _ = remove(&manager);
-        return Err(e.context(format!("create cgroup {}", manager.path)));
-    }
+    manager.created = missing(&manager);
     Ok(manager)
+}
+
+/// The directories of `m`'s cgroup that do not exist, parents before children.
+fn missing(m: &CgroupManager) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    for leaf in m.leaves() {
+        let absent: Vec<&Path> = below_mount(leaf)
+            .into_iter()
+            .filter(|d| !d.exists())
+            .collect();
+        missing.extend(absent.into_iter().map(Path::to_path_buf));
+    }
+    missing
+}
+
+/// The directories from just below the hierarchy's root down to the leaf.
+fn below_mount(leaf: &ControllerDir) -> Vec<&Path> {
+    let mut chain: Vec<&Path> = leaf
+        .dir
+        .ancestors()
+        .take_while(|d| *d != leaf.mount && d.starts_with(&leaf.mount))
+        .collect();
+    chain.reverse();
+    chain
 }
 
 fn host_mode(mounts: &[Mount]) -> Result<Mode> {
@@ -162,14 +244,14 @@ impl ControllerDir {
 }
 
 /// The configured cgroup path and the config key it came from.
-fn configured_path(cfg: &Cgroups, id: &str) -> Result<(String, &'static str)> {
+fn configured_path(cfg: &Cgroups, default_name: &str) -> Result<(String, &'static str)> {
     match (&cfg.path, &cfg.parent, &cfg.name) {
         (Some(path), None, None) => Ok((path.clone(), "cgroups.path")),
         (Some(_), _, _) => Err(Error::config(
             "cgroups.path: give either path or parent and name, not both",
         )),
         (None, parent, name) => {
-            let name = name.as_deref().unwrap_or(id);
+            let name = name.as_deref().unwrap_or(default_name);
             let path = match parent {
                 Some(parent) => format!("{}/{name}", parent.trim_end_matches('/')),
                 None => name.to_string(),
@@ -291,124 +373,153 @@ fn read_words(path: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Create every missing directory of the cgroup (recording it in
-/// `m.created`), enable the v2 controllers on the way down, and give new v1
-/// cpuset cgroups their parent's cpus and mems.
-fn make_dirs(m: &mut CgroupManager, v2_mount: Option<&Mount>) -> Result<()> {
-    let unified = m.unified.clone();
-    for dir in m.dirs() {
-        if Some(&dir) != unified.as_ref() {
-            make_missing(&dir, &mut m.created)?;
+/// Make the planned directories not `made` yet, parents first; false when
+/// a parent went meanwhile (mkdir: ENOENT). Once the container's own
+/// directories exist, no parent can go (rmdir of a cgroup with a child
+/// fails). A planned directory someone else made meanwhile is not ours (for
+/// the container's own directory, an error).
+fn make_dirs(m: &mut CgroupManager, made: &mut Vec<PathBuf>) -> Result<bool> {
+    let leaves: Vec<ControllerDir> = m.leaves().into_iter().cloned().collect();
+    for leaf in &leaves {
+        for dir in below_mount(leaf) {
+            if !m.created.iter().any(|c| c == dir) || made.iter().any(|d| d == dir) {
+                continue;
+            }
+            match fs::create_dir(dir) {
+                Ok(()) => made.push(dir.to_path_buf()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    m.created.retain(|c| c != dir);
+                    if dir == leaf.dir {
+                        return Err(Error::new(
+                            ErrorKind::Exists,
+                            format!(
+                                "cgroup {} was created by someone else meanwhile",
+                                dir.display()
+                            ),
+                        ));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(Error::sys(format!("mkdir {}", dir.display()), e)),
+            }
         }
     }
-    if let (Some(dir), Some(mount)) = (unified, v2_mount) {
-        make_v2_dirs(m, &dir, &mount.point)?;
-    }
-    if let Some(cpuset) = m.controllers.get(&Controller::Cpuset).filter(|c| !c.v2) {
-        for dir in m.created.iter().filter(|d| d.starts_with(&cpuset.mount)) {
-            inherit_cpuset(dir)?;
-        }
-    }
-    Ok(())
+    Ok(true)
 }
 
-/// Create `dir` and its missing parents, top-down.
-fn make_missing(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
-    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
-    for d in missing.into_iter().rev() {
-        make_one(d, created)?;
-    }
-    Ok(())
-}
-
-fn make_one(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
-    match fs::create_dir(dir) {
-        Ok(()) => {
-            created.push(dir.to_path_buf());
-            Ok(())
-        }
-        // Made at the same moment by someone else: theirs, not ours to remove.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::sys(format!("mkdir {}", dir.display()), e)),
-    }
-}
-
-/// Walk from the cgroup2 root down to `leaf`, enabling the wanted controllers
-/// in each cgroup's subtree_control (a child only gets the controllers its
-/// parent enables), creating missing directories. Only cgroups this manager
-/// created are written: a controller an existing ancestor does not enable
-/// (ctrsh never changes cgroups it did not make) or that cannot be enabled
-/// (EBUSY: an ancestor holds processes) becomes unavailable, with the reason.
-fn make_v2_dirs(m: &mut CgroupManager, leaf: &Path, mount: &Path) -> Result<()> {
-    let mut wanted: Vec<(Controller, &'static str)> = m
-        .controllers
-        .iter()
-        .filter(|(_, dir)| dir.v2)
-        .filter_map(|(c, _)| match c.on_v2() {
-            OnV2::Enabled(name) => Some((*c, name)),
+/// Enable the cgroup v2 controllers `cfg` asks for in every cgroup from the
+/// hierarchy's root down to the container's parent (a cgroup gets only the
+/// controllers its parent enables in `cgroup.subtree_control`), as runc and
+/// systemd do. Controllers nobody asked for are left as they are: the
+/// container has one of those only if the host already enables it all the
+/// way down.
+pub(super) fn enable_v2(m: &mut CgroupManager, cfg: &Cgroups) -> Result<()> {
+    let Some(leaf) = m.unified.clone() else {
+        return Ok(());
+    };
+    let wanted: Vec<(&'static str, &'static str)> = limits::asked(cfg)
+        .into_iter()
+        .filter(|(c, _)| m.controllers.get(c).is_some_and(|d| d.v2))
+        .filter_map(|(c, key)| match c.on_v2() {
+            OnV2::Enabled(name) => Some((name, key)),
             _ => None,
         })
         .collect();
-    let below = leaf.strip_prefix(mount).unwrap_or(leaf).to_path_buf();
-    let mut current = mount.to_path_buf();
-    for name in below.components() {
-        enable_controllers(m, &current, &mut wanted)?;
-        current.push(name);
-        if !current.exists() {
-            make_one(&current, &mut m.created)?;
+    if !wanted.is_empty() {
+        let mut parents: Vec<&Path> = below_mount(&leaf);
+        parents.pop();
+        parents.insert(0, &leaf.mount);
+        for dir in parents {
+            enable_in(dir, &wanted)?;
         }
     }
-    let present = read_words(&leaf.join("cgroup.controllers"))?;
-    for (c, name) in wanted {
-        if !present.iter().any(|p| p == name) {
-            m.controllers.remove(&c);
-            let why = format!("not enabled for {} (cgroup.controllers)", leaf.display());
-            m.unavailable.insert(c, why);
-        }
+    let present = read_words(&leaf.dir.join("cgroup.controllers"))?;
+    let absent: Vec<Controller> = m
+        .controllers
+        .iter()
+        .filter(|(_, d)| d.v2)
+        .filter_map(|(c, _)| match c.on_v2() {
+            OnV2::Enabled(name) if !present.iter().any(|p| p == name) => Some(*c),
+            _ => None,
+        })
+        .collect();
+    for c in absent {
+        m.controllers.remove(&c);
+        let why = format!(
+            "not enabled for {} (ctrsh enables a cgroup v2 controller only for a config key that needs it)",
+            leaf.dir.display()
+        );
+        m.unavailable.insert(c, why);
     }
     Ok(())
 }
 
-fn enable_controllers(
-    m: &mut CgroupManager,
-    dir: &Path,
-    wanted: &mut Vec<(Controller, &'static str)>,
-) -> Result<()> {
+/// Enable each controller of `wanted` (name, config key) in
+/// `dir/cgroup.subtree_control` that is not enabled there yet.
+fn enable_in(dir: &Path, wanted: &[(&str, &str)]) -> Result<()> {
     let control = dir.join("cgroup.subtree_control");
     let enabled = read_words(&control)?;
-    let mut failed = Vec::new();
-    for (c, name) in wanted.iter() {
+    let mut offered: Option<Vec<String>> = None;
+    for (name, key) in wanted {
         if enabled.iter().any(|e| e == name) {
             continue;
         }
-        if !m.created.iter().any(|d| d == dir) {
-            failed.push(*c);
-            m.controllers.remove(c);
-            let why = format!(
-                "not enabled in {} (a cgroup ctrsh did not create)",
-                control.display()
-            );
-            m.unavailable.insert(*c, why);
-            continue;
+        let offered = match &offered {
+            Some(o) => o,
+            None => offered.insert(read_words(&dir.join("cgroup.controllers"))?),
+        };
+        let cannot = format!(
+            "{key}: cannot enable the {name} cgroup controller in {}",
+            control.display()
+        );
+        if !offered.iter().any(|o| o == name) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{cannot}: it is not in {} (the parent cgroup does not pass it on)",
+                    dir.join("cgroup.controllers").display()
+                ),
+            ));
         }
-        if let Err(e) = files::write(&control, &format!("+{name}")) {
-            failed.push(*c);
-            m.controllers.remove(c);
-            m.unavailable.insert(*c, format!("not enabled: {e}"));
+        match fs::write(&control, format!("+{name}")) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                return Err(Error::sys(
+                    format!(
+                        "{cannot}: {} holds processes, and cgroup v2 passes controllers only to the children of a cgroup without processes (choose a cgroups.parent or path whose ancestors hold none)",
+                        dir.display()
+                    ),
+                    e,
+                ))
+            }
+            Err(e) => return Err(Error::sys(cannot, e)),
         }
     }
-    wanted.retain(|(c, _)| !failed.contains(c));
     Ok(())
 }
 
-/// A new v1 cpuset cgroup starts with no cpus and mems, and no process can
-/// join it until they are set: copy the parent's.
-fn inherit_cpuset(dir: &Path) -> Result<()> {
-    let parent = dir.parent().unwrap_or(dir);
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        if files::read_string(&dir.join(file))?.is_empty() {
+/// A new v1 cpuset cgroup has no cpus and no memory nodes, and no process
+/// can join it until both are set. Fill every empty one from the root down
+/// to the container's with its parent's values, as runc does: a create that
+/// finds a parent another create has just made, and not filled yet, fills it
+/// itself (both write the same values) rather than copying its emptiness.
+fn fill_cpusets(m: &CgroupManager) -> Result<()> {
+    let Some(cpuset) = m.controllers.get(&Controller::Cpuset).filter(|c| !c.v2) else {
+        return Ok(());
+    };
+    for dir in below_mount(cpuset) {
+        let parent = dir.parent().unwrap_or(dir);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if !files::read_string(&dir.join(file))?.is_empty() {
+                continue;
+            }
             let value = files::read_string(&parent.join(file))?;
-            files::write(&dir.join(file), &value)?;
+            files::write(&dir.join(file), &value).map_err(|e| {
+                e.context(format!(
+                    "fill the empty {file} of {} from its parent",
+                    dir.display()
+                ))
+            })?;
         }
     }
     Ok(())
@@ -434,19 +545,52 @@ pub(super) fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(subs)
 }
 
-/// Remove what `m` created, children before parents. The cgroup's own
-/// directories go with any sub-cgroups made inside them; a created parent
-/// that now holds another cgroup stays.
+/// The mark on a parent cgroup ctrsh made that outlived the container that
+/// made it: the destroy of the last container in it removes it.
+const MADE_BY_CTRSH: &str = "user.ctrsh.made";
+
+/// Remove what `m` made: the container's own directories with everything
+/// below them, then, walking up, each parent that ctrsh made (this container
+/// or, per its mark, another one) unless it is in use. A parent this
+/// container made is marked before the attempt: if a sibling keeps it, the
+/// sibling's destroy sees the mark and removes it (and if the sibling's
+/// destroy looked first, this attempt finds the parent empty). The walk
+/// stops at a parent ctrsh did not make, unless one it made is above.
 pub(super) fn remove(m: &CgroupManager) -> Result<()> {
-    let leaves = m.dirs();
-    for dir in m.created.iter().rev() {
-        if leaves.contains(dir) {
-            remove_tree(dir)?;
-        } else if sub_cgroups(dir)?.is_empty() {
-            remove_dir(dir)?;
+    let ours = |d: &Path| m.created.iter().any(|c| c == d);
+    for leaf in m.leaves() {
+        if ours(&leaf.dir) {
+            remove_tree(&leaf.dir)?;
+        }
+    }
+    for leaf in m.leaves() {
+        let mut parents = below_mount(leaf);
+        parents.pop();
+        let highest_ours = parents.iter().position(|d| ours(d));
+        for (i, dir) in parents.iter().enumerate().rev() {
+            if ours(dir) {
+                // Without user xattrs on cgroups (Linux before 5.7) a parent
+                // in use when its maker goes stays after the last container.
+                let _ = sys::set_xattr(dir, MADE_BY_CTRSH);
+            } else if !sys::has_xattr(dir, MADE_BY_CTRSH) {
+                if highest_ours.is_some_and(|h| h < i) {
+                    continue;
+                }
+                break;
+            }
+            remove_unused(dir)?;
         }
     }
     Ok(())
+}
+
+/// rmdir a parent cgroup unless it is in use (sub-cgroups or processes).
+fn remove_unused(dir: &Path) -> Result<()> {
+    match fs::remove_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => Ok(()),
+        other => other.map_err(|e| Error::sys(format!("rmdir {}", dir.display()), e)),
+    }
 }
 
 fn remove_tree(dir: &Path) -> Result<()> {

@@ -38,26 +38,24 @@ fn config(parent: &str) -> Cgroups {
     }
 }
 
-/// Kills and reaps its children, then destroys the cgroup and removes the
-/// test's parent directories if they are still there.
+/// `CgroupManager::create` with nothing to record.
+fn create(cfg: &Cgroups, name: &str) -> Result<CgroupManager> {
+    CgroupManager::create(cfg, name, &mut |_| Ok(()))
+}
+
+/// Kills and reaps its children, then destroys the cgroup (the parents
+/// ctrsh made go with the last cgroup in them).
 struct Guard {
     manager: CgroupManager,
     children: Vec<Child>,
-    parents: Vec<PathBuf>,
 }
 
 impl Guard {
     fn create(cfg: &Cgroups, id: &str) -> Guard {
-        let manager = CgroupManager::create(cfg, id).expect("create cgroup");
-        let parents = manager
-            .dirs()
-            .iter()
-            .filter_map(|d| d.parent().map(Path::to_path_buf))
-            .collect();
+        let manager = create(cfg, id).expect("create cgroup");
         Guard {
             manager,
             children: Vec::new(),
-            parents,
         }
     }
 
@@ -94,9 +92,6 @@ impl Drop for Guard {
             let _ = child.wait();
         }
         let _ = self.manager.destroy();
-        for parent in &self.parents {
-            let _ = fs::remove_dir(parent);
-        }
     }
 }
 
@@ -109,6 +104,32 @@ fn read(path: &Path) -> String {
 
 fn file(g: &Guard, c: Controller, name: &str) -> String {
     read(&g.controller_dir(c).expect("controller").dir.join(name))
+}
+
+/// A limit that makes a config ask for the hugetlb controller.
+fn hugetlb_limit() -> Vec<HugetlbLimit> {
+    vec![HugetlbLimit {
+        page_size: "2MB".into(),
+        limit: Size(4 << 20),
+    }]
+}
+
+/// A config under `parent` that asks something of every controller (on
+/// cgroup v2 ctrsh enables only those a config asks for).
+fn asking_everything(parent: &str) -> Cgroups {
+    Cgroups {
+        memory: Some(Size(256 << 20)),
+        cpu_shares: Some(1024),
+        cpuset_mems: Some("0".into()),
+        pids_limit: Some(64),
+        blkio_weight: Some(500),
+        hugetlb_limits: host()
+            .cgroups
+            .hierarchy("hugetlb")
+            .map(|_| hugetlb_limit())
+            .unwrap_or_default(),
+        ..config(parent)
+    }
 }
 
 /// The caller's own cgroup in the hierarchy of `c`, from /proc/self/cgroup.
@@ -130,7 +151,7 @@ fn relative_path_lands_under_own_cgroup_per_controller() {
         return;
     }
     let parent = unique("place");
-    let g = Guard::create(&config(&parent), "c1");
+    let g = Guard::create(&asking_everything(&parent), "c1");
     assert_eq!(g.path(), format!("{parent}/c1"));
     // Every controller the host has, in the hierarchy the host has it in
     // (cpuacct and freezer are core files of every cgroup2 cgroup).
@@ -199,7 +220,7 @@ fn cgroup_with_processes_is_not_reused() {
     let cfg = config(&unique("busy"));
     let mut g = Guard::create(&cfg, "c");
     g.spawn(&["sleep", "100"]);
-    let err = CgroupManager::create(&cfg, "c").unwrap_err();
+    let err = create(&cfg, "c").unwrap_err();
     assert_eq!(err.kind, ErrorKind::Exists, "{err}");
 }
 
@@ -303,10 +324,7 @@ fn hugetlb_limit_is_written_and_read_back() {
         return;
     }
     let mut cfg = config(&unique("hugetlb"));
-    cfg.hugetlb_limits = vec![HugetlbLimit {
-        page_size: "2MB".into(),
-        limit: Size(4 << 20),
-    }];
+    cfg.hugetlb_limits = hugetlb_limit();
     let g = Guard::create(&cfg, "c");
     g.apply(&cfg).expect("apply");
     let name = match on_v2(Controller::Hugetlb) {
@@ -414,6 +432,7 @@ fn stats_are_plausible() {
     }
     let mut cfg = config(&unique("stats"));
     cfg.memory = Some(Size(256 << 20));
+    cfg.pids_limit = Some(64);
     let mut g = Guard::create(&cfg, "c");
     g.apply(&cfg).unwrap();
     g.spawn(&["sh", "-c", "while :; do :; done"]);
@@ -443,7 +462,10 @@ fn stats_are_plausible() {
     assert_eq!(memory.limit, Some(256 << 20));
     assert_eq!(memory.oom_kills, 0);
     assert_eq!(second.pids.clone().unwrap().current, 1);
-    assert!(second.blkio.is_some());
+    // The config asks nothing of blkio: on cgroup v2 it is there only if the
+    // host enables it all the way down.
+    let blkio = g.controller_dir(Controller::Blkio).is_some();
+    assert_eq!(second.blkio.is_some(), blkio);
     assert_eq!(g.oom_kills().unwrap(), 0);
     // Scripts see stats as JSON-like maps.
     let json = serde_json::to_value(&second).unwrap();
@@ -509,18 +531,261 @@ fn kill_all_and_destroy_leave_nothing() {
     g.destroy().expect("destroy again");
 }
 
+/// Where a cgroup with `name` as its whole path below the own cgroup would
+/// be, in every hierarchy this host mounts.
+fn own_dirs(name: &str) -> Vec<PathBuf> {
+    let probe = Guard::create(&config(&unique("probe")), "p");
+    probe
+        .manager
+        .leaves()
+        .iter()
+        .map(|l| l.dir.parent().unwrap().parent().unwrap().join(name))
+        .collect()
+}
+
+/// Removes the test's own cgroup directories (deepest last in `dirs`) and
+/// kills its process.
+struct OwnTree {
+    dirs: Vec<PathBuf>,
+    process: Option<Child>,
+}
+
+impl Drop for OwnTree {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for dir in self.dirs.iter().rev() {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while fs::remove_dir(dir).is_err() && dir.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
 #[test]
-fn created_parent_shared_with_another_cgroup_stays() {
-    if !have_root("created_parent_shared_with_another_cgroup_stays") {
+fn a_shared_parent_goes_with_its_last_child_and_a_users_stays() {
+    let test = "a_shared_parent_goes_with_its_last_child_and_a_users_stays";
+    if !requires(test, &[Need::Root, Need::Controller("pids")]) {
         return;
     }
-    let parent = unique("shared");
-    let first = Guard::create(&config(&parent), "a");
-    let second = Guard::create(&config(&parent), "b");
-    first.destroy().unwrap();
-    let pids = |g: &Guard| g.controller_dir(Controller::Pids).unwrap().dir.clone();
-    assert!(!pids(&first).exists());
-    assert!(pids(&second).exists());
+    let pids = host().cgroups.hierarchy("pids").expect("pids");
+    for a_goes_first in [true, false] {
+        // "user" exists (in the pids hierarchy only) before ctrsh runs:
+        // it stays; "user/shared" is made by the first create.
+        let user = unique("user");
+        let users = own_dirs(&user)
+            .into_iter()
+            .find(|d| d.starts_with(&pids.mount))
+            .expect("a pids hierarchy");
+        let _tree = OwnTree {
+            dirs: vec![users.clone()],
+            process: None,
+        };
+        fs::create_dir(&users).unwrap();
+        let parent = format!("{user}/shared");
+        let a = Guard::create(&config(&parent), "a");
+        let b = Guard::create(&config(&parent), "b");
+        let (first, last) = if a_goes_first { (&a, &b) } else { (&b, &a) };
+        let parents: Vec<PathBuf> = a
+            .dirs()
+            .iter()
+            .map(|d| d.parent().unwrap().to_path_buf())
+            .collect();
+        first.destroy().unwrap();
+        for (dir, parent) in first.dirs().iter().zip(&parents) {
+            assert!(!dir.exists(), "{} left behind", dir.display());
+            assert!(
+                parent.is_dir(),
+                "{} went before its last child",
+                parent.display()
+            );
+        }
+        last.destroy().unwrap();
+        for dir in last.dirs().iter().chain(&parents) {
+            assert!(!dir.exists(), "{} left behind", dir.display());
+        }
+        for grandparent in parents.iter().map(|p| p.parent().unwrap()) {
+            assert_eq!(
+                grandparent.exists(),
+                grandparent == users,
+                "{}",
+                grandparent.display()
+            );
+        }
+    }
+}
+
+/// Whether the host has root, and hugetlb on cgroup2 (this host and a pure
+/// v2 one do); otherwise `test` is skipped (a failure under CI).
+fn have_v2_hugetlb(test: &str) -> bool {
+    if !requires(test, &[Need::Root, Need::Controller("hugetlb")]) {
+        return false;
+    }
+    if !on_v2(Controller::Hugetlb) {
+        skip(test, "the host's hugetlb controller is not on cgroup2");
+        return false;
+    }
+    true
+}
+
+fn subtree_control(dir: &Path) -> Vec<String> {
+    read(&dir.join("cgroup.subtree_control"))
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn v2_controllers_are_enabled_on_the_way_down_only_when_asked() {
+    if !have_v2_hugetlb("v2_controllers_are_enabled_on_the_way_down_only_when_asked") {
+        return;
+    }
+    let parent = format!("{}/mid", unique("enable"));
+    let plain = Guard::create(&config(&parent), "plain");
+    let leaf = plain.unified().expect("a cgroup2 directory").clone();
+    let ancestors: Vec<PathBuf> = leaf
+        .dir
+        .ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(&leaf.mount))
+        .map(Path::to_path_buf)
+        .collect();
+    // Nothing asks for hugetlb: the cgroups ctrsh made do not pass it on.
+    for made in &ancestors[..2] {
+        assert!(
+            !subtree_control(made).contains(&"hugetlb".to_string()),
+            "{}",
+            made.display()
+        );
+    }
+    assert!(plain.controller_dir(Controller::Hugetlb).is_none());
+
+    let mut cfg = config(&parent);
+    cfg.hugetlb_limits = hugetlb_limit();
+    let asked = Guard::create(&cfg, "asked");
+    asked.apply(&cfg).expect("apply");
+    // Enabled from the hierarchy's root down to the container's parent.
+    for dir in &ancestors {
+        assert!(
+            subtree_control(dir).contains(&"hugetlb".to_string()),
+            "{}",
+            dir.display()
+        );
+    }
+    assert_eq!(
+        file(&asked, Controller::Hugetlb, "hugetlb.2MB.max"),
+        "4194304"
+    );
+}
+
+#[test]
+fn enabling_below_a_cgroup_with_processes_names_controller_file_and_key() {
+    if !have_v2_hugetlb("enabling_below_a_cgroup_with_processes_names_controller_file_and_key") {
+        return;
+    }
+    let top = unique("ebusy");
+    let (mount, _) = host().cgroups.v2.clone().expect("cgroup2");
+    let own = mount
+        .join(own_cgroup(Controller::Hugetlb, true).trim_start_matches('/'))
+        .join(&top);
+    let busy = own.join("busy");
+    let mut tree = OwnTree {
+        dirs: vec![own.clone(), busy.clone()],
+        process: None,
+    };
+    fs::create_dir_all(&busy).unwrap();
+    let sleeper = Command::new("sleep").arg("100").spawn().unwrap();
+    fs::write(busy.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    tree.process = Some(sleeper);
+
+    let mut cfg = config(&format!("{top}/busy"));
+    cfg.hugetlb_limits = hugetlb_limit();
+    let err = create(&cfg, "c").unwrap_err();
+    let control = busy.join("cgroup.subtree_control");
+    for part in [
+        "cgroups.hugetlb_limits",
+        "the hugetlb cgroup controller",
+        &control.to_string_lossy(),
+        "holds processes",
+        "EBUSY",
+    ] {
+        assert!(err.message.contains(part), "{part:?} not in: {err}");
+    }
+    // Nothing of the container is left, in any hierarchy.
+    assert!(!busy.join("c").exists());
+    for dir in own_dirs(&top) {
+        assert_eq!(dir.exists(), dir == own, "{}", dir.display());
+    }
+}
+
+#[test]
+fn an_empty_cpuset_parent_is_filled_and_an_impossible_cpuset_says_so() {
+    let test = "an_empty_cpuset_parent_is_filled_and_an_impossible_cpuset_says_so";
+    if !requires(test, &[Need::Root, Need::Controller("cpuset")]) {
+        return;
+    }
+    if on_v2(Controller::Cpuset) {
+        skip(test, "the host's cpuset controller is not cgroup v1");
+        return;
+    }
+    let top = unique("cpuset");
+    let user = own_dirs(&top)
+        .into_iter()
+        .find(|d| d.starts_with(host().cgroups.hierarchy("cpuset").unwrap().mount))
+        .expect("a cpuset hierarchy");
+    let _tree = OwnTree {
+        dirs: vec![user.clone()],
+        process: None,
+    };
+    fs::create_dir(&user).unwrap();
+    assert_eq!(
+        read(&user.join("cpuset.cpus")),
+        "",
+        "a new v1 cpuset is empty"
+    );
+    {
+        let mut g = Guard::create(&config(&top), "c");
+        g.spawn(&["sleep", "100"]);
+        assert_ne!(read(&user.join("cpuset.cpus")), "");
+        assert_ne!(read(&user.join("cpuset.mems")), "");
+    }
+    let mut cfg = config(&top);
+    cfg.cpuset_cpus = Some("1023".into());
+    let g = Guard::create(&cfg, "d");
+    let err = g.apply(&cfg).unwrap_err();
+    assert!(
+        err.message.contains("cgroups.cpuset_cpus")
+            && err.message.contains("the parent cgroup offers cpus"),
+        "{err}"
+    );
+}
+
+#[test]
+fn concurrent_creates_and_destroys_under_a_new_parent_all_succeed() {
+    if !have_root("concurrent_creates_and_destroys_under_a_new_parent_all_succeed") {
+        return;
+    }
+    let parent = unique("race");
+    let parents = own_dirs(&parent);
+    std::thread::scope(|scope| {
+        for i in 0..6 {
+            let parent = &parent;
+            scope.spawn(move || {
+                for round in 0..4 {
+                    // A process must be able to join (a cpuset copied empty
+                    // from a half-made parent could not).
+                    let mut g = Guard::create(&config(parent), &format!("c{i}-{round}"));
+                    g.spawn(&["true"]);
+                }
+            });
+        }
+    });
+    for dir in parents {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
 }
 
 fn rule(kind: &str, major: i64, minor: i64, permissions: &str, allow: bool) -> Device {
@@ -657,13 +922,17 @@ fn existing_empty_cgroup_is_used_and_kept() {
         .join(own_cgroup(Controller::Pids, pids.v2).trim_start_matches('/'))
         .join(&parent)
         .join("c");
+    let _tree = OwnTree {
+        dirs: vec![existing.parent().unwrap().to_path_buf(), existing.clone()],
+        process: None,
+    };
     fs::create_dir_all(&existing).unwrap();
     let g = Guard::create(&config(&parent), "c");
     assert_eq!(g.controller_dir(Controller::Pids).unwrap().dir, existing);
     g.destroy().unwrap();
     assert!(existing.exists(), "a cgroup it did not create was removed");
-    assert!(!g.controller_dir(Controller::Memory).unwrap().dir.exists());
-    fs::remove_dir(&existing).unwrap();
+    let memory = &g.controller_dir(Controller::Memory).unwrap().dir;
+    assert!(!memory.exists() && !memory.parent().unwrap().exists());
 }
 
 /// The cgroup2 freezer (cgroup.freeze) and cpu stats (cpu.stat), which
@@ -682,47 +951,42 @@ fn v2_core_freezer_and_cpu_stats() {
         return;
     }
     let mut g = Guard::create(&config(&unique("v2core")), "c");
+    // A copy that uses the v2 files; the guard removes the real cgroup.
+    let mut v2 = g.manager.clone();
     if mode == CgroupMode::Hybrid {
-        let unified = g
-            .manager
+        let unified = v2
             .unified
             .clone()
             .expect("on a hybrid host every cgroup has a cgroup2 directory");
-        let (mount, _) = host().cgroups.v2.clone().expect("cgroup2");
         for c in [Controller::Freezer, Controller::Cpuacct] {
-            let dir = ControllerDir {
-                dir: unified.clone(),
-                mount: mount.clone(),
-                v2: true,
-            };
-            g.manager.controllers.insert(c, dir);
+            v2.controllers.insert(c, unified.clone());
         }
-        g.manager.controllers.remove(&Controller::Cpu);
+        v2.controllers.remove(&Controller::Cpu);
     }
-    let dir = g.controller_dir(Controller::Freezer).unwrap().dir.clone();
+    let dir = v2.controller_dir(Controller::Freezer).unwrap().dir.clone();
     let pid = g.spawn(&["sh", "-c", "while :; do :; done"]);
 
-    g.freeze().expect("freeze (v2)");
-    assert!(g.is_frozen().unwrap());
+    v2.freeze().expect("freeze (v2)");
+    assert!(v2.is_frozen().unwrap());
     assert_eq!(read(&dir.join("cgroup.freeze")), "1");
     assert!(read(&dir.join("cgroup.events")).contains("frozen 1"));
-    let frozen = g.stats().unwrap().cpu.unwrap();
+    let frozen = v2.stats().unwrap().cpu.unwrap();
     // The busy loop sleeps in the freezer instead of running, and its cpu
     // time stands still.
     assert_eq!(proc_state(pid), 'S', "the frozen busy loop is not asleep");
-    let still = g.stats().unwrap().cpu.unwrap();
+    let still = v2.stats().unwrap().cpu.unwrap();
     assert_eq!(still.usage_ns, frozen.usage_ns, "frozen yet ran");
     assert_eq!((still.per_cpu, still.throttled_periods), (None, None));
 
-    g.thaw().expect("thaw (v2)");
-    assert!(!g.is_frozen().unwrap());
+    v2.thaw().expect("thaw (v2)");
+    assert!(!v2.is_frozen().unwrap());
     // A thawed busy loop runs again; on a loaded machine it may take a while
     // to get its 100 ms of cpu.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while g.stats().unwrap().cpu.unwrap().usage_ns <= frozen.usage_ns + 100_000_000 {
+    while v2.stats().unwrap().cpu.unwrap().usage_ns <= frozen.usage_ns + 100_000_000 {
         assert!(Instant::now() < deadline, "thawed yet did not run");
         std::thread::sleep(Duration::from_millis(50));
     }
-    g.freeze().unwrap();
-    g.kill_all().expect("kill_all thaws through v2");
+    v2.freeze().unwrap();
+    v2.kill_all().expect("kill_all thaws through v2");
 }

@@ -64,7 +64,7 @@ impl Factory {
         }
         let dir = StateDir::create(self.root(), id)?;
         let cgroup_cfg = config.cgroups.clone().unwrap_or_default();
-        let result = CgroupManager::create(&cgroup_cfg, id).and_then(|cg| {
+        let result = CgroupManager::create(&cgroup_cfg, id, &mut |_| Ok(())).and_then(|cg| {
             let restored = cg
                 .apply(&cgroup_cfg)
                 .and_then(|()| restore_into(&criu, checkpoint, &config, &dir, &cg, inherited))

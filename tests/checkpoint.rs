@@ -461,12 +461,13 @@ print("PARENT " + r.config.cgroups.parent + " " + r.config.cgroups.pids_limit);
     assert!(out.contains("PROCS 2\n"), "{out}");
     assert!(out.contains(&format!("PARENT {parent} 50\n")), "{out}");
     // Every restored process is in the new cgroup under the new parent.
-    let c = Factory::new(&sb.root).unwrap().load(&restored).unwrap();
+    let f = Factory::new(&sb.root).unwrap();
+    let c = f.load(&restored).unwrap();
     for pid in c.processes().unwrap() {
         let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         let pids_line = cgroups.lines().find(|l| l.contains(":pids:")).unwrap();
         assert!(
-            pids_line.ends_with(&format!("/{parent}/{restored}")),
+            pids_line.ends_with(&format!("/{parent}/{}", f.cgroup_name(&restored))),
             "{pid}: {pids_line}"
         );
     }

@@ -38,6 +38,9 @@ impl Factory {
             .mode(0o700)
             .create(&root)
             .ctx(format!("create state root {}", root.display()))?;
+        // One spelling per root ("/a//b/" is "/a/b"): the default cgroup
+        // names derive from it.
+        let root = root.components().collect();
         Ok(Factory { root })
     }
 
@@ -96,13 +99,17 @@ impl Factory {
             return self.create_in(dir, id, config, None);
         }
         let cgroup = config.cgroups.clone().unwrap_or_default();
-        let cg = CgroupManager::create(&cgroup, id, &mut |_| Ok(())).map_err(|e| {
-            if rootless {
-                e.context("cgroups: an unprivileged user can only use a cgroup delegated to them")
-            } else {
-                e
-            }
-        })?;
+        let cg = CgroupManager::create(&cgroup, &self.cgroup_name(id), &mut |_| Ok(())).map_err(
+            |e| {
+                if rootless {
+                    e.context(
+                        "cgroups: an unprivileged user can only use a cgroup delegated to them",
+                    )
+                } else {
+                    e
+                }
+            },
+        )?;
         let made = cg
             .apply(&cgroup)
             .and_then(|()| self.create_in(dir, id, config, Some(&cg)));
@@ -163,6 +170,22 @@ impl Factory {
             dir.path.clone(),
             Some(reaper),
         ))
+    }
+
+    /// The cgroup name of a container whose config names none:
+    /// `ctrsh-<16 hex digits>-<id>`, the digits a hash (64-bit FNV-1a) of
+    /// the factory's root, so that the same id in two factories never shares
+    /// a cgroup.
+    pub fn cgroup_name(&self, id: &str) -> String {
+        let hash = self
+            .root
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        format!("ctrsh-{hash:016x}-{id}")
     }
 
     pub fn load(&self, id: &str) -> Result<Container> {

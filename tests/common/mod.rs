@@ -237,8 +237,10 @@ c.destroy();
 
     /// Whether cgroup directory `name` belongs to this sandbox or to
     /// container `ids`: the sandbox's name (a cgroup parent named after it),
-    /// one of `ids`, or derived from the sandbox's id (`<id>-r`).
+    /// one of `ids`, or derived from the sandbox's id (`<id>-r`), also as
+    /// the default cgroup name `ctrsh-<16 hex digits>-<id>`.
     fn owns_cgroup(&self, name: &str, ids: &[&str]) -> bool {
+        let name = id_in_default_cgroup_name(name).unwrap_or(name);
         let derived = name
             .strip_prefix(self.id.as_str())
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
@@ -394,6 +396,14 @@ impl Drop for ExtraRoot {
             panic!("cleanup of {}:\n{}", self.0.display(), failed.join("\n"));
         }
     }
+}
+
+/// The container id in a default cgroup name, `ctrsh-<16 hex digits>-<id>`
+/// (the digits hash the factory's root).
+fn id_in_default_cgroup_name(name: &str) -> Option<&str> {
+    let (hash, id) = name.strip_prefix("ctrsh-")?.split_at_checked(16)?;
+    let id = id.strip_prefix('-')?;
+    hash.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
 }
 
 /// A Rhai string literal for `s` (JSON's escapes are valid in Rhai).

@@ -51,32 +51,33 @@ pub(super) fn create(
     // What mkdir made, over all attempts.
     let mut made = Vec::new();
     let mut attempts = 1;
-    let result =
-        loop {
-            record(&m)?;
-            match make_dirs(&mut m, &mut made) {
-                // A parent went meanwhile: the destroy of the last container in
-                // a parent ctrsh made removed it (or the undoing of a create
-                // that planned it too). Make it again.
-                Ok(false) if attempts < ATTEMPTS => {
-                    attempts += 1;
-                    made.retain(|d| d.exists());
-                    for dir in missing(&m) {
-                        if !m.created.contains(&dir) {
-                            m.created.push(dir);
-                        }
+    let result = loop {
+        record(&m)?;
+        match make_dirs(&mut m, &mut made) {
+            // A parent went meanwhile: the destroy of the last container in
+            // a parent ctrsh made removed it (or the undoing of a create
+            // that planned it too). Make it again.
+            Ok(false) if attempts < ATTEMPTS => {
+                attempts += 1;
+                made.retain(|d| d.exists());
+                for dir in missing(&m) {
+                    if !m.created.contains(&dir) {
+                        m.created.push(dir);
                     }
                 }
-                Ok(false) => break Err(Error::new(
+            }
+            Ok(false) => {
+                break Err(Error::new(
                     ErrorKind::System,
                     format!(
                         "its parent cgroups were removed {ATTEMPTS} times while it was being made"
                     ),
-                )),
-                Ok(true) => break enable_v2(&mut m, cfg).and_then(|()| fill_cpusets(&m)),
-                Err(e) => break Err(e),
+                ))
             }
-        };
+            Ok(true) => break enable_v2(&mut m, cfg).and_then(|()| fill_cpusets(&m)),
+            Err(e) => break Err(e),
+        }
+    };
     match result {
         Ok(()) => {
             record(&m)?;

@@ -64,17 +64,18 @@ impl Factory {
         }
         let dir = StateDir::create(self.root(), id)?;
         let cgroup_cfg = config.cgroups.clone().unwrap_or_default();
-        let result = CgroupManager::create(&cgroup_cfg, id, &mut |_| Ok(())).and_then(|cg| {
-            let restored = cg
-                .apply(&cgroup_cfg)
-                .and_then(|()| restore_into(&criu, checkpoint, &config, &dir, &cg, inherited))
-                .and_then(|init| write_state(&dir, id, &config, &init, &cg).map(|()| init));
-            if restored.is_err() {
-                let _ = cg.kill_all();
-                let _ = cg.destroy();
-            }
-            restored
-        });
+        let result = CgroupManager::create(&cgroup_cfg, &self.cgroup_name(id), &mut |_| Ok(()))
+            .and_then(|cg| {
+                let restored = cg
+                    .apply(&cgroup_cfg)
+                    .and_then(|()| restore_into(&criu, checkpoint, &config, &dir, &cg, inherited))
+                    .and_then(|init| write_state(&dir, id, &config, &init, &cg).map(|()| init));
+                if restored.is_err() {
+                    let _ = cg.kill_all();
+                    let _ = cg.destroy();
+                }
+                restored
+            });
         match result {
             Ok(init) => Ok(Container::new(id, config, dir.path.clone(), Some(init))),
             Err(e) => {

@@ -2,7 +2,7 @@
 
 use super::locate::{self, Criu, MIN_TCP_VERSION};
 use super::{mounts, netns, now, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
-use crate::runtime::cgroups::{CgroupManager, Controller};
+use crate::runtime::cgroups::{CgroupManager, Controller, ControllerDir};
 use crate::runtime::config::Config;
 use crate::runtime::container::Container;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
@@ -176,37 +176,39 @@ fn join_cgroups(procs: &[CString]) -> std::io::Result<()> {
 }
 
 /// `--cgroup-root controller:/path` for each v1 controller and a default
-/// root for the cgroup2 hierarchy: CRIU recreates the dumped sub-cgroups
-/// below the new container cgroup (never at the old path, which nothing
-/// would remove). Named hierarchies ctrsh does not manage (name=systemd)
-/// keep our own path, or the default root would move them too.
+/// root (the cgroup2 directory) for the rest: CRIU recreates the dumped
+/// sub-cgroups below the new container cgroup (never at the old path, which
+/// nothing would remove). Named hierarchies ctrsh does not manage
+/// (name=systemd) keep our own path, or the default root would move them too.
 fn cgroup_roots(cgroup: &CgroupManager) -> Vec<OsString> {
     let mut args = Vec::new();
-    let mut root = |controller: &str, path: String| {
-        args.push(OsString::from("--cgroup-root"));
-        let spec = if controller.is_empty() {
-            path
-        } else {
-            format!("{controller}:{path}")
-        };
-        args.push(spec.into());
-    };
-    for c in Controller::ALL {
-        let Some(d) = cgroup.controller_dir(c) else {
-            continue;
-        };
+    let mut root = |controller: &str, d: &ControllerDir| {
         let Ok(rel) = d.dir.strip_prefix(&d.mount) else {
-            continue;
+            return;
         };
         let path = format!("/{}", rel.display());
-        root(if d.v2 { "" } else { c.name() }, path);
+        args.push(OsString::from("--cgroup-root"));
+        args.push(if controller.is_empty() {
+            path.into()
+        } else {
+            format!("{controller}:{path}").into()
+        });
+    };
+    for c in Controller::ALL {
+        if let Some(d) = cgroup.controller_dir(c).filter(|d| !d.v2) {
+            root(c.name(), d);
+        }
+    }
+    if let Some(unified) = cgroup.unified() {
+        root("", unified);
     }
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     for line in own.lines() {
         let mut fields = line.splitn(3, ':');
         if let (Some(_), Some(name), Some(path)) = (fields.next(), fields.next(), fields.next()) {
             if name.starts_with("name=") {
-                root(name, path.to_string());
+                args.push(OsString::from("--cgroup-root"));
+                args.push(format!("{name}:{path}").into());
             }
         }
     }

@@ -24,6 +24,9 @@ use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Create (or restore) has not finished: it is under way, or the ctrsh
+    /// process running it died. `destroy` removes what it made.
+    Creating,
     Created,
     Running,
     Paused,
@@ -33,6 +36,7 @@ pub enum Status {
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
@@ -95,14 +99,14 @@ impl Container {
     }
 
     fn read_state(&self) -> Result<Option<State>> {
-        if !self.dir.join("state.json").exists() {
-            return Ok(None);
-        }
-        self.state_dir().read().map(Some)
+        self.state_dir().read()
     }
 
     /// The init, if it is still the process state.json names.
     fn live_init(&self, state: &State) -> Option<Arc<Reaper>> {
+        if state.init_pid == 0 {
+            return None;
+        }
         match sys::proc_start_time(state.init_pid) {
             Some((start, false)) if start == state.init_start_time => {}
             _ => return None,
@@ -119,6 +123,9 @@ impl Container {
         let Some(state) = self.read_state()? else {
             return Ok(Status::Stopped);
         };
+        if state.creating {
+            return Ok(Status::Creating);
+        }
         Ok(match self.live_init(&state) {
             None => Status::Stopped,
             Some(_) if is_frozen(&state)? => Status::Paused,
@@ -133,10 +140,14 @@ impl Container {
         self.live_init(&state).map(|r| r.pid)
     }
 
-    /// The state and the init of a container that has not stopped.
+    /// The state and the init of a container that is made and has not
+    /// stopped.
     pub(crate) fn state_and_init(&self) -> Result<(State, Arc<Reaper>)> {
         let stopped = || self.not_runnable(Status::Stopped);
         let state = self.read_state()?.ok_or_else(stopped)?;
+        if state.creating {
+            return Err(self.not_runnable(Status::Creating));
+        }
         let init = self.live_init(&state).ok_or_else(stopped)?;
         Ok((state, init))
     }
@@ -332,22 +343,14 @@ impl Container {
     }
 
     fn has_pid_ns(&self) -> bool {
-        self.config
-            .namespaces
-            .iter()
-            .any(|n| n.kind == NamespaceKind::Pid)
+        self.config.namespace(NamespaceKind::Pid).is_some()
     }
 
-    /// The state and cgroup of a container that has processes.
+    /// The state and cgroup of a container that is made and has processes.
     fn live_cgroup(&self, what: &str) -> Result<(State, CgroupManager)> {
-        let fail = |status| {
-            self.not_runnable(status)
-                .context(format!("{what} container '{}'", self.id))
-        };
-        let state = self.read_state()?.ok_or_else(|| fail(Status::Stopped))?;
-        if self.live_init(&state).is_none() {
-            return Err(fail(Status::Stopped));
-        }
+        let (state, _) = self
+            .state_and_init()
+            .map_err(|e| e.context(format!("{what} container '{}'", self.id)))?;
         let cg = state.cgroup.clone().ok_or_else(|| {
             Error::state(format!("{what} container '{}': it has no cgroup", self.id))
         })?;
@@ -461,49 +464,64 @@ impl Container {
     }
 
     pub(crate) fn teardown(&self) -> Result<()> {
-        let Some(state) = self.read_state()? else {
-            return self.state_dir().remove();
-        };
-        // Looked up before the kill: a killed init is a zombie, which
-        // live_init no longer counts, but we must still reap it.
-        let init = self.live_init(&state);
-        if let Some(cg) = &state.cgroup {
-            // Every process, also ones that left the pid namespace's view.
-            cg.kill_all()?;
+        let dir = self.state_dir();
+        match self.read_state()? {
+            None => dir.remove(),
+            // Looked up before the kill: a killed init is a zombie, which
+            // live_init no longer counts, but we must still reap it.
+            Some(state) => remove_all(&dir, &state, self.live_init(&state)),
         }
-        if let Some(init) = init {
-            // Without a pid namespace (or cgroup) the init's death does not
-            // take the others along: kill them first.
-            if !self.has_pid_ns() {
-                for pid in processes_of(init.pid, false)?
-                    .into_iter()
-                    .filter(|p| *p != init.pid)
-                {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::SIGKILL,
-                    );
-                }
-            }
-            match init.signal(libc::SIGKILL) {
-                Err(e) if e.kind != ErrorKind::State => return Err(e),
-                _ => {}
-            }
-            // Processes we started in the container are our children: their
-            // zombies must be reaped before its pid namespace can end.
-            loop {
-                Reaper::reap_exited_children();
-                if init.exited_within(2) {
-                    break;
-                }
-            }
-            init.wait_gone()?;
-        }
-        if let Some(cg) = &state.cgroup {
-            cg.destroy()?;
-        }
-        self.state_dir().remove()
     }
+}
+
+/// Kill every process of the container `state` describes, and remove its
+/// cgroups and state dir: what destroy does, and what a create that failed
+/// undoes. Every step can be repeated, so a destroy that was killed part-way
+/// can run again to completion.
+pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>>) -> Result<()> {
+    let has_pid_ns = state.config.namespace(NamespaceKind::Pid).is_some();
+    if let Some(cg) = &state.cgroup {
+        // Every process, also ones that left the pid namespace's view.
+        cg.kill_all()?;
+    }
+    if let Some(init) = init {
+        // Without a pid namespace (or cgroup) the init's death does not
+        // take the others along: kill them first.
+        if !has_pid_ns {
+            for pid in processes_of(init.pid, false)?
+                .into_iter()
+                .filter(|p| *p != init.pid)
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::SIGKILL,
+                );
+            }
+        }
+        match init.signal(libc::SIGKILL) {
+            Err(e) if e.kind != ErrorKind::State => return Err(e),
+            _ => {}
+        }
+        // Processes we started in the container are our children: their
+        // zombies must be reaped before its pid namespace can end.
+        loop {
+            Reaper::reap_exited_children();
+            if init.exited_within(2) {
+                break;
+            }
+        }
+        init.wait_gone()?;
+    }
+    if let Some(cg) = &state.cgroup {
+        cg.destroy()?;
+        // A destroy that stops after this and runs again must not touch
+        // the cgroup path, which another container may have taken by then.
+        dir.write(&State {
+            cgroup: None,
+            ..state.clone()
+        })?;
+    }
+    dir.remove()
 }
 
 fn is_frozen(state: &State) -> Result<bool> {

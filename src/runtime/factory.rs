@@ -7,16 +7,15 @@ use super::container::Container;
 use super::error::{Context, Error, Result};
 use super::launch::{self, Spawn};
 use super::messages::{FromInit, ToInit};
+use super::provision::Provision;
 use super::reaper::Reaper;
 use super::start_socket;
-use super::state::{State, StateDir};
-use super::sys;
+use super::state::StateDir;
 use super::{idmap, namespaces};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Factory {
@@ -44,7 +43,6 @@ impl Factory {
         Ok(Factory { root })
     }
 
-    /// /run/ctrsh for root.
     /// /run/ctrsh for root; for anyone else `ctrsh` in their runtime dir
     /// ($XDG_RUNTIME_DIR), or /tmp/ctrsh-<uid> without one.
     pub fn default_root() -> PathBuf {
@@ -77,57 +75,35 @@ impl Factory {
                 nix::unistd::geteuid()
             )));
         }
-        let dir = StateDir::create(&self.root, id)?;
-        let result = self.place_and_create(&dir, id, &config, rootless);
-        if result.is_err() {
-            let _ = dir.remove();
-        }
-        result.map_err(|e| e.context(format!("create container '{id}'")))
+        self.create_checked(id, &config, rootless)
+            .map_err(|e| e.context(format!("create container '{id}'")))
     }
 
-    /// Cgroups first (the init joins them before anything else), then the
-    /// init. Unprivileged users get no cgroup unless the config asks for one
+    /// Every step of the way is recorded first (see Provision): a failure,
+    /// or this process's death, leaves what a destroy removes. Cgroups come
+    /// first (the init joins them before anything else), then the init.
+    /// Unprivileged users get no cgroup unless the config asks for one
     /// (which then has to be a cgroup delegated to them).
-    fn place_and_create(
-        &self,
-        dir: &StateDir,
-        id: &str,
-        config: &Config,
-        rootless: bool,
-    ) -> Result<Container> {
-        if rootless && config.cgroups.is_none() {
-            return self.create_in(dir, id, config, None);
-        }
-        let cgroup = config.cgroups.clone().unwrap_or_default();
-        let cg = CgroupManager::create(&cgroup, &self.cgroup_name(id), &mut |_| Ok(())).map_err(
-            |e| {
-                if rootless {
-                    e.context(
-                        "cgroups: an unprivileged user can only use a cgroup delegated to them",
-                    )
-                } else {
-                    e
-                }
-            },
-        )?;
-        let made = cg
-            .apply(&cgroup)
-            .and_then(|()| self.create_in(dir, id, config, Some(&cg)));
-        if made.is_err() {
-            let _ = cg.kill_all();
-            let _ = cg.destroy();
-        }
-        made
-    }
-
-    fn create_in(
-        &self,
-        dir: &StateDir,
-        id: &str,
-        config: &Config,
-        cgroup: Option<&CgroupManager>,
-    ) -> Result<Container> {
-        let listener = start_socket::listen_in(&dir.path)?;
+    fn create_checked(&self, id: &str, config: &Config, rootless: bool) -> Result<Container> {
+        let mut made = Provision::begin(&self.root, id, config)?;
+        let cgroup = match &config.cgroups {
+            None if rootless => None,
+            cgroups => {
+                let cfg = cgroups.clone().unwrap_or_default();
+                let cg = made.cgroup(&cfg, &self.cgroup_name(id)).map_err(|e| {
+                    if rootless {
+                        e.context(
+                            "cgroups: an unprivileged user can only use a cgroup delegated to them",
+                        )
+                    } else {
+                        e
+                    }
+                })?;
+                cg.apply(&cfg)?;
+                Some(cg)
+            }
+        };
+        let listener = start_socket::listen_in(made.dir())?;
         let pid_ns = config
             .namespaces
             .iter()
@@ -144,32 +120,21 @@ impl Factory {
         })?;
         drop(listener);
         let reaper = launched.reaper.clone();
+        made.init(&reaper)?;
         let create = ToInit::Create {
             id: id.to_string(),
             config: config.clone(),
         };
-        let rootfs_tree = idmap::rootfs_tree(config, reaper.pid);
+        let tree = idmap::rootfs_tree(config, reaper.pid)?;
+        let fds: Vec<_> = tree.iter().map(|t| t.as_raw_fd()).collect();
+        launched.chan.send(&create, &fds)?;
         // The init builds the rootfs while we put it in its cgroups (a v1
         // cgroup.procs write waits for an RCU grace period, ~10 ms).
-        let ready = rootfs_tree
-            .and_then(|tree| {
-                let fds: Vec<_> = tree.iter().map(|t| t.as_raw_fd()).collect();
-                launched.chan.send(&create, &fds)
-            })
-            .and_then(|()| place(cgroup, &launched.chan, &reaper))
-            .and_then(|()| launch::expect_ready(&launched.chan, &reaper))
-            .and_then(|()| write_state(dir, id, config, &reaper, cgroup));
-        if let Err(e) = ready {
-            let _ = reaper.signal(libc::SIGKILL);
-            let _ = reaper.wait();
-            return Err(e);
-        }
-        Ok(Container::new(
-            id,
-            config.clone(),
-            dir.path.clone(),
-            Some(reaper),
-        ))
+        place(cgroup.as_ref(), &launched.chan, &reaper)?;
+        launch::expect_ready(&launched.chan, &reaper)?;
+        // Until told that the state says "created", the init ends when we
+        // do: a create that did not finish is never started.
+        made.finish(false, || launched.chan.send(&ToInit::Recorded, &[]))
     }
 
     /// The cgroup name of a container whose config names none:
@@ -188,20 +153,23 @@ impl Factory {
         format!("ctrsh-{hash:016x}-{id}")
     }
 
+    /// A container of this root, also a half-made or half-destroyed one.
     pub fn load(&self, id: &str) -> Result<Container> {
         check_id(id)?;
         let dir = StateDir::open(&self.root, id)?;
-        let state = dir.read()?;
-        Ok(Container::new(id, state.config, dir.path, None))
+        // No state: nothing of the container is left but its directory.
+        let config = dir.read()?.map(|s| s.config).unwrap_or_default();
+        Ok(Container::new(id, config, dir.path, None))
     }
 
-    /// Ids of the containers under the root, sorted.
+    /// Ids of the containers under the root, sorted (half-made ones too).
     pub fn list(&self) -> Result<Vec<String>> {
         let mut ids: Vec<String> = std::fs::read_dir(&self.root)
             .ctx(format!("read {}", self.root.display()))?
             .flatten()
-            .filter(|e| e.path().join("state.json").exists())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| check_id(name).is_ok())
             .collect();
         ids.sort();
         Ok(ids)
@@ -225,31 +193,6 @@ fn place(cgroup: Option<&CgroupManager>, chan: &Channel, init: &Reaper) -> Resul
             }
         }
     }
-}
-
-fn write_state(
-    dir: &StateDir,
-    id: &str,
-    config: &Config,
-    init: &Arc<Reaper>,
-    cgroup: Option<&CgroupManager>,
-) -> Result<()> {
-    let (start, _) = sys::proc_start_time(init.pid)
-        .ok_or_else(|| Error::state("the container init vanished during create"))?;
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    dir.write(&State {
-        id: id.to_string(),
-        init_pid: init.pid,
-        init_start_time: start,
-        started: false,
-        created,
-        config: config.clone(),
-        cgroup: cgroup.cloned(),
-        oom_kills_seen: 0,
-    })
 }
 
 /// Ids name directories: letters, digits, '-', '_', '.', not starting with '.'.

@@ -76,7 +76,7 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
         None => None,
     };
     let fds = ChildFds {
-        sync: sync.as_ref().map(|(r, _)| r.as_raw_fd()),
+        sync: sync.as_ref().map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd())),
         chan: child_chan.as_raw_fd(),
         listener: listener.as_ref().map(|l| l.as_raw_fd()),
         devnull: devnull.as_raw_fd(),
@@ -122,8 +122,9 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
 /// The fds the cloned child puts in place (see `child`).
 #[derive(Clone, Copy)]
 struct ChildFds {
-    /// Read end of the pipe the parent writes to once the id maps are in.
-    sync: Option<RawFd>,
+    /// The pipe (read end, write end) the parent writes to once the id maps
+    /// are in.
+    sync: Option<(RawFd, RawFd)>,
     chan: RawFd,
     listener: Option<RawFd>,
     devnull: RawFd,
@@ -157,7 +158,10 @@ unsafe fn child(
         devnull,
         exe,
     } = fds;
-    if let Some(fd) = sync {
+    if let Some((fd, write_end)) = sync {
+        // Our copy of the write end closed, a parent that dies before it
+        // writes ends the read (EOF) instead of leaving us blocked forever.
+        libc::close(write_end);
         let mut b = 0u8;
         if libc::read(fd, (&mut b as *mut u8).cast(), 1) != 1 {
             libc::_exit(1);

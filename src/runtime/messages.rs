@@ -17,6 +17,9 @@ pub enum ToInit {
     /// After Create: the parent has put the init in the container's
     /// cgroups (done while the init builds the rootfs).
     Placed,
+    /// After Ready: the container's state says "created"; the init may wait
+    /// for Start (until then it exits when the parent's end closes).
+    Recorded,
     /// Exec the container's first process, under `seccomp` (compiled by
     /// the parent). Fds: stdin, stdout, stderr.
     Start {

@@ -20,6 +20,7 @@ mod namespaces;
 pub mod netstats;
 pub mod network;
 pub mod process;
+mod provision;
 mod reaper;
 pub mod rlimits;
 mod rootfs;

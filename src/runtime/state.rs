@@ -13,20 +13,36 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     pub id: String,
-    /// Host pid of the container's init (later its first user process).
+    /// Host pid of the container's init (later its first user process); 0
+    /// until the init exists.
     pub init_pid: i32,
     /// Its start time in clock ticks, so a recycled pid is not mistaken for it.
     pub init_start_time: u64,
+    /// True from the start of create (or restore) until everything is made:
+    /// while it is under way, and for good if the ctrsh process making it
+    /// died. Each thing is recorded here before it is made (the cgroup) or
+    /// as soon as it exists (the init), so a destroy finds all of it.
+    #[serde(default)]
+    pub creating: bool,
     /// True once `start` has exec'd the first process.
     pub started: bool,
     /// Seconds since the epoch.
     pub created: u64,
     pub config: Config,
-    /// Where the container's cgroups are (None only for a failed create).
+    /// Where the container's cgroups are: None before create places them,
+    /// for a rootless container without one, and once destroy removed them.
     pub cgroup: Option<CgroupManager>,
     /// OOM kills already reported by `events()`.
     #[serde(default)]
     pub oom_kills_seen: u64,
+}
+
+/// Seconds since the epoch, now (`State::created`, a checkpoint's time).
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The directory of one container: made exclusively, so that of two racing
@@ -50,9 +66,12 @@ impl StateDir {
         }
     }
 
+    /// An existing container's directory; it has no state file only if a
+    /// create was killed right after making it, or a destroy right before
+    /// removing it.
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
         let path = root.join(id);
-        if !path.join(STATE_FILE).exists() {
+        if !path.is_dir() {
             return Err(Error::new(
                 ErrorKind::NotFound,
                 format!("container '{id}' does not exist in {}", root.display()),
@@ -61,10 +80,14 @@ impl StateDir {
         Ok(StateDir { path })
     }
 
-    pub fn read(&self) -> Result<State> {
+    /// The state, or None if the directory has no state file (see `open`).
+    pub fn read(&self) -> Result<Option<State>> {
         let file = self.path.join(STATE_FILE);
-        let data = fs::read(&file).ctx(format!("read {}", file.display()))?;
-        serde_json::from_slice(&data).map_err(|e| {
+        let data = match fs::read(&file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            other => other.ctx(format!("read {}", file.display()))?,
+        };
+        serde_json::from_slice(&data).map(Some).map_err(|e| {
             Error::new(
                 ErrorKind::System,
                 format!("{}: corrupt state: {e}", file.display()),

@@ -42,7 +42,7 @@ fn register_properties(engine: &mut Engine) {
     getter(
         "state",
         &["c: Container", "string"],
-        "\"created\", \"running\", \"paused\" or \"stopped\", read fresh each time.",
+        "\"creating\", \"created\", \"running\", \"paused\" or \"stopped\", read fresh each time.",
     )
     .with_volatility(true)
     .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<String> {

@@ -186,13 +186,18 @@ let spec = #{{ args: ["/bin/true"], env: ["PATH=/bin"], stdin: "null", stdout: "
         )
     }
 
-    /// Starts `ctrsh` on the preamble followed by `body`, written to a
-    /// .rhai file in the sandbox.
-    pub fn start_script(&self, body: &str) -> RunningScript {
+    /// The preamble followed by `body`, written to a new .rhai file in the
+    /// sandbox.
+    pub fn script_file(&self, body: &str) -> PathBuf {
         let n = self.scripts.fetch_add(1, Ordering::Relaxed);
         let file = self.dir.join(format!("script-{n}.rhai"));
         fs::write(&file, format!("{}{body}\n", self.preamble())).expect("write the script");
-        RunningScript::spawn(Command::new(CTRSH).arg(&file))
+        file
+    }
+
+    /// Starts `ctrsh` on the preamble followed by `body` (see `script_file`).
+    pub fn start_script(&self, body: &str) -> RunningScript {
+        RunningScript::spawn(Command::new(CTRSH).arg(self.script_file(body)))
     }
 
     /// Runs a script to completion.

@@ -162,11 +162,3 @@ fn dir_size(dir: &Path) -> Result<u64> {
     }
     Ok(total)
 }
-
-/// Seconds since the epoch, now.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}

@@ -1,18 +1,19 @@
 //! `Factory::restore`: a checkpoint becomes a new running container.
 
 use super::locate::{self, Criu, MIN_TCP_VERSION};
-use super::{mounts, netns, now, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
+use super::{mounts, netns, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
 use crate::runtime::cgroups::{CgroupManager, Controller, ControllerDir};
 use crate::runtime::config::Config;
 use crate::runtime::container::Container;
-use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::factory::{check_id, Factory};
+use crate::runtime::provision::Provision;
 use crate::runtime::reaper::Reaper;
-use crate::runtime::state::{State, StateDir};
 use crate::runtime::sys;
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::sync::Arc;
 
 const PIDFILE: &str = "restore.pid";
@@ -62,27 +63,16 @@ impl Factory {
         if meta.flags.net_from_config {
             inherited.add(&netns::make(&config)?, netns::KEY)?;
         }
-        let dir = StateDir::create(self.root(), id)?;
+        // Recorded step by step like a create (see Provision): CRIU joins
+        // the cgroup before it restores anything, so a destroy finds every
+        // restored process there even if this process dies meanwhile.
+        let mut made = Provision::begin(self.root(), id, &config)?;
         let cgroup_cfg = config.cgroups.clone().unwrap_or_default();
-        let result = CgroupManager::create(&cgroup_cfg, &self.cgroup_name(id), &mut |_| Ok(()))
-            .and_then(|cg| {
-                let restored = cg
-                    .apply(&cgroup_cfg)
-                    .and_then(|()| restore_into(&criu, checkpoint, &config, &dir, &cg, inherited))
-                    .and_then(|init| write_state(&dir, id, &config, &init, &cg).map(|()| init));
-                if restored.is_err() {
-                    let _ = cg.kill_all();
-                    let _ = cg.destroy();
-                }
-                restored
-            });
-        match result {
-            Ok(init) => Ok(Container::new(id, config, dir.path.clone(), Some(init))),
-            Err(e) => {
-                let _ = dir.remove();
-                Err(e)
-            }
-        }
+        let cg = made.cgroup(&cgroup_cfg, &self.cgroup_name(id))?;
+        cg.apply(&cgroup_cfg)?;
+        let init = restore_into(&criu, checkpoint, &config, made.dir(), &cg, inherited)?;
+        made.init(&init)?;
+        made.finish(true, || Ok(()))
     }
 }
 
@@ -91,7 +81,7 @@ fn restore_into(
     criu: &Criu,
     checkpoint: &Checkpoint,
     config: &Config,
-    dir: &StateDir,
+    dir: &Path,
     cgroup: &CgroupManager,
     inherited: stdio::Inherited,
 ) -> Result<Arc<Reaper>> {
@@ -105,12 +95,12 @@ fn restore_into(
         // Logs and the pid file go to the new container's state dir: the
         // images dir may be shared by several restores, or read-only.
         "--work-dir".into(),
-        dir.path.clone().into(),
+        dir.into(),
         "--log-file".into(),
         LOG.into(),
         "-v4".into(),
         "--pidfile".into(),
-        dir.path.join(PIDFILE).into(),
+        dir.join(PIDFILE).into(),
         "--root".into(),
         config.rootfs.clone().into(),
     ];
@@ -132,7 +122,7 @@ fn restore_into(
         .flags
         .tcp_established
         .then_some((MIN_TCP_VERSION, "a checkpoint with tcp_established"));
-    run::run(criu, "restore", args, &dir.path.join(LOG), needs, |cmd| {
+    run::run(criu, "restore", args, &dir.join(LOG), needs, |cmd| {
         // Safety: only async-signal-safe system calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -143,7 +133,7 @@ fn restore_into(
         Ok(())
     })?;
     drop(inherited);
-    let pidfile = dir.path.join(PIDFILE);
+    let pidfile = dir.join(PIDFILE);
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .ctx(format!("read {}", pidfile.display()))?
         .trim()
@@ -222,29 +212,4 @@ fn parent_of(pid: i32) -> Option<i32> {
         .nth(1)?
         .parse()
         .ok()
-}
-
-fn write_state(
-    dir: &StateDir,
-    id: &str,
-    config: &Config,
-    init: &Arc<Reaper>,
-    cgroup: &CgroupManager,
-) -> Result<()> {
-    let (start, _) = sys::proc_start_time(init.pid).ok_or_else(|| {
-        Error::new(
-            ErrorKind::State,
-            "the restored init exited before its state was written",
-        )
-    })?;
-    dir.write(&State {
-        id: id.to_string(),
-        init_pid: init.pid,
-        init_start_time: start,
-        started: true,
-        created: now(),
-        config: config.clone(),
-        cgroup: Some(cgroup.clone()),
-        oom_kills_seen: 0,
-    })
 }

@@ -29,6 +29,12 @@ pub fn run(chan: &Channel, config: Config, rootfs_tree: Option<OwnedFd>) -> Resu
             .ctx("create: namespaces: create the cgroup namespace")?;
     }
     chan.send(&FromInit::Ready, &[])?;
+    // A create that did not finish is never started: if the parent dies
+    // before its state says "created", end here rather than wait forever.
+    match chan.recv::<ToInit>() {
+        Ok(Some((ToInit::Recorded, _))) => {}
+        _ => std::process::exit(1),
+    }
     // Safety: the parent put the listening socket at LISTEN_FD.
     let listener = unsafe { OwnedFd::from_raw_fd(LISTEN_FD) };
     let conn = nix::sys::socket::accept4(

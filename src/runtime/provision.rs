@@ -1,0 +1,115 @@
+//! Making a container (create, restore) so that it can stop at any moment
+//! and leave nothing a destroy cannot find: the state dir and a "creating"
+//! state come first, and everything made after is recorded there before it
+//! is made (cgroup directories) or as soon as it exists (the init). If the
+//! making fails, the guard destroys what was made when it is dropped; if
+//! the ctrsh process making it dies, a destroy by any other one does.
+
+use super::cgroups::CgroupManager;
+use super::config::{Cgroups, Config};
+use super::container::{self, Container};
+use super::error::{Error, Result};
+use super::reaper::Reaper;
+use super::state::{self, Lock, State, StateDir};
+use super::sys;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A container being made; destroys what it recorded when dropped before
+/// `finish`.
+pub(crate) struct Provision {
+    dir: StateDir,
+    state: State,
+    /// Our child, once it exists: the guard must reap it.
+    init: Option<Arc<Reaper>>,
+    /// Held until the container is made: a destroy from another process
+    /// waits rather than tear down half of it.
+    _lock: Lock,
+    armed: bool,
+}
+
+impl Provision {
+    /// The container's directory, locked, with a "creating" state.
+    pub fn begin(root: &Path, id: &str, config: &Config) -> Result<Provision> {
+        let dir = StateDir::create(root, id)?;
+        let state = State {
+            id: id.to_string(),
+            init_pid: 0,
+            init_start_time: 0,
+            creating: true,
+            started: false,
+            created: state::now(),
+            config: config.clone(),
+            cgroup: None,
+            oom_kills_seen: 0,
+        };
+        let lock = Lock::acquire(&dir.path).and_then(|lock| dir.write(&state).map(|()| lock));
+        match lock {
+            Ok(lock) => Ok(Provision {
+                dir,
+                state,
+                init: None,
+                _lock: lock,
+                armed: true,
+            }),
+            Err(e) => {
+                let _ = dir.remove();
+                Err(e)
+            }
+        }
+    }
+
+    /// The container's state dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir.path
+    }
+
+    /// The container's cgroup (see `CgroupManager::create`), recorded
+    /// before each directory is made.
+    pub fn cgroup(&mut self, cfg: &Cgroups, default_name: &str) -> Result<CgroupManager> {
+        let (dir, state) = (&self.dir, &mut self.state);
+        CgroupManager::create(cfg, default_name, &mut |cg| {
+            state.cgroup = Some(cg.clone());
+            dir.write(state)
+        })
+    }
+
+    /// The init, recorded as soon as it exists.
+    pub fn init(&mut self, init: &Arc<Reaper>) -> Result<()> {
+        self.init = Some(init.clone());
+        let (start, _) = sys::proc_start_time(init.pid)
+            .ok_or_else(|| Error::state("the container init vanished during create"))?;
+        self.state.init_pid = init.pid;
+        self.state.init_start_time = start;
+        self.dir.write(&self.state)
+    }
+
+    /// Everything is made: record that (`started` for a restored container,
+    /// which runs already), then `confirm` it to the init, and stand down.
+    pub fn finish(
+        mut self,
+        started: bool,
+        confirm: impl FnOnce() -> Result<()>,
+    ) -> Result<Container> {
+        self.state.creating = false;
+        self.state.started = started;
+        self.dir.write(&self.state)?;
+        confirm()?;
+        self.armed = false;
+        Ok(Container::new(
+            &self.state.id,
+            self.state.config.clone(),
+            self.dir.path.clone(),
+            self.init.clone(),
+        ))
+    }
+}
+
+impl Drop for Provision {
+    fn drop(&mut self) {
+        if self.armed {
+            // The error that stopped the making is the one to report.
+            let _ = container::remove_all(&self.dir, &self.state, self.init.clone());
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! Needs no root. Fragments (`key: value, ...`) are wrapped in `#{ }`; the
 //! rootfs is replaced by a temporary directory.
 
+use ctrsh::runtime::config::defaults;
 use ctrsh::runtime::config::Config;
-use ctrsh::runtime::defaults;
 use rhai::{Dynamic, Engine, Map};
 
 fn rhai_blocks(markdown: &str) -> Vec<String> {

@@ -4,7 +4,7 @@
 use super::convert::to_script;
 use super::errors::{narrow, raise, ScriptResult};
 use super::func;
-use crate::runtime::{self, defaults};
+use crate::runtime::{self, config::defaults};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, Position, FLOAT, INT};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};

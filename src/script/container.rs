@@ -184,7 +184,7 @@ fn register_terminal(engine: &mut Engine) {
         let mut p = Process::new(ProcessSpec {
             args: vec!["/bin/sh".into()],
             env: vec![
-                format!("PATH={}", runtime::process::DEFAULT_PATH),
+                format!("PATH={}", runtime::host::process::DEFAULT_PATH),
                 format!("TERM={term}"),
             ],
             terminal: true,

@@ -4,8 +4,8 @@
 //! than silently unenforced.
 
 use super::{files, CgroupManager, Controller, Mode};
+use crate::runtime::config::defaults::default_allowed_devices;
 use crate::runtime::config::{Cgroups, Device};
-use crate::runtime::defaults::default_allowed_devices;
 use crate::runtime::error::{Error, ErrorKind, Result};
 use cgroups_rs::fs::devices::{DevicePermissions, DeviceType, DevicesController};
 

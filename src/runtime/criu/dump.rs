@@ -4,9 +4,9 @@ use super::locate::{self, Criu, MIN_TCP_VERSION};
 use super::metadata::{DumpFlags, HostBind, Metadata};
 use super::{mounts, netns, run, stdio, Checkpoint, CheckpointOptions};
 use crate::runtime::config::Config;
-use crate::runtime::container::{Container, Status};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
-use crate::runtime::state::now;
+use crate::runtime::host::container::{Container, Status};
+use crate::runtime::host::state::now;
 use std::ffi::OsString;
 use std::path::Path;
 

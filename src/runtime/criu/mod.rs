@@ -20,7 +20,7 @@ pub use metadata::{DumpFlags, HostBind, Metadata, StdioLink, METADATA_FILE};
 
 use super::config::Config;
 use super::error::{Error, Result};
-use super::process::Stdio;
+use super::host::process::Stdio;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 
 use super::metadata::StdioLink;
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::process::Stdio;
+use crate::runtime::host::process::Stdio;
 use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

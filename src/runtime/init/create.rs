@@ -4,11 +4,12 @@
 use super::exec_process;
 use super::network;
 use super::LISTEN_FD;
-use crate::runtime::channel::Channel;
+use super::{rlimits, rootfs};
 use crate::runtime::config::{Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::messages::{FromInit, ToInit};
-use crate::runtime::{namespaces, rlimits, rootfs};
+use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::messages::{FromInit, ToInit};
+use crate::runtime::launch::namespaces;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// Returns only on failure.

@@ -1,15 +1,15 @@
 //! The last steps before the user's program runs, shared by start and exec:
 //! stdio, user, working directory, capabilities, no_new_privs, exec.
 
-use crate::runtime::capabilities;
-use crate::runtime::channel::Channel;
 use crate::runtime::config::Config;
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::messages::FromInit;
-use crate::runtime::process::{ProcessSpec, DEFAULT_PATH};
+use crate::runtime::host::process::{ProcessSpec, DEFAULT_PATH};
+use crate::runtime::init::capabilities;
+use crate::runtime::init::user::{self, ExecUser};
+use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::messages::FromInit;
 use crate::runtime::seccomp::{self, Program};
 use crate::runtime::sys;
-use crate::runtime::user::{self, ExecUser};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;

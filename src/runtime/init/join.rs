@@ -7,12 +7,12 @@
 //! parent (a child subreaper) inherits it.
 
 use super::exec_process;
-use crate::runtime::channel::Channel;
 use crate::runtime::config::{Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::messages::{FromInit, STDIO_FDS};
-use crate::runtime::process::ProcessSpec;
-use crate::runtime::rlimits;
+use crate::runtime::host::process::ProcessSpec;
+use crate::runtime::init::rlimits;
+use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::messages::{FromInit, STDIO_FDS};
 use crate::runtime::seccomp::Program;
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::ForkResult;

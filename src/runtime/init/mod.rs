@@ -2,15 +2,20 @@
 //! copy) inside the new namespaces, talks to it over fd 3, and this code
 //! turns the config into a container and finally execs the user's process.
 
+pub mod capabilities;
 mod create;
 mod exec_process;
 mod join;
+pub mod rlimits;
+mod rootfs;
+mod secure_path;
+pub mod user;
 // Also used by a restore, which makes the network namespace again (criu/netns.rs).
 pub(crate) mod network;
 
-use super::channel::Channel;
 use super::error::Error;
-use super::messages::{FromInit, ToInit};
+use super::launch::channel::Channel;
+use super::launch::messages::{FromInit, ToInit};
 use std::os::fd::RawFd;
 
 /// The fd the parent hands the init its channel on.

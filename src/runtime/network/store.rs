@@ -16,7 +16,7 @@ use super::nat;
 use super::netlink::Netlink;
 use super::{Network, NetworkSpec, Port, SubnetSpec};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
-use crate::runtime::state::{write_json, Lock};
+use crate::runtime::host::state::{write_json, Lock};
 use crate::runtime::sys;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};

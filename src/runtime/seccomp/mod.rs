@@ -22,9 +22,9 @@ mod tests;
 
 pub use profile::{ArgCondition, Profile, SyscallRule};
 
-use crate::runtime::capabilities;
 use crate::runtime::config::Config;
 use crate::runtime::error::{Error, Result};
+use crate::runtime::init::capabilities;
 use caps::CapsHashSet;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;

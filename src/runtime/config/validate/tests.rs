@@ -1,9 +1,10 @@
 //! One test per rule: a valid config with one thing broken, and the message
 //! that must name its key. No root needed: the rootfs is a temp directory.
 
+use crate::runtime::config::defaults::{default_allowed_devices, default_devices};
 use crate::runtime::config::*;
-use crate::runtime::defaults::{default_allowed_devices, default_devices};
-use crate::runtime::{rlimits, ErrorKind};
+use crate::runtime::init::rlimits;
+use crate::runtime::ErrorKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -220,7 +221,9 @@ fn rootfs_must_be_a_directory() {
 
 #[test]
 fn known_capabilities_are_accepted() {
-    assert_accepts(|c| c.capabilities = Some(crate::runtime::defaults::default_capabilities()));
+    assert_accepts(|c| {
+        c.capabilities = Some(crate::runtime::config::defaults::default_capabilities())
+    });
     assert_accepts(|c| c.capabilities = Some(vec![]));
 }
 

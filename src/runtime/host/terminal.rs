@@ -1,9 +1,9 @@
 //! The host side of a process's pty: copying its output where the spec
 //! says, and attaching the user's terminal to it.
 
-use super::error::{Context, Error, ErrorKind, Result};
-use super::process::Stdio;
-use super::reaper::Reaper;
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::host::process::Stdio;
+use crate::runtime::host::reaper::Reaper;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::termios::{self, SetArg, Termios};
 use std::fs::File;

@@ -3,9 +3,11 @@
 //! the offending key; nothing here touches the kernel except a stat of the
 //! rootfs.
 
+use super::mount_options;
 use super::{Cgroups, Config, Device, IdMap, NamespaceKind};
 use crate::runtime::error::describe_io;
-use crate::runtime::{mount_options, rlimits, suggest, Error, Result};
+use crate::runtime::init::rlimits;
+use crate::runtime::{suggest, Error, Result};
 use std::fmt::Display;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Component, Path};

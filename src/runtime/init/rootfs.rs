@@ -2,11 +2,11 @@
 //! bind the rootfs, mount /proc, /dev (with devices), /sys and the user's
 //! mounts, pivot_root into it, then mask and protect paths.
 
-use super::config::{Config, Device};
-use super::error::{Context, Error, Result};
-use super::mount_options;
-use super::secure_path::secure_join;
-use super::sys;
+use crate::runtime::config::mount_options;
+use crate::runtime::config::{Config, Device};
+use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::init::secure_path::secure_join;
+use crate::runtime::sys;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use std::fs;
@@ -219,7 +219,7 @@ fn mount_sys(rootfs: &Path) -> Result<()> {
     }
 }
 
-fn mount_user(rootfs: &Path, m: &super::config::Mount) -> Result<()> {
+fn mount_user(rootfs: &Path, m: &crate::runtime::config::Mount) -> Result<()> {
     let opts = mount_options::parse(&m.options, m.propagation.as_deref())
         .map_err(|e| Error::config(format!("mounts: {}: {e}", m.destination)))?;
     let bind = opts.bind || m.kind.as_deref() == Some("bind");

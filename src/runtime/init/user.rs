@@ -1,7 +1,7 @@
 //! Resolve "name", "uid" or "uid:gid" against the rootfs's /etc/passwd and
 //! /etc/group (read inside the container, after pivot_root).
 
-use super::error::{Error, Result};
+use crate::runtime::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecUser {

@@ -1,8 +1,8 @@
 //! A process to run in a container: its spec, and the handle to it once it runs.
 
-use super::error::{Context, Error, Result};
-use super::reaper::Reaper;
-use super::terminal;
+use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::host::reaper::Reaper;
+use crate::runtime::host::terminal;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Read;

@@ -1,7 +1,7 @@
 //! The defaults libcontainer users know: devices, device rules, capabilities,
 //! masked and read-only paths.
 
-use super::config::Device;
+use super::Device;
 
 /// A device's "any major" / "any minor" in a cgroup rule ('*').
 const ANY: i64 = -1;

@@ -1,17 +1,17 @@
 //! Factory: owns a state root, creates and loads containers.
 
-use super::cgroups::CgroupManager;
-use super::channel::Channel;
-use super::config::{Config, NamespaceKind};
-use super::container::Container;
-use super::error::{Context, Error, Result};
-use super::launch::{self, Spawn};
-use super::messages::{FromInit, ToInit};
-use super::provision::Provision;
-use super::reaper::Reaper;
-use super::start_socket;
-use super::state::StateDir;
-use super::{idmap, namespaces};
+use crate::runtime::cgroups::CgroupManager;
+use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::host::container::Container;
+use crate::runtime::host::provision::Provision;
+use crate::runtime::host::reaper::Reaper;
+use crate::runtime::host::state::StateDir;
+use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::messages::{FromInit, ToInit};
+use crate::runtime::launch::start_socket;
+use crate::runtime::launch::{self, Spawn};
+use crate::runtime::launch::{idmap, namespaces};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;

@@ -1,8 +1,8 @@
 //! Which namespaces a container gets, the id maps of its user namespace,
 //! and joining namespaces by path.
 
-use super::config::{Config, IdMap, NamespaceKind};
-use super::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::config::{Config, IdMap, NamespaceKind};
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 
@@ -108,7 +108,7 @@ fn helper_maps(pid: i32, uid: &[IdMap], gid: &[IdMap]) -> Result<()> {
                 ErrorKind::Unsupported,
                 format!(
                     "uid_mappings: an unprivileged user can map only their own uid and gid without {tool} ({}; apt-get install uidmap, and give the user ranges in /etc/subuid and /etc/subgid)",
-                    super::error::describe_io(&e)
+                    crate::runtime::error::describe_io(&e)
                 ),
             )
         })?;

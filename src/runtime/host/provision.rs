@@ -5,13 +5,13 @@
 //! making fails, the guard destroys what was made when it is dropped; if
 //! the ctrsh process making it dies, a destroy by any other one does.
 
-use super::cgroups::CgroupManager;
-use super::config::{Cgroups, Config};
-use super::container::{self, Container};
-use super::error::{Error, Result};
-use super::reaper::Reaper;
-use super::state::{self, Lock, State, StateDir};
-use super::sys;
+use crate::runtime::cgroups::CgroupManager;
+use crate::runtime::config::{Cgroups, Config};
+use crate::runtime::error::{Error, Result};
+use crate::runtime::host::container::{self, Container};
+use crate::runtime::host::reaper::Reaper;
+use crate::runtime::host::state::{self, Lock, State, StateDir};
+use crate::runtime::sys;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -12,9 +12,10 @@
 //! mount; a rootless container maps its user's own id, which owns its
 //! rootfs already.
 
-use super::config::{Config, IdMap, NamespaceKind};
-use super::error::{Context, Result};
-use super::{namespaces, sys};
+use super::namespaces;
+use crate::runtime::config::{Config, IdMap, NamespaceKind};
+use crate::runtime::error::{Context, Result};
+use crate::runtime::sys;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 

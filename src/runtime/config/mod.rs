@@ -4,12 +4,13 @@
 //! Rhai object maps in the script layer); `validate()` checks what serde
 //! cannot, naming the offending key, before anything touches the kernel.
 
-use super::defaults;
-use super::seccomp::Seccomp;
+use crate::runtime::seccomp::Seccomp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod defaults;
+pub mod mount_options;
 mod validate;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -147,7 +148,7 @@ impl<'de> Deserialize<'de> for Namespace {
             let names = NamespaceKind::ALL.map(NamespaceKind::name);
             D::Error::custom(format!(
                 "unknown namespace '{name}'{} (known: {})",
-                super::suggest::did_you_mean(&name, &names),
+                crate::runtime::suggest::did_you_mean(&name, &names),
                 names.join(", ")
             ))
         })?;
@@ -362,7 +363,7 @@ impl<'de> Deserialize<'de> for Size {
 impl Config {
     /// Rejects unknown names and impossible values, naming the key
     /// ("cgroups.cpu_shares: ..."). Stats the rootfs, touches nothing else.
-    pub fn validate(&self) -> super::Result<()> {
+    pub fn validate(&self) -> crate::runtime::Result<()> {
         validate::config(self)
     }
 

@@ -1,7 +1,7 @@
 //! mount(8)-style option lists ("ro", "nosuid", "rbind", "size=64m") turned
 //! into mount(2) flags, propagation flags and the filesystem data string.
 
-use super::suggest;
+use crate::runtime::suggest;
 use libc::c_ulong;
 
 /// What an option list asks of mount(2).

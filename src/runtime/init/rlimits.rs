@@ -1,7 +1,7 @@
 //! RLIMIT_* names and applying them.
 
-use super::config::Rlimit;
-use super::error::{Context, Error, Result};
+use crate::runtime::config::Rlimit;
+use crate::runtime::error::{Context, Error, Result};
 
 /// Every resource limit Linux has, by its RLIMIT_ name.
 pub const RLIMITS: &[(&str, libc::__rlimit_resource_t)] = &[

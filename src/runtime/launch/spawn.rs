@@ -2,12 +2,12 @@
 //! into a running container's pid namespace), write the user namespace's id
 //! maps, and exec the sealed copy of our own binary.
 
-use super::channel::Channel;
-use super::config::IdMap;
-use super::error::{Context, Error, Result};
-use super::init::{CHANNEL_FD, LISTEN_FD};
-use super::reaper::Reaper;
-use super::sys;
+use crate::runtime::config::IdMap;
+use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::host::reaper::Reaper;
+use crate::runtime::init::{CHANNEL_FD, LISTEN_FD};
+use crate::runtime::launch::channel::Channel;
+use crate::runtime::sys;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -103,10 +103,11 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
     drop(child_chan);
     if let (Some((read, write)), Some((uid, gid))) = (sync, spec.id_maps) {
         drop(read);
-        let mapped = super::namespaces::write_id_maps(pid, uid, gid).and_then(|()| {
-            nix::unistd::write(&write, b"1").ctx("release the init after id mapping")?;
-            Ok(())
-        });
+        let mapped =
+            crate::runtime::launch::namespaces::write_id_maps(pid, uid, gid).and_then(|()| {
+                nix::unistd::write(&write, b"1").ctx("release the init after id mapping")?;
+                Ok(())
+            });
         if let Err(e) = mapped {
             let _ = reaper.signal(libc::SIGKILL);
             let _ = reaper.wait();
@@ -197,7 +198,7 @@ unsafe fn child(
 
 /// Turn an init's failure report (or silence) into an error.
 pub fn expect_ready(chan: &Channel, reaper: &Reaper) -> Result<()> {
-    use super::messages::FromInit;
+    use crate::runtime::launch::messages::FromInit;
     // A reset connection means the same as EOF: the init died.
     match chan.recv::<FromInit>().unwrap_or(None) {
         Some((FromInit::Ready, _)) => Ok(()),
@@ -228,7 +229,7 @@ pub struct Execed {
 /// After Start or Exec: the reports the init sends, until EOF (every copy
 /// of the channel is close-on-exec, so EOF follows the exec or the exit).
 pub fn await_exec(chan: &Channel) -> Result<Execed> {
-    use super::messages::FromInit;
+    use crate::runtime::launch::messages::FromInit;
     let mut done = Execed::default();
     loop {
         match chan.recv::<FromInit>()? {

@@ -1,9 +1,9 @@
 //! The messages parent and init exchange over their channel.
 
-use super::config::{Config, NamespaceKind};
-use super::error::Error;
-use super::process::ProcessSpec;
-use super::seccomp::Program;
+use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::error::Error;
+use crate::runtime::host::process::ProcessSpec;
+use crate::runtime::seccomp::Program;
 use serde::{Deserialize, Serialize};
 
 /// The number of fds that carry a process's stdin, stdout and stderr.

@@ -1,20 +1,20 @@
 //! Container: the state machine and its operations.
 
-use super::cgroups::{CgroupManager, Stats as CgroupStats};
-use super::config::Cgroups;
-use super::config::{Config, NamespaceKind};
-use super::error::{Context, Error, ErrorKind, Result};
-use super::launch::{self, Spawn};
-use super::messages::ToInit;
-use super::namespaces::JOIN_ORDER;
-use super::netstats::{self, InterfaceStats};
-use super::process::{Process, ProcessSpec, Stdio, DEFAULT_PATH};
-use super::reaper::Reaper;
-use super::seccomp;
-use super::start_socket;
-use super::state::{Lock, State, StateDir};
-use super::suggest;
-use super::sys;
+use crate::runtime::cgroups::{CgroupManager, Stats as CgroupStats};
+use crate::runtime::config::Cgroups;
+use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::host::netstats::{self, InterfaceStats};
+use crate::runtime::host::process::{Process, ProcessSpec, Stdio, DEFAULT_PATH};
+use crate::runtime::host::reaper::Reaper;
+use crate::runtime::host::state::{Lock, State, StateDir};
+use crate::runtime::launch::messages::ToInit;
+use crate::runtime::launch::namespaces::JOIN_ORDER;
+use crate::runtime::launch::start_socket;
+use crate::runtime::launch::{self, Spawn};
+use crate::runtime::seccomp;
+use crate::runtime::suggest;
+use crate::runtime::sys;
 use serde::Serialize;
 use std::fmt;
 use std::fs::File;

@@ -1,7 +1,7 @@
 //! Per-interface counters of a container's network namespace, read from
 //! /proc/<pid>/net/dev (which shows the namespace of that pid).
 
-use super::error::{Context, Result};
+use crate::runtime::error::{Context, Result};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

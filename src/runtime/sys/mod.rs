@@ -2,7 +2,7 @@
 //! shape we need (pidfds, raw clone, execveat, close_range, memfd seals,
 //! extended attributes).
 
-use super::error::{Context, Result};
+use crate::runtime::error::{Context, Result};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

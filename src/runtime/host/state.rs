@@ -1,8 +1,8 @@
 //! <root>/<id>/state.json: what any ctrsh process needs to find a container.
 
-use super::cgroups::CgroupManager;
-use super::config::Config;
-use super::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::cgroups::CgroupManager;
+use crate::runtime::config::Config;
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;

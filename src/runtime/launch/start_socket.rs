@@ -2,8 +2,8 @@
 //! waits for "start": any ctrsh process can connect to it. Paths go through
 //! /proc/self/fd/<dirfd> so a long state root cannot overflow sun_path.
 
-use super::channel::Channel;
-use super::error::{Context, Result};
+use crate::runtime::error::{Context, Result};
+use crate::runtime::launch::channel::Channel;
 use nix::sys::socket::{
     bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
 };

@@ -1,7 +1,7 @@
 //! Resolve a container path inside the rootfs without ever leaving it:
 //! symlinks are followed as if the rootfs were "/", and ".." stops at it.
 
-use super::error::{Error, ErrorKind, Result};
+use crate::runtime::error::{Error, ErrorKind, Result};
 use std::path::{Component, Path, PathBuf};
 
 const MAX_SYMLINKS: usize = 255;

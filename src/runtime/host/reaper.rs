@@ -1,8 +1,8 @@
 //! Waiting for a process and remembering how it ended, shared by every
 //! handle to it in this ctrsh process (Container and Process objects).
 
-use super::error::{Context, Error, ErrorKind, Result};
-use super::sys;
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::sys;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! Capabilities on all five sets, via the caps crate.
 
-use super::error::{Error, ErrorKind, Result};
+use crate::runtime::error::{Error, ErrorKind, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 use std::str::FromStr;
 

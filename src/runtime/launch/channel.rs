@@ -1,7 +1,7 @@
 //! Parent <-> init messages: one JSON document per SEQPACKET datagram, with
 //! file descriptors (stdio, namespaces) passed alongside as SCM_RIGHTS.
 
-use super::error::{Context, Error, Result};
+use crate::runtime::error::{Context, Error, Result};
 use nix::sys::socket::{
     recv, recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
     MsgFlags, SockFlag, SockType,

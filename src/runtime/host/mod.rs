@@ -1,0 +1,11 @@
+//! The parent side: the factory, containers, process handles, state,
+//! reaping, terminals and stats readers. Nothing here runs in the init.
+
+pub mod container;
+pub mod factory;
+pub mod netstats;
+pub mod process;
+pub(crate) mod provision;
+pub(crate) mod reaper;
+pub(crate) mod state;
+mod terminal;

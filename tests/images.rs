@@ -571,3 +571,68 @@ fn tag_remove_and_prune() {
     store.fails(&["remove", "app:copy"], "is not in the image store");
     assert!(store.ok(&["prune"]).starts_with("pruned 0 layers"));
 }
+
+#[test]
+fn scripts_pull_list_tag_and_remove_through_the_image_module() {
+    let Some(fx) = ready("script_api") else {
+        return;
+    };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("script-api");
+    let script = r#"
+let img = image::pull(ARGS[0]);
+print(`PULLED ${img.name} ${img.layers.len()} ${img.config.config.WorkingDir} ${img.config.config.Env}`);
+if img.id != image::get(img.id.sub_string(7, 12)).id { throw "get by id"; }
+let copy = image::tag(img.name, "app:copy");
+print(`TAGGED ${copy.name} ${copy.id == img.id}`);
+print(`LISTED ${image::list().map(|i| i.name)}`);
+let arm = image::pull(ARGS[1], #{ platform: "linux/arm64" });
+print(`ARM ${arm.config.architecture}`);
+try { image::pull(ARGS[0], #{ platfrom: "x" }); } catch (e) { print(`BADOPT ${e.kind}: ${e.message}`); }
+image::remove(img.name);
+let freed = image::remove("app:copy");
+print(`FREED ${freed.layers}`);
+"#;
+    let out = Command::new(CTRSH)
+        .args(["-e", script])
+        .arg(format!("{}/test/app:gzip", registry.addr()))
+        .arg(format!("{}/test/multi:1", registry.addr()))
+        .env("CTRSH_IMAGE_STORE", store.root())
+        .env("REGISTRY_AUTH_FILE", store.dir.0.join("no-auth.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    assert!(
+        stdout.contains(&format!(
+            "PULLED {reference} 3 /data [\"GREETING=hello from the image\", \"PATH=/bin:/sbin\"]"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("TAGGED docker.io/library/app:copy true"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "LISTED [\"{reference}\", \"docker.io/library/app:copy\"]"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ARM arm64"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "BADOPT config: image::pull: unknown option 'platfrom' (did you mean 'platform'?)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FREED 3"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("pulled {reference} ")),
+        "the final line: {stderr}"
+    );
+    // The arm64 image's one layer is all that is left.
+    assert_eq!(store.entries("layers").len(), 1);
+}

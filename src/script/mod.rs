@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod factory;
 mod files;
+mod image;
 mod network;
 mod process;
 mod run;
@@ -36,6 +37,7 @@ pub fn engine(args: Vec<String>) -> Engine {
     process::register(&mut engine);
     checkpoint::register(&mut engine);
     files::register(&mut engine);
+    image::register(&mut engine);
     network::register(&mut engine);
     stdlib::install(&mut engine);
     engine

@@ -79,9 +79,12 @@ impl Store {
         Ok(Store { root })
     }
 
-    /// /var/lib/ctrsh/images for root; `ctrsh/images` in the user's data
-    /// dir ($XDG_DATA_HOME) otherwise.
+    /// `$CTRSH_IMAGE_STORE`, else /var/lib/ctrsh/images for root and
+    /// `ctrsh/images` in the user's data dir ($XDG_DATA_HOME) otherwise.
     pub fn default_root() -> PathBuf {
+        if let Some(dir) = std::env::var_os("CTRSH_IMAGE_STORE") {
+            return dir.into();
+        }
         if nix::unistd::geteuid().is_root() {
             return PathBuf::from("/var/lib/ctrsh/images");
         }

@@ -273,10 +273,17 @@ fn mount_user(rootfs: &Path, m: &crate::runtime::config::Mount) -> Result<()> {
 /// pivot_root into the rootfs and detach the old root; on a rootfs where
 /// pivot_root cannot work (initramfs) fall back to MS_MOVE + chroot.
 fn pivot_root(rootfs: &Path) -> Result<()> {
+    use nix::fcntl::{open, OFlag};
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let old_root = open("/", flags, Mode::empty()).ctx("open the old root")?;
     nix::unistd::chdir(rootfs).ctx(format!("chdir {}", rootfs.display()))?;
     match nix::unistd::pivot_root(".", ".") {
         Ok(()) => {
-            // The old root is now stacked under "."; detach it.
+            // The old root is now stacked on the new one. Detach it from
+            // itself (as runc does): "." here would be the new root, and a
+            // recursive change of it would also undo the propagation the
+            // config gave its mounts.
+            nix::unistd::fchdir(&old_root).ctx("fchdir to the old root")?;
             do_mount(
                 None,
                 Path::new("."),

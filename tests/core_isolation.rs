@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Ran, Sandbox};
+use common::{rhai_str, Ran, Sandbox};
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::fd::AsRawFd;
@@ -397,4 +397,220 @@ config.oom_score_adj = 500;"#,
     );
     let words: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(words, ["NoNewPrivs:", "1", "500"], "{out}");
+}
+
+/// `masked_paths` and `readonly_paths` of a config replace runc's lists:
+/// a masked file reads empty, a masked directory is empty, a read-only
+/// path cannot be written while the rest of the rootfs can, and runc's
+/// defaults (/proc/kcore masked) are not applied.
+#[test]
+fn custom_masked_and_readonly_paths_replace_the_defaults() {
+    let Some(sb) = Sandbox::new("paths") else {
+        return;
+    };
+    fs::write(sb.rootfs.join("etc/secret"), "secret\n").unwrap();
+    for dir in ["secretdir", "data"] {
+        fs::create_dir(sb.rootfs.join(dir)).unwrap();
+        fs::write(sb.rootfs.join(dir).join("f"), "x").unwrap();
+    }
+    let out = sb.sh(
+        r#"config.masked_paths = ["/etc/secret", "/secretdir"];
+config.readonly_paths = ["/data"];"#,
+        r#"echo "secret [$(cat /etc/secret)]"
+           echo "secretdir $(ls -A /secretdir | wc -l)"
+           echo "data $(cat /data/f)"
+           touch /data/x 2>/dev/null && echo "data writable" || echo "data read-only"
+           touch /x && echo "rootfs writable"
+           awk '$2 == "/proc/kcore" { print "masked /proc/kcore" }' /proc/mounts"#,
+    );
+    assert_eq!(
+        out, "secret []\nsecretdir 0\ndata x\ndata read-only\nrootfs writable\n",
+        "{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(sb.rootfs.join("etc/secret")).unwrap(),
+        "secret\n"
+    );
+}
+
+/// Nodes from `devices` with their type, mode and owner: a fifo and a char
+/// device beside the defaults.
+#[test]
+fn device_nodes_get_their_type_mode_and_owner() {
+    let Some(sb) = Sandbox::new("device-nodes") else {
+        return;
+    };
+    let out = sb.sh(
+        r#"config.devices = default_devices() + [
+    #{ type: "p", path: "/dev/myfifo", file_mode: 0o640, uid: 1, gid: 2 },
+    #{ type: "c", path: "/dev/sub/mynull", major: 1, minor: 3, file_mode: 0o600, uid: 3, gid: 4 },
+];"#,
+        "stat -c '%n|%F|%a|%u|%g|%t:%T' /dev/myfifo /dev/sub/mynull
+         echo x > /dev/sub/mynull && echo WROTE",
+    );
+    assert_eq!(
+        out,
+        "/dev/myfifo|fifo|640|1|2|0:0\n/dev/sub/mynull|character special file|600|3|4|1:3\nWROTE\n",
+        "{out}"
+    );
+}
+
+/// `seccomp: "unconfined"` installs no filter; a custom profile is the one
+/// installed: the call it refuses fails with its errno, the rest work.
+#[test]
+fn unconfined_and_custom_seccomp_profiles_apply() {
+    let Some(sb) = Sandbox::new("seccomp") else {
+        return;
+    };
+    let look = |dir: &str| {
+        format!(
+            "grep Seccomp: /proc/self/status; mkdir {dir} 2>&1; [ -d {dir} ] && echo MADE; true"
+        )
+    };
+    let unconfined = sb.sh(r#"config.seccomp = "unconfined";"#, &look("/tmp/a"));
+    assert_eq!(unconfined, "Seccomp:\t0\nMADE\n", "{unconfined}");
+    let custom = sb.sh(
+        r#"config.seccomp = #{
+    default_action: "SCMP_ACT_ALLOW",
+    syscalls: [#{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errno: 13 }],
+};"#,
+        &look("/tmp/b"),
+    );
+    assert_eq!(
+        custom, "Seccomp:\t2\nmkdir: can't create directory '/tmp/b': Permission denied\n",
+        "{custom}"
+    );
+}
+
+/// Bind mounts from `mounts`: a read-only directory (readable, not
+/// writable), a single file (the host's own, written through), and the
+/// propagation a mount asks for.
+#[test]
+fn read_only_binds_file_binds_and_propagation() {
+    let Some(sb) = Sandbox::new("binds") else {
+        return;
+    };
+    let (dir, file) = (sb.dir.join("host-dir"), sb.dir.join("host-file"));
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("f"), "from the host\n").unwrap();
+    fs::write(&file, "one file\n").unwrap();
+    let bind = |source: &std::path::Path, destination: &str, extra: &str| {
+        format!(
+            r#"#{{ source: {}, destination: "{destination}", type: "bind", {extra} }}"#,
+            rhai_str(&source.to_string_lossy())
+        )
+    };
+    let mounts = [
+        bind(&dir, "/ro", r#"options: ["rbind", "ro"]"#),
+        bind(&file, "/etc/single", r#"options: ["bind"]"#),
+        bind(
+            &dir,
+            "/shared",
+            r#"options: ["rbind"], propagation: "rshared""#,
+        ),
+        bind(
+            &dir,
+            "/private",
+            r#"options: ["rbind"], propagation: "rprivate""#,
+        ),
+    ];
+    let out = sb.sh(
+        &format!("config.mounts = [{}];", mounts.join(", ")),
+        r#"cat /ro/f; touch /ro/x 2>/dev/null && echo "ro written"
+           cat /etc/single; echo "from inside" >> /etc/single
+           awk '$5 == "/shared" || $5 == "/private" { tag = "none"; for (i = 7; $i != "-"; i++) if ($i ~ /^shared:/) tag = "shared"; print $5 " " tag }' /proc/self/mountinfo"#,
+    );
+    assert_eq!(
+        out, "from the host\none file\n/shared shared\n/private none\n",
+        "{out}"
+    );
+    assert!(
+        !dir.join("x").exists(),
+        "a write went through the read-only bind"
+    );
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        "one file\nfrom inside\n"
+    );
+}
+
+/// An IPv6 loopback network: lo is up with ::1, which answers.
+#[test]
+fn loopback_carries_ipv6() {
+    let Some(sb) = Sandbox::new("loopback6") else {
+        return;
+    };
+    if !std::path::Path::new("/proc/net/if_inet6").exists() {
+        common::skip("loopback6", "the kernel has no IPv6");
+        return;
+    }
+    let out = sb.sh(
+        r#"config.networks = [#{ type: "loopback", address: "::1" }];"#,
+        "ip -6 addr show lo | grep -o 'inet6 ::1/128'; ping -6 -c 1 -W 2 ::1 >/dev/null && echo PING6-OK",
+    );
+    assert_eq!(out, "inet6 ::1/128\nPING6-OK\n", "{out}");
+}
+
+/// Every one of Linux's 16 rlimits reaches the container's process, each
+/// at a value of its own (at most the host's hard limit, which ctrsh could
+/// not raise), with soft below hard where the hard limit leaves room.
+#[test]
+fn every_rlimit_applies() {
+    let Some(sb) = Sandbox::new("rlimits-all") else {
+        return;
+    };
+    // In the kernel's order, which /proc/self/limits follows; large enough
+    // for busybox to run.
+    let wanted: [(&str, u64); 16] = [
+        ("RLIMIT_CPU", 1 << 30),
+        ("RLIMIT_FSIZE", 1 << 40),
+        ("RLIMIT_DATA", 1 << 41),
+        ("RLIMIT_STACK", 16 << 20),
+        ("RLIMIT_CORE", 1 << 20),
+        ("RLIMIT_RSS", 1 << 42),
+        ("RLIMIT_NPROC", 1 << 20),
+        ("RLIMIT_NOFILE", 1000),
+        ("RLIMIT_MEMLOCK", 1 << 19),
+        ("RLIMIT_AS", 1 << 43),
+        ("RLIMIT_LOCKS", 1 << 21),
+        ("RLIMIT_SIGPENDING", 1001),
+        ("RLIMIT_MSGQUEUE", 1 << 18),
+        ("RLIMIT_NICE", 10),
+        ("RLIMIT_RTPRIO", 5),
+        ("RLIMIT_RTTIME", 1 << 31),
+    ];
+    let limits: Vec<(u64, u64)> = wanted
+        .iter()
+        .enumerate()
+        .map(|(resource, (_, value))| {
+            let mut host = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            assert_eq!(unsafe { libc::getrlimit(resource as _, &mut host) }, 0);
+            let hard = (*value).min(host.rlim_max);
+            (hard / 2 + hard % 2, hard)
+        })
+        .collect();
+    let config: Vec<String> = wanted
+        .iter()
+        .zip(&limits)
+        .map(|((name, _), (soft, hard))| {
+            format!(r#"#{{ type: "{name}", soft: {soft}, hard: {hard} }}"#)
+        })
+        .collect();
+    let out = sb.sh(
+        &format!("config.rlimits = [{}];", config.join(", ")),
+        "cat /proc/self/limits",
+    );
+    // "Max cpu time              1073741824           1073741824           seconds"
+    let seen: Vec<(u64, u64)> = out
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let mut values = line[26..].split_whitespace().map(|v| v.parse().unwrap());
+            (values.next().unwrap(), values.next().unwrap())
+        })
+        .collect();
+    assert_eq!(seen, limits, "{out}");
 }

@@ -1,19 +1,12 @@
 //! The REPL as a person uses it: `ctrsh` on a real pseudo-terminal, typed
 //! at with Tab, arrows, Ctrl-C and Ctrl-D. Needs no root and no containers.
 
-use nix::pty::{openpty, Winsize};
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
-const CTRSH: &str = env!("CARGO_BIN_EXE_ctrsh");
-/// How long the REPL may take to show what a test waits for.
-const PATIENCE: Duration = Duration::from_secs(10);
+use common::pty::Pty;
+use common::CTRSH;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// A fresh HOME (and XDG_STATE_HOME under it) for one test, removed on drop.
 struct Home(PathBuf);
@@ -37,161 +30,17 @@ impl Drop for Home {
     }
 }
 
-/// `ctrsh` with a pty as its controlling terminal and stdin/stdout/stderr.
-/// Everything it writes is collected in the background; the child is killed
-/// (by its pid) if the test ends while it still runs.
-struct Repl {
-    child: Child,
-    master: File,
-    output: Arc<Mutex<Vec<u8>>>,
-    /// Where the next `expect` starts looking in `plain(output)`.
-    seen: usize,
-}
-
-impl Repl {
-    fn start(home: &Path) -> Repl {
-        let size = Winsize {
-            ws_row: 40,
-            ws_col: 120,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        let pty = openpty(Some(&size), None).expect("openpty");
-        let slave = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup the pty"));
-        let mut cmd = Command::new(CTRSH);
-        cmd.stdin(slave(&pty.slave))
-            .stdout(slave(&pty.slave))
-            .stderr(slave(&pty.slave))
+/// `ctrsh` with a pty as its controlling terminal and stdin/stdout/stderr,
+/// and `home` as its HOME.
+fn repl(home: &Path) -> Pty {
+    Pty::start(
+        Command::new(CTRSH)
             .env("HOME", home)
             .env("XDG_STATE_HOME", home.join("state"))
-            .env("TERM", "xterm");
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                // A session of its own with the pty as controlling terminal,
-                // so Ctrl-C typed at the pty reaches ctrsh as SIGINT.
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("start ctrsh");
-        drop(pty.slave);
-        let master = File::from(pty.master);
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let mut reader = master.try_clone().expect("dup the pty master");
-        let sink = output.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // EIO once ctrsh and its terminal are gone.
-            while let Ok(n @ 1..) = reader.read(&mut buf) {
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Repl {
-            child,
-            master,
-            output,
-            seen: 0,
-        }
-    }
-
-    /// Types `keys` (raw bytes: "\r" is Enter, "\t" Tab, "\x03" Ctrl-C).
-    fn send(&mut self, keys: &str) {
-        self.master
-            .write_all(keys.as_bytes())
-            .expect("type at the pty");
-    }
-
-    /// Waits until the output since the last `expect` contains `needle`
-    /// (escape sequences removed); returns that output and moves past it.
-    fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            // The whole output, so that `seen` (an index into the plain
-            // text) stays valid as more arrives.
-            let text = plain(&self.output.lock().unwrap());
-            if let Some(at) = text[self.seen..].find(needle) {
-                let end = self.seen + at + needle.len();
-                let found = text[self.seen..end].to_string();
-                self.seen = end;
-                return found;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "waited {PATIENCE:?} for {needle:?}; ctrsh wrote:\n{}",
-                    &text[self.seen..]
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits until the line editor has handed the terminal back (ISIG on
-    /// again: it reads keys with signals off), so that what runs now, not
-    /// the editor, gets the next Ctrl-C.
-    fn wait_for_the_editor_to_let_go(&self) {
-        use nix::sys::termios::{tcgetattr, LocalFlags};
-        let deadline = Instant::now() + PATIENCE;
-        while !tcgetattr(&self.master)
-            .expect("tcgetattr")
-            .local_flags
-            .contains(LocalFlags::ISIG)
-        {
-            assert!(Instant::now() < deadline, "the terminal stayed raw");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Everything ctrsh wrote so far, escape sequences included.
-    fn raw(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    /// Waits for ctrsh to exit.
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for ctrsh") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "ctrsh did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Repl {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Terminal output as text: CSI escape sequences dropped, "\r" removed.
-fn plain(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' if chars.peek() == Some(&'[') => {
-                chars.next();
-                // Parameters and intermediates, then one final byte @..~.
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
+            .env("TERM", "xterm"),
+        40,
+        120,
+    )
 }
 
 const PROMPT: &str = "ctrsh> ";
@@ -199,7 +48,7 @@ const PROMPT: &str = "ctrsh> ";
 #[test]
 fn tab_completes_methods_in_turn() {
     let home = Home::new("complete");
-    let mut repl = Repl::start(&home.0);
+    let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     // The prompt's default completion is circular: each Tab shows the next
     // candidate in the line.
@@ -221,7 +70,7 @@ fn tab_completes_methods_in_turn() {
 #[test]
 fn a_function_typed_over_three_lines() {
     let home = Home::new("multiline");
-    let mut repl = Repl::start(&home.0);
+    let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     // Line by line, each shown before the next is typed, as a person would.
     for line in ["fn triple(x) {", "    x * 3", "}"] {
@@ -239,7 +88,7 @@ fn a_function_typed_over_three_lines() {
 #[test]
 fn history_is_kept_across_sessions() {
     let home = Home::new("history");
-    let mut first = Repl::start(&home.0);
+    let mut first = repl(&home.0);
     first.expect(PROMPT);
     first.send("let marker = 4242;\r");
     first.expect(PROMPT);
@@ -248,7 +97,7 @@ fn history_is_kept_across_sessions() {
     let saved = std::fs::read_to_string(home.history()).expect("read the history file");
     assert!(saved.contains("let marker = 4242;"), "{saved}");
 
-    let mut second = Repl::start(&home.0);
+    let mut second = repl(&home.0);
     second.expect(PROMPT);
     // Up arrow: the previous session's line comes back; Enter runs it.
     second.send("\x1b[A");
@@ -266,12 +115,12 @@ fn history_is_kept_across_sessions() {
 #[test]
 fn ctrl_c_stops_a_sleep_and_returns_to_the_prompt() {
     let home = Home::new("interrupt");
-    let mut repl = Repl::start(&home.0);
+    let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     repl.send("sleep(100)\r");
     repl.expect("sleep(100)");
     // A Ctrl-C while the line editor still reads would only drop the line.
-    repl.wait_for_the_editor_to_let_go();
+    repl.wait_for_cooked_mode();
     repl.send("\x03");
     // Well before the 100 s are over.
     repl.expect("interrupted");
@@ -285,7 +134,7 @@ fn ctrl_c_stops_a_sleep_and_returns_to_the_prompt() {
 #[test]
 fn ctrl_d_leaves_with_status_0() {
     let home = Home::new("eof");
-    let mut repl = Repl::start(&home.0);
+    let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     repl.send("\x04");
     assert_eq!(repl.wait().code(), Some(0));
@@ -294,7 +143,7 @@ fn ctrl_d_leaves_with_status_0() {
 #[test]
 fn stdlib_imports_last_the_session() {
     let home = Home::new("import");
-    let mut repl = Repl::start(&home.0);
+    let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     repl.send("import \"limits\" as limits;\r");
     repl.expect(PROMPT);
@@ -311,7 +160,7 @@ fn load_runs_a_file_in_the_session() {
     std::fs::write(&lib, "let base = 40;\nfn add2(x) { x + 2 }\n").unwrap();
     let bad = home.0.join("bad.rhai");
     std::fs::write(&bad, "let y = 1;\nnope(y)\n").unwrap();
-    let mut repl = Repl::start(&home.0);
+    let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     repl.send(&format!(":load {}\r", lib.display()));
     repl.expect(PROMPT);
@@ -328,7 +177,7 @@ fn load_runs_a_file_in_the_session() {
 fn tab_completes_config_keys_and_paths() {
     let home = Home::new("keys");
     std::fs::create_dir_all(home.0.join("rootfs-dir")).unwrap();
-    let mut repl = Repl::start(&home.0);
+    let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     // One candidate: Tab writes it out.
     repl.send("let cfg = #{ roo\t");
@@ -348,7 +197,7 @@ fn tab_completes_config_keys_and_paths() {
 #[test]
 fn input_is_coloured_on_a_terminal() {
     let home = Home::new("colour");
-    let mut repl = Repl::start(&home.0);
+    let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     repl.send("let s = \"x\"; // note\r");
     repl.expect(PROMPT);

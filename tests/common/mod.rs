@@ -12,6 +12,7 @@
 
 mod host;
 pub mod netns;
+pub mod pty;
 
 #[allow(unused_imports)]
 pub use host::{host, requires, skip, CgroupMode, Need};

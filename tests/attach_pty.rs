@@ -1,0 +1,93 @@
+//! `attach` and `shell` as a person uses them: ctrsh runs a script on a
+//! pseudo-terminal of its own (as tests/repl_pty.rs runs the REPL) and
+//! hands that terminal to a process with `terminal: true` in a container.
+//! The test types at it and reads what comes back: keystrokes, Ctrl-C for
+//! the container's program, a window resize, the exit code. Needs root and
+//! busybox (see tests/common).
+
+mod common;
+
+use common::pty::Pty;
+use common::{Sandbox, CTRSH};
+use std::process::Command;
+
+/// ctrsh running `body` (after the sandbox's preamble) on a 40x120 pty.
+fn on_a_terminal(sb: &Sandbox, body: &str) -> Pty {
+    let file = sb.dir.join("attach.rhai");
+    std::fs::write(&file, format!("{}{body}\n", sb.preamble())).unwrap();
+    Pty::start(Command::new(CTRSH).arg(&file).env("TERM", "xterm"), 40, 120)
+}
+
+#[test]
+fn attach_hands_the_terminal_to_a_process_and_returns_its_exit_code() {
+    let Some(sb) = Sandbox::new("attach") else {
+        return;
+    };
+    let mut pty = on_a_terminal(
+        &sb,
+        r#"config.hostname = "attached";
+let c = f.create(id, config);
+let p = process(#{ args: ["/bin/sh"], terminal: true, env: ["PATH=/bin", "TERM=xterm"] });
+c.start(p);
+print("ATTACHING");
+print(`EXIT ${c.attach(p)}`);
+c.destroy();
+"#,
+    );
+    pty.expect("ATTACHING");
+    // busybox sh's prompt for root.
+    pty.expect("# ");
+    // Typed text and what the shell makes of it differ ('' in the middle),
+    // so an expect finds the output, not the echo of the keys.
+    pty.send("echo typed-$((6*7)); hostname; tty; stty size\r");
+    pty.expect("typed-42\n");
+    pty.expect("attached\n");
+    // The container's own devpts, and the window's size.
+    pty.expect("/dev/pts/");
+    pty.expect("40 120\n");
+    // Ctrl-C reaches the program in the container, not ctrsh.
+    pty.send("echo SLEEP''ING; sleep 1000\r");
+    pty.expect("SLEEPING\n");
+    pty.send("\x03");
+    pty.send("echo back-$((1+1))\r");
+    pty.expect("back-2\n");
+    // A resize of ctrsh's window reaches the container's terminal.
+    pty.send("until [ \"$(stty size)\" = '30 100' ]; do :; done; echo RE''SIZED\r");
+    pty.resize(30, 100);
+    pty.expect("RESIZED\n");
+    pty.send("exit 7\r");
+    pty.expect("EXIT 7\n");
+    assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
+    sb.assert_nothing_left(&sb.id);
+}
+
+#[test]
+fn shell_starts_an_interactive_sh_in_a_running_container() {
+    let Some(sb) = Sandbox::new("shell") else {
+        return;
+    };
+    let mut pty = on_a_terminal(
+        &sb,
+        r#"spec.args = ["/bin/sleep", "1000"];
+spec.stdout = "null";
+spec.stderr = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+print("SHELL");
+print(`EXIT ${c.shell()}`);
+c.destroy();
+"#,
+    );
+    pty.expect("SHELL");
+    pty.expect("# ");
+    // The user's TERM, a PATH, and the container's pid namespace.
+    pty.send("echo term-$TERM; echo path-$PATH; cat /proc/1/comm; tty\r");
+    pty.expect("term-xterm\n");
+    pty.expect("path-/");
+    pty.expect("sleep\n");
+    pty.expect("/dev/pts/");
+    pty.send("exit 3\r");
+    pty.expect("EXIT 3\n");
+    assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
+    sb.assert_nothing_left(&sb.id);
+}

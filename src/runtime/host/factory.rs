@@ -2,7 +2,7 @@
 
 use crate::runtime::cgroups::CgroupManager;
 use crate::runtime::config::{Config, NamespaceKind};
-use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::Container;
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
@@ -66,6 +66,17 @@ impl Factory {
         if !namespaces::creates(&config, NamespaceKind::Mount) {
             return Err(Error::config(
                 "namespaces: a new \"mount\" namespace is required (the rootfs is built in it)",
+            ));
+        }
+        if config
+            .namespace(NamespaceKind::User)
+            .is_some_and(|n| n.path.is_some())
+        {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "namespaces: joining a \"user\" namespace by path is not supported yet: the \
+                 namespaces create makes would belong to the host's user namespace, where the \
+                 container has no rights (create a new \"user\" namespace, or none)",
             ));
         }
         let rootless = !nix::unistd::geteuid().is_root();

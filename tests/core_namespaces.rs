@@ -233,3 +233,53 @@ c.destroy();
     let words: Vec<&str> = inside.stdout.split_whitespace().collect();
     assert_eq!(words, ["0", "0", "100000", "65536"], "{inside:?}");
 }
+
+/// Joining ipc and cgroup namespaces by path: the second container's
+/// processes are in the first one's (same inodes). Joining a user
+/// namespace by path is refused as not supported yet, and leaves nothing.
+#[test]
+fn a_second_container_joins_ipc_and_cgroup_namespaces_by_path() {
+    let Some(sb) = Sandbox::new("ns_join_ipc") else {
+        return;
+    };
+    let out = sb.script_ok(
+        r#"config.namespaces = ["mount", "pid", "ipc", "cgroup"];
+let a = f.create(id + "-a", config);
+a.start(process(#{ args: ["/bin/sleep", "1000"], stdin: "null", stdout: "null", stderr: "null" }));
+let ns = |kind| #{ type: kind, path: `/proc/${a.pid}/ns/${kind}` };
+let joined = #{ rootfs: rootfs, namespaces: ["mount", ns.call("ipc"), ns.call("cgroup")] };
+let b = f.create(id + "-b", joined);
+let look = "for n in ipc cgroup; do echo \"$n $(readlink /proc/self/ns/$n)\"; done";
+let p = process(#{ args: ["/bin/sh", "-c", look], env: ["PATH=/bin"], stdout: "pipe", stderr: "pipe" });
+print("CODE " + b.run(p));
+print(p.stdout + p.stderr);
+for n in ["ipc", "cgroup"] {
+    print("A " + n + " " + run_host(["readlink", `/proc/${a.pid}/ns/${n}`]).stdout);
+}
+b.destroy();
+joined.namespaces.push(ns.call("user"));
+try { f.create(id + "-c", joined); print("USER created"); }
+catch (e) { print(`USER ${e.kind}: ${e.message}`); }
+a.destroy();
+"#,
+    );
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(lines.contains(&"CODE 0"), "{out}");
+    for kind in ["ipc", "cgroup"] {
+        let seen = |prefix: String| {
+            let line = lines.iter().find_map(|l| l.strip_prefix(prefix.as_str()));
+            line.unwrap_or_else(|| panic!("no {prefix:?} in {out}"))
+                .to_string()
+        };
+        let (b_ns, a_ns) = (seen(format!("{kind} ")), seen(format!("A {kind} ")));
+        assert!(b_ns.starts_with(&format!("{kind}:[")), "{out}");
+        assert_eq!(b_ns, a_ns, "{kind}: {out}");
+    }
+    assert!(
+        out.contains("USER unsupported: namespaces: joining a \"user\" namespace by path is not supported yet"),
+        "{out}"
+    );
+    for suffix in ["a", "b", "c"] {
+        sb.assert_nothing_left(&format!("{}-{suffix}", sb.id));
+    }
+}

@@ -99,3 +99,34 @@ print("not reached");
     assert_eq!(out.stdout, "STARTED\n", "{out}");
     // The container outlives the interrupted script; the sandbox destroys it.
 }
+
+/// A process's stdin from a host file, and `signal(p, int)`: the process
+/// reads the file to its end, then SIGKILL by number ends it (137).
+#[test]
+fn stdin_from_a_host_file_and_a_signal_by_number() {
+    let Some(sb) = Sandbox::new("script-stdin") else {
+        return;
+    };
+    let input = sb.dir.join("input");
+    std::fs::write(&input, "line one\nline two\n").unwrap();
+    let out = sb.script_ok(&format!(
+        r#"spec.args = ["/bin/sh", "-c", "cat; touch /tmp/read; exec sleep 1000"];
+spec.stdin = {input};
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+for i in 0..400 {{ if c.exec(["/bin/test", "-e", "/tmp/read"]).code == 0 {{ break; }} sleep(0.05); }}
+p.signal(9);
+print("CODE " + p.wait());
+print("READ " + #{{ text: p.stdout }}.to_json());
+c.destroy();
+"#,
+        input = common::rhai_str(&input.to_string_lossy())
+    ));
+    assert!(out.contains("CODE 137\n"), "{out}");
+    assert!(
+        out.contains(r#"READ {"text":"line one\nline two\n"}"#),
+        "{out}"
+    );
+    sb.assert_nothing_left(&sb.id);
+}

@@ -682,3 +682,93 @@ c.destroy();
     }
     sb.assert_nothing_left(&sb.id);
 }
+
+/// Bytes the kernel says the cgroup of `pid` wrote, from its own blkio
+/// (v1) or io (v2) file.
+fn kernel_written_bytes(pid: u32) -> u64 {
+    let dir = cgroup_dir(pid, "blkio");
+    let (file, v2) = match host().cgroups.is_v2("blkio") {
+        false => ("blkio.throttle.io_service_bytes_recursive", false),
+        true => ("io.stat", true),
+    };
+    let text = fs::read_to_string(dir.join(file)).unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace().skip(1);
+            match v2 {
+                // "254:0 rbytes=0 wbytes=8388608 rios=0 wios=8 ..."
+                true => words
+                    .find_map(|w| w.strip_prefix("wbytes="))?
+                    .parse::<u64>()
+                    .ok(),
+                // "254:0 Write 8388608" (and a "Total" line, skipped)
+                false => (words.next()? == "Write").then(|| words.next()?.parse::<u64>().ok())?,
+            }
+        })
+        .sum()
+}
+
+/// The stats fields a busy, throttled, memory-limited container fills:
+/// throttling (a quota of 10 ms per 100 ms), cache (a file written to the
+/// rootfs's disk), rss (the busy shell), blkio (a file written with
+/// O_DIRECT: what the kernel's own file counts, which on some machines is
+/// nothing), failcnt (usage driven into the limit through /dev/shm) and
+/// swap where the kernel accounts it.
+#[test]
+fn stats_report_throttling_blkio_and_memory_detail() {
+    let Some(sb) = Sandbox::new("res-stats") else {
+        return;
+    };
+    let out = sb.script_ok(&format!(
+        r#"{}let throttled = 0;
+for i in 0..400 {{
+    throttled = c.stats().cpu.throttled_periods;
+    if throttled > 0 {{ break; }}
+    sleep(0.05);
+}}
+let w = c.exec(["/bin/dd", "if=/dev/zero", "of=/tmp/written", "bs=1M", "count=8", "oflag=direct"]);
+print(`DD ${{w.code}}`);
+let c2 = c.exec(["/bin/dd", "if=/dev/zero", "of=/tmp/cached", "bs=1M", "count=8"]);
+print(`CACHED_DD ${{c2.code}}`);
+let s = c.stats();
+print(`THROTTLED ${{s.cpu.throttled_periods}}`);
+print(`THROTTLED_NS ${{s.cpu.throttled_ns}}`);
+print(`CACHE ${{s.memory.cache}}`);
+print(`RSS ${{s.memory.rss}}`);
+print(`SWAP ${{s.memory.swap}}`);
+print(`WRITTEN ${{s.blkio.reduce(|sum, d| sum + d.write_bytes, 0)}}`);
+// Past the limit: tmpfs pages cannot be reclaimed (no swap taken here).
+c.exec(["/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 2>/dev/null; rm -f /dev/shm/fill"]);
+print(`FAILCNT ${{c.stats().memory.failcnt}}`);
+"#,
+        start_container(
+            &sb,
+            r#"cpu_quota: 10000, cpu_period: 100000, memory: "32M""#,
+            &[],
+            "while :; do :; done"
+        )
+    ));
+    let kernel_written = kernel_written_bytes(init_pid(&sb));
+    sb.script_ok("f.load(id).destroy();");
+    sb.assert_nothing_left(&sb.id);
+    assert_eq!(value(&out, "DD"), "0", "{out}");
+    assert_eq!(value(&out, "CACHED_DD"), "0", "{out}");
+    assert!(number(&out, "THROTTLED") > 0, "{out}");
+    assert!(number(&out, "THROTTLED_NS") > 0, "{out}");
+    assert!(number(&out, "CACHE") >= 4 << 20, "{out}");
+    assert!(number(&out, "RSS") > 0, "{out}");
+    // The stats say what the kernel counted (at least the 8 MiB where it
+    // counts at all).
+    let written = number(&out, "WRITTEN") as u64;
+    assert_eq!(written, kernel_written, "{out}");
+    assert!(written == 0 || written >= 8 << 20, "{out}");
+    assert!(number(&out, "FAILCNT") > 0, "{out}");
+    // Swap is reported where the kernel accounts it for the container's
+    // memory cgroup (v1 memsw, v2 memory.swap.current).
+    let swap_file = match host().cgroups.is_v2("memory") {
+        false => "memory.memsw.usage_in_bytes",
+        true => "memory.swap.current",
+    };
+    let accounted = kernel_offers("memory", &[swap_file]).is_some();
+    assert_eq!(!value(&out, "SWAP").is_empty(), accounted, "{out}");
+}

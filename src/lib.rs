@@ -1,4 +1,5 @@
 pub mod cli;
+pub mod oci;
 pub mod repl;
 pub mod runtime;
 pub mod script;

@@ -1,6 +1,9 @@
-//! The `ctrsh` command: run a script (file, `-e`, stdin), or the hidden
-//! `ctrsh init` that a container's init process re-executes into.
+//! The `ctrsh` command: run a script (file, `-e`, stdin), the OCI runtime's
+//! command line (`ctrsh oci ...`, or runc's when run under another name),
+//! or the hidden `ctrsh init` that a container's init process re-executes
+//! into.
 
+use ctrsh::oci::cli as oci;
 use ctrsh::runtime::error::describe_io;
 use ctrsh::script::{self, Ending};
 use std::io::{IsTerminal, Read, Write};
@@ -20,13 +23,15 @@ usage:
                              (ctrsh image --help)
   ctrsh network COMMAND      create, list, inspect, remove bridge networks
                              (ctrsh network --help)
+  ctrsh oci COMMAND ...      the OCI runtime (runc's command line); ctrsh
+                             run under any name but ctrsh is one too
   ctrsh --help | --version
 
-A script whose name is a command (image, network) is run as ./image.
+A script whose name is a command (image, network, oci) is run as ./image.
 A script may start with `#!/usr/bin/env ctrsh`. The exit status is the
 script's exit(n), 0 when it runs to the end, 1 when it fails (with
 file:line:column: message on standard error), 130 when interrupted.
-The script API is described in docs/api.md.";
+The script API is described in docs/api.md, the OCI runtime in docs/oci.md.";
 
 /// Exit status for a command line ctrsh cannot use.
 const USAGE_ERROR: u8 = 2;
@@ -46,6 +51,8 @@ enum Command {
     Image(Vec<String>),
     /// `ctrsh network ...`: the networks' one-liners.
     Network(Vec<String>),
+    /// runc's command line, after `oci`.
+    Oci(Vec<String>),
     Run {
         source: Source,
         args: Vec<String>,
@@ -75,6 +82,7 @@ fn parse(mut argv: Vec<String>) -> Result<Command, String> {
         "init" => Ok(Command::Init),
         "image" => Ok(Command::Image(argv)),
         "network" => Ok(Command::Network(argv)),
+        "oci" => Ok(Command::Oci(argv)),
         "-i" | "--interactive" => Ok(Command::Interactive { args: argv }),
         "-e" if argv.is_empty() => Err("-e needs the code to run".into()),
         "-e" => {
@@ -150,17 +158,30 @@ fn run(source: Source, args: Vec<String>) -> u8 {
 }
 
 fn main() -> ExitCode {
-    let argv: Result<Vec<String>, _> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect();
-    let command = argv
-        .map_err(|a| format!("argument {a:?} is not valid UTF-8"))
-        .and_then(parse);
+    let mut argv: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
+        Ok(argv) => argv,
+        Err(a) => {
+            eprintln!("ctrsh: argument {a:?} is not valid UTF-8");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    let argv0 = if argv.is_empty() {
+        String::new()
+    } else {
+        argv.remove(0)
+    };
+    // Under another name (a link an engine runs as its runtime), runc's
+    // command line; the init's argv[0] is "ctrsh".
+    let command = if oci::is_runtime_name(&argv0) {
+        Ok(Command::Oci(argv))
+    } else {
+        parse(argv)
+    };
     let status = match command {
         Ok(Command::Init) => ctrsh::runtime::init::main(),
         Ok(Command::Image(args)) => ctrsh::cli::image::main(args),
         Ok(Command::Network(args)) => ctrsh::cli::network::main(args),
+        Ok(Command::Oci(args)) => oci::main(args),
         Ok(Command::Help) => {
             println!("{USAGE}");
             0

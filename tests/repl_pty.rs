@@ -180,7 +180,7 @@ fn tab_completes_config_keys_and_paths() {
     let mut repl = repl(&home.0);
     repl.expect(PROMPT);
     // One candidate: Tab writes it out.
-    repl.send("let cfg = #{ roo\t");
+    repl.send("let cfg = #{ rootf\t");
     repl.expect("#{ rootfs");
     repl.send(&format!(": \"{}/rootfs-d\t", home.0.display()));
     repl.expect(&format!("rootfs: \"{}/rootfs-dir/", home.0.display()));

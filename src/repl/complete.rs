@@ -413,12 +413,32 @@ mod tests {
                 "no_new_privileges",
                 "sysctl",
                 "oom_score_adj",
-                "seccomp"
+                "seccomp",
+                "process",
+                "hooks",
+                "annotations",
+                "bundle",
+                "root_propagation",
+                "no_pivot_root"
             ]
         );
         assert_eq!(
             c.process_keys,
-            ["args", "env", "user", "cwd", "stdin", "stdout", "stderr", "terminal"]
+            [
+                "args",
+                "env",
+                "user",
+                "cwd",
+                "stdin",
+                "stdout",
+                "stderr",
+                "terminal",
+                "additional_gids",
+                "umask",
+                "preserve_fds",
+                "capabilities",
+                "no_new_privileges"
+            ]
         );
         assert!(c.cgroups_keys.contains(&"pids_limit".to_string()));
         assert!(c.cgroups_keys.contains(&"memory".to_string()));
@@ -427,7 +447,10 @@ mod tests {
     #[test]
     fn keys_inside_map_literals() {
         let c = completion();
-        assert_eq!(names(&c, "let cfg = #{ ro"), vec!["rootfs"]);
+        assert_eq!(
+            names(&c, "let cfg = #{ ro"),
+            vec!["root_propagation", "rootfs"]
+        );
         assert_eq!(c.candidates("#{ ro", 5).0, 3);
         assert_eq!(
             names(&c, "#{\n  rootfs: \"/r\",\n  read"),

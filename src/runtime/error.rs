@@ -113,3 +113,19 @@ impl<T> Context<T> for std::result::Result<T, nix::errno::Errno> {
         self.map_err(|e| Error::sys(what, io::Error::from_raw_os_error(e as i32)))
     }
 }
+
+/// Where warnings go: something failed that the operation goes on without
+/// (a poststart or poststop hook). Standard error unless a front end (the
+/// OCI command line, which logs) sets its own with `set_warning_handler`.
+static WARNING_HANDLER: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+pub fn set_warning_handler(handler: fn(&str)) {
+    let _ = WARNING_HANDLER.set(handler);
+}
+
+pub fn warn(message: &str) {
+    match WARNING_HANDLER.get() {
+        Some(handler) => handler(message),
+        None => eprintln!("ctrsh: warning: {message}"),
+    }
+}

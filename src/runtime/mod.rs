@@ -5,6 +5,7 @@ pub mod cgroups;
 pub mod config;
 pub mod criu;
 pub mod error;
+pub mod hooks;
 pub mod host;
 pub mod image;
 pub mod init;
@@ -14,7 +15,7 @@ pub mod seccomp;
 pub mod suggest;
 mod sys;
 
-pub use config::Config;
+pub use config::{Capabilities, CapabilitySets, Config, Hook, Hooks};
 pub use criu::{Checkpoint, CheckpointOptions, RestoreOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use host::container::{Container, ContainerStats, Event, ExecOutput, Status};

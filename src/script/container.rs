@@ -92,6 +92,18 @@ fn register_operations(engine: &mut Engine) {
         c.0.start(&mut p.lock()).or_raise()
     });
     func(
+        "start",
+        &["c: Container", "Process"],
+        "Run the process of the container's config (an OCI bundle's); returns its handle.",
+    )
+    .with_volatility(true)
+    .register_into_engine(
+        engine,
+        |c: &mut ContainerHandle| -> ScriptResult<ProcessHandle> {
+            c.0.start_configured().or_raise().map(ProcessHandle::new)
+        },
+    );
+    func(
         "run",
         &["c: Container", "p: Process", "int"],
         "Start `p` and wait for it; returns its exit code.",

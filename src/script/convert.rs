@@ -11,7 +11,14 @@ use serde::Serialize;
 
 /// A config map, checked by serde and `Config::validate` before anything
 /// touches the kernel.
-pub fn to_config(map: Map) -> ScriptResult<Config> {
+pub fn to_config(mut map: Map) -> ScriptResult<Config> {
+    // The config's own process is written like one for process().
+    if let Some(process) = map.get_mut("process") {
+        if let Some(mut spec) = process.clone().try_cast::<Map>() {
+            rewrite_process(&mut spec)?;
+            *process = spec.into();
+        }
+    }
     let config: Config = deserialize("config", map.into())?;
     config
         .validate()
@@ -27,6 +34,11 @@ const STDIO_KEYWORDS: [&str; 3] = ["inherit", "null", "pipe"];
 /// a stdio path string becomes the `file` variant, and an integer `user`
 /// (a uid) becomes its string form.
 pub fn to_process_spec(mut map: Map) -> ScriptResult<ProcessSpec> {
+    rewrite_process(&mut map)?;
+    deserialize("process", map.into())
+}
+
+fn rewrite_process(map: &mut Map) -> ScriptResult<()> {
     for stream in ["stdin", "stdout", "stderr"] {
         if let Some(value) = map.get_mut(stream) {
             rewrite_stdio(stream, value)?;
@@ -37,7 +49,7 @@ pub fn to_process_spec(mut map: Map) -> ScriptResult<ProcessSpec> {
             *user = uid.to_string().into();
         }
     }
-    deserialize("process", map.into())
+    Ok(())
 }
 
 /// A path string becomes `#{ file: path }`; keywords and non-strings (which

@@ -10,6 +10,7 @@ mod factory;
 mod files;
 mod image;
 mod network;
+mod oci;
 mod process;
 mod run;
 mod stdlib;
@@ -39,6 +40,7 @@ pub fn engine(args: Vec<String>) -> Engine {
     files::register(&mut engine);
     image::register(&mut engine);
     network::register(&mut engine);
+    oci::register(&mut engine);
     stdlib::install(&mut engine);
     engine
 }

@@ -13,6 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub struct ProcessHandle(Arc<Mutex<Process>>);
 
 impl ProcessHandle {
+    pub fn new(process: Process) -> ProcessHandle {
+        ProcessHandle(Arc::new(Mutex::new(process)))
+    }
+
     /// Scripts run on one thread, so the lock is never contended; a panic
     /// elsewhere must not make the process unusable.
     pub fn lock(&self) -> MutexGuard<'_, Process> {
@@ -51,7 +55,7 @@ pub fn register(engine: &mut Engine) {
         let process = Process::new(to_process_spec(spec)?)
             .map_err(|e| e.context("invalid process"))
             .or_raise()?;
-        Ok(ProcessHandle(Arc::new(Mutex::new(process))))
+        Ok(ProcessHandle::new(process))
     });
 
     getter(

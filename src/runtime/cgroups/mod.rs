@@ -285,6 +285,26 @@ impl CgroupManager {
         placement::remove(self)
     }
 
+    /// The container's directory in each hierarchy, by the hierarchy's
+    /// name (its mount point's file name: "memory", "unified"); on a v2
+    /// host the one directory under the name "". For a "cgroup" mount.
+    pub fn mount_dirs(&self) -> Vec<(String, PathBuf)> {
+        let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+        for c in self.controllers.values() {
+            let name = match self.mode {
+                Mode::V2 => String::new(),
+                _ => c
+                    .mount
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into()),
+            };
+            if !dirs.iter().any(|(n, _)| *n == name) {
+                dirs.push((name, c.dir.clone()));
+            }
+        }
+        dirs
+    }
+
     /// The cgroup path as configured.
     pub fn path(&self) -> &str {
         &self.path

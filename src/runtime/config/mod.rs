@@ -4,6 +4,7 @@
 //! Rhai object maps in the script layer); `validate()` checks what serde
 //! cannot, naming the offending key, before anything touches the kernel.
 
+use crate::runtime::host::process::ProcessSpec;
 use crate::runtime::seccomp::Seccomp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -19,8 +20,9 @@ pub struct Config {
     /// Absolute path of the container's root filesystem (required).
     pub rootfs: PathBuf,
     pub readonly_rootfs: bool,
-    /// Capability names ("CAP_CHOWN"); `None` means `default_capabilities()`.
-    pub capabilities: Option<Vec<String>>,
+    /// Capability names ("CAP_CHOWN") for every set, or one list per set;
+    /// `None` means `default_capabilities()`.
+    pub capabilities: Option<Capabilities>,
     /// Namespaces to create (or join, with a `path`).
     pub namespaces: Vec<Namespace>,
     pub uid_mappings: Vec<IdMap>,
@@ -42,6 +44,143 @@ pub struct Config {
     /// "default" (the default when absent), "unconfined", or an OCI-shaped
     /// profile map: see docs/seccomp.md.
     pub seccomp: Option<Seccomp>,
+    /// The container's own first process (an OCI bundle's `process`): its
+    /// stdio is opened at create and handed to the init, and `start`
+    /// without a process runs it.
+    pub process: Option<ProcessSpec>,
+    pub hooks: Hooks,
+    /// Free-form labels, shown in the OCI state and given to hooks.
+    pub annotations: BTreeMap<String, String>,
+    /// The OCI bundle the config came from, for the OCI state and hooks.
+    pub bundle: Option<PathBuf>,
+    /// Propagation of the container's mounts: "rprivate", "rslave" (the
+    /// default), "rshared" and their non-recursive forms.
+    pub root_propagation: Option<String>,
+    /// Enter the rootfs with MS_MOVE and chroot instead of pivot_root (for
+    /// a rootfs on a ramdisk, where pivot_root cannot work).
+    pub no_pivot_root: bool,
+}
+
+/// Capabilities: one list for all five sets, or a list per set. A set
+/// left out of the map is empty.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Capabilities {
+    All(Vec<String>),
+    Sets(CapabilitySets),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapabilitySets {
+    pub bounding: Vec<String>,
+    pub effective: Vec<String>,
+    pub inheritable: Vec<String>,
+    pub permitted: Vec<String>,
+    pub ambient: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for Capabilities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // By hand rather than untagged, so that a misspelt set name is
+        // reported as such (serde's "unknown field") and not as "no variant
+        // matched".
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Capabilities;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a list of capability names, or a map of sets \
+                     (bounding, effective, inheritable, permitted, ambient)",
+                )
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(Capabilities::All)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                CapabilitySets::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Capabilities::Sets)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Capabilities {
+    /// The five sets, by name, in the order of `CapabilitySets`.
+    pub fn sets(&self) -> CapabilitySets {
+        match self {
+            Capabilities::All(names) => CapabilitySets {
+                bounding: names.clone(),
+                effective: names.clone(),
+                inheritable: names.clone(),
+                permitted: names.clone(),
+                ambient: names.clone(),
+            },
+            Capabilities::Sets(sets) => sets.clone(),
+        }
+    }
+}
+
+impl CapabilitySets {
+    /// (name, list) of each set.
+    pub fn named(&self) -> [(&'static str, &Vec<String>); 5] {
+        [
+            ("bounding", &self.bounding),
+            ("effective", &self.effective),
+            ("inheritable", &self.inheritable),
+            ("permitted", &self.permitted),
+            ("ambient", &self.ambient),
+        ]
+    }
+}
+
+/// Programs run at points of the container's life, each with the
+/// container's OCI state as JSON on its stdin (the OCI runtime spec's hooks).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hooks {
+    /// At create, in ctrsh's namespaces, once the container's namespaces
+    /// exist (the spec's deprecated name for create_runtime; run first).
+    pub prestart: Vec<Hook>,
+    /// At create, in ctrsh's namespaces, before pivot_root.
+    pub create_runtime: Vec<Hook>,
+    /// At create, in the container's namespaces, before pivot_root.
+    pub create_container: Vec<Hook>,
+    /// At start, in the container, right before the process runs.
+    pub start_container: Vec<Hook>,
+    /// After start, in ctrsh's namespaces; a failure is only a warning.
+    pub poststart: Vec<Hook>,
+    /// After the container is destroyed; a failure is only a warning.
+    pub poststop: Vec<Hook>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    /// Absolute path of the program.
+    pub path: PathBuf,
+    /// Its argv, argv[0] included (default: just `path`).
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Seconds after which it is killed and counts as failed.
+    #[serde(default)]
+    pub timeout: Option<u32>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self == &Hooks::default()
+    }
 }
 
 /// A namespace by name, optionally joined from an existing one at `path`.
@@ -372,11 +511,19 @@ impl Config {
         self.namespaces.iter().find(|ns| ns.kind == kind)
     }
 
-    /// `capabilities`, or `default_capabilities()` when the key is absent.
-    pub fn capability_names(&self) -> Vec<String> {
+    /// The five capability sets: `capabilities`, or
+    /// `default_capabilities()` in each when the key is absent.
+    pub fn capability_sets(&self) -> CapabilitySets {
         self.capabilities
             .clone()
-            .unwrap_or_else(defaults::default_capabilities)
+            .unwrap_or_else(|| Capabilities::All(defaults::default_capabilities()))
+            .sets()
+    }
+
+    /// The bounding set: every capability a process of the container can
+    /// ever hold.
+    pub fn capability_names(&self) -> Vec<String> {
+        self.capability_sets().bounding
     }
 
     /// `devices`, or `default_devices()` when the key is absent.

@@ -81,6 +81,17 @@ const PROPAGATIONS: [(&str, c_ulong); 8] = [
 /// as well ("mode=755", "size=64m", "ptmxmode=0666", "gid=5", "nr_inodes=1k").
 const BARE_DATA_OPTIONS: [&str; 2] = ["newinstance", "userxattr"];
 
+/// Every option `parse` knows by name (besides "key=value" data).
+pub fn known() -> Vec<&'static str> {
+    let flags = FLAG_OPTIONS.iter().map(|(name, _)| *name);
+    let propagations = PROPAGATIONS.iter().map(|(name, _)| *name);
+    flags
+        .chain(["bind", "rbind"])
+        .chain(propagations)
+        .chain(BARE_DATA_OPTIONS)
+        .collect()
+}
+
 /// Parse a mount's `options` and its `propagation` (which, when given, wins
 /// over a propagation name in the options). Later options override earlier
 /// ones, as with mount(8): ["ro", "rw"] is read-write. The error names the

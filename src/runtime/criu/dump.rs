@@ -69,10 +69,11 @@ impl Container {
                 args.push(netns::external(state.init_pid)?.into());
             }
             let action = if opts.pre_dump { "pre-dump" } else { "dump" };
+            let work = opts.work_dir.as_deref().unwrap_or(&opts.dir);
             let needs = opts
                 .tcp_established
                 .then_some((MIN_TCP_VERSION, "tcp_established on this kernel"));
-            let version = run::run(&criu, action, args, &opts.dir.join(LOG), needs, |_| Ok(()))?;
+            let version = run::run(&criu, action, args, &work.join(LOG), needs, |_| Ok(()))?;
             let metadata = Metadata {
                 container_id: self.id().to_string(),
                 created: now(),
@@ -130,6 +131,10 @@ fn dump_args(
         "--network-lock".into(),
         "nftables".into(),
     ];
+    if let Some(work) = &opts.work_dir {
+        args.push("--work-dir".into());
+        args.push(work.into());
+    }
     args.extend(flags.criu_args().into_iter().map(OsString::from));
     args.extend(stdio::dump_args(links).into_iter().map(OsString::from));
     args.extend(mounts::dump_args(config, host_binds));

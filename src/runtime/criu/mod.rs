@@ -43,6 +43,8 @@ pub struct CheckpointOptions {
     pub manage_cgroups: CgroupMode,
     /// The CRIU binary; default: see `locate`.
     pub criu: Option<PathBuf>,
+    /// Where CRIU works and logs (default: `dir`).
+    pub work_dir: Option<PathBuf>,
 }
 
 /// CRIU's --manage-cgroups modes. "ignore" (ctrsh's default) leaves
@@ -100,6 +102,8 @@ pub struct RestoreOptions {
     pub stdout: Stdio,
     pub stderr: Stdio,
     pub criu: Option<PathBuf>,
+    /// Where CRIU works and logs (default: the new container's state dir).
+    pub work_dir: Option<PathBuf>,
 }
 
 /// A checkpoint directory: CRIU's images plus ctrsh's metadata file.

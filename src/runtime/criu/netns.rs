@@ -92,7 +92,9 @@ mod tests {
         assert!(!from_config(&config(&["mount"])), "the host's");
         assert!(!from_config(&config(&["user", "net"])), "root of its own");
         let mut admin = config(&["net"]);
-        admin.capabilities = Some(vec!["CAP_NET_ADMIN".into()]);
+        admin.capabilities = Some(crate::runtime::config::Capabilities::All(vec![
+            "CAP_NET_ADMIN".into(),
+        ]));
         assert!(!from_config(&admin));
         let mut writable = config(&["net"]);
         writable.readonly_paths = Some(vec![]);

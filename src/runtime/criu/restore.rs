@@ -70,7 +70,8 @@ impl Factory {
         let cgroup_cfg = config.cgroups.clone().unwrap_or_default();
         let cg = made.cgroup(&cgroup_cfg, &self.cgroup_name(id))?;
         cg.apply(&cgroup_cfg)?;
-        let init = restore_into(&criu, checkpoint, &config, made.dir(), &cg, inherited)?;
+        let work = opts.work_dir.as_deref().unwrap_or(made.dir());
+        let init = restore_into(&criu, checkpoint, &config, made.dir(), work, &cg, inherited)?;
         made.init(&init)?;
         made.finish(true, || Ok(()))
     }
@@ -82,6 +83,7 @@ fn restore_into(
     checkpoint: &Checkpoint,
     config: &Config,
     dir: &Path,
+    work: &Path,
     cgroup: &CgroupManager,
     inherited: stdio::Inherited,
 ) -> Result<Arc<Reaper>> {
@@ -92,10 +94,11 @@ fn restore_into(
         "--restore-sibling".into(),
         "--images-dir".into(),
         checkpoint.dir().into(),
-        // Logs and the pid file go to the new container's state dir: the
-        // images dir may be shared by several restores, or read-only.
+        // Logs go to the work dir, by default the new container's state
+        // dir: the images dir may be shared by several restores, or
+        // read-only.
         "--work-dir".into(),
-        dir.into(),
+        work.into(),
         "--log-file".into(),
         LOG.into(),
         "-v4".into(),
@@ -122,7 +125,7 @@ fn restore_into(
         .flags
         .tcp_established
         .then_some((MIN_TCP_VERSION, "a checkpoint with tcp_established"));
-    run::run(criu, "restore", args, &dir.join(LOG), needs, |cmd| {
+    run::run(criu, "restore", args, &work.join(LOG), needs, |cmd| {
         // Safety: only async-signal-safe system calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {

@@ -3,9 +3,10 @@
 use crate::runtime::cgroups::{CgroupManager, Stats as CgroupStats};
 use crate::runtime::config::Cgroups;
 use crate::runtime::config::{Config, NamespaceKind};
-use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::error::{warn, Context, Error, ErrorKind, Result};
+use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::netstats::{self, InterfaceStats};
-use crate::runtime::host::process::{Process, ProcessSpec, Stdio, DEFAULT_PATH};
+use crate::runtime::host::process::{Process, ProcessSpec, Stdio, StdioFds, DEFAULT_PATH};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{Lock, State, StateDir};
 use crate::runtime::launch::messages::ToInit;
@@ -60,6 +61,16 @@ pub struct Container {
     dir: PathBuf,
     /// The init while it may be alive: ours to wait for if we created it.
     init: Mutex<Option<Arc<Reaper>>>,
+    /// The config's `process` until it starts, when we created the
+    /// container: its stdio captures and pty master live here.
+    first: Mutex<Option<Staged>>,
+}
+
+#[derive(Debug)]
+struct Staged {
+    process: Process,
+    stdio: StdioFds,
+    console: Option<OwnedFd>,
 }
 
 impl Container {
@@ -69,7 +80,28 @@ impl Container {
             config,
             dir,
             init: Mutex::new(init),
+            first: Mutex::new(None),
         }
+    }
+
+    /// Keep the config's process, whose stdio the init holds, until start.
+    pub(crate) fn stage(&self, process: Process, stdio: StdioFds, console: Option<OwnedFd>) {
+        *self.first.lock().unwrap() = Some(Staged {
+            process,
+            stdio,
+            console,
+        });
+    }
+
+    /// The pty master of the config's process (with `terminal`), made at
+    /// create; for someone else to hold (an OCI console socket). Only in
+    /// the ctrsh process that created the container, once.
+    pub fn take_console(&self) -> Option<OwnedFd> {
+        self.first
+            .lock()
+            .unwrap()
+            .as_mut()
+            .and_then(|s| s.console.take())
     }
 
     pub fn id(&self) -> &str {
@@ -134,6 +166,11 @@ impl Container {
         })
     }
 
+    /// When it was created, in seconds since the epoch (None once destroyed).
+    pub fn created(&self) -> Option<u64> {
+        self.read_state().ok().flatten().map(|s| s.created)
+    }
+
     /// Host pid of the container's init; None once stopped.
     pub fn pid(&self) -> Option<i32> {
         let state = self.read_state().ok()??;
@@ -173,36 +210,95 @@ impl Container {
             self.exec_in(&state, p)
                 .map_err(|e| e.context(format!("exec in container '{}'", self.id)))
         } else {
-            let result = self.start_init(state, init, p);
-            if result.is_err() {
-                // A failed start leaves nothing behind.
-                let _ = self.teardown();
-            }
-            result.map_err(|e| e.context(format!("start container '{}'", self.id)))
+            self.start_first(state, init, p, None)
         }
     }
 
-    /// Hand the waiting init its process and stdio; EOF means it exec'd.
-    fn start_init(&self, mut state: State, init: Arc<Reaper>, p: &mut Process) -> Result<()> {
-        let stdio = p.open_stdio()?;
+    /// Runs the config's `process` (created -> running); its handle, which
+    /// can be waited for in the ctrsh process that created the container.
+    pub fn start_configured(&self) -> Result<Process> {
+        let _lock = self.lock()?;
+        let (state, init) = self.state_and_init()?;
+        let status = self.status()?;
+        if status != Status::Created {
+            return Err(self
+                .not_runnable(status)
+                .context(format!("start container '{}'", self.id)));
+        }
+        let spec = state.config.process.clone().ok_or_else(|| {
+            Error::config(format!(
+                "start container '{}': its config has no process; start it with a process",
+                self.id
+            ))
+        })?;
+        let staged = self.first.lock().unwrap().take();
+        let (mut p, staged) = match staged {
+            Some(s) => (s.process, Some((s.stdio, s.console))),
+            None => (Process::new(spec)?, None),
+        };
+        self.start_first(state, init, &mut p, Some(staged))?;
+        Ok(p)
+    }
+
+    /// Start the first process, `p` or (`configured`) the config's, whose
+    /// stdio the init got at create; a failed start leaves nothing behind.
+    fn start_first(
+        &self,
+        state: State,
+        init: Arc<Reaper>,
+        p: &mut Process,
+        configured: Option<Option<(StdioFds, Option<OwnedFd>)>>,
+    ) -> Result<()> {
+        let result = self.start_init(state, init, p, configured);
+        if result.is_err() {
+            let _ = self.teardown();
+        }
+        result.map_err(|e| e.context(format!("start container '{}'", self.id)))
+    }
+
+    /// Hand the waiting init its process and stdio (or tell it to run the
+    /// config's); EOF means it exec'd.
+    fn start_init(
+        &self,
+        mut state: State,
+        init: Arc<Reaper>,
+        p: &mut Process,
+        configured: Option<Option<(StdioFds, Option<OwnedFd>)>>,
+    ) -> Result<()> {
         let conn = start_socket::connect_in(&self.dir)?;
-        let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
-        conn.send(
-            &ToInit::Start {
-                process: p.spec().clone(),
-                seccomp: seccomp::program_for(&self.config)?,
-            },
-            &raw,
-        )?;
+        let seccomp = seccomp::program_for(&state.config)?;
+        let (stdio, console) = match configured {
+            None => {
+                let stdio = p.open_stdio()?;
+                let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
+                let process = Some(Box::new(p.spec().clone()));
+                conn.send(&ToInit::Start { process, seccomp }, &raw)?;
+                (stdio, None)
+            }
+            Some(staged) => {
+                conn.send(
+                    &ToInit::Start {
+                        process: None,
+                        seccomp,
+                    },
+                    &[],
+                )?;
+                staged.unwrap_or_else(|| (StdioFds::none(), None))
+            }
+        };
         let execed = launch::await_exec(&conn)?;
         if let Some(e) = execed.failed {
             return Err(e);
         }
-        let console = execed.console;
         let _ = std::fs::remove_file(self.dir.join(start_socket::NAME));
         state.started = true;
         self.state_dir().write(&state)?;
-        p.started(init, stdio, console);
+        let pid = init.pid;
+        p.started(init, stdio, execed.console.or(console));
+        let running = OciState::new(&self.id, &state.config, "running", Some(pid));
+        for e in hooks::run_all("hooks.poststart", &state.config.hooks.poststart, &running) {
+            warn(&e.message);
+        }
         Ok(())
     }
 
@@ -240,8 +336,8 @@ impl Container {
             .map(|f| f.as_raw_fd())
             .collect();
         let msg = ToInit::Exec {
-            config: self.config.clone(),
-            process: p.spec().clone(),
+            config: Box::new(self.config.clone()),
+            process: Box::new(p.spec().clone()),
             namespaces: kinds,
             seccomp: seccomp::program_for(&self.config)?,
         };
@@ -326,6 +422,26 @@ impl Container {
         let (_, init) = self.state_and_init()?;
         init.signal(sig)
             .map_err(|e| e.context(format!("signal container '{}'", self.id)))
+    }
+
+    /// Send `sig` to every process of the container; none being left (the
+    /// init has exited) is no error.
+    pub fn signal_all(&self, sig: i32) -> Result<()> {
+        let signal = nix::sys::signal::Signal::try_from(sig)
+            .map_err(|_| Error::config(format!("signal: {sig} is not a signal number")))?;
+        for pid in self.processes()? {
+            // ESRCH: it exited since the list was read.
+            match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("signal process {pid} of container '{}'", self.id),
+                        std::io::Error::from(e),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Host pids of every process in the container.
@@ -465,12 +581,17 @@ impl Container {
 
     pub(crate) fn teardown(&self) -> Result<()> {
         let dir = self.state_dir();
-        match self.read_state()? {
-            None => dir.remove(),
-            // Looked up before the kill: a killed init is a zombie, which
-            // live_init no longer counts, but we must still reap it.
-            Some(state) => remove_all(&dir, &state, self.live_init(&state)),
+        let Some(state) = self.read_state()? else {
+            return dir.remove();
+        };
+        // Looked up before the kill: a killed init is a zombie, which
+        // live_init no longer counts, but we must still reap it.
+        remove_all(&dir, &state, self.live_init(&state))?;
+        let stopped = OciState::new(&self.id, &state.config, "stopped", None);
+        for e in hooks::run_all("hooks.poststop", &state.config.hooks.poststop, &stopped) {
+            warn(&e.message);
         }
+        Ok(())
     }
 }
 

@@ -3,7 +3,9 @@
 use crate::runtime::cgroups::CgroupManager;
 use crate::runtime::config::{Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::container::Container;
+use crate::runtime::host::process::Process;
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::StateDir;
@@ -13,7 +15,7 @@ use crate::runtime::launch::start_socket;
 use crate::runtime::launch::{self, Spawn};
 use crate::runtime::launch::{idmap, namespaces};
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -63,11 +65,7 @@ impl Factory {
     pub fn create(&self, id: &str, config: Config) -> Result<Container> {
         check_id(id)?;
         config.validate()?;
-        if !namespaces::creates(&config, NamespaceKind::Mount) {
-            return Err(Error::config(
-                "namespaces: a new \"mount\" namespace is required (the rootfs is built in it)",
-            ));
-        }
+        namespaces::check_mount_namespace(&config)?;
         if config
             .namespace(NamespaceKind::User)
             .is_some_and(|n| n.path.is_some())
@@ -114,6 +112,10 @@ impl Factory {
                 Some(cg)
             }
         };
+        // The config's own process gets its stdio here, from the creator
+        // (an OCI runtime's caller hands it to `create`).
+        let first = config.process.clone().map(Process::new).transpose()?;
+        let stdio = first.as_ref().map(Process::open_stdio).transpose()?;
         let listener = start_socket::listen_in(made.dir())?;
         let pid_ns = config
             .namespaces
@@ -132,20 +134,35 @@ impl Factory {
         drop(listener);
         let reaper = launched.reaper.clone();
         made.init(&reaper)?;
+        let tree = idmap::rootfs_tree(config, reaper.pid)?;
         let create = ToInit::Create {
             id: id.to_string(),
-            config: config.clone(),
+            config: Box::new(config.clone()),
+            idmapped_rootfs: tree.is_some(),
+            cgroup_dirs: cgroup
+                .as_ref()
+                .map(CgroupManager::mount_dirs)
+                .unwrap_or_default(),
         };
-        let tree = idmap::rootfs_tree(config, reaper.pid)?;
-        let fds: Vec<_> = tree.iter().map(|t| t.as_raw_fd()).collect();
+        let stdio_fds = stdio.iter().flat_map(|s| s.fds.iter());
+        let fds: Vec<_> = tree
+            .iter()
+            .chain(stdio_fds)
+            .map(|f| f.as_raw_fd())
+            .collect();
         launched.chan.send(&create, &fds)?;
         // The init builds the rootfs while we put it in its cgroups (a v1
         // cgroup.procs write waits for an RCU grace period, ~10 ms).
         place(cgroup.as_ref(), &launched.chan, &reaper)?;
-        launch::expect_ready(&launched.chan, &reaper)?;
+        let mut console = None;
+        await_ready(&launched.chan, &reaper, id, config, &mut console)?;
         // Until told that the state says "created", the init ends when we
         // do: a create that did not finish is never started.
-        made.finish(false, || launched.chan.send(&ToInit::Recorded, &[]))
+        let container = made.finish(false, || launched.chan.send(&ToInit::Recorded, &[]))?;
+        if let (Some(p), Some(stdio)) = (first, stdio) {
+            container.stage(p, stdio, console);
+        }
+        Ok(container)
     }
 
     /// The cgroup name of a container whose config names none:
@@ -192,7 +209,7 @@ impl Factory {
 fn place(cgroup: Option<&CgroupManager>, chan: &Channel, init: &Reaper) -> Result<()> {
     match cgroup.map_or(Ok(()), |cg| cg.add_process(init.pid)) {
         Ok(()) => {
-            // A send error means the init is gone: expect_ready reports why.
+            // A send error means the init is gone: await_ready reports why.
             let _ = chan.send(&ToInit::Placed, &[]);
             Ok(())
         }
@@ -201,6 +218,38 @@ fn place(cgroup: Option<&CgroupManager>, chan: &Channel, init: &Reaper) -> Resul
             match chan.recv::<FromInit>() {
                 Ok(Some((FromInit::Failed(init_error), _))) => Err(init_error),
                 _ => Err(e),
+            }
+        }
+    }
+}
+
+/// Wait for the init to be ready, running the runtime's create hooks when
+/// it asks and keeping the pty master it sends for the config's process.
+fn await_ready(
+    chan: &Channel,
+    init: &Reaper,
+    id: &str,
+    config: &Config,
+    console: &mut Option<OwnedFd>,
+) -> Result<()> {
+    loop {
+        // A reset connection means the same as EOF: the init died.
+        match chan.recv::<FromInit>().unwrap_or(None) {
+            Some((FromInit::Ready, _)) => return Ok(()),
+            Some((FromInit::Failed(e), _)) => return Err(e),
+            Some((FromInit::Console, mut fds)) if fds.len() == 1 => *console = fds.pop(),
+            Some((FromInit::RunHooks, _)) => {
+                let state = OciState::new(id, config, "creating", Some(init.pid));
+                hooks::run("hooks.prestart", &config.hooks.prestart, &state)?;
+                hooks::run("hooks.create_runtime", &config.hooks.create_runtime, &state)?;
+                chan.send(&ToInit::HooksDone, &[])?;
+            }
+            Some(_) => return Err(Error::state("unexpected message from the init")),
+            None => {
+                let code = init.wait().unwrap_or(-1);
+                return Err(Error::state(format!(
+                    "the container init exited before it was ready (status {code})"
+                )));
             }
         }
     }

@@ -1,5 +1,6 @@
 //! A process to run in a container: its spec, and the handle to it once it runs.
 
+use crate::runtime::config::Capabilities;
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::terminal;
@@ -15,6 +16,10 @@ use std::thread::JoinHandle;
 
 /// The PATH a process gets when its env names none (runc's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// At most this many `preserve_fds`: they travel with the stdio in one
+/// SCM_RIGHTS message, which carries at most 253 fds.
+const MAX_PRESERVE_FDS: u32 = 200;
 
 /// Where one of the process's standard streams goes.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -44,6 +49,16 @@ pub struct ProcessSpec {
     pub stdout: Stdio,
     pub stderr: Stdio,
     pub terminal: bool,
+    /// Supplementary groups, in addition to those /etc/group gives the user.
+    pub additional_gids: Vec<u32>,
+    /// The process's umask (default: inherited, 0022 from the init).
+    pub umask: Option<u32>,
+    /// Pass the caller's fds 3 .. 3+N on to the process as its fds 3 ...
+    pub preserve_fds: u32,
+    /// This process's capabilities instead of the container's.
+    pub capabilities: Option<Capabilities>,
+    /// This process's no_new_privileges instead of the container's.
+    pub no_new_privileges: Option<bool>,
 }
 
 /// A process handle: made from a spec, given to `Container::start`, then waited on.
@@ -91,34 +106,28 @@ impl Capture {
 
 /// The fds handed to the container for a process's stdio, and the
 /// captures that read its pipes.
+#[derive(Debug)]
 pub(crate) struct StdioFds {
     pub fds: Vec<OwnedFd>,
     stdout: Capture,
     stderr: Capture,
 }
 
+impl StdioFds {
+    /// For a process whose stdio another ctrsh process opened.
+    pub fn none() -> StdioFds {
+        StdioFds {
+            fds: Vec::new(),
+            stdout: Capture::None,
+            stderr: Capture::None,
+        }
+    }
+}
+
 impl Process {
-    /// Checks the spec (non-empty args, env entries of the form KEY=value).
+    /// Checks the spec (see `check_spec`).
     pub fn new(spec: ProcessSpec) -> Result<Process> {
-        if spec.args.is_empty() || spec.args[0].is_empty() {
-            return Err(Error::config(
-                "args: a process needs at least a program name",
-            ));
-        }
-        if let Some(bad) = spec
-            .env
-            .iter()
-            .find(|e| !e.contains('=') || e.starts_with('='))
-        {
-            return Err(Error::config(format!(
-                "env: '{bad}' is not of the form KEY=value"
-            )));
-        }
-        if spec.stdin == Stdio::Pipe {
-            return Err(Error::config(
-                "stdin: \"pipe\" is not supported; use \"null\", \"inherit\" or a file path",
-            ));
-        }
+        check_spec(&spec)?;
         Ok(Process {
             spec,
             running: None,
@@ -138,25 +147,42 @@ impl Process {
         self.running.is_some()
     }
 
-    /// Open what the spec's stdio names, ready to pass to the init.
+    /// Open what the spec's stdio names, ready to pass to the init: stdin,
+    /// stdout, stderr, then copies of the caller's `preserve_fds`.
     pub(crate) fn open_stdio(&self) -> Result<StdioFds> {
-        if self.spec.terminal {
+        let mut stdio = if self.spec.terminal {
             // The init gives the process its pty instead; these are unused.
             let null = || open_stream(&Stdio::Null, 0).map(|(fd, _)| fd);
-            return Ok(StdioFds {
+            StdioFds {
                 fds: vec![null()?, null()?, null()?],
                 stdout: Capture::None,
                 stderr: Capture::None,
-            });
+            }
+        } else {
+            let (stdin, _) = open_stream(&self.spec.stdin, 0)?;
+            let (stdout, out) = open_stream(&self.spec.stdout, 1)?;
+            let (stderr, err) = open_stream(&self.spec.stderr, 2)?;
+            StdioFds {
+                fds: vec![stdin, stdout, stderr],
+                stdout: out,
+                stderr: err,
+            }
+        };
+        for fd in 3..3 + self.spec.preserve_fds as i32 {
+            // Safety: only duplicated; a closed fd makes dup fail (EBADF).
+            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let copy = borrowed
+                .try_clone_to_owned()
+                .ctx(format!("preserve_fds: fd {fd} of ctrsh"))?;
+            stdio.fds.push(copy);
         }
-        let (stdin, _) = open_stream(&self.spec.stdin, 0)?;
-        let (stdout, out) = open_stream(&self.spec.stdout, 1)?;
-        let (stderr, err) = open_stream(&self.spec.stderr, 2)?;
-        Ok(StdioFds {
-            fds: vec![stdin, stdout, stderr],
-            stdout: out,
-            stderr: err,
-        })
+        Ok(stdio)
+    }
+
+    /// The pty master of a process with a terminal, to hand to someone else
+    /// (an OCI console socket); `wait` then no longer copies its output.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.running.as_mut().and_then(|r| r.console.take())
     }
 
     /// Record that the process runs, under `reaper`, with these captures.
@@ -229,6 +255,40 @@ impl Process {
     pub fn stderr(&self) -> Option<String> {
         self.running.as_ref().and_then(|r| r.stderr.text())
     }
+}
+
+/// Non-empty args, env entries of the form KEY=value, a stdin that can be
+/// given, a umask of permission bits, preserve_fds in range.
+pub fn check_spec(spec: &ProcessSpec) -> Result<()> {
+    if spec.args.is_empty() || spec.args[0].is_empty() {
+        return Err(Error::config(
+            "args: a process needs at least a program name",
+        ));
+    }
+    if let Some(bad) = spec
+        .env
+        .iter()
+        .find(|e| !e.contains('=') || e.starts_with('='))
+    {
+        return Err(Error::config(format!(
+            "env: '{bad}' is not of the form KEY=value"
+        )));
+    }
+    if spec.stdin == Stdio::Pipe {
+        return Err(Error::config(
+            "stdin: \"pipe\" is not supported; use \"null\", \"inherit\" or a file path",
+        ));
+    }
+    if spec.preserve_fds > MAX_PRESERVE_FDS {
+        return Err(Error::config(format!(
+            "preserve_fds: {} is more than {MAX_PRESERVE_FDS}",
+            spec.preserve_fds
+        )));
+    }
+    if spec.umask.is_some_and(|m| m > 0o777) {
+        return Err(Error::config("umask: only permission bits (0..=0o777)"));
+    }
+    Ok(())
 }
 
 /// The fd for one stream (`target` 0, 1 or 2) and, for a pipe, its capture.

@@ -1,5 +1,6 @@
 //! Capabilities on all five sets, via the caps crate.
 
+use crate::runtime::config::CapabilitySets;
 use crate::runtime::error::{Error, ErrorKind, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 use std::str::FromStr;
@@ -14,6 +15,41 @@ pub fn parse(names: &[String]) -> Result<CapsHashSet> {
         .collect()
 }
 
+/// The five sets a process ends up with.
+pub struct Sets {
+    pub bounding: CapsHashSet,
+    pub effective: CapsHashSet,
+    pub inheritable: CapsHashSet,
+    pub permitted: CapsHashSet,
+    pub ambient: CapsHashSet,
+}
+
+impl Sets {
+    pub fn parse(sets: &CapabilitySets) -> Result<Sets> {
+        Ok(Sets {
+            bounding: parse(&sets.bounding)?,
+            effective: parse(&sets.effective)?,
+            inheritable: parse(&sets.inheritable)?,
+            permitted: parse(&sets.permitted)?,
+            ambient: parse(&sets.ambient)?,
+        })
+    }
+
+    /// Every capability in any set.
+    fn all(&self) -> CapsHashSet {
+        let mut all = self.bounding.clone();
+        for set in [
+            &self.effective,
+            &self.inheritable,
+            &self.permitted,
+            &self.ambient,
+        ] {
+            all.extend(set.iter().copied());
+        }
+        all
+    }
+}
+
 fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
     Error::new(ErrorKind::System, format!("{what}: {e}"))
 }
@@ -21,10 +57,14 @@ fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
 /// A process cannot give what it does not have: name the capabilities the
 /// init lacks (e.g. a host that withholds CAP_SYS_RESOURCE from ctrsh)
 /// instead of failing in capset.
-pub fn check_available(keep: &CapsHashSet) -> Result<()> {
+pub fn check_available(keep: &Sets) -> Result<()> {
     let have = caps::read(None, CapSet::Permitted)
         .map_err(|e| caps_err("read the init's capabilities", e))?;
-    let mut missing: Vec<String> = keep.difference(&have).map(|c| c.to_string()).collect();
+    let mut missing: Vec<String> = keep
+        .all()
+        .difference(&have)
+        .map(|c| c.to_string())
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -51,18 +91,30 @@ pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
 }
 
 /// After the uid switch (with PR_SET_KEEPCAPS): the permitted, effective,
-/// inheritable and ambient sets become exactly `keep`.
-pub fn set_process_sets(keep: &CapsHashSet) -> Result<()> {
+/// inheritable and ambient sets become exactly those of `keep`.
+pub fn set_process_sets(keep: &Sets) -> Result<()> {
     // Effective first: shrinking permitted below the current effective set
     // (which root keeps across the uid switch) is refused.
-    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
-        caps::set(None, set, keep)
+    for (set, caps) in [
+        (CapSet::Effective, &keep.effective),
+        (CapSet::Permitted, &keep.permitted),
+        (CapSet::Inheritable, &keep.inheritable),
+    ] {
+        caps::set(None, set, caps)
             .map_err(|e| caps_err(&format!("set {set:?} capabilities"), e))?;
     }
     caps::clear(None, CapSet::Ambient).map_err(|e| caps_err("clear ambient capabilities", e))?;
-    for cap in keep {
-        caps::raise(None, CapSet::Ambient, *cap)
-            .map_err(|e| caps_err(&format!("raise {cap} in the ambient set"), e))?;
+    for cap in &keep.ambient {
+        // The kernel allows an ambient capability only when it is both
+        // permitted and inheritable.
+        caps::raise(None, CapSet::Ambient, *cap).map_err(|e| {
+            caps_err(
+                &format!(
+                    "raise {cap} in the ambient set (it must also be permitted and inheritable)"
+                ),
+                e,
+            )
+        })?;
     }
     Ok(())
 }

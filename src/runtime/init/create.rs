@@ -7,28 +7,62 @@ use super::LISTEN_FD;
 use super::{rlimits, rootfs};
 use crate::runtime::config::{Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::hooks::{self, OciState};
 use crate::runtime::launch::channel::Channel;
 use crate::runtime::launch::messages::{FromInit, ToInit};
 use crate::runtime::launch::namespaces;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// What the parent sent with Create.
+pub struct Create {
+    pub id: String,
+    pub config: Config,
+    /// The idmapped rootfs the parent made, if it made one.
+    pub rootfs_tree: Option<OwnedFd>,
+    /// The stdio (and preserved fds) of the config's `process`.
+    pub stdio: Vec<OwnedFd>,
+    pub cgroup_dirs: Vec<(String, PathBuf)>,
+}
 
 /// Returns only on failure.
-/// `rootfs_tree`: the idmapped rootfs the parent made, if it made one.
-pub fn run(chan: &Channel, config: Config, rootfs_tree: Option<OwnedFd>) -> Result<()> {
-    setup(&config, rootfs_tree).map_err(|e| e.context("create"))?;
-    match chan.recv::<ToInit>()? {
-        Some((ToInit::Placed, _)) => {}
-        other => {
-            return Err(Error::state(format!(
-                "init: expected placed, got {other:?}"
-            )))
-        }
+pub fn run(chan: &Channel, create: Create) -> Result<()> {
+    let Create {
+        id,
+        config,
+        rootfs_tree,
+        stdio,
+        cgroup_dirs,
+    } = create;
+    let state = |status| OciState::new(&id, &config, status, Some(std::process::id() as i32));
+    prepare(&config, rootfs_tree, &cgroup_dirs).map_err(|e| e.context("create"))?;
+    // The runtime's hooks see the init in its cgroups (e.g. to read them).
+    expect(chan, "placed", |m| matches!(m, ToInit::Placed))?;
+    if !config.hooks.prestart.is_empty() || !config.hooks.create_runtime.is_empty() {
+        chan.send(&FromInit::RunHooks, &[])?;
+        expect(chan, "hooks done", |m| matches!(m, ToInit::HooksDone))?;
     }
+    hooks::run(
+        "hooks.create_container",
+        &config.hooks.create_container,
+        &state("creating"),
+    )
+    .map_err(|e| e.context("create"))?;
+    finish(&config).map_err(|e| e.context("create"))?;
     // Rooted at the container's cgroup, so only after the placement.
     if namespaces::creates(&config, NamespaceKind::Cgroup) {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .ctx("create: namespaces: create the cgroup namespace")?;
     }
+    // The config's process gets its terminal now: an OCI runtime hands the
+    // pty to its caller at create.
+    let console = match &config.process {
+        Some(p) if p.terminal => {
+            let who = exec_process::lookup_user(p).map_err(|e| e.context("create: process"))?;
+            Some(exec_process::console(chan, &who).map_err(|e| e.context("create: process"))?)
+        }
+        _ => None,
+    };
     chan.send(&FromInit::Ready, &[])?;
     // A create that did not finish is never started: if the parent dies
     // before its state says "created", end here rather than wait forever.
@@ -45,11 +79,23 @@ pub fn run(chan: &Channel, config: Config, rootfs_tree: Option<OwnedFd>) -> Resu
     .ctx("wait for start")?;
     drop(listener);
     // Safety: accept4 returned a new fd that we own.
-    let conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
+    let mut conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
     let result = match conn.recv::<ToInit>()? {
         Some((ToInit::Start { process, seccomp }, fds)) => {
-            exec_process::exec(&conn, &config, &process, seccomp, fds)
-                .map_err(|e| e.context("start"))
+            let (process, fds, console) = match (process, &config.process) {
+                (Some(p), _) => (*p, fds, None),
+                (None, Some(p)) => (p.clone(), stdio, console),
+                (None, None) => {
+                    return Err(Error::state("start: the config has no process to run"))
+                }
+            };
+            hooks::run(
+                "hooks.start_container",
+                &config.hooks.start_container,
+                &state("created"),
+            )
+            .and_then(|()| exec_process::exec(&mut conn, &config, &process, seccomp, fds, console))
+            .map_err(|e| e.context("start"))
         }
         other => Err(Error::state(format!("init: expected start, got {other:?}"))),
     };
@@ -62,13 +108,33 @@ pub fn run(chan: &Channel, config: Config, rootfs_tree: Option<OwnedFd>) -> Resu
     )
 }
 
-fn setup(config: &Config, rootfs_tree: Option<OwnedFd>) -> Result<()> {
-    let has = |k| config.namespaces.iter().any(|n| n.kind == k);
+/// The next message must be `what`.
+fn expect(chan: &Channel, what: &str, is: impl Fn(&ToInit) -> bool) -> Result<()> {
+    match chan.recv::<ToInit>()? {
+        Some((m, _)) if is(&m) => Ok(()),
+        other => Err(Error::state(format!(
+            "init: expected {what}, got {other:?}"
+        ))),
+    }
+}
+
+/// Namespaces joined, hostname, and every mount, up to pivot_root.
+fn prepare(
+    config: &Config,
+    rootfs_tree: Option<OwnedFd>,
+    cgroup_dirs: &[(String, PathBuf)],
+) -> Result<()> {
     namespaces::join_paths(config)?;
     if let Some(name) = &config.hostname {
         nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
     }
-    rootfs::prepare(config, has(NamespaceKind::User), rootfs_tree)?;
+    let user_ns = config.namespace(NamespaceKind::User).is_some();
+    rootfs::prepare(config, user_ns, rootfs_tree, cgroup_dirs)
+}
+
+/// Into the rootfs, and what is done from inside it.
+fn finish(config: &Config) -> Result<()> {
+    rootfs::enter(config)?;
     network::setup(&config.networks)?;
     if let Some(adj) = config.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())

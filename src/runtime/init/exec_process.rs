@@ -7,40 +7,51 @@ use crate::runtime::host::process::{ProcessSpec, DEFAULT_PATH};
 use crate::runtime::init::capabilities;
 use crate::runtime::init::user::{self, ExecUser};
 use crate::runtime::launch::channel::Channel;
-use crate::runtime::launch::messages::FromInit;
+use crate::runtime::launch::messages::{FromInit, STDIO_FDS};
 use crate::runtime::seccomp::{self, Program};
 use crate::runtime::sys;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Returns only on failure: on success the process image is replaced and the
 /// channel closes (close-on-exec), which tells the parent it worked.
+/// `stdio`: stdin, stdout, stderr and the `preserve_fds`; `console`: the pty
+/// slave made at create for a process with a terminal (else made here).
 pub fn exec(
-    chan: &Channel,
+    chan: &mut Channel,
     config: &Config,
     spec: &ProcessSpec,
     filter: Option<Program>,
-    stdio: Vec<OwnedFd>,
+    mut stdio: Vec<OwnedFd>,
+    console: Option<OwnedFd>,
 ) -> Result<()> {
-    let who = lookup_user(spec.user.as_deref().unwrap_or("0"))?;
-    let [stdin, stdout, stderr]: [OwnedFd; 3] = if spec.terminal {
-        let slave = console(chan, &who)?;
-        [
+    let who = lookup_user(spec)?;
+    if stdio.len() != STDIO_FDS + spec.preserve_fds as usize {
+        return Err(Error::state("wrong number of stdio fds from the parent"));
+    }
+    let preserved = stdio.split_off(STDIO_FDS);
+    let console = match console {
+        Some(slave) => Some(slave),
+        None if spec.terminal => Some(self::console(chan, &who)?),
+        None => None,
+    };
+    let [stdin, stdout, stderr]: [OwnedFd; 3] = match console {
+        Some(slave) => [
             slave.try_clone().ctx("dup pty")?,
             slave.try_clone().ctx("dup pty")?,
             slave,
-        ]
-    } else {
-        stdio
+        ],
+        None => stdio
             .try_into()
-            .map_err(|_| Error::state("expected three stdio fds from the parent"))?
+            .map_err(|_| Error::state("expected three stdio fds from the parent"))?,
     };
     nix::unistd::dup2_stdin(stdin).ctx("set up stdin")?;
     nix::unistd::dup2_stdout(stdout).ctx("set up stdout")?;
     nix::unistd::dup2_stderr(stderr).ctx("set up stderr")?;
+    let first_free = place_preserved(chan, preserved)?;
     // A session of its own: without it the process would keep ctrsh's
     // terminal as controlling terminal and could push input into the
     // user's shell with TIOCSTI (CVE-2017-5226). With `terminal` the pty
@@ -54,40 +65,71 @@ pub fn exec(
     let env = environment(spec, &who);
     let program = find_program(&spec.args[0], &env)?;
 
-    let names = config.capability_names();
-    let keep = capabilities::parse(&names)?;
-    // Before any filter, which might not allow rt_sigaction.
+    let sets = match &spec.capabilities {
+        Some(caps) => caps.sets(),
+        None => config.capability_sets(),
+    };
+    let keep = capabilities::Sets::parse(&sets)?;
+    let no_new_privileges = spec.no_new_privileges.unwrap_or(config.no_new_privileges);
+    // Before any filter, which might not allow rt_sigaction or close_range.
     sys::reset_signals().ctx("reset signal dispositions")?;
+    // Nothing of ours may reach the container process (CVE-2024-21626).
+    sys::cloexec_from(first_free).ctx("mark fds close-on-exec")?;
     // Without no_new_privs the kernel only accepts a filter from a process
     // with CAP_SYS_ADMIN: install it before the capabilities go (as runc).
-    if let (Some(f), false) = (&filter, config.no_new_privileges) {
+    if let (Some(f), false) = (&filter, no_new_privileges) {
         seccomp::apply(f)?;
     }
     capabilities::check_available(&keep)?;
-    capabilities::limit_bounding(&keep)?;
+    capabilities::limit_bounding(&keep.bounding)?;
     switch_user(&who)?;
     capabilities::set_process_sets(&keep)?;
-    if config.no_new_privileges {
+    if no_new_privileges {
         nix::sys::prctl::set_no_new_privs().ctx("set no_new_privileges")?;
     }
-    // Nothing of ours may reach the container process (CVE-2024-21626).
-    sys::cloexec_from(3).ctx("mark fds close-on-exec")?;
+    if let Some(mask) = spec.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
     let c =
         |s: &str| CString::new(s).map_err(|_| Error::config(format!("'{s}' contains a NUL byte")));
     let argv = spec.args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
     let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
     let path = c(&program.to_string_lossy())?;
     // With no_new_privs the filter goes in last, right before exec.
-    if let (Some(f), true) = (&filter, config.no_new_privileges) {
+    if let (Some(f), true) = (&filter, no_new_privileges) {
         seccomp::apply(f)?;
     }
     let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     Err(err).ctx(format!("exec {}", program.display()))
 }
 
+/// Put the preserved fds at 3, 4, ... (inherited across exec), first moving
+/// the channel and them out of that range; the first fd after them.
+fn place_preserved(chan: &mut Channel, preserved: Vec<OwnedFd>) -> Result<RawFd> {
+    let first_free = STDIO_FDS as RawFd + preserved.len() as RawFd;
+    if preserved.is_empty() {
+        return Ok(first_free);
+    }
+    chan.renumber_from(first_free)?;
+    let moved = preserved
+        .iter()
+        .map(|fd| sys::dup_from(fd, first_free))
+        .collect::<Result<Vec<_>>>()?;
+    drop(preserved);
+    for (i, fd) in moved.iter().enumerate() {
+        let target = STDIO_FDS as RawFd + i as RawFd;
+        // dup2 leaves the copy without close-on-exec: it is inherited.
+        if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
+            return Err(std::io::Error::last_os_error())
+                .ctx(format!("preserve_fds: place fd {target}"));
+        }
+    }
+    Ok(first_free)
+}
+
 /// A pty from the container's own devpts: the master goes to the parent,
 /// the slave (owned by the process's user) becomes stdio.
-fn console(chan: &Channel, who: &ExecUser) -> Result<OwnedFd> {
+pub(super) fn console(chan: &Channel, who: &ExecUser) -> Result<OwnedFd> {
     use nix::fcntl::OFlag;
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .ctx("terminal: open /dev/ptmx")?;
@@ -111,10 +153,18 @@ fn console(chan: &Channel, who: &ExecUser) -> Result<OwnedFd> {
     Ok(slave)
 }
 
-fn lookup_user(spec: &str) -> Result<ExecUser> {
+/// The process's user from the container's /etc/passwd and /etc/group,
+/// with its `additional_gids`.
+pub(super) fn lookup_user(spec: &ProcessSpec) -> Result<ExecUser> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    user::resolve(spec, &passwd, &group)
+    let mut who = user::resolve(spec.user.as_deref().unwrap_or("0"), &passwd, &group)?;
+    for gid in &spec.additional_gids {
+        if !who.groups.contains(gid) {
+            who.groups.push(*gid);
+        }
+    }
+    Ok(who)
 }
 
 /// chdir into the process's cwd and make sure it is inside the container's

@@ -20,17 +20,18 @@ use std::os::fd::OwnedFd;
 
 /// Returns only on failure.
 pub fn run(
-    chan: &Channel,
+    chan: &mut Channel,
     config: Config,
     process: ProcessSpec,
     namespaces: Vec<NamespaceKind>,
     seccomp: Option<Program>,
     mut fds: Vec<OwnedFd>,
 ) -> Result<()> {
-    if fds.len() != STDIO_FDS + namespaces.len() {
+    let stdio_fds = STDIO_FDS + process.preserve_fds as usize;
+    if fds.len() != stdio_fds + namespaces.len() {
         return Err(Error::state("exec: wrong number of fds from the parent"));
     }
-    let ns_fds = fds.split_off(STDIO_FDS);
+    let ns_fds = fds.split_off(stdio_fds);
     // namespaces arrive in join order: user first, mount, then pid last.
     for (kind, fd) in namespaces.iter().zip(&ns_fds) {
         setns(fd, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format!(
@@ -51,5 +52,5 @@ pub fn run(
             ForkResult::Child => {}
         }
     }
-    exec_process::exec(chan, &config, &process, seccomp, fds).map_err(|e| e.context("exec"))
+    exec_process::exec(chan, &config, &process, seccomp, fds, None).map_err(|e| e.context("exec"))
 }

@@ -26,10 +26,28 @@ pub const LISTEN_FD: RawFd = 4;
 /// Entry point of the hidden `ctrsh init` command; never returns.
 pub fn main() -> ! {
     // Safety: the parent put our channel at fd 3 before exec; nothing else owns it.
-    let chan = unsafe { Channel::from_raw(CHANNEL_FD) };
+    let mut chan = unsafe { Channel::from_raw(CHANNEL_FD) };
     let result = match chan.recv::<ToInit>() {
-        Ok(Some((ToInit::Create { id: _, config }, mut fds))) => {
-            create::run(&chan, config, fds.pop())
+        Ok(Some((
+            ToInit::Create {
+                id,
+                config,
+                idmapped_rootfs,
+                cgroup_dirs,
+            },
+            mut fds,
+        ))) => {
+            let rootfs_tree = (idmapped_rootfs && !fds.is_empty()).then(|| fds.remove(0));
+            create::run(
+                &chan,
+                create::Create {
+                    id,
+                    config: *config,
+                    rootfs_tree,
+                    stdio: fds,
+                    cgroup_dirs,
+                },
+            )
         }
         Ok(Some((
             ToInit::Exec {
@@ -39,7 +57,7 @@ pub fn main() -> ! {
                 seccomp,
             },
             fds,
-        ))) => join::run(&chan, config, process, namespaces, seccomp, fds),
+        ))) => join::run(&mut chan, *config, *process, namespaces, seccomp, fds),
         Ok(Some((other, _))) => Err(Error::state(format!("init: unexpected message {other:?}"))),
         Ok(None) => std::process::exit(1),
         Err(e) => Err(e),

@@ -3,7 +3,7 @@
 //! mounts, pivot_root into it, then mask and protect paths.
 
 use crate::runtime::config::mount_options;
-use crate::runtime::config::{Config, Device};
+use crate::runtime::config::{Config, Device, Mount};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::init::secure_path::secure_join;
 use crate::runtime::sys;
@@ -60,11 +60,91 @@ fn target(rootfs: &Path, dest: &str, as_file: bool) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Everything up to and including pivot_root. Runs in the init, in the new
-/// mount namespace.
-pub fn prepare(config: &Config, user_ns: bool, idmapped: Option<OwnedFd>) -> Result<()> {
+/// The runtime's own mounts, made unless `mounts` has one at the same
+/// destination (as an OCI bundle does); a mount at /dev replaces the ones
+/// below it too.
+fn builtin_mounts() -> Vec<Mount> {
+    let mount = |source: &str, dest: &str, kind: &str, options: &[&str]| Mount {
+        source: Some(source.into()),
+        destination: dest.into(),
+        kind: Some(kind.into()),
+        options: options.iter().map(|o| o.to_string()).collect(),
+        propagation: None,
+    };
+    vec![
+        mount("proc", "/proc", "proc", &["nosuid", "nodev", "noexec"]),
+        mount(
+            "tmpfs",
+            "/dev",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+            ],
+        ),
+        mount(
+            "shm",
+            "/dev/shm",
+            "tmpfs",
+            &["nosuid", "nodev", "noexec", "mode=1777", "size=65536k"],
+        ),
+        mount(
+            "mqueue",
+            "/dev/mqueue",
+            "mqueue",
+            &["nosuid", "nodev", "noexec"],
+        ),
+        mount(
+            "sysfs",
+            "/sys",
+            "sysfs",
+            &["nosuid", "nodev", "noexec", "ro"],
+        ),
+    ]
+}
+
+/// The mounts to make, in order: the built-ins no mount of the config
+/// replaces, then the config's.
+fn mount_plan(config: &Config) -> Vec<Mount> {
+    let configured = |dest: &str| {
+        config
+            .mounts
+            .iter()
+            .any(|m| Path::new(&m.destination) == Path::new(dest))
+    };
+    let mut plan: Vec<Mount> = builtin_mounts()
+        .into_iter()
+        .filter(|b| {
+            let dest = b.destination.as_str();
+            let replaced = configured(dest) || dest.starts_with("/dev/") && configured("/dev");
+            !replaced
+        })
+        .collect();
+    plan.extend(config.mounts.iter().cloned());
+    plan
+}
+
+/// Every mount, up to pivot_root. Runs in the init, in the new mount
+/// namespace. `cgroup_dirs`: the container's cgroup directories, for a
+/// mount of type "cgroup".
+pub fn prepare(
+    config: &Config,
+    user_ns: bool,
+    idmapped: Option<OwnedFd>,
+    cgroup_dirs: &[(String, PathBuf)],
+) -> Result<()> {
     let rootfs = config.rootfs.as_path();
-    // Nothing we mount may propagate back to the host.
+    // Nothing we mount may propagate back to the host; `root_propagation`
+    // is applied to the container's own root after pivot_root.
     do_mount(
         None,
         Path::new("/"),
@@ -83,39 +163,49 @@ pub fn prepare(config: &Config, user_ns: bool, idmapped: Option<OwnedFd>) -> Res
             NONE,
         )?,
     }
-
-    let common = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let proc_dir = target(rootfs, "/proc", false)?;
-    do_mount(
-        Some(Path::new("proc")),
-        &proc_dir,
-        Some("proc"),
-        common,
-        NONE,
-    )?;
-    mount_dev(rootfs, config, user_ns)?;
-    mount_sys(rootfs)?;
-    for m in &config.mounts {
-        mount_user(rootfs, m)?;
+    for m in &mount_plan(config) {
+        let bind = mount_one(rootfs, m, cgroup_dirs)?;
+        // Device nodes go into a fresh /dev; a bind of the host's /dev
+        // already has them.
+        if Path::new(&m.destination) == Path::new("/dev") && !bind {
+            populate_dev(rootfs, config, user_ns)?;
+        }
     }
+    let proc_dir = rootfs.join("proc");
     for (key, value) in &config.sysctl {
         let file = proc_dir.join("sys").join(key.replace('.', "/"));
         fs::write(&file, value).ctx(format!("sysctl {key}={value}"))?;
     }
-    pivot_root(rootfs)
+    Ok(())
 }
 
-fn mount_dev(rootfs: &Path, config: &Config, user_ns: bool) -> Result<()> {
-    let dev = target(rootfs, "/dev", false)?;
-    do_mount(
-        Some(Path::new("tmpfs")),
-        &dev,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-        Some("mode=755,size=65536k"),
-    )?;
-    let devices = config.device_nodes();
-    for d in &devices {
+/// Into the rootfs (pivot_root, or chroot with `no_pivot_root`), then the
+/// container root's propagation.
+pub fn enter(config: &Config) -> Result<()> {
+    let rootfs = config.rootfs.as_path();
+    if config.no_pivot_root {
+        chroot_into(rootfs)?;
+    } else {
+        pivot_root(rootfs)?;
+    }
+    if let Some(name) = &config.root_propagation {
+        let flags = mount_options::parse_propagation(name)
+            .map_err(|e| Error::config(format!("root_propagation: {e}")))?;
+        do_mount(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::from_bits_truncate(flags),
+            NONE,
+        )?;
+    }
+    Ok(())
+}
+
+/// The default device nodes and the /dev symlinks.
+fn populate_dev(rootfs: &Path, config: &Config, user_ns: bool) -> Result<()> {
+    let dev = secure_join(rootfs, Path::new("/dev"))?;
+    for d in &config.device_nodes() {
         create_device(rootfs, d, user_ns)?;
     }
     for (link, to) in [
@@ -125,32 +215,12 @@ fn mount_dev(rootfs: &Path, config: &Config, user_ns: bool) -> Result<()> {
         ("stderr", "/proc/self/fd/2"),
         ("ptmx", "pts/ptmx"),
     ] {
-        symlink(to, dev.join(link)).ctx(format!("symlink /dev/{link} -> {to}"))?;
+        let path = dev.join(link);
+        if fs::symlink_metadata(&path).is_err() {
+            symlink(to, &path).ctx(format!("symlink /dev/{link} -> {to}"))?;
+        }
     }
-    let pts = target(rootfs, "/dev/pts", false)?;
-    do_mount(
-        Some(Path::new("devpts")),
-        &pts,
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620"),
-    )?;
-    let shm = target(rootfs, "/dev/shm", false)?;
-    do_mount(
-        Some(Path::new("shm")),
-        &shm,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
-    )?;
-    let mqueue = target(rootfs, "/dev/mqueue", false)?;
-    do_mount(
-        Some(Path::new("mqueue")),
-        &mqueue,
-        Some("mqueue"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        NONE,
-    )
+    Ok(())
 }
 
 /// mknod a device node; in a user namespace (where mknod is not allowed)
@@ -196,30 +266,8 @@ fn create_device(rootfs: &Path, d: &Device, user_ns: bool) -> Result<()> {
     .ctx(format!("chown {path}"))
 }
 
-/// sysfs read-only; a fresh sysfs needs a network namespace of our own, so
-/// without one fall back to a read-only bind of the host's /sys.
-fn mount_sys(rootfs: &Path) -> Result<()> {
-    let dir = target(rootfs, "/sys", false)?;
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    match mount(Some("sysfs"), &dir, Some("sysfs"), flags, NONE) {
-        Ok(()) => Ok(()),
-        Err(nix::errno::Errno::EPERM) => {
-            do_mount(
-                Some(Path::new("/sys")),
-                &dir,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                NONE,
-            )?;
-            // Every submount too: the host's cgroup and debug filesystems
-            // live below /sys.
-            sys::make_tree_readonly(&dir).ctx(format!("make {} read-only", dir.display()))
-        }
-        Err(e) => Err(e).ctx(format!("mount sysfs on {}", dir.display())),
-    }
-}
-
-fn mount_user(rootfs: &Path, m: &crate::runtime::config::Mount) -> Result<()> {
+/// Make one mount; whether it was a bind mount.
+fn mount_one(rootfs: &Path, m: &Mount, cgroup_dirs: &[(String, PathBuf)]) -> Result<bool> {
     let opts = mount_options::parse(&m.options, m.propagation.as_deref())
         .map_err(|e| Error::config(format!("mounts: {}: {e}", m.destination)))?;
     let bind = opts.bind || m.kind.as_deref() == Some("bind");
@@ -234,29 +282,34 @@ fn mount_user(rootfs: &Path, m: &crate::runtime::config::Mount) -> Result<()> {
                 m.destination
             ))
         })?;
-        let mut bind_flags = MsFlags::MS_BIND;
-        if opts.recursive {
-            bind_flags |= MsFlags::MS_REC;
-        }
-        do_mount(Some(source), &dest, None, bind_flags, NONE)?;
-        // Bind mounts ignore other flags until a remount applies them; keep
-        // the flags the mount already has (a user namespace may not drop
-        // them) unless the options clear them ("rw", "suid" ...).
-        if !flags.is_empty() || opts.clear != 0 {
-            let keep = current_flags(&dest)? & !MsFlags::from_bits_truncate(opts.clear);
-            let all = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | keep | flags;
-            do_mount(None, &dest, None, all, NONE)?;
-        }
+        bind_mount(source, &dest, opts.recursive, flags, opts.clear)?;
+    } else if m.kind.as_deref() == Some("cgroup") {
+        mount_cgroups(&dest, flags, cgroup_dirs)?;
     } else {
         let fstype = m.kind.as_deref().unwrap_or("none");
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        do_mount(
-            Some(source.unwrap_or(Path::new(fstype))),
-            &dest,
-            Some(fstype),
-            flags,
-            data,
-        )?;
+        let source = source.unwrap_or(Path::new(fstype));
+        match mount(Some(source), &dest, Some(fstype), flags, data) {
+            // A fresh sysfs needs a network namespace of our own; without
+            // one, the host's, read-only (as runc does).
+            Err(nix::errno::Errno::EPERM) if fstype == "sysfs" => {
+                do_mount(
+                    Some(Path::new("/sys")),
+                    &dest,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    NONE,
+                )?;
+                // Every submount too: the host's cgroup and debug
+                // filesystems live below /sys.
+                sys::make_tree_readonly(&dest).ctx(format!("make {} read-only", dest.display()))?;
+            }
+            other => other.ctx(format!(
+                "mount {} on {} (type {fstype})",
+                source.display(),
+                dest.display()
+            ))?,
+        }
     }
     if opts.propagation != 0 {
         do_mount(
@@ -267,7 +320,84 @@ fn mount_user(rootfs: &Path, m: &crate::runtime::config::Mount) -> Result<()> {
             NONE,
         )?;
     }
+    Ok(bind)
+}
+
+/// Bind `source` at `dest`, then apply `flags` with a remount (mount(2)
+/// ignores them on the bind itself), keeping the flags the mount already
+/// has (a user namespace may not drop them) unless `clear` clears them.
+fn bind_mount(
+    source: &Path,
+    dest: &Path,
+    recursive: bool,
+    flags: MsFlags,
+    clear: libc::c_ulong,
+) -> Result<()> {
+    let mut bind_flags = MsFlags::MS_BIND;
+    if recursive {
+        bind_flags |= MsFlags::MS_REC;
+    }
+    do_mount(Some(source), dest, None, bind_flags, NONE)?;
+    if !flags.is_empty() || clear != 0 {
+        let keep = current_flags(dest)? & !MsFlags::from_bits_truncate(clear);
+        let all = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | keep | flags;
+        do_mount(None, dest, None, all, NONE)?;
+    }
     Ok(())
+}
+
+/// A mount of type "cgroup": the container's own cgroup directory of each
+/// hierarchy, as runc shows them without a cgroup namespace: on a v1 or
+/// hybrid host a tmpfs with one directory per hierarchy ("memory",
+/// "unified"), on a v2 host the one directory itself.
+fn mount_cgroups(dest: &Path, flags: MsFlags, cgroup_dirs: &[(String, PathBuf)]) -> Result<()> {
+    let keep =
+        flags & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    if let [(name, dir)] = cgroup_dirs {
+        if name.is_empty() {
+            return bind_mount(dir, dest, false, keep, 0);
+        }
+    }
+    let tmpfs = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    do_mount(
+        Some(Path::new("tmpfs")),
+        dest,
+        Some("tmpfs"),
+        tmpfs,
+        Some("mode=755"),
+    )?;
+    for (name, dir) in cgroup_dirs {
+        let at = dest.join(name);
+        fs::create_dir_all(&at).ctx(format!("create {}", at.display()))?;
+        bind_mount(dir, &at, false, keep, 0)?;
+        // A co-mounted hierarchy ("cpu,cpuacct") is also found by each name.
+        if name.contains(',') {
+            for part in name.split(',') {
+                let link = dest.join(part);
+                if fs::symlink_metadata(&link).is_err() {
+                    symlink(name, &link).ctx(format!("symlink {}", link.display()))?;
+                }
+            }
+        }
+    }
+    if keep.contains(MsFlags::MS_RDONLY) {
+        do_mount(
+            None,
+            dest,
+            None,
+            MsFlags::MS_REMOUNT | tmpfs | MsFlags::MS_RDONLY,
+            NONE,
+        )?;
+    }
+    Ok(())
+}
+
+/// MS_MOVE the rootfs onto / and chroot into it.
+fn chroot_into(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs).ctx(format!("chdir {}", rootfs.display()))?;
+    do_mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, NONE)?;
+    nix::unistd::chroot(".").ctx("chroot into the rootfs")?;
+    nix::unistd::chdir("/").ctx("chdir /")
 }
 
 /// pivot_root into the rootfs and detach the old root; on a rootfs where
@@ -293,10 +423,7 @@ fn pivot_root(rootfs: &Path) -> Result<()> {
             )?;
             umount2(".", MntFlags::MNT_DETACH).ctx("detach the old root")?;
         }
-        Err(nix::errno::Errno::EINVAL) => {
-            do_mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, NONE)?;
-            nix::unistd::chroot(".").ctx("chroot into the rootfs")?;
-        }
+        Err(nix::errno::Errno::EINVAL) => return chroot_into(rootfs),
         Err(e) => return Err(e).ctx(format!("pivot_root into {}", rootfs.display())),
     }
     nix::unistd::chdir("/").ctx("chdir /")

@@ -11,7 +11,8 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const MAX_MESSAGE: usize = 1 << 20;
-const MAX_FDS: usize = 16;
+/// SCM_MAX_FD: the most fds one message can carry.
+const MAX_FDS: usize = 253;
 
 pub struct Channel {
     fd: OwnedFd,
@@ -44,6 +45,12 @@ impl Channel {
 
     pub fn fd(&self) -> &OwnedFd {
         &self.fd
+    }
+
+    /// Move the channel to an fd numbered `min` or above.
+    pub fn renumber_from(&mut self, min: RawFd) -> Result<()> {
+        self.fd = crate::runtime::sys::dup_from(&self.fd, min)?;
+        Ok(())
     }
 
     pub fn send<T: Serialize>(&self, msg: &T, fds: &[RawFd]) -> Result<()> {

@@ -5,6 +5,7 @@ use crate::runtime::error::Error;
 use crate::runtime::host::process::ProcessSpec;
 use crate::runtime::seccomp::Program;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// The number of fds that carry a process's stdin, stdout and stderr.
 pub const STDIO_FDS: usize = 3;
@@ -12,26 +13,37 @@ pub const STDIO_FDS: usize = 3;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToInit {
     /// Set up the container and wait for Start. Fds: the idmapped rootfs
-    /// tree to attach, when create made one (idmap.rs), else none.
-    Create { id: String, config: Config },
+    /// tree to attach, when `idmapped_rootfs` (idmap.rs); then, when the
+    /// config has a `process`, its stdin, stdout, stderr and preserved fds.
+    Create {
+        id: String,
+        config: Box<Config>,
+        idmapped_rootfs: bool,
+        /// The container's cgroup directory in each hierarchy, by the
+        /// hierarchy's name under /sys/fs/cgroup, for a "cgroup" mount.
+        cgroup_dirs: Vec<(String, PathBuf)>,
+    },
     /// After Create: the parent has put the init in the container's
     /// cgroups (done while the init builds the rootfs).
     Placed,
     /// After Ready: the container's state says "created"; the init may wait
     /// for Start (until then it exits when the parent's end closes).
     Recorded,
+    /// After RunHooks: the hooks ran, the init goes on.
+    HooksDone,
     /// Exec the container's first process, under `seccomp` (compiled by
-    /// the parent). Fds: stdin, stdout, stderr.
+    /// the parent). Fds: stdin, stdout, stderr and preserved fds. Without
+    /// a process: the config's, with the stdio sent at Create.
     Start {
-        process: ProcessSpec,
+        process: Option<Box<ProcessSpec>>,
         seccomp: Option<Program>,
     },
     /// Join a running container and exec `process`. Fds: stdin, stdout,
     /// stderr, then one fd per entry of `namespaces`, in that order (the
     /// pid namespace, if any, last).
     Exec {
-        config: Config,
-        process: ProcessSpec,
+        config: Box<Config>,
+        process: Box<ProcessSpec>,
         namespaces: Vec<NamespaceKind>,
         seccomp: Option<Program>,
     },
@@ -49,4 +61,7 @@ pub enum FromInit {
     /// Exec into a pid namespace: the host pid of the forked process that
     /// will exec (the init itself exits).
     Pid(i32),
+    /// The mounts are made, pivot_root is next: run the prestart and
+    /// create_runtime hooks, then send HooksDone.
+    RunHooks,
 }

@@ -9,4 +9,4 @@ mod spawn;
 pub(crate) mod start_socket;
 
 pub use spawn::INIT_BINARY_ENV;
-pub(crate) use spawn::{await_exec, become_subreaper, expect_ready, spawn, Spawn};
+pub(crate) use spawn::{await_exec, become_subreaper, spawn, Spawn};

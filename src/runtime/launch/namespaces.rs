@@ -37,6 +37,32 @@ pub fn creates(config: &Config, kind: NamespaceKind) -> bool {
         .any(|n| n.kind == kind && n.path.is_none())
 }
 
+/// The rootfs is built in the container's mount namespace: it needs one,
+/// new or joined, and never ctrsh's own (its mounts and pivot_root would
+/// change the host's).
+pub fn check_mount_namespace(config: &Config) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(ns) = config.namespace(NamespaceKind::Mount) else {
+        return Err(Error::config(
+            "namespaces: a \"mount\" namespace is required (the rootfs is built in it)",
+        ));
+    };
+    let Some(path) = &ns.path else {
+        return Ok(());
+    };
+    let inode = |p: &std::path::Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    let joined = inode(path).ctx(format!("namespaces: {}", path.display()))?;
+    let own =
+        inode(std::path::Path::new("/proc/self/ns/mnt")).ctx("namespaces: /proc/self/ns/mnt")?;
+    if joined == own {
+        return Err(Error::config(format!(
+            "namespaces: {} is ctrsh's own mount namespace; the container's mounts would change it",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// In the init: join the namespaces given by path, except pid (which only
 /// affects children, so the parent enters it before cloning us).
 pub fn join_paths(config: &Config) -> Result<()> {

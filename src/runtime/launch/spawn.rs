@@ -10,7 +10,7 @@ use crate::runtime::launch::channel::Channel;
 use crate::runtime::sys;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, OnceLock};
 
 /// The environment variable naming the binary to run as init, for library
@@ -26,7 +26,7 @@ fn sealed_exe() -> Result<&'static OwnedFd> {
         return Ok(fd);
     }
     let path = std::env::var(INIT_BINARY_ENV).unwrap_or_else(|_| "/proc/self/exe".into());
-    let fd = high_fd(sys::sealed_copy(&path)?.as_raw_fd())?;
+    let fd = high_fd(&sys::sealed_copy(&path)?)?;
     Ok(EXE.get_or_init(|| fd))
 }
 
@@ -50,25 +50,21 @@ pub struct Launched {
 
 /// A copy of `fd` numbered at least 10, so the child's dup2 onto 0-4 can
 /// never clobber another fd it still needs.
-fn high_fd(fd: RawFd) -> Result<OwnedFd> {
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error()).ctx("duplicate an fd for the init");
-    }
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+fn high_fd(fd: &impl AsRawFd) -> Result<OwnedFd> {
+    sys::dup_from(fd, 10).map_err(|e| e.context("duplicate an fd for the init"))
 }
 
 pub fn spawn(spec: Spawn) -> Result<Launched> {
     let exe = sealed_exe()?;
     let (parent_chan, child_chan) = Channel::pair()?;
-    let child_chan = high_fd(child_chan.fd().as_raw_fd())?;
+    let child_chan = high_fd(child_chan.fd())?;
     let devnull = File::options()
         .read(true)
         .write(true)
         .open("/dev/null")
         .ctx("open /dev/null")?;
-    let devnull = high_fd(devnull.as_raw_fd())?;
-    let listener = spec.listener.map(|l| high_fd(l.as_raw_fd())).transpose()?;
+    let devnull = high_fd(&devnull)?;
+    let listener = spec.listener.map(high_fd).transpose()?;
     let sync = match spec.id_maps {
         Some(_) => {
             Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx("pipe for id-map sync")?)
@@ -194,25 +190,6 @@ unsafe fn child(
         libc::AT_EMPTY_PATH,
     );
     libc::_exit(127)
-}
-
-/// Turn an init's failure report (or silence) into an error.
-pub fn expect_ready(chan: &Channel, reaper: &Reaper) -> Result<()> {
-    use crate::runtime::launch::messages::FromInit;
-    // A reset connection means the same as EOF: the init died.
-    match chan.recv::<FromInit>().unwrap_or(None) {
-        Some((FromInit::Ready, _)) => Ok(()),
-        Some((FromInit::Failed(e), _)) => Err(e),
-        Some((FromInit::Console | FromInit::Pid(_), _)) => {
-            Err(Error::state("unexpected message from the init"))
-        }
-        None => {
-            let code = reaper.wait().unwrap_or(-1);
-            Err(Error::state(format!(
-                "the container init exited before it was ready (status {code})"
-            )))
-        }
-    }
 }
 
 /// What the init reported before it exec'd (or failed).

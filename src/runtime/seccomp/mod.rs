@@ -20,7 +20,7 @@ mod syscalls;
 #[cfg(test)]
 mod tests;
 
-pub use profile::{ArgCondition, Profile, SyscallRule};
+pub use profile::{ArgCondition, Profile, SyscallRule, ACTIONS, NATIVE_ARCH, OPS};
 
 use crate::runtime::config::Config;
 use crate::runtime::error::{Error, Result};
@@ -95,6 +95,11 @@ impl Seccomp {
 /// to the init with Start or Exec, so the init (a fresh process) does not
 /// fault in the compiler, and kept for the last config seen, so a script
 /// starting many containers of one config compiles once (~0.25 ms each).
+/// Whether `name` is a system call of the architecture filters cover.
+pub fn is_native_syscall(name: &str) -> bool {
+    syscalls::number(name).is_some()
+}
+
 pub fn program_for(config: &Config) -> Result<Option<Program>> {
     static LAST: Mutex<Option<(String, Option<Program>)>> = Mutex::new(None);
     let names = config.capability_names();

@@ -68,7 +68,8 @@ pub(super) struct Rule {
     pub conditions: Vec<SeccompCondition>,
 }
 
-const ACTIONS: [&str; 7] = [
+/// The actions a profile may name.
+pub const ACTIONS: [&str; 7] = [
     "SCMP_ACT_ALLOW",
     "SCMP_ACT_ERRNO",
     "SCMP_ACT_KILL",
@@ -78,7 +79,8 @@ const ACTIONS: [&str; 7] = [
     "SCMP_ACT_LOG",
 ];
 
-const OPS: [&str; 7] = [
+/// The argument comparisons a profile may name.
+pub const OPS: [&str; 7] = [
     "SCMP_CMP_NE",
     "SCMP_CMP_LT",
     "SCMP_CMP_LE",
@@ -90,7 +92,9 @@ const OPS: [&str; 7] = [
 
 /// The architecture this build filters for; the BPF program checks it and
 /// kills a process that makes a system call through another ABI.
-const NATIVE_ARCH: &str = "SCMP_ARCH_X86_64";
+/// The architecture the filter covers; calls through any other ABI are
+/// killed.
+pub const NATIVE_ARCH: &str = "SCMP_ARCH_X86_64";
 
 /// Architectures libseccomp knows, so that a foreign one gets "not
 /// supported" rather than "unknown".

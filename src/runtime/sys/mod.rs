@@ -128,6 +128,16 @@ pub fn reset_signals() -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// A close-on-exec copy of `fd` numbered `min` or above.
+pub fn dup_from(fd: &impl AsRawFd, min: RawFd) -> Result<OwnedFd> {
+    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if n < 0 {
+        return Err(io::Error::last_os_error()).ctx(format!("duplicate fd {}", fd.as_raw_fd()));
+    }
+    // Safety: fcntl just made this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
 /// A sealed, read-only in-memory copy of a file (our own binary).
 pub fn sealed_copy(path: &str) -> Result<OwnedFd> {
     let name = CString::new("ctrsh").unwrap();

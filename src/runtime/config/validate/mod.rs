@@ -4,7 +4,7 @@
 //! rootfs.
 
 use super::mount_options;
-use super::{Cgroups, Config, Device, IdMap, NamespaceKind};
+use super::{Capabilities, Cgroups, Config, Device, Hooks, IdMap, NamespaceKind};
 use crate::runtime::error::describe_io;
 use crate::runtime::init::rlimits;
 use crate::runtime::{suggest, Error, Result};
@@ -16,7 +16,9 @@ use std::str::FromStr;
 /// Checks in the order of Config's fields; the first error wins.
 pub(super) fn config(c: &Config) -> Result<()> {
     rootfs(&c.rootfs)?;
-    capabilities(c.capabilities.as_deref().unwrap_or_default())?;
+    if let Some(caps) = &c.capabilities {
+        capabilities(caps)?;
+    }
     namespaces(c)?;
     id_mappings(c)?;
     hostname(c)?;
@@ -48,6 +50,56 @@ pub(super) fn config(c: &Config) -> Result<()> {
     }
     if let Some(cgroups) = &c.cgroups {
         self::cgroups(cgroups)?;
+    }
+    if let Some(process) = &c.process {
+        crate::runtime::host::process::check_spec(process).map_err(|e| e.context("process"))?;
+        if let Some(caps) = &process.capabilities {
+            capabilities(caps).map_err(|e| e.context("process"))?;
+        }
+    }
+    hooks(&c.hooks)?;
+    if let Some(bundle) = &c.bundle {
+        if !bundle.is_absolute() {
+            return Err(err(
+                "bundle",
+                format!("'{}' is not an absolute path", bundle.display()),
+            ));
+        }
+    }
+    if let Some(name) = &c.root_propagation {
+        mount_options::parse_propagation(name).map_err(|e| err("root_propagation", e))?;
+    }
+    Ok(())
+}
+
+fn hooks(hooks: &Hooks) -> Result<()> {
+    let lists = [
+        ("prestart", &hooks.prestart),
+        ("create_runtime", &hooks.create_runtime),
+        ("create_container", &hooks.create_container),
+        ("start_container", &hooks.start_container),
+        ("poststart", &hooks.poststart),
+        ("poststop", &hooks.poststop),
+    ];
+    for (name, list) in lists {
+        for (i, hook) in list.iter().enumerate() {
+            let key = format!("hooks.{name}[{i}]");
+            if !hook.path.is_absolute() {
+                return Err(err(
+                    format!("{key}.path"),
+                    format!("'{}' is not an absolute path", hook.path.display()),
+                ));
+            }
+            if hook.timeout == Some(0) {
+                return Err(err(format!("{key}.timeout"), "must be at least 1 second"));
+            }
+            if let Some(bad) = hook.env.iter().find(|e| !e.contains('=')) {
+                return Err(err(
+                    format!("{key}.env"),
+                    format!("'{bad}' is not of the form KEY=value"),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -94,16 +146,27 @@ fn rootfs(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-fn capabilities(names: &[String]) -> Result<()> {
-    for (i, name) in names.iter().enumerate() {
-        if caps::Capability::from_str(name).is_err() {
-            return Err(err(
-                format!("capabilities[{i}]"),
-                format!("unknown capability '{name}'{}", capability_hint(name)),
-            ));
+fn capabilities(caps: &Capabilities) -> Result<()> {
+    let check = |key: &str, names: &[String]| {
+        for (i, name) in names.iter().enumerate() {
+            if caps::Capability::from_str(name).is_err() {
+                return Err(err(
+                    format!("{key}[{i}]"),
+                    format!("unknown capability '{name}'{}", capability_hint(name)),
+                ));
+            }
+        }
+        Ok(())
+    };
+    match caps {
+        Capabilities::All(names) => check("capabilities", names),
+        Capabilities::Sets(sets) => {
+            for (set, names) in sets.named() {
+                check(&format!("capabilities.{set}"), names)?;
+            }
+            Ok(())
         }
     }
-    Ok(())
 }
 
 /// " (did you mean 'CAP_CHOWN'?)" for "chown", "cap_chown" or "CAP_CHOWM".

@@ -222,24 +222,26 @@ fn rootfs_must_be_a_directory() {
 #[test]
 fn known_capabilities_are_accepted() {
     assert_accepts(|c| {
-        c.capabilities = Some(crate::runtime::config::defaults::default_capabilities())
+        c.capabilities = Some(Capabilities::All(
+            crate::runtime::config::defaults::default_capabilities(),
+        ))
     });
-    assert_accepts(|c| c.capabilities = Some(vec![]));
+    assert_accepts(|c| c.capabilities = Some(Capabilities::All(vec![])));
 }
 
 #[test]
 fn unknown_capability_is_named_with_a_suggestion() {
     assert_rejects(
-        |c| c.capabilities = Some(strings(&["CAP_KILL", "CAP_CHOWM"])),
+        |c| c.capabilities = Some(Capabilities::All(strings(&["CAP_KILL", "CAP_CHOWM"]))),
         "capabilities[1]: unknown capability 'CAP_CHOWM' (did you mean 'CAP_CHOWN'?)",
     );
     // Lower-case or unprefixed names are not accepted, but suggested.
     assert_rejects(
-        |c| c.capabilities = Some(strings(&["chown"])),
+        |c| c.capabilities = Some(Capabilities::All(strings(&["chown"]))),
         "capabilities[0]: unknown capability 'chown' (did you mean 'CAP_CHOWN'?)",
     );
     assert_rejects(
-        |c| c.capabilities = Some(strings(&["cap_sys_admin"])),
+        |c| c.capabilities = Some(Capabilities::All(strings(&["cap_sys_admin"]))),
         "capabilities[0]: unknown capability 'cap_sys_admin' (did you mean 'CAP_SYS_ADMIN'?)",
     );
 }

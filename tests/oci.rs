@@ -1,0 +1,631 @@
+//! The OCI runtime command line (`ctrsh oci ...`) against bundles made
+//! here: a busybox rootfs and a config.json from `ctrsh oci spec`. Each test
+//! uses the sandbox's state root (--root) and its own container ids, and
+//! logs as containerd makes runtimes log (--log FILE --log-format json).
+
+mod common;
+
+use common::{rhai_str, Sandbox, CTRSH};
+use serde_json::{json, Value};
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a state change may take before a test gives up.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// One sandbox as an OCI bundle (config.json beside the rootfs) and the
+/// runtime's global flags.
+struct Bundle {
+    sb: Sandbox,
+    log: PathBuf,
+}
+
+impl Bundle {
+    /// The sandbox with `ctrsh oci spec`'s config, changed by `edit`:
+    /// no terminal, a writable root, and `args` as the process.
+    fn new(test: &str, args: &[&str], edit: impl FnOnce(&mut Value)) -> Option<Bundle> {
+        Some(Bundle::in_sandbox(Sandbox::new(test)?, args, edit))
+    }
+
+    fn in_sandbox(sb: Sandbox, args: &[&str], edit: impl FnOnce(&mut Value)) -> Bundle {
+        let out = Command::new(CTRSH)
+            .args(["oci", "spec", "--bundle"])
+            .arg(&sb.dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "spec: {}", text(&out.stderr));
+        let log = sb.dir.join("log.json");
+        let bundle = Bundle { sb, log };
+        let mut config = bundle.config();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["root"]["readonly"] = json!(false);
+        edit(&mut config);
+        bundle.write_config(&config);
+        bundle
+    }
+
+    fn config(&self) -> Value {
+        serde_json::from_str(&fs::read_to_string(self.sb.dir.join("config.json")).unwrap()).unwrap()
+    }
+
+    fn write_config(&self, config: &Value) {
+        fs::write(self.sb.dir.join("config.json"), config.to_string()).unwrap();
+    }
+
+    /// A container id of this test.
+    fn id(&self, name: &str) -> String {
+        format!("{}-{name}", self.sb.id)
+    }
+
+    /// `ctrsh oci --root R --log L --log-format json ARGS`, run from another
+    /// directory (engines do not run the runtime in the bundle).
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(CTRSH);
+        cmd.arg("oci")
+            .arg("--root")
+            .arg(&self.sb.root)
+            .arg("--log")
+            .arg(&self.log)
+            .args(["--log-format", "json"])
+            .args(args)
+            .current_dir("/");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Runs a command that must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ctrsh oci {}: {}{}",
+            args.join(" "),
+            text(&out.stderr),
+            self.last_error()
+        );
+        text(&out.stdout)
+    }
+
+    /// `create --bundle B ID`, the container's stdout and stderr going to
+    /// `output` (as an engine's pipes would).
+    fn create(&self, id: &str, extra: &[&str], output: &Path) {
+        let file = fs::File::create(output).unwrap();
+        let mut args = vec!["create", "--bundle", self.sb.dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(id);
+        let status = self
+            .command(&args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .status()
+            .unwrap();
+        assert!(status.success(), "create {id}: {}", self.last_error());
+    }
+
+    fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    fn wait_for(&self, id: &str, status: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let state = self.state(id);
+            if state["status"] == status {
+                return state;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{id} is still {} after {DEADLINE:?}",
+                state["status"]
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The message of the last line of the --log file, as containerd reads it.
+    fn last_error(&self) -> String {
+        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .last()
+            .and_then(|l| serde_json::from_str::<Value>(l).ok())
+            .map(|v| {
+                assert_eq!(v["level"], "error", "{v}");
+                v["msg"].as_str().unwrap_or_default().to_string()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Polls `file` until it contains `wanted`.
+fn wait_for_text(file: &Path, wanted: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let got = fs::read_to_string(file).unwrap_or_default();
+        if got.contains(wanted) {
+            return got;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{} never said {wanted:?}: {got:?}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn create_start_state_kill_delete_as_runc_does() {
+    let Some(b) = Bundle::new(
+        "oci-life",
+        &["sh", "-c", "echo started; exec sleep 100"],
+        |c| {
+            c["annotations"] = json!({ "org.example.test": "yes" });
+        },
+    ) else {
+        return;
+    };
+    let id = b.id("a");
+    let (out, pid_file) = (b.sb.dir.join("out"), b.sb.dir.join("init.pid"));
+    b.create(&id, &["--pid-file", pid_file.to_str().unwrap()], &out);
+    let state = b.state(&id);
+    let pid: i64 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(state["ociVersion"], "1.2.0");
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["pid"], pid);
+    assert_eq!(state["bundle"], b.sb.dir.to_str().unwrap());
+    assert_eq!(state["rootfs"], b.sb.rootfs.to_str().unwrap());
+    assert_eq!(state["annotations"]["org.example.test"], "yes");
+    assert_eq!(state["owner"], "root");
+    let created = state["created"].as_str().unwrap();
+    assert!(
+        created.ends_with('Z') && created.as_bytes()[10] == b'T',
+        "{created}"
+    );
+    // The process has not run: start runs it, with create's stdout.
+    assert_eq!(fs::read_to_string(&out).unwrap(), "");
+    b.ok(&["start", &id]);
+    wait_for_text(&out, "started");
+    assert_eq!(b.state(&id)["status"], "running");
+    let list: Value = serde_json::from_str(&b.ok(&["list", "--format", "json"])).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["status"], "running");
+    let ps: Vec<i64> = serde_json::from_str(&b.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(ps, [pid]);
+    // A running container is not deleted without --force.
+    assert!(!b.run(&["delete", &id]).status.success());
+    assert!(b.last_error().contains("not stopped"), "{}", b.last_error());
+    b.ok(&["kill", &id, "KILL"]);
+    let stopped = b.wait_for(&id, "stopped");
+    assert_eq!(stopped["pid"], 0);
+    // What containerd's shim does and relies on after the process exited.
+    b.ok(&["kill", "--all", &id, "9"]);
+    assert!(!b.run(&["kill", &id, "9"]).status.success());
+    assert_eq!(b.last_error(), "container not running");
+    b.ok(&["delete", &id]);
+    assert!(!b.run(&["state", &id]).status.success());
+    assert_eq!(b.last_error(), format!("container \"{id}\" does not exist"));
+    assert!(!b.run(&["delete", &id]).status.success());
+    assert!(b.last_error().contains("does not exist"));
+    b.ok(&["delete", "--force", &id]);
+    b.sb.assert_nothing_left(&id);
+}
+
+#[test]
+fn run_waits_and_returns_the_exit_status() {
+    let Some(b) = Bundle::new(
+        "oci-run",
+        &["sh", "-c", "echo ran in $(hostname); exit 7"],
+        |_| {},
+    ) else {
+        return;
+    };
+    let id = b.id("r");
+    let out = b.run(&["run", "--bundle", b.sb.dir.to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ran in ctrsh\n");
+    b.sb.assert_nothing_left(&id);
+}
+
+#[test]
+fn exec_runs_a_process_json_or_a_command_line() {
+    let Some(b) = Bundle::new("oci-exec", &["sleep", "100"], |_| {}) else {
+        return;
+    };
+    let id = b.id("e");
+    b.create(&id, &[], &b.sb.dir.join("out"));
+    b.ok(&["start", &id]);
+    // As containerd's shim execs: a process JSON, detached, with a pid file.
+    let process = json!({
+        "args": ["sh", "-c", "echo $GREETING from $(id -u):$(id -g) in $(pwd) > /tmp/exec-out"],
+        "env": ["PATH=/bin", "GREETING=hello"],
+        "cwd": "/tmp",
+        "user": { "uid": 1, "gid": 100 },
+    });
+    let process_file = b.sb.dir.join("process.json");
+    fs::write(&process_file, process.to_string()).unwrap();
+    let pid_file = b.sb.dir.join("exec.pid");
+    b.ok(&[
+        "exec",
+        "--process",
+        process_file.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(pid > 0);
+    let said = wait_for_text(&b.sb.rootfs.join("tmp/exec-out"), "\n");
+    assert_eq!(said, "hello from 1:100 in /tmp\n");
+    // From the command line, waited for: its output and exit status.
+    let out = b.run(&[
+        "exec",
+        "--env",
+        "X=42",
+        &id,
+        "sh",
+        "-c",
+        "echo x=$X; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", b.last_error());
+    assert_eq!(text(&out.stdout), "x=42\n");
+    b.ok(&["delete", "--force", &id]);
+    b.sb.assert_nothing_left(&id);
+}
+
+#[test]
+fn pause_resume_and_events_stats() {
+    let Some(b) = Bundle::new("oci-pause", &["sleep", "100"], |c| {
+        c["linux"]["resources"]["pids"] = json!({ "limit": 20 });
+    }) else {
+        return;
+    };
+    let id = b.id("p");
+    b.create(&id, &[], &b.sb.dir.join("out"));
+    b.ok(&["start", &id]);
+    b.ok(&["pause", &id]);
+    assert_eq!(b.state(&id)["status"], "paused");
+    b.ok(&["resume", &id]);
+    assert_eq!(b.state(&id)["status"], "running");
+    let event: Value = serde_json::from_str(&b.ok(&["events", "--stats", &id])).unwrap();
+    assert_eq!(event["type"], "stats");
+    assert_eq!(event["id"], id.as_str());
+    let data = &event["data"];
+    assert!(
+        data["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{data}"
+    );
+    assert!(
+        data["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{data}"
+    );
+    assert_eq!(data["pids"]["current"], 1, "{data}");
+    assert_eq!(data["pids"]["limit"], 20, "{data}");
+    assert_eq!(data["network_interfaces"][0]["name"], "lo", "{data}");
+    // An update as Kubernetes resizes: linux.resources JSON on stdin.
+    let mut update = b
+        .command(&["update", "--resources", "-", &id])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    update
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"pids": {"limit": 30}}"#)
+        .unwrap();
+    assert!(update.wait().unwrap().success(), "{}", b.last_error());
+    let event: Value = serde_json::from_str(&b.ok(&["events", "--stats", &id])).unwrap();
+    assert_eq!(event["data"]["pids"]["limit"], 30);
+    b.ok(&["delete", "--force", &id]);
+    b.sb.assert_nothing_left(&id);
+}
+
+/// Receives one fd sent with SCM_RIGHTS on `listener`'s first connection.
+fn receive_fd(listener: &std::os::unix::net::UnixListener) -> OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    for cmsg in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd came over the console socket");
+}
+
+#[test]
+fn console_socket_gets_the_pty_master() {
+    let Some(b) = Bundle::new(
+        "oci-tty",
+        &["sh", "-c", "tty; stty size; read line; echo got-$line"],
+        |c| {
+            c["process"]["terminal"] = json!(true);
+            c["process"]["consoleSize"] = json!({ "height": 30, "width": 100 });
+        },
+    ) else {
+        return;
+    };
+    let id = b.id("t");
+    let socket = b.sb.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    // Without a socket a terminal cannot be handed to anyone.
+    assert!(!b
+        .run(&["create", "--bundle", b.sb.dir.to_str().unwrap(), &id])
+        .status
+        .success());
+    assert!(
+        b.last_error().contains("console socket"),
+        "{}",
+        b.last_error()
+    );
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    b.create(
+        &id,
+        &["--console-socket", socket.to_str().unwrap()],
+        &b.sb.dir.join("out"),
+    );
+    let master = fs::File::from(receiver.join().unwrap());
+    b.ok(&["start", &id]);
+    let mut pty = master.try_clone().unwrap();
+    pty.write_all(b"abc\n").unwrap();
+    let mut seen = String::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 512];
+    while !seen.contains("got-abc") {
+        assert!(start.elapsed() < DEADLINE, "the pty said {seen:?}");
+        match pty.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(seen.contains("/dev/pts/"), "{seen:?}");
+    assert!(seen.contains("30 100"), "the console size: {seen:?}");
+    assert!(seen.contains("got-abc"), "{seen:?}");
+    b.wait_for(&id, "stopped");
+    b.ok(&["delete", &id]);
+    b.sb.assert_nothing_left(&id);
+}
+
+#[test]
+fn hooks_run_in_order_with_the_state_on_stdin() {
+    let Some(b) = Bundle::new("oci-hooks", &["true"], |_| {}) else {
+        return;
+    };
+    let log = b.sb.rootfs.join("hooks.log");
+    // Each hook appends its name and the state it read; start_container
+    // runs in the container, where the log is /hooks.log.
+    let hook = |name: &str, sh: &str, file: &str| json!({ "path": sh, "args": ["sh", "-c", format!("echo {name} $(cat) >> {file}")] });
+    let host_log = log.to_str().unwrap();
+    let mut config = b.config();
+    config["annotations"] = json!({ "stage": "hooks" });
+    config["hooks"] = json!({
+        "prestart": [hook("prestart", "/bin/sh", host_log)],
+        "createRuntime": [hook("createRuntime", "/bin/sh", host_log)],
+        "createContainer": [hook("createContainer", "/bin/sh", host_log)],
+        "startContainer": [hook("startContainer", "/bin/sh", "/hooks.log")],
+        "poststart": [hook("poststart", "/bin/sh", host_log)],
+        "poststop": [hook("poststop", "/bin/sh", host_log)],
+    });
+    b.write_config(&config);
+    let id = b.id("h");
+    b.create(&id, &[], &b.sb.dir.join("out"));
+    b.ok(&["start", &id]);
+    b.wait_for(&id, "stopped");
+    b.ok(&["delete", &id]);
+    let lines: Vec<(String, Value)> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (name, state) = l.split_once(' ').unwrap();
+            (name.to_string(), serde_json::from_str(state).unwrap())
+        })
+        .collect();
+    let seen: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|(n, s)| (n.as_str(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("prestart", "creating"),
+            ("createRuntime", "creating"),
+            ("createContainer", "creating"),
+            ("startContainer", "created"),
+            ("poststart", "running"),
+            ("poststop", "stopped"),
+        ]
+    );
+    for (name, state) in &lines {
+        assert_eq!(state["id"], id.as_str(), "{name}");
+        assert_eq!(state["bundle"], b.sb.dir.to_str().unwrap(), "{name}");
+        assert_eq!(state["annotations"]["stage"], "hooks", "{name}");
+        assert_eq!(state["ociVersion"], "1.2.0", "{name}");
+    }
+    // The runtime's hooks see the init's host pid.
+    assert!(lines[0].1["pid"].as_i64().unwrap() > 1);
+    b.sb.assert_nothing_left(&id);
+
+    // A failing create hook fails create and leaves nothing; so does one
+    // that outlives its timeout.
+    for (hook, wanted) in [
+        (
+            json!({ "path": "/bin/sh", "args": ["sh", "-c", "echo no >&2; exit 3"] }),
+            "no",
+        ),
+        (
+            json!({ "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 }),
+            "timeout of 1 s",
+        ),
+    ] {
+        config["hooks"] = json!({ "createRuntime": [hook] });
+        b.write_config(&config);
+        let id = b.id("f");
+        let out = b.run(&["create", "--bundle", b.sb.dir.to_str().unwrap(), &id]);
+        assert!(!out.status.success());
+        let error = b.last_error();
+        assert!(
+            error.contains("hooks.create_runtime[0]") && error.contains(wanted),
+            "{error}"
+        );
+        b.sb.assert_nothing_left(&id);
+    }
+}
+
+#[test]
+fn oci_containers_and_script_containers_are_one_kind() {
+    let Some(b) = Bundle::new(
+        "oci-script",
+        &["sh", "-c", "echo from-bundle; exec sleep 100"],
+        |_| {},
+    ) else {
+        return;
+    };
+    // Made by `ctrsh oci create`, started and destroyed by a script.
+    let id = b.id("o");
+    let out = b.sb.dir.join("out");
+    b.create(&id, &[], &out);
+    let said = b.sb.script_ok(&format!(
+        "let c = f.load({id}); print(c.state); c.start(); print(c.state);",
+        id = rhai_str(&id)
+    ));
+    assert_eq!(said, "created\nrunning\n");
+    wait_for_text(&out, "from-bundle");
+    assert_eq!(b.state(&id)["status"], "running");
+    b.sb.script_ok(&format!("f.load({}).destroy();", rhai_str(&id)));
+    b.sb.assert_nothing_left(&id);
+
+    // Made by a script from the bundle (oci::load), seen and deleted by
+    // `ctrsh oci`.
+    let id = b.id("s");
+    b.sb.script_ok(&format!(
+        "let cfg = oci::load({bundle}); cfg.process.stdout = {out}; cfg.process.args = [\"sleep\", \"100\"];\n\
+         let c = f.create({id}, cfg); c.start();",
+        bundle = rhai_str(b.sb.dir.to_str().unwrap()),
+        out = rhai_str(out.to_str().unwrap()),
+        id = rhai_str(&id)
+    ));
+    let state = b.state(&id);
+    assert_eq!(state["status"], "running");
+    assert_eq!(state["bundle"], b.sb.dir.to_str().unwrap());
+    b.ok(&["delete", "--force", &id]);
+    b.sb.assert_nothing_left(&id);
+}
+
+#[test]
+fn unsupported_fields_are_errors_that_name_them() {
+    let Some(b) = Bundle::new("oci-unsupported", &["true"], |c| {
+        c["linux"]["intelRdt"] = json!({ "closID": "x" });
+    }) else {
+        return;
+    };
+    let id = b.id("u");
+    let out = b.run(&["create", "--bundle", b.sb.dir.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert_eq!(
+        b.last_error(),
+        "config.json: linux.intelRdt: not supported by ctrsh"
+    );
+    let mut config = b.config();
+    config["linux"].as_object_mut().unwrap().remove("intelRdt");
+    config["process"]["capabilities"]["bounding"] = json!(["CAP_NOPE"]);
+    b.write_config(&config);
+    assert!(!b
+        .run(&["create", "--bundle", b.sb.dir.to_str().unwrap(), &id])
+        .status
+        .success());
+    assert!(
+        b.last_error().contains("process.capabilities.bounding"),
+        "{}",
+        b.last_error()
+    );
+    b.sb.assert_nothing_left(&id);
+}
+
+#[test]
+fn checkpoint_and_restore_keep_a_counter_counting() {
+    let Some(sb) = Sandbox::with_criu("oci-ck", None, ctrsh::runtime::criu::MIN_VERSION) else {
+        return;
+    };
+    let counter = "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done";
+    let b = Bundle::in_sandbox(sb, &["sh", "-c", counter], |_| {});
+    let id = b.id("c");
+    let count = b.sb.rootfs.join("count");
+    let read_count = || -> u64 {
+        fs::read_to_string(&count)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    b.create(&id, &[], Path::new("/dev/null"));
+    b.ok(&["start", &id]);
+    wait_for_text(&count, "3");
+    let (images, work) = (b.sb.dir.join("images"), b.sb.dir.join("work"));
+    fs::create_dir(&work).unwrap();
+    b.ok(&[
+        "checkpoint",
+        "--image-path",
+        images.to_str().unwrap(),
+        "--work-path",
+        work.to_str().unwrap(),
+        &id,
+    ]);
+    // The dump stopped the container and removed it.
+    assert!(!b.run(&["state", &id]).status.success());
+    let dumped = read_count();
+    assert!(work.join("dump.log").exists(), "CRIU logs in the work path");
+    let pid_file = b.sb.dir.join("restored.pid");
+    b.ok(&[
+        "restore",
+        "--image-path",
+        images.to_str().unwrap(),
+        "--work-path",
+        work.to_str().unwrap(),
+        "--bundle",
+        b.sb.dir.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "-no-subreaper",
+        &id,
+    ]);
+    let state = b.state(&id);
+    assert_eq!(state["status"], "running");
+    let pid: i64 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(state["pid"], pid);
+    let start = Instant::now();
+    while read_count() < dumped + 3 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the counter stays at {}",
+            read_count()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    b.ok(&["delete", "--force", &id]);
+    b.sb.assert_nothing_left(&id);
+}

@@ -230,7 +230,9 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
     let runtime = sb.dir.join("ctrsh-runc");
     std::os::unix::fs::symlink(CTRSH, &runtime).unwrap();
     let id = format!("{}-task", sb.id);
-    let ns_root = ExtraRoot(sb.root.join(&sb.id));
+    // The runtime's root: the shim passes <runc-root>/<namespace>.
+    let runc_root = dir.join("runc-root");
+    let ns_root = ExtraRoot(runc_root.join(&sb.id));
     let ctr = Containerd::start(&dir, &sb.id, &id);
     let image = image_tarball(&dir, &sb.rootfs);
     ctr.ok(&[
@@ -241,7 +243,7 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
         image.to_str().unwrap(),
     ]);
     let image = "localhost/ctrsh-test:latest";
-    let root = sb.root.to_str().unwrap();
+    let root = runc_root.to_str().unwrap();
     // The cgroup: relative, so under ctrsh's own (containerd's default is
     // /<namespace>/<id> from each hierarchy's root).
     let cgroup = format!("{}-cgroup", sb.id);
@@ -265,7 +267,6 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
     args.extend([image, &id, "sleep", "100"]);
     ctr.ok(&args);
     ctr.wait_for("RUNNING");
-    // The shim gives the runtime <runc-root>/<namespace> as its root.
     let state: serde_json::Value = serde_json::from_slice(
         &Command::new(CTRSH)
             .arg("oci")

@@ -200,7 +200,12 @@ pub fn capability_sets(caps: &oci::LinuxCapabilities) -> CapabilitySets {
 /// The process's fields that the runtime keeps per container (rlimits,
 /// oom_score_adj) go into `config`; `process_spec` the rest.
 fn process(p: &oci::Process, config: &mut Config) -> Result<()> {
-    config.process = Some(process_spec(p)?);
+    // The container's capabilities and no_new_privileges are the config's.
+    config.process = Some(ProcessSpec {
+        capabilities: None,
+        no_new_privileges: None,
+        ..process_spec(p)?
+    });
     config.no_new_privileges = p.no_new_privileges().unwrap_or(false);
     config.oom_score_adj = p.oom_score_adj();
     config.rlimits = rlimits(p);

@@ -130,7 +130,7 @@ pub fn restore(g: &Global, args: &[String]) -> Outcome {
     let checkpoint = Checkpoint::load(image_path(&flags)?)?;
     let mut config = crate::oci::load(Path::new(flags.value("bundle").unwrap_or(".")))?;
     config.no_pivot_root = flags.is_set("no-pivot");
-    super::cgroups::check_systemd(g, &config)?;
+    super::systemd::check(g, &config)?;
     // The checkpoint's own flags decide how CRIU restores; one asked for
     // here that the dump did not have cannot be added.
     let dumped = &checkpoint.metadata().flags;

@@ -74,7 +74,7 @@ fn create_container(
         }
         _ => {}
     }
-    super::cgroups::check_systemd(g, &config)?;
+    super::systemd::check(g, &config)?;
     let container = g.factory()?.create(id, config)?;
     let handed = match socket {
         Some(path) => container

@@ -3,7 +3,6 @@
 //! `runc`, `ctrsh-runc`...), so that an engine's runtime binary can be
 //! ctrsh. Commands, flags, output and error wording follow runc's.
 
-mod cgroups;
 mod checkpoint;
 mod console;
 mod exec;
@@ -13,6 +12,7 @@ mod lifecycle;
 mod log;
 mod state;
 mod stats;
+mod systemd;
 mod update;
 
 use crate::runtime::{Container, Error, ErrorKind, Factory};

@@ -73,6 +73,15 @@ struct Staged {
     console: Option<OwnedFd>,
 }
 
+/// The first process a start hands the init.
+enum First {
+    /// One given to start: its stdio is opened and sent now.
+    Given,
+    /// The config's, whose stdio the init got at create: here its captures
+    /// and pty master (none when another ctrsh process created it).
+    Configured(StdioFds, Option<OwnedFd>),
+}
+
 impl Container {
     pub(crate) fn new(id: &str, config: Config, dir: PathBuf, init: Option<Arc<Reaper>>) -> Self {
         Container {
@@ -210,7 +219,7 @@ impl Container {
             self.exec_in(&state, p)
                 .map_err(|e| e.context(format!("exec in container '{}'", self.id)))
         } else {
-            self.start_first(state, init, p, None)
+            self.start_first(state, init, p, First::Given)
         }
     }
 
@@ -232,24 +241,26 @@ impl Container {
             ))
         })?;
         let staged = self.first.lock().unwrap().take();
-        let (mut p, staged) = match staged {
-            Some(s) => (s.process, Some((s.stdio, s.console))),
-            None => (Process::new(spec)?, None),
+        let (mut p, first) = match staged {
+            Some(s) => (s.process, First::Configured(s.stdio, s.console)),
+            None => (
+                Process::new(spec)?,
+                First::Configured(StdioFds::none(), None),
+            ),
         };
-        self.start_first(state, init, &mut p, Some(staged))?;
+        self.start_first(state, init, &mut p, first)?;
         Ok(p)
     }
 
-    /// Start the first process, `p` or (`configured`) the config's, whose
-    /// stdio the init got at create; a failed start leaves nothing behind.
+    /// Start the first process `p`; a failed start leaves nothing behind.
     fn start_first(
         &self,
         state: State,
         init: Arc<Reaper>,
         p: &mut Process,
-        configured: Option<Option<(StdioFds, Option<OwnedFd>)>>,
+        first: First,
     ) -> Result<()> {
-        let result = self.start_init(state, init, p, configured);
+        let result = self.start_init(state, init, p, first);
         if result.is_err() {
             let _ = self.teardown();
         }
@@ -263,27 +274,22 @@ impl Container {
         mut state: State,
         init: Arc<Reaper>,
         p: &mut Process,
-        configured: Option<Option<(StdioFds, Option<OwnedFd>)>>,
+        first: First,
     ) -> Result<()> {
         let conn = start_socket::connect_in(&self.dir)?;
         let seccomp = seccomp::program_for(&state.config)?;
-        let (stdio, console) = match configured {
-            None => {
+        let (stdio, console) = match first {
+            First::Given => {
                 let stdio = p.open_stdio()?;
                 let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
                 let process = Some(Box::new(p.spec().clone()));
                 conn.send(&ToInit::Start { process, seccomp }, &raw)?;
                 (stdio, None)
             }
-            Some(staged) => {
-                conn.send(
-                    &ToInit::Start {
-                        process: None,
-                        seccomp,
-                    },
-                    &[],
-                )?;
-                staged.unwrap_or_else(|| (StdioFds::none(), None))
+            First::Configured(stdio, console) => {
+                let process = None;
+                conn.send(&ToInit::Start { process, seccomp }, &[])?;
+                (stdio, console)
             }
         };
         let execed = launch::await_exec(&conn)?;

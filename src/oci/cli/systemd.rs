@@ -8,7 +8,7 @@ use std::path::Path;
 /// With --systemd-cgroup, an error: where no systemd runs (sd_booted's
 /// test: /run/systemd/system exists), that none answers; where one does,
 /// that ctrsh cannot hand it the container's cgroup yet.
-pub fn check_systemd(g: &Global, config: &Config) -> Result<(), Error> {
+pub fn check(g: &Global, config: &Config) -> Result<(), Error> {
     if !g.systemd_cgroup {
         return Ok(());
     }

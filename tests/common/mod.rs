@@ -254,13 +254,16 @@ c.destroy();
     }
 
     /// Processes on the host that belong to this sandbox or to container
-    /// `ids`: their command line or mount table mentions the sandbox dir
-    /// (a script, a container process), or they are in one of its cgroups
-    /// (a `ctrsh init` before it mounted anything shows only there).
-    /// Zombies do not count: they hold nothing but their pid.
+    /// `ids`: their command line mentions the sandbox dir (a script), the
+    /// mount table of their own mount namespace does (a container process;
+    /// a mount left in ours is `leftover_mounts`' to report, and would show
+    /// in every process), or they are in one of its cgroups (a `ctrsh init`
+    /// before it mounted anything shows only there). Zombies do not count:
+    /// they hold nothing but their pid.
     pub fn leftover_processes(&self, ids: &[&str]) -> Vec<String> {
         let needle = self.needle();
         let me = std::process::id().to_string();
+        let our_mounts = fs::read_link("/proc/self/ns/mnt").ok();
         let mut found = Vec::new();
         for entry in fs::read_dir("/proc").expect("read /proc").flatten() {
             let pid = entry.file_name().to_string_lossy().into_owned();
@@ -280,7 +283,8 @@ c.destroy();
                 let path = l.splitn(3, ':').nth(2).unwrap_or_default();
                 path.split('/').any(|part| self.owns_cgroup(part, ids))
             });
-            let mounts = read("mountinfo").contains(&needle);
+            let own_mounts = fs::read_link(entry.path().join("ns/mnt")).ok() != our_mounts;
+            let mounts = own_mounts && read("mountinfo").contains(&needle);
             if !zombie && (cmdline.contains(&needle) || mounts || in_cgroup) {
                 found.push(format!("pid {pid}: {cmdline}"));
             }

@@ -4,7 +4,7 @@ use super::locate::{self, Criu, MIN_TCP_VERSION};
 use super::{mounts, netns, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
 use crate::runtime::cgroups::{CgroupManager, Controller, ControllerDir};
 use crate::runtime::config::Config;
-use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::Container;
 use crate::runtime::host::factory::{check_id, Factory};
 use crate::runtime::host::provision::Provision;
@@ -125,7 +125,20 @@ fn restore_into(
         .flags
         .tcp_established
         .then_some((MIN_TCP_VERSION, "a checkpoint with tcp_established"));
+    // A shell job goes back onto the terminal of whoever restores it: CRIU
+    // takes the tty and its session from its own stdin.
+    let shell_job = meta.flags.shell_job;
+    if shell_job && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "shell_job: the checkpoint holds a process of a terminal; restore it from a ctrsh \
+             whose standard input is a terminal",
+        ));
+    }
     run::run(criu, "restore", args, &work.join(LOG), needs, |cmd| {
+        if shell_job {
+            cmd.stdin(std::process::Stdio::inherit());
+        }
         // Safety: only async-signal-safe system calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {

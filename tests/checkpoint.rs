@@ -638,3 +638,107 @@ fn assert_no_cgroup_named(name: &str) {
     let left = cgroups_named(name);
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }
+
+/// `file_locks`: a container whose process holds a lock is dumped only
+/// with the option, and the restored process holds the lock again.
+#[test]
+fn file_locks_are_dumped_only_when_asked_and_held_after_restore() {
+    let Some(sb) = sandbox_criu("ck-locks") else {
+        return;
+    };
+    let probe = match common::probe_binary() {
+        Ok(probe) => probe,
+        Err(why) => {
+            common::skip("ck-locks", &why);
+            return;
+        }
+    };
+    fs::copy(probe, sb.rootfs.join("bin/probe")).unwrap();
+    let out = sb.dir.join("out");
+    let stdout = sb.script_ok(&format!(
+        r#"{WAIT_LINES}
+spec.args = ["/bin/probe", "flock", "/tmp/lock"];
+spec.stdout = {out};
+let c = f.create(id, config);
+c.start(process(spec));
+wait_lines({out}, 1);
+print("HELD " + c.exec(["/bin/probe", "trylock", "/tmp/lock"]).stdout);
+try {{
+    c.checkpoint(#{{ dir: {plain} }});
+    print("DUMPED without file_locks");
+}} catch (e) {{
+    print("REFUSED " + e.kind);
+    print("STILL " + c.state);
+}}
+let ck = c.checkpoint(#{{ dir: {ck}, file_locks: true }});
+let r = f.restore(id + "-r", ck, #{{ stdout: {out} }});
+print("AFTER " + r.exec(["/bin/probe", "trylock", "/tmp/lock"]).stdout);
+r.destroy();
+"#,
+        out = path_str(&out),
+        plain = path_str(&sb.dir.join("plain")),
+        ck = path_str(&sb.dir.join("ck")),
+    ));
+    for want in [
+        "HELD EAGAIN\n",
+        "REFUSED system\n",
+        "STILL running\n",
+        "AFTER EAGAIN\n",
+    ] {
+        assert!(stdout.contains(want), "no {want:?} in:\n{stdout}");
+    }
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
+/// `shell_job`: a process whose stdin is the terminal ctrsh runs on (a
+/// tty from outside the container) is dumped only with the option, and
+/// restored onto the terminal of the ctrsh that restores it.
+#[test]
+fn a_process_on_the_callers_terminal_needs_shell_job() {
+    let Some(sb) = sandbox_criu("ck-shell-job") else {
+        return;
+    };
+    let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
+    let script = sb.dir.join("shell-job.rhai");
+    fs::write(
+        &script,
+        format!(
+            r#"{preamble}{WAIT_LINES}
+spec.args = ["/bin/sh", "-c", {counter}];
+spec.stdin = "inherit";
+spec.stdout = {before};
+let c = f.create(id, config);
+c.start(process(spec));
+wait_lines({before}, 3);
+try {{
+    c.checkpoint(#{{ dir: {plain} }});
+    print("DUMPED without shell_job");
+}} catch (e) {{
+    print(`REFUSED ${{e.kind}}`);
+}}
+let ck = c.checkpoint(#{{ dir: {ck}, shell_job: true }});
+let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
+wait_lines({after}, 3);
+print("RESTORED " + r.state);
+r.destroy();
+"#,
+            preamble = sb.preamble(),
+            counter = rhai_str(COUNTER),
+            before = path_str(&before),
+            after = path_str(&after),
+            plain = path_str(&sb.dir.join("plain")),
+            ck = path_str(&sb.dir.join("ck")),
+        ),
+    )
+    .unwrap();
+    let mut pty = common::pty::Pty::start(
+        std::process::Command::new(common::CTRSH).arg(&script),
+        40,
+        120,
+    );
+    pty.expect("REFUSED system\n");
+    pty.expect("RESTORED running\n");
+    assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
+    assert_continues(&before, &after);
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}

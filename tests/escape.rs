@@ -18,7 +18,8 @@
 mod common;
 
 use common::{
-    file_digest, host, readable_block_device, rhai_str, Need, RunningScript, Sandbox, CTRSH,
+    file_digest, host, probe_binary, readable_block_device, rhai_str, Need, RunningScript, Sandbox,
+    CTRSH,
 };
 use std::collections::BTreeMap;
 use std::fs;
@@ -26,7 +27,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 /// The sandbox profile's user namespace maps container ids 0.. to these.
 const SANDBOX_HOST_ID: u32 = 100_000;
@@ -70,34 +70,6 @@ config.readonly_rootfs = true;
             Profile::Sandbox => SANDBOX_HOST_ID,
         }
     }
-}
-
-/// The probe, compiled once per test binary.
-fn probe_binary() -> Result<&'static Path, String> {
-    static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PROBE
-        .get_or_init(|| {
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escape/probe.c");
-            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-            fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-            let out = dir.join(format!("escape-probe-{}", std::process::id()));
-            let built = Command::new("cc")
-                .args(["-static", "-O2", "-Wall", "-o"])
-                .arg(&out)
-                .arg(&src)
-                .output()
-                .map_err(|e| format!("run cc (install gcc): {e}"))?;
-            if !built.status.success() {
-                return Err(format!(
-                    "cc -static {} failed (is libc6-dev installed?): {}",
-                    src.display(),
-                    String::from_utf8_lossy(&built.stderr)
-                ));
-            }
-            Ok(out)
-        })
-        .as_deref()
-        .map_err(Clone::clone)
 }
 
 /// One escape test's container world: a Sandbox whose rootfs holds the

@@ -609,6 +609,36 @@ impl Capture {
     }
 }
 
+/// tests/escape/probe.c (one system call per run, reported as "ok" or the
+/// errno's name), compiled statically once per test binary, to be copied
+/// into a rootfs.
+pub fn probe_binary() -> Result<&'static Path, String> {
+    static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escape/probe.c");
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+            let out = dir.join(format!("escape-probe-{}", std::process::id()));
+            let built = Command::new("cc")
+                .args(["-static", "-O2", "-Wall", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .output()
+                .map_err(|e| format!("run cc (install gcc): {e}"))?;
+            if !built.status.success() {
+                return Err(format!(
+                    "cc -static {} failed (is libc6-dev installed?): {}",
+                    src.display(),
+                    String::from_utf8_lossy(&built.stderr)
+                ));
+            }
+            Ok(out)
+        })
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
 /// A hash of the file at `path`, to see whether it changed.
 pub fn file_digest(path: &str) -> u64 {
     let mut h = DefaultHasher::new();

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -318,6 +319,23 @@ int main(int argc, char **argv) {
         getrlimit(RLIMIT_NOFILE, &r);
         r.rlim_max = strtoul(argv[2], NULL, 10);
         return report(setrlimit(RLIMIT_NOFILE, &r));
+    }
+    if (!strcmp(name, "flock")) {
+        /* Hold an exclusive lock on PATH until killed (for checkpoints
+         * with file locks): "ok" once it has it. */
+        need(argc, 3, "flock PATH");
+        int fd = open(argv[2], O_RDWR | O_CREAT, 0644);
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+            return report(-1);
+        report(0);
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+    if (!strcmp(name, "trylock")) {
+        need(argc, 3, "trylock PATH");
+        int fd = open(argv[2], O_RDWR | O_CREAT, 0644);
+        return report(fd < 0 ? -1 : flock(fd, LOCK_EX | LOCK_NB));
     }
     if (!strcmp(name, "exe_race")) {
         need(argc, 3, "exe_race SECONDS");

@@ -272,7 +272,8 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup_dirs: &[(String, PathBuf)]) -> Res
         .map_err(|e| Error::config(format!("mounts: {}: {e}", m.destination)))?;
     let bind = opts.bind || m.kind.as_deref() == Some("bind");
     let source = m.source.as_deref().map(Path::new);
-    let as_file = bind && source.is_some_and(|s| s.is_file());
+    // Anything but a directory (a file, a socket, a device) binds onto a file.
+    let as_file = bind && source.is_some_and(|s| s.metadata().is_ok_and(|m| !m.is_dir()));
     let dest = target(rootfs, &m.destination, as_file)?;
     let flags = MsFlags::from_bits_truncate(opts.flags);
     if bind {

@@ -15,6 +15,9 @@ use common::{cgroups_named, rhai_str, ExtraRoot, Sandbox};
 use ctrsh::runtime::{criu, Factory, Status};
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The CRIU with TCP support on this kernel (scripts/test installs it).
 const CRIU_42: &str = "/opt/ctrsh-criu-sid/bin/criu";
@@ -740,5 +743,90 @@ r.destroy();
     pty.expect("RESTORED running\n");
     assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
     assert_continues(&before, &after);
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
+/// `ext_unix_sk`: a process with a unix socket connected to a peer outside
+/// the container (a datagram socket of the test's, bound into it) is
+/// dumped only with the option; restored, its socket reaches the peer
+/// again and the count goes on there.
+#[test]
+fn an_external_unix_socket_needs_ext_unix_sk() {
+    let Some(sb) = sandbox_criu("ck-ext-unix") else {
+        return;
+    };
+    let probe = match common::probe_binary() {
+        Ok(probe) => probe,
+        Err(why) => {
+            common::skip("ck-ext-unix", &why);
+            return;
+        }
+    };
+    fs::copy(probe, sb.rootfs.join("bin/probe")).unwrap();
+    let socket = sb.dir.join("peer.sock");
+    let peer = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    // Read all along: a peer's queue holds only net.unix.max_dgram_qlen
+    // datagrams, and a counter whose sends block would stop counting.
+    peer.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let (mut buf, mut got) = ([0u8; 64], Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(n) = peer.recv(&mut buf) {
+                    got.push(
+                        String::from_utf8_lossy(&buf[..n])
+                            .trim()
+                            .parse::<u64>()
+                            .unwrap(),
+                    );
+                }
+            }
+            got
+        })
+    };
+    let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
+    let stdout = sb.script_ok(&format!(
+        r#"{WAIT_LINES}
+// In the host's network namespace, where CRIU can see the peer, and at
+// the peer's own path, by which a restore connects again.
+config.namespaces = ["mount", "uts", "ipc", "pid"];
+config.mounts = [#{{ source: {socket}, destination: {socket}, type: "bind", options: ["bind"] }}];
+spec.args = ["/bin/probe", "unix_counter", {socket}];
+spec.stdout = {before};
+let c = f.create(id, config);
+c.start(process(spec));
+wait_lines({before}, 3);
+try {{
+    c.checkpoint(#{{ dir: {plain} }});
+    print("DUMPED without ext_unix_sk");
+}} catch (e) {{
+    print("REFUSED " + e.kind);
+}}
+let ck = c.checkpoint(#{{ dir: {ck}, ext_unix_sk: true }});
+let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
+wait_lines({after}, 3);
+print("RESTORED " + r.state);
+r.destroy();
+"#,
+        socket = path_str(&socket),
+        before = path_str(&before),
+        after = path_str(&after),
+        plain = path_str(&sb.dir.join("plain")),
+        ck = path_str(&sb.dir.join("ck")),
+    ));
+    assert!(stdout.contains("REFUSED system\n"), "{stdout}");
+    assert!(stdout.contains("RESTORED running\n"), "{stdout}");
+    assert_continues(&before, &after);
+    // The peer got the restored process's numbers too.
+    stop.store(true, Ordering::Relaxed);
+    let got = reader.join().unwrap();
+    let restored_first = numbers(&after)[0];
+    assert!(
+        got.contains(&restored_first),
+        "{got:?} lacks {restored_first}"
+    );
     sb.assert_nothing_left(&format!("{}-r", sb.id));
 }

@@ -26,8 +26,10 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -331,6 +333,24 @@ int main(int argc, char **argv) {
         fflush(stdout);
         for (;;)
             pause();
+    }
+    if (!strcmp(name, "unix_counter")) {
+        /* Count from 1, every 50 ms, to stdout and as datagrams to the
+         * unix socket at PATH (for checkpoints with external sockets). */
+        need(argc, 3, "unix_counter PATH");
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        snprintf(addr.sun_path, sizeof addr.sun_path, "%s", argv[2]);
+        int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+            return report(-1);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        for (unsigned long i = 1;; i++) {
+            char line[32];
+            int n = snprintf(line, sizeof line, "%lu\n", i);
+            send(fd, line, n, 0);
+            fputs(line, stdout);
+            usleep(50000);
+        }
     }
     if (!strcmp(name, "trylock")) {
         need(argc, 3, "trylock PATH");

@@ -629,3 +629,269 @@ fn checkpoint_and_restore_keep_a_counter_counting() {
     b.ok(&["delete", "--force", &id]);
     b.sb.assert_nothing_left(&id);
 }
+
+#[test]
+fn events_report_the_oom_kill_that_stopped_the_container() {
+    // tail buffers the never-ending line of /dev/zero until the OOM
+    // killer ends it, and with it the container.
+    let Some(b) = Bundle::new("oci-oom", &["tail", "/dev/zero"], |c| {
+        c["linux"]["resources"]["memory"] = json!({ "limit": 16 << 20, "swap": 16 << 20 });
+    }) else {
+        return;
+    };
+    let id = b.id("m");
+    b.create(&id, &[], Path::new("/dev/null"));
+    let mut events = b
+        .command(&["events", "--interval", "100ms", &id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    b.ok(&["start", &id]);
+    b.wait_for(&id, "stopped");
+    // events ends by itself once the container has stopped.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = events.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = events.kill();
+            let _ = events.wait();
+            panic!("events still runs {DEADLINE:?} after the container stopped");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    events
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{}", b.last_error());
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().all(|e| e["id"] == id.as_str()), "{out}");
+    assert!(
+        lines.iter().any(|e| e["type"] == "oom"),
+        "no OOM event: {out}"
+    );
+    b.ok(&["delete", &id]);
+    b.sb.assert_nothing_left(&id);
+}
+
+/// Reads the pty `master` until it has said `wanted`; what it said.
+fn read_pty_until(master: &mut fs::File, wanted: &str) -> String {
+    let mut seen = String::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 512];
+    while !seen.contains(wanted) {
+        assert!(start.elapsed() < DEADLINE, "the pty said {seen:?}");
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    seen
+}
+
+#[test]
+fn runc_flags_are_honoured_or_refused_by_name() {
+    let Some(b) = Bundle::new(
+        "oci-flags",
+        &["sh", "-c", "echo preserved >&3; exec sleep 100"],
+        |_| {},
+    ) else {
+        return;
+    };
+    let bundle = b.sb.dir.to_str().unwrap();
+    let id = b.id("f");
+    // A flag ctrsh does not know is a usage error (2) naming it.
+    let out = b.run(&["create", "--bundel", bundle, &id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(b.last_error(), "flag provided but not defined: -bundel");
+    // --systemd-cgroup: a clear error, and nothing made.
+    let out = b.run(&["--systemd-cgroup", "create", "--bundle", bundle, &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let why = if Path::new("/run/systemd/system").is_dir() {
+        "not implemented"
+    } else {
+        "no systemd runs on this machine"
+    };
+    let error = b.last_error();
+    assert!(
+        error.starts_with("--systemd-cgroup") && error.contains(why),
+        "{error}"
+    );
+    b.sb.assert_nothing_left(&id);
+
+    // --preserve-fds 1: the process gets create's fd 3.
+    let preserved = b.sb.dir.join("fd3");
+    let create = b.command(&["create", "--preserve-fds", "1", "--bundle", bundle, &id]);
+    let create = Command::new("sh")
+        .arg("-c")
+        .arg(r#"f=$1; shift; exec "$@" 3>"$f""#)
+        .arg("sh")
+        .arg(&preserved)
+        .arg(create.get_program())
+        .args(create.get_args())
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(create.success(), "{}", b.last_error());
+    b.ok(&["start", &id]);
+    wait_for_text(&preserved, "preserved");
+    let table = b.ok(&["list"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains(" running ")),
+        "{table}"
+    );
+    assert_eq!(b.ok(&["list", "-q"]), format!("{id}\n"));
+
+    // exec's own flags instead of a process JSON.
+    let said = b.ok(&[
+        "exec",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1:100",
+        "-g",
+        "7",
+        "--env",
+        "X=x",
+        &id,
+        "sh",
+        "-c",
+        "echo $(pwd) $(id -u) $(id -G) $X",
+    ]);
+    assert_eq!(said, "/tmp 1 100 7 x\n");
+    let caps = b.ok(&[
+        "exec",
+        "--cap",
+        "CAP_NET_RAW",
+        &id,
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    let eff = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_ne!(
+        eff & (1 << 13),
+        0,
+        "CAP_NET_RAW (13) is not effective: {caps}"
+    );
+    let caps = b.ok(&["exec", &id, "grep", "CapEff", "/proc/self/status"]);
+    let eff = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(eff & (1 << 13), 0, "without --cap: {caps}");
+    // --tty --detach: the pty master goes to the console socket.
+    let socket = b.sb.dir.join("exec.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    b.ok(&[
+        "exec",
+        "--tty",
+        "--detach",
+        "--console-socket",
+        socket.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "echo on $(tty)",
+    ]);
+    let mut master = fs::File::from(receiver.join().unwrap());
+    assert!(read_pty_until(&mut master, "on /dev/pts/").contains("on /dev/pts/"));
+
+    // update's flags: the new limits are what the cgroup reports.
+    b.ok(&["update", "--memory", "64M", "--pids-limit", "40", &id]);
+    let event: Value = serde_json::from_str(&b.ok(&["events", "--stats", &id])).unwrap();
+    assert_eq!(event["data"]["memory"]["usage"]["limit"], 64 << 20);
+    assert_eq!(event["data"]["pids"]["limit"], 40);
+
+    // runc's flags for what ctrsh does not do: errors naming the flag.
+    for (args, flag) in [
+        (
+            vec!["update", "--kernel-memory", "1M", &id],
+            "--kernel-memory",
+        ),
+        (vec!["exec", "--apparmor", "p", &id, "true"], "--apparmor"),
+        (vec!["checkpoint", "--lazy-pages", &id], "--lazy-pages"),
+        (
+            vec!["restore", "--lsm-profile", "p", "--bundle", bundle, &id],
+            "--lsm-profile",
+        ),
+    ] {
+        assert_eq!(b.run(&args).status.code(), Some(1), "{args:?}");
+        assert_eq!(b.last_error(), format!("{flag}: not supported by ctrsh"));
+    }
+    b.ok(&["delete", "--force", &id]);
+
+    // run --detach returns with the container running.
+    let id = b.id("d");
+    let out = b
+        .command(&["run", "--detach", "--bundle", bundle, &id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(out.success(), "{}", b.last_error());
+    assert_eq!(b.state(&id)["status"], "running");
+    b.ok(&["kill", &id, "SIGKILL"]);
+    b.wait_for(&id, "stopped");
+    b.ok(&["delete", &id]);
+    b.sb.assert_nothing_left(&id);
+
+    // --log-format text, --debug: logrus's text lines.
+    let text_log = b.sb.dir.join("log.txt");
+    let out = Command::new(CTRSH)
+        .arg("oci")
+        .arg("--root")
+        .arg(&b.sb.root)
+        .arg("--log")
+        .arg(&text_log)
+        .args(["--log-format", "text", "--debug", "state", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = fs::read_to_string(&text_log).unwrap();
+    assert!(
+        log.contains(r#" level=debug msg="command: state nope""#),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#" level=error msg="container \"nope\" does not exist""#),
+        "{log}"
+    );
+    let out = b.run(&["--log-format", "yaml", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // spec keeps an existing config; features lists what ctrsh offers.
+    assert_eq!(b.run(&["spec", "--bundle", bundle]).status.code(), Some(1));
+    assert!(
+        b.last_error()
+            .contains("config.json exists. Remove it first"),
+        "{}",
+        b.last_error()
+    );
+    let features: Value = serde_json::from_str(&b.ok(&["features"])).unwrap();
+    assert_eq!(features["ociVersionMax"], "1.2.0");
+    assert!(features["hooks"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("createRuntime")));
+    assert!(features["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("pid")));
+}

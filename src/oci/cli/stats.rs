@@ -17,17 +17,25 @@ pub fn events(g: &Global, args: &[String]) -> Outcome {
     }
     let interval =
         parse_duration(flags.value("interval").unwrap_or("5s")).map_err(Failure::Usage)?;
-    // Until the container stops: its statistics every interval, and OOM
-    // kills as they are seen.
-    while c.status()? != Status::Stopped {
+    // Until the container stops: OOM kills as they are seen (the one that
+    // stopped it included) and its statistics every interval.
+    loop {
+        let stopped = c.status()? == Status::Stopped;
         for event in c.events()? {
             let Event::Oom { .. } = event;
             print_event(&json!({ "type": "oom", "id": c.id() }));
         }
-        print_event(&stats_event(&c)?);
+        if stopped {
+            return Ok(0);
+        }
+        match stats_event(&c) {
+            Ok(event) => print_event(&event),
+            // It stopped since: the next turn reports what is left.
+            Err(_) if c.status()? == Status::Stopped => continue,
+            Err(e) => return Err(e.into()),
+        }
         std::thread::sleep(interval);
     }
-    Ok(0)
 }
 
 fn print_event(event: &Value) {

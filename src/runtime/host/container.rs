@@ -559,9 +559,21 @@ impl Container {
     }
 
     /// What happened since the last call: OOM kills in the container.
+    /// Also once it has stopped (until it is destroyed, its cgroup stays):
+    /// the OOM kill that stopped it is news too.
     pub fn events(&self) -> Result<Vec<Event>> {
         let _lock = self.lock()?;
-        let (mut state, cg) = self.live_cgroup("events of")?;
+        let what = || format!("events of container '{}'", self.id);
+        let mut state = self
+            .read_state()?
+            .ok_or_else(|| self.not_runnable(Status::Stopped).context(what()))?;
+        if state.creating {
+            return Err(self.not_runnable(Status::Creating).context(what()));
+        }
+        let cg = state
+            .cgroup
+            .clone()
+            .ok_or_else(|| Error::state(format!("{}: it has no cgroup", what())))?;
         let kills = cg.oom_kills()?;
         let mut events = Vec::new();
         if kills > state.oom_kills_seen {

@@ -91,8 +91,12 @@ pub fn checkpoint(g: &Global, args: &[String]) -> Outcome {
         ],
     )?;
     let c = g.container(&ids[0])?;
+    let dir = image_path(&flags)?;
     let opts = CheckpointOptions {
-        dir: image_path(&flags)?,
+        // A relative parent is relative to the image path, as CRIU's
+        // --prev-images-dir (runc's own tests pass "../parent").
+        parent: flags.value("parent-path").map(|p| dir.join(p)),
+        dir,
         work_dir: work_path(&flags)?,
         leave_running: flags.is_set("leave-running"),
         tcp_established: flags.is_set("tcp-established"),
@@ -100,10 +104,6 @@ pub fn checkpoint(g: &Global, args: &[String]) -> Outcome {
         shell_job: flags.is_set("shell-job"),
         file_locks: flags.is_set("file-locks"),
         pre_dump: flags.is_set("pre-dump"),
-        parent: flags
-            .value("parent-path")
-            .map(|p| crate::oci::absolute(Path::new(p)))
-            .transpose()?,
         manage_cgroups: cgroup_mode(&flags)?,
         criu: g.criu.clone(),
     };

@@ -4,14 +4,14 @@
 //! parent runs prestart, create_runtime, poststart and poststop; the init
 //! create_container and start_container.
 
-use super::config::{Config, Hook};
+use super::config::{CheckedConfig, Hook};
 use super::error::{Context, Error, Result};
 use super::sys;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The runtime spec version ctrsh implements (state JSON and features).
@@ -34,14 +34,31 @@ pub struct OciState {
 }
 
 impl OciState {
-    pub fn new(id: &str, config: &Config, status: &str, pid: Option<i32>) -> OciState {
+    /// The state of container `id` of `config`.
+    pub fn of(id: &str, config: &CheckedConfig, status: &str, pid: Option<i32>) -> OciState {
+        OciState::new(
+            id,
+            status,
+            pid,
+            config.bundle.as_deref(),
+            &config.annotations,
+        )
+    }
+
+    pub fn new(
+        id: &str,
+        status: &str,
+        pid: Option<i32>,
+        bundle: Option<&Path>,
+        annotations: &BTreeMap<String, String>,
+    ) -> OciState {
         OciState {
             oci_version: OCI_VERSION.into(),
             id: id.into(),
             status: status.into(),
             pid,
-            bundle: config.bundle.clone().unwrap_or_default(),
-            annotations: config.annotations.clone(),
+            bundle: bundle.map(Path::to_path_buf).unwrap_or_default(),
+            annotations: annotations.clone(),
         }
     }
 }

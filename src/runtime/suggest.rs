@@ -26,8 +26,14 @@ pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 /// `" (did you mean 'x'?)"` for the nearest candidate, or `""` when none is
 /// close: ready to append to an error message.
 pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
-    match nearest(word, candidates) {
-        Some(c) => format!(" (did you mean '{c}'?)"),
+    hint(nearest(word, candidates))
+}
+
+/// `" (did you mean 'x'?)"` for `suggestion`, or `""` without one: how
+/// every error message words a suggestion.
+pub fn hint(suggestion: Option<impl std::fmt::Display>) -> String {
+    match suggestion {
+        Some(s) => format!(" (did you mean '{s}'?)"),
         None => String::new(),
     }
 }

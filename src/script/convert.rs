@@ -2,7 +2,8 @@
 //! `runtime::ProcessSpec` through serde, with errors that name the key path.
 
 use super::errors::{raise, without_position, OrRaise, ScriptResult};
-use crate::runtime::suggest::{did_you_mean, suggest_from_serde_message};
+use crate::runtime::config::CheckedConfig;
+use crate::runtime::suggest::{did_you_mean, hint, suggest_from_serde_message};
 use crate::runtime::{self, Config, ProcessSpec};
 use rhai::serde::{to_dynamic, DynamicDeserializer};
 use rhai::{Dynamic, EvalAltResult, LexError, Map, ParseErrorType};
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 /// A config map, checked by serde and `Config::validate` before anything
 /// touches the kernel.
-pub fn to_config(mut map: Map) -> ScriptResult<Config> {
+pub fn to_config(mut map: Map) -> ScriptResult<CheckedConfig> {
     // The config's own process is written like one for process().
     if let Some(process) = map.get_mut("process") {
         if let Some(mut spec) = process.clone().try_cast::<Map>() {
@@ -23,8 +24,7 @@ pub fn to_config(mut map: Map) -> ScriptResult<Config> {
     config
         .validate()
         .map_err(|e| e.context("invalid config"))
-        .or_raise()?;
-    Ok(config)
+        .or_raise()
 }
 
 /// The stdio values that are not a path.
@@ -128,7 +128,7 @@ fn with_suggestion(message: String) -> String {
     match suggest_from_serde_message(&message) {
         Some(best) => {
             let head = message.split(", expected").next().unwrap_or(&message);
-            format!("{head} (did you mean '{best}'?)")
+            format!("{head}{}", hint(Some(best)))
         }
         None => message,
     }

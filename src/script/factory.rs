@@ -60,7 +60,9 @@ pub fn register(engine: &mut Engine) {
         |f: &mut FactoryHandle, id: &str, config: Map| -> ScriptResult<ContainerHandle> {
             // Conversion first: a bad config never reaches the kernel.
             let config = to_config(config)?;
-            f.0.create(id, config).or_raise().map(ContainerHandle::new)
+            f.0.create_checked(id, config)
+                .or_raise()
+                .map(ContainerHandle::new)
         },
     );
     func(

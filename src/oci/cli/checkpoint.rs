@@ -163,7 +163,7 @@ pub fn restore(g: &Global, args: &[String]) -> Outcome {
         .into());
     }
     let opts = RestoreOptions {
-        config: Some(config),
+        config: Some(config.validate()?),
         stdin: Stdio::Inherit,
         stdout: Stdio::Inherit,
         stderr: Stdio::Inherit,

@@ -36,7 +36,9 @@ pub fn container_state(g: &Global, c: &Container) -> Result<ContainerState, Erro
         c.pid().unwrap_or_default()
     };
     let config = c.config();
-    let oci = OciState::new(c.id(), &config, &status.to_string(), None);
+    let status = status.to_string();
+    let bundle = config.bundle.as_deref();
+    let oci = OciState::new(c.id(), &status, None, bundle, &config.annotations);
     let dir = g.root.join(c.id());
     let meta = std::fs::metadata(&dir).ok();
     Ok(ContainerState {

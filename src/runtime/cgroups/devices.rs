@@ -4,27 +4,16 @@
 //! than silently unenforced.
 
 use super::{files, CgroupManager, Controller, Mode};
-use crate::runtime::config::defaults::default_allowed_devices;
-use crate::runtime::config::{Cgroups, Device};
+use crate::runtime::config::{Access, CheckedCgroups, DeviceKind, DeviceRule};
 use crate::runtime::error::{Error, ErrorKind, Result};
 use cgroups_rs::fs::devices::{DevicePermissions, DeviceType, DevicesController};
 
 const NO_EBPF: &str = "cgroups.allowed_devices: device rules need an eBPF filter on cgroup v2, which ctrsh does not have yet";
 
-/// A validated rule.
-struct Rule {
-    allow: bool,
-    kind: DeviceType,
-    major: i64,
-    minor: i64,
-    access: Vec<DevicePermissions>,
-}
-
-pub(super) fn apply(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
-    let allow_all = cfg.allow_all_devices.unwrap_or(false);
+pub(super) fn apply(m: &CgroupManager, cfg: &CheckedCgroups) -> Result<()> {
     let Some(d) = m.controller_dir(Controller::Devices) else {
         // Nothing restricts devices without a controller: exactly allow_all.
-        if allow_all {
+        if cfg.allow_all_devices {
             return Ok(());
         }
         return Err(match m.mode {
@@ -38,31 +27,23 @@ pub(super) fn apply(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
     let ctl = DevicesController::new(d.dir.clone(), d.mount.clone());
     let allow = d.dir.join("devices.allow");
     let all = DevicePermissions::all();
-    if allow_all {
+    if cfg.allow_all_devices {
         return ctl
             .allow_device(DeviceType::All, -1, -1, &all)
             .map_err(|e| {
                 files::from_cgroups_rs(format!("write \"a *:* rwm\" to {}", allow.display()), e)
             });
     }
-    let rules = cfg
-        .allowed_devices
-        .clone()
-        .unwrap_or_else(default_allowed_devices);
-    // Every rule is checked before the first write.
-    let rules = rules
-        .iter()
-        .enumerate()
-        .map(|(i, device)| parse_rule(i, device))
-        .collect::<Result<Vec<_>>>()?;
     let deny = d.dir.join("devices.deny");
     ctl.deny_device(DeviceType::All, -1, -1, &all)
         .map_err(|e| files::from_cgroups_rs(format!("write \"a\" to {}", deny.display()), e))?;
-    for (i, rule) in rules.iter().enumerate() {
+    for (i, rule) in cfg.device_rules.iter().enumerate() {
+        let (kind, major, minor) = numbers(rule);
+        let access = permissions(rule.access);
         let written = if rule.allow {
-            ctl.allow_device(rule.kind, rule.major, rule.minor, &rule.access)
+            ctl.allow_device(kind, major, minor, &access)
         } else {
-            ctl.deny_device(rule.kind, rule.major, rule.minor, &rule.access)
+            ctl.deny_device(kind, major, minor, &access)
         };
         written.map_err(|e| {
             files::from_cgroups_rs(
@@ -74,42 +55,29 @@ pub(super) fn apply(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
     Ok(())
 }
 
-fn parse_rule(i: usize, device: &Device) -> Result<Rule> {
-    let key = format!("cgroups.allowed_devices[{i}]");
-    let kind = match device.kind.as_str() {
-        "a" => DeviceType::All,
-        "c" => DeviceType::Char,
-        "b" => DeviceType::Block,
-        other => {
-            return Err(Error::config(format!(
-                "{key}.type: {other:?} is not \"a\", \"c\" or \"b\""
-            )))
-        }
-    };
-    let access = device
-        .permissions
-        .chars()
-        .map(DevicePermissions::from_char)
-        .collect::<Option<Vec<_>>>()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| {
-            Error::config(format!(
-                "{key}.permissions: {:?} is not some of \"rwm\"",
-                device.permissions
-            ))
-        })?;
-    for (field, number) in [("major", device.major), ("minor", device.minor)] {
-        if number < -1 {
-            return Err(Error::config(format!(
-                "{key}.{field}: {number} is neither a device number nor -1 (any)"
-            )));
+/// The type and numbers of `rule` as cgroups-rs writes them (-1: any).
+fn numbers(rule: &DeviceRule) -> (DeviceType, i64, i64) {
+    let number = |n: Option<u32>| n.map_or(-1, i64::from);
+    match rule.devices {
+        None => (DeviceType::All, -1, -1),
+        Some(d) => {
+            let kind = match d.kind {
+                DeviceKind::Block => DeviceType::Block,
+                DeviceKind::Char => DeviceType::Char,
+            };
+            (kind, number(d.major), number(d.minor))
         }
     }
-    Ok(Rule {
-        allow: device.allow,
-        kind,
-        major: device.major,
-        minor: device.minor,
-        access,
-    })
+}
+
+fn permissions(access: Access) -> Vec<DevicePermissions> {
+    [
+        (Access::READ, DevicePermissions::Read),
+        (Access::WRITE, DevicePermissions::Write),
+        (Access::MKNOD, DevicePermissions::MkNod),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| access.contains(*bit))
+    .map(|(_, p)| p)
+    .collect()
 }

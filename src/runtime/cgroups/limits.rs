@@ -3,7 +3,7 @@
 //! so it is not used). The v1 and v2 units differ where noted.
 
 use super::{files, CgroupManager, Controller, ControllerDir};
-use crate::runtime::config::Cgroups;
+use crate::runtime::config::Limits;
 use crate::runtime::error::{Error, ErrorKind, Result};
 use cgroups_rs::fs::cpu::CpuController;
 use cgroups_rs::fs::cpuset::CpuSetController;
@@ -15,7 +15,7 @@ use std::fmt::Display;
 
 /// The controllers `cfg` asks something of, each with the first config key
 /// that does (errors name it).
-pub(super) fn asked(cfg: &Cgroups) -> Vec<(Controller, &'static str)> {
+pub(super) fn asked(cfg: &Limits) -> Vec<(Controller, &'static str)> {
     let first = |keys: &[(&'static str, bool)]| keys.iter().find(|(_, set)| *set).map(|k| k.0);
     [
         (
@@ -62,7 +62,7 @@ pub(super) fn asked(cfg: &Cgroups) -> Vec<(Controller, &'static str)> {
     .collect()
 }
 
-pub(super) fn apply(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+pub(super) fn apply(m: &CgroupManager, cfg: &Limits) -> Result<()> {
     memory(m, cfg)?;
     cpu(m, cfg)?;
     cpuset(m, cfg)?;
@@ -91,16 +91,14 @@ fn max_value(value: i64) -> MaxValue {
     }
 }
 
-fn memory(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+fn memory(m: &CgroupManager, cfg: &Limits) -> Result<()> {
     let Some((_, key)) = asked(cfg)
         .into_iter()
         .find(|(c, _)| *c == Controller::Memory)
     else {
         return Ok(());
     };
-    let limit = cfg.memory.map(|s| s.0);
-    let swap = cfg.memory_swap.map(|s| s.0);
-    let reservation = cfg.memory_reservation.map(|s| s.0);
+    let (limit, swap, reservation) = (cfg.memory, cfg.memory_swap, cfg.memory_reservation);
     let d = m.require(Controller::Memory, key)?;
     let mem = MemController::new(d.dir.clone(), d.mount.clone(), d.v2);
     let set_limit = |l: i64| {
@@ -181,7 +179,7 @@ fn v2_swap(swap: i64, memory: Option<i64>) -> Result<i64> {
     }
 }
 
-fn cpu(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+fn cpu(m: &CgroupManager, cfg: &Limits) -> Result<()> {
     if let Some(shares) = cfg.cpu_shares {
         let d = m.require(Controller::Cpu, "cgroups.cpu_shares")?;
         let cpu = CpuController::new(d.dir.clone(), d.mount.clone(), d.v2);
@@ -241,7 +239,7 @@ fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.saturating_sub(2) * 9999) / 262142
 }
 
-fn cpuset(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+fn cpuset(m: &CgroupManager, cfg: &Limits) -> Result<()> {
     let settings = [
         ("cgroups.cpuset_cpus", "cpus", &cfg.cpuset_cpus),
         ("cgroups.cpuset_mems", "mems", &cfg.cpuset_mems),
@@ -283,7 +281,7 @@ fn offered(d: &ControllerDir, what: &str) -> Option<(std::path::PathBuf, String)
     files::read_string(&path).ok().map(|v| (path, v))
 }
 
-fn pids(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+fn pids(m: &CgroupManager, cfg: &Limits) -> Result<()> {
     let Some(limit) = cfg.pids_limit else {
         return Ok(());
     };
@@ -303,7 +301,7 @@ fn pids(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
 /// (blkio.weight, io.bfq.weight), but which one exists depends on the I/O
 /// scheduler: blkio.weight went with CFQ (Linux 5.0), BFQ has its own, and
 /// v2 without BFQ has io.weight on another scale.
-fn blkio(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+fn blkio(m: &CgroupManager, cfg: &Limits) -> Result<()> {
     let Some(weight) = cfg.blkio_weight else {
         return Ok(());
     };
@@ -334,7 +332,7 @@ fn blkio(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
         .map_err(|e| e.context("cgroups.blkio_weight"))
 }
 
-fn hugetlb(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
+fn hugetlb(m: &CgroupManager, cfg: &Limits) -> Result<()> {
     if cfg.hugetlb_limits.is_empty() {
         return Ok(());
     }
@@ -349,8 +347,7 @@ fn hugetlb(m: &CgroupManager, cfg: &Cgroups) -> Result<()> {
                 ctl.get_sizes()
             )));
         }
-        let bytes = u64::try_from(limit.limit.0)
-            .map_err(|_| Error::config(format!("{key}: the {size} limit may not be negative")))?;
+        let bytes = limit.bytes;
         let file = if d.v2 {
             format!("hugetlb.{size}.max")
         } else {

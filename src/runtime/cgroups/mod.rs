@@ -18,7 +18,7 @@ mod tests;
 
 pub use stats::{BlkioDeviceStats, CpuStats, HugetlbStats, MemoryStats, PidsStats, Stats};
 
-use crate::runtime::config::Cgroups;
+use crate::runtime::config::{CheckedCgroups, Limits};
 use crate::runtime::error::{Error, ErrorKind, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -155,7 +155,7 @@ impl CgroupManager {
     /// again once it is made: whoever persists it can `destroy` all of it,
     /// even when this process dies half-way. On error nothing is left.
     pub fn create(
-        cfg: &Cgroups,
+        cfg: &CheckedCgroups,
         default_name: &str,
         record: &mut dyn FnMut(&CgroupManager) -> Result<()>,
     ) -> Result<CgroupManager> {
@@ -164,20 +164,20 @@ impl CgroupManager {
 
     /// Enable the cgroup v2 controllers `cfg` asks for that the cgroup lacks
     /// (a live update may ask for one that create did not).
-    pub fn enable(&mut self, cfg: &Cgroups) -> Result<()> {
+    pub fn enable(&mut self, cfg: &CheckedCgroups) -> Result<()> {
         placement::enable_v2(self, cfg)
     }
 
     /// Write the limits and device rules of `cfg` (also a live update).
-    pub fn apply(&self, cfg: &Cgroups) -> Result<()> {
-        self.apply_limits(cfg)?;
+    pub fn apply(&self, cfg: &CheckedCgroups) -> Result<()> {
+        self.apply_limits(&cfg.limits)?;
         devices::apply(self, cfg)
     }
 
     /// The limits without the device rules: rewriting those (deny all, then
     /// allow each) would briefly deny every device to running processes.
-    pub fn apply_limits(&self, cfg: &Cgroups) -> Result<()> {
-        limits::apply(self, cfg)
+    pub fn apply_limits(&self, limits: &Limits) -> Result<()> {
+        limits::apply(self, limits)
     }
 
     /// Move process `pid` into every directory of the cgroup.

@@ -1,20 +1,12 @@
-//! Where the container's cgroup goes: creating and removing its directories.
-//!
-//! cgroups-rs 0.5 cannot place a cgroup on a hybrid host such as this one:
-//! `hierarchies::auto()` picks its V1 unless /sys/fs/cgroup itself is cgroup2;
-//! that V1 only looks at "cgroup" mounts, so it never sees the cgroup2 mount
-//! where a hybrid host keeps controllers like hugetlb, and its V2 has the
-//! fixed root /sys/fs/cgroup. `Cgroup::load` puts one path under every mount
-//! point, and `load_with_relative_paths` (V1 only) creates with
-//! `create_dir_all`, so it cannot say which directories it made, and its
-//! cpuset set-up logs errors instead of returning them. So the directories
-//! are resolved here from /proc/self/mountinfo and /proc/self/cgroup and made
-//! one level at a time; the crate's controller types then work on them.
+//! Where the container's cgroup goes (`resolve`, a pure function of what
+//! /proc/self/mountinfo and /proc/self/cgroup say), and creating and
+//! removing its directories. Why this is not cgroups-rs's: see mod.rs.
 
 use super::{files, limits, CgroupManager, Controller, ControllerDir, Mode, OnV2};
-use crate::runtime::config::Cgroups;
+use crate::runtime::config::CheckedCgroups;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::sys;
+use crate::runtime::sys::proc::{CgroupLine, MountInfo, Proc};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
@@ -31,6 +23,20 @@ struct Mount {
 }
 
 impl Mount {
+    /// The hierarchy mounted by `m`, if it is a cgroup or cgroup2 mount.
+    fn of(m: &MountInfo) -> Option<Mount> {
+        let v1_options = match m.fstype.as_str() {
+            "cgroup" => Some(m.super_options.split(',').map(String::from).collect()),
+            "cgroup2" => None,
+            _ => return None,
+        };
+        Some(Mount {
+            point: m.mount_point.clone(),
+            root: m.root.clone(),
+            v1_options,
+        })
+    }
+
     fn has_v1(&self, controller: Controller) -> bool {
         self.v1_options
             .as_ref()
@@ -43,7 +49,7 @@ impl Mount {
 const ATTEMPTS: usize = 10;
 
 pub(super) fn create(
-    cfg: &Cgroups,
+    cfg: &CheckedCgroups,
     default_name: &str,
     record: &mut dyn FnMut(&CgroupManager) -> Result<()>,
 ) -> Result<CgroupManager> {
@@ -96,11 +102,39 @@ pub(super) fn create(
 
 /// Where the cgroup goes in each hierarchy, and which directories are
 /// missing (to be made); nothing is changed yet.
-fn plan(cfg: &Cgroups, default_name: &str) -> Result<CgroupManager> {
+fn plan(cfg: &CheckedCgroups, default_name: &str) -> Result<CgroupManager> {
     let (path, key) = configured_path(cfg, default_name)?;
     let relative = relative_part(&path, key)?;
-    let mounts = cgroup_mounts()?;
-    let own = OwnCgroups::read()?;
+    let proc = Proc::host();
+    let mounts: Vec<Mount> = proc
+        .mountinfo("self")?
+        .iter()
+        .filter_map(Mount::of)
+        .collect();
+    let own = OwnCgroups {
+        lines: proc.cgroups("self")?,
+    };
+    let v2_root_controllers = match mounts.iter().find(|m| m.v1_options.is_none()) {
+        Some(m) => read_words(&m.point.join("cgroup.controllers"))?,
+        None => Vec::new(),
+    };
+    let mut manager = resolve(&mounts, &own, &v2_root_controllers, path, &relative)?;
+    check_unused(&manager.dirs())?;
+    manager.created = missing(&manager);
+    Ok(manager)
+}
+
+/// The cgroup `path` (`relative`: its part below the base cgroup) on a host
+/// with these cgroup `mounts`, for a process in the `own` cgroups, with
+/// the controllers the cgroup2 root offers: every directory, and why each
+/// controller the host lacks is missing. Reads nothing.
+fn resolve(
+    mounts: &[Mount],
+    own: &OwnCgroups,
+    v2_root_controllers: &[String],
+    path: String,
+    relative: &Path,
+) -> Result<CgroupManager> {
     // An absolute path starts at each hierarchy's root, a relative one at the
     // caller's own cgroup in that hierarchy.
     let base = |mount: &Mount, own_path: Option<&str>| -> Result<PathBuf> {
@@ -111,25 +145,21 @@ fn plan(cfg: &Cgroups, default_name: &str) -> Result<CgroupManager> {
     };
 
     let v2_mount = mounts.iter().find(|m| m.v1_options.is_none());
-    let mode = host_mode(&mounts)?;
+    let mode = host_mode(mounts)?;
     let unified = match v2_mount {
         Some(m) => Some(ControllerDir::new(
-            base(m, own.v2())?.join(&relative),
+            base(m, own.v2())?.join(relative),
             &m.point,
             true,
         )),
         None => None,
-    };
-    let v2_root_controllers = match v2_mount {
-        Some(m) => read_words(&m.point.join("cgroup.controllers"))?,
-        None => Vec::new(),
     };
 
     let mut controllers = BTreeMap::new();
     let mut unavailable = BTreeMap::new();
     for c in Controller::ALL {
         if let Some(m) = mounts.iter().find(|m| m.has_v1(c)) {
-            let dir = base(m, own.v1(c))?.join(&relative);
+            let dir = base(m, own.v1(c))?.join(relative);
             controllers.insert(c, ControllerDir::new(dir, &m.point, false));
             continue;
         }
@@ -137,7 +167,7 @@ fn plan(cfg: &Cgroups, default_name: &str) -> Result<CgroupManager> {
             unavailable.insert(c, "not mounted on this host".to_string());
             continue;
         };
-        match on_v2_mount(c, m, &unified.dir, &v2_root_controllers) {
+        match on_v2_mount(c, m, &unified.dir, v2_root_controllers) {
             Ok(dir) => {
                 controllers.insert(c, dir);
             }
@@ -147,17 +177,14 @@ fn plan(cfg: &Cgroups, default_name: &str) -> Result<CgroupManager> {
         }
     }
 
-    let mut manager = CgroupManager {
+    Ok(CgroupManager {
         path,
         mode,
         controllers,
         unavailable,
         unified,
         created: Vec::new(),
-    };
-    check_unused(&manager.dirs())?;
-    manager.created = missing(&manager);
-    Ok(manager)
+    })
 }
 
 /// The directories of `m`'s cgroup that do not exist, parents before children.
@@ -245,7 +272,7 @@ impl ControllerDir {
 }
 
 /// The configured cgroup path and the config key it came from.
-fn configured_path(cfg: &Cgroups, default_name: &str) -> Result<(String, &'static str)> {
+fn configured_path(cfg: &CheckedCgroups, default_name: &str) -> Result<(String, &'static str)> {
     match (&cfg.path, &cfg.parent, &cfg.name) {
         (Some(path), None, None) => Ok((path.clone(), "cgroups.path")),
         (Some(_), _, _) => Err(Error::config(
@@ -309,61 +336,25 @@ fn own_base(mount: &Mount, own_path: Option<&str>) -> Result<PathBuf> {
     Ok(mount.point.join(below_root))
 }
 
-fn cgroup_mounts() -> Result<Vec<Mount>> {
-    let text = fs::read_to_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
-    Ok(text.lines().filter_map(parse_mount_line).collect())
-}
-
-/// A /proc/self/mountinfo line of a cgroup or cgroup2 mount:
-/// `id parent dev root point opts [tags] - fstype source superopts`.
-fn parse_mount_line(line: &str) -> Option<Mount> {
-    let (left, right) = line.split_once(" - ")?;
-    let left: Vec<&str> = left.split(' ').collect();
-    let right: Vec<&str> = right.split(' ').collect();
-    let v1_options = match *right.first()? {
-        "cgroup" => Some(right.get(2)?.split(',').map(String::from).collect()),
-        "cgroup2" => None,
-        _ => return None,
-    };
-    Some(Mount {
-        root: PathBuf::from(left.get(3)?),
-        point: PathBuf::from(left.get(4)?),
-        v1_options,
-    })
-}
-
-/// /proc/self/cgroup: `hierarchy-id:controllers:path` per hierarchy; the
+/// The caller's cgroups (/proc/self/cgroup): one line per hierarchy; the
 /// cgroup2 line has no controllers.
 struct OwnCgroups {
-    lines: Vec<(String, String)>,
+    lines: Vec<CgroupLine>,
 }
 
 impl OwnCgroups {
-    fn read() -> Result<Self> {
-        let text = fs::read_to_string("/proc/self/cgroup").ctx("read /proc/self/cgroup")?;
-        let lines = text
-            .lines()
-            .filter_map(|line| {
-                let mut parts = line.splitn(3, ':');
-                let _id = parts.next()?;
-                Some((parts.next()?.to_string(), parts.next()?.to_string()))
-            })
-            .collect();
-        Ok(OwnCgroups { lines })
-    }
-
     fn v1(&self, controller: Controller) -> Option<&str> {
         self.lines
             .iter()
-            .find(|(names, _)| names.split(',').any(|n| n == controller.name()))
-            .map(|(_, path)| path.as_str())
+            .find(|l| l.controllers.split(',').any(|n| n == controller.name()))
+            .map(|l| l.path.as_str())
     }
 
     fn v2(&self) -> Option<&str> {
         self.lines
             .iter()
-            .find(|(names, _)| names.is_empty())
-            .map(|(_, path)| path.as_str())
+            .find(|l| l.controllers.is_empty())
+            .map(|l| l.path.as_str())
     }
 }
 
@@ -414,11 +405,11 @@ fn make_dirs(m: &mut CgroupManager, made: &mut Vec<PathBuf>) -> Result<bool> {
 /// systemd do. Controllers nobody asked for are left as they are: the
 /// container has one of those only if the host already enables it all the
 /// way down.
-pub(super) fn enable_v2(m: &mut CgroupManager, cfg: &Cgroups) -> Result<()> {
+pub(super) fn enable_v2(m: &mut CgroupManager, cfg: &CheckedCgroups) -> Result<()> {
     let Some(leaf) = m.unified.clone() else {
         return Ok(());
     };
-    let wanted: Vec<(&'static str, &'static str)> = limits::asked(cfg)
+    let wanted: Vec<(&'static str, &'static str)> = limits::asked(&cfg.limits)
         .into_iter()
         .filter(|(c, _)| m.controllers.get(c).is_some_and(|d| d.v2))
         .filter_map(|(c, key)| match c.on_v2() {
@@ -622,20 +613,135 @@ fn remove_dir(dir: &Path) -> Result<()> {
 mod unit {
     use super::*;
 
+    use crate::runtime::sys::proc::{parse_cgroups, parse_mountinfo};
+
+    fn mounts(mountinfo: &str) -> Vec<Mount> {
+        parse_mountinfo(mountinfo)
+            .iter()
+            .filter_map(Mount::of)
+            .collect()
+    }
+
     #[test]
     fn mountinfo_lines() {
-        let v1 = "35 25 0:30 / /sys/fs/cgroup/cpu rw,relatime shared:12 - cgroup cgroup rw,cpu";
-        let m = parse_mount_line(v1).unwrap();
-        assert_eq!(m.point, Path::new("/sys/fs/cgroup/cpu"));
-        assert!(m.has_v1(Controller::Cpu) && !m.has_v1(Controller::Cpuacct));
-        let v2 = "40 25 0:35 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw";
-        assert!(parse_mount_line(v2).unwrap().v1_options.is_none());
-        assert!(parse_mount_line("22 1 0:21 / /proc rw - proc proc rw").is_none());
+        let m = mounts(
+            "35 25 0:30 / /sys/fs/cgroup/cpu rw,relatime shared:12 - cgroup cgroup rw,cpu\n\
+             40 25 0:35 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+             22 1 0:21 / /proc rw - proc proc rw\n",
+        );
+        assert_eq!(m.len(), 2, "not /proc");
+        assert_eq!(m[0].point, Path::new("/sys/fs/cgroup/cpu"));
+        assert!(m[0].has_v1(Controller::Cpu) && !m[0].has_v1(Controller::Cpuacct));
+        assert!(m[1].v1_options.is_none());
+    }
+
+    /// A hybrid host: v1 cpu,cpuacct, memory and pids, and cgroup2 (whose
+    /// root offers hugetlb) for the rest; the caller in a session scope.
+    const HYBRID: &str = "\
+        25 1 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n\
+        30 25 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+        31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+        32 25 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+        33 25 0:29 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
+    const OWN: &str = "\
+        5:pids:/user.slice/s.scope\n\
+        4:memory:/user.slice\n\
+        3:cpu,cpuacct:/user.slice\n\
+        0::/user.slice/s.scope\n";
+
+    fn resolved(mountinfo: &str, own: &str, v2_root: &[&str], path: &str) -> Result<CgroupManager> {
+        let own = OwnCgroups {
+            lines: parse_cgroups(own),
+        };
+        let v2_root: Vec<String> = v2_root.iter().map(|s| s.to_string()).collect();
+        let relative = relative_part(path, "k")?;
+        resolve(&mounts(mountinfo), &own, &v2_root, path.into(), &relative)
+    }
+
+    fn dir(m: &CgroupManager, c: Controller) -> Option<(&Path, bool)> {
+        m.controllers.get(&c).map(|d| (d.dir.as_path(), d.v2))
+    }
+
+    #[test]
+    fn a_relative_path_goes_below_the_own_cgroup_of_each_hierarchy() {
+        let m = resolved(HYBRID, OWN, &["hugetlb"], "c1").unwrap();
+        assert_eq!(m.mode, Mode::Hybrid);
+        let v1 = |p: &'static str| Some((Path::new(p), false));
+        let v2 = Some((
+            Path::new("/sys/fs/cgroup/unified/user.slice/s.scope/c1"),
+            true,
+        ));
+        assert_eq!(
+            dir(&m, Controller::Cpu),
+            v1("/sys/fs/cgroup/cpu,cpuacct/user.slice/c1")
+        );
+        assert_eq!(
+            dir(&m, Controller::Cpuacct),
+            v1("/sys/fs/cgroup/cpu,cpuacct/user.slice/c1")
+        );
+        assert_eq!(
+            dir(&m, Controller::Memory),
+            v1("/sys/fs/cgroup/memory/user.slice/c1")
+        );
+        assert_eq!(
+            dir(&m, Controller::Pids),
+            v1("/sys/fs/cgroup/pids/user.slice/s.scope/c1")
+        );
+        assert_eq!(dir(&m, Controller::Hugetlb), v2, "offered by the root");
+        assert_eq!(dir(&m, Controller::Freezer), v2, "core on cgroup2");
+        assert_eq!(m.unified.as_ref().map(|u| (u.dir.as_path(), true)), v2);
+        assert!(m.unavailable[&Controller::Cpuset].contains("\"cpuset\" is not in"));
+        assert_eq!(m.unavailable[&Controller::Devices], "not part of cgroup v2");
+        assert_eq!(m.dirs().len(), 4, "cpu,cpuacct shared; unified once");
+    }
+
+    #[test]
+    fn an_absolute_path_starts_at_each_hierarchy_root() {
+        let m = resolved(HYBRID, OWN, &[], "/system/c1").unwrap();
+        assert_eq!(
+            dir(&m, Controller::Pids),
+            Some((Path::new("/sys/fs/cgroup/pids/system/c1"), false))
+        );
+        assert!(m.unavailable.contains_key(&Controller::Hugetlb));
+    }
+
+    #[test]
+    fn v2_only_and_namespaced_mounts() {
+        let v2 = "30 25 0:26 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let m = resolved(v2, "0::/ns/inner\n", &["memory", "pids"], "c1").unwrap();
+        assert_eq!(m.mode, Mode::V2);
+        let dir_of = |c| dir(&m, c).map(|(d, _)| d);
+        assert_eq!(
+            dir_of(Controller::Memory),
+            Some(Path::new("/sys/fs/cgroup/inner/c1"))
+        );
+        assert_eq!(dir_of(Controller::Pids), dir_of(Controller::Memory));
+        assert!(m.unavailable.contains_key(&Controller::Cpu));
+        let e = resolved(v2, "0::/elsewhere\n", &[], "c1").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported, "{e}");
+        let e = resolved(v2, "1:pids:/x\n", &[], "c1").unwrap_err();
+        assert!(
+            e.message.contains("no line for the cgroup2 hierarchy"),
+            "{e}"
+        );
+        let e = resolved("22 1 0:21 / /proc rw - proc proc rw\n", "", &[], "c1").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported, "{e}");
+    }
+
+    #[test]
+    fn a_mount_point_with_a_space_is_decoded() {
+        let spaced = "30 25 0:26 / /mnt/cgroup\\040two rw - cgroup2 cgroup2 rw\n";
+        let m = resolved(spaced, "0::/\n", &[], "c1").unwrap();
+        assert_eq!(m.unified.unwrap().dir, Path::new("/mnt/cgroup two/c1"));
     }
 
     #[test]
     fn configured_paths() {
-        let mut cfg = Cgroups::default();
+        let given = crate::runtime::Config {
+            rootfs: "/".into(),
+            ..Default::default()
+        };
+        let mut cfg = given.validate().unwrap().cgroups;
         assert_eq!(configured_path(&cfg, "c1").unwrap().0, "c1");
         cfg.parent = Some("/system/".into());
         assert_eq!(configured_path(&cfg, "c1").unwrap().0, "/system/c1");

@@ -6,7 +6,7 @@
 //! themselves read it (`test_host`), not from the code under test.
 
 use super::*;
-use crate::runtime::config::{Device, HugetlbLimit, Size};
+use crate::runtime::config::{Cgroups, CheckedCgroups, Config, Device, HugetlbLimit, Limits, Size};
 use crate::test_host::{host, requires, skip, CgroupMode, Need};
 use std::fs;
 use std::io::Write;
@@ -38,9 +38,31 @@ fn config(parent: &str) -> Cgroups {
     }
 }
 
+/// `cfg` as `Config::validate` checks it, but with its limits as they are:
+/// the manager also takes values a config may not give (memory -1, no
+/// limit).
+fn checked(cfg: &Cgroups) -> Result<CheckedCgroups> {
+    let placement_and_devices = Cgroups {
+        name: cfg.name.clone(),
+        parent: cfg.parent.clone(),
+        path: cfg.path.clone(),
+        allow_all_devices: cfg.allow_all_devices,
+        allowed_devices: cfg.allowed_devices.clone(),
+        ..Cgroups::default()
+    };
+    let config = Config {
+        rootfs: "/".into(),
+        cgroups: Some(placement_and_devices),
+        ..Config::default()
+    };
+    let mut checked = config.validate()?.cgroups;
+    checked.limits = Limits::from(cfg);
+    Ok(checked)
+}
+
 /// `CgroupManager::create` with nothing to record.
 fn create(cfg: &Cgroups, name: &str) -> Result<CgroupManager> {
-    CgroupManager::create(cfg, name, &mut |_| Ok(()))
+    CgroupManager::create(&checked(cfg)?, name, &mut |_| Ok(()))
 }
 
 /// Kills and reaps its children, then destroys the cgroup (the parents
@@ -57,6 +79,11 @@ impl Guard {
             manager,
             children: Vec::new(),
         }
+    }
+
+    /// `CgroupManager::apply` of `cfg` once checked.
+    fn apply(&self, cfg: &Cgroups) -> Result<()> {
+        self.manager.apply(&checked(cfg)?)
     }
 
     /// Start `args` in the cgroup: a shell that waits until `add_process`
@@ -860,7 +887,7 @@ fn device_rules_on_v2_are_unsupported() {
         allowed_devices: Some(Vec::new()),
         ..Cgroups::default()
     };
-    let err = m.apply(&cfg).unwrap_err();
+    let err = m.apply(&checked(&cfg).unwrap()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unsupported);
     assert_eq!(
         err.message,
@@ -870,7 +897,7 @@ fn device_rules_on_v2_are_unsupported() {
         allow_all_devices: Some(true),
         ..cfg
     };
-    m.apply(&all).unwrap();
+    m.apply(&checked(&all).unwrap()).unwrap();
 }
 
 #[test]
@@ -889,7 +916,7 @@ fn missing_controller_names_the_key() {
         pids_limit: Some(5),
         ..Cgroups::default()
     };
-    let err = m.apply(&cfg).unwrap_err();
+    let err = m.apply(&checked(&cfg).unwrap()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unsupported);
     assert_eq!(
         err.message,

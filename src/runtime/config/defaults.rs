@@ -1,7 +1,7 @@
 //! The defaults libcontainer users know: devices, device rules, capabilities,
 //! masked and read-only paths.
 
-use super::Device;
+use super::{Device, Mount};
 
 /// A device's "any major" / "any minor" in a cgroup rule ('*').
 const ANY: i64 = -1;
@@ -100,6 +100,57 @@ pub fn default_readonly_paths() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
+}
+
+/// The runtime's own mounts, made before `mounts` unless an entry of
+/// `mounts` replaces them (see validate/).
+pub fn builtin_mounts() -> Vec<Mount> {
+    let mount = |source: &str, dest: &str, kind: &str, options: &[&str]| Mount {
+        source: Some(source.into()),
+        destination: dest.into(),
+        kind: Some(kind.into()),
+        options: options.iter().map(|o| o.to_string()).collect(),
+        propagation: None,
+    };
+    vec![
+        mount("proc", "/proc", "proc", &["nosuid", "nodev", "noexec"]),
+        mount(
+            "tmpfs",
+            "/dev",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+            ],
+        ),
+        mount(
+            "shm",
+            "/dev/shm",
+            "tmpfs",
+            &["nosuid", "nodev", "noexec", "mode=1777", "size=65536k"],
+        ),
+        mount(
+            "mqueue",
+            "/dev/mqueue",
+            "mqueue",
+            &["nosuid", "nodev", "noexec"],
+        ),
+        mount(
+            "sysfs",
+            "/sys",
+            "sysfs",
+            &["nosuid", "nodev", "noexec", "ro"],
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The container config: libcontainer's fields in snake_case.
 //!
-//! Deserialised with serde (from JSON in state.json and the init message, from
-//! Rhai object maps in the script layer); `validate()` checks what serde
-//! cannot, naming the offending key, before anything touches the kernel.
+//! Deserialised with serde (from Rhai object maps in the script layer, from
+//! JSON in a checkpoint); `validate()` checks what serde cannot, naming the
+//! offending key, before anything touches the kernel, and returns the
+//! `CheckedConfig` of typed values that the rest of the runtime uses.
 
 use crate::runtime::host::process::ProcessSpec;
 use crate::runtime::seccomp::Seccomp;
@@ -10,9 +11,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod checked;
 pub mod defaults;
 pub mod mount_options;
+pub mod rlimits;
 mod validate;
+
+pub use checked::*;
+pub(crate) use validate::capabilities as check_capabilities;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -126,19 +132,6 @@ impl Capabilities {
             },
             Capabilities::Sets(sets) => sets.clone(),
         }
-    }
-}
-
-impl CapabilitySets {
-    /// (name, list) of each set.
-    pub fn named(&self) -> [(&'static str, &Vec<String>); 5] {
-        [
-            ("bounding", &self.bounding),
-            ("effective", &self.effective),
-            ("inheritable", &self.inheritable),
-            ("permitted", &self.permitted),
-            ("ambient", &self.ambient),
-        ]
     }
 }
 
@@ -501,50 +494,15 @@ impl<'de> Deserialize<'de> for Size {
 
 impl Config {
     /// Rejects unknown names and impossible values, naming the key
-    /// ("cgroups.cpu_shares: ..."). Stats the rootfs, touches nothing else.
-    pub fn validate(&self) -> crate::runtime::Result<()> {
+    /// ("cgroups.cpu_shares: ..."); the config's typed values otherwise.
+    /// Stats the rootfs, touches nothing else.
+    pub fn validate(&self) -> crate::runtime::Result<CheckedConfig> {
         validate::config(self)
     }
 
     /// The container's entry for namespace `kind`, if it has one.
     pub fn namespace(&self, kind: NamespaceKind) -> Option<&Namespace> {
         self.namespaces.iter().find(|ns| ns.kind == kind)
-    }
-
-    /// The five capability sets: `capabilities`, or
-    /// `default_capabilities()` in each when the key is absent.
-    pub fn capability_sets(&self) -> CapabilitySets {
-        self.capabilities
-            .clone()
-            .unwrap_or_else(|| Capabilities::All(defaults::default_capabilities()))
-            .sets()
-    }
-
-    /// The bounding set: every capability a process of the container can
-    /// ever hold.
-    pub fn capability_names(&self) -> Vec<String> {
-        self.capability_sets().bounding
-    }
-
-    /// `devices`, or `default_devices()` when the key is absent.
-    pub fn device_nodes(&self) -> Vec<Device> {
-        self.devices
-            .clone()
-            .unwrap_or_else(defaults::default_devices)
-    }
-
-    /// `masked_paths`, or runc's defaults when the key is absent.
-    pub fn masked(&self) -> Vec<String> {
-        self.masked_paths
-            .clone()
-            .unwrap_or_else(defaults::default_masked_paths)
-    }
-
-    /// `readonly_paths`, or runc's defaults when the key is absent.
-    pub fn readonly(&self) -> Vec<String> {
-        self.readonly_paths
-            .clone()
-            .unwrap_or_else(defaults::default_readonly_paths)
     }
 }
 

@@ -3,9 +3,10 @@
 
 use crate::runtime::suggest;
 use libc::c_ulong;
+use serde::{Deserialize, Serialize};
 
 /// What an option list asks of mount(2).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountOptions {
     /// MS_* flags to set. MS_BIND and MS_REC are not among them (see `bind`
     /// and `recursive`), so for a bind mount these are exactly the flags its

@@ -3,7 +3,7 @@
 use super::locate::{self, Criu, MIN_TCP_VERSION};
 use super::metadata::{DumpFlags, HostBind, Metadata};
 use super::{mounts, netns, run, stdio, Checkpoint, CheckpointOptions};
-use crate::runtime::config::Config;
+use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{Container, Status};
 use crate::runtime::host::state::now;
@@ -77,7 +77,7 @@ impl Container {
             let metadata = Metadata {
                 container_id: self.id().to_string(),
                 created: now(),
-                config: state.config.clone(),
+                config: state.config.given.clone(),
                 criu_version: version.map_or_else(|| "unknown".to_string(), |v| v.to_string()),
                 kernel: kernel_release(),
                 pre_dump: opts.pre_dump,
@@ -110,7 +110,7 @@ impl Container {
 
 fn dump_args(
     pid: i32,
-    config: &Config,
+    config: &CheckedConfig,
     opts: &CheckpointOptions,
     flags: &DumpFlags,
     parent: Option<&Checkpoint>,

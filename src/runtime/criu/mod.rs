@@ -18,7 +18,7 @@ mod stdio;
 pub use locate::{locate, Criu, Version, CRIU_ENV, DEFAULT_CRIU, MIN_TCP_VERSION, MIN_VERSION};
 pub use metadata::{DumpFlags, HostBind, Metadata, StdioLink, METADATA_FILE};
 
-use super::config::Config;
+use super::config::CheckedConfig;
 use super::error::{Error, Result};
 use super::host::process::Stdio;
 use serde::{Deserialize, Serialize};
@@ -95,7 +95,7 @@ impl CgroupMode {
 pub struct RestoreOptions {
     /// The config to restore with (default: the checkpoint's), e.g. with a
     /// new rootfs path or cgroup parent. Its namespaces must be the same.
-    pub config: Option<Config>,
+    pub config: Option<CheckedConfig>,
     /// What the restored init's stdio that was outside the container (a
     /// pipe to the old ctrsh, a host file) becomes. Files are appended to.
     pub stdin: Stdio,

@@ -4,48 +4,46 @@
 //! `mnt[key]:source` on restore; the key is the destination).
 
 use super::metadata::HostBind;
-use crate::runtime::config::{Config, Mount, NamespaceKind};
-use crate::runtime::error::{Error, Result};
+use crate::runtime::config::{CheckedConfig, MountKind, NamespaceKind};
 use std::ffi::OsString;
+use std::path::Path;
 
 /// Binds the runtime made from host files, which a restore binds again
 /// from the same host paths. Only in a user namespace, where mknod is not
 /// allowed: each device node is a bind of the host's, and each masked file
 /// a bind of /dev/null, itself such a bind. `pid` is the running init, to
 /// see which masked paths are files.
-pub fn host_binds(pid: i32, config: &Config) -> Vec<HostBind> {
-    if config.namespace(NamespaceKind::User).is_none() {
+pub fn host_binds(pid: i32, config: &CheckedConfig) -> Vec<HostBind> {
+    if !config.has(NamespaceKind::User) {
         return Vec::new();
     }
-    let devices = config.device_nodes();
-    let device_binds = devices
-        .into_iter()
-        .filter_map(|d| d.path)
-        .map(|path| HostBind {
-            destination: path.clone(),
-            source: path,
-        });
-    let masked = config.masked();
+    let text = |p: &Path| p.to_string_lossy().into_owned();
+    let device_binds = config.devices.iter().map(|d| HostBind {
+        destination: text(&d.path),
+        source: text(&d.path),
+    });
     // A masked directory is a tmpfs of the container's own; a path that
     // does not exist is not masked at all.
-    let masked_files = masked
-        .into_iter()
-        .filter(|p| std::fs::metadata(format!("/proc/{pid}/root{p}")).is_ok_and(|m| !m.is_dir()))
+    let root = format!("/proc/{pid}/root");
+    let masked_files = config
+        .masked_paths
+        .iter()
+        .filter(|p| {
+            let inside = Path::new(&root).join(p.strip_prefix("/").unwrap_or(p));
+            std::fs::metadata(inside).is_ok_and(|m| !m.is_dir())
+        })
         .map(|path| HostBind {
-            destination: path,
+            destination: text(path),
             source: "/dev/null".to_string(),
         });
     device_binds.chain(masked_files).collect()
 }
 
 /// The dump's `--external` arguments for `config`'s bind mounts and `host`.
-pub fn dump_args(config: &Config, host: &[HostBind]) -> Vec<OsString> {
-    let destinations = config
-        .mounts
-        .iter()
-        .filter(|m| is_bind(m))
-        .map(|m| m.destination.as_str())
-        .chain(host.iter().map(|b| b.destination.as_str()));
+pub fn dump_args(config: &CheckedConfig, host: &[HostBind]) -> Vec<OsString> {
+    let destinations = binds(config)
+        .map(|(destination, _)| destination)
+        .chain(host.iter().map(|b| b.destination.clone()));
     destinations
         .flat_map(|d| ["--external".into(), format!("mnt[{d}]:{d}").into()])
         .collect()
@@ -53,29 +51,25 @@ pub fn dump_args(config: &Config, host: &[HostBind]) -> Vec<OsString> {
 
 /// The restore's `--external` arguments: the restoring config's bind
 /// sources and the host binds again.
-pub fn restore_args(config: &Config, host: &[HostBind]) -> Result<Vec<OsString>> {
-    let mut pairs = Vec::new();
-    for m in config.mounts.iter().filter(|m| is_bind(m)) {
-        let source = m.source.as_deref().ok_or_else(|| {
-            Error::config(format!(
-                "mounts: {}: a bind mount needs a source",
-                m.destination
-            ))
-        })?;
-        pairs.push((m.destination.as_str(), source));
-    }
-    pairs.extend(
-        host.iter()
-            .map(|b| (b.destination.as_str(), b.source.as_str())),
-    );
-    Ok(pairs
-        .into_iter()
+pub fn restore_args(config: &CheckedConfig, host: &[HostBind]) -> Vec<OsString> {
+    binds(config)
+        .chain(
+            host.iter()
+                .map(|b| (b.destination.clone(), b.source.clone())),
+        )
         .flat_map(|(d, s)| ["--external".into(), format!("mnt[{d}]:{s}").into()])
-        .collect())
+        .collect()
 }
 
-fn is_bind(m: &Mount) -> bool {
-    m.kind.as_deref() == Some("bind") || m.options.iter().any(|o| o == "bind" || o == "rbind")
+/// (destination, source) of every bind mount of `config`.
+fn binds(config: &CheckedConfig) -> impl Iterator<Item = (String, String)> + '_ {
+    config.mounts.iter().filter_map(|m| match &m.kind {
+        MountKind::Bind { source, .. } => Some((
+            m.destination.display().to_string(),
+            source.display().to_string(),
+        )),
+        MountKind::Cgroup | MountKind::Filesystem { .. } => None,
+    })
 }
 
 #[cfg(test)]
@@ -84,7 +78,12 @@ mod tests {
 
     #[test]
     fn without_a_user_namespace_the_runtime_binds_nothing_from_the_host() {
-        let config = Config::default();
+        let config = crate::runtime::Config {
+            rootfs: "/".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
         assert!(host_binds(std::process::id() as i32, &config).is_empty());
     }
 
@@ -94,13 +93,18 @@ mod tests {
             destination: "/proc/kcore".into(),
             source: "/dev/null".into(),
         }];
-        let config = Config::default();
+        let config = crate::runtime::Config {
+            rootfs: "/".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
         assert_eq!(
             dump_args(&config, &host),
             ["--external", "mnt[/proc/kcore]:/proc/kcore"]
         );
         assert_eq!(
-            restore_args(&config, &host).unwrap(),
+            restore_args(&config, &host),
             ["--external", "mnt[/proc/kcore]:/dev/null"]
         );
     }

@@ -12,7 +12,7 @@
 //! (`--inherit-fd fd[N]:KEY`). Its sockets are still dumped with the
 //! processes. A checkpoint with tcp_established dumps the namespace.
 
-use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::{Context, Result};
 use crate::runtime::init::network;
 use std::os::fd::OwnedFd;
@@ -23,18 +23,14 @@ pub const KEY: &str = "ctrsh-net";
 
 /// Whether the container's network namespace is all config: its own (not
 /// joined), and nothing in the container can change it.
-pub fn from_config(config: &Config) -> bool {
-    let own_net = config
-        .namespace(NamespaceKind::Net)
-        .is_some_and(|ns| ns.path.is_none());
-    let caps = config.capability_names();
-    let readonly = config.readonly();
-    own_net
-        && config.namespace(NamespaceKind::User).is_none()
-        && !caps
-            .iter()
-            .any(|c| c == "CAP_NET_ADMIN" || c == "CAP_SYS_ADMIN")
-        && readonly.iter().any(|p| p == "/proc/sys")
+pub fn from_config(config: &CheckedConfig) -> bool {
+    use caps::Capability::{CAP_NET_ADMIN, CAP_SYS_ADMIN};
+    let caps = config.capabilities.union();
+    config.creates(NamespaceKind::Net)
+        && !config.has(NamespaceKind::User)
+        && !caps.contains(&CAP_NET_ADMIN)
+        && !caps.contains(&CAP_SYS_ADMIN)
+        && config.readonly_paths.iter().any(|p| p == "/proc/sys")
 }
 
 /// `--external net[<inode>]:KEY` for the network namespace of `pid`.
@@ -47,7 +43,7 @@ pub fn external(pid: i32) -> Result<String> {
 /// A new network namespace set up from `config` as create sets one up:
 /// made in a thread of its own (a network namespace belongs to a thread),
 /// which ends once the namespace is held by the returned fd.
-pub fn make(config: &Config) -> Result<OwnedFd> {
+pub fn make(config: &CheckedConfig) -> Result<OwnedFd> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -71,19 +67,23 @@ pub fn make(config: &Config) -> Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::config::Namespace;
+    use crate::runtime::config::{Config, Namespace};
 
-    fn config(namespaces: &[&str]) -> Config {
-        Config {
-            namespaces: namespaces
-                .iter()
-                .map(|n| Namespace {
-                    kind: NamespaceKind::from_name(n).unwrap(),
-                    path: None,
-                })
-                .collect(),
+    /// A checked config with the defaults and `namespaces`.
+    fn config(namespaces: &[&str]) -> CheckedConfig {
+        let given = Config {
+            rootfs: "/".into(),
             ..Config::default()
-        }
+        };
+        let mut config = given.validate().unwrap();
+        config.namespaces = namespaces
+            .iter()
+            .map(|n| Namespace {
+                kind: NamespaceKind::from_name(n).unwrap(),
+                path: None,
+            })
+            .collect();
+        config
     }
 
     #[test]
@@ -92,12 +92,13 @@ mod tests {
         assert!(!from_config(&config(&["mount"])), "the host's");
         assert!(!from_config(&config(&["user", "net"])), "root of its own");
         let mut admin = config(&["net"]);
-        admin.capabilities = Some(crate::runtime::config::Capabilities::All(vec![
-            "CAP_NET_ADMIN".into(),
-        ]));
+        admin
+            .capabilities
+            .bounding
+            .insert(caps::Capability::CAP_NET_ADMIN);
         assert!(!from_config(&admin));
         let mut writable = config(&["net"]);
-        writable.readonly_paths = Some(vec![]);
+        writable.readonly_paths = vec![];
         assert!(!from_config(&writable), "uid 0 may write net sysctls");
         let mut joined = config(&["net"]);
         joined.namespaces[0].path = Some("/proc/1/ns/net".into());

@@ -3,13 +3,14 @@
 use super::locate::{self, Criu, MIN_TCP_VERSION};
 use super::{mounts, netns, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
 use crate::runtime::cgroups::{CgroupManager, Controller, ControllerDir};
-use crate::runtime::config::Config;
+use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::Container;
 use crate::runtime::host::factory::{check_id, Factory};
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::sys;
+use crate::runtime::sys::proc::Proc;
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
@@ -50,8 +51,10 @@ impl Factory {
                 "this is a pre-dump: restore the dump made with it as `parent`",
             ));
         }
-        let config = opts.config.clone().unwrap_or_else(|| meta.config.clone());
-        config.validate()?;
+        let config = match &opts.config {
+            Some(config) => config.clone(),
+            None => meta.config.validate()?,
+        };
         if config.namespaces != meta.config.namespaces {
             return Err(Error::config(
                 "namespaces: a restored container has the checkpoint's namespaces",
@@ -67,11 +70,17 @@ impl Factory {
         // the cgroup before it restores anything, so a destroy finds every
         // restored process there even if this process dies meanwhile.
         let mut made = Provision::begin(self.root(), id, &config)?;
-        let cgroup_cfg = config.cgroups.clone().unwrap_or_default();
-        let cg = made.cgroup(&cgroup_cfg, &self.cgroup_name(id))?;
-        cg.apply(&cgroup_cfg)?;
+        let cg = made.cgroup(&config, &self.cgroup_name(id))?;
         let work = opts.work_dir.as_deref().unwrap_or(made.dir());
-        let init = restore_into(&criu, checkpoint, &config, made.dir(), work, &cg, inherited)?;
+        let init = restore_into(
+            &criu,
+            checkpoint,
+            &config,
+            made.dir(),
+            work,
+            cg.as_ref(),
+            inherited,
+        )?;
         made.init(&init)?;
         made.finish(true, || Ok(()))
     }
@@ -81,10 +90,10 @@ impl Factory {
 fn restore_into(
     criu: &Criu,
     checkpoint: &Checkpoint,
-    config: &Config,
+    config: &CheckedConfig,
     dir: &Path,
     work: &Path,
-    cgroup: &CgroupManager,
+    cgroup: Option<&CgroupManager>,
     inherited: stdio::Inherited,
 ) -> Result<Arc<Reaper>> {
     let meta = checkpoint.metadata();
@@ -108,14 +117,15 @@ fn restore_into(
         config.rootfs.clone().into(),
     ];
     args.extend(meta.flags.criu_args().into_iter().map(OsString::from));
-    if meta.flags.manage_cgroups != CgroupMode::Ignore {
+    if let Some(cgroup) = cgroup.filter(|_| meta.flags.manage_cgroups != CgroupMode::Ignore) {
         args.extend(cgroup_roots(cgroup));
     }
     args.extend(inherited.args.iter().map(OsString::from));
-    args.extend(mounts::restore_args(config, &meta.host_binds)?);
+    args.extend(mounts::restore_args(config, &meta.host_binds));
     // Prepared before the fork: the child may only make raw system calls.
     let procs: Vec<CString> = cgroup
-        .dirs()
+        .map(CgroupManager::dirs)
+        .unwrap_or_default()
         .iter()
         .map(|d| CString::new(d.join("cgroup.procs").as_os_str().as_encoded_bytes()))
         .collect::<std::result::Result<_, _>>()
@@ -156,7 +166,7 @@ fn restore_into(
         .parse()
         .map_err(|_| Error::state(format!("{} holds no pid", pidfile.display())))?;
     let pidfd = sys::pidfd_open(pid).ctx(format!("pidfd_open the restored init {pid}"))?;
-    if parent_of(pid) == Some(std::process::id() as i32) {
+    if Proc::host().stat(pid).map(|s| s.ppid) == Some(std::process::id() as i32) {
         Ok(Reaper::child(pid, pidfd))
     } else {
         Reaper::attach(pid)
@@ -208,24 +218,10 @@ fn cgroup_roots(cgroup: &CgroupManager) -> Vec<OsString> {
     if let Some(unified) = cgroup.unified() {
         root("", unified);
     }
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    for line in own.lines() {
-        let mut fields = line.splitn(3, ':');
-        if let (Some(_), Some(name), Some(path)) = (fields.next(), fields.next(), fields.next()) {
-            if name.starts_with("name=") {
-                args.push(OsString::from("--cgroup-root"));
-                args.push(format!("{name}:{path}").into());
-            }
-        }
+    let own = Proc::host().cgroups("self").unwrap_or_default();
+    for line in own.iter().filter(|l| l.controllers.starts_with("name=")) {
+        args.push(OsString::from("--cgroup-root"));
+        args.push(format!("{}:{}", line.controllers, line.path).into());
     }
     args
-}
-
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }

@@ -4,6 +4,7 @@
 use super::metadata::StdioLink;
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::process::Stdio;
+use crate::runtime::sys::proc::Proc;
 use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -20,12 +21,8 @@ const HIGH_FD: RawFd = 100;
 /// pipe (its other end was in the creating ctrsh) or a file on a mount the
 /// container does not have (the host's /dev/null, a log file).
 pub fn outside_links(pid: i32) -> Result<Vec<StdioLink>> {
-    let mountinfo = format!("/proc/{pid}/mountinfo");
-    let inside: HashSet<u64> = std::fs::read_to_string(&mountinfo)
-        .ctx(format!("read {mountinfo}"))?
-        .lines()
-        .filter_map(|l| l.split(' ').next()?.parse().ok())
-        .collect();
+    let proc = Proc::host();
+    let inside: HashSet<u64> = proc.mountinfo(pid)?.iter().map(|m| m.id).collect();
     let mut links = Vec::new();
     for fd in 0..3 {
         let path = format!("/proc/{pid}/fd/{fd}");
@@ -36,7 +33,7 @@ pub fn outside_links(pid: i32) -> Result<Vec<StdioLink>> {
         let resource = if was.starts_with("pipe:[") {
             was.clone()
         } else if was.starts_with('/') {
-            let mnt_id = fd_mnt_id(pid, fd)?;
+            let mnt_id = fd_mnt_id(&proc, pid, fd)?;
             if inside.contains(&mnt_id) {
                 continue;
             }
@@ -53,14 +50,13 @@ pub fn outside_links(pid: i32) -> Result<Vec<StdioLink>> {
     Ok(links)
 }
 
-fn fd_mnt_id(pid: i32, fd: i32) -> Result<u64> {
-    let path = format!("/proc/{pid}/fdinfo/{fd}");
-    std::fs::read_to_string(&path)
-        .ctx(format!("read {path}"))?
+fn fd_mnt_id(proc: &Proc, pid: i32, fd: i32) -> Result<u64> {
+    let file = format!("fdinfo/{fd}");
+    proc.read(pid, &file)?
         .lines()
         .find_map(|l| l.strip_prefix("mnt_id:"))
         .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| Error::state(format!("{path} has no mnt_id")))
+        .ok_or_else(|| Error::state(format!("{} has no mnt_id", proc.path(pid, &file).display())))
 }
 
 /// `--external file[..]` for every outside file, once each.

@@ -1,8 +1,7 @@
 //! Container: the state machine and its operations.
 
 use crate::runtime::cgroups::{CgroupManager, Stats as CgroupStats};
-use crate::runtime::config::Cgroups;
-use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::config::{Cgroups, Config, NamespaceKind};
 use crate::runtime::error::{warn, Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::netstats::{self, InterfaceStats};
@@ -13,9 +12,9 @@ use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::namespaces::JOIN_ORDER;
 use crate::runtime::launch::start_socket;
 use crate::runtime::launch::{self, Spawn};
-use crate::runtime::seccomp;
 use crate::runtime::suggest;
 use crate::runtime::sys;
+use crate::runtime::sys::proc::Proc;
 use serde::Serialize;
 use std::fmt;
 use std::fs::File;
@@ -57,6 +56,8 @@ pub struct ExecOutput {
 #[derive(Debug)]
 pub struct Container {
     id: String,
+    /// The config given at create (or in state.json when loaded), for
+    /// `config()` once the state is gone.
     config: Config,
     dir: PathBuf,
     /// The init while it may be alive: ours to wait for if we created it.
@@ -120,7 +121,7 @@ impl Container {
     /// The config as state.json has it now (`update` changes its cgroups).
     pub fn config(&self) -> Config {
         match self.read_state() {
-            Ok(Some(state)) => state.config,
+            Ok(Some(state)) => state.config.given,
             _ => self.config.clone(),
         }
     }
@@ -148,8 +149,8 @@ impl Container {
         if state.init_pid == 0 {
             return None;
         }
-        match sys::proc_start_time(state.init_pid) {
-            Some((start, false)) if start == state.init_start_time => {}
+        match Proc::host().stat(state.init_pid) {
+            Some(s) if s.start_time == state.init_start_time && !s.is_dead() => {}
             _ => return None,
         }
         let mut init = self.init.lock().unwrap();
@@ -234,7 +235,7 @@ impl Container {
                 .not_runnable(status)
                 .context(format!("start container '{}'", self.id)));
         }
-        let spec = state.config.process.clone().ok_or_else(|| {
+        let process = state.config.process.clone().ok_or_else(|| {
             Error::config(format!(
                 "start container '{}': its config has no process; start it with a process",
                 self.id
@@ -244,7 +245,7 @@ impl Container {
         let (mut p, first) = match staged {
             Some(s) => (s.process, First::Configured(s.stdio, s.console)),
             None => (
-                Process::new(spec)?,
+                Process::from_checked(process),
                 First::Configured(StdioFds::none(), None),
             ),
         };
@@ -277,18 +278,16 @@ impl Container {
         first: First,
     ) -> Result<()> {
         let conn = start_socket::connect_in(&self.dir)?;
-        let seccomp = seccomp::program_for(&state.config)?;
         let (stdio, console) = match first {
             First::Given => {
                 let stdio = p.open_stdio()?;
                 let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
-                let process = Some(Box::new(p.spec().clone()));
-                conn.send(&ToInit::Start { process, seccomp }, &raw)?;
+                let process = Some(Box::new(p.checked().clone()));
+                conn.send(&ToInit::Start { process }, &raw)?;
                 (stdio, None)
             }
             First::Configured(stdio, console) => {
-                let process = None;
-                conn.send(&ToInit::Start { process, seccomp }, &[])?;
+                conn.send(&ToInit::Start { process: None }, &[])?;
                 (stdio, console)
             }
         };
@@ -301,7 +300,7 @@ impl Container {
         self.state_dir().write(&state)?;
         let pid = init.pid;
         p.started(init, stdio, execed.console.or(console));
-        let running = OciState::new(&self.id, &state.config, "running", Some(pid));
+        let running = OciState::of(&self.id, &state.config, "running", Some(pid));
         for e in hooks::run_all("hooks.poststart", &state.config.hooks.poststart, &running) {
             warn(&e.message);
         }
@@ -312,7 +311,7 @@ impl Container {
     /// container's namespaces (pid last, see init/join.rs) and cgroups.
     fn exec_in(&self, state: &State, p: &mut Process) -> Result<()> {
         let pid = state.init_pid;
-        let has = |kind| self.config.namespaces.iter().any(|n| n.kind == kind);
+        let has = |kind| state.config.has(kind);
         let order = JOIN_ORDER.into_iter().filter(|k| *k != NamespaceKind::Pid);
         let kinds: Vec<NamespaceKind> = order
             .chain(std::iter::once(NamespaceKind::Pid))
@@ -342,10 +341,9 @@ impl Container {
             .map(|f| f.as_raw_fd())
             .collect();
         let msg = ToInit::Exec {
-            config: Box::new(self.config.clone()),
-            process: Box::new(p.spec().clone()),
+            config: Box::new(state.config.clone()),
+            process: Box::new(p.checked().clone()),
             namespaces: kinds,
-            seccomp: seccomp::program_for(&self.config)?,
         };
         let joined = match &state.cgroup {
             Some(cg) => cg.add_process(launched.reaper.pid),
@@ -460,12 +458,12 @@ impl Container {
         };
         match &state.cgroup {
             Some(cg) => cg.processes(),
-            None => processes_of(init.pid, self.has_pid_ns()),
+            None => processes_of(
+                &Proc::host(),
+                init.pid,
+                state.config.has(NamespaceKind::Pid),
+            ),
         }
-    }
-
-    fn has_pid_ns(&self) -> bool {
-        self.config.namespace(NamespaceKind::Pid).is_some()
     }
 
     /// The state and cgroup of a container that is made and has processes.
@@ -528,28 +526,27 @@ impl Container {
             )));
         }
         let patch_keys: std::collections::BTreeSet<String> = patch.keys().cloned().collect();
-        let mut merged = serde_json::to_value(state.config.cgroups.clone().unwrap_or_default())
+        let mut config = state.config.given.clone();
+        let mut merged = serde_json::to_value(config.cgroups.take().unwrap_or_default())
             .expect("cgroups serialize");
         merged
             .as_object_mut()
             .expect("a struct is an object")
             .extend(patch);
         let cgroups: Cgroups = serde_json::from_value(merged).map_err(|e| {
-            let hint = suggest::suggest_from_serde_message(&e.to_string())
-                .map(|s| format!(" (did you mean '{s}'?)"))
-                .unwrap_or_default();
+            let hint = suggest::hint(suggest::suggest_from_serde_message(&e.to_string()));
             Error::config(format!("cgroups: {e}{hint}"))
         })?;
-        let mut config = state.config.clone();
-        config.cgroups = Some(cgroups.clone());
-        config.validate()?;
+        config.cgroups = Some(cgroups);
+        let config = config.validate()?;
+        let cgroups = &config.cgroups;
         // Device rules are rewritten only when the update names them.
         let devices = ["allow_all_devices", "allowed_devices"];
-        let applied = cg.enable(&cgroups).and_then(|()| {
+        let applied = cg.enable(cgroups).and_then(|()| {
             if devices.iter().any(|k| patch_keys.contains(*k)) {
-                cg.apply(&cgroups)
+                cg.apply(cgroups)
             } else {
-                cg.apply_limits(&cgroups)
+                cg.apply_limits(&cgroups.limits)
             }
         });
         applied.map_err(|e| e.context(format!("update container '{}'", self.id)))?;
@@ -605,7 +602,7 @@ impl Container {
         // Looked up before the kill: a killed init is a zombie, which
         // live_init no longer counts, but we must still reap it.
         remove_all(&dir, &state, self.live_init(&state))?;
-        let stopped = OciState::new(&self.id, &state.config, "stopped", None);
+        let stopped = OciState::of(&self.id, &state.config, "stopped", None);
         for e in hooks::run_all("hooks.poststop", &state.config.hooks.poststop, &stopped) {
             warn(&e.message);
         }
@@ -618,7 +615,7 @@ impl Container {
 /// undoes. Every step can be repeated, so a destroy that was killed part-way
 /// can run again to completion.
 pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>>) -> Result<()> {
-    let has_pid_ns = state.config.namespace(NamespaceKind::Pid).is_some();
+    let has_pid_ns = state.config.has(NamespaceKind::Pid);
     if let Some(cg) = &state.cgroup {
         // Every process, also ones that left the pid namespace's view.
         cg.kill_all()?;
@@ -627,7 +624,7 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
         // Without a pid namespace (or cgroup) the init's death does not
         // take the others along: kill them first.
         if !has_pid_ns {
-            for pid in processes_of(init.pid, false)?
+            for pid in processes_of(&Proc::host(), init.pid, false)?
                 .into_iter()
                 .filter(|p| *p != init.pid)
             {
@@ -689,27 +686,14 @@ pub enum Event {
 
 /// Processes of a container: those in the init's pid namespace, or
 /// (without one) the init and its descendants.
-fn processes_of(init: i32, has_pid_ns: bool) -> Result<Vec<i32>> {
-    let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+fn processes_of(proc: &Proc, init: i32, has_pid_ns: bool) -> Result<Vec<i32>> {
+    let ns_of = |pid: i32| proc.namespace(pid, "pid");
     let init_ns = ns_of(init);
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").ctx("read /proc")?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
-            .unwrap_or(0);
-        parents.push((pid, ppid));
-    }
+    let parents: Vec<(i32, i32)> = proc
+        .pids()?
+        .into_iter()
+        .filter_map(|pid| Some((pid, proc.stat(pid)?.ppid)))
+        .collect();
     let mut found = vec![init];
     if has_pid_ns {
         found.extend(
@@ -733,4 +717,35 @@ fn processes_of(init: i32, has_pid_ns: bool) -> Result<Vec<i32>> {
     }
     found.sort_unstable();
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn processes_are_the_init_s_pid_namespace_or_its_descendants() {
+        let root = std::env::temp_dir().join(format!("ctrsh-procs-{}", std::process::id()));
+        // pid, ppid, pid namespace
+        for (pid, ppid, ns) in [
+            (10, 1, "A"),
+            (11, 10, "A"),
+            (12, 11, "B"),
+            (13, 1, "A"),
+            (14, 1, "C"),
+        ] {
+            let dir = root.join(pid.to_string());
+            std::fs::create_dir_all(dir.join("ns")).unwrap();
+            let stat = format!("{pid} (sh) S {ppid} 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n");
+            std::fs::write(dir.join("stat"), stat).unwrap();
+            symlink(format!("pid:[{ns}]"), dir.join("ns/pid")).unwrap();
+        }
+        let proc = Proc::at(&root);
+        let in_namespace = processes_of(&proc, 10, true);
+        let descendants = processes_of(&proc, 10, false);
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(in_namespace.unwrap(), [10, 11, 13]);
+        assert_eq!(descendants.unwrap(), [10, 11, 12]);
+    }
 }

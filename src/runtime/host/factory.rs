@@ -1,7 +1,7 @@
 //! Factory: owns a state root, creates and loads containers.
 
 use crate::runtime::cgroups::CgroupManager;
-use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::container::Container;
@@ -63,13 +63,14 @@ impl Factory {
 
     /// Validates `config`, then sets up the container up to "created".
     pub fn create(&self, id: &str, config: Config) -> Result<Container> {
+        self.create_checked(id, config.validate()?)
+    }
+
+    /// `create` with a config `validate` has checked.
+    pub fn create_checked(&self, id: &str, config: CheckedConfig) -> Result<Container> {
         check_id(id)?;
-        config.validate()?;
         namespaces::check_mount_namespace(&config)?;
-        if config
-            .namespace(NamespaceKind::User)
-            .is_some_and(|n| n.path.is_some())
-        {
+        if config.joins(NamespaceKind::User).is_some() {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 "namespaces: joining a \"user\" namespace by path is not supported yet: the \
@@ -77,54 +78,32 @@ impl Factory {
                  container has no rights (create a new \"user\" namespace, or none)",
             ));
         }
-        let rootless = !nix::unistd::geteuid().is_root();
-        if rootless && !namespaces::creates(&config, NamespaceKind::User) {
+        if !nix::unistd::geteuid().is_root() && !config.creates(NamespaceKind::User) {
             return Err(Error::config(format!(
                 "namespaces: ctrsh runs unprivileged (uid {}): a rootless container needs a new \"user\" namespace with uid_mappings and gid_mappings",
                 nix::unistd::geteuid()
             )));
         }
-        self.create_checked(id, &config, rootless)
+        self.make(id, &config)
             .map_err(|e| e.context(format!("create container '{id}'")))
     }
 
     /// Every step of the way is recorded first (see Provision): a failure,
     /// or this process's death, leaves what a destroy removes. Cgroups come
     /// first (the init joins them before anything else), then the init.
-    /// Unprivileged users get no cgroup unless the config asks for one
-    /// (which then has to be a cgroup delegated to them).
-    fn create_checked(&self, id: &str, config: &Config, rootless: bool) -> Result<Container> {
+    fn make(&self, id: &str, config: &CheckedConfig) -> Result<Container> {
         let mut made = Provision::begin(&self.root, id, config)?;
-        let cgroup = match &config.cgroups {
-            None if rootless => None,
-            cgroups => {
-                let cfg = cgroups.clone().unwrap_or_default();
-                let cg = made.cgroup(&cfg, &self.cgroup_name(id)).map_err(|e| {
-                    if rootless {
-                        e.context(
-                            "cgroups: an unprivileged user can only use a cgroup delegated to them",
-                        )
-                    } else {
-                        e
-                    }
-                })?;
-                cg.apply(&cfg)?;
-                Some(cg)
-            }
-        };
+        let cgroup = made.cgroup(config, &self.cgroup_name(id))?;
         // The config's own process gets its stdio here, from the creator
         // (an OCI runtime's caller hands it to `create`).
-        let first = config.process.clone().map(Process::new).transpose()?;
+        let first = config.process.clone().map(Process::from_checked);
         let stdio = first.as_ref().map(Process::open_stdio).transpose()?;
         let listener = start_socket::listen_in(made.dir())?;
         let pid_ns = config
-            .namespaces
-            .iter()
-            .find(|n| n.kind == NamespaceKind::Pid)
-            .and_then(|n| n.path.as_ref())
+            .joins(NamespaceKind::Pid)
             .map(|p| File::open(p).ctx(format!("namespaces: open {}", p.display())))
             .transpose()?;
-        let user_ns = namespaces::creates(config, NamespaceKind::User);
+        let user_ns = config.creates(NamespaceKind::User);
         let launched = launch::spawn(Spawn {
             clone_flags: namespaces::clone_flags(config),
             pid_ns: pid_ns.as_ref(),
@@ -186,7 +165,7 @@ impl Factory {
         check_id(id)?;
         let dir = StateDir::open(&self.root, id)?;
         // No state: nothing of the container is left but its directory.
-        let config = dir.read()?.map(|s| s.config).unwrap_or_default();
+        let config = dir.read()?.map(|s| s.config.given).unwrap_or_default();
         Ok(Container::new(id, config, dir.path, None))
     }
 
@@ -229,7 +208,7 @@ fn await_ready(
     chan: &Channel,
     init: &Reaper,
     id: &str,
-    config: &Config,
+    config: &CheckedConfig,
     console: &mut Option<OwnedFd>,
 ) -> Result<()> {
     loop {
@@ -239,7 +218,7 @@ fn await_ready(
             Some((FromInit::Failed(e), _)) => return Err(e),
             Some((FromInit::Console, mut fds)) if fds.len() == 1 => *console = fds.pop(),
             Some((FromInit::RunHooks, _)) => {
-                let state = OciState::new(id, config, "creating", Some(init.pid));
+                let state = OciState::of(id, config, "creating", Some(init.pid));
                 hooks::run("hooks.prestart", &config.hooks.prestart, &state)?;
                 hooks::run("hooks.create_runtime", &config.hooks.create_runtime, &state)?;
                 chan.send(&ToInit::HooksDone, &[])?;

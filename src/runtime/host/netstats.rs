@@ -1,7 +1,8 @@
 //! Per-interface counters of a container's network namespace, read from
 //! /proc/<pid>/net/dev (which shows the namespace of that pid).
 
-use crate::runtime::error::{Context, Result};
+use crate::runtime::error::Result;
+use crate::runtime::sys::proc::Proc;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -18,9 +19,7 @@ pub struct InterfaceStats {
 }
 
 pub fn read(pid: i32) -> Result<Vec<InterfaceStats>> {
-    let path = format!("/proc/{pid}/net/dev");
-    let text = std::fs::read_to_string(&path).ctx(format!("read {path}"))?;
-    Ok(parse(&text))
+    Ok(parse(&Proc::host().read(pid, "net/dev")?))
 }
 
 /// Two header lines, then `name: rx bytes packets errs drop fifo frame

@@ -1,6 +1,6 @@
 //! A process to run in a container: its spec, and the handle to it once it runs.
 
-use crate::runtime::config::Capabilities;
+use crate::runtime::config::{CapSets, Capabilities};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::terminal;
@@ -61,10 +61,19 @@ pub struct ProcessSpec {
     pub no_new_privileges: Option<bool>,
 }
 
+/// A spec `check_spec` accepted, with its capabilities parsed: what the
+/// init is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckedProcess {
+    pub spec: ProcessSpec,
+    /// This process's capability sets instead of the container's.
+    pub capabilities: Option<CapSets>,
+}
+
 /// A process handle: made from a spec, given to `Container::start`, then waited on.
 #[derive(Debug)]
 pub struct Process {
-    spec: ProcessSpec,
+    process: CheckedProcess,
     running: Option<Running>,
 }
 
@@ -127,15 +136,22 @@ impl StdioFds {
 impl Process {
     /// Checks the spec (see `check_spec`).
     pub fn new(spec: ProcessSpec) -> Result<Process> {
-        check_spec(&spec)?;
-        Ok(Process {
-            spec,
+        check_spec(spec).map(Process::from_checked)
+    }
+
+    pub(crate) fn from_checked(process: CheckedProcess) -> Process {
+        Process {
+            process,
             running: None,
-        })
+        }
+    }
+
+    pub(crate) fn checked(&self) -> &CheckedProcess {
+        &self.process
     }
 
     pub fn spec(&self) -> &ProcessSpec {
-        &self.spec
+        &self.process.spec
     }
 
     /// Host pid once started.
@@ -150,7 +166,7 @@ impl Process {
     /// Open what the spec's stdio names, ready to pass to the init: stdin,
     /// stdout, stderr, then copies of the caller's `preserve_fds`.
     pub(crate) fn open_stdio(&self) -> Result<StdioFds> {
-        let mut stdio = if self.spec.terminal {
+        let mut stdio = if self.process.spec.terminal {
             // The init gives the process its pty instead; these are unused.
             let null = || open_stream(&Stdio::Null, 0).map(|(fd, _)| fd);
             StdioFds {
@@ -159,16 +175,16 @@ impl Process {
                 stderr: Capture::None,
             }
         } else {
-            let (stdin, _) = open_stream(&self.spec.stdin, 0)?;
-            let (stdout, out) = open_stream(&self.spec.stdout, 1)?;
-            let (stderr, err) = open_stream(&self.spec.stderr, 2)?;
+            let (stdin, _) = open_stream(&self.process.spec.stdin, 0)?;
+            let (stdout, out) = open_stream(&self.process.spec.stdout, 1)?;
+            let (stderr, err) = open_stream(&self.process.spec.stderr, 2)?;
             StdioFds {
                 fds: vec![stdin, stdout, stderr],
                 stdout: out,
                 stderr: err,
             }
         };
-        for fd in 3..3 + self.spec.preserve_fds as i32 {
+        for fd in 3..3 + self.process.spec.preserve_fds as i32 {
             // Safety: only duplicated; a closed fd makes dup fail (EBADF).
             let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
             let copy = borrowed
@@ -215,12 +231,12 @@ impl Process {
         let drain = r
             .console
             .take()
-            .map(|m| terminal::drain(m, self.spec.stdout.clone(), stop.clone()));
+            .map(|m| terminal::drain(m, self.process.spec.stdout.clone(), stop.clone()));
         let code = r.reaper.wait();
         stop.store(true, Ordering::Relaxed);
         if let Some(d) = drain {
             let out = d.join().unwrap_or_default();
-            if self.spec.stdout == Stdio::Pipe {
+            if self.process.spec.stdout == Stdio::Pipe {
                 r.stdout = Capture::Done(String::from_utf8_lossy(&out).into_owned());
             }
         }
@@ -258,8 +274,9 @@ impl Process {
 }
 
 /// Non-empty args, env entries of the form KEY=value, a stdin that can be
-/// given, a umask of permission bits, preserve_fds in range.
-pub fn check_spec(spec: &ProcessSpec) -> Result<()> {
+/// given, a umask of permission bits, preserve_fds in range, known
+/// capabilities.
+pub fn check_spec(spec: ProcessSpec) -> Result<CheckedProcess> {
     if spec.args.is_empty() || spec.args[0].is_empty() {
         return Err(Error::config(
             "args: a process needs at least a program name",
@@ -288,7 +305,12 @@ pub fn check_spec(spec: &ProcessSpec) -> Result<()> {
     if spec.umask.is_some_and(|m| m > 0o777) {
         return Err(Error::config("umask: only permission bits (0..=0o777)"));
     }
-    Ok(())
+    let capabilities = spec
+        .capabilities
+        .as_ref()
+        .map(|caps| crate::runtime::config::check_capabilities("capabilities", Some(caps)))
+        .transpose()?;
+    Ok(CheckedProcess { spec, capabilities })
 }
 
 /// The fd for one stream (`target` 0, 1 or 2) and, for a pipe, its capture.

@@ -6,12 +6,12 @@
 //! the ctrsh process making it dies, a destroy by any other one does.
 
 use crate::runtime::cgroups::CgroupManager;
-use crate::runtime::config::{Cgroups, Config};
+use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Error, Result};
 use crate::runtime::host::container::{self, Container};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{self, Lock, State, StateDir};
-use crate::runtime::sys;
+use crate::runtime::sys::proc::Proc;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,7 +30,7 @@ pub(crate) struct Provision {
 
 impl Provision {
     /// The container's directory, locked, with a "creating" state.
-    pub fn begin(root: &Path, id: &str, config: &Config) -> Result<Provision> {
+    pub fn begin(root: &Path, id: &str, config: &CheckedConfig) -> Result<Provision> {
         let dir = StateDir::create(root, id)?;
         let state = State {
             id: id.to_string(),
@@ -65,22 +65,42 @@ impl Provision {
     }
 
     /// The container's cgroup (see `CgroupManager::create`), recorded
-    /// before each directory is made.
-    pub fn cgroup(&mut self, cfg: &Cgroups, default_name: &str) -> Result<CgroupManager> {
+    /// before each directory is made, with the config's limits and device
+    /// rules. Unprivileged users get none unless the config asks for one
+    /// (which then has to be a cgroup delegated to them).
+    pub fn cgroup(
+        &mut self,
+        config: &CheckedConfig,
+        default_name: &str,
+    ) -> Result<Option<CgroupManager>> {
+        let rootless = !nix::unistd::geteuid().is_root();
+        if rootless && config.given.cgroups.is_none() {
+            return Ok(None);
+        }
+        let cfg = &config.cgroups;
         let (dir, state) = (&self.dir, &mut self.state);
-        CgroupManager::create(cfg, default_name, &mut |cg| {
+        let cg = CgroupManager::create(cfg, default_name, &mut |cg| {
             state.cgroup = Some(cg.clone());
             dir.write(state)
         })
+        .map_err(|e| match rootless {
+            true => {
+                e.context("cgroups: an unprivileged user can only use a cgroup delegated to them")
+            }
+            false => e,
+        })?;
+        cg.apply(cfg)?;
+        Ok(Some(cg))
     }
 
     /// The init, recorded as soon as it exists.
     pub fn init(&mut self, init: &Arc<Reaper>) -> Result<()> {
         self.init = Some(init.clone());
-        let (start, _) = sys::proc_start_time(init.pid)
+        let stat = Proc::host()
+            .stat(init.pid)
             .ok_or_else(|| Error::state("the container init vanished during create"))?;
         self.state.init_pid = init.pid;
-        self.state.init_start_time = start;
+        self.state.init_start_time = stat.start_time;
         self.dir.write(&self.state)
     }
 
@@ -98,7 +118,7 @@ impl Provision {
         self.armed = false;
         Ok(Container::new(
             &self.state.id,
-            self.state.config.clone(),
+            self.state.config.given.clone(),
             self.dir.path.clone(),
             self.init.clone(),
         ))

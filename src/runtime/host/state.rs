@@ -1,7 +1,7 @@
 //! <root>/<id>/state.json: what any ctrsh process needs to find a container.
 
 use crate::runtime::cgroups::CgroupManager;
-use crate::runtime::config::Config;
+use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -28,7 +28,7 @@ pub struct State {
     pub started: bool,
     /// Seconds since the epoch.
     pub created: u64,
-    pub config: Config,
+    pub config: CheckedConfig,
     /// Where the container's cgroups are: None before create places them,
     /// for a rootless container without one, and once destroy removed them.
     pub cgroup: Option<CgroupManager>,

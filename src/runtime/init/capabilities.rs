@@ -1,54 +1,8 @@
 //! Capabilities on all five sets, via the caps crate.
 
-use crate::runtime::config::CapabilitySets;
+use crate::runtime::config::CapSets;
 use crate::runtime::error::{Error, ErrorKind, Result};
-use caps::{CapSet, Capability, CapsHashSet};
-use std::str::FromStr;
-
-pub fn parse(names: &[String]) -> Result<CapsHashSet> {
-    names
-        .iter()
-        .map(|n| {
-            Capability::from_str(&n.to_ascii_uppercase())
-                .map_err(|_| Error::config(format!("capabilities: unknown capability '{n}'")))
-        })
-        .collect()
-}
-
-/// The five sets a process ends up with.
-pub struct Sets {
-    pub bounding: CapsHashSet,
-    pub effective: CapsHashSet,
-    pub inheritable: CapsHashSet,
-    pub permitted: CapsHashSet,
-    pub ambient: CapsHashSet,
-}
-
-impl Sets {
-    pub fn parse(sets: &CapabilitySets) -> Result<Sets> {
-        Ok(Sets {
-            bounding: parse(&sets.bounding)?,
-            effective: parse(&sets.effective)?,
-            inheritable: parse(&sets.inheritable)?,
-            permitted: parse(&sets.permitted)?,
-            ambient: parse(&sets.ambient)?,
-        })
-    }
-
-    /// Every capability in any set.
-    fn all(&self) -> CapsHashSet {
-        let mut all = self.bounding.clone();
-        for set in [
-            &self.effective,
-            &self.inheritable,
-            &self.permitted,
-            &self.ambient,
-        ] {
-            all.extend(set.iter().copied());
-        }
-        all
-    }
-}
+use caps::{CapSet, CapsHashSet};
 
 fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
     Error::new(ErrorKind::System, format!("{what}: {e}"))
@@ -57,11 +11,11 @@ fn caps_err(what: &str, e: caps::errors::CapsError) -> Error {
 /// A process cannot give what it does not have: name the capabilities the
 /// init lacks (e.g. a host that withholds CAP_SYS_RESOURCE from ctrsh)
 /// instead of failing in capset.
-pub fn check_available(keep: &Sets) -> Result<()> {
+pub fn check_available(keep: &CapSets) -> Result<()> {
     let have = caps::read(None, CapSet::Permitted)
         .map_err(|e| caps_err("read the init's capabilities", e))?;
     let mut missing: Vec<String> = keep
-        .all()
+        .union()
         .difference(&have)
         .map(|c| c.to_string())
         .collect();
@@ -92,7 +46,7 @@ pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
 
 /// After the uid switch (with PR_SET_KEEPCAPS): the permitted, effective,
 /// inheritable and ambient sets become exactly those of `keep`.
-pub fn set_process_sets(keep: &Sets) -> Result<()> {
+pub fn set_process_sets(keep: &CapSets) -> Result<()> {
     // Effective first: shrinking permitted below the current effective set
     // (which root keeps across the uid switch) is refused.
     for (set, caps) in [

@@ -5,7 +5,7 @@ use super::exec_process;
 use super::network;
 use super::LISTEN_FD;
 use super::{rlimits, rootfs};
-use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::launch::channel::Channel;
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 /// What the parent sent with Create.
 pub struct Create {
     pub id: String,
-    pub config: Config,
+    pub config: CheckedConfig,
     /// The idmapped rootfs the parent made, if it made one.
     pub rootfs_tree: Option<OwnedFd>,
     /// The stdio (and preserved fds) of the config's `process`.
@@ -34,7 +34,7 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
         stdio,
         cgroup_dirs,
     } = create;
-    let state = |status| OciState::new(&id, &config, status, Some(std::process::id() as i32));
+    let state = |status| OciState::of(&id, &config, status, Some(std::process::id() as i32));
     prepare(&config, rootfs_tree, &cgroup_dirs).map_err(|e| e.context("create"))?;
     // The runtime's hooks see the init in its cgroups (e.g. to read them).
     expect(chan, "placed", |m| matches!(m, ToInit::Placed))?;
@@ -50,15 +50,16 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     .map_err(|e| e.context("create"))?;
     finish(&config).map_err(|e| e.context("create"))?;
     // Rooted at the container's cgroup, so only after the placement.
-    if namespaces::creates(&config, NamespaceKind::Cgroup) {
+    if config.creates(NamespaceKind::Cgroup) {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .ctx("create: namespaces: create the cgroup namespace")?;
     }
     // The config's process gets its terminal now: an OCI runtime hands the
     // pty to its caller at create.
     let console = match &config.process {
-        Some(p) if p.terminal => {
-            let who = exec_process::lookup_user(p).map_err(|e| e.context("create: process"))?;
+        Some(p) if p.spec.terminal => {
+            let who =
+                exec_process::lookup_user(&p.spec).map_err(|e| e.context("create: process"))?;
             Some(exec_process::console(chan, &who).map_err(|e| e.context("create: process"))?)
         }
         _ => None,
@@ -81,7 +82,7 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     // Safety: accept4 returned a new fd that we own.
     let mut conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
     let result = match conn.recv::<ToInit>()? {
-        Some((ToInit::Start { process, seccomp }, fds)) => {
+        Some((ToInit::Start { process }, fds)) => {
             let (process, fds, console) = match (process, &config.process) {
                 (Some(p), _) => (*p, fds, None),
                 (None, Some(p)) => (p.clone(), stdio, console),
@@ -94,7 +95,7 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
                 &config.hooks.start_container,
                 &state("created"),
             )
-            .and_then(|()| exec_process::exec(&mut conn, &config, &process, seccomp, fds, console))
+            .and_then(|()| exec_process::exec(&mut conn, &config, &process, fds, console))
             .map_err(|e| e.context("start"))
         }
         other => Err(Error::state(format!("init: expected start, got {other:?}"))),
@@ -120,7 +121,7 @@ fn expect(chan: &Channel, what: &str, is: impl Fn(&ToInit) -> bool) -> Result<()
 
 /// Namespaces joined, hostname, and every mount, up to pivot_root.
 fn prepare(
-    config: &Config,
+    config: &CheckedConfig,
     rootfs_tree: Option<OwnedFd>,
     cgroup_dirs: &[(String, PathBuf)],
 ) -> Result<()> {
@@ -128,12 +129,11 @@ fn prepare(
     if let Some(name) = &config.hostname {
         nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
     }
-    let user_ns = config.namespace(NamespaceKind::User).is_some();
-    rootfs::prepare(config, user_ns, rootfs_tree, cgroup_dirs)
+    rootfs::prepare(config, rootfs_tree, cgroup_dirs)
 }
 
 /// Into the rootfs, and what is done from inside it.
-fn finish(config: &Config) -> Result<()> {
+fn finish(config: &CheckedConfig) -> Result<()> {
     rootfs::enter(config)?;
     network::setup(&config.networks)?;
     if let Some(adj) = config.oom_score_adj {

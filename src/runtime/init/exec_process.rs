@@ -1,14 +1,14 @@
 //! The last steps before the user's program runs, shared by start and exec:
 //! stdio, user, working directory, capabilities, no_new_privs, exec.
 
-use crate::runtime::config::Config;
+use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::host::process::{ProcessSpec, DEFAULT_PATH};
+use crate::runtime::host::process::{CheckedProcess, ProcessSpec, DEFAULT_PATH};
 use crate::runtime::init::capabilities;
 use crate::runtime::init::user::{self, ExecUser};
 use crate::runtime::launch::channel::Channel;
 use crate::runtime::launch::messages::{FromInit, STDIO_FDS};
-use crate::runtime::seccomp::{self, Program};
+use crate::runtime::seccomp;
 use crate::runtime::sys;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -22,12 +22,12 @@ use std::path::{Path, PathBuf};
 /// slave made at create for a process with a terminal (else made here).
 pub fn exec(
     chan: &mut Channel,
-    config: &Config,
-    spec: &ProcessSpec,
-    filter: Option<Program>,
+    config: &CheckedConfig,
+    process: &CheckedProcess,
     mut stdio: Vec<OwnedFd>,
     console: Option<OwnedFd>,
 ) -> Result<()> {
+    let spec = &process.spec;
     let who = lookup_user(spec)?;
     if stdio.len() != STDIO_FDS + spec.preserve_fds as usize {
         return Err(Error::state("wrong number of stdio fds from the parent"));
@@ -65,25 +65,25 @@ pub fn exec(
     let env = environment(spec, &who);
     let program = find_program(&spec.args[0], &env)?;
 
-    let sets = match &spec.capabilities {
-        Some(caps) => caps.sets(),
-        None => config.capability_sets(),
-    };
-    let keep = capabilities::Sets::parse(&sets)?;
+    let keep = process
+        .capabilities
+        .as_ref()
+        .unwrap_or(&config.capabilities);
     let no_new_privileges = spec.no_new_privileges.unwrap_or(config.no_new_privileges);
+    let filter = &config.seccomp;
     // Before any filter, which might not allow rt_sigaction or close_range.
     sys::reset_signals().ctx("reset signal dispositions")?;
     // Nothing of ours may reach the container process (CVE-2024-21626).
     sys::cloexec_from(first_free).ctx("mark fds close-on-exec")?;
     // Without no_new_privs the kernel only accepts a filter from a process
     // with CAP_SYS_ADMIN: install it before the capabilities go (as runc).
-    if let (Some(f), false) = (&filter, no_new_privileges) {
+    if let (Some(f), false) = (filter, no_new_privileges) {
         seccomp::apply(f)?;
     }
-    capabilities::check_available(&keep)?;
+    capabilities::check_available(keep)?;
     capabilities::limit_bounding(&keep.bounding)?;
     switch_user(&who)?;
-    capabilities::set_process_sets(&keep)?;
+    capabilities::set_process_sets(keep)?;
     if no_new_privileges {
         nix::sys::prctl::set_no_new_privs().ctx("set no_new_privileges")?;
     }
@@ -96,7 +96,7 @@ pub fn exec(
     let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
     let path = c(&program.to_string_lossy())?;
     // With no_new_privs the filter goes in last, right before exec.
-    if let (Some(f), true) = (&filter, no_new_privileges) {
+    if let (Some(f), true) = (filter, no_new_privileges) {
         seccomp::apply(f)?;
     }
     let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();

@@ -7,13 +7,12 @@
 //! parent (a child subreaper) inherits it.
 
 use super::exec_process;
-use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::host::process::ProcessSpec;
+use crate::runtime::host::process::CheckedProcess;
 use crate::runtime::init::rlimits;
 use crate::runtime::launch::channel::Channel;
 use crate::runtime::launch::messages::{FromInit, STDIO_FDS};
-use crate::runtime::seccomp::Program;
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::ForkResult;
 use std::os::fd::OwnedFd;
@@ -21,13 +20,12 @@ use std::os::fd::OwnedFd;
 /// Returns only on failure.
 pub fn run(
     chan: &mut Channel,
-    config: Config,
-    process: ProcessSpec,
+    config: CheckedConfig,
+    process: CheckedProcess,
     namespaces: Vec<NamespaceKind>,
-    seccomp: Option<Program>,
     mut fds: Vec<OwnedFd>,
 ) -> Result<()> {
-    let stdio_fds = STDIO_FDS + process.preserve_fds as usize;
+    let stdio_fds = STDIO_FDS + process.spec.preserve_fds as usize;
     if fds.len() != stdio_fds + namespaces.len() {
         return Err(Error::state("exec: wrong number of fds from the parent"));
     }
@@ -52,5 +50,5 @@ pub fn run(
             ForkResult::Child => {}
         }
     }
-    exec_process::exec(chan, &config, &process, seccomp, fds, None).map_err(|e| e.context("exec"))
+    exec_process::exec(chan, &config, &process, fds, None).map_err(|e| e.context("exec"))
 }

@@ -1,13 +1,12 @@
 //! Network setup inside the container's network namespace: loopback.
 
-use crate::runtime::config::Network;
+use crate::runtime::config::CheckedNetwork;
 use crate::runtime::error::{Context, Result};
 
-/// Bring up what `networks` asks for. validate() already limited it to
-/// loopback with its own addresses (127.0.0.1/8 and ::1, which lo carries
-/// once up).
-pub fn setup(networks: &[Network]) -> Result<()> {
-    if networks.iter().any(|n| n.kind == "loopback") {
+/// Bring up what `networks` asks for: lo carries 127.0.0.1/8 and ::1 once
+/// up.
+pub fn setup(networks: &[CheckedNetwork]) -> Result<()> {
+    if networks.contains(&CheckedNetwork::Loopback) {
         loopback_up()?;
     }
     Ok(())

@@ -2,8 +2,9 @@
 //! bind the rootfs, mount /proc, /dev (with devices), /sys and the user's
 //! mounts, pivot_root into it, then mask and protect paths.
 
-use crate::runtime::config::mount_options;
-use crate::runtime::config::{Config, Device, Mount};
+use crate::runtime::config::{
+    CheckedConfig, CheckedMount, DeviceNode, MountKind, NamespaceKind, NodeKind,
+};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::init::secure_path::secure_join;
 use crate::runtime::sys;
@@ -37,16 +38,17 @@ fn do_mount(
 /// A mount target inside the rootfs, created as a directory (or file) if
 /// missing. `/proc` and `/sys` targets that are symlinks are refused, since
 /// a symlink there could redirect the mount onto the host.
-fn target(rootfs: &Path, dest: &str, as_file: bool) -> Result<PathBuf> {
-    let literal = rootfs.join(dest.trim_start_matches('/'));
-    if (dest == "/proc" || dest == "/sys")
+fn target(rootfs: &Path, dest: &Path, as_file: bool) -> Result<PathBuf> {
+    let literal = rootfs.join(dest.strip_prefix("/").unwrap_or(dest));
+    if (dest == Path::new("/proc") || dest == Path::new("/sys"))
         && fs::symlink_metadata(&literal).is_ok_and(|m| m.file_type().is_symlink())
     {
         return Err(Error::config(format!(
-            "mounts: {dest} in the rootfs is a symlink; refusing to mount over it"
+            "mounts: {} in the rootfs is a symlink; refusing to mount over it",
+            dest.display()
         )));
     }
-    let path = secure_join(rootfs, Path::new(dest))?;
+    let path = secure_join(rootfs, dest)?;
     if as_file {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).ctx(format!("create {}", parent.display()))?;
@@ -60,85 +62,11 @@ fn target(rootfs: &Path, dest: &str, as_file: bool) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The runtime's own mounts, made unless `mounts` has one at the same
-/// destination (as an OCI bundle does); a mount at /dev replaces the ones
-/// below it too.
-fn builtin_mounts() -> Vec<Mount> {
-    let mount = |source: &str, dest: &str, kind: &str, options: &[&str]| Mount {
-        source: Some(source.into()),
-        destination: dest.into(),
-        kind: Some(kind.into()),
-        options: options.iter().map(|o| o.to_string()).collect(),
-        propagation: None,
-    };
-    vec![
-        mount("proc", "/proc", "proc", &["nosuid", "nodev", "noexec"]),
-        mount(
-            "tmpfs",
-            "/dev",
-            "tmpfs",
-            &["nosuid", "strictatime", "mode=755", "size=65536k"],
-        ),
-        mount(
-            "devpts",
-            "/dev/pts",
-            "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-            ],
-        ),
-        mount(
-            "shm",
-            "/dev/shm",
-            "tmpfs",
-            &["nosuid", "nodev", "noexec", "mode=1777", "size=65536k"],
-        ),
-        mount(
-            "mqueue",
-            "/dev/mqueue",
-            "mqueue",
-            &["nosuid", "nodev", "noexec"],
-        ),
-        mount(
-            "sysfs",
-            "/sys",
-            "sysfs",
-            &["nosuid", "nodev", "noexec", "ro"],
-        ),
-    ]
-}
-
-/// The mounts to make, in order: the built-ins no mount of the config
-/// replaces, then the config's.
-fn mount_plan(config: &Config) -> Vec<Mount> {
-    let configured = |dest: &str| {
-        config
-            .mounts
-            .iter()
-            .any(|m| Path::new(&m.destination) == Path::new(dest))
-    };
-    let mut plan: Vec<Mount> = builtin_mounts()
-        .into_iter()
-        .filter(|b| {
-            let dest = b.destination.as_str();
-            let replaced = configured(dest) || dest.starts_with("/dev/") && configured("/dev");
-            !replaced
-        })
-        .collect();
-    plan.extend(config.mounts.iter().cloned());
-    plan
-}
-
 /// Every mount, up to pivot_root. Runs in the init, in the new mount
 /// namespace. `cgroup_dirs`: the container's cgroup directories, for a
 /// mount of type "cgroup".
 pub fn prepare(
-    config: &Config,
-    user_ns: bool,
+    config: &CheckedConfig,
     idmapped: Option<OwnedFd>,
     cgroup_dirs: &[(String, PathBuf)],
 ) -> Result<()> {
@@ -163,12 +91,13 @@ pub fn prepare(
             NONE,
         )?,
     }
-    for m in &mount_plan(config) {
-        let bind = mount_one(rootfs, m, cgroup_dirs)?;
+    for m in config.builtin_mounts.iter().chain(&config.mounts) {
+        mount_one(rootfs, m, cgroup_dirs)?;
         // Device nodes go into a fresh /dev; a bind of the host's /dev
         // already has them.
-        if Path::new(&m.destination) == Path::new("/dev") && !bind {
-            populate_dev(rootfs, config, user_ns)?;
+        let bind = matches!(m.kind, MountKind::Bind { .. });
+        if m.destination == Path::new("/dev") && !bind {
+            populate_dev(rootfs, config)?;
         }
     }
     let proc_dir = rootfs.join("proc");
@@ -181,16 +110,14 @@ pub fn prepare(
 
 /// Into the rootfs (pivot_root, or chroot with `no_pivot_root`), then the
 /// container root's propagation.
-pub fn enter(config: &Config) -> Result<()> {
+pub fn enter(config: &CheckedConfig) -> Result<()> {
     let rootfs = config.rootfs.as_path();
     if config.no_pivot_root {
         chroot_into(rootfs)?;
     } else {
         pivot_root(rootfs)?;
     }
-    if let Some(name) = &config.root_propagation {
-        let flags = mount_options::parse_propagation(name)
-            .map_err(|e| Error::config(format!("root_propagation: {e}")))?;
+    if let Some(flags) = config.root_propagation {
         do_mount(
             None,
             Path::new("/"),
@@ -203,9 +130,11 @@ pub fn enter(config: &Config) -> Result<()> {
 }
 
 /// The default device nodes and the /dev symlinks.
-fn populate_dev(rootfs: &Path, config: &Config, user_ns: bool) -> Result<()> {
+fn populate_dev(rootfs: &Path, config: &CheckedConfig) -> Result<()> {
     let dev = secure_join(rootfs, Path::new("/dev"))?;
-    for d in &config.device_nodes() {
+    // In a user namespace mknod is not allowed.
+    let user_ns = config.has(NamespaceKind::User);
+    for d in &config.devices {
         create_device(rootfs, d, user_ns)?;
     }
     for (link, to) in [
@@ -225,91 +154,77 @@ fn populate_dev(rootfs: &Path, config: &Config, user_ns: bool) -> Result<()> {
 
 /// mknod a device node; in a user namespace (where mknod is not allowed)
 /// bind-mount the host's node instead, as runc does.
-fn create_device(rootfs: &Path, d: &Device, user_ns: bool) -> Result<()> {
-    let path = d
-        .path
-        .as_deref()
-        .ok_or_else(|| Error::config("devices: a device needs a path"))?;
+fn create_device(rootfs: &Path, d: &DeviceNode, user_ns: bool) -> Result<()> {
+    let path = d.path.as_path();
     // The node's parent is inside our fresh /dev tmpfs, resolved safely.
-    let node = secure_join(rootfs, Path::new(path))?;
+    let node = secure_join(rootfs, path)?;
     if let Some(parent) = node.parent() {
         fs::create_dir_all(parent).ctx(format!("create {}", parent.display()))?;
     }
     if user_ns {
         fs::File::create(&node).ctx(format!("create {}", node.display()))?;
-        return do_mount(Some(Path::new(path)), &node, None, MsFlags::MS_BIND, NONE);
+        return do_mount(Some(path), &node, None, MsFlags::MS_BIND, NONE);
     }
-    let kind = match d.kind.as_str() {
-        "c" => SFlag::S_IFCHR,
-        "b" => SFlag::S_IFBLK,
-        "p" => SFlag::S_IFIFO,
-        other => {
-            return Err(Error::config(format!(
-                "devices: {path}: unknown type '{other}'"
-            )))
-        }
+    let kind = match d.kind {
+        NodeKind::Char => SFlag::S_IFCHR,
+        NodeKind::Block => SFlag::S_IFBLK,
+        NodeKind::Fifo => SFlag::S_IFIFO,
     };
     let old = nix::sys::stat::umask(Mode::empty());
     let made = mknod(
         &node,
         kind,
         Mode::from_bits_truncate(d.file_mode),
-        makedev(d.major as u64, d.minor as u64),
+        makedev(d.major, d.minor),
     );
     nix::sys::stat::umask(old);
-    made.ctx(format!("mknod {path}"))?;
+    made.ctx(format!("mknod {}", path.display()))?;
     nix::unistd::chown(
         &node,
         Some(nix::unistd::Uid::from_raw(d.uid)),
         Some(nix::unistd::Gid::from_raw(d.gid)),
     )
-    .ctx(format!("chown {path}"))
+    .ctx(format!("chown {}", path.display()))
 }
 
-/// Make one mount; whether it was a bind mount.
-fn mount_one(rootfs: &Path, m: &Mount, cgroup_dirs: &[(String, PathBuf)]) -> Result<bool> {
-    let opts = mount_options::parse(&m.options, m.propagation.as_deref())
-        .map_err(|e| Error::config(format!("mounts: {}: {e}", m.destination)))?;
-    let bind = opts.bind || m.kind.as_deref() == Some("bind");
-    let source = m.source.as_deref().map(Path::new);
+/// Make one mount.
+fn mount_one(rootfs: &Path, m: &CheckedMount, cgroup_dirs: &[(String, PathBuf)]) -> Result<()> {
+    let opts = &m.options;
     // Anything but a directory (a file, a socket, a device) binds onto a file.
-    let as_file = bind && source.is_some_and(|s| s.metadata().is_ok_and(|m| !m.is_dir()));
+    let as_file = matches!(&m.kind, MountKind::Bind { source, .. }
+        if source.metadata().is_ok_and(|m| !m.is_dir()));
     let dest = target(rootfs, &m.destination, as_file)?;
     let flags = MsFlags::from_bits_truncate(opts.flags);
-    if bind {
-        let source = source.ok_or_else(|| {
-            Error::config(format!(
-                "mounts: {}: a bind mount needs a source",
-                m.destination
-            ))
-        })?;
-        bind_mount(source, &dest, opts.recursive, flags, opts.clear)?;
-    } else if m.kind.as_deref() == Some("cgroup") {
-        mount_cgroups(&dest, flags, cgroup_dirs)?;
-    } else {
-        let fstype = m.kind.as_deref().unwrap_or("none");
-        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        let source = source.unwrap_or(Path::new(fstype));
-        match mount(Some(source), &dest, Some(fstype), flags, data) {
-            // A fresh sysfs needs a network namespace of our own; without
-            // one, the host's, read-only (as runc does).
-            Err(nix::errno::Errno::EPERM) if fstype == "sysfs" => {
-                do_mount(
-                    Some(Path::new("/sys")),
-                    &dest,
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    NONE,
-                )?;
-                // Every submount too: the host's cgroup and debug
-                // filesystems live below /sys.
-                sys::make_tree_readonly(&dest).ctx(format!("make {} read-only", dest.display()))?;
+    match &m.kind {
+        MountKind::Bind { source, recursive } => {
+            bind_mount(source, &dest, *recursive, flags, opts.clear)?;
+        }
+        MountKind::Cgroup => mount_cgroups(&dest, flags, cgroup_dirs)?,
+        MountKind::Filesystem { fstype, source } => {
+            let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+            let source = source.as_deref().unwrap_or(Path::new(fstype));
+            match mount(Some(source), &dest, Some(fstype.as_str()), flags, data) {
+                // A fresh sysfs needs a network namespace of our own;
+                // without one, the host's, read-only (as runc does).
+                Err(nix::errno::Errno::EPERM) if fstype == "sysfs" => {
+                    do_mount(
+                        Some(Path::new("/sys")),
+                        &dest,
+                        None,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        NONE,
+                    )?;
+                    // Every submount too: the host's cgroup and debug
+                    // filesystems live below /sys.
+                    sys::make_tree_readonly(&dest)
+                        .ctx(format!("make {} read-only", dest.display()))?;
+                }
+                other => other.ctx(format!(
+                    "mount {} on {} (type {fstype})",
+                    source.display(),
+                    dest.display()
+                ))?,
             }
-            other => other.ctx(format!(
-                "mount {} on {} (type {fstype})",
-                source.display(),
-                dest.display()
-            ))?,
         }
     }
     if opts.propagation != 0 {
@@ -321,7 +236,7 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup_dirs: &[(String, PathBuf)]) -> Res
             NONE,
         )?;
     }
-    Ok(bind)
+    Ok(())
 }
 
 /// Bind `source` at `dest`, then apply `flags` with a remount (mount(2)
@@ -463,16 +378,13 @@ fn remount_readonly(path: &Path) -> Result<()> {
 }
 
 /// After pivot_root: masked paths, read-only paths, read-only rootfs.
-pub fn finish(config: &Config) -> Result<()> {
+pub fn finish(config: &CheckedConfig) -> Result<()> {
     let null = dev_null()?;
-    let masked = config.masked();
     let mut empty = None;
-    for p in &masked {
-        mask(Path::new(p), &null, &mut empty)?;
+    for path in &config.masked_paths {
+        mask(path, &null, &mut empty)?;
     }
-    let readonly = config.readonly();
-    for p in &readonly {
-        let path = Path::new(p);
+    for path in &config.readonly_paths {
         if !path.exists() {
             continue;
         }

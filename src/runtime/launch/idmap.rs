@@ -12,8 +12,7 @@
 //! mount; a rootless container maps its user's own id, which owns its
 //! rootfs already.
 
-use super::namespaces;
-use crate::runtime::config::{Config, IdMap, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, IdMap, NamespaceKind};
 use crate::runtime::error::{Context, Result};
 use crate::runtime::sys;
 use std::os::fd::OwnedFd;
@@ -24,8 +23,8 @@ use std::os::unix::fs::MetadataExt;
 /// attach; None when the rootfs needs no shift, or when its filesystem
 /// cannot be idmapped (EINVAL: the container then sees the on-disk owners
 /// through its mappings, as with runc).
-pub fn rootfs_tree(config: &Config, pid: i32) -> Result<Option<OwnedFd>> {
-    if !namespaces::creates(config, NamespaceKind::User) || !nix::unistd::geteuid().is_root() {
+pub fn rootfs_tree(config: &CheckedConfig, pid: i32) -> Result<Option<OwnedFd>> {
+    if !config.creates(NamespaceKind::User) || !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
     let Ok(meta) = std::fs::metadata(&config.rootfs) else {

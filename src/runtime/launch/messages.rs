@@ -1,9 +1,8 @@
 //! The messages parent and init exchange over their channel.
 
-use crate::runtime::config::{Config, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::Error;
-use crate::runtime::host::process::ProcessSpec;
-use crate::runtime::seccomp::Program;
+use crate::runtime::host::process::CheckedProcess;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -17,7 +16,7 @@ pub enum ToInit {
     /// config has a `process`, its stdin, stdout, stderr and preserved fds.
     Create {
         id: String,
-        config: Box<Config>,
+        config: Box<CheckedConfig>,
         idmapped_rootfs: bool,
         /// The container's cgroup directory in each hierarchy, by the
         /// hierarchy's name under /sys/fs/cgroup, for a "cgroup" mount.
@@ -31,21 +30,19 @@ pub enum ToInit {
     Recorded,
     /// After RunHooks: the hooks ran, the init goes on.
     HooksDone,
-    /// Exec the container's first process, under `seccomp` (compiled by
-    /// the parent). Fds: stdin, stdout, stderr and preserved fds. Without
-    /// a process: the config's, with the stdio sent at Create.
+    /// Exec the container's first process. Fds: stdin, stdout, stderr and
+    /// preserved fds. Without a process: the config's, with the stdio sent
+    /// at Create.
     Start {
-        process: Option<Box<ProcessSpec>>,
-        seccomp: Option<Program>,
+        process: Option<Box<CheckedProcess>>,
     },
     /// Join a running container and exec `process`. Fds: stdin, stdout,
     /// stderr, then one fd per entry of `namespaces`, in that order (the
     /// pid namespace, if any, last).
     Exec {
-        config: Box<Config>,
-        process: Box<ProcessSpec>,
+        config: Box<CheckedConfig>,
+        process: Box<CheckedProcess>,
         namespaces: Vec<NamespaceKind>,
-        seccomp: Option<Program>,
     },
 }
 

@@ -1,7 +1,7 @@
 //! Which namespaces a container gets, the id maps of its user namespace,
 //! and joining namespaces by path.
 
-use crate::runtime::config::{Config, IdMap, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, IdMap, NamespaceKind};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -22,7 +22,7 @@ pub const JOIN_ORDER: [NamespaceKind; 7] = [
 /// clone(2) flags for the namespaces the container creates (not joins).
 /// The cgroup namespace is not among them: the init unshares it once the
 /// parent has put it in its cgroups, so the namespace is rooted there.
-pub fn clone_flags(config: &Config) -> libc::c_int {
+pub fn clone_flags(config: &CheckedConfig) -> libc::c_int {
     config
         .namespaces
         .iter()
@@ -30,17 +30,10 @@ pub fn clone_flags(config: &Config) -> libc::c_int {
         .fold(0, |acc, n| acc | n.kind.clone_flag())
 }
 
-pub fn creates(config: &Config, kind: NamespaceKind) -> bool {
-    config
-        .namespaces
-        .iter()
-        .any(|n| n.kind == kind && n.path.is_none())
-}
-
 /// The rootfs is built in the container's mount namespace: it needs one,
 /// new or joined, and never ctrsh's own (its mounts and pivot_root would
 /// change the host's).
-pub fn check_mount_namespace(config: &Config) -> Result<()> {
+pub fn check_mount_namespace(config: &CheckedConfig) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let Some(ns) = config.namespace(NamespaceKind::Mount) else {
         return Err(Error::config(
@@ -65,17 +58,12 @@ pub fn check_mount_namespace(config: &Config) -> Result<()> {
 
 /// In the init: join the namespaces given by path, except pid (which only
 /// affects children, so the parent enters it before cloning us).
-pub fn join_paths(config: &Config) -> Result<()> {
+pub fn join_paths(config: &CheckedConfig) -> Result<()> {
     for kind in JOIN_ORDER {
         if kind == NamespaceKind::Pid {
             continue;
         }
-        if let Some(path) = config
-            .namespaces
-            .iter()
-            .find(|n| n.kind == kind)
-            .and_then(|n| n.path.as_ref())
-        {
+        if let Some(path) = config.joins(kind) {
             let f = File::open(path).ctx(format!("namespaces: open {}", path.display()))?;
             setns(&f, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format!(
                 "namespaces: join the {} namespace {}",

@@ -17,7 +17,7 @@ use super::netlink::Netlink;
 use super::{Network, NetworkSpec, Port, SubnetSpec};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::state::{write_json, Lock};
-use crate::runtime::sys;
+use crate::runtime::sys::proc::Proc;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -239,8 +239,10 @@ impl Networks {
             .transpose()
             .map_err(fail)?;
         let me = std::process::id() as i32;
-        let (start_time, _) = sys::proc_start_time(me)
-            .ok_or_else(|| Error::state("cannot read this process's start time"))?;
+        let start_time = Proc::host()
+            .stat(me)
+            .ok_or_else(|| Error::state("cannot read this process's start time"))?
+            .start_time;
         let lease = Lease {
             container: id.to_string(),
             creator: Process {
@@ -376,8 +378,9 @@ impl Networks {
 
     fn is_live(&self, lease: &Lease) -> bool {
         let created = self.root.join(&lease.container).join("state.json").exists();
-        let creating = sys::proc_start_time(lease.creator.pid)
-            .is_some_and(|(start, zombie)| start == lease.creator.start_time && !zombie);
+        let creating = Proc::host()
+            .stat(lease.creator.pid)
+            .is_some_and(|s| s.start_time == lease.creator.start_time && !s.is_dead());
         created || creating
     }
 

@@ -2,6 +2,8 @@
 //! shape we need (pidfds, raw clone, execveat, close_range, memfd seals,
 //! extended attributes).
 
+pub mod proc;
+
 use crate::runtime::error::{Context, Result};
 use std::ffi::CString;
 use std::io;
@@ -155,17 +157,6 @@ pub fn sealed_copy(path: &str) -> Result<OwnedFd> {
         return Err(io::Error::last_os_error()).ctx("seal the init binary memfd");
     }
     Ok(memfd)
-}
-
-/// Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22),
-/// and whether it is a zombie; None when there is no such process.
-pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let zombie = fields.first() == Some(&"Z") || fields.first() == Some(&"X");
-    Some((fields.get(19)?.parse().ok()?, zombie))
 }
 
 /// Give `path` the extended attribute `name` with an empty value.

@@ -1,45 +1,62 @@
-//! `Config::validate`: what serde cannot check. Every error message starts
-//! with the key path ("rlimits[0].type: ...") so the script layer can point at
+//! `Config::validate`: what serde cannot check, and the conversion into
+//! the typed values of `CheckedConfig`. Every error message starts with
+//! the key path ("rlimits[0].type: ...") so the script layer can point at
 //! the offending key; nothing here touches the kernel except a stat of the
 //! rootfs.
 
-use super::mount_options;
-use super::{Capabilities, Cgroups, Config, Device, Hooks, IdMap, NamespaceKind};
+use super::checked::{
+    Access, CapSets, CheckedCgroups, CheckedConfig, CheckedMount, CheckedNetwork, DeviceKind,
+    DeviceNode, DeviceRule, Devices, Limits, MountKind, NodeKind, ResourceLimit,
+};
+use super::rlimits::Resource;
+use super::{
+    defaults, mount_options, Capabilities, Cgroups, Config, Device, Hooks, IdMap, Mount,
+    NamespaceKind,
+};
 use crate::runtime::error::describe_io;
-use crate::runtime::init::rlimits;
+use crate::runtime::seccomp::{self, Seccomp};
 use crate::runtime::{suggest, Error, Result};
+use caps::CapsHashSet;
 use std::fmt::Display;
 use std::net::{IpAddr, Ipv6Addr};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 /// Checks in the order of Config's fields; the first error wins.
-pub(super) fn config(c: &Config) -> Result<()> {
+pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
     rootfs(&c.rootfs)?;
-    if let Some(caps) = &c.capabilities {
-        capabilities(caps)?;
-    }
+    let capabilities = capabilities("capabilities", c.capabilities.as_ref())?;
     namespaces(c)?;
     id_mappings(c)?;
     hostname(c)?;
-    networks(c)?;
-    resource_limits(&c.rlimits)?;
-    mounts(c)?;
-    for (i, device) in c.devices.iter().flatten().enumerate() {
-        device_node(&format!("devices[{i}]"), device)?;
-    }
-    absolute_paths(
+    let networks = networks(c)?;
+    let rlimits = resource_limits(&c.rlimits)?;
+    let mounts = mounts(c)?;
+    let devices = match &c.devices {
+        Some(devices) => devices
+            .iter()
+            .enumerate()
+            .map(|(i, device)| device_node(&format!("devices[{i}]"), device))
+            .collect::<Result<_>>()?,
+        None => defaults::default_devices()
+            .iter()
+            .map(|device| device_node("devices", device))
+            .collect::<Result<_>>()?,
+    };
+    let masked_paths = absolute_paths(
         "masked_paths",
-        c.masked_paths.as_deref().unwrap_or_default(),
+        c.masked_paths
+            .clone()
+            .unwrap_or_else(defaults::default_masked_paths),
     )?;
-    absolute_paths(
+    let readonly_paths = absolute_paths(
         "readonly_paths",
-        c.readonly_paths.as_deref().unwrap_or_default(),
+        c.readonly_paths
+            .clone()
+            .unwrap_or_else(defaults::default_readonly_paths),
     )?;
     sysctl(c)?;
-    if let Some(seccomp) = &c.seccomp {
-        seccomp.validate()?;
-    }
+    let seccomp = self::seccomp(c.seccomp.as_ref(), &capabilities.bounding)?;
     if let Some(adj) = c.oom_score_adj {
         if !(-1000..=1000).contains(&adj) {
             return Err(err(
@@ -48,15 +65,13 @@ pub(super) fn config(c: &Config) -> Result<()> {
             ));
         }
     }
-    if let Some(cgroups) = &c.cgroups {
-        self::cgroups(cgroups)?;
-    }
-    if let Some(process) = &c.process {
-        crate::runtime::host::process::check_spec(process).map_err(|e| e.context("process"))?;
-        if let Some(caps) = &process.capabilities {
-            capabilities(caps).map_err(|e| e.context("process"))?;
-        }
-    }
+    let cgroups = self::cgroups(c.cgroups.as_ref().unwrap_or(&Cgroups::default()))?;
+    let process = c
+        .process
+        .clone()
+        .map(crate::runtime::host::process::check_spec)
+        .transpose()
+        .map_err(|e| e.context("process"))?;
     hooks(&c.hooks)?;
     if let Some(bundle) = &c.bundle {
         if !bundle.is_absolute() {
@@ -66,10 +81,40 @@ pub(super) fn config(c: &Config) -> Result<()> {
             ));
         }
     }
-    if let Some(name) = &c.root_propagation {
-        mount_options::parse_propagation(name).map_err(|e| err("root_propagation", e))?;
-    }
-    Ok(())
+    let root_propagation = c
+        .root_propagation
+        .as_deref()
+        .map(mount_options::parse_propagation)
+        .transpose()
+        .map_err(|e| err("root_propagation", e))?;
+    Ok(CheckedConfig {
+        given: c.clone(),
+        rootfs: c.rootfs.clone(),
+        readonly_rootfs: c.readonly_rootfs,
+        capabilities,
+        namespaces: c.namespaces.clone(),
+        uid_mappings: c.uid_mappings.clone(),
+        gid_mappings: c.gid_mappings.clone(),
+        cgroups,
+        devices,
+        builtin_mounts: builtin_mounts(&c.mounts)?,
+        mounts,
+        hostname: c.hostname.clone(),
+        networks,
+        rlimits,
+        masked_paths,
+        readonly_paths,
+        no_new_privileges: c.no_new_privileges,
+        sysctl: c.sysctl.clone(),
+        oom_score_adj: c.oom_score_adj,
+        seccomp,
+        process,
+        hooks: c.hooks.clone(),
+        annotations: c.annotations.clone(),
+        bundle: c.bundle.clone(),
+        root_propagation,
+        no_pivot_root: c.no_pivot_root,
+    })
 }
 
 fn hooks(hooks: &Hooks) -> Result<()> {
@@ -146,26 +191,33 @@ fn rootfs(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-fn capabilities(caps: &Capabilities) -> Result<()> {
-    let check = |key: &str, names: &[String]| {
-        for (i, name) in names.iter().enumerate() {
-            if caps::Capability::from_str(name).is_err() {
-                return Err(err(
-                    format!("{key}[{i}]"),
-                    format!("unknown capability '{name}'{}", capability_hint(name)),
-                ));
-            }
-        }
-        Ok(())
+/// The capability sets of `caps` (`key` names it in errors), or
+/// `default_capabilities()` in every set when it is absent.
+pub(crate) fn capabilities(key: &str, caps: Option<&Capabilities>) -> Result<CapSets> {
+    let parse = |key: &str, names: &[String]| -> Result<CapsHashSet> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                caps::Capability::from_str(name).map_err(|_| {
+                    err(
+                        format!("{key}[{i}]"),
+                        format!("unknown capability '{name}'{}", capability_hint(name)),
+                    )
+                })
+            })
+            .collect()
     };
     match caps {
-        Capabilities::All(names) => check("capabilities", names),
-        Capabilities::Sets(sets) => {
-            for (set, names) in sets.named() {
-                check(&format!("capabilities.{set}"), names)?;
-            }
-            Ok(())
-        }
+        None => parse(key, &defaults::default_capabilities()).map(CapSets::all_sets),
+        Some(Capabilities::All(names)) => parse(key, names).map(CapSets::all_sets),
+        Some(Capabilities::Sets(sets)) => Ok(CapSets {
+            bounding: parse(&format!("{key}.bounding"), &sets.bounding)?,
+            effective: parse(&format!("{key}.effective"), &sets.effective)?,
+            inheritable: parse(&format!("{key}.inheritable"), &sets.inheritable)?,
+            permitted: parse(&format!("{key}.permitted"), &sets.permitted)?,
+            ambient: parse(&format!("{key}.ambient"), &sets.ambient)?,
+        }),
     }
 }
 
@@ -178,7 +230,7 @@ fn capability_hint(name: &str) -> String {
         format!("CAP_{upper}")
     };
     if caps::Capability::from_str(&canonical).is_ok() {
-        return format!(" (did you mean '{canonical}'?)");
+        return suggest::hint(Some(canonical));
     }
     // Sorted, so that a tie picks the same name every time.
     let mut known: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
@@ -313,10 +365,11 @@ fn hostname(c: &Config) -> Result<()> {
     Ok(())
 }
 
-fn networks(c: &Config) -> Result<()> {
+fn networks(c: &Config) -> Result<Vec<CheckedNetwork>> {
     if !c.networks.is_empty() && c.namespace(NamespaceKind::Net).is_none() {
         return Err(needs_namespace("networks", NamespaceKind::Net));
     }
+    let mut checked = Vec::new();
     for (i, net) in c.networks.iter().enumerate() {
         if net.kind != "loopback" {
             return Err(err(
@@ -346,8 +399,9 @@ fn networks(c: &Config) -> Result<()> {
                 ));
             }
         }
+        checked.push(CheckedNetwork::Loopback);
     }
-    Ok(())
+    Ok(checked)
 }
 
 /// The address of "10.0.0.1", "10.0.0.1/8" or "fd00::1/64".
@@ -371,19 +425,19 @@ fn parse_decimal(text: &str) -> Option<u32> {
     text.parse().ok()
 }
 
-fn resource_limits(limits: &[super::Rlimit]) -> Result<()> {
+fn resource_limits(limits: &[super::Rlimit]) -> Result<Vec<ResourceLimit>> {
+    let mut checked = Vec::new();
     for (i, limit) in limits.iter().enumerate() {
-        if rlimits::resource(&limit.kind).is_none() {
-            let names: Vec<&str> = rlimits::RLIMITS.iter().map(|(name, _)| *name).collect();
+        let Some(resource) = Resource::from_name(&limit.kind) else {
             return Err(err(
                 format!("rlimits[{i}].type"),
                 format!(
                     "unknown rlimit '{}'{}",
                     limit.kind,
-                    suggest::did_you_mean(&limit.kind, &names)
+                    suggest::did_you_mean(&limit.kind, &Resource::names())
                 ),
             ));
-        }
+        };
         if let Some(first) = limits[..i].iter().position(|l| l.kind == limit.kind) {
             return Err(err(
                 format!("rlimits[{i}].type"),
@@ -402,32 +456,86 @@ fn resource_limits(limits: &[super::Rlimit]) -> Result<()> {
                 ),
             ));
         }
+        checked.push(ResourceLimit {
+            resource,
+            soft: limit.soft,
+            hard: limit.hard,
+        });
     }
-    Ok(())
+    Ok(checked)
 }
 
-fn mounts(c: &Config) -> Result<()> {
-    for (i, mount) in c.mounts.iter().enumerate() {
-        if !Path::new(&mount.destination).is_absolute() {
-            return Err(err(
-                format!("mounts[{i}].destination"),
-                format!("'{}' is not an absolute path", mount.destination),
-            ));
-        }
-        mount_options::parse(&mount.options, None)
-            .map_err(|e| err(format!("mounts[{i}].options"), e))?;
-        if let Some(propagation) = &mount.propagation {
-            mount_options::parse_propagation(propagation)
-                .map_err(|e| err(format!("mounts[{i}].propagation"), e))?;
-        }
+fn mounts(c: &Config) -> Result<Vec<CheckedMount>> {
+    c.mounts
+        .iter()
+        .enumerate()
+        .map(|(i, mount)| self::mount(&format!("mounts[{i}]"), mount))
+        .collect()
+}
+
+/// The runtime's own mounts (`defaults::builtin_mounts`) that no entry of
+/// `mounts` replaces: one at the same destination does (as in an OCI
+/// bundle, which lists them all), and one at /dev replaces those below it.
+fn builtin_mounts(mounts: &[Mount]) -> Result<Vec<CheckedMount>> {
+    let configured = |dest: &str| {
+        mounts
+            .iter()
+            .any(|m| Path::new(&m.destination) == Path::new(dest))
+    };
+    defaults::builtin_mounts()
+        .iter()
+        .filter(|b| {
+            let dest = b.destination.as_str();
+            !(configured(dest) || dest.starts_with("/dev/") && configured("/dev"))
+        })
+        .map(|b| self::mount("builtin mounts", b))
+        .collect()
+}
+
+/// One mount, `key` naming it in errors.
+fn mount(key: &str, mount: &Mount) -> Result<CheckedMount> {
+    if !Path::new(&mount.destination).is_absolute() {
+        return Err(err(
+            format!("{key}.destination"),
+            format!("'{}' is not an absolute path", mount.destination),
+        ));
     }
-    Ok(())
+    let mut options =
+        mount_options::parse(&mount.options, None).map_err(|e| err(format!("{key}.options"), e))?;
+    if let Some(propagation) = &mount.propagation {
+        options.propagation = mount_options::parse_propagation(propagation)
+            .map_err(|e| err(format!("{key}.propagation"), e))?;
+    }
+    let source = mount.source.as_ref().map(PathBuf::from);
+    let kind = if options.bind || mount.kind.as_deref() == Some("bind") {
+        let Some(source) = source else {
+            return Err(err(format!("{key}.source"), "is required for a bind mount"));
+        };
+        MountKind::Bind {
+            source,
+            recursive: options.recursive,
+        }
+    } else if mount.kind.as_deref() == Some("cgroup") {
+        MountKind::Cgroup
+    } else {
+        MountKind::Filesystem {
+            fstype: mount.kind.clone().unwrap_or_else(|| "none".to_string()),
+            source,
+        }
+    };
+    Ok(CheckedMount {
+        destination: PathBuf::from(&mount.destination),
+        kind,
+        options,
+    })
 }
 
 /// A device node to create in the container's /dev.
-fn device_node(key: &str, device: &Device) -> Result<()> {
-    match device.kind.as_str() {
-        "c" | "b" | "p" => {}
+fn device_node(key: &str, device: &Device) -> Result<DeviceNode> {
+    let kind = match device.kind.as_str() {
+        "c" => NodeKind::Char,
+        "b" => NodeKind::Block,
+        "p" => NodeKind::Fifo,
         "a" => {
             return Err(err(
                 format!("{key}.type"),
@@ -441,7 +549,7 @@ fn device_node(key: &str, device: &Device) -> Result<()> {
                 format!("unknown device type '{other}' (use \"c\", \"b\" or \"p\")"),
             ))
         }
-    }
+    };
     let Some(path) = &device.path else {
         return Err(err(format!("{key}.path"), "is required for a device node"));
     };
@@ -473,7 +581,23 @@ fn device_node(key: &str, device: &Device) -> Result<()> {
             ),
         ));
     }
-    Ok(())
+    // A fifo has no numbers.
+    let number = |n: i64| {
+        if kind == NodeKind::Fifo {
+            0
+        } else {
+            n.unsigned_abs()
+        }
+    };
+    Ok(DeviceNode {
+        kind,
+        path: PathBuf::from(path),
+        major: number(device.major),
+        minor: number(device.minor),
+        file_mode: device.file_mode,
+        uid: device.uid,
+        gid: device.gid,
+    })
 }
 
 /// Absolute, strictly below /dev, and no ".." that could climb out of it.
@@ -485,38 +609,57 @@ fn is_under_dev(path: &Path) -> bool {
 }
 
 /// A device cgroup rule (allow or deny).
-fn device_rule(key: &str, rule: &Device) -> Result<()> {
-    match rule.kind.as_str() {
-        "a" | "c" | "b" => {}
+fn device_rule(key: &str, rule: &Device) -> Result<DeviceRule> {
+    let kind = match rule.kind.as_str() {
+        "a" => None,
+        "c" => Some(DeviceKind::Char),
+        "b" => Some(DeviceKind::Block),
         other => {
             return Err(err(
                 format!("{key}.type"),
                 format!("'{other}' is not a cgroup device type (use \"a\", \"c\" or \"b\")"),
             ))
         }
-    }
-    for (field, number) in [("major", rule.major), ("minor", rule.minor)] {
-        if number < -1 {
-            return Err(err(
+    };
+    let number = |field: &str, number: i64| match number {
+        -1 => Ok(None),
+        n => u32::try_from(n).map(Some).map_err(|_| {
+            err(
                 format!("{key}.{field}"),
                 format!("{number} is not a device number (or -1 for any)"),
-            ));
-        }
-    }
-    permissions(key, &rule.permissions)
+            )
+        }),
+    };
+    let major = number("major", rule.major)?;
+    let minor = number("minor", rule.minor)?;
+    Ok(DeviceRule {
+        allow: rule.allow,
+        devices: kind.map(|kind| Devices { kind, major, minor }),
+        access: permissions(key, &rule.permissions)?,
+    })
 }
 
-fn permissions(key: &str, permissions: &str) -> Result<()> {
-    if permissions.is_empty() || !permissions.chars().all(|c| "rwm".contains(c)) {
-        return Err(err(
+/// Some of "rwm": read, write, mknod.
+fn permissions(key: &str, permissions: &str) -> Result<Access> {
+    let bit = |c| match c {
+        'r' => Some(Access::READ),
+        'w' => Some(Access::WRITE),
+        'm' => Some(Access::MKNOD),
+        _ => None,
+    };
+    let access = permissions
+        .chars()
+        .try_fold(Access::NONE, |access, c| Some(access.union(bit(c)?)));
+    match access {
+        Some(access) if access != Access::NONE => Ok(access),
+        _ => Err(err(
             format!("{key}.permissions"),
             format!("'{permissions}' is not some of \"rwm\" (read, write, mknod)"),
-        ));
+        )),
     }
-    Ok(())
 }
 
-fn absolute_paths(key: &str, paths: &[String]) -> Result<()> {
+fn absolute_paths(key: &str, paths: Vec<String>) -> Result<Vec<PathBuf>> {
     for (i, path) in paths.iter().enumerate() {
         if !Path::new(path).is_absolute() {
             return Err(err(
@@ -525,7 +668,16 @@ fn absolute_paths(key: &str, paths: &[String]) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    Ok(paths.into_iter().map(PathBuf::from).collect())
+}
+
+/// The compiled filter of `seccomp` ("default" when absent), None for
+/// unconfined.
+fn seccomp(
+    seccomp: Option<&Seccomp>,
+    capabilities: &CapsHashSet,
+) -> Result<Option<seccomp::Program>> {
+    seccomp::program(seccomp.unwrap_or(&Seccomp::Default), capabilities)
 }
 
 /// The IPC namespace's sysctls (besides fs.mqueue.*), as runc allows them.
@@ -578,7 +730,7 @@ fn sysctl(c: &Config) -> Result<()> {
     Ok(())
 }
 
-fn cgroups(cg: &Cgroups) -> Result<()> {
+fn cgroups(cg: &Cgroups) -> Result<CheckedCgroups> {
     for (key, value) in [
         ("name", &cg.name),
         ("parent", &cg.parent),
@@ -637,10 +789,26 @@ fn cgroups(cg: &Cgroups) -> Result<()> {
             ));
         }
     }
-    for (i, rule) in cg.allowed_devices.iter().flatten().enumerate() {
-        device_rule(&format!("cgroups.allowed_devices[{i}]"), rule)?;
-    }
-    Ok(())
+    let rules = match &cg.allowed_devices {
+        Some(rules) => rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| device_rule(&format!("cgroups.allowed_devices[{i}]"), rule))
+            .collect::<Result<Vec<_>>>()?,
+        None => defaults::default_allowed_devices()
+            .iter()
+            .map(|rule| device_rule("cgroups.allowed_devices", rule))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let allow_all_devices = cg.allow_all_devices.unwrap_or(false);
+    Ok(CheckedCgroups {
+        name: cg.name.clone(),
+        parent: cg.parent.clone(),
+        path: cg.path.clone(),
+        limits: Limits::from(cg),
+        allow_all_devices,
+        device_rules: if allow_all_devices { Vec::new() } else { rules },
+    })
 }
 
 /// A cgroup path: not empty and no ".." that could climb out of the hierarchy.

@@ -2,8 +2,8 @@
 //! that must name its key. No root needed: the rootfs is a temp directory.
 
 use crate::runtime::config::defaults::{default_allowed_devices, default_devices};
+use crate::runtime::config::rlimits;
 use crate::runtime::config::*;
-use crate::runtime::init::rlimits;
 use crate::runtime::ErrorKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,7 +37,7 @@ fn check(edit: impl FnOnce(&mut Config, &std::path::Path)) -> Result<(), String>
         ..Config::default()
     };
     edit(&mut config, &root.0);
-    config.validate().map_err(|e| {
+    config.validate().map(drop).map_err(|e| {
         assert_eq!(e.kind, ErrorKind::Config, "{}", e.message);
         e.message
     })
@@ -480,9 +480,9 @@ fn loopback_carries_only_its_own_addresses() {
 #[test]
 fn every_linux_rlimit_is_known() {
     assert_accepts(|c| {
-        c.rlimits = rlimits::RLIMITS
+        c.rlimits = rlimits::Resource::names()
             .iter()
-            .map(|(n, _)| rlimit(n, 1, 2))
+            .map(|n| rlimit(n, 1, 2))
             .collect()
     });
 }
@@ -911,5 +911,93 @@ fn hugetlb_page_sizes() {
     assert_rejects(
         cgroups(|cg| cg.hugetlb_limits = vec![hugetlb("2MB", -1)]),
         "cgroups.hugetlb_limits[0].limit: -1 is negative",
+    );
+}
+
+/// The checked config of a minimal config after `edit`.
+fn checked(edit: impl FnOnce(&mut Config)) -> CheckedConfig {
+    let root = TempRootfs::new();
+    let mut config = Config {
+        rootfs: root.0.clone(),
+        ..Config::default()
+    };
+    edit(&mut config);
+    config.validate().expect("a valid config")
+}
+
+fn destinations(mounts: &[CheckedMount]) -> Vec<String> {
+    mounts
+        .iter()
+        .map(|m| m.destination.display().to_string())
+        .collect()
+}
+
+#[test]
+fn a_mount_replaces_the_builtin_at_its_destination_and_dev_those_below() {
+    let all = [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+    ];
+    assert_eq!(destinations(&checked(|_| {}).builtin_mounts), all);
+    let c = checked(|c| c.mounts = vec![mount("/dev", &[]), mount("/sys", &["ro"])]);
+    assert_eq!(destinations(&c.builtin_mounts), ["/proc"]);
+    assert_eq!(destinations(&c.mounts), ["/dev", "/sys"]);
+}
+
+#[test]
+fn a_cgroup_mount_and_root_propagation_are_typed() {
+    let c = checked(|c| {
+        c.mounts = vec![Mount {
+            kind: Some("cgroup".into()),
+            ..mount("/sys/fs/cgroup", &["ro"])
+        }];
+        c.root_propagation = Some("rshared".into());
+    });
+    assert_eq!(c.mounts[0].kind, MountKind::Cgroup);
+    assert_eq!(
+        c.root_propagation,
+        Some(libc::MS_SHARED | libc::MS_REC),
+        "rshared"
+    );
+    assert_eq!(checked(|_| {}).root_propagation, None);
+}
+
+#[test]
+fn capability_sets_are_parsed_for_the_config_and_its_process() {
+    use caps::Capability::{CAP_CHOWN, CAP_KILL};
+    let c = checked(|c| {
+        c.capabilities = Some(Capabilities::Sets(CapabilitySets {
+            bounding: strings(&["CAP_CHOWN", "CAP_KILL"]),
+            ambient: strings(&["CAP_KILL"]),
+            ..CapabilitySets::default()
+        }));
+        c.process = Some(crate::runtime::ProcessSpec {
+            args: strings(&["sh"]),
+            capabilities: Some(Capabilities::All(strings(&["CAP_CHOWN"]))),
+            ..Default::default()
+        });
+    });
+    assert_eq!(c.capabilities.bounding, [CAP_CHOWN, CAP_KILL].into());
+    assert_eq!(c.capabilities.ambient, [CAP_KILL].into());
+    assert!(c.capabilities.effective.is_empty());
+    let process = c.process.expect("the process");
+    let sets = process.capabilities.expect("its own capabilities");
+    assert_eq!(sets.permitted, [CAP_CHOWN].into());
+    assert_rejects(
+        |c| {
+            c.process = Some(crate::runtime::ProcessSpec {
+                args: strings(&["sh"]),
+                capabilities: Some(Capabilities::Sets(CapabilitySets {
+                    ambient: strings(&["CAP_CHOWM"]),
+                    ..CapabilitySets::default()
+                })),
+                ..Default::default()
+            })
+        },
+        "process: capabilities.ambient[0]: unknown capability 'CAP_CHOWM' (did you mean 'CAP_CHOWN'?)",
     );
 }

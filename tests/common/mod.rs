@@ -19,6 +19,7 @@ pub use host::{host, requires, skip, CgroupMode, Need};
 
 use ctrsh::runtime::Factory;
 use serde::Deserialize;
+use std::collections::BTreeSet;
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
@@ -254,16 +255,25 @@ c.destroy();
     }
 
     /// Processes on the host that belong to this sandbox or to container
-    /// `ids`: their command line mentions the sandbox dir (a script), the
-    /// mount table of their own mount namespace does (a container process;
-    /// a mount left in ours is `leftover_mounts`' to report, and would show
-    /// in every process), or they are in one of its cgroups (a `ctrsh init`
-    /// before it mounted anything shows only there). Zombies do not count:
-    /// they hold nothing but their pid.
+    /// `ids`: their command line mentions the sandbox dir (a script), their
+    /// mount table has a mount of it that ours lacks (a container process;
+    /// a mount left in ours, or propagated between the host's namespaces,
+    /// is `leftover_mounts`' to report, and would show in every process),
+    /// or they are in one of its cgroups (a `ctrsh init` before it mounted
+    /// anything shows only there). Zombies do not count: they hold nothing
+    /// but their pid.
     pub fn leftover_processes(&self, ids: &[&str]) -> Vec<String> {
         let needle = self.needle();
         let me = std::process::id().to_string();
-        let our_mounts = fs::read_link("/proc/self/ns/mnt").ok();
+        // The (root, mount point) of each mount that mentions the sandbox.
+        let mounts_of = |mountinfo: &str| -> BTreeSet<String> {
+            mountinfo
+                .lines()
+                .filter(|l| l.contains(&needle))
+                .map(|l| l.split(' ').skip(3).take(2).collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        let ours = mounts_of(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
         let mut found = Vec::new();
         for entry in fs::read_dir("/proc").expect("read /proc").flatten() {
             let pid = entry.file_name().to_string_lossy().into_owned();
@@ -283,8 +293,7 @@ c.destroy();
                 let path = l.splitn(3, ':').nth(2).unwrap_or_default();
                 path.split('/').any(|part| self.owns_cgroup(part, ids))
             });
-            let own_mounts = fs::read_link(entry.path().join("ns/mnt")).ok() != our_mounts;
-            let mounts = own_mounts && read("mountinfo").contains(&needle);
+            let mounts = !mounts_of(&read("mountinfo")).is_subset(&ours);
             if !zombie && (cmdline.contains(&needle) || mounts || in_cgroup) {
                 found.push(format!("pid {pid}: {cmdline}"));
             }

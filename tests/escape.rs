@@ -886,12 +886,19 @@ fn raise_rlimit(test: &str, profile: Profile) {
     };
     let out = e.sh(
         NOFILE,
-        r#"ulimit -H -n 2048 2>/dev/null && echo "ulimit ok"
+        r#"echo "configured $(ulimit -H -n)"
+           ulimit -H -n 2048 2>/dev/null && echo "ulimit ok"
            echo "raise $(probe raise_nofile 4096 2>&1)"
            echo "hard $(ulimit -H -n)"
            true"#,
     );
     let got = answers(&out);
+    // Without the configured limit the attempts below prove nothing.
+    assert_eq!(
+        got.get("configured").map(String::as_str),
+        Some("1024"),
+        "the configured hard RLIMIT_NOFILE is not applied: {out}"
+    );
     assert!(
         !got.contains_key("ulimit"),
         "HOLE: ulimit -H -n 2048: {out}"

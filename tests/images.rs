@@ -8,7 +8,7 @@ mod common;
 mod fixture;
 
 use base64::Engine;
-use common::{Need, Output, CTRSH};
+use common::{Need, Output, RunningScript, CTRSH};
 use fixture::{fixtures, Auth, Fixtures, Proxy, Registry, TempDir};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -59,12 +59,7 @@ impl Store {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("run ctrsh image");
-        Output {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        RunningScript::spawn(&mut cmd).finish()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -406,22 +401,11 @@ fn concurrent_pulls_from_two_processes_store_the_image_once() {
     let store = Store::new("concurrent");
     let reference = format!("{}/test/app:gzip", proxy.addr());
     let spawned: Vec<_> = (0..2)
-        .map(|_| {
-            store
-                .command(&["pull", &reference])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| RunningScript::spawn(&mut store.command(&["pull", &reference])))
         .collect();
-    for child in spawned {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for pull in spawned {
+        let out = pull.finish();
+        assert_eq!(out.code, Some(0), "{out}");
     }
     assert_eq!(store.names(), vec![reference.clone()]);
     store.assert_layers(&fx.app_layers);
@@ -446,19 +430,14 @@ fn an_interrupted_pull_leaves_the_store_consistent_and_resumes() {
     let reference = format!("{}/test/big:1", proxy.addr());
     let cut_at = 1 << 20;
     proxy.stall(&fx.big_blob, cut_at);
-    let pull = store
-        .command(&["pull", &reference])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let pull = RunningScript::spawn(&mut store.command(&["pull", &reference]));
     proxy.wait_stalled();
     registry.kill();
     proxy.cut();
-    let out = pull.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = pull.finish();
+    let stderr = &out.stderr;
     assert_eq!(
-        out.status.code(),
+        out.code,
         Some(1),
         "the pull fails once the registry is gone: {stderr}"
     );
@@ -593,17 +572,17 @@ image::remove(img.name);
 let freed = image::remove("app:copy");
 print(`FREED ${freed.layers}`);
 "#;
-    let out = Command::new(CTRSH)
-        .args(["-e", script])
-        .arg(format!("{}/test/app:gzip", registry.addr()))
-        .arg(format!("{}/test/multi:1", registry.addr()))
-        .env("CTRSH_IMAGE_STORE", store.root())
-        .env("REGISTRY_AUTH_FILE", store.dir.0.join("no-auth.json"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}{stderr}");
+    let out = RunningScript::spawn(
+        Command::new(CTRSH)
+            .args(["-e", script])
+            .arg(format!("{}/test/app:gzip", registry.addr()))
+            .arg(format!("{}/test/multi:1", registry.addr()))
+            .env("CTRSH_IMAGE_STORE", store.root())
+            .env("REGISTRY_AUTH_FILE", store.dir.0.join("no-auth.json")),
+    )
+    .finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     let reference = format!("{}/test/app:gzip", registry.addr());
     assert!(
         stdout.contains(&format!(

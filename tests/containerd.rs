@@ -2,7 +2,8 @@
 //! containerd (own socket, root and state, the CRI plugin off) imports an
 //! OCI image the test makes from the busybox rootfs, and `ctr` runs it
 //! through the runc v2 shim with `--runc-binary` pointing at a link to
-//! ctrsh: run, exec, pause/resume, metrics, kill, delete.
+//! ctrsh: run, exec, pause/resume, metrics, checkpoint and restore, kill,
+//! delete.
 
 mod common;
 
@@ -307,10 +308,40 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
         metrics["cpu"]["usage"]["total"].as_u64() > Some(0),
         "{metrics}"
     );
-    ctr.ok(&["task", "kill", "--signal", "KILL", &id]);
-    ctr.wait_for("STOPPED");
-    ctr.ok(&["task", "delete", &id]);
-    ctr.ok(&["container", "delete", &id]);
+    // A checkpoint through the shim (`checkpoint --image-path --work-path
+    // --leave-running` of the task it paused) into a checkpoint image;
+    // once the container is gone, the same container restored from it
+    // (`restore ... --detach --pid-file F -no-subreaper --bundle B`).
+    let stop = |ctr: &Containerd| {
+        ctr.ok(&["task", "kill", "--signal", "KILL", &id]);
+        ctr.wait_for("STOPPED");
+        ctr.ok(&["task", "delete", &id]);
+        ctr.ok(&["container", "delete", &id]);
+    };
+    let criu = ctrsh::runtime::criu::locate(None)
+        .and_then(|c| c.require(ctrsh::runtime::criu::MIN_VERSION, "checkpoints"));
+    if let Err(e) = criu {
+        stop(&ctr);
+        return skip("containerd checkpoint", &format!("CRIU: {e}"));
+    }
+    let checkpoint = "localhost/ctrsh-test-checkpoint:1";
+    ctr.ok(&["container", "checkpoint", "--task", "--rw", &id, checkpoint]);
+    ctr.wait_for("RUNNING");
+    stop(&ctr);
+    ctr.ok(&["container", "restore", "--live", "--rw", &id, checkpoint]);
+    ctr.wait_for("RUNNING");
+    let said = ctr.ok(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "restored",
+        &id,
+        "sh",
+        "-c",
+        "echo restored $(cat /proc/1/cmdline)",
+    ]);
+    assert_eq!(said, "restored sleep100\n");
+    stop(&ctr);
     drop(ctr);
     assert!(!ns_root.0.join(&id).exists());
     sb.assert_nothing_left(&id);

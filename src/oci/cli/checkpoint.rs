@@ -63,11 +63,16 @@ fn image_path(flags: &Parsed) -> Result<PathBuf, Failure> {
     ))?)
 }
 
+/// `--work-path`, absolute and made if missing, as runc makes it
+/// (containerd's shim names one that does not exist yet).
 fn work_path(flags: &Parsed) -> Result<Option<PathBuf>, Failure> {
-    Ok(flags
-        .value("work-path")
-        .map(|p| crate::oci::absolute(Path::new(p)))
-        .transpose()?)
+    let Some(path) = flags.value("work-path") else {
+        return Ok(None);
+    };
+    let dir = crate::oci::absolute(Path::new(path))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::sys(format!("--work-path: create {}", dir.display()), e))?;
+    Ok(Some(dir))
 }
 
 fn cgroup_mode(flags: &Parsed) -> Result<CgroupMode, Failure> {

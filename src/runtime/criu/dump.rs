@@ -3,6 +3,7 @@
 use super::locate::{self, Criu, MIN_TCP_VERSION};
 use super::metadata::{DumpFlags, HostBind, Metadata};
 use super::{mounts, netns, run, stdio, Checkpoint, CheckpointOptions};
+use crate::runtime::cgroups::Controller;
 use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{Container, Status};
@@ -40,10 +41,18 @@ impl Container {
             .map_err(|e| e.context("parent"))?;
         let lock = self.lock()?;
         let (state, _) = self.state_and_init()?;
-        let status = self.status()?;
-        if status != Status::Running {
-            return Err(Error::state(format!("the container is {status}")));
-        }
+        // A paused container is dumped as it is (containerd pauses a task
+        // around its checkpoint): CRIU takes the frozen cgroup as its
+        // freeze, and leaves it frozen when the container keeps running.
+        let frozen = match self.status()? {
+            Status::Running => None,
+            Status::Paused => state
+                .cgroup
+                .as_ref()
+                .and_then(|cg| cg.controller_dir(Controller::Freezer))
+                .map(|d| d.dir.clone()),
+            status => return Err(Error::state(format!("the container is {status}"))),
+        };
         let made_dir = prepare_dir(&opts.dir)?;
         let flags = DumpFlags {
             tcp_established: opts.tcp_established,
@@ -64,6 +73,10 @@ impl Container {
                 &links,
                 &host_binds,
             );
+            if let Some(dir) = &frozen {
+                args.push("--freeze-cgroup".into());
+                args.push(dir.into());
+            }
             if flags.net_from_config {
                 args.push("--external".into());
                 args.push(netns::external(state.init_pid)?.into());

@@ -468,3 +468,199 @@ fn the_networks_doc_examples_run() {
     assert_eq!(host.links(), ["lo"]);
     assert_eq!(host.nft_tables(), "");
 }
+
+/// Destroys every container of a factory root inside the test's "host"
+/// namespace when dropped (their veths, leases and rules live there), so
+/// that the sandbox's own cleanup, which runs in the machine's network
+/// namespace, finds nothing to release.
+struct DestroyIn<'a> {
+    ns: &'a Netns,
+    root: std::path::PathBuf,
+}
+
+impl Drop for DestroyIn<'_> {
+    fn drop(&mut self) {
+        self.ns.enter(|| {
+            let f = ctrsh::runtime::Factory::new(&self.root).unwrap();
+            for id in f.list().unwrap_or_default() {
+                if let Err(e) = f.load(&id).and_then(|c| c.destroy()) {
+                    eprintln!("cleanup: destroy {id}: {e}");
+                }
+            }
+        });
+    }
+}
+
+/// The containers network `name` of `root` has leases for, read from its
+/// file (not through `inspect`, which would free the leases of containers
+/// that are gone).
+fn leased(root: &std::path::Path, name: &str) -> Vec<String> {
+    let file = root.join(".networks").join(name).join("leases.json");
+    let leases: serde_json::Value = match std::fs::read(&file) {
+        Ok(data) => serde_json::from_slice(&data).unwrap(),
+        Err(_) => return vec![],
+    };
+    leases["leases"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|l| l["container"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `body` after the sandbox's preamble, run by ctrsh in namespace `ns`;
+/// its stdout, which must say it succeeded.
+fn script_in(sb: &Sandbox, ns: &Netns, body: &str) -> String {
+    let file = sb.script_file(body);
+    let out = common::RunningScript::spawn(&mut ns.ctrsh(&[&file.to_string_lossy()])).finish();
+    assert_eq!(out.code, Some(0), "the script failed:\n{out}");
+    out.stdout
+}
+
+/// Two containers on one bridge network (made by the first create) get
+/// eth0 with their leases, reach each other (ping, HTTP), and have
+/// /etc/hosts and /etc/resolv.conf; destroying them leaves no veth, lease
+/// or port rule, and the network (the user's now) stays until removed.
+#[test]
+fn containers_on_a_bridge_talk_and_leave_nothing() {
+    let Some(sb) = sandbox("net-containers") else {
+        return;
+    };
+    let host = Netns::new("host");
+    let _guard = DestroyIn {
+        ns: &host,
+        root: sb.root.clone(),
+    };
+    std::fs::create_dir_all(sb.rootfs.join("www")).unwrap();
+    std::fs::write(sb.rootfs.join("www/index.html"), "hello from a\n").unwrap();
+    let out = script_in(
+        &sb,
+        &host,
+        r#"config.hostname = "web";
+config.networks = [#{ type: "bridge", name: "ctrsh0", subnet: "10.88.0.0/24" }];
+let a = f.create(id + "-a", config);
+config.hostname = "client";
+config.networks = [#{ type: "bridge", name: "ctrsh0", address: "10.88.0.9" }];
+let b = f.create(id + "-b", config);
+print("IPS " + a.ips + " " + b.ips);
+a.start(process(#{ args: ["/bin/httpd", "-f", "-p", "80", "-h", "/www"], env: ["PATH=/bin"], stdin: "null", stdout: "null", stderr: "null" }));
+b.start(process(#{ args: ["/bin/sleep", "60"], env: ["PATH=/bin"], stdin: "null", stdout: "null", stderr: "null" }));
+print("PING " + b.exec(["ping", "-c1", "-W5", a.ips[0]]).code);
+let got = #{ code: -1 };
+for i in 0..200 {
+    got = b.exec(["wget", "-qO-", "http://" + a.ips[0] + "/"]);
+    if got.code == 0 { break; }
+    sleep(0.05);
+}
+print("HTTP " + got.stdout);
+print("HOSTS " + #{ text: a.exec(["cat", "/etc/hosts"]).stdout }.to_json());
+print("RESOLV " + #{ text: a.exec(["cat", "/etc/resolv.conf"]).stdout }.to_json());
+print("ETH0 " + b.exec(["ip", "-o", "-4", "addr", "show", "eth0"]).stdout);
+a.destroy();
+b.destroy();
+print("IPS AFTER " + a.ips);
+"#,
+    );
+    let line = |prefix: &str| -> String {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {out}"))
+            .to_string()
+    };
+    assert_eq!(line("IPS "), "[\"10.88.0.2\"] [\"10.88.0.9\"]");
+    assert_eq!(line("PING "), "0");
+    assert_eq!(line("HTTP "), "hello from a");
+    let text = |prefix: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(&line(prefix)).unwrap();
+        v["text"].as_str().unwrap().to_string()
+    };
+    let hosts = text("HOSTS ");
+    assert!(hosts.starts_with("127.0.0.1\tlocalhost\n"), "{hosts}");
+    assert!(
+        hosts.ends_with(&format!("10.88.0.2\tweb {}-a\n", sb.id)),
+        "{hosts}"
+    );
+    let resolv = text("RESOLV ");
+    let expected = host.enter(|| {
+        ctrsh::runtime::network::names::resolv_conf(std::path::Path::new("/"), false).unwrap()
+    });
+    assert_eq!(resolv, expected);
+    assert!(line("ETH0 ").contains("inet 10.88.0.9/24"), "{out}");
+    assert_eq!(line("IPS AFTER "), "[]");
+
+    assert_eq!(host.links(), ["lo", "ctrsh0"], "no veth is left");
+    assert_eq!(leased(&sb.root, "ctrsh0"), Vec::<String>::new());
+    let networks = Networks::new(&sb.root);
+    host.enter(|| {
+        assert_eq!(networks.inspect("ctrsh0").unwrap().containers, vec![]);
+        networks.remove("ctrsh0").unwrap();
+    });
+    assert_eq!(host.links(), ["lo"]);
+    assert_eq!(host.nft_tables(), "");
+}
+
+/// A ctrsh killed (SIGKILL) in the middle of a create, once the container
+/// has its lease, veth and port forward, leaves nothing a destroy from
+/// another process does not remove.
+#[test]
+fn a_create_killed_midway_leaves_nothing_after_destroy() {
+    let Some(sb) = sandbox("net-crash") else {
+        return;
+    };
+    let host = Netns::new("host");
+    let _guard = DestroyIn {
+        ns: &host,
+        root: sb.root.clone(),
+    };
+    let mark = sb.dir.join("hook-pid");
+    // The create_runtime hook runs once the network is set up; it says its
+    // pid and waits, so that ctrsh is killed right there.
+    let running = common::RunningScript::spawn(&mut host.ctrsh(
+        &[&sb
+            .script_file(&format!(
+                r#"config.networks = [#{{ type: "bridge", name: "ctrsh0", subnet: "10.88.0.0/24" }}];
+config.ports = [#{{ host: 8080, container: 80 }}];
+config.hooks = #{{ create_runtime: [#{{ path: "/bin/sh", args: ["sh", "-c", "echo $$ > {mark}.tmp && mv {mark}.tmp {mark} && exec sleep 60"] }}] }};
+f.create(id, config);
+"#,
+                mark = mark.display()
+            ))
+            .to_string_lossy()],
+    ));
+    netns::wait_until("the hook", || mark.exists());
+    assert_eq!(leased(&sb.root, "ctrsh0"), [sb.id.clone()]);
+    let veth = ctrsh::runtime::network::veth_name(&sb.root, &sb.id);
+    assert!(host.links().contains(&veth), "{:?}", host.links());
+    assert!(host
+        .exec("nft", &["list", "table", "inet", "ctrsh"])
+        .1
+        .contains("dport 8080"));
+    let hook: i32 = std::fs::read_to_string(&mark)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let ctrsh_pid = running.pid() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(ctrsh_pid),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(hook), nix::sys::signal::SIGKILL);
+    let _ = running.finish();
+
+    host.enter(|| {
+        let f = ctrsh::runtime::Factory::new(&sb.root).unwrap();
+        let c = f.load(&sb.id).unwrap();
+        assert_eq!(c.status().unwrap().to_string(), "creating");
+        c.destroy().unwrap();
+    });
+    assert_eq!(leased(&sb.root, "ctrsh0"), Vec::<String>::new());
+    assert!(!host.links().contains(&veth), "{:?}", host.links());
+    let (_, rules) = host.exec("nft", &["list", "table", "inet", "ctrsh"]);
+    assert!(!rules.contains("dport 8080"), "{rules}");
+    host.enter(|| Networks::new(&sb.root).remove("ctrsh0").unwrap());
+    assert_eq!(host.links(), ["lo"]);
+    assert_eq!(host.nft_tables(), "");
+    sb.assert_nothing_left(&sb.id);
+}

@@ -407,6 +407,7 @@ mod tests {
                 "mounts",
                 "hostname",
                 "networks",
+                "ports",
                 "rlimits",
                 "masked_paths",
                 "readonly_paths",

@@ -59,6 +59,18 @@ fn register_properties(engine: &mut Engine) {
             .map_or(Dynamic::UNIT, |pid| Dynamic::from(INT::from(pid)))
     });
     getter(
+        "ips",
+        &["c: Container", "array"],
+        "The container's addresses on its bridge network (strings, IPv4 first); `[]` without one.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> Array {
+        c.0.ips()
+            .iter()
+            .map(|ip| Dynamic::from(ip.to_string()))
+            .collect()
+    });
+    getter(
         "config",
         &["c: Container", "map"],
         "A copy of the container's config as a map.",

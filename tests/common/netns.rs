@@ -49,6 +49,17 @@ impl Netns {
         cmd
     }
 
+    /// ctrsh making containers in the namespace: `nsenter --net` keeps the
+    /// machine's /sys, and with it the cgroup mounts, which `ip netns
+    /// exec` replaces with a sysfs of the namespace.
+    pub fn ctrsh(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net={}", self.path().display()))
+            .arg(super::CTRSH)
+            .args(args);
+        cmd
+    }
+
     /// `program args...` in the namespace: its exit status and output.
     pub fn exec(&self, program: &str, args: &[&str]) -> (bool, String) {
         let out = self

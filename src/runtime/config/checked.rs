@@ -42,6 +42,8 @@ pub struct CheckedConfig {
     pub mounts: Vec<CheckedMount>,
     pub hostname: Option<String>,
     pub networks: Vec<CheckedNetwork>,
+    /// Host ports forwarded to the container's bridge or pasta network.
+    pub ports: Vec<crate::runtime::network::Port>,
     pub rlimits: Vec<ResourceLimit>,
     /// Absolute paths (runc's defaults when the key is absent).
     pub masked_paths: Vec<PathBuf>,
@@ -320,11 +322,16 @@ pub enum MountKind {
     },
 }
 
-/// An entry of `networks`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// An entry of `networks` ("host" leaves none: the container has no
+/// network namespace of its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CheckedNetwork {
-    /// lo brought up, with its own 127.0.0.1 and ::1.
+    /// lo brought up, with its own 127.0.0.1 and ::1 ("loopback", "none").
     Loopback,
+    /// eth0 on a bridge network, and lo.
+    Bridge(crate::runtime::network::BridgeRequest),
+    /// eth0 from pasta, with the host's addresses, and lo.
+    Pasta,
 }
 
 /// An entry of `rlimits`.

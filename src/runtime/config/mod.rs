@@ -39,6 +39,10 @@ pub struct Config {
     pub mounts: Vec<Mount>,
     pub hostname: Option<String>,
     pub networks: Vec<Network>,
+    /// Ports of the host forwarded to the container (its bridge or pasta
+    /// network).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<crate::runtime::network::Port>,
     pub rlimits: Vec<Rlimit>,
     /// Paths hidden from the container; `None` means runc's defaults.
     pub masked_paths: Option<Vec<String>>,
@@ -413,16 +417,40 @@ pub struct Mount {
     pub propagation: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An entry of `networks`. Which keys each type takes: docs/networks.md.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
-    /// Only "loopback" is supported.
+    /// "loopback" or "none" (lo only), "bridge", "pasta" or "host".
     #[serde(rename = "type")]
     pub kind: String,
+    /// bridge: the network's name, which is its bridge's ("ctrsh0").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// bridge: the network's IPv4 subnet, for a network not made yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// loopback: 127.0.0.1 or ::1; bridge: the container's address, or
+    /// "auto" (the next free one, also when absent).
     #[serde(default)]
     pub address: Option<String>,
+    /// loopback: not used; bridge: the network's gateway.
     #[serde(default)]
     pub gateway: Option<String>,
+    /// bridge: the network's MTU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// bridge: IPv6 too, in a subnet of ctrsh's choosing (true) or this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6>,
+}
+
+/// `ipv6: true` or `ipv6: "fd88::/64"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Ipv6 {
+    On(bool),
+    Subnet(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

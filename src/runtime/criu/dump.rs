@@ -23,6 +23,20 @@ impl Container {
     }
 
     fn checkpoint_in(&self, opts: &CheckpointOptions) -> Result<Checkpoint> {
+        if let Some(net) = self
+            .config()
+            .networks
+            .iter()
+            .find(|n| n.kind == "bridge" || n.kind == "pasta")
+        {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "a container on a \"{}\" network cannot be checkpointed yet",
+                    net.kind
+                ),
+            ));
+        }
         let criu = locate::locate(opts.criu.as_deref())?;
         if opts.pre_dump || opts.parent.is_some() {
             require_dirty_tracking(&criu, opts)?;

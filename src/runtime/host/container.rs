@@ -12,6 +12,7 @@ use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::namespaces::JOIN_ORDER;
 use crate::runtime::launch::start_socket;
 use crate::runtime::launch::{self, Spawn};
+use crate::runtime::network::{pasta, Networks};
 use crate::runtime::suggest;
 use crate::runtime::sys;
 use crate::runtime::sys::proc::Proc;
@@ -185,6 +186,17 @@ impl Container {
     pub fn pid(&self) -> Option<i32> {
         let state = self.read_state().ok()??;
         self.live_init(&state).map(|r| r.pid)
+    }
+
+    /// The addresses of its bridge network (IPv4 first); none for other
+    /// networks, and once destroyed.
+    pub fn ips(&self) -> Vec<std::net::IpAddr> {
+        let state = self.read_state().ok().flatten();
+        let networks = state.map(|s| s.networks).unwrap_or_default();
+        networks
+            .iter()
+            .flat_map(|n| n.addresses.iter().map(|a| a.addr()))
+            .collect()
     }
 
     /// The state and the init of a container that is made and has not
@@ -657,6 +669,12 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
             ..state.clone()
         })?;
     }
+    // The init is gone, and eth0's veth with its network namespace.
+    let root = dir.path.parent().expect("a state dir is in its root");
+    for attachment in &state.networks {
+        Networks::new(root).release(&attachment.network, &state.id)?;
+    }
+    pasta::stop(&dir.path)?;
     dir.remove()
 }
 

@@ -93,6 +93,7 @@ impl Factory {
     /// first (the init joins them before anything else), then the init.
     fn make(&self, id: &str, config: &CheckedConfig) -> Result<Container> {
         let mut made = Provision::begin(&self.root, id, config)?;
+        let name_files = made.lease_networks()?;
         let cgroup = made.cgroup(config, &self.cgroup_name(id))?;
         // The config's own process gets its stdio here, from the creator
         // (an OCI runtime's caller hands it to `create`).
@@ -116,7 +117,14 @@ impl Factory {
         let tree = idmap::rootfs_tree(config, reaper.pid)?;
         let create = ToInit::Create {
             id: id.to_string(),
-            config: Box::new(config.clone()),
+            config: Box::new(CheckedConfig {
+                // The name files first: a mount of the user's may cover them.
+                mounts: name_files
+                    .into_iter()
+                    .chain(config.mounts.clone())
+                    .collect(),
+                ..config.clone()
+            }),
             idmapped_rootfs: tree.is_some(),
             cgroup_dirs: cgroup
                 .as_ref()
@@ -133,6 +141,7 @@ impl Factory {
         // The init builds the rootfs while we put it in its cgroups (a v1
         // cgroup.procs write waits for an RCU grace period, ~10 ms).
         place(cgroup.as_ref(), &launched.chan, &reaper)?;
+        made.connect_networks()?;
         let mut console = None;
         await_ready(&launched.chan, &reaper, id, config, &mut console)?;
         // Until told that the state says "created", the init ends when we

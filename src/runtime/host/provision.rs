@@ -6,12 +6,14 @@
 //! the ctrsh process making it dies, a destroy by any other one does.
 
 use crate::runtime::cgroups::CgroupManager;
-use crate::runtime::config::CheckedConfig;
-use crate::runtime::error::{Error, Result};
+use crate::runtime::config::{CheckedConfig, CheckedMount, CheckedNetwork, MountKind};
+use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::container::{self, Container};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{self, Lock, State, StateDir};
+use crate::runtime::network::{self, pasta, Networks};
 use crate::runtime::sys::proc::Proc;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -42,6 +44,7 @@ impl Provision {
             config: config.clone(),
             cgroup: None,
             oom_kills_seen: 0,
+            networks: vec![],
         };
         let lock = Lock::acquire(&dir.path).and_then(|lock| dir.write(&state).map(|()| lock));
         match lock {
@@ -102,6 +105,83 @@ impl Provision {
         self.state.init_pid = init.pid;
         self.state.init_start_time = stat.start_time;
         self.dir.write(&self.state)
+    }
+
+    /// What the container's `networks` need before its init starts: the
+    /// lease on its bridge network (recorded first) and, with a bridge or
+    /// pasta network, /etc/hosts and /etc/resolv.conf in its state dir.
+    /// Returns the bind mounts of those files, for the init.
+    pub fn lease_networks(&mut self) -> Result<Vec<CheckedMount>> {
+        let id = self.state.id.clone();
+        let networks = self.state.config.networks.clone();
+        let ports = !self.state.config.ports.is_empty();
+        let root = self.dir.path.parent().expect("a state dir is in its root");
+        let rootless = !nix::unistd::geteuid().is_root();
+        let mut addresses = vec![];
+        let mut eth0 = false;
+        for net in &networks {
+            match net {
+                CheckedNetwork::Bridge(_) if rootless => {
+                    return Err(Error::config(
+                        "networks: a \"bridge\" network needs root; an unprivileged user gets one from \"pasta\"",
+                    ))
+                }
+                CheckedNetwork::Bridge(request) => {
+                    let (dir, state) = (&self.dir, &mut self.state);
+                    let attachment = Networks::new(root).join(request, &id, ports, |a| {
+                        state.networks.push(a.clone());
+                        dir.write(state)
+                    })?;
+                    addresses = attachment.addresses;
+                    eth0 = true;
+                }
+                // pasta started by root drops to nobody, who could not
+                // write its pid file into the state dir.
+                CheckedNetwork::Pasta if !rootless => {
+                    return Err(Error::config(
+                        "networks: a \"pasta\" network is for unprivileged users; root uses \"bridge\"",
+                    ))
+                }
+                CheckedNetwork::Pasta => eth0 = true,
+                CheckedNetwork::Loopback => {}
+            }
+        }
+        if !eth0 {
+            return Ok(vec![]);
+        }
+        let hostname = self.state.config.hostname.as_deref().unwrap_or(&id);
+        let ipv6 = addresses.iter().any(|a| a.addr().is_ipv6());
+        let files = network::name_files(&self.dir.path, &[hostname, &id], &addresses, ipv6)?;
+        Ok(files
+            .into_iter()
+            .map(|(source, destination)| CheckedMount {
+                destination: destination.into(),
+                kind: MountKind::Bind {
+                    source,
+                    recursive: false,
+                },
+                options: Default::default(),
+            })
+            .collect())
+    }
+
+    /// eth0 in the network namespace of the init (made by `init`): the veth
+    /// of its bridge network's lease, or pasta; and its ports forwarded.
+    pub fn connect_networks(&self) -> Result<()> {
+        let Some(init) = &self.init else {
+            return Err(Error::state("the container init is not there to connect"));
+        };
+        let config = &self.state.config;
+        let root = self.dir.path.parent().expect("a state dir is in its root");
+        for attachment in &self.state.networks {
+            let netns = format!("/proc/{}/ns/net", init.pid);
+            let netns = std::fs::File::open(&netns).ctx(format!("open {netns}"))?;
+            Networks::new(root).connect(attachment, netns.as_fd(), &config.ports)?;
+        }
+        if config.networks.contains(&CheckedNetwork::Pasta) {
+            pasta::start(init.pid, &config.ports, &self.dir.path)?;
+        }
+        Ok(())
     }
 
     /// Everything is made: record that (`started` for a restored container,

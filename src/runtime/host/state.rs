@@ -3,6 +3,7 @@
 use crate::runtime::cgroups::CgroupManager;
 use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::network::Attachment;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -35,6 +36,11 @@ pub struct State {
     /// OOM kills already reported by `events()`.
     #[serde(default)]
     pub oom_kills_seen: u64,
+    /// The container's place on its bridge network, recorded before its
+    /// lease is written (see `Networks::join`), so that a destroy releases
+    /// what a create that died had leased.
+    #[serde(default)]
+    pub networks: Vec<Attachment>,
 }
 
 /// Seconds since the epoch, now (`State::created`, a checkpoint's time).

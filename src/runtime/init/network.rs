@@ -3,10 +3,11 @@
 use crate::runtime::config::CheckedNetwork;
 use crate::runtime::error::{Context, Result};
 
-/// Bring up what `networks` asks for: lo carries 127.0.0.1/8 and ::1 once
-/// up.
+/// Bring up lo for every network of the container's own namespace
+/// (127.0.0.1/8 and ::1, which lo carries once up); eth0 of a bridge or
+/// pasta network comes from the parent.
 pub fn setup(networks: &[CheckedNetwork]) -> Result<()> {
-    if networks.contains(&CheckedNetwork::Loopback) {
+    if !networks.is_empty() {
         loopback_up()?;
     }
     Ok(())

@@ -16,6 +16,8 @@ mod netlink;
 pub mod pasta;
 mod store;
 
+pub use bridge::veth_name;
+pub use names::name_files;
 pub use store::{Attachment, Member, NetworkInfo, Networks};
 
 use crate::runtime::error::{Error, Result};
@@ -45,7 +47,7 @@ pub struct SubnetSpec {
 /// A network's options as scripts and the command line give them:
 /// `#{ subnet: "10.88.0.0/16", gateway: "10.88.0.1", ipv6: true |
 /// "fd88::/64", mtu: 1500 }`, every key optional.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkOptions {
     pub subnet: Option<IpNet>,
@@ -55,14 +57,85 @@ pub struct NetworkOptions {
 }
 
 /// `ipv6: true` (a unique local /64 of ctrsh's choosing) or a subnet.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Ipv6Choice {
     On(bool),
     Subnet(IpNet),
 }
 
+/// The network a container's config puts it on when it names none.
+pub const DEFAULT_NETWORK: &str = "ctrsh0";
+
+/// A container's place on a bridge network, as its config asks for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BridgeRequest {
+    /// The network's name (its bridge's).
+    pub network: String,
+    /// What the network is made from when it does not exist yet; when it
+    /// does, what is given must be what it has.
+    pub options: NetworkOptions,
+    /// The container's address; None: the next free one.
+    pub address: Option<IpAddr>,
+}
+
 impl NetworkOptions {
+    /// Whether the existing network `net` is what these options ask for;
+    /// the error names the first option it is not.
+    pub fn check_against(&self, net: &Network) -> Result<()> {
+        let fail = |key: &str, want: String, have: String| {
+            Err(Error::config(format!(
+                "{key}: network '{}' exists with {have}, not {want} (leave {key} out, or name another network)",
+                net.name
+            )))
+        };
+        let of_family = |ipv4: bool| {
+            net.subnets
+                .iter()
+                .find(|s| s.subnet.addr().is_ipv4() == ipv4)
+        };
+        let subnet_of =
+            |ipv4: bool| of_family(ipv4).map_or("none".to_string(), |s| s.subnet.to_string());
+        if let Some(subnet) = self.subnet {
+            if of_family(subnet.addr().is_ipv4()).is_none_or(|s| s.subnet != subnet) {
+                return fail(
+                    "subnet",
+                    subnet.to_string(),
+                    subnet_of(subnet.addr().is_ipv4()),
+                );
+            }
+        }
+        if let Some(gateway) = self.gateway {
+            let have = of_family(gateway.is_ipv4()).map(|s| s.gateway);
+            if have != Some(gateway) {
+                let have = have.map_or("none".to_string(), |g| g.to_string());
+                return fail("gateway", gateway.to_string(), format!("gateway {have}"));
+            }
+        }
+        if let Some(mtu) = self.mtu {
+            if mtu != net.mtu {
+                return fail("mtu", mtu.to_string(), format!("mtu {}", net.mtu));
+            }
+        }
+        match self.ipv6 {
+            Some(Ipv6Choice::Subnet(subnet))
+                if of_family(false).is_none_or(|s| s.subnet != subnet) =>
+            {
+                fail(
+                    "ipv6",
+                    subnet.to_string(),
+                    format!("IPv6 subnet {}", subnet_of(false)),
+                )
+            }
+            Some(Ipv6Choice::On(on)) if on != net.has_ipv6() => fail(
+                "ipv6",
+                on.to_string(),
+                format!("IPv6 subnet {}", subnet_of(false)),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// The spec these options ask for; `network` names it in errors.
     pub fn spec(&self, network: &str) -> Result<NetworkSpec> {
         let fail = |why: &str| Error::config(format!("network '{network}': {why}"));

@@ -4,7 +4,34 @@
 use crate::runtime::error::{Context, Result};
 use ipnet::IpNet;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// /etc/hosts (naming `names` on `addresses`) and /etc/resolv.conf (with
+/// IPv6 servers when `ipv6`) of a container, written into its state dir
+/// `dir`: each file and where in the container it goes.
+pub fn name_files(
+    dir: &Path,
+    names: &[&str],
+    addresses: &[IpNet],
+    ipv6: bool,
+) -> Result<Vec<(PathBuf, &'static str)>> {
+    let files = [
+        ("hosts", "/etc/hosts", hosts(names, addresses)),
+        (
+            "resolv.conf",
+            "/etc/resolv.conf",
+            resolv_conf(Path::new("/"), ipv6)?,
+        ),
+    ];
+    files
+        .into_iter()
+        .map(|(name, destination, text)| {
+            let file = dir.join(name);
+            std::fs::write(&file, text).ctx(format!("write {}", file.display()))?;
+            Ok((file, destination))
+        })
+        .collect()
+}
 
 /// Where systemd-resolved keeps the servers its 127.0.0.53 stub forwards to.
 const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";

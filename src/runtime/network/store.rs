@@ -14,7 +14,7 @@ use super::bridge::{self, Owner};
 use super::ipam::{self, Lease, Leases, Process};
 use super::nat;
 use super::netlink::Netlink;
-use super::{Network, NetworkSpec, Port, SubnetSpec};
+use super::{BridgeRequest, Network, NetworkSpec, Port, SubnetSpec};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::state::{write_json, Lock};
 use crate::runtime::sys::proc::Proc;
@@ -214,6 +214,50 @@ impl Networks {
         requested: Option<IpAddr>,
         ports: bool,
     ) -> Result<Attachment> {
+        self.lease_recorded(name, id, requested, ports, |_| Ok(()))
+    }
+
+    /// The network `request` names, made from its options if it does not
+    /// exist (it then stays, as one `create` made), and a lease on it for
+    /// container `id` that `record` records before it is taken: the
+    /// lease is written only once `record` succeeded.
+    pub fn join(
+        &self,
+        request: &BridgeRequest,
+        id: &str,
+        ports: bool,
+        record: impl FnOnce(&Attachment) -> Result<()>,
+    ) -> Result<Attachment> {
+        let name = &request.network;
+        let fail = |e: Error| e.context(format!("network '{name}'"));
+        match self.get(name) {
+            Ok(net) => request.options.check_against(&net).map_err(fail)?,
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                let spec = request.options.spec(name)?;
+                match self.create(name, &spec) {
+                    // Made meanwhile by another create: then it must fit.
+                    Err(e) if e.kind == ErrorKind::Exists => match self.get(name) {
+                        Ok(net) => request.options.check_against(&net).map_err(fail)?,
+                        Err(_) => return Err(e),
+                    },
+                    made => {
+                        made?;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        self.lease_recorded(name, id, request.address, ports, record)
+    }
+
+    fn lease_recorded(
+        &self,
+        name: &str,
+        id: &str,
+        requested: Option<IpAddr>,
+        ports: bool,
+        record: impl FnOnce(&Attachment) -> Result<()>,
+    ) -> Result<Attachment> {
         let fail = |e: Error| e.context(format!("network '{name}'"));
         self.get(name)?;
         let _lock = Lock::acquire(&self.dir.join(name))?;
@@ -259,13 +303,15 @@ impl Networks {
                 &net.gateway_indices(),
             )
             .map_err(fail)?;
-        self.write_leases(name, &leases)?;
-        Ok(Attachment {
+        let attachment = Attachment {
             network: name.to_string(),
             index,
             addresses: net.addresses(index),
             veth: bridge::veth_name(&self.root, id),
-        })
+        };
+        record(&attachment)?;
+        self.write_leases(name, &leases)?;
+        Ok(attachment)
     }
 
     /// The veth of `attachment` into the network namespace `netns` (eth0

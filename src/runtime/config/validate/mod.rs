@@ -5,20 +5,23 @@
 //! rootfs.
 
 use super::checked::{
-    Access, CapSets, CheckedCgroups, CheckedConfig, CheckedMount, CheckedNetwork, DeviceKind,
-    DeviceNode, DeviceRule, Devices, Limits, MountKind, NodeKind, ResourceLimit,
+    Access, CapSets, CheckedCgroups, CheckedConfig, CheckedMount, DeviceKind, DeviceNode,
+    DeviceRule, Devices, Limits, MountKind, NodeKind, ResourceLimit,
 };
 use super::rlimits::Resource;
 use super::{
     defaults, mount_options, Capabilities, Cgroups, Config, Device, Hooks, IdMap, Mount,
     NamespaceKind,
 };
+
+mod networks;
 use crate::runtime::error::describe_io;
 use crate::runtime::seccomp::{self, Seccomp};
 use crate::runtime::{suggest, Error, Result};
 use caps::CapsHashSet;
+pub(super) use networks::networks;
 use std::fmt::Display;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
@@ -101,6 +104,7 @@ pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
         mounts,
         hostname: c.hostname.clone(),
         networks,
+        ports: c.ports.clone(),
         rlimits,
         masked_paths,
         readonly_paths,
@@ -363,45 +367,6 @@ fn hostname(c: &Config) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn networks(c: &Config) -> Result<Vec<CheckedNetwork>> {
-    if !c.networks.is_empty() && c.namespace(NamespaceKind::Net).is_none() {
-        return Err(needs_namespace("networks", NamespaceKind::Net));
-    }
-    let mut checked = Vec::new();
-    for (i, net) in c.networks.iter().enumerate() {
-        if net.kind != "loopback" {
-            return Err(err(
-                format!("networks[{i}].type"),
-                format!(
-                    "unsupported network type '{}': only \"loopback\" is supported",
-                    net.kind
-                ),
-            ));
-        }
-        if let Some(address) = &net.address {
-            let key = format!("networks[{i}].address");
-            let Some(ip) = parse_ip_or_cidr(address) else {
-                return Err(err(
-                    key,
-                    format!(
-                        "'{address}' is not an IPv4/IPv6 address or CIDR (\"127.0.0.1/8\", \"::1/128\")"
-                    ),
-                ));
-            };
-            // The runtime brings lo up, it does not assign addresses: lo
-            // carries 127.0.0.1 and ::1 by itself, and nothing else.
-            if ip != IpAddr::from([127, 0, 0, 1]) && ip != IpAddr::from(Ipv6Addr::LOCALHOST) {
-                return Err(err(
-                    key,
-                    format!("'{address}': a loopback network carries 127.0.0.1 and ::1 only"),
-                ));
-            }
-        }
-        checked.push(CheckedNetwork::Loopback);
-    }
-    Ok(checked)
 }
 
 /// The address of "10.0.0.1", "10.0.0.1/8" or "fd00::1/64".

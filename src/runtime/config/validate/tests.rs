@@ -398,7 +398,7 @@ fn loopback(address: Option<&str>) -> Network {
     Network {
         kind: "loopback".into(),
         address: address.map(str::to_string),
-        gateway: None,
+        ..Network::default()
     }
 }
 
@@ -411,7 +411,7 @@ fn networks_need_net_namespace() {
 }
 
 #[test]
-fn only_loopback_networks_are_supported() {
+fn unknown_network_types_are_named() {
     assert_rejects(
         |c| {
             c.namespaces = ns(&[NamespaceKind::Net]);
@@ -423,7 +423,119 @@ fn only_loopback_networks_are_supported() {
                 },
             ];
         },
-        "networks[1].type: unsupported network type 'veth': only \"loopback\" is supported",
+        "networks[1].type: unknown network type 'veth': one of \"loopback\", \"none\", \"bridge\", \"pasta\", \"host\"",
+    );
+    assert_rejects(
+        |c| {
+            c.namespaces = ns(&[NamespaceKind::Net]);
+            c.networks = vec![Network {
+                kind: "brige".into(),
+                ..Network::default()
+            }];
+        },
+        "networks[0].type: unknown network type 'brige' (did you mean 'bridge'?)",
+    );
+}
+
+fn bridge() -> Network {
+    Network {
+        kind: "bridge".into(),
+        ..Network::default()
+    }
+}
+
+#[test]
+fn bridge_networks_become_requests() {
+    let mut c = Config {
+        namespaces: ns(&[NamespaceKind::Net]),
+        networks: vec![
+            loopback(None),
+            Network {
+                name: Some("web0".into()),
+                subnet: Some("10.88.0.0/24".into()),
+                address: Some("10.88.0.7".into()),
+                ipv6: Some(Ipv6::Subnet("fd88::/64".into())),
+                mtu: Some(1400),
+                ..bridge()
+            },
+        ],
+        ..Config::default()
+    };
+    let checked = super::networks(&c).unwrap();
+    let CheckedNetwork::Bridge(request) = &checked[1] else {
+        panic!("{checked:?}")
+    };
+    assert_eq!(checked[0], CheckedNetwork::Loopback);
+    assert_eq!(request.network, "web0");
+    assert_eq!(request.address, Some("10.88.0.7".parse().unwrap()));
+    assert_eq!(request.options.mtu, Some(1400));
+    c.networks = vec![bridge()];
+    let checked = super::networks(&c).unwrap();
+    let CheckedNetwork::Bridge(request) = &checked[0] else {
+        panic!("{checked:?}")
+    };
+    assert_eq!(request.network, "ctrsh0", "the default network");
+    assert_eq!(request.address, None);
+}
+
+#[test]
+fn bad_network_entries_are_named() {
+    let with_net = |networks: Vec<Network>| {
+        move |c: &mut Config| {
+            c.namespaces = ns(&[NamespaceKind::Net]);
+            c.networks = networks.clone();
+        }
+    };
+    let cases = [
+        (
+            vec![Network { subnet: Some("10.88.0.5/24".into()), ..bridge() }],
+            "networks[0]: network 'ctrsh0': subnet: '10.88.0.5/24' is not a network address (did you mean '10.88.0.0/24'?)",
+        ),
+        (
+            vec![Network { subnet: Some("10.88.0/24".into()), ..bridge() }],
+            "networks[0].subnet: '10.88.0/24' is not a subnet",
+        ),
+        (
+            vec![Network { address: Some("10.88.0.300".into()), ..bridge() }],
+            "networks[0].address: '10.88.0.300' is not an IP address",
+        ),
+        (
+            vec![Network { name: Some("a/b".into()), ..bridge() }],
+            "networks[0].name: 'a/b' is not an interface name",
+        ),
+        (
+            vec![Network { subnet: Some("10.88.0.0/24".into()), ..loopback(None) }],
+            "networks[0].subnet: a \"loopback\" network takes no subnet",
+        ),
+        (
+            vec![bridge(), Network { kind: "pasta".into(), ..Network::default() }],
+            "networks: one \"bridge\" or \"pasta\" network per container (it is eth0)",
+        ),
+        (
+            vec![Network { kind: "host".into(), ..Network::default() }],
+            "networks[0].type: \"host\" shares the host's network: remove \"net\" from namespaces",
+        ),
+    ];
+    for (networks, message) in cases {
+        assert_rejects(with_net(networks), message);
+    }
+    assert_accepts(|c| {
+        c.networks = vec![Network {
+            kind: "host".into(),
+            ..Network::default()
+        }]
+    });
+    assert_rejects(
+        |c| {
+            c.namespaces = ns(&[NamespaceKind::Net]);
+            c.ports = vec![crate::runtime::network::Port {
+                host: 8080,
+                container: 80,
+                protocol: Default::default(),
+                host_ip: None,
+            }];
+        },
+        "ports: need a \"bridge\" or \"pasta\" network to forward to (add one to networks)",
     );
 }
 

@@ -518,48 +518,61 @@ fn script_in(sb: &Sandbox, ns: &Netns, body: &str) -> String {
 }
 
 /// Two containers on one bridge network (made by the first create) get
-/// eth0 with their leases, reach each other (ping, HTTP), and have
-/// /etc/hosts and /etc/resolv.conf; destroying them leaves no veth, lease
-/// or port rule, and the network (the user's now) stays until removed.
+/// eth0 with their leases, reach each other (ping, HTTP), the outside
+/// (through NAT: it sees the host's address) and each other's published
+/// port through the host (hairpin), and have /etc/hosts and
+/// /etc/resolv.conf; the published port answers on the host's address,
+/// on 127.0.0.1 and from the outside. Destroying them leaves no veth,
+/// lease or port rule, and the network stays until removed.
 #[test]
-fn containers_on_a_bridge_talk_and_leave_nothing() {
+fn containers_on_a_bridge_talk_publish_and_leave_nothing() {
     let Some(sb) = sandbox("net-containers") else {
         return;
     };
-    let host = Netns::new("host");
+    let world = World::new(&sb.dir);
+    let host = &world.host;
     let _guard = DestroyIn {
-        ns: &host,
+        ns: host,
         root: sb.root.clone(),
     };
     std::fs::create_dir_all(sb.rootfs.join("www")).unwrap();
     std::fs::write(sb.rootfs.join("www/index.html"), "hello from a\n").unwrap();
     let out = script_in(
         &sb,
-        &host,
-        r#"config.hostname = "web";
-config.networks = [#{ type: "bridge", name: "ctrsh0", subnet: "10.88.0.0/24" }];
+        host,
+        &format!(
+            r#"config.hostname = "web";
+config.networks = [#{{ type: "bridge", name: "ctrsh0", subnet: "10.88.0.0/24" }}];
+config.ports = [#{{ host: 8080, container: 80 }}];
 let a = f.create(id + "-a", config);
 config.hostname = "client";
-config.networks = [#{ type: "bridge", name: "ctrsh0", address: "10.88.0.9" }];
+config.networks = [#{{ type: "bridge", name: "ctrsh0", address: "10.88.0.9" }}];
+config.ports = [];
 let b = f.create(id + "-b", config);
 print("IPS " + a.ips + " " + b.ips);
-a.start(process(#{ args: ["/bin/httpd", "-f", "-p", "80", "-h", "/www"], env: ["PATH=/bin"], stdin: "null", stdout: "null", stderr: "null" }));
-b.start(process(#{ args: ["/bin/sleep", "60"], env: ["PATH=/bin"], stdin: "null", stdout: "null", stderr: "null" }));
+let quiet = #{{ env: ["PATH=/bin"], stdin: "null", stdout: "null", stderr: "null" }};
+a.start(process(quiet + #{{ args: ["/bin/httpd", "-f", "-p", "80", "-h", "/www"] }}));
+b.start(process(quiet + #{{ args: ["/bin/sleep", "60"] }}));
 print("PING " + b.exec(["ping", "-c1", "-W5", a.ips[0]]).code);
-let got = #{ code: -1 };
-for i in 0..200 {
-    got = b.exec(["wget", "-qO-", "http://" + a.ips[0] + "/"]);
-    if got.code == 0 { break; }
-    sleep(0.05);
-}
-print("HTTP " + got.stdout);
-print("HOSTS " + #{ text: a.exec(["cat", "/etc/hosts"]).stdout }.to_json());
-print("RESOLV " + #{ text: a.exec(["cat", "/etc/resolv.conf"]).stdout }.to_json());
+fn fetch(c, url) {{
+    let got = #{{ code: -1, stdout: "" }};
+    for i in 0..200 {{
+        got = c.exec(["wget", "-qO-", url]);
+        if got.code == 0 {{ break; }}
+        sleep(0.05);
+    }}
+    let text = got.stdout;
+    text.trim();
+    text
+}}
+print("HTTP " + fetch(b, "http://" + a.ips[0] + "/"));
+print("HAIRPIN " + fetch(b, "http://{HOST_IP}:8080/"));
+print("OUTSIDE " + fetch(b, "http://{OUTSIDE_IP}/cgi-bin/addr"));
+print("HOSTS " + #{{ text: a.exec(["cat", "/etc/hosts"]).stdout }}.to_json());
+print("RESOLV " + #{{ text: a.exec(["cat", "/etc/resolv.conf"]).stdout }}.to_json());
 print("ETH0 " + b.exec(["ip", "-o", "-4", "addr", "show", "eth0"]).stdout);
-a.destroy();
-b.destroy();
-print("IPS AFTER " + a.ips);
-"#,
+"#
+        ),
     );
     let line = |prefix: &str| -> String {
         out.lines()
@@ -570,6 +583,8 @@ print("IPS AFTER " + a.ips);
     assert_eq!(line("IPS "), "[\"10.88.0.2\"] [\"10.88.0.9\"]");
     assert_eq!(line("PING "), "0");
     assert_eq!(line("HTTP "), "hello from a");
+    assert_eq!(line("HAIRPIN "), "hello from a");
+    assert_eq!(line("OUTSIDE "), HOST_IP, "the outside sees the host");
     let text = |prefix: &str| -> String {
         let v: serde_json::Value = serde_json::from_str(&line(prefix)).unwrap();
         v["text"].as_str().unwrap().to_string()
@@ -580,22 +595,38 @@ print("IPS AFTER " + a.ips);
         hosts.ends_with(&format!("10.88.0.2\tweb {}-a\n", sb.id)),
         "{hosts}"
     );
-    let resolv = text("RESOLV ");
     let expected = host.enter(|| {
         ctrsh::runtime::network::names::resolv_conf(std::path::Path::new("/"), false).unwrap()
     });
-    assert_eq!(resolv, expected);
+    assert_eq!(text("RESOLV "), expected);
     assert!(line("ETH0 ").contains("inet 10.88.0.9/24"), "{out}");
-    assert_eq!(line("IPS AFTER "), "[]");
 
-    assert_eq!(host.links(), ["lo", "ctrsh0"], "no veth is left");
+    let hello = (true, "hello from a\n".to_string());
+    let published = |ns: &Netns, ip: &str| ns.fetch(&format!("http://{ip}:8080/"));
+    assert_eq!(published(host, HOST_IP), hello, "host, own address");
+    assert_eq!(published(host, "127.0.0.1"), hello, "host, loopback");
+    assert_eq!(published(&world.outside, HOST_IP), hello, "outside");
+
+    let out = script_in(
+        &sb,
+        host,
+        r#"let a = f.load(id + "-a");
+a.destroy();
+f.load(id + "-b").destroy();
+print("IPS AFTER " + a.ips);"#,
+    );
+    assert!(out.contains("IPS AFTER []"), "{out}");
+    assert_eq!(
+        host.links(),
+        ["lo", "to-outside", "ctrsh0"],
+        "no veth is left"
+    );
     assert_eq!(leased(&sb.root, "ctrsh0"), Vec::<String>::new());
+    let (_, rules) = host.exec("nft", &["list", "table", "inet", "ctrsh"]);
+    assert!(!rules.contains("dport"), "no port rule is left: {rules}");
     let networks = Networks::new(&sb.root);
-    host.enter(|| {
-        assert_eq!(networks.inspect("ctrsh0").unwrap().containers, vec![]);
-        networks.remove("ctrsh0").unwrap();
-    });
-    assert_eq!(host.links(), ["lo"]);
+    host.enter(|| networks.remove("ctrsh0").unwrap());
+    assert_eq!(host.links(), ["lo", "to-outside"]);
     assert_eq!(host.nft_tables(), "");
 }
 
@@ -628,7 +659,7 @@ f.create(id, config);
             .to_string_lossy()],
     ));
     netns::wait_until("the hook", || mark.exists());
-    assert_eq!(leased(&sb.root, "ctrsh0"), [sb.id.clone()]);
+    assert_eq!(leased(&sb.root, "ctrsh0"), std::slice::from_ref(&sb.id));
     let veth = ctrsh::runtime::network::veth_name(&sb.root, &sb.id);
     assert!(host.links().contains(&veth), "{:?}", host.links());
     assert!(host

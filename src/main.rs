@@ -1,11 +1,12 @@
 //! The `ctrsh` command: run a script (file, `-e`, stdin), the OCI runtime's
 //! command line (`ctrsh oci ...`, or runc's when run under another name),
-//! or the hidden `ctrsh init` that a container's init process re-executes
-//! into.
+//! a family of verbs for people (cli/), or the hidden `ctrsh init` that a
+//! container's init process re-executes into.
 
+use ctrsh::cli::{self, signals};
 use ctrsh::oci::cli as oci;
 use ctrsh::runtime::error::describe_io;
-use ctrsh::script::{self, Ending};
+use ctrsh::script::{self, interrupt, made, Ending};
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
@@ -19,6 +20,11 @@ usage:
   ctrsh                      the interactive prompt on a terminal; otherwise
                              run the script read from standard input
   ctrsh -i [ARGS...]         the interactive prompt, even without a terminal
+  ctrsh ls                   a state root's containers and their states
+  ctrsh rm ID... | --all     destroy containers
+  ctrsh shell ID [CMD...]    a shell (or CMD) in a running container
+  ctrsh sandbox CMD...       CMD in a throwaway container
+                             (ctrsh ls --help: the options of these four)
   ctrsh image COMMAND        pull, import, list, remove, prune, tag images
                              (ctrsh image --help)
   ctrsh network COMMAND      create, list, inspect, remove bridge networks
@@ -27,7 +33,7 @@ usage:
                              run under any name but ctrsh is one too
   ctrsh --help | --version
 
-A script whose name is a command (image, network, oci) is run as ./image.
+A script whose name is a command (ls, image, oci, ...) is run as ./ls.
 A script may start with `#!/usr/bin/env ctrsh`. The exit status is the
 script's exit(n), 0 when it runs to the end, 1 when it fails (with
 file:line:column: message on standard error), 130 when interrupted.
@@ -47,6 +53,8 @@ enum Command {
     Help,
     Version,
     Init,
+    /// `ctrsh ls|rm|shell|sandbox ...`: containers' one-liners.
+    Containers(String, Vec<String>),
     /// `ctrsh image ...`: the image store's one-liners.
     Image(Vec<String>),
     /// `ctrsh network ...`: the networks' one-liners.
@@ -80,6 +88,7 @@ fn parse(mut argv: Vec<String>) -> Result<Command, String> {
         "-h" | "--help" => Ok(Command::Help),
         "-V" | "--version" => Ok(Command::Version),
         "init" => Ok(Command::Init),
+        verb if cli::containers::VERBS.contains(&verb) => Ok(Command::Containers(first, argv)),
         "image" => Ok(Command::Image(argv)),
         "network" => Ok(Command::Network(argv)),
         "oci" => Ok(Command::Oci(argv)),
@@ -117,27 +126,6 @@ fn read(source: Source) -> Result<(String, String), String> {
     }
 }
 
-extern "C" fn on_sigint(_: libc::c_int) {
-    // The first Ctrl-C stops the script at its next operation (or sleep);
-    // a second one, e.g. while a native call blocks, ends ctrsh at once.
-    if script::interrupt() {
-        unsafe { libc::_exit(130) };
-    }
-}
-
-fn catch_ctrl_c() {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(
-        SigHandler::Handler(on_sigint),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    // SAFETY: the handler only does an atomic swap and _exit.
-    if let Err(e) = unsafe { sigaction(Signal::SIGINT, &action) } {
-        eprintln!("ctrsh: cannot handle Ctrl-C: {e}");
-    }
-}
-
 fn run(source: Source, args: Vec<String>) -> u8 {
     let (name, code) = match read(source) {
         Ok(script) => script,
@@ -146,12 +134,15 @@ fn run(source: Source, args: Vec<String>) -> u8 {
             return 1;
         }
     };
-    catch_ctrl_c();
+    signals::install();
     let ending = script::run_script(&script::engine(args), &name, &code);
     match &ending {
         Ending::Failed(message) => eprintln!("{message}"),
-        Ending::Interrupted => eprintln!("{name}: interrupted"),
+        Ending::Interrupted(sig) => eprintln!("{name}: interrupted by {}", interrupt::name(*sig)),
         Ending::Finished | Ending::Exit(_) => {}
+    }
+    for failure in made::end().failed {
+        eprintln!("ctrsh: {failure}");
     }
     // Exit statuses are 0-255; exit() already refuses anything else.
     u8::try_from(ending.status()).unwrap_or(1)
@@ -179,8 +170,9 @@ fn main() -> ExitCode {
     };
     let status = match command {
         Ok(Command::Init) => ctrsh::runtime::init::main(),
-        Ok(Command::Image(args)) => ctrsh::cli::image::main(args),
-        Ok(Command::Network(args)) => ctrsh::cli::network::main(args),
+        Ok(Command::Containers(verb, args)) => cli::containers::main(&verb, args),
+        Ok(Command::Image(args)) => cli::image::main(args),
+        Ok(Command::Network(args)) => cli::network::main(args),
         Ok(Command::Oci(args)) => oci::main(args),
         Ok(Command::Help) => {
             println!("{USAGE}");
@@ -191,7 +183,7 @@ fn main() -> ExitCode {
             0
         }
         Ok(Command::Interactive { args }) => {
-            catch_ctrl_c();
+            signals::install();
             // The REPL's own exit(n) is limited to 0-255 like a script's.
             u8::try_from(ctrsh::repl::run(script::engine(args))).unwrap_or(1)
         }

@@ -120,7 +120,7 @@ print("PORTS " + c2.exec(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"
         restored = rhai_str(&restored),
         after = path_str(&after),
     ));
-    assert!(out.contains("ORIG stopped\n"), "{out}");
+    assert!(out.contains("ORIG destroyed\n"), "{out}");
     assert!(out.contains(&format!("CKID {}\n", sb.id)), "{out}");
     assert!(out.contains("STATE running\n"), "{out}");
     // Nothing in the container could change its network namespace, so the

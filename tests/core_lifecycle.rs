@@ -271,7 +271,7 @@ c.destroy();
     sb.assert_nothing_left(id);
 }
 
-/// A destroyed container is stopped: starting it again is a state error
+/// A destroyed container says so: starting it again is a state error
 /// that names it, not a failed system call on its removed state dir.
 #[test]
 fn start_after_destroy_is_a_state_error() {

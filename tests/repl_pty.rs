@@ -44,20 +44,26 @@ fn repl(home: &Path) -> Pty {
 }
 
 const PROMPT: &str = "ctrsh> ";
+const MORE: &str = "...> ";
 
 #[test]
-fn tab_completes_methods_in_turn() {
+fn tab_completes_and_lists_what_is_ambiguous() {
     let home = Home::new("complete");
     let mut repl = repl(&home.0);
     repl.expect(PROMPT);
-    // The prompt's default completion is circular: each Tab shows the next
-    // candidate in the line.
-    repl.send("c.sta\t");
-    repl.expect("c.start");
+    repl.send("let p = process(#{ args: [\"/bin/true\"] });\r");
+    repl.expect(PROMPT);
+    // An ambiguous Tab completes what the candidates share; a second one
+    // lists them. A variable's members are its type's.
+    repl.send("p.std\t");
+    repl.expect("p.std");
     repl.send("\t");
-    repl.expect("c.state");
-    repl.send("\t");
-    repl.expect("c.stats");
+    let listed = repl.expect("stdout_blob");
+    for name in ["stderr", "stderr_blob", "stdout"] {
+        assert!(listed.contains(name), "{listed}");
+    }
+    repl.send("o\t");
+    repl.expect("p.stdout");
     // Ctrl-C drops the line; the prompt is back and still works.
     repl.send("\x03");
     repl.expect(PROMPT);
@@ -72,12 +78,17 @@ fn a_function_typed_over_three_lines() {
     let home = Home::new("multiline");
     let mut repl = repl(&home.0);
     repl.expect(PROMPT);
-    // Line by line, each shown before the next is typed, as a person would.
-    for line in ["fn triple(x) {", "    x * 3", "}"] {
+    // Line by line, each typed at its prompt and shown before the next, as
+    // a person would: the unfinished input's lines get the `...> ` prompt.
+    repl.send("fn triple(x) {");
+    repl.expect("fn triple(x) {");
+    for line in ["    x * 3", "}"] {
+        repl.send("\r");
+        repl.expect(MORE);
         repl.send(line);
         repl.expect(line);
-        repl.send("\r");
     }
+    repl.send("\r");
     repl.expect(PROMPT);
     repl.send("triple(14)\r");
     repl.expect("triple(14)\n42\n");

@@ -96,10 +96,13 @@ impl Completion {
             // "network::create(...)": a function of a module.
             let name = sig.split('(').next().unwrap_or_default();
             if let Some((module, function)) = name.split_once("::") {
-                module_functions
-                    .entry(module.to_string())
-                    .or_default()
-                    .push(function.to_string());
+                // "rootfs::" alone describes the module.
+                if !function.is_empty() {
+                    module_functions
+                        .entry(module.to_string())
+                        .or_default()
+                        .push(function.to_string());
+                }
                 if !functions.contains(&format!("{module}::")) {
                     functions.push(format!("{module}::"));
                 }
@@ -215,17 +218,24 @@ fn matching<'a>(pool: impl IntoIterator<Item = &'a String>, word: &str) -> Vec<P
 
 impl Completion {
     /// What may follow `receiver.`: the members of its type when it is a
-    /// variable whose type the API knows, otherwise every member.
+    /// variable holding one of the API's types; nothing for another
+    /// variable or an unknown name (a misspelt variable would only be
+    /// offered methods it does not have); every member after a call or an
+    /// index (`factory().`, `cs[0].`).
     fn members_for(&self, before_dot: &str) -> Vec<&String> {
         let receiver = before_dot.strip_suffix('.').unwrap_or(before_dot);
         let name_start = receiver
             .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
             .map_or(0, |i| i + 1);
-        let typed = self
-            .variable_types
-            .get(&receiver[name_start..])
-            .and_then(|ty| self.members_of.get(ty));
-        typed.unwrap_or(&self.members).iter().collect()
+        let name = &receiver[name_start..];
+        if name.is_empty() {
+            return self.members.iter().collect();
+        }
+        self.variable_types
+            .get(name)
+            .and_then(|ty| self.members_of.get(ty))
+            .map(|members| members.iter().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -377,13 +387,18 @@ mod tests {
         let mut c = completion();
         assert_eq!(c.candidates("let f = fact", 12).0, 8);
         assert_eq!(names(&c, "let f = fact"), vec!["factory"]);
-        assert_eq!(names(&c, "c.sta"), vec!["start", "state", "stats"]);
         assert_eq!(names(&c, "print(cont"), vec!["container"]);
-        // A variable whose type is known gets only its type's members
-        // (an untyped one, every member: "signal" of Container and Process).
-        assert!(names(&c, "x.sig").contains(&"signal".to_string()));
+        // A variable whose type is known gets only its type's members; an
+        // unknown name or a plain value nothing; a call's result every member.
+        assert!(names(&c, "x.sig").is_empty());
+        c.variable_types.insert("n".into(), "i64".into());
+        assert!(names(&c, "n.sig").is_empty());
+        assert!(names(&c, "factory().sig").contains(&"signal".to_string()));
         c.variable_types.insert("p".into(), "Process".into());
-        assert_eq!(names(&c, "p.s"), vec!["signal", "stderr", "stdout"]);
+        assert_eq!(
+            names(&c, "p.s"),
+            vec!["signal", "stderr", "stderr_blob", "stdout", "stdout_blob"]
+        );
         c.variable_types.insert("c".into(), "Container".into());
         assert_eq!(names(&c, "c.sta"), vec!["start", "state", "stats"]);
         assert!(names(&c, "// fact").is_empty());

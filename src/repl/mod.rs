@@ -7,8 +7,10 @@ mod complete;
 mod highlight;
 mod lex;
 mod session;
+mod show;
 
-use crate::script::{self, ApiEntry};
+use crate::runtime::Status;
+use crate::script::{self, interrupt, made, ApiEntry};
 use complete::Completion;
 use rhai::{Engine, LexError, ParseErrorType, Position};
 use rustyline::completion::{Completer, Pair};
@@ -16,8 +18,8 @@ use rustyline::error::ReadlineError;
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Context, Editor, Helper};
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Context, Editor, Helper};
 use session::{Session, Step};
 use std::borrow::Cow;
 use std::io::IsTerminal;
@@ -25,15 +27,20 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 const PROMPT: &str = "ctrsh> ";
-/// The prompt for the next line of an unfinished input (non-terminal stdin;
-/// on a terminal rustyline keeps editing the same input).
+/// The prompt for the next line of an unfinished input.
 const MORE: &str = "...> ";
 
 /// Runs the prompt until `:quit`, Ctrl-D or `exit(code)`; returns the exit status.
 pub fn run(engine: Engine) -> i32 {
     let engine = Rc::new(engine);
-    let api = script::api(&engine);
-    let mut editor = match Editor::<ReplHelper, FileHistory>::new() {
+    let mut api = script::api(&engine);
+    api.extend(script::stdlib::api(&engine));
+    // An ambiguous Tab completes what the candidates share, and a second
+    // one lists them.
+    let config = rustyline::Config::builder()
+        .completion_type(CompletionType::List)
+        .build();
+    let mut editor = match Editor::<ReplHelper, FileHistory>::with_config(config) {
         Ok(editor) => editor,
         Err(e) => {
             eprintln!("ctrsh: cannot start the prompt: {e}");
@@ -41,7 +48,6 @@ pub fn run(engine: Engine) -> i32 {
         }
     };
     editor.set_helper(Some(ReplHelper {
-        engine: engine.clone(),
         completion: Completion::new(&api),
         colour: std::io::stdout().is_terminal(),
     }));
@@ -73,7 +79,7 @@ pub fn run(engine: Engine) -> i32 {
             continue;
         }
         let _ = editor.add_history_entry(input.as_str());
-        if let Some(command) = input.trim().strip_prefix(':') {
+        if let Some(command) = as_command(&input) {
             match run_command(command, &api, &mut session) {
                 Flow::Continue => {}
                 Flow::Quit => break,
@@ -86,6 +92,12 @@ pub fn run(engine: Engine) -> i32 {
             status = code;
             break;
         }
+        // SIGTERM or SIGHUP while an input ran: it was interrupted, and
+        // the prompt ends too.
+        if let Some(sig) = interrupt::signal().filter(|&s| s != libc::SIGINT) {
+            status = 128 + sig;
+            break;
+        }
         if let Some(helper) = editor.helper_mut() {
             helper.completion.variables = session.variables();
             helper.completion.variable_types = session.variable_types();
@@ -96,7 +108,60 @@ pub fn run(engine: Engine) -> i32 {
             eprintln!("ctrsh: cannot save history to {}: {e}", path.display());
         }
     }
+    eprint!("{}", on_leaving(made::end()));
     status
+}
+
+/// A typed `:command`, or a bare `exit`, `quit` or `help` (which are not
+/// Rhai) as the command of that name.
+fn as_command(input: &str) -> Option<&str> {
+    let input = input.trim();
+    match input.strip_prefix(':') {
+        Some(command) => Some(command),
+        None => ["exit", "quit", "help"].contains(&input).then_some(input),
+    }
+}
+
+/// What leaving the prompt did to the containers made there: the
+/// throwaway ones are destroyed, the others that still run are named,
+/// with how to remove them.
+fn on_leaving(ended: made::Ended) -> String {
+    let mut text = String::new();
+    if !ended.destroyed.is_empty() {
+        text += &format!(
+            "destroyed the throwaway containers {}\n",
+            ended.destroyed.join(", ")
+        );
+    }
+    for failure in &ended.failed {
+        text += &format!("ctrsh: {failure}\n");
+    }
+    let running: Vec<&made::Left> = ended
+        .left
+        .iter()
+        .filter(|l| l.status != Status::Stopped)
+        .collect();
+    if running.is_empty() {
+        return text;
+    }
+    let names: Vec<String> = running
+        .iter()
+        .map(|l| format!("{} ({})", l.id, l.status))
+        .collect();
+    text += &format!("still running, made at this prompt: {}\n", names.join(", "));
+    // One command per state root.
+    let mut roots: Vec<&std::path::Path> = running.iter().map(|l| l.root.as_path()).collect();
+    roots.sort();
+    roots.dedup();
+    for root in roots {
+        let ids: Vec<&str> = running
+            .iter()
+            .filter(|l| l.root == root)
+            .map(|l| l.id.as_str())
+            .collect();
+        text += &format!("  remove with: {}\n", made::rm_command(root, &ids));
+    }
+    text
 }
 
 /// Prints how an evaluation ended; the exit status if it was `exit(code)`.
@@ -120,8 +185,8 @@ fn history_path() -> Option<PathBuf> {
 }
 
 /// One complete input, or `None` at end of input. Ctrl-C at the prompt
-/// discards the line. Unfinished input read without a terminal (where the
-/// validator cannot ask for more) is completed with further lines here.
+/// discards the input. An unfinished input continues with further lines,
+/// each read after the `...> ` prompt.
 fn read_input(
     editor: &mut Editor<ReplHelper, FileHistory>,
     engine: &Engine,
@@ -231,10 +296,8 @@ fn help(api: &[ApiEntry], word: Option<&str>) -> String {
     text
 }
 
-/// rustyline's hooks: validation (multi-line input), completion and
-/// colours.
+/// rustyline's hooks: completion and colours.
 struct ReplHelper {
-    engine: Rc<Engine>,
     completion: Completion,
     /// Colour the input: only when stdout is a terminal.
     colour: bool,
@@ -253,15 +316,9 @@ impl Completer for ReplHelper {
     }
 }
 
-impl Validator for ReplHelper {
-    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if is_incomplete(&self.engine, ctx.input()) {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
-        })
-    }
-}
+/// Every line is accepted as typed: `read_input` asks for the rest of an
+/// unfinished input with a prompt of its own.
+impl Validator for ReplHelper {}
 
 impl Hinter for ReplHelper {
     type Hint = String;

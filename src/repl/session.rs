@@ -1,8 +1,8 @@
 //! One prompt session's state and evaluation: typed inputs and `:load`ed
 //! files run in the same scope.
 
-use crate::script;
-use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
+use crate::script::{self, interrupt, Ending};
+use rhai::{Dynamic, Engine, Scope, AST};
 use std::rc::Rc;
 
 /// What error positions of typed input are prefixed with.
@@ -66,7 +66,7 @@ impl Session {
     /// Compiles `input` (named `source` in errors) and runs it after the
     /// session's imports, with its functions.
     fn run(&mut self, source: &str, input: &str) -> Step {
-        script::clear_interrupt();
+        interrupt::clear();
         let ast = match self.engine.compile_with_scope(&self.scope, input) {
             Ok(ast) => ast,
             Err(err) => return Step::Failed(script::describe(source, &err.into())),
@@ -76,41 +76,43 @@ impl Session {
             Err(err) => return Step::Failed(script::describe(SOURCE, &err.into())),
         };
         let program = imports.merge(&self.functions).merge(&ast);
-        let result = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
+        let result = {
+            let _running = interrupt::running_guard();
+            self.engine
+                .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program)
+        };
         self.functions.combine(ast.clone_functions_only());
-        match result {
-            Ok(value) => {
-                self.imports.extend(
-                    input
-                        .lines()
-                        .map(str::trim)
-                        .filter(|l| l.starts_with("import "))
-                        .map(String::from),
-                );
-                if let Some(code) = script::exit_status(&value) {
-                    Step::Exit(code)
-                } else if value.is_unit() {
-                    Step::Nothing
-                } else {
-                    Step::Value(self.show(value))
-                }
-            }
-            Err(_) if script::is_interrupted() => Step::Interrupted,
-            Err(err) => match *err {
-                EvalAltResult::ErrorTerminated(..) => Step::Interrupted,
-                err => Step::Failed(script::describe(source, &err)),
+        if result.is_ok() {
+            self.imports.extend(
+                input
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with("import "))
+                    .map(String::from),
+            );
+        }
+        let value = result.as_ref().ok().cloned();
+        match script::ending(source, result) {
+            Ending::Finished => match value {
+                Some(value) if !value.is_unit() => Step::Value(self.show(value)),
+                _ => Step::Nothing,
             },
+            Ending::Exit(code) => Step::Exit(code),
+            Ending::Failed(message) => Step::Failed(message),
+            Ending::Interrupted(_) => Step::Interrupted,
         }
     }
 
+    /// `value` as the prompt shows it (show.rs), with the engine's `to_debug`.
     fn show(&self, value: Dynamic) -> String {
-        let mut scope = Scope::new();
-        scope.push_dynamic("value", value.clone());
-        self.engine
-            .eval_ast_with_scope::<String>(&mut scope, &self.show)
-            .unwrap_or_else(|_| value.to_string())
+        let debug = |value: &Dynamic| {
+            let mut scope = Scope::new();
+            scope.push_dynamic("value", value.clone());
+            self.engine
+                .eval_ast_with_scope::<String>(&mut scope, &self.show)
+                .unwrap_or_else(|_| value.to_string())
+        };
+        super::show::show(&value, &debug)
     }
 
     /// Each variable's type, by the name the engine registered it under

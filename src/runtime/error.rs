@@ -18,6 +18,8 @@ pub enum ErrorKind {
     System,
     /// The host lacks something the operation needs.
     Unsupported,
+    /// Ctrl-C, SIGTERM or SIGHUP ended a blocking wait.
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -29,6 +31,7 @@ impl ErrorKind {
             ErrorKind::State => "state",
             ErrorKind::System => "system",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }

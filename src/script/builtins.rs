@@ -3,40 +3,11 @@
 
 use super::convert::to_script;
 use super::errors::{narrow, raise, ScriptResult};
-use super::func;
+use super::{func, interrupt};
 use crate::runtime::{self, config::defaults};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, Position, FLOAT, INT};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// Set by ctrsh's SIGINT handler; a running script stops at its next
-/// operation, and `sleep` checks it while it waits.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Asks the running script to stop, and the runtime to end a blocking wait
-/// (`p.wait()`) early; returns whether it had already been asked.
-/// Async-signal-safe (atomic stores only), for ctrsh's SIGINT handler.
-pub fn interrupt() -> bool {
-    runtime::INTERRUPTED.store(true, Ordering::SeqCst);
-    INTERRUPTED.swap(true, Ordering::SeqCst)
-}
-
-/// Forgets a Ctrl-C once it has stopped a script, so the REPL can go on.
-pub fn clear_interrupt() {
-    INTERRUPTED.store(false, Ordering::SeqCst);
-    runtime::INTERRUPTED.store(false, Ordering::SeqCst);
-}
-
-/// Whether Ctrl-C was pressed: then whatever error ended the script (an
-/// interrupted wait raises one) is reported as an interruption.
-pub fn is_interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
-fn interrupted() -> Box<EvalAltResult> {
-    EvalAltResult::ErrorTerminated("interrupted".into(), Position::NONE).into()
-}
 
 /// What `exit(code)` ends evaluation with. Scripts cannot make one, so a
 /// script's last value is never mistaken for an exit status.
@@ -59,11 +30,11 @@ pub fn register(engine: &mut Engine, args: Vec<String>) {
         let _ = writeln!(std::io::stdout(), "{text}");
     });
 
-    engine.on_progress(|_| {
-        INTERRUPTED
-            .load(Ordering::SeqCst)
-            .then(|| Dynamic::from("interrupted"))
-    });
+    // A pending Ctrl-C is raised at the next variable access: a catchable
+    // error at a statement boundary of nearly any script (on_progress could
+    // only end the script, uncatchably).
+    #[allow(deprecated)] // "volatile", not deprecated
+    engine.on_var(|_, _, _| interrupt::take().map(|()| None));
 
     func(
         "env",
@@ -138,9 +109,7 @@ fn sleep(seconds: FLOAT) -> ScriptResult<()> {
             )))
         })?;
     loop {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            return Err(interrupted());
-        }
+        interrupt::take()?;
         let now = Instant::now();
         if now >= end {
             return Ok(());

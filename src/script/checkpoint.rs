@@ -203,9 +203,9 @@ pub fn register(engine: &mut Engine) {
     .register_into_engine(
         engine,
         |f: &mut FactoryHandle, id: &str, ck: CheckpointHandle| -> ScriptResult<ContainerHandle> {
-            f.0.restore(id, &ck.0, &RestoreOptions::default())
-                .or_raise()
-                .map(ContainerHandle::new)
+            f.recorded(id, false, || {
+                f.0.restore(id, &ck.0, &RestoreOptions::default())
+            })
         },
     );
     func(
@@ -222,9 +222,7 @@ pub fn register(engine: &mut Engine) {
          overrides: Map|
          -> ScriptResult<ContainerHandle> {
             let opts = restore_options(&ck.0, overrides)?;
-            f.0.restore(id, &ck.0, &opts)
-                .or_raise()
-                .map(ContainerHandle::new)
+            f.recorded(id, false, || f.0.restore(id, &ck.0, &opts))
         },
     );
     func(

@@ -2,9 +2,9 @@
 
 use super::convert::{to_json_map, to_script, to_strings};
 use super::errors::{narrow, raise, OrRaise, ScriptResult};
-use super::process::{signal_number, ProcessHandle};
+use super::process::{blob, signal_number, text, ProcessHandle};
 use super::{func, getter, register_display, register_equality, setter};
-use crate::runtime::{self, Container, Process, ProcessSpec};
+use crate::runtime::{self, Container};
 use rhai::{Array, Dynamic, Engine, Map, INT};
 use std::sync::Arc;
 
@@ -130,7 +130,7 @@ fn register_operations(engine: &mut Engine) {
     func(
         "exec",
         &["c: Container", "args: array", "map"],
-        "Run `args` in the running container; returns `#{code, stdout, stderr}`.",
+        "Run `args` in the running container; returns `#{code, stdout, stderr, stdout_blob, stderr_blob}`.",
     )
     .with_volatility(true)
     .register_into_engine(
@@ -139,8 +139,10 @@ fn register_operations(engine: &mut Engine) {
             let out = c.0.exec(to_strings(args, "exec args")?).or_raise()?;
             let mut map = Map::new();
             map.insert("code".into(), INT::from(out.code).into());
-            map.insert("stdout".into(), out.stdout.into());
-            map.insert("stderr".into(), out.stderr.into());
+            map.insert("stdout".into(), text(Some(&out.stdout)));
+            map.insert("stderr".into(), text(Some(&out.stderr)));
+            map.insert("stdout_blob".into(), blob(Some(&out.stdout)));
+            map.insert("stderr_blob".into(), blob(Some(&out.stderr)));
             Ok(map)
         },
     );
@@ -200,23 +202,11 @@ fn register_terminal(engine: &mut Engine) {
     func(
         "shell",
         &["c: Container", "int"],
-        "Run an interactive /bin/sh with a terminal in the running container; returns its exit code.",
+        "Run an interactive /bin/sh with your terminal beside the running workload; returns its exit code.",
     )
     .with_volatility(true)
     .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<INT> {
-        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
-        let mut p = Process::new(ProcessSpec {
-            args: vec!["/bin/sh".into()],
-            env: vec![
-                format!("PATH={}", runtime::host::process::DEFAULT_PATH),
-                format!("TERM={term}"),
-            ],
-            terminal: true,
-            ..Default::default()
-        })
-        .or_raise()?;
-        c.0.start(&mut p).or_raise()?;
-        p.attach().or_raise().map(INT::from)
+        c.0.shell(vec![]).or_raise().map(INT::from)
     });
 }
 

@@ -151,11 +151,14 @@ fn serde_message(err: &EvalAltResult) -> String {
     }
 }
 
-/// The script-side name of a Rust type in a mismatch ("alloc::vec::Vec<..>"
-/// is an array to the person who wrote the map).
-fn script_type_name(rust: &str) -> &str {
+/// The script-side name of a Rust or Rhai type ("alloc::vec::Vec<..>" is
+/// an array, "i64" an int, "&str | ImmutableString | String" a string to
+/// the person who wrote the script).
+pub fn script_type_name(rust: &str) -> &str {
     let last = rust.rsplit("::").next().unwrap_or(rust);
     match last {
+        _ if rust.contains("ImmutableString") => "string",
+        _ if rust.contains("Vec<u8>") => "blob",
         _ if rust.contains("Vec<") => "array",
         _ if rust.contains("Map<") => "map",
         "PathBuf" | "String" | "str" | "&str" | "ImmutableString" => "string",

@@ -10,10 +10,27 @@ pub type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
 /// A runtime error thrown as `#{kind, message}`, so a script can branch on
 /// `e.kind` in `catch (e)`. Rhai fills in the call position.
 pub fn raise(err: runtime::Error) -> Box<EvalAltResult> {
+    if err.kind == runtime::ErrorKind::Interrupted {
+        return super::interrupt::from_runtime();
+    }
     let mut map = Map::new();
     map.insert("kind".into(), err.kind.as_str().into());
     map.insert("message".into(), err.message.into());
     EvalAltResult::ErrorRuntime(map.into(), Position::NONE).into()
+}
+
+/// The `kind` of a thrown `#{kind, message}` error, looking through the
+/// function calls and imports it passed.
+pub fn thrown_kind(err: &EvalAltResult) -> Option<String> {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => thrown_kind(inner),
+        EvalAltResult::ErrorRuntime(value, _) => value
+            .read_lock::<Map>()?
+            .get("kind")
+            .map(|kind| kind.to_string()),
+        _ => None,
+    }
 }
 
 /// `.or_raise()` on a runtime result: the script-facing form of `?`.
@@ -93,7 +110,7 @@ fn message(err: &EvalAltResult) -> String {
     match err {
         EvalAltResult::ErrorRuntime(value, _) => thrown_message(value),
         EvalAltResult::ErrorParsing(kind, _) => format!("syntax error: {kind}"),
-        other => without_position(other),
+        other => super::hints::readable(&without_position(other)),
     }
 }
 

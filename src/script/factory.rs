@@ -3,8 +3,8 @@
 use super::container::ContainerHandle;
 use super::convert::to_config;
 use super::errors::{OrRaise, ScriptResult};
-use super::{func, getter, register_display, register_equality};
-use crate::runtime::Factory;
+use super::{func, getter, interrupt, made, register_display, register_equality};
+use crate::runtime::{self, Container, Factory};
 use rhai::{Array, Dynamic, Engine, Map};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +18,41 @@ impl FactoryHandle {
         Factory::new(root)
             .or_raise()
             .map(|f| FactoryHandle(Arc::new(f)))
+    }
+
+    /// `create`, recorded as the script's.
+    fn make(&self, id: &str, config: Map, throwaway: bool) -> ScriptResult<ContainerHandle> {
+        // Conversion first: a bad config never reaches the kernel.
+        let config = to_config(config)?;
+        self.recorded(id, throwaway, || self.0.create_checked(id, config))
+    }
+
+    /// Container `id` made by `make` (a create or a restore), recorded as
+    /// the script's (see made.rs) from before it starts.
+    pub(super) fn recorded(
+        &self,
+        id: &str,
+        throwaway: bool,
+        make: impl FnOnce() -> runtime::Result<Container>,
+    ) -> ScriptResult<ContainerHandle> {
+        let creating = made::creating(self.0.root(), id, throwaway)
+            .ok_or_else(|| interrupt::error(interrupt::signal().unwrap_or(libc::SIGINT)))?;
+        let container = make().map_err(|e| self.exists_hint(id, e)).or_raise()?;
+        let container = Arc::new(container);
+        creating.made(&container);
+        Ok(ContainerHandle(container))
+    }
+
+    /// An id in use (often by a script that died) says how to remove it.
+    pub(super) fn exists_hint(&self, id: &str, e: runtime::Error) -> runtime::Error {
+        if e.kind != runtime::ErrorKind::Exists {
+            return e;
+        }
+        let message = format!(
+            "{e}; remove it with `{}` (in a script: f.load(\"{id}\").destroy()), or use another id",
+            made::rm_command(self.0.root(), &[id])
+        );
+        runtime::Error::new(e.kind, message)
     }
 
     fn describe(&mut self) -> String {
@@ -58,11 +93,18 @@ pub fn register(engine: &mut Engine) {
     .register_into_engine(
         engine,
         |f: &mut FactoryHandle, id: &str, config: Map| -> ScriptResult<ContainerHandle> {
-            // Conversion first: a bad config never reaches the kernel.
-            let config = to_config(config)?;
-            f.0.create_checked(id, config)
-                .or_raise()
-                .map(ContainerHandle::new)
+            f.make(id, config, false)
+        },
+    );
+    func(
+        "throwaway",
+        &["factory: Factory", "id: string", "config: map", "Container"],
+        "`create`, and destroy the container when the script ends, fails or is interrupted (docker run --rm).",
+    )
+    .register_into_engine(
+        engine,
+        |f: &mut FactoryHandle, id: &str, config: Map| -> ScriptResult<ContainerHandle> {
+            f.make(id, config, true)
         },
     );
     func(

@@ -8,16 +8,18 @@ mod convert;
 mod errors;
 mod factory;
 mod files;
+mod hints;
 mod image;
+pub mod interrupt;
+pub mod made;
 mod network;
 mod oci;
 mod process;
 mod run;
-mod stdlib;
+pub mod stdlib;
 
-pub use builtins::{clear_interrupt, interrupt, is_interrupted};
 pub use errors::describe;
-pub use run::{exit_status, run_script, Ending};
+pub use run::{ending, exit_status, run_script, Ending};
 
 use rhai::{Engine, FuncRegistration};
 
@@ -42,6 +44,7 @@ pub fn engine(args: Vec<String>) -> Engine {
     network::register(&mut engine);
     oci::register(&mut engine);
     stdlib::install(&mut engine);
+    hints::register(&mut engine);
     engine
 }
 

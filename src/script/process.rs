@@ -39,8 +39,16 @@ pub fn signal_number(name: &str) -> ScriptResult<i32> {
     parse_signal(name).or_raise()
 }
 
-fn output(text: Option<String>) -> Dynamic {
-    text.map_or(Dynamic::UNIT, Dynamic::from)
+/// Captured output as text (bytes that are not UTF-8 become U+FFFD), or `()`.
+pub fn text(bytes: Option<&[u8]>) -> Dynamic {
+    bytes.map_or(Dynamic::UNIT, |b| {
+        String::from_utf8_lossy(b).into_owned().into()
+    })
+}
+
+/// Captured output as a blob, byte for byte, or `()`.
+pub fn blob(bytes: Option<&[u8]>) -> Dynamic {
+    bytes.map_or(Dynamic::UNIT, |b| Dynamic::from_blob(b.to_vec()))
 }
 
 pub fn register(engine: &mut Engine) {
@@ -69,20 +77,24 @@ pub fn register(engine: &mut Engine) {
             .pid()
             .map_or(Dynamic::UNIT, |pid| Dynamic::from(INT::from(pid)))
     });
-    getter(
-        "stdout",
-        &["p: Process", "string|()"],
-        "Captured standard output (stdout: \"pipe\") after `wait()`, else `()`.",
-    )
-    .with_volatility(true)
-    .register_into_engine(engine, |p: &mut ProcessHandle| output(p.lock().stdout()));
-    getter(
-        "stderr",
-        &["p: Process", "string|()"],
-        "Captured standard error (stderr: \"pipe\") after `wait()`, else `()`.",
-    )
-    .with_volatility(true)
-    .register_into_engine(engine, |p: &mut ProcessHandle| output(p.lock().stderr()));
+    type Read = fn(&Process) -> Option<&[u8]>;
+    let streams: [(&str, Read); 2] = [("stdout", Process::stdout), ("stderr", Process::stderr)];
+    for (stream, read) in streams {
+        getter(
+            stream,
+            &["p: Process", "string|()"],
+            &format!("Captured {stream} (\"pipe\") as text after `wait()`, else `()`."),
+        )
+        .with_volatility(true)
+        .register_into_engine(engine, move |p: &mut ProcessHandle| text(read(&p.lock())));
+        getter(
+            &format!("{stream}_blob"),
+            &["p: Process", "blob|()"],
+            &format!("Captured {stream} (\"pipe\") byte for byte after `wait()`, else `()`."),
+        )
+        .with_volatility(true)
+        .register_into_engine(engine, move |p: &mut ProcessHandle| blob(read(&p.lock())));
+    }
 
     func(
         "wait",

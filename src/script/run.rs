@@ -1,7 +1,8 @@
 //! Running a whole script and turning how it ended into an exit status.
 
-use super::builtins::{is_interrupted, ExitCode};
-use super::errors::describe;
+use super::builtins::ExitCode;
+use super::errors::{describe, thrown_kind};
+use super::interrupt;
 use rhai::{Dynamic, Engine, EvalAltResult, Scope};
 
 /// How a script ended.
@@ -13,18 +14,20 @@ pub enum Ending {
     Exit(i32),
     /// Failed to compile or raised an uncaught error: `file:line:column: message`.
     Failed(String),
-    /// Stopped by Ctrl-C.
-    Interrupted,
+    /// Interrupted by signal N (Ctrl-C: SIGINT) and not ended by `exit`:
+    /// the script did not catch the interruption, or caught it and ended.
+    Interrupted(i32),
 }
 
 impl Ending {
-    /// The process exit status for this ending (130 for Ctrl-C, as shells do).
+    /// The process exit status for this ending: 128+N for signal N (130
+    /// for Ctrl-C), as shells do.
     pub fn status(&self) -> i32 {
         match self {
             Ending::Finished => 0,
             Ending::Exit(code) => *code,
             Ending::Failed(_) => 1,
-            Ending::Interrupted => 130,
+            Ending::Interrupted(sig) => 128 + sig,
         }
     }
 }
@@ -37,16 +40,26 @@ pub fn run_script(engine: &Engine, name: &str, code: &str) -> Ending {
         Err(err) => return Ending::Failed(describe(name, &err.into())),
     };
     ast.set_source(name);
-    match engine.eval_ast_with_scope::<Dynamic>(&mut Scope::new(), &ast) {
-        Ok(value) => match exit_status(&value) {
-            Some(code) => Ending::Exit(code),
-            None => Ending::Finished,
-        },
-        Err(_) if is_interrupted() => Ending::Interrupted,
-        Err(err) => match *err {
-            EvalAltResult::ErrorTerminated(..) => Ending::Interrupted,
-            err => Ending::Failed(describe(name, &err)),
-        },
+    let _running = interrupt::running_guard();
+    let result = engine.eval_ast_with_scope::<Dynamic>(&mut Scope::new(), &ast);
+    ending(name, result)
+}
+
+/// How an evaluation that ran ended; a signal that came during it makes
+/// it "interrupted" unless the script ended with `exit(code)` or failed
+/// with some other error.
+pub fn ending(name: &str, result: Result<Dynamic, Box<EvalAltResult>>) -> Ending {
+    let sig = interrupt::signal();
+    match (result, sig) {
+        (Ok(value), _) if exit_status(&value).is_some() => {
+            Ending::Exit(exit_status(&value).unwrap_or_default())
+        }
+        (Ok(_), Some(sig)) => Ending::Interrupted(sig),
+        (Ok(_), None) => Ending::Finished,
+        (Err(err), Some(sig)) if thrown_kind(&err).as_deref() == Some("interrupted") => {
+            Ending::Interrupted(sig)
+        }
+        (Err(err), _) => Ending::Failed(describe(name, &err)),
     }
 }
 

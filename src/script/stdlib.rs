@@ -4,6 +4,7 @@
 //! script's directory (the script's path is its AST source), or to the
 //! current directory at the prompt.
 
+use super::ApiEntry;
 use rhai::module_resolvers::{FileModuleResolver, ModuleResolversCollection};
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
 use std::collections::BTreeMap;
@@ -64,6 +65,44 @@ impl ModuleResolver for Embedded {
         self.lock().insert(name, module.clone());
         Ok(module)
     }
+}
+
+/// The functions of every stdlib module, as `rootfs::busybox(dir)` with
+/// its doc comment, sorted; and each module's own description (its leading
+/// comment) as `rootfs::` entries. For `:help` and completion at the prompt.
+pub fn api(engine: &Engine) -> Vec<ApiEntry> {
+    let mut entries = Vec::new();
+    for (name, code) in MODULES {
+        let about: Vec<&str> = code
+            .lines()
+            .map_while(|l| l.strip_prefix("//"))
+            .map(str::trim)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        entries.push(ApiEntry {
+            signature: format!("{name}::"),
+            doc: format!("{} (import \"{name}\" as {name};)", about.join(" ")),
+        });
+        let Ok(ast) = engine.compile(code) else {
+            continue;
+        };
+        for f in ast
+            .iter_functions()
+            .filter(|f| f.access != rhai::FnAccess::Private)
+        {
+            let doc: Vec<&str> = f
+                .comments
+                .iter()
+                .map(|c| c.trim_start_matches("///").trim())
+                .collect();
+            entries.push(ApiEntry {
+                signature: format!("{name}::{}({})", f.name, f.params.join(", ")),
+                doc: doc.join(" "),
+            });
+        }
+    }
+    entries.sort_by(|a, b| a.signature.cmp(&b.signature));
+    entries
 }
 
 #[cfg(test)]

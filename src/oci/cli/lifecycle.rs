@@ -110,7 +110,7 @@ pub fn start(g: &Global, args: &[String]) -> Outcome {
     let c = g.container(&ids[0])?;
     match c.status()? {
         Status::Created => {}
-        Status::Stopped => {
+        Status::Stopped | Status::Destroyed => {
             return Err(Error::state("cannot start a container that has stopped").into())
         }
         Status::Running | Status::Paused => {
@@ -202,7 +202,7 @@ pub fn kill(g: &Global, args: &[String]) -> Outcome {
         return Ok(0);
     }
     match c.status()? {
-        Status::Stopped => Err(Error::state("container not running").into()),
+        Status::Stopped | Status::Destroyed => Err(Error::state("container not running").into()),
         _ => {
             c.signal(signal).map_err(|e| match e.kind {
                 ErrorKind::State => Error::state("container not running"),

@@ -30,7 +30,7 @@ pub struct ContainerState {
 
 pub fn container_state(g: &Global, c: &Container) -> Result<ContainerState, Error> {
     let status = c.status()?;
-    let pid = if status == Status::Stopped {
+    let pid = if matches!(status, Status::Stopped | Status::Destroyed) {
         0
     } else {
         c.pid().unwrap_or_default()

@@ -19,6 +19,7 @@ use crate::runtime::sys::proc::Proc;
 use serde::Serialize;
 use std::fmt;
 use std::fs::File;
+use std::io::IsTerminal;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,8 @@ pub enum Status {
     Running,
     Paused,
     Stopped,
+    /// Its state dir is gone: destroyed, by this or another ctrsh process.
+    Destroyed,
 }
 
 impl fmt::Display for Status {
@@ -42,16 +45,17 @@ impl fmt::Display for Status {
             Status::Running => "running",
             Status::Paused => "paused",
             Status::Stopped => "stopped",
+            Status::Destroyed => "destroyed",
         })
     }
 }
 
-/// What `Container::exec` returns.
+/// What `Container::exec` returns: the exit code and the output as it came.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecOutput {
     pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -127,10 +131,10 @@ impl Container {
         }
     }
 
-    /// The container's lock; a destroyed container is "stopped".
+    /// The container's lock.
     pub(crate) fn lock(&self) -> Result<Lock> {
         if !self.dir.exists() {
-            return Err(self.not_runnable(Status::Stopped));
+            return Err(self.not_runnable(Status::Destroyed));
         }
         Lock::acquire(&self.dir)
     }
@@ -163,6 +167,9 @@ impl Container {
 
     /// Read fresh from the kernel and state.json each time.
     pub fn status(&self) -> Result<Status> {
+        if !self.dir.exists() {
+            return Ok(Status::Destroyed);
+        }
         let Some(state) = self.read_state()? else {
             return Ok(Status::Stopped);
         };
@@ -203,7 +210,12 @@ impl Container {
     /// stopped.
     pub(crate) fn state_and_init(&self) -> Result<(State, Arc<Reaper>)> {
         let stopped = || self.not_runnable(Status::Stopped);
-        let state = self.read_state()?.ok_or_else(stopped)?;
+        let state = self.read_state()?.ok_or_else(|| {
+            self.not_runnable(match self.dir.exists() {
+                true => Status::Stopped,
+                false => Status::Destroyed,
+            })
+        })?;
         if state.creating {
             return Err(self.not_runnable(Status::Creating));
         }
@@ -211,8 +223,21 @@ impl Container {
         Ok((state, init))
     }
 
+    /// "container 'x' is paused", and what to do about it.
     fn not_runnable(&self, status: Status) -> Error {
-        Error::state(format!("container '{}' is {status}", self.id))
+        let what_to_do = match status {
+            Status::Creating => {
+                "its create is under way, or the ctrsh process making it died (then destroy it)"
+            }
+            Status::Created => "start it first (c.start(p))",
+            Status::Paused => "resume it first (c.resume())",
+            Status::Stopped => {
+                "its processes have ended; destroy it, and create it anew to run it again"
+            }
+            Status::Destroyed => "it is gone; create it anew",
+            Status::Running => "wait for it, or stop it first",
+        };
+        Error::state(format!("container '{}' is {status}: {what_to_do}", self.id))
     }
 
     /// Runs `p` as the container's first process (created -> running), or
@@ -368,7 +393,7 @@ impl Container {
             Ok(execed) => execed,
             Err(e) => {
                 let _ = launched.reaper.signal(libc::SIGKILL);
-                let _ = launched.reaper.wait();
+                let _ = launched.reaper.wait_uninterrupted();
                 return Err(e);
             }
         };
@@ -376,7 +401,7 @@ impl Container {
         // reaping the init makes its child ours (we are a subreaper).
         let reaper = match execed.pid {
             Some(child) => {
-                let _ = launched.reaper.wait();
+                let _ = launched.reaper.wait_uninterrupted();
                 let fd = sys::pidfd_open(child).ctx(format!("pidfd_open {child}"))?;
                 Reaper::child(child, fd)
             }
@@ -385,7 +410,7 @@ impl Container {
         if let Some(e) = execed.failed {
             // It exits after reporting; a zombie in the container's pid
             // namespace would keep the namespace's init from ever exiting.
-            let _ = reaper.wait();
+            let _ = reaper.wait_uninterrupted();
             return Err(e);
         }
         p.started(reaper, stdio, execed.console);
@@ -404,10 +429,16 @@ impl Container {
             .map_err(|e| e.context(format!("wait for container '{}'", self.id)))
     }
 
-    /// start + wait.
+    /// start + wait. An interrupted wait kills the process: it ran in the
+    /// foreground of whoever was interrupted (the first process takes the
+    /// container down with it).
     pub fn run(&self, p: &mut Process) -> Result<i32> {
         self.start(p)?;
-        p.wait()
+        p.wait().inspect_err(|e| {
+            if e.kind == ErrorKind::Interrupted {
+                p.kill();
+            }
+        })
     }
 
     /// Runs `args` in the running container with stdout and stderr captured.
@@ -429,9 +460,47 @@ impl Container {
         let code = self.run(&mut p)?;
         Ok(ExecOutput {
             code,
-            stdout: p.stdout().unwrap_or_default(),
-            stderr: p.stderr().unwrap_or_default(),
+            stdout: p.stdout().unwrap_or_default().to_vec(),
+            stderr: p.stderr().unwrap_or_default().to_vec(),
         })
+    }
+
+    /// Runs `args` (an interactive /bin/sh when empty) beside the running
+    /// workload, with `PATH` and the caller's `TERM`. With a terminal on
+    /// ctrsh's stdin the process gets a pty and the terminal (attach);
+    /// without one a command gets ctrsh's stdio. Returns its exit code.
+    pub fn shell(&self, args: Vec<String>) -> Result<i32> {
+        let what = || format!("shell in container '{}'", self.id);
+        let status = self.status()?;
+        if status != Status::Running {
+            return Err(self.not_runnable(status).context(what()));
+        }
+        let terminal = std::io::stdin().is_terminal();
+        if args.is_empty() && !terminal {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{}: an interactive shell needs a terminal on ctrsh's standard input; give a command to run instead",
+                    what()
+                ),
+            ));
+        }
+        let args = match args.is_empty() {
+            true => vec!["/bin/sh".to_string()],
+            false => args,
+        };
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        let mut p = Process::new(ProcessSpec {
+            args,
+            env: vec![format!("PATH={DEFAULT_PATH}"), format!("TERM={term}")],
+            terminal,
+            ..Default::default()
+        })?;
+        self.start(&mut p)?;
+        match terminal {
+            true => p.attach(),
+            false => p.wait(),
+        }
     }
 
     pub fn signal(&self, sig: i32) -> Result<()> {
@@ -495,7 +564,10 @@ impl Container {
         let _lock = self.lock()?;
         let (_, cg) = self.live_cgroup("pause")?;
         if cg.is_frozen()? {
-            return Err(self.not_runnable(Status::Paused).context("pause"));
+            return Err(Error::state(format!(
+                "pause container '{}': it is paused already",
+                self.id
+            )));
         }
         cg.freeze()
             .map_err(|e| e.context(format!("pause container '{}'", self.id)))

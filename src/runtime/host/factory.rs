@@ -234,7 +234,7 @@ fn await_ready(
             }
             Some(_) => return Err(Error::state("unexpected message from the init")),
             None => {
-                let code = init.wait().unwrap_or(-1);
+                let code = init.wait_uninterrupted().unwrap_or(-1);
                 return Err(Error::state(format!(
                     "the container init exited before it was ready (status {code})"
                 )));

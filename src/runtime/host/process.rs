@@ -6,7 +6,7 @@ use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::terminal;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -92,22 +92,21 @@ struct Running {
 enum Capture {
     None,
     Reading(JoinHandle<Vec<u8>>),
-    Done(String),
+    Done(Vec<u8>),
 }
 
 impl Capture {
     fn finish(&mut self) {
         if let Capture::Reading(_) = self {
             if let Capture::Reading(h) = std::mem::replace(self, Capture::None) {
-                let bytes = h.join().unwrap_or_default();
-                *self = Capture::Done(String::from_utf8_lossy(&bytes).into_owned());
+                *self = Capture::Done(h.join().unwrap_or_default());
             }
         }
     }
 
-    fn text(&self) -> Option<String> {
+    fn bytes(&self) -> Option<&[u8]> {
         match self {
-            Capture::Done(s) => Some(s.clone()),
+            Capture::Done(bytes) => Some(bytes),
             _ => None,
         }
     }
@@ -224,9 +223,18 @@ impl Process {
 
     /// Exit code; 128+N when killed by signal N. Waiting twice returns the same code.
     /// A terminal's output goes where `stdout` says while we wait.
+    /// A terminal process whose output goes to ctrsh's own stdout, waited
+    /// for with a terminal on ctrsh's stdin, gets that terminal (`attach`):
+    /// it may be reading input, which nothing else could give it.
     pub fn wait(&mut self) -> Result<i32> {
         self.running()?;
         let r = self.running.as_mut().expect("checked above");
+        if r.console.is_some()
+            && self.process.spec.stdout == Stdio::Inherit
+            && std::io::stdin().is_terminal()
+        {
+            return self.attach();
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let drain = r
             .console
@@ -237,7 +245,7 @@ impl Process {
         if let Some(d) = drain {
             let out = d.join().unwrap_or_default();
             if self.process.spec.stdout == Stdio::Pipe {
-                r.stdout = Capture::Done(String::from_utf8_lossy(&out).into_owned());
+                r.stdout = Capture::Done(out);
             }
         }
         let code = code?;
@@ -263,13 +271,21 @@ impl Process {
         self.running()?.reaper.signal(sig)
     }
 
-    /// Captured output (stdout: "pipe") once waited for.
-    pub fn stdout(&self) -> Option<String> {
-        self.running.as_ref().and_then(|r| r.stdout.text())
+    /// SIGKILL, and wait for the end (deaf to interrupts).
+    pub fn kill(&mut self) {
+        if let Some(r) = &self.running {
+            let _ = r.reaper.signal(libc::SIGKILL);
+            let _ = r.reaper.wait_uninterrupted();
+        }
     }
 
-    pub fn stderr(&self) -> Option<String> {
-        self.running.as_ref().and_then(|r| r.stderr.text())
+    /// Captured output (stdout: "pipe") once waited for, as it came.
+    pub fn stdout(&self) -> Option<&[u8]> {
+        self.running.as_ref().and_then(|r| r.stdout.bytes())
+    }
+
+    pub fn stderr(&self) -> Option<&[u8]> {
+        self.running.as_ref().and_then(|r| r.stderr.bytes())
     }
 }
 

@@ -77,15 +77,27 @@ impl Reaper {
     }
 
     /// Block until it exits; the exit code, 128+N when killed by signal N.
+    /// An interrupt (see `INTERRUPTED`) ends the wait early with an
+    /// `Interrupted` error.
     pub fn wait(&self) -> Result<i32> {
+        self.wait_until_exit(true)
+    }
+
+    /// Like `wait`, deaf to interrupts: for a process that is about to exit
+    /// (killed, or done with its part).
+    pub fn wait_uninterrupted(&self) -> Result<i32> {
+        self.wait_until_exit(false)
+    }
+
+    fn wait_until_exit(&self, interruptible: bool) -> Result<i32> {
         let mut status = self.status.lock().unwrap();
         if let Some(code) = *status {
             return Ok(code);
         }
         // Poll the pidfd so an interrupt can end the wait.
         while !sys::pidfd_wait_exit(&self.pidfd, 100).ctx("wait for the process")? {
-            if INTERRUPTED.load(Ordering::Relaxed) {
-                return Err(Error::new(ErrorKind::State, "interrupted"));
+            if interruptible && INTERRUPTED.load(Ordering::Relaxed) {
+                return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
             }
         }
         if !self.is_child {
@@ -127,9 +139,10 @@ impl Reaper {
         }
     }
 
-    /// Wait for exit, ignoring the status when it is not ours to have.
+    /// Wait for a killed process to exit, ignoring the status when it is
+    /// not ours to have.
     pub fn wait_gone(&self) -> Result<()> {
-        match self.wait() {
+        match self.wait_uninterrupted() {
             Err(e) if e.kind == ErrorKind::Unsupported => Ok(()),
             other => other.map(|_| ()),
         }

@@ -106,7 +106,7 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
             });
         if let Err(e) = mapped {
             let _ = reaper.signal(libc::SIGKILL);
-            let _ = reaper.wait();
+            let _ = reaper.wait_uninterrupted();
             return Err(e);
         }
     }

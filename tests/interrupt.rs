@@ -1,0 +1,184 @@
+//! Scripts that always clean up: throwaway containers go however a script
+//! ends (the end, a failure, exit(), SIGINT, SIGTERM, SIGHUP), the first
+//! Ctrl-C is a catchable error, a second one ends ctrsh at once, and an id
+//! left by a script that died says how to remove it. Needs root and busybox
+//! (see tests/common).
+
+mod common;
+
+use common::{Output, RunningScript, Sandbox};
+
+/// Sends `sig` to the ctrsh of `script` once it printed `ready`; returns
+/// how it ended.
+fn signal_when(script: RunningScript, ready: &str, sig: libc::c_int) -> Output {
+    script.wait_for_stdout(ready);
+    // SAFETY: kill on the pid of a child this test started and has not reaped.
+    unsafe { libc::kill(script.pid() as libc::pid_t, sig) };
+    script.finish()
+}
+
+/// A throwaway container running `sleep 1000` as its first process.
+const THROWAWAY_SLEEPING: &str = r#"spec.args = ["/bin/sleep", "1000"];
+let c = f.throwaway(id, config);
+let p = process(spec);
+c.start(p);
+"#;
+
+#[test]
+fn a_throwaway_container_goes_when_the_script_ends_fails_or_exits() {
+    let Some(sb) = Sandbox::new("throwaway-ends") else {
+        return;
+    };
+    for (ending, code) in [("", 0), ("exit(3);", 3), ("c.no_such_method();", 1)] {
+        let out = sb.script(&format!("{THROWAWAY_SLEEPING}print(c.state);\n{ending}"));
+        assert_eq!(out.code, Some(code), "{out}");
+        assert_eq!(out.stdout, "running\n", "{out}");
+        sb.assert_nothing_left(&sb.id);
+    }
+}
+
+#[test]
+fn sigint_sigterm_and_sighup_during_a_wait_leave_nothing() {
+    let Some(sb) = Sandbox::new("throwaway-signals") else {
+        return;
+    };
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let script = sb.start_script(&format!(
+            "{THROWAWAY_SLEEPING}print(\"WAITING\");\np.wait();\nprint(\"not reached\");"
+        ));
+        let out = signal_when(script, "WAITING\n", sig);
+        assert_eq!(out.code, Some(128 + sig), "{out}");
+        assert_eq!(out.stdout, "WAITING\n", "{out}");
+        assert!(out.stderr.contains("interrupted by SIG"), "{out}");
+        sb.assert_nothing_left(&sb.id);
+    }
+}
+
+/// The issue's own example: Ctrl-C in `c.run(..)` is caught, the catch
+/// block destroys the container; the script still ends with 130.
+#[test]
+fn ctrl_c_is_catchable_and_the_catch_block_cleans_up() {
+    let Some(sb) = Sandbox::new("catch-ctrl-c") else {
+        return;
+    };
+    let script = sb.start_script(
+        r#"spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+try {
+    print("RUNNING");
+    c.run(process(spec));
+} catch (e) {
+    print(`CAUGHT ${e.kind}: ${e.message}`);
+    c.destroy();
+    print("DESTROYED");
+}
+"#,
+    );
+    let out = signal_when(script, "RUNNING\n", libc::SIGINT);
+    assert_eq!(out.code, Some(130), "{out}");
+    assert_eq!(
+        out.stdout, "RUNNING\nCAUGHT interrupted: interrupted by SIGINT (Ctrl-C)\nDESTROYED\n",
+        "{out}"
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// Interrupted in the script's own code (a loop, not a call of ctrsh's):
+/// the error is raised at the next variable access.
+#[test]
+fn sigterm_in_a_busy_loop_is_catchable_too() {
+    let Some(sb) = Sandbox::new("catch-loop") else {
+        return;
+    };
+    let script = sb.start_script(
+        r#"let n = 0;
+try {
+    print("LOOPING");
+    loop { n += 1; }
+} catch (e) {
+    print(`CAUGHT ${e.kind} ${e.signal}`);
+}
+"#,
+    );
+    let out = signal_when(script, "LOOPING\n", libc::SIGTERM);
+    assert_eq!(out.code, Some(128 + libc::SIGTERM), "{out}");
+    assert_eq!(
+        out.stdout,
+        format!("LOOPING\nCAUGHT interrupted {}\n", libc::SIGTERM),
+        "{out}"
+    );
+}
+
+/// A second Ctrl-C while the catch block hangs ends ctrsh at once, and
+/// the throwaway container still goes.
+#[test]
+fn a_second_ctrl_c_ends_at_once_and_still_cleans_up() {
+    let Some(sb) = Sandbox::new("second-ctrl-c") else {
+        return;
+    };
+    let script = sb.start_script(&format!(
+        r#"{THROWAWAY_SLEEPING}try {{
+    print("WAITING");
+    p.wait();
+}} catch (e) {{
+    print("CAUGHT");
+    sleep(1000);
+}}
+"#
+    ));
+    script.wait_for_stdout("WAITING\n");
+    unsafe { libc::kill(script.pid() as libc::pid_t, libc::SIGINT) };
+    let out = signal_when(script, "CAUGHT\n", libc::SIGINT);
+    assert_eq!(out.code, Some(130), "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("destroyed the throwaway containers {}", sb.id)),
+        "{out}"
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// SIGTERM at whatever moment of a loop that makes and destroys throwaway
+/// containers (in a create, a destroy, or between): nothing is left.
+#[test]
+fn sigterm_at_any_moment_of_create_and_destroy_leaves_nothing() {
+    let Some(sb) = Sandbox::new("throwaway-churn") else {
+        return;
+    };
+    let script = sb.start_script(
+        r#"for i in 0..1000 {
+    let c = f.throwaway(`${id}-${i}`, config);
+    print(`MADE ${i}`);
+    c.destroy();
+}
+"#,
+    );
+    let out = signal_when(script, "MADE 1\n", libc::SIGTERM);
+    assert_eq!(out.code, Some(128 + libc::SIGTERM), "{out}");
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// A container left by a script that died: creating it again says how
+/// to remove it, and that command works.
+#[test]
+fn an_id_in_use_says_how_to_remove_it() {
+    let Some(sb) = Sandbox::new("exists-hint") else {
+        return;
+    };
+    let first = sb.script("let c = f.create(id, config);");
+    assert_eq!(first.code, Some(0), "{first}");
+    let again = sb.script("f.create(id, config);");
+    assert_eq!(again.code, Some(1), "{again}");
+    let rm = format!("ctrsh rm --root {} {}", sb.root.display(), sb.id);
+    assert!(again.stderr.contains(&rm), "{again}");
+    let removed = RunningScript::spawn(
+        std::process::Command::new(common::CTRSH)
+            .args(["rm", "--root"])
+            .arg(&sb.root)
+            .arg(&sb.id),
+    )
+    .finish();
+    assert_eq!(removed.code, Some(0), "{removed}");
+    assert_eq!(removed.stdout, format!("removed {}\n", sb.id), "{removed}");
+    sb.assert_nothing_left(&sb.id);
+}

@@ -291,7 +291,7 @@ fn interactive_prompt_keeps_state_between_inputs() {
     assert!(text.contains("wait(p: Process) -> int"), "{text}");
     assert!(!text.contains("not reached"), "{text}");
     assert!(
-        stderr(&out).contains("<repl>:1:1: Function not found: nope"),
+        stderr(&out).contains("<repl>:1:1: no function nope()"),
         "{}",
         stderr(&out)
     );

@@ -695,3 +695,103 @@ f.create(id, config);
     assert_eq!(host.nft_tables(), "");
     sb.assert_nothing_left(&sb.id);
 }
+
+/// A "netns" network joins an existing namespace as it is, and a "host"
+/// network shares ctrsh's own: the container sees their links, and ctrsh
+/// changes nothing of either.
+#[test]
+fn netns_and_host_networks_join_what_exists() {
+    let Some(sb) = sandbox("net-join") else {
+        return;
+    };
+    let host = Netns::new("host");
+    let blue = Netns::new("blue");
+    host.ip(&[
+        "link", "add", "host0", "type", "veth", "peer", "name", "host1",
+    ]);
+    blue.ip(&[
+        "link", "add", "blue0", "type", "veth", "peer", "name", "blue1",
+    ]);
+    let (host_links, blue_links) = (host.links(), blue.links());
+    let _guard = DestroyIn {
+        ns: &host,
+        root: sb.root.clone(),
+    };
+    let out = script_in(
+        &sb,
+        &host,
+        &format!(
+            r#"let quiet = #{{ args: ["/bin/sleep", "60"], env: ["PATH=/bin"], stdin: "null", stdout: "null", stderr: "null" }};
+config.networks = [#{{ type: "netns", path: {blue} }}];
+let a = f.create(id + "-a", config);
+a.start(process(quiet));
+print("NETNS " + a.exec(["ip", "-o", "link"]).stdout);
+config.namespaces = ["mount", "uts", "ipc", "pid"];
+config.networks = [#{{ type: "host" }}];
+let b = f.create(id + "-b", config);
+b.start(process(quiet));
+print("HOST " + b.exec(["ip", "-o", "link"]).stdout);
+a.destroy();
+b.destroy();
+"#,
+            blue = common::rhai_str(&blue.path().to_string_lossy())
+        ),
+    );
+    let netns = &out[out.find("NETNS ").unwrap()..out.find("HOST ").unwrap()];
+    let shared = &out[out.find("HOST ").unwrap()..];
+    assert!(netns.contains("blue0") && !netns.contains("host0"), "{out}");
+    assert!(
+        shared.contains("host0") && !shared.contains("blue0"),
+        "{out}"
+    );
+    assert_eq!(blue.links(), blue_links);
+    assert_eq!(host.links(), host_links);
+}
+
+/// 100 containers created at once on one bridge network (four ctrsh
+/// processes, 25 creates each) get 100 distinct addresses; destroying them
+/// frees every lease and veth.
+#[test]
+fn a_hundred_concurrent_creates_get_distinct_addresses() {
+    let Some(sb) = sandbox("net-hundred") else {
+        return;
+    };
+    let host = Netns::new("host");
+    let _guard = DestroyIn {
+        ns: &host,
+        root: sb.root.clone(),
+    };
+    host.enter(|| {
+        Networks::new(&sb.root)
+            .create("ctrsh0", &spec(&["10.88.0.0/24"]))
+            .unwrap()
+    });
+    let running: Vec<_> = (0..4)
+        .map(|n| {
+            let file = sb.script_file(&format!(
+                r#"config.networks = [#{{ type: "bridge", name: "ctrsh0" }}];
+for i in 0..25 {{ print("IP " + f.create(`${{id}}-{n}-${{i}}`, config).ips[0]); }}"#
+            ));
+            common::RunningScript::spawn(&mut host.ctrsh(&[&file.to_string_lossy()]))
+        })
+        .collect();
+    let mut addresses: Vec<String> = running
+        .into_iter()
+        .flat_map(|r| {
+            let out = r.finish();
+            assert_eq!(out.code, Some(0), "a script failed:\n{out}");
+            out.stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("IP ").map(String::from))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 100, "{addresses:?}");
+    assert_eq!(leased(&sb.root, "ctrsh0").len(), 100);
+    script_in(&sb, &host, "for id in f.list() { f.load(id).destroy(); }");
+    assert_eq!(leased(&sb.root, "ctrsh0"), Vec::<String>::new());
+    assert_eq!(host.links(), ["lo", "ctrsh0"]);
+    host.enter(|| Networks::new(&sb.root).remove("ctrsh0").unwrap());
+}

@@ -321,3 +321,78 @@ fn rootless_default_root_is_in_the_users_runtime_dir() {
     let want = format!("ROOT {}", runtime_dir.join("ctrsh").display());
     assert!(out.stdout.contains(&want), "{out}");
 }
+
+/// A rootless container on a "pasta" network, made in a network namespace
+/// of the test's own: it reaches the outside (which sees the host's
+/// address) and serves a published port on the host's address; destroy
+/// stops pasta.
+#[test]
+fn rootless_pasta_network_reaches_out_and_publishes_a_port() {
+    use common::netns::{wait_until, World, HOST_IP, OUTSIDE_IP};
+    let needs = [
+        Need::Program("ip"),
+        Need::Program("pasta"),
+        Need::TunForUsers,
+    ];
+    if !common::requires("rootless_pasta", &needs) {
+        return;
+    }
+    let Some(rl) = Rootless::new("rootless_pasta") else {
+        return;
+    };
+    let world = World::new(&rl.sb.dir);
+    world
+        .host
+        .ip(&["route", "add", "default", "via", OUTSIDE_IP]);
+    fs::create_dir(rl.sb.rootfs.join("www")).unwrap();
+    fs::write(rl.sb.rootfs.join("www/index.html"), "hello from pasta\n").unwrap();
+    // The rootfs is root's: the user cannot make the targets of the name
+    // files' mounts in it (an image's rootfs has them).
+    for name in ["etc/hosts", "etc/resolv.conf"] {
+        fs::write(rl.sb.rootfs.join(name), "").unwrap();
+    }
+    // ctrsh, and with it pasta, in the test's "host" namespace.
+    let out = world.host.enter(|| {
+        rl.run(
+            &format!(
+                r#"config.networks = [#{{ type: "pasta" }}];
+config.ports = [#{{ host: 8080, container: 80 }}];
+let c = f.create("rl", config);
+c.start(process(#{{ args: ["/bin/httpd", "-f", "-p", "80", "-h", "/www"], env: ["PATH=/bin"], stdin: "null", stdout: "null", stderr: "null" }}));
+let got = #{{ code: -1 }};
+for i in 0..200 {{
+    got = c.exec(["wget", "-qO-", "http://{OUTSIDE_IP}/cgi-bin/addr"]);
+    if got.code == 0 {{ break; }}
+    sleep(0.05);
+}}
+print("OUTSIDE " + got.stdout);"#
+            ),
+            &[],
+        )
+    });
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains(&format!("OUTSIDE {HOST_IP}")), "{out}");
+    wait_until("the published port", || {
+        world.host.fetch(&format!("http://{HOST_IP}:8080/")).0
+    });
+    assert_eq!(
+        world.outside.fetch(&format!("http://{HOST_IP}:8080/")),
+        (true, "hello from pasta\n".into())
+    );
+    let pid_file = rl.root.0.join("rl").join("pasta.pid");
+    let pasta: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = world.host.enter(|| {
+        rl.run(
+            r#"f.load("rl").destroy(); print("LEFT " + f.list().len());"#,
+            &[],
+        )
+    });
+    assert!(out.stdout.contains("LEFT 0"), "{out}");
+    wait_until("pasta to end", || {
+        !Path::new(&format!("/proc/{pasta}")).exists()
+    });
+}

@@ -2,8 +2,8 @@
 //! `.`, config and process keys inside `#{`, file paths inside a string.
 
 use super::lex::{tokens, Kind, Token};
-use crate::runtime::config::Cgroups;
-use crate::runtime::network::Networks;
+use crate::runtime::config::{Cgroups, Network};
+use crate::runtime::network::{Networks, Port};
 use crate::runtime::{Config, ProcessSpec};
 use crate::script::ApiEntry;
 use rustyline::completion::{FilenameCompleter, Pair};
@@ -19,6 +19,10 @@ enum MapKind {
     Cgroups,
     /// The map given to `process(...)`.
     Process,
+    /// An entry of a config's `networks: [...]`.
+    Network,
+    /// An entry of a config's `ports: [...]`.
+    Port,
     /// Any other map (a mount, a device, ...): no keys offered.
     Other,
 }
@@ -30,7 +34,8 @@ enum Frame {
     Paren {
         process: bool,
     },
-    Bracket,
+    /// `[`; the kind of the maps in it, when known (`networks: [`).
+    Bracket(Option<MapKind>),
     Block,
     Map(MapKind),
 }
@@ -82,6 +87,8 @@ pub struct Completion {
     config_keys: Vec<String>,
     cgroups_keys: Vec<String>,
     process_keys: Vec<String>,
+    network_keys: Vec<String>,
+    port_keys: Vec<String>,
     files: FilenameCompleter,
 }
 
@@ -150,6 +157,8 @@ impl Completion {
             config_keys: serde_keys::<Config>(),
             cgroups_keys: serde_keys::<Cgroups>(),
             process_keys: serde_keys::<ProcessSpec>(),
+            network_keys: serde_keys::<Network>(),
+            port_keys: serde_keys::<Port>(),
             files: FilenameCompleter::new(),
         }
     }
@@ -187,6 +196,8 @@ impl Completion {
                     MapKind::Config => &self.config_keys,
                     MapKind::Cgroups => &self.cgroups_keys,
                     MapKind::Process => &self.process_keys,
+                    MapKind::Network => &self.network_keys,
+                    MapKind::Port => &self.port_keys,
                     MapKind::Other => return (pos, Vec::new()),
                 };
                 (start, word, keys.iter().collect())
@@ -304,7 +315,14 @@ fn place(before: &str) -> Place<'_> {
             "(" => frames.push(Frame::Paren {
                 process: prev(1) == "process",
             }),
-            "[" => frames.push(Frame::Bracket),
+            "[" => frames.push(Frame::Bracket(match frames.last() {
+                Some(Frame::Map(MapKind::Config)) if prev(1) == ":" => match prev(2) {
+                    "networks" => Some(MapKind::Network),
+                    "ports" => Some(MapKind::Port),
+                    _ => None,
+                },
+                _ => None,
+            })),
             "{" => frames.push(Frame::Block),
             "#{" => {
                 let map = match frames.last() {
@@ -312,7 +330,8 @@ fn place(before: &str) -> Place<'_> {
                     Some(Frame::Map(MapKind::Config)) if (prev(2), prev(1)) == ("cgroups", ":") => {
                         MapKind::Cgroups
                     }
-                    Some(Frame::Map(_) | Frame::Bracket) => MapKind::Other,
+                    Some(Frame::Bracket(Some(kind))) => *kind,
+                    Some(Frame::Map(_) | Frame::Bracket(_)) => MapKind::Other,
                     _ => MapKind::Config,
                 };
                 frames.push(Frame::Map(map));
@@ -480,6 +499,15 @@ mod tests {
             names(&c, "c.start(process(#{ std"),
             vec!["stderr", "stdin", "stdout"]
         );
+        assert_eq!(
+            names(&c, "#{ networks: [#{ type: \"bridge\", sub"),
+            vec!["subnet"]
+        );
+        assert_eq!(
+            names(&c, "#{ ports: [#{ host: 8080 }, #{ ho"),
+            vec!["host", "host_ip"]
+        );
+        assert!(names(&c, "#{ mounts: [#{ ho").is_empty());
         let mut process_keys = c.process_keys.clone();
         process_keys.sort();
         assert_eq!(names(&c, "process(#{ args: [\"ls\"], "), process_keys);

@@ -421,7 +421,8 @@ pub struct Mount {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
-    /// "loopback" or "none" (lo only), "bridge", "pasta" or "host".
+    /// "loopback" or "none" (lo only), "bridge", "pasta", "host" or
+    /// "netns".
     #[serde(rename = "type")]
     pub kind: String,
     /// bridge: the network's name, which is its bridge's ("ctrsh0").
@@ -443,6 +444,10 @@ pub struct Network {
     /// bridge: IPv6 too, in a subnet of ctrsh's choosing (true) or this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<Ipv6>,
+    /// netns: the network namespace to join (a /proc/<pid>/ns/net or a
+    /// file `ip netns add` made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
 }
 
 /// `ipv6: true` or `ipv6: "fd88::/64"`.

@@ -19,7 +19,7 @@ use crate::runtime::error::describe_io;
 use crate::runtime::seccomp::{self, Seccomp};
 use crate::runtime::{suggest, Error, Result};
 use caps::CapsHashSet;
-pub(super) use networks::networks;
+use networks::networks;
 use std::fmt::Display;
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
@@ -95,7 +95,7 @@ pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
         rootfs: c.rootfs.clone(),
         readonly_rootfs: c.readonly_rootfs,
         capabilities,
-        namespaces: c.namespaces.clone(),
+        namespaces: networks::namespaces(c),
         uid_mappings: c.uid_mappings.clone(),
         gid_mappings: c.gid_mappings.clone(),
         cgroups,

@@ -2,15 +2,16 @@
 //! with the keys its type takes, and the host ports forwarded to it.
 
 use super::{err, needs_namespace, parse_ip_or_cidr};
-use crate::runtime::config::{CheckedNetwork, Config, Ipv6, NamespaceKind, Network};
+use crate::runtime::config::{CheckedNetwork, Config, Ipv6, Namespace, NamespaceKind, Network};
 use crate::runtime::network::{self, BridgeRequest, Ipv6Choice, NetworkOptions};
 use crate::runtime::{suggest, Result};
 use std::net::{IpAddr, Ipv6Addr};
 
-const TYPES: [&str; 5] = ["loopback", "none", "bridge", "pasta", "host"];
+const TYPES: [&str; 6] = ["loopback", "none", "bridge", "pasta", "host", "netns"];
 
-/// The networks of `c`, typed; "host" leaves none (the container shares
-/// the host's network namespace, so it must not have one of its own).
+/// The networks of `c`, typed; "host" and "netns" leave none (the
+/// container shares the host's network namespace, or joins one: nothing
+/// of it is ctrsh's to set up).
 pub(in crate::runtime::config) fn networks(c: &Config) -> Result<Vec<CheckedNetwork>> {
     let own_netns = c.namespace(NamespaceKind::Net);
     let mut checked = Vec::new();
@@ -46,6 +47,33 @@ pub(in crate::runtime::config) fn networks(c: &Config) -> Result<Vec<CheckedNetw
         if own_netns.is_none() {
             return Err(needs_namespace("networks", NamespaceKind::Net));
         }
+        if kind == "netns" {
+            let Some(path) = &net.path else {
+                return Err(err(
+                    key("path"),
+                    "is required: the network namespace to join",
+                ));
+            };
+            if !path.is_absolute() {
+                return Err(err(
+                    key("path"),
+                    format!("'{}' is not an absolute path", path.display()),
+                ));
+            }
+            if own_netns.is_some_and(|n| n.path.as_ref().is_some_and(|p| p != path)) {
+                return Err(err(
+                    key("path"),
+                    "the \"net\" namespace of namespaces joins another path; give it once",
+                ));
+            }
+            if c.networks.len() > 1 {
+                return Err(err(
+                    "networks",
+                    "a \"netns\" network is the only one a container can have",
+                ));
+            }
+            continue;
+        }
         if kind != "loopback" && kind != "none" && own_netns.is_some_and(|n| n.path.is_some()) {
             return Err(err(
                 key("type"),
@@ -75,11 +103,29 @@ pub(in crate::runtime::config) fn networks(c: &Config) -> Result<Vec<CheckedNetw
     Ok(checked)
 }
 
+/// The namespaces of `c`, its "net" one joining the path of a "netns"
+/// network.
+pub(in crate::runtime::config) fn namespaces(c: &Config) -> Vec<Namespace> {
+    let joined = c
+        .networks
+        .iter()
+        .find(|n| n.kind == "netns")
+        .and_then(|n| n.path.clone());
+    let mut namespaces = c.namespaces.clone();
+    for ns in &mut namespaces {
+        if ns.kind == NamespaceKind::Net && joined.is_some() {
+            ns.path = joined.clone();
+        }
+    }
+    namespaces
+}
+
 /// Keys set that `net`'s type does not take are named.
 fn only_keys_of(net: &Network, key: &impl Fn(&str) -> String) -> Result<()> {
     let takes: &[&str] = match net.kind.as_str() {
         "bridge" => &["name", "subnet", "address", "gateway", "mtu", "ipv6"],
         "loopback" => &["address", "gateway"],
+        "netns" => &["path"],
         _ => &[],
     };
     let set = [
@@ -89,6 +135,7 @@ fn only_keys_of(net: &Network, key: &impl Fn(&str) -> String) -> Result<()> {
         ("gateway", net.gateway.is_some()),
         ("mtu", net.mtu.is_some()),
         ("ipv6", net.ipv6.is_some()),
+        ("path", net.path.is_some()),
     ];
     match set.iter().find(|(k, is_set)| *is_set && !takes.contains(k)) {
         Some((k, _)) => Err(err(

@@ -423,7 +423,7 @@ fn unknown_network_types_are_named() {
                 },
             ];
         },
-        "networks[1].type: unknown network type 'veth': one of \"loopback\", \"none\", \"bridge\", \"pasta\", \"host\"",
+        "networks[1].type: unknown network type 'veth': one of \"loopback\", \"none\", \"bridge\", \"pasta\", \"host\", \"netns\"",
     );
     assert_rejects(
         |c| {
@@ -476,6 +476,33 @@ fn bridge_networks_become_requests() {
     };
     assert_eq!(request.network, "ctrsh0", "the default network");
     assert_eq!(request.address, None);
+}
+
+#[test]
+fn a_netns_network_joins_its_path() {
+    let c = Config {
+        namespaces: ns(&[NamespaceKind::Mount, NamespaceKind::Net]),
+        networks: vec![Network {
+            kind: "netns".into(),
+            path: Some("/run/netns/web".into()),
+            ..Network::default()
+        }],
+        ..Config::default()
+    };
+    assert_eq!(super::networks(&c).unwrap(), vec![]);
+    let joined = super::networks::namespaces(&c);
+    assert_eq!(joined[1].path, Some("/run/netns/web".into()));
+    assert_eq!(joined[0].path, None);
+    assert_rejects(
+        |c| {
+            c.namespaces = ns(&[NamespaceKind::Net]);
+            c.networks = vec![Network {
+                kind: "netns".into(),
+                ..Network::default()
+            }];
+        },
+        "networks[0].path: is required",
+    );
 }
 
 #[test]

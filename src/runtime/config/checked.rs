@@ -265,6 +265,7 @@ impl Access {
     pub const READ: Access = Access(2);
     pub const WRITE: Access = Access(4);
     pub const NONE: Access = Access(0);
+    pub const ALL: Access = Access(7);
 
     pub fn bits(self) -> u8 {
         self.0
@@ -276,6 +277,14 @@ impl Access {
 
     pub fn contains(self, other: Access) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    pub fn without(self, other: Access) -> Access {
+        Access(self.0 & !other.0)
+    }
+
+    pub fn overlaps(self, other: Access) -> bool {
+        self.0 & other.0 != 0
     }
 }
 

@@ -19,6 +19,8 @@ mod validate;
 
 pub use checked::*;
 pub(crate) use validate::capabilities as check_capabilities;
+#[cfg(test)]
+pub(crate) use validate::device_rule;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -574,7 +574,7 @@ fn is_under_dev(path: &Path) -> bool {
 }
 
 /// A device cgroup rule (allow or deny).
-fn device_rule(key: &str, rule: &Device) -> Result<DeviceRule> {
+pub(crate) fn device_rule(key: &str, rule: &Device) -> Result<DeviceRule> {
     let kind = match rule.kind.as_str() {
         "a" => None,
         "c" => Some(DeviceKind::Char),

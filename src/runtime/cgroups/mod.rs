@@ -63,10 +63,9 @@ pub enum Controller {
 enum OnV2 {
     /// A controller enabled through `cgroup.subtree_control`, by this name.
     Enabled(&'static str),
-    /// Core files every non-root cgroup has (cpu.stat, cgroup.freeze).
+    /// Part of every non-root cgroup: core files (cpu.stat, cgroup.freeze),
+    /// or for devices, the eBPF program a cgroup2 directory takes.
     Core,
-    /// Not a v2 controller (devices need an eBPF program).
-    Absent,
 }
 
 impl Controller {
@@ -105,8 +104,7 @@ impl Controller {
             Controller::Cpuset => OnV2::Enabled("cpuset"),
             Controller::Cpu => OnV2::Enabled("cpu"),
             Controller::Hugetlb => OnV2::Enabled("hugetlb"),
-            Controller::Cpuacct | Controller::Freezer => OnV2::Core,
-            Controller::Devices => OnV2::Absent,
+            Controller::Cpuacct | Controller::Freezer | Controller::Devices => OnV2::Core,
         }
     }
 }
@@ -224,12 +222,18 @@ impl CgroupManager {
     }
 
     /// SIGKILL every process (thawing first, since frozen v1 tasks cannot
-    /// die), then wait until the cgroup is empty (at most 5 s). Zombies do not
-    /// count: the kernel drops them from cgroup.procs. With a cgroup2
-    /// directory, one read says whether anything is left (the usual case at
-    /// destroy): every process of the container is below it, while v1 has
-    /// no such summary (a cgroup.procs and a listing per directory, ~0.5 ms
-    /// for nine controllers).
+    /// die), then wait until the cgroup is empty (at most 5 s). Zombies do
+    /// not count: the kernel drops them from cgroup.procs.
+    ///
+    /// With a cgroup2 directory (every process of the container is below
+    /// it), one read says whether anything is left, the usual case at
+    /// destroy, and where the kernel has cgroup.kill (Linux 5.14) one write
+    /// kills everything below it, also processes forked meanwhile, which a
+    /// signal per listed process can miss. Only what is elsewhere gets a
+    /// signal of its own: on a v1 or hybrid host without cgroup.kill every
+    /// process; with it, a process in one of the container's v1 cgroups but
+    /// not in its cgroup2 directory (a container's own processes cannot
+    /// leave that, other processes can be put in a v1 one).
     pub fn kill_all(&self) -> Result<()> {
         if let Some(unified) = &self.unified {
             if !files::populated(&unified.dir)? {
@@ -243,10 +247,22 @@ impl CgroupManager {
         if self.controllers.contains_key(&Controller::Freezer) {
             self.thaw()?;
         }
+        let kill_file = self
+            .unified
+            .as_ref()
+            .map(|d| d.dir.join("cgroup.kill"))
+            .filter(|f| f.exists());
         let deadline = Instant::now() + KILL_TIMEOUT;
         // Killed processes usually leave within a millisecond or two.
         let mut delay = Duration::from_micros(500);
-        while !pids.is_empty() {
+        loop {
+            self.signal(&pids, kill_file.as_deref())?;
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(10));
+            pids = self.processes()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
             if Instant::now() > deadline {
                 return Err(Error::new(
                     ErrorKind::System,
@@ -257,21 +273,42 @@ impl CgroupManager {
                     ),
                 ));
             }
-            for &pid in &pids {
-                // ESRCH: it exited since the list was read.
-                match kill(Pid::from_raw(pid), Signal::SIGKILL) {
-                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                    Err(e) => {
-                        return Err(Error::sys(
-                            format!("kill process {pid} of cgroup {}", self.path),
-                            std::io::Error::from(e),
-                        ))
-                    }
+        }
+    }
+
+    /// SIGKILL `pids`: through `kill_file` (cgroup.kill) those below the
+    /// cgroup2 directory, each other one by its pid. Repeating it for a
+    /// process still dying does no harm.
+    fn signal(&self, pids: &[i32], kill_file: Option<&Path>) -> Result<()> {
+        let (Some(file), Some(unified)) = (kill_file, &self.unified) else {
+            return self.kill_each(pids);
+        };
+        // Read before the write: a process it kills leaves the list at once,
+        // and must not be taken for one elsewhere.
+        let mut below = Vec::new();
+        collect_procs(&unified.dir, &mut below)?;
+        files::write(file, "1")
+            .map_err(|e| e.context(format!("kill the processes of cgroup {}", self.path)))?;
+        let elsewhere: Vec<i32> = pids
+            .iter()
+            .copied()
+            .filter(|p| !below.contains(p))
+            .collect();
+        self.kill_each(&elsewhere)
+    }
+
+    fn kill_each(&self, pids: &[i32]) -> Result<()> {
+        for &pid in pids {
+            // ESRCH: it exited since the list was read.
+            match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("kill process {pid} of cgroup {}", self.path),
+                        std::io::Error::from(e),
+                    ))
                 }
             }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(10));
-            pids = self.processes()?;
         }
         Ok(())
     }

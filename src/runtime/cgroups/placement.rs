@@ -243,7 +243,6 @@ fn on_v2_mount(
             "not mounted on this host (no v1 hierarchy, and {name:?} is not in {}/cgroup.controllers)",
             mount.point.display()
         )),
-        OnV2::Absent => Err("not part of cgroup v2".to_string()),
     }
 }
 
@@ -404,18 +403,26 @@ fn make_dirs(m: &mut CgroupManager, made: &mut Vec<PathBuf>) -> Result<bool> {
 /// controllers its parent enables in `cgroup.subtree_control`), as runc and
 /// systemd do. Controllers nobody asked for are left as they are: the
 /// container has one of those only if the host already enables it all the
-/// way down.
+/// way down. Then the manager's controllers are what the container's
+/// cgroup2 directory has (a live update may ask for one create did not).
 pub(super) fn enable_v2(m: &mut CgroupManager, cfg: &CheckedCgroups) -> Result<()> {
     let Some(leaf) = m.unified.clone() else {
         return Ok(());
     };
-    let wanted: Vec<(&'static str, &'static str)> = limits::asked(&cfg.limits)
+    // The controllers the cgroup2 hierarchy provides: those its root offers
+    // that no v1 hierarchy has.
+    let offered = read_words(&leaf.mount.join("cgroup.controllers"))?;
+    let on_v2: Vec<(Controller, &'static str)> = Controller::ALL
         .into_iter()
-        .filter(|(c, _)| m.controllers.get(c).is_some_and(|d| d.v2))
-        .filter_map(|(c, key)| match c.on_v2() {
-            OnV2::Enabled(name) => Some((name, key)),
+        .filter(|c| m.controllers.get(c).is_none_or(|d| d.v2))
+        .filter_map(|c| match c.on_v2() {
+            OnV2::Enabled(name) if offered.iter().any(|o| o == name) => Some((c, name)),
             _ => None,
         })
+        .collect();
+    let wanted: Vec<(&'static str, &'static str)> = limits::asked(&cfg.limits)
+        .into_iter()
+        .filter_map(|(c, key)| Some((on_v2.iter().find(|(v, _)| *v == c)?.1, key)))
         .collect();
     if !wanted.is_empty() {
         let mut parents: Vec<&Path> = below_mount(&leaf);
@@ -426,22 +433,18 @@ pub(super) fn enable_v2(m: &mut CgroupManager, cfg: &CheckedCgroups) -> Result<(
         }
     }
     let present = read_words(&leaf.dir.join("cgroup.controllers"))?;
-    let absent: Vec<Controller> = m
-        .controllers
-        .iter()
-        .filter(|(_, d)| d.v2)
-        .filter_map(|(c, _)| match c.on_v2() {
-            OnV2::Enabled(name) if !present.iter().any(|p| p == name) => Some(*c),
-            _ => None,
-        })
-        .collect();
-    for c in absent {
-        m.controllers.remove(&c);
-        let why = format!(
-            "not enabled for {} (ctrsh enables a cgroup v2 controller only for a config key that needs it)",
-            leaf.dir.display()
-        );
-        m.unavailable.insert(c, why);
+    for (c, name) in on_v2 {
+        if present.iter().any(|p| p == name) {
+            m.controllers.insert(c, leaf.clone());
+            m.unavailable.remove(&c);
+        } else {
+            m.controllers.remove(&c);
+            let why = format!(
+                "not enabled for {} (ctrsh enables a cgroup v2 controller only for a config key that needs it)",
+                leaf.dir.display()
+            );
+            m.unavailable.insert(c, why);
+        }
     }
     Ok(())
 }

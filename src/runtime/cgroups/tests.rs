@@ -180,18 +180,9 @@ fn relative_path_lands_under_own_cgroup_per_controller() {
     let parent = unique("place");
     let g = Guard::create(&asking_everything(&parent), "c1");
     assert_eq!(g.path(), format!("{parent}/c1"));
-    // Every controller the host has, in the hierarchy the host has it in
-    // (cpuacct and freezer are core files of every cgroup2 cgroup).
+    // Every controller the host has, in the hierarchy the host has it in.
     for c in Controller::ALL {
-        let hierarchy = host().cgroups.hierarchy(c.name()).or_else(|| {
-            let core = matches!(c, Controller::Cpuacct | Controller::Freezer);
-            let (mount, _) = host().cgroups.v2.as_ref().filter(|_| core)?;
-            Some(crate::test_host::Hierarchy {
-                mount: mount.clone(),
-                v2: true,
-            })
-        });
-        let Some(hierarchy) = hierarchy else {
+        let Some(hierarchy) = host().cgroups.hierarchy(c.name()) else {
             assert!(g.controller_dir(c).is_none(), "{c:?}: the host has none");
             continue;
         };
@@ -433,7 +424,7 @@ fn processes_freeze_and_thaw() {
     g.freeze().expect("freeze");
     assert!(g.is_frozen().unwrap());
     let d = g.controller_dir(Controller::Freezer).unwrap();
-    assert_eq!(d.v2, host().cgroups.hierarchy("freezer").is_none());
+    assert_eq!(d.v2, on_v2(Controller::Freezer));
     if d.v2 {
         assert_eq!(read(&d.dir.join("cgroup.freeze")), "1");
     } else {
@@ -525,7 +516,14 @@ fn kill_all_and_destroy_leave_nothing() {
         return;
     }
     let parent = unique("kill");
-    let mut g = Guard::create(&config(&parent), "c");
+    // A pids limit, so that the pids controller is there on every host: on
+    // a hybrid one the sub-cgroup below is a v1 one, outside the container's
+    // cgroup2 directory; on a v2 one it is inside.
+    let cfg = Cgroups {
+        pids_limit: Some(64),
+        ..config(&parent)
+    };
+    let mut g = Guard::create(&cfg, "c");
     g.spawn(&["sleep", "100"]);
     g.spawn(&["sleep", "100"]);
     // A sub-cgroup made inside (as a container may), with a process in it;
@@ -556,6 +554,56 @@ fn kill_all_and_destroy_leave_nothing() {
     }
     // A second destroy has nothing left to do.
     g.destroy().expect("destroy again");
+}
+
+/// Where the kernel has cgroup.kill, `kill_all` sends no signal of its own
+/// to the processes below the cgroup2 directory: run in a thread whose
+/// seccomp filter makes every system call that sends a signal fail, it
+/// still empties the cgroup, a sub-cgroup included.
+#[test]
+fn kill_all_kills_through_cgroup_kill() {
+    let test = "kill_all_kills_through_cgroup_kill";
+    if !have_root(test) {
+        return;
+    }
+    let mut g = Guard::create(&config(&unique("cgkill")), "c");
+    let Some(unified) = g.unified().cloned() else {
+        skip(test, "the host has no cgroup2 hierarchy");
+        return;
+    };
+    if !unified.dir.join("cgroup.kill").exists() {
+        skip(test, "the kernel has no cgroup.kill (Linux 5.14)");
+        return;
+    }
+    g.spawn(&["sleep", "100"]);
+    let inner_pid = g.spawn(&["sleep", "100"]);
+    let sub = unified.dir.join("inner");
+    fs::create_dir(&sub).unwrap();
+    fs::write(sub.join("cgroup.procs"), inner_pid.to_string()).unwrap();
+    assert_eq!(g.processes().unwrap().len(), 2);
+
+    let no_signals: crate::runtime::seccomp::Seccomp = serde_json::from_value(serde_json::json!({
+        "default_action": "SCMP_ACT_ALLOW",
+        "syscalls": [{
+            "names": ["kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+                      "pidfd_send_signal"],
+            "action": "SCMP_ACT_ERRNO"
+        }]
+    }))
+    .unwrap();
+    let program = no_signals.compile(&Default::default()).unwrap().unwrap();
+    let killed = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // Only this thread is filtered (no TSYNC), and it ends here.
+                crate::runtime::seccomp::apply(&program).expect("install the filter");
+                g.kill_all()
+            })
+            .join()
+            .unwrap()
+    });
+    killed.expect("kill_all without sending a signal itself");
+    assert!(g.processes().unwrap().is_empty());
 }
 
 /// Where a cgroup with `name` as its whole path below the own cgroup would
@@ -706,6 +754,21 @@ fn v2_controllers_are_enabled_on_the_way_down_only_when_asked() {
         file(&asked, Controller::Hugetlb, "hugetlb.2MB.max"),
         "4194304"
     );
+
+    // A live update that asks for it later (enable, then apply) enables it
+    // on the way down too.
+    let later_parent = format!("{}/mid", unique("enable-later"));
+    let mut later = Guard::create(&config(&later_parent), "later");
+    assert!(later.controller_dir(Controller::Hugetlb).is_none());
+    later
+        .manager
+        .enable(&checked(&cfg).unwrap())
+        .expect("enable on update");
+    later.apply(&cfg).expect("apply on update");
+    assert_eq!(
+        file(&later, Controller::Hugetlb, "hugetlb.2MB.max"),
+        "4194304"
+    );
 }
 
 #[test]
@@ -748,14 +811,12 @@ fn enabling_below_a_cgroup_with_processes_names_controller_file_and_key() {
     }
 }
 
+/// A cgroup the test makes below its own, in the cpuset hierarchy, before
+/// ctrsh runs: a parent that ctrsh did not make.
 #[test]
 fn an_empty_cpuset_parent_is_filled_and_an_impossible_cpuset_says_so() {
     let test = "an_empty_cpuset_parent_is_filled_and_an_impossible_cpuset_says_so";
     if !requires(test, &[Need::Root, Need::Controller("cpuset")]) {
-        return;
-    }
-    if on_v2(Controller::Cpuset) {
-        skip(test, "the host's cpuset controller is not cgroup v1");
         return;
     }
     let top = unique("cpuset");
@@ -768,12 +829,26 @@ fn an_empty_cpuset_parent_is_filled_and_an_impossible_cpuset_says_so() {
         process: None,
     };
     fs::create_dir(&user).unwrap();
-    assert_eq!(
-        read(&user.join("cpuset.cpus")),
-        "",
-        "a new v1 cpuset is empty"
-    );
-    {
+    if on_v2(Controller::Cpuset) {
+        // A v2 cpuset left empty uses its parent's cpus (cpuset.cpus.effective):
+        // ctrsh enables the controller through the user's cgroup and leaves
+        // it as it is, and the container gets the one cpu it asks for.
+        let mut cfg = config(&top);
+        cfg.cpuset_cpus = Some("0".into());
+        let mut g = Guard::create(&cfg, "c");
+        g.apply(&cfg).unwrap();
+        g.spawn(&["sleep", "100"]);
+        assert_eq!(read(&user.join("cpuset.cpus")), "");
+        let offered = read(&user.parent().unwrap().join("cpuset.cpus.effective"));
+        assert_ne!(offered, "");
+        assert_eq!(read(&user.join("cpuset.cpus.effective")), offered);
+        assert_eq!(file(&g, Controller::Cpuset, "cpuset.cpus.effective"), "0");
+    } else {
+        assert_eq!(
+            read(&user.join("cpuset.cpus")),
+            "",
+            "a new v1 cpuset is empty"
+        );
         let mut g = Guard::create(&config(&top), "c");
         g.spawn(&["sleep", "100"]);
         assert_ne!(read(&user.join("cpuset.cpus")), "");
@@ -826,6 +901,11 @@ fn rule(kind: &str, major: i64, minor: i64, permissions: &str, allow: bool) -> D
 #[test]
 fn device_rules_are_written() {
     let test = "device_rules_are_written";
+    if host().cgroups.mode() == CgroupMode::V2 {
+        // No devices.list: the rules are an eBPF program, whose verdicts
+        // ebpf_device_program_decides_and_is_replaced checks.
+        return;
+    }
     if !requires(test, &[Need::Root, Need::Controller("devices")]) {
         return;
     }
@@ -871,15 +951,18 @@ fn device_rules_are_written() {
     assert_eq!(read(&d.dir.join("devices.list")), "a *:* rwm");
 }
 
-/// A v2-only host has no devices controller: rules are refused, never
-/// silently dropped. (Needs no root: nothing touches the kernel.)
+/// Without a devices controller (a v1 host without its hierarchy) rules
+/// are refused, never silently dropped. (Needs no root: nothing touches
+/// the kernel.)
 #[test]
-fn device_rules_on_v2_are_unsupported() {
+fn device_rules_without_a_controller_are_unsupported() {
+    let mut unavailable = BTreeMap::new();
+    unavailable.insert(Controller::Devices, "not mounted on this host".to_string());
     let m = CgroupManager {
         path: "x".into(),
-        mode: Mode::V2,
+        mode: Mode::V1,
         controllers: BTreeMap::new(),
-        unavailable: BTreeMap::new(),
+        unavailable,
         unified: None,
         created: Vec::new(),
     };
@@ -891,13 +974,112 @@ fn device_rules_on_v2_are_unsupported() {
     assert_eq!(err.kind, ErrorKind::Unsupported);
     assert_eq!(
         err.message,
-        "cgroups.allowed_devices: device rules need an eBPF filter on cgroup v2, which ctrsh does not have yet"
+        "cgroups.allowed_devices: the devices cgroup controller is not mounted on this host"
     );
     let all = Cgroups {
         allow_all_devices: Some(true),
         ..cfg
     };
     m.apply(&checked(&all).unwrap()).unwrap();
+}
+
+/// A shell in the cgroup that answers "ok" or "denied" to each "r PATH"
+/// or "w PATH" written to it, by opening the device for reading or writing
+/// (`true` is a regular builtin: a failed redirection fails it rather than
+/// the shell).
+struct Prober {
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Prober {
+    fn start(g: &mut Guard, extra_dirs: &[&Path]) -> Prober {
+        let script = "while read mode f; do \
+            case $mode in r) true <$f ;; w) true >>$f ;; esac 2>&- && echo ok || echo denied; done";
+        let mut child = Command::new("sh")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id() as i32;
+        let stdin = child.stdin.take().unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        g.children.push(child);
+        g.manager.add_process(pid).expect("add_process");
+        for dir in extra_dirs {
+            fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        }
+        Prober { stdin, stdout }
+    }
+
+    /// `what` is "r PATH" or "w PATH".
+    fn probe(&mut self, what: &str) -> String {
+        use std::io::BufRead;
+        writeln!(self.stdin, "{what}").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+}
+
+/// The eBPF device program on the container's cgroup2 directory. On a
+/// hybrid host like this one the test points the devices controller there
+/// after the v1 devices cgroup was told to allow everything: the program
+/// still decides. Each update replaces the program (the old one would still
+/// deny), and allow_all removes it.
+#[test]
+fn ebpf_device_program_decides_and_is_replaced() {
+    let test = "ebpf_device_program_decides_and_is_replaced";
+    if !have_root(test) {
+        return;
+    }
+    if host().cgroups.v2.is_none() {
+        skip(test, "the host has no cgroup2 hierarchy");
+        return;
+    }
+    let mut g = Guard::create(&config(&unique("ebpf")), "c");
+    let unified = g.manager.unified.clone().expect("a cgroup2 directory");
+    let allow_all = Cgroups {
+        allow_all_devices: Some(true),
+        ..config("unused")
+    };
+    let devices = g.controller_dir(Controller::Devices).unwrap().clone();
+    let mut v1_dirs = Vec::new();
+    if !devices.v2 {
+        g.apply(&allow_all).expect("v1 allows all");
+        assert_eq!(read(&devices.dir.join("devices.list")), "a *:* rwm");
+        g.manager.controllers.insert(Controller::Devices, unified);
+        v1_dirs.push(devices.dir.as_path());
+    }
+    let mut sh = Prober::start(&mut g, &v1_dirs);
+    let only = |minor| Cgroups {
+        allowed_devices: Some(vec![rule("c", 1, minor, "r", true)]),
+        ..config("unused")
+    };
+    let both = |sh: &mut Prober| (sh.probe("r /dev/null"), sh.probe("r /dev/zero"));
+    g.apply(&only(3)).expect("attach");
+    assert_eq!(both(&mut sh), ("ok".into(), "denied".into()));
+    assert_eq!(
+        sh.probe("w /dev/null"),
+        "denied",
+        "the rule allows reading only"
+    );
+    g.apply(&only(5)).expect("replace");
+    assert_eq!(both(&mut sh), ("denied".into(), "ok".into()));
+    g.apply(&allow_all).expect("detach");
+    assert_eq!(both(&mut sh), ("ok".into(), "ok".into()));
+    // A rule list that cannot be expressed leaves the program as it was.
+    g.apply(&only(3)).unwrap();
+    let bad = Cgroups {
+        allowed_devices: Some(vec![
+            rule("c", 1, -1, "r", true),
+            rule("c", 1, 5, "r", false),
+        ]),
+        ..config("unused")
+    };
+    assert_eq!(g.apply(&bad).unwrap_err().kind, ErrorKind::Config);
+    assert_eq!(sh.probe("r /dev/zero"), "denied");
 }
 
 #[test]
@@ -954,12 +1136,24 @@ fn existing_empty_cgroup_is_used_and_kept() {
         process: None,
     };
     fs::create_dir_all(&existing).unwrap();
-    let g = Guard::create(&config(&parent), "c");
+    // Asking for pids: on v2 ctrsh then enables it on the way down.
+    let cfg = Cgroups {
+        pids_limit: Some(64),
+        ..config(&parent)
+    };
+    let g = Guard::create(&cfg, "c");
     assert_eq!(g.controller_dir(Controller::Pids).unwrap().dir, existing);
     g.destroy().unwrap();
     assert!(existing.exists(), "a cgroup it did not create was removed");
-    let memory = &g.controller_dir(Controller::Memory).unwrap().dir;
-    assert!(!memory.exists() && !memory.parent().unwrap().exists());
+    // On v1 the memory hierarchy's directories were ctrsh's own (on v2
+    // there is only the one directory, the existing one).
+    if let Some(memory) = g
+        .controller_dir(Controller::Memory)
+        .filter(|d| d.dir != existing)
+    {
+        let memory = &memory.dir;
+        assert!(!memory.exists() && !memory.parent().unwrap().exists());
+    }
 }
 
 /// The cgroup2 freezer (cgroup.freeze) and cpu stats (cpu.stat), which
@@ -1003,7 +1197,10 @@ fn v2_core_freezer_and_cpu_stats() {
     assert_eq!(proc_state(pid), 'S', "the frozen busy loop is not asleep");
     let still = v2.stats().unwrap().cpu.unwrap();
     assert_eq!(still.usage_ns, frozen.usage_ns, "frozen yet ran");
-    assert_eq!((still.per_cpu, still.throttled_periods), (None, None));
+    // Throttling is counted only with the cpu controller.
+    assert_eq!(still.per_cpu, None);
+    let cpu = v2.controller_dir(Controller::Cpu).is_some();
+    assert_eq!(still.throttled_periods.is_some(), cpu, "{still:?}");
 
     v2.thaw().expect("thaw (v2)");
     assert!(!v2.is_frozen().unwrap());

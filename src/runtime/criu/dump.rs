@@ -9,7 +9,7 @@ use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{Container, Status};
 use crate::runtime::host::state::now;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 const LOG: &str = "dump.log";
 
@@ -68,6 +68,16 @@ impl Container {
             status => return Err(Error::state(format!("the container is {status}"))),
         };
         let made_dir = prepare_dir(&opts.dir)?;
+        let parent_link = match &parent {
+            Some(parent) => match relative_link(&opts.dir, parent.dir()) {
+                Ok(link) => Some(link),
+                Err(e) => {
+                    clean_dir(&opts.dir, made_dir);
+                    return Err(e.context("parent"));
+                }
+            },
+            None => None,
+        };
         let flags = DumpFlags {
             tcp_established: opts.tcp_established,
             ext_unix_sk: opts.ext_unix_sk,
@@ -83,7 +93,7 @@ impl Container {
                 &state.config,
                 opts,
                 &flags,
-                parent.as_ref(),
+                parent_link.as_deref(),
                 &links,
                 &host_binds,
             );
@@ -140,7 +150,7 @@ fn dump_args(
     config: &CheckedConfig,
     opts: &CheckpointOptions,
     flags: &DumpFlags,
-    parent: Option<&Checkpoint>,
+    parent_link: Option<&Path>,
     links: &[super::StdioLink],
     host_binds: &[HostBind],
 ) -> Vec<OsString> {
@@ -168,14 +178,37 @@ fn dump_args(
     if opts.leave_running && !opts.pre_dump {
         args.push("--leave-running".into());
     }
-    if opts.pre_dump || parent.is_some() {
+    if opts.pre_dump || parent_link.is_some() {
         args.push("--track-mem".into());
     }
-    if let Some(parent) = parent {
+    if let Some(link) = parent_link {
         args.push("--prev-images-dir".into());
-        args.push(parent.dir().into());
+        args.push(link.into());
     }
     args
+}
+
+/// The parent's images as seen from `dir`. CRIU links "parent" in the
+/// images to the path as given, and the restore opens that link from inside
+/// the container's root, where an absolute path leads nowhere: so it is
+/// relative, as runc passes it (and the two dirs can move together).
+fn relative_link(dir: &Path, parent: &Path) -> Result<PathBuf> {
+    let real = |p: &Path| std::fs::canonicalize(p).ctx(format!("resolve {}", p.display()));
+    Ok(relative_path(&real(dir)?, &real(parent)?))
+}
+
+/// The path from directory `from` to `to` (both absolute and without
+/// symlinks or "..").
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut path: PathBuf = from[common..]
+        .iter()
+        .map(|_| Component::ParentDir)
+        .collect();
+    path.extend(&to[common..]);
+    path
 }
 
 /// Pre-dumps and dumps on top of one need the kernel's soft-dirty bits;
@@ -241,4 +274,17 @@ pub(super) fn kernel_release() -> String {
     nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn parent_paths_are_relative_to_the_images() {
+        let rel = |from: &str, to: &str| relative_path(Path::new(from), Path::new(to));
+        assert_eq!(rel("/ck/final", "/ck/pre"), Path::new("../pre"));
+        assert_eq!(rel("/a/b/c", "/a/x"), Path::new("../../x"));
+        assert_eq!(rel("/ck/final", "/ck/final/pre"), Path::new("pre"));
+    }
 }

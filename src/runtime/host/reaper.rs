@@ -59,11 +59,16 @@ impl Reaper {
     }
 
     pub fn signal(&self, sig: i32) -> Result<()> {
+        let gone = || Error::state(format!("process {} has exited", self.pid));
         if self.exited() {
-            return Err(Error::state(format!("process {} has exited", self.pid)));
+            return Err(gone());
         }
-        sys::pidfd_send_signal(&self.pidfd, sig)
-            .ctx(format!("send signal {sig} to pid {}", self.pid))
+        match sys::pidfd_send_signal(&self.pidfd, sig) {
+            // It died since: a process killed through its cgroup leaves
+            // cgroup.procs before its pidfd reports the exit.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(gone()),
+            other => other.ctx(format!("send signal {sig} to pid {}", self.pid)),
+        }
     }
 
     pub fn exited(&self) -> bool {

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{Output, RunningScript, Sandbox};
+use common::{host, requires, skip, Need, Output, RunningScript, Sandbox, CTRSH};
 use ctrsh::runtime::Factory;
+use std::fs;
 use std::path::Path;
 use std::process::Command;
 
@@ -90,6 +91,91 @@ print("LISTED " + f.list().contains(id));
         "pid {pid} survived destroy"
     );
     sb.assert_nothing_left(&sb.id);
+}
+
+/// Where the kernel has cgroup.kill (Linux 5.14), destroy kills through it:
+/// traced by strace, the ctrsh that starts and destroys a container of
+/// three processes sends no SIGKILL with kill, tkill or tgkill, yet all
+/// three are gone (the init's own signal goes through its pidfd, which
+/// strace is not asked to show, after the cgroup is empty).
+#[test]
+fn destroy_kills_through_cgroup_kill() {
+    let test = "destroy-cgroup-kill";
+    if !requires(test, &[Need::Program("strace")]) {
+        return;
+    }
+    let Some(sb) = Sandbox::new(test) else {
+        return;
+    };
+    if !cgroup_kill_offered() {
+        skip(
+            test,
+            "the kernel has no cgroup.kill (Linux 5.14) or no cgroup2",
+        );
+        return;
+    }
+    let trace = sb.dir.join("strace.out");
+    let out = RunningScript::spawn(
+        Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=kill,tkill,tgkill", "-o"])
+            .arg(&trace)
+            .arg(CTRSH)
+            .arg(sb.script_file(
+                r#"spec.args = ["/bin/sh", "-c", "sleep 1000 & sleep 1000 & exec sleep 1000"];
+spec.stdout = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+let started = timestamp();
+while c.processes().len() < 3 {
+    if started.elapsed > 20.0 { throw "the container did not start its three processes"; }
+    sleep(0.01);
+}
+print(`PIDS ${c.processes()}`);
+c.destroy();
+"#,
+            )),
+    )
+    .finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    let trace = fs::read_to_string(&trace).unwrap();
+    assert!(
+        !trace.contains("SIGKILL"),
+        "destroy sent SIGKILL itself:\n{trace}"
+    );
+    let pids: Vec<u32> = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("PIDS "))
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_else(|| panic!("no PIDS line: {out}"));
+    assert_eq!(pids.len(), 3, "{out}");
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} survived destroy"
+        );
+    }
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// Whether a new directory in this process's cgroup2 cgroup has
+/// cgroup.kill (made for the purpose and removed).
+fn cgroup_kill_offered() -> bool {
+    let Some((mount, _)) = &host().cgroups.v2 else {
+        return false;
+    };
+    let table = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let own = table
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup2 line in /proc/self/cgroup");
+    let probe = mount
+        .join(own.trim_start_matches('/'))
+        .join(format!("ctrsh-test-kill-probe-{}", std::process::id()));
+    fs::create_dir(&probe).unwrap_or_else(|e| panic!("mkdir {}: {e}", probe.display()));
+    let offered = probe.join("cgroup.kill").exists();
+    fs::remove_dir(&probe).unwrap_or_else(|e| panic!("rmdir {}: {e}", probe.display()));
+    offered
 }
 
 /// Without a pid namespace the init's children do not die with it:

@@ -288,6 +288,9 @@ c.resume();
     }
 }
 
+/// Memory is accounted without a limit. A soft limit asks for the memory
+/// controller, which a cgroup v2 host gives a container only when its
+/// config asks something of it (docs/config.md).
 #[test]
 fn memory_usage_includes_a_32mib_tmpfs_file() {
     let Some(sb) = Sandbox::new("res-memory") else {
@@ -295,7 +298,7 @@ fn memory_usage_includes_a_32mib_tmpfs_file() {
     };
     let out = with_container(
         &sb,
-        "",
+        r#"memory_reservation: "1G""#,
         &[],
         "exec sleep 1000",
         r#"print(`BEFORE ${c.stats().memory.usage}`);

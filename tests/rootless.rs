@@ -122,6 +122,12 @@ impl Rootless {
     /// Runs `body` as the user, with `f` a factory on the user's root and
     /// `config` this user's config.
     fn run(&self, body: &str, env: &[(&str, &str)]) -> Output {
+        RunningScript::spawn(&mut self.command(body, env, None)).finish()
+    }
+
+    /// The command `run` runs. With `wait_for`, it first waits (polling)
+    /// until that file exists, so that root can move it into a cgroup.
+    fn command(&self, body: &str, env: &[(&str, &str)], wait_for: Option<&Path>) -> Command {
         let file = self.sb.dir.join(format!("rootless-{}.rhai", self.user.uid));
         let script = format!(
             "let f = factory({root});\nlet config = {config};\n{body}\n",
@@ -130,7 +136,15 @@ impl Rootless {
         );
         fs::write(&file, script).unwrap();
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
-        let mut cmd = Command::new(&self.ctrsh);
+        let mut cmd = match wait_for {
+            None => Command::new(&self.ctrsh),
+            Some(ready) => {
+                let mut sh = Command::new("/bin/sh");
+                let wait = r#"while [ ! -e "$0" ]; do sleep 0.01; done; exec "$@""#;
+                sh.args(["-c", wait]).arg(ready).arg(&self.ctrsh);
+                sh
+            }
+        };
         cmd.arg(&file)
             .env_remove("XDG_RUNTIME_DIR")
             .env("HOME", "/")
@@ -141,7 +155,7 @@ impl Rootless {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        RunningScript::spawn(&mut cmd).finish()
+        cmd
     }
 }
 
@@ -395,4 +409,119 @@ print("OUTSIDE " + got.stdout);"#
     wait_until("pasta to end", || {
         !Path::new(&format!("/proc/{pasta}")).exists()
     });
+
+/// A cgroup2 subtree delegated to a user as the kernel's documentation
+/// describes (the directory and its cgroup.procs, cgroup.threads and
+/// cgroup.subtree_control are the user's), with a leaf `ctrsh` for the
+/// user's ctrsh process. Removed on drop.
+struct Delegated {
+    dir: PathBuf,
+    /// The path from the hierarchy's root, for `cgroups.path`.
+    path: String,
+}
+
+impl Delegated {
+    fn create(user: &User, test: &str) -> Delegated {
+        let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+        let own = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .expect("a cgroup2 line");
+        let path = format!(
+            "{}/ctrsh-{test}-{}",
+            own.trim_end_matches('/'),
+            std::process::id()
+        );
+        let dir = Path::new(CGROUP2).join(path.trim_start_matches('/'));
+        fs::create_dir(&dir).unwrap();
+        let delegated = Delegated { dir, path };
+        // The controllers the containers use, enabled for the subtree as
+        // whoever delegates it does.
+        fs::write(
+            delegated.dir.join("cgroup.subtree_control"),
+            "+memory +pids",
+        )
+        .unwrap();
+        fs::create_dir(delegated.dir.join("ctrsh")).unwrap();
+        for dir in [delegated.dir.clone(), delegated.dir.join("ctrsh")] {
+            for file in [
+                "",
+                "cgroup.procs",
+                "cgroup.threads",
+                "cgroup.subtree_control",
+            ] {
+                std::os::unix::fs::chown(dir.join(file), Some(user.uid), Some(user.gid)).unwrap();
+            }
+        }
+        delegated
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        // The containers are gone (Rootless's drop); the user's ctrsh exited.
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+                let _ = fs::remove_dir(entry.path());
+            }
+        }
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+const CGROUP2: &str = "/sys/fs/cgroup";
+
+/// On a pure cgroup v2 host (scripts/vmtest's VM) an unprivileged user
+/// runs a container with limits in a subtree delegated to it. Device rules
+/// need an eBPF program only root can load: without allow_all_devices the
+/// create fails clearly and leaves no cgroup. On this machine's hybrid
+/// cgroups the v1 hierarchies cannot be delegated; the VM runs it.
+#[test]
+fn rootless_container_in_a_delegated_cgroup_subtree() {
+    if !Path::new(CGROUP2).join("cgroup.subtree_control").exists() {
+        eprintln!("not a pure cgroup v2 host: scripts/vmtest runs rootless_container_in_a_delegated_cgroup_subtree");
+        return;
+    }
+    let Some(rl) = Rootless::new("rootless_delegated") else {
+        return;
+    };
+    let delegated = Delegated::create(&rl.user, "rl-deleg");
+    let ready = rl.sb.dir.join("ready");
+    let body = format!(
+        r#"config.cgroups = #{{ path: {path}, memory: "64M", pids_limit: 20 }};
+try {{ f.create("nodev", config); print("CREATED"); }} catch (e) {{ print("NODEV " + e.message); }}
+config.cgroups.allow_all_devices = true;
+let c = f.create("rl", config);
+c.start(process(#{{ args: ["/bin/sleep", "100"], env: ["PATH=/bin"] }}));
+let s = c.stats();
+print(`LIMITS ${{s.memory.limit}} ${{s.pids.limit}} ${{s.pids.current}}`);
+c.update(#{{ pids_limit: 30 }});
+print(`UPDATED ${{c.stats().pids.limit}}`);
+c.pause();
+print("STATE " + c.state);
+c.resume();
+print("STATE " + c.state);
+c.destroy();
+print("LEFT " + f.list().len());"#,
+        path = rhai_str(&format!("{}/c", delegated.path)),
+    );
+    let running = RunningScript::spawn(&mut rl.command(&body, &[], Some(&ready)));
+    let leaf = delegated.dir.join("ctrsh").join("cgroup.procs");
+    fs::write(&leaf, running.pid().to_string()).unwrap();
+    fs::write(&ready, "").unwrap();
+    let out = running.finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("NODEV "), "{out}");
+    assert!(out.stdout.contains("allow_all_devices: true"), "{out}");
+    let limits = format!("LIMITS {} 20 1\nUPDATED 30\n", 64 << 20);
+    assert!(out.stdout.contains(&limits), "{out}");
+    assert!(
+        out.stdout.contains("STATE paused\nSTATE running\n"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("LEFT 0"), "{out}");
+    assert!(
+        !delegated.dir.join("c").exists(),
+        "the container's cgroup is left"
+    );
 }

@@ -193,7 +193,9 @@ impl CgroupLayout {
     }
 
     /// Where controller `name` (its v1 name) is: a v1 hierarchy if one has
-    /// it, else cgroup2 if its root offers it.
+    /// it, else cgroup2 if its root offers it. cgroup2 has cpuacct and
+    /// freezer as core files of every cgroup, and devices as the eBPF
+    /// program every cgroup takes.
     pub fn hierarchy(&self, name: &str) -> Option<Hierarchy> {
         if let Some(mount) = self.v1.get(name) {
             return Some(Hierarchy {
@@ -202,8 +204,9 @@ impl CgroupLayout {
             });
         }
         let v2_name = if name == "blkio" { "io" } else { name };
+        let core = matches!(name, "cpuacct" | "freezer" | "devices");
         let (mount, offered) = self.v2.as_ref()?;
-        offered.iter().any(|c| c == v2_name).then(|| Hierarchy {
+        (core || offered.iter().any(|c| c == v2_name)).then(|| Hierarchy {
             mount: mount.clone(),
             v2: true,
         })

@@ -255,8 +255,11 @@ impl CgroupManager {
         let deadline = Instant::now() + KILL_TIMEOUT;
         // Killed processes usually leave within a millisecond or two.
         let mut delay = Duration::from_micros(500);
+        // Every process seen below the cgroup2 directory: cgroup.kill
+        // reached it, even if a v1 cgroup still lists it while it dies.
+        let mut below = Vec::new();
         loop {
-            self.signal(&pids, kill_file.as_deref())?;
+            self.signal(&pids, kill_file.as_deref(), &mut below)?;
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_millis(10));
             pids = self.processes()?;
@@ -277,16 +280,15 @@ impl CgroupManager {
     }
 
     /// SIGKILL `pids`: through `kill_file` (cgroup.kill) those below the
-    /// cgroup2 directory, each other one by its pid. Repeating it for a
-    /// process still dying does no harm.
-    fn signal(&self, pids: &[i32], kill_file: Option<&Path>) -> Result<()> {
+    /// cgroup2 directory (added to `below`), each other one by its pid.
+    /// Repeating it for a process still dying does no harm.
+    fn signal(&self, pids: &[i32], kill_file: Option<&Path>, below: &mut Vec<i32>) -> Result<()> {
         let (Some(file), Some(unified)) = (kill_file, &self.unified) else {
             return self.kill_each(pids);
         };
         // Read before the write: a process it kills leaves the list at once,
         // and must not be taken for one elsewhere.
-        let mut below = Vec::new();
-        collect_procs(&unified.dir, &mut below)?;
+        collect_procs(&unified.dir, below)?;
         files::write(file, "1")
             .map_err(|e| e.context(format!("kill the processes of cgroup {}", self.path)))?;
         let elsewhere: Vec<i32> = pids

@@ -409,6 +409,7 @@ print("OUTSIDE " + got.stdout);"#
     wait_until("pasta to end", || {
         !Path::new(&format!("/proc/{pasta}")).exists()
     });
+}
 
 /// A cgroup2 subtree delegated to a user as the kernel's documentation
 /// describes (the directory and its cgroup.procs, cgroup.threads and

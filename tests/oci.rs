@@ -533,6 +533,20 @@ fn oci_containers_and_script_containers_are_one_kind() {
     assert_eq!(state["bundle"], b.sb.dir.to_str().unwrap());
     b.ok(&["delete", "--force", &id]);
     b.sb.assert_nothing_left(&id);
+
+    // oci::spec(), runc's default spec, is a config create takes once it
+    // has a root filesystem.
+    let id = b.id("spec");
+    let said = b.sb.script_ok(&format!(
+        "let cfg = oci::spec(); cfg.rootfs = {rootfs}; cfg.process.terminal = false;\n\
+         let c = f.create({id}, cfg);\n\
+         print(c.run(process(#{{ args: [\"/bin/sh\", \"-c\", \"exit 4\"] }})));\n\
+         c.destroy();",
+        rootfs = rhai_str(b.sb.rootfs.to_str().unwrap()),
+        id = rhai_str(&id)
+    ));
+    assert_eq!(said, "4\n");
+    b.sb.assert_nothing_left(&id);
 }
 
 #[test]

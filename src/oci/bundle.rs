@@ -188,12 +188,26 @@ pub fn capability_sets(caps: &oci::LinuxCapabilities) -> CapabilitySets {
         names.sort();
         names
     };
+    let (inheritable, permitted) = (names(caps.inheritable()), names(caps.permitted()));
+    // The kernel raises an ambient capability only when it is inheritable
+    // and permitted; runc's own default spec lists ambient ones without an
+    // inheritable set, and runc leaves them out with a warning: so does
+    // ctrsh (a config of ctrsh's own that asks for one is an error).
+    let (ambient, unraisable): (Vec<String>, Vec<String>) = names(caps.ambient())
+        .into_iter()
+        .partition(|c| inheritable.contains(c) && permitted.contains(c));
+    if !unraisable.is_empty() {
+        crate::runtime::error::warn(&format!(
+            "process.capabilities.ambient: {} left out: not in both the inheritable and the permitted set, the kernel cannot raise them",
+            unraisable.join(", ")
+        ));
+    }
     CapabilitySets {
         bounding: names(caps.bounding()),
         effective: names(caps.effective()),
-        inheritable: names(caps.inheritable()),
-        permitted: names(caps.permitted()),
-        ambient: names(caps.ambient()),
+        inheritable,
+        permitted,
+        ambient,
     }
 }
 

@@ -615,3 +615,109 @@ print(`FREED ${freed.layers}`);
     // The arm64 image's one layer is all that is left.
     assert_eq!(store.entries("layers").len(), 1);
 }
+
+/// `ctrsh -e script ARGS...` with the test's store; the script's stdout.
+fn script_ok(store: &Store, script: &str, args: &[&str]) -> String {
+    let out = Command::new(CTRSH)
+        .args(["-e", script])
+        .args(args)
+        .env("CTRSH_IMAGE_STORE", store.root())
+        .env("REGISTRY_AUTH_FILE", store.dir.0.join("no-auth.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    stdout
+}
+
+#[test]
+fn containers_of_an_image_get_private_copy_on_write_roots_and_its_defaults() {
+    let Some(fx) = ready("image_containers") else {
+        return;
+    };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    // Declared before the sandbox, so the sandbox's cleanup (which
+    // destroys what the test left) runs while the store is there.
+    let store = Store::new("image-containers");
+    let Some(sb) = common::Sandbox::new("image_containers") else {
+        return;
+    };
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    let script = r#"
+let img = image::pull(ARGS[0]);
+let f = factory(ARGS[1]);
+let ns = ["mount", "uts", "ipc", "pid", "net"];
+let run = |c, args| {
+    let p = process(#{ args: args, user: "0", stdin: "null", stdout: "pipe", stderr: "pipe" });
+    c.start(p);
+    let code = p.wait();
+    let out = p.stdout + p.stderr;
+    out.trim();
+    `${code} ${out}`
+};
+// The image's entrypoint, cmd, env, working dir and user.
+let first = f.create(ARGS[2] + "-entry", #{ image: img, namespaces: ns });
+let p = process(#{ stdout: "pipe", stderr: "pipe" });
+first.start(p);
+let code = p.wait();
+print(`ENTRY ${code} ${p.stdout}`);
+first.destroy();
+// Two containers of one image, by value and by name.
+let a = f.create(ARGS[2] + "-a", #{ image: img, namespaces: ns });
+let b = f.create(ARGS[2] + "-b", #{ image: ARGS[0], namespaces: ns });
+a.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
+b.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
+print(`A ${run.call(a, ["/bin/sh", "-c", "echo mine > /etc/keep && cat /etc/keep"])}`);
+print(`B ${run.call(b, ["/bin/cat", "/etc/keep"])}`);
+print(`WHITEOUTS ${run.call(b, ["/bin/sh", "-c", "echo $(ls /etc/removed 2>&1) $(ls /data/old)"])}`);
+try { image::remove(img.name); } catch (e) { print(`INUSE ${e.message}`); }
+a.destroy();
+let again = f.create(ARGS[2] + "-a", #{ image: img, namespaces: ns });
+again.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
+print(`AGAIN ${run.call(again, ["/bin/cat", "/etc/keep"])}`);
+again.destroy();
+b.destroy();
+let ro = f.create(ARGS[2] + "-ro", #{ image: img, readonly_rootfs: true, namespaces: ns });
+ro.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
+print(`RO ${run.call(ro, ["/bin/touch", "/etc/keep"])}`);
+ro.destroy();
+try { f.create(ARGS[2] + "-both", #{ image: img, rootfs: "/", namespaces: ns }); } catch (e) { print(`BOTH ${e.message}`); }
+image::remove(img.name);
+print("REMOVED");
+"#;
+    let root = sb.root.to_str().unwrap();
+    let out = script_ok(&store, script, &[&reference, root, &sb.id]);
+    let line = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
+            .to_string()
+    };
+    assert_eq!(
+        line("ENTRY "),
+        "0 entrypoint ran in /data as 1000:1000",
+        "{out}"
+    );
+    assert!(out.contains("\nhello from the image\n"), "{out}");
+    assert_eq!(line("A "), "0 mine");
+    assert_eq!(line("B "), "0 kept");
+    // /data/old is opaque: only the top layer's file shows.
+    assert_eq!(
+        line("WHITEOUTS "),
+        "0 ls: /etc/removed: No such file or directory new"
+    );
+    let in_use = line("INUSE ");
+    assert!(
+        in_use.contains(&format!("'{}-a'", sb.id)) && in_use.contains(&format!("'{}-b'", sb.id)),
+        "{in_use}"
+    );
+    assert!(in_use.contains("destroy them first"), "{in_use}");
+    assert_eq!(line("AGAIN "), "0 kept");
+    assert!(line("RO ").contains("Read-only file system"), "{out}");
+    assert!(line("BOTH ").contains("give one of them"), "{out}");
+    assert!(out.contains("REMOVED"), "{out}");
+    assert_eq!(store.entries("containers"), Vec::<String>::new());
+    store.assert_layers(&[]);
+    sb.assert_nothing_left(&format!("{}-a", sb.id));
+}

@@ -431,6 +431,7 @@ mod tests {
             c.config_keys,
             [
                 "rootfs",
+                "image",
                 "readonly_rootfs",
                 "capabilities",
                 "namespaces",

@@ -11,8 +11,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// A config map, checked by serde and `Config::validate` before anything
-/// touches the kernel.
+/// touches the kernel. An Image value as `image` stands for its digest.
 pub fn to_config(mut map: Map) -> ScriptResult<CheckedConfig> {
+    if let Some(value) = map.get_mut("image") {
+        if let Some(image) = value.clone().try_cast::<runtime::image::Image>() {
+            *value = image.digest.to_string().into();
+        }
+    }
     // The config's own process is written like one for process().
     if let Some(process) = map.get_mut("process") {
         if let Some(mut spec) = process.clone().try_cast::<Map>() {

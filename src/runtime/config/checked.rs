@@ -24,7 +24,11 @@ pub struct CheckedConfig {
     /// The config as given, absent keys absent: what `container.config`
     /// shows, and what a live update changes and checks again.
     pub given: Config,
+    /// For an image's container, set by create: where the image's root
+    /// filesystem is mounted (see image/rootfs.rs).
     pub rootfs: PathBuf,
+    /// The image of the store the rootfs is made from (a name or an id).
+    pub image: Option<String>,
     pub readonly_rootfs: bool,
     /// The capability sets the container's processes get (the defaults in
     /// every set when the key is absent).

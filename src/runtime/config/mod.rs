@@ -25,8 +25,13 @@ pub(crate) use validate::device_rule;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Absolute path of the container's root filesystem (required).
+    /// Absolute path of the container's root filesystem (this or `image`).
     pub rootfs: PathBuf,
+    /// An image in the image store, by name ("alpine:3.20") or id: the
+    /// container gets a copy-on-write root filesystem of its layers (see
+    /// docs/images.md), and its processes the image's defaults.
+    pub image: Option<String>,
+    /// No writes to the root filesystem (an image's gets no upper dir).
     pub readonly_rootfs: bool,
     /// Capability names ("CAP_CHOWN") for every set, or one list per set;
     /// `None` means `default_capabilities()`.

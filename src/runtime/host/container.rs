@@ -5,9 +5,12 @@ use crate::runtime::config::{Cgroups, Config, NamespaceKind};
 use crate::runtime::error::{warn, Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::netstats::{self, InterfaceStats};
-use crate::runtime::host::process::{Process, ProcessSpec, Stdio, StdioFds, DEFAULT_PATH};
+use crate::runtime::host::process::{
+    check_args, CheckedProcess, Process, ProcessSpec, Stdio, StdioFds, DEFAULT_PATH,
+};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{Lock, State, StateDir};
+use crate::runtime::image::Store;
 use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::namespaces::JOIN_ORDER;
 use crate::runtime::launch::start_socket;
@@ -319,7 +322,7 @@ impl Container {
             First::Given => {
                 let stdio = p.open_stdio()?;
                 let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
-                let process = Some(Box::new(p.checked().clone()));
+                let process = Some(Box::new(process_for(&state, p)?));
                 conn.send(&ToInit::Start { process }, &raw)?;
                 (stdio, None)
             }
@@ -379,7 +382,7 @@ impl Container {
             .collect();
         let msg = ToInit::Exec {
             config: Box::new(state.config.clone()),
-            process: Box::new(p.checked().clone()),
+            process: Box::new(process_for(state, p)?),
             namespaces: kinds,
         };
         let joined = match &state.cgroup {
@@ -747,7 +750,23 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
         Networks::new(root).release(&attachment.network, &state.id)?;
     }
     pasta::stop(&dir.path)?;
+    // Its processes are gone, and with them its mount namespace, the only
+    // place its image's layers were mounted.
+    if let Some(image) = &state.image {
+        Store::open(&image.store)?.release(&dir.path)?;
+    }
     dir.remove()
+}
+
+/// The process `p` runs as: what its spec leaves out taken from the
+/// container's image, if it has one.
+fn process_for(state: &State, p: &Process) -> Result<CheckedProcess> {
+    let mut process = p.checked().clone();
+    if let Some(image) = &state.image {
+        process.spec = image.defaults.apply(&process.spec);
+    }
+    check_args(&process.spec)?;
+    Ok(process)
 }
 
 fn is_frozen(state: &State) -> Result<bool> {

@@ -5,7 +5,7 @@ use crate::runtime::config::{CheckedConfig, Config, NamespaceKind};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::container::Container;
-use crate::runtime::host::process::Process;
+use crate::runtime::host::process::{check_args, CheckedProcess, Process};
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::StateDir;
@@ -14,6 +14,7 @@ use crate::runtime::launch::messages::{FromInit, ToInit};
 use crate::runtime::launch::start_socket;
 use crate::runtime::launch::{self, Spawn};
 use crate::runtime::launch::{idmap, namespaces};
+use std::borrow::Cow;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
@@ -94,6 +95,27 @@ impl Factory {
     fn make(&self, id: &str, config: &CheckedConfig) -> Result<Container> {
         let mut made = Provision::begin(&self.root, id, config)?;
         let name_files = made.lease_networks()?;
+        // An image's rootfs lives in the state dir; the init is told there.
+        let (image_tree, config) = match &config.image {
+            Some(image) => {
+                let (tree, rootfs, defaults) = made.image_rootfs(image, config.readonly_rootfs)?;
+                let process = config.process.as_ref().map(|p| {
+                    let spec = defaults.apply(&p.spec);
+                    check_args(&spec).map(|()| CheckedProcess {
+                        spec,
+                        capabilities: p.capabilities.clone(),
+                    })
+                });
+                let config = CheckedConfig {
+                    rootfs,
+                    process: process.transpose().map_err(|e| e.context("process"))?,
+                    ..config.clone()
+                };
+                (Some(tree), Cow::Owned(config))
+            }
+            None => (None, Cow::Borrowed(config)),
+        };
+        let config = config.as_ref();
         let cgroup = made.cgroup(config, &self.cgroup_name(id))?;
         // The config's own process gets its stdio here, from the creator
         // (an OCI runtime's caller hands it to `create`).
@@ -114,7 +136,10 @@ impl Factory {
         drop(listener);
         let reaper = launched.reaper.clone();
         made.init(&reaper)?;
-        let tree = idmap::rootfs_tree(config, reaper.pid)?;
+        let tree = match image_tree {
+            Some(tree) => Some(tree),
+            None => idmap::rootfs_tree(config, reaper.pid)?,
+        };
         let create = ToInit::Create {
             id: id.to_string(),
             config: Box::new(CheckedConfig {
@@ -125,7 +150,7 @@ impl Factory {
                     .collect(),
                 ..config.clone()
             }),
-            idmapped_rootfs: tree.is_some(),
+            rootfs_tree: tree.is_some(),
             cgroup_dirs: cgroup
                 .as_ref()
                 .map(CgroupManager::mount_dirs)

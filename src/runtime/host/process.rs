@@ -289,14 +289,12 @@ impl Process {
     }
 }
 
-/// Non-empty args, env entries of the form KEY=value, a stdin that can be
-/// given, a umask of permission bits, preserve_fds in range, known
-/// capabilities.
+/// A program name if args are given (see `check_args`), env entries of the
+/// form KEY=value, a stdin that can be given, a umask of permission bits,
+/// preserve_fds in range, known capabilities.
 pub fn check_spec(spec: ProcessSpec) -> Result<CheckedProcess> {
-    if spec.args.is_empty() || spec.args[0].is_empty() {
-        return Err(Error::config(
-            "args: a process needs at least a program name",
-        ));
+    if spec.args.first().is_some_and(String::is_empty) {
+        return Err(check_args(&spec).unwrap_err());
     }
     if let Some(bad) = spec
         .env
@@ -327,6 +325,18 @@ pub fn check_spec(spec: ProcessSpec) -> Result<CheckedProcess> {
         .map(|caps| crate::runtime::config::check_capabilities("capabilities", Some(caps)))
         .transpose()?;
     Ok(CheckedProcess { spec, capabilities })
+}
+
+/// A spec may leave `args` out when the container's image gives them; the
+/// spec a process starts with has them.
+pub fn check_args(spec: &ProcessSpec) -> Result<()> {
+    if spec.args.first().is_none_or(String::is_empty) {
+        return Err(Error::config(
+            "args: a process needs at least a program name (or a container made from an image \
+             with an entrypoint or cmd)",
+        ));
+    }
+    Ok(())
 }
 
 /// The fd for one stream (`target` 0, 1 or 2) and, for a pipe, its capture.
@@ -413,7 +423,12 @@ mod tests {
 
     #[test]
     fn spec_checks() {
-        assert!(Process::new(ProcessSpec::default()).is_err());
+        assert!(check_args(&ProcessSpec::default()).is_err());
+        let empty_program = ProcessSpec {
+            args: vec!["".into()],
+            ..Default::default()
+        };
+        assert!(Process::new(empty_program).is_err());
         let bad_env = ProcessSpec {
             args: vec!["sh".into()],
             env: vec!["NOEQUALS".into()],

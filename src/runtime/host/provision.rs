@@ -11,10 +11,12 @@ use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::container::{self, Container};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{self, Lock, State, StateDir};
+use crate::runtime::image::rootfs::{self, RootfsDirs};
+use crate::runtime::image::{ContainerImage, Defaults, Store};
 use crate::runtime::network::{self, pasta, Networks};
 use crate::runtime::sys::proc::Proc;
-use std::os::fd::AsFd;
-use std::path::Path;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A container being made; destroys what it recorded when dropped before
@@ -45,6 +47,7 @@ impl Provision {
             cgroup: None,
             oom_kills_seen: 0,
             networks: vec![],
+            image: None,
         };
         let lock = Lock::acquire(&dir.path).and_then(|lock| dir.write(&state).map(|()| lock));
         match lock {
@@ -94,6 +97,33 @@ impl Provision {
         })?;
         cg.apply(cfg)?;
         Ok(Some(cg))
+    }
+
+    /// The root filesystem of image `name` (see image/rootfs.rs) as a
+    /// detached mount for the init to attach: the image is recorded here,
+    /// then its use in the store, then its dirs are made in the state dir.
+    /// Returns the tree, where the init attaches it, and the image's
+    /// process defaults.
+    pub fn image_rootfs(
+        &mut self,
+        name: &str,
+        readonly: bool,
+    ) -> Result<(OwnedFd, PathBuf, Defaults)> {
+        let store = Store::open(Store::default_root())?;
+        let image = store.image(name)?;
+        let defaults = Defaults::of(&image.config);
+        self.state.image = Some(ContainerImage {
+            store: store.root().to_path_buf(),
+            name: image.name.clone(),
+            digest: image.digest.to_string(),
+            defaults: defaults.clone(),
+        });
+        self.dir.write(&self.state)?;
+        let image = store.use_image(&image.digest, &self.dir.path)?;
+        let dirs = RootfsDirs::in_state_dir(&self.dir.path);
+        let plan = rootfs::plan(&image.layer_dirs(&store), &dirs, !readonly)?;
+        let tree = rootfs::mount(&plan, &dirs)?;
+        Ok((tree, dirs.rootfs, defaults))
     }
 
     /// The init, recorded as soon as it exists.

@@ -3,6 +3,7 @@
 use crate::runtime::cgroups::CgroupManager;
 use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::image::ContainerImage;
 use crate::runtime::network::Attachment;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -41,6 +42,10 @@ pub struct State {
     /// what a create that died had leased.
     #[serde(default)]
     pub networks: Vec<Attachment>,
+    /// The image of a container made from one: recorded before its layers
+    /// are mounted, so destroy releases them in the store.
+    #[serde(default)]
+    pub image: Option<ContainerImage>,
 }
 
 /// Seconds since the epoch, now (`State::created`, a checkpoint's time).

@@ -3,16 +3,19 @@
 //! `docker save` archives). See docs/images.md.
 
 mod auth;
+pub mod defaults;
 pub mod digest;
 mod import;
 pub mod manifest;
 mod progress;
 pub mod reference;
 mod registry;
+pub mod rootfs;
 mod source;
 mod store;
 mod unpack;
 
+pub use defaults::Defaults;
 pub use digest::Digest;
 pub use manifest::Platform;
 pub use progress::Progress;
@@ -56,6 +59,18 @@ impl Image {
             human_size(self.size)
         )
     }
+}
+
+/// What the state of a container made from an image keeps of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContainerImage {
+    /// The store that holds its layers and records the container's use.
+    pub store: PathBuf,
+    /// The name it was found under, and its manifest digest.
+    pub name: String,
+    pub digest: String,
+    /// The process defaults from the image's config.
+    pub defaults: Defaults,
 }
 
 /// How to pull.

@@ -7,6 +7,8 @@
 //! ROOT/names.json         image name -> manifest digest
 //! ROOT/tmp/               partial downloads (kept to resume) and unpacks
 //! ROOT/locks/             one lock file per blob being brought in
+//! ROOT/containers/        one file per container made from an image:
+//!                         its state dir and the image's manifest digest
 //! ROOT/store.lock         shared while content is added, exclusive while
 //!                         content is removed
 //! ```
@@ -17,6 +19,11 @@
 //! name, a blob or a layer directory that exists is complete. Processes
 //! bringing in the same layer serialize on the blob's lock; the second one
 //! finds the layer there.
+//!
+//! A container records its use of an image (`use_image`) before it mounts
+//! the image's layers, and forgets it (`release`) when destroyed; `remove`
+//! refuses to take away an image a container uses, naming the containers,
+//! and `prune` keeps what they use.
 
 use super::digest::{Digest, HashingReader};
 use super::manifest::{self, Manifest};
@@ -69,7 +76,7 @@ impl Store {
                 "images need root: layers keep their files' owners and overlay whiteouts, which an unprivileged user cannot create",
             ));
         }
-        for dir in ["blobs/sha256", "layers", "tmp", "locks"] {
+        for dir in ["blobs/sha256", "layers", "tmp", "locks", "containers"] {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
@@ -479,17 +486,103 @@ impl Store {
     }
 
     /// Removes the name `name` (or every name of the image with that id),
-    /// then the content no name needs any more.
+    /// then the content no name needs any more. An image that containers
+    /// use keeps its last name until they are destroyed.
     pub fn remove(&self, name: &str) -> Result<Pruned> {
         let image = self.image(name)?;
         let _removing = self.removing()?;
         let by_name = Reference::parse(name).is_ok_and(|r| r.to_string() == image.name);
-        for (n, digest) in self.names()? {
-            if n == image.name || (!by_name && digest == image.digest) {
-                self.set_name(&n, None)?;
+        let names = self.names()?;
+        let going =
+            |n: &String, digest: &Digest| *n == image.name || (!by_name && *digest == image.digest);
+        let others = names
+            .iter()
+            .any(|(n, d)| *d == image.digest && !going(n, d));
+        if let Some(users) = self.users()?.get(&image.digest).filter(|_| !others) {
+            let users: Vec<String> = users.iter().map(|u| describe_user(u)).collect();
+            return Err(Error::new(
+                ErrorKind::State,
+                format!(
+                    "image '{name}' is used by {} {}: destroy {} first",
+                    if users.len() == 1 {
+                        "container"
+                    } else {
+                        "containers"
+                    },
+                    users.join(", "),
+                    if users.len() == 1 { "it" } else { "them" },
+                ),
+            ));
+        }
+        for (n, digest) in &names {
+            if going(n, digest) {
+                self.set_name(n, None)?;
             }
         }
         self.collect_garbage()
+    }
+
+    /// The record of the container whose state dir is `container`.
+    fn user_path(&self, container: &Path) -> PathBuf {
+        let key = Digest::of(container.as_os_str().as_encoded_bytes());
+        self.root
+            .join("containers")
+            .join(format!("{}.json", &key.hex()[..32]))
+    }
+
+    /// Records that the container whose state dir is `container` uses the
+    /// image with manifest `digest`, and returns that image. Under the
+    /// shared store lock: a `remove` either ran before (the image is gone,
+    /// an error here) or runs after (and sees the record).
+    pub fn use_image(&self, digest: &Digest, container: &Path) -> Result<Image> {
+        let _adding = self.adding()?;
+        let image = self.load(digest.to_string(), digest)?;
+        if let Some(missing) = image.layers.iter().find(|l| !self.layer_dir(l).is_dir()) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("image {digest}: layer {missing} is missing from the store (pull or import the image again)"),
+            ));
+        }
+        let record = User {
+            container: container.to_path_buf(),
+            image: digest.to_string(),
+        };
+        let text = serde_json::to_vec(&record).expect("a record serializes");
+        self.write_atomically(&self.user_path(container), &text)?;
+        Ok(image)
+    }
+
+    /// Forgets the use `use_image` recorded for `container` (if any).
+    pub fn release(&self, container: &Path) -> Result<()> {
+        let path = self.user_path(container);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::sys(format!("remove {}", path.display()), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The state dirs of the containers using each image (by manifest
+    /// digest). Records of containers whose state dir is gone (removed by
+    /// hand) are dropped; call with the store locked exclusively.
+    fn users(&self) -> Result<BTreeMap<Digest, Vec<PathBuf>>> {
+        let dir = self.root.join("containers");
+        let mut users: BTreeMap<Digest, Vec<PathBuf>> = BTreeMap::new();
+        for entry in fs::read_dir(&dir).ctx(format!("read {}", dir.display()))? {
+            let path = entry.ctx(format!("read {}", dir.display()))?.path();
+            let record: Option<User> = fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            match record {
+                Some(r) if r.container.is_dir() => users
+                    .entry(Digest::parse(&r.image)?)
+                    .or_default()
+                    .push(r.container),
+                _ => fs::remove_file(&path).ctx(format!("remove {}", path.display()))?,
+            }
+        }
+        Ok(users)
     }
 
     /// Removes what no name needs: blobs, layers, partial downloads and
@@ -502,7 +595,12 @@ impl Store {
     fn collect_garbage(&self) -> Result<Pruned> {
         let mut blobs = BTreeSet::new();
         let mut layers = BTreeSet::new();
-        for image in self.list()? {
+        let used = self
+            .users()?
+            .into_keys()
+            .map(|d| self.load(d.to_string(), &d));
+        for image in self.list()?.into_iter().map(Ok).chain(used) {
+            let image = image?;
             blobs.insert(image.digest.hex().to_string());
             blobs.insert(image.id.hex().to_string());
             layers.extend(image.layers.iter().map(|l| l.hex().to_string()));
@@ -534,6 +632,24 @@ impl Store {
         let keep_names_lock = BTreeSet::from(["names.lock".to_string()]);
         remove("locks", &keep_names_lock, &mut 0)?;
         Ok(pruned)
+    }
+}
+
+/// A container's use of an image (ROOT/containers/).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct User {
+    /// The container's state dir.
+    container: PathBuf,
+    /// The image's manifest digest.
+    image: String,
+}
+
+/// "id (in /run/ctrsh)": a container named by its state dir.
+fn describe_user(state_dir: &Path) -> String {
+    let id = state_dir.file_name().unwrap_or_default().to_string_lossy();
+    match state_dir.parent() {
+        Some(root) => format!("'{id}' (in {})", root.display()),
+        None => format!("'{id}'"),
     }
 }
 

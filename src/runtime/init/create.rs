@@ -18,7 +18,7 @@ use std::path::PathBuf;
 pub struct Create {
     pub id: String,
     pub config: CheckedConfig,
-    /// The idmapped rootfs the parent made, if it made one.
+    /// The rootfs the parent made (idmapped, or an image's), if it made one.
     pub rootfs_tree: Option<OwnedFd>,
     /// The stdio (and preserved fds) of the config's `process`.
     pub stdio: Vec<OwnedFd>,

@@ -32,12 +32,12 @@ pub fn main() -> ! {
             ToInit::Create {
                 id,
                 config,
-                idmapped_rootfs,
+                rootfs_tree,
                 cgroup_dirs,
             },
             mut fds,
         ))) => {
-            let rootfs_tree = (idmapped_rootfs && !fds.is_empty()).then(|| fds.remove(0));
+            let rootfs_tree = (rootfs_tree && !fds.is_empty()).then(|| fds.remove(0));
             create::run(
                 &chan,
                 create::Create {

@@ -63,11 +63,12 @@ fn target(rootfs: &Path, dest: &Path, as_file: bool) -> Result<PathBuf> {
 }
 
 /// Every mount, up to pivot_root. Runs in the init, in the new mount
-/// namespace. `cgroup_dirs`: the container's cgroup directories, for a
+/// namespace. `tree`: the rootfs the parent made (idmap.rs,
+/// image/rootfs.rs), attached at `rootfs`. `cgroup_dirs`: the container's cgroup directories, for a
 /// mount of type "cgroup".
 pub fn prepare(
     config: &CheckedConfig,
-    idmapped: Option<OwnedFd>,
+    tree: Option<OwnedFd>,
     cgroup_dirs: &[(String, PathBuf)],
 ) -> Result<()> {
     let rootfs = config.rootfs.as_path();
@@ -80,9 +81,9 @@ pub fn prepare(
         MsFlags::MS_SLAVE | MsFlags::MS_REC,
         NONE,
     )?;
-    match idmapped {
+    match tree {
         Some(tree) => sys::attach_tree(&tree, rootfs)
-            .ctx(format!("rootfs: attach the idmapped {}", rootfs.display()))?,
+            .ctx(format!("rootfs: attach the prepared {}", rootfs.display()))?,
         None => do_mount(
             Some(rootfs),
             rootfs,

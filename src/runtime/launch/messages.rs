@@ -11,13 +11,14 @@ pub const STDIO_FDS: usize = 3;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToInit {
-    /// Set up the container and wait for Start. Fds: the idmapped rootfs
-    /// tree to attach, when `idmapped_rootfs` (idmap.rs); then, when the
+    /// Set up the container and wait for Start. Fds: the rootfs tree to
+    /// attach, when `rootfs_tree` (idmapped, see idmap.rs, or an image's,
+    /// see image/rootfs.rs); then, when the
     /// config has a `process`, its stdin, stdout, stderr and preserved fds.
     Create {
         id: String,
         config: Box<CheckedConfig>,
-        idmapped_rootfs: bool,
+        rootfs_tree: bool,
         /// The container's cgroup directory in each hierarchy, by the
         /// hierarchy's name under /sys/fs/cgroup, for a "cgroup" mount.
         cgroup_dirs: Vec<(String, PathBuf)>,

@@ -192,6 +192,10 @@ const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
 
 fn path_cstring(path: &std::path::Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_encoded_bytes())
@@ -260,6 +264,87 @@ pub fn idmapped_tree(path: &std::path::Path, userns: &OwnedFd) -> io::Result<Own
         &attr,
     )?;
     Ok(tree)
+}
+
+/// A detached read-only copy of the mount at `path` (open_tree with
+/// OPEN_TREE_CLONE, then MOUNT_ATTR_RDONLY).
+pub fn readonly_tree(path: &std::path::Path) -> io::Result<OwnedFd> {
+    let c = path_cstring(path)?;
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    })?;
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = CString::default();
+    mount_setattr(
+        tree.as_raw_fd(),
+        &empty,
+        libc::AT_EMPTY_PATH as libc::c_uint,
+        &attr,
+    )?;
+    Ok(tree)
+}
+
+/// A new filesystem of type `fstype` with `options` (key, value), set in
+/// order, as a detached mount (fsopen, fsconfig, fsmount). Unlike
+/// mount(2), whose options must fit in one page, each option is passed on
+/// its own. A failure carries the filesystem's own message, if it left one.
+pub fn new_filesystem(fstype: &str, options: &[(&str, &std::path::Path)]) -> io::Result<OwnedFd> {
+    let name = CString::new(fstype).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let fd = check(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?;
+    let context = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let explained = |e: io::Error| {
+        let mut buf = [0u8; 512];
+        let n = unsafe { libc::read(context.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            return e;
+        }
+        // Messages read "e overlay: <text>" (e: error, w: warning).
+        let message = String::from_utf8_lossy(&buf[..n as usize]);
+        let message = message.get(2..).unwrap_or(&message).trim_end();
+        io::Error::new(e.kind(), format!("{e} ({message})"))
+    };
+    for (key, value) in options {
+        let key = CString::new(*key).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let value = path_cstring(value)?;
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                context.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
+        })
+        .map_err(explained)?;
+    }
+    let null: *const libc::c_char = std::ptr::null();
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            context.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            null,
+            null,
+            0,
+        )
+    })
+    .map_err(explained)?;
+    let fd =
+        check(unsafe { libc::syscall(libc::SYS_fsmount, context.as_raw_fd(), FSMOUNT_CLOEXEC, 0) })
+            .map_err(explained)?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Attach the detached mount tree `tree` at `target` (move_mount).

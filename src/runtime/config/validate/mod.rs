@@ -27,7 +27,10 @@ use std::str::FromStr;
 
 /// Checks in the order of Config's fields; the first error wins.
 pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
-    rootfs(&c.rootfs)?;
+    match &c.image {
+        None => rootfs(&c.rootfs)?,
+        Some(image) => self::image(image, c)?,
+    }
     let capabilities = capabilities("capabilities", c.capabilities.as_ref())?;
     namespaces(c)?;
     id_mappings(c)?;
@@ -75,6 +78,11 @@ pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
         .map(crate::runtime::host::process::check_spec)
         .transpose()
         .map_err(|e| e.context("process"))?;
+    // An image gives the args a process leaves out.
+    if let (Some(process), None) = (&process, &c.image) {
+        crate::runtime::host::process::check_args(&process.spec)
+            .map_err(|e| e.context("process"))?;
+    }
     hooks(&c.hooks)?;
     if let Some(bundle) = &c.bundle {
         if !bundle.is_absolute() {
@@ -93,6 +101,7 @@ pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
     Ok(CheckedConfig {
         given: c.clone(),
         rootfs: c.rootfs.clone(),
+        image: c.image.clone(),
         readonly_rootfs: c.readonly_rootfs,
         capabilities,
         namespaces: networks::namespaces(c),
@@ -190,6 +199,35 @@ fn rootfs(rootfs: &Path) -> Result<()> {
         return Err(err(
             "rootfs",
             format!("'{}' is not a directory", rootfs.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// `image` names an image (resolved in the store at create), instead of
+/// a rootfs.
+fn image(image: &str, c: &Config) -> Result<()> {
+    if image.trim().is_empty() {
+        return Err(err(
+            "image",
+            "is empty: name an image of the store (\"alpine:3.20\") or its id",
+        ));
+    }
+    if !c.rootfs.as_os_str().is_empty() {
+        return Err(err(
+            "image",
+            format!(
+                "the config has a rootfs ('{}') too: give one of them",
+                c.rootfs.display()
+            ),
+        ));
+    }
+    if c.namespace(NamespaceKind::User).is_some() {
+        return Err(Error::new(
+            crate::runtime::ErrorKind::Unsupported,
+            "image: a container with a user namespace cannot use an image yet: its \
+             layers, owned by host ids, would need idmapped mounts (use a rootfs, or no \
+             user namespace)",
         ));
     }
     Ok(())

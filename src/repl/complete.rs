@@ -4,6 +4,7 @@
 use super::lex::{tokens, Kind, Token};
 use crate::runtime::config::{Cgroups, Network};
 use crate::runtime::network::{Networks, Port};
+use crate::runtime::image::Store;
 use crate::runtime::{Config, ProcessSpec};
 use crate::script::ApiEntry;
 use rustyline::completion::{FilenameCompleter, Pair};
@@ -48,6 +49,8 @@ enum Place<'a> {
     /// Inside the string that names a network in `network::inspect(` or
     /// `network::remove(`; the name typed so far starts after `quote`.
     NetworkName { quote: usize },
+    /// Inside the string that names an image (see `names_an_image`).
+    ImageName { quote: usize },
     /// After `module::`.
     ModuleMember {
         start: usize,
@@ -80,6 +83,8 @@ pub struct Completion {
     module_functions: HashMap<String, Vec<String>>,
     /// The state root whose networks are offered (the default root).
     pub network_root: std::path::PathBuf,
+    /// The image store whose names are offered (the default one).
+    pub image_store: std::path::PathBuf,
     /// The session's variables, refreshed after each input.
     pub variables: Vec<String>,
     /// The type of each variable that has one of the API's types.
@@ -152,6 +157,7 @@ impl Completion {
             members_of,
             module_functions,
             network_root: crate::runtime::Factory::default_root(),
+            image_store: Store::default_root(),
             variables: Vec::new(),
             variable_types: HashMap::new(),
             config_keys: serde_keys::<Config>(),
@@ -177,6 +183,10 @@ impl Completion {
             Place::Nothing => return (pos, Vec::new()),
             Place::NetworkName { quote } => {
                 let names = Networks::new(&self.network_root).list().unwrap_or_default();
+                return (quote + 1, matching(&names, &before[quote + 1..]));
+            }
+            Place::ImageName { quote } => {
+                let names = Store::names_in(&self.image_store).unwrap_or_default();
                 return (quote + 1, matching(&names, &before[quote + 1..]));
             }
             Place::ModuleMember {
@@ -288,6 +298,8 @@ fn place(before: &str) -> Place<'_> {
                 Place::Nothing
             } else if names_a_network(before, &all[..all.len() - 1]) {
                 Place::NetworkName { quote: last.start }
+            } else if names_an_image(before, &all[..all.len() - 1]) {
+                Place::ImageName { quote: last.start }
             } else {
                 Place::Path { quote: last.start }
             };
@@ -366,19 +378,38 @@ fn place(before: &str) -> Place<'_> {
 /// Whether the string after `code` is the network name argument of
 /// `network::inspect(` or `network::remove(` (after a factory, if any).
 fn names_a_network(before: &str, code: &[Token]) -> bool {
-    let words: Vec<&str> = code
-        .iter()
+    let words = code_words(before, code);
+    let n = words.len();
+    let call = |end| calls(&words[..end], "network", &["inspect", "remove"]);
+    call(n) || (n >= 2 && words[n - 1] == "," && call(n - 2))
+}
+
+/// Whether a string opened after `code` names an image of the store: the
+/// first argument of `image::get`, `image::remove` or `image::tag`, or the
+/// value of a config's `image` key.
+fn names_an_image(before: &str, code: &[Token]) -> bool {
+    let words = code_words(before, code);
+    let n = words.len();
+    let key = n >= 3 && words[n - 2..] == ["image", ":"] && ["#{", ","].contains(&words[n - 3]);
+    key || calls(&words, "image", &["get", "remove", "tag"])
+}
+
+/// The tokens of `code` that are not space or comments, as text.
+fn code_words<'a>(before: &'a str, code: &[Token]) -> Vec<&'a str> {
+    code.iter()
         .filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment))
         .map(|t| t.text(before))
-        .collect();
-    let call = |end: usize| {
-        end >= 5
-            && words[end - 5..end - 1] == ["network", ":", ":", words[end - 2]]
-            && ["inspect", "remove"].contains(&words[end - 2])
-            && words[end - 1] == "("
-    };
+        .collect()
+}
+
+/// Whether `words` end with `module::function(`, `function` one of
+/// `functions`.
+fn calls(words: &[&str], module: &str, functions: &[&str]) -> bool {
     let n = words.len();
-    call(n) || (n >= 2 && words[n - 1] == "," && call(n - 2))
+    n >= 5
+        && words[n - 5..n - 2] == [module, ":", ":"]
+        && functions.contains(&words[n - 2])
+        && words[n - 1] == "("
 }
 
 #[cfg(test)]
@@ -543,6 +574,29 @@ mod tests {
             "a path, not a network"
         );
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn image_functions_and_names() {
+        let mut c = completion();
+        assert_eq!(names(&c, "image::pu"), vec!["pull"]);
+        let store = std::env::temp_dir().join(format!("ctrsh-complete-img-{}", std::process::id()));
+        std::fs::create_dir_all(&store).unwrap();
+        let names_json =
+            r#"{"docker.io/library/alpine:3.20": "sha256:00", "localhost/app:1": "sha256:11"}"#;
+        std::fs::write(store.join("names.json"), names_json).unwrap();
+        c.image_store = store.clone();
+        assert_eq!(names(&c, "image::remove(\"loc"), vec!["localhost/app:1"]);
+        assert_eq!(names(&c, "image::get(\"").len(), 2);
+        assert_eq!(
+            names(&c, "f.create(\"x\", #{ image: \"docker"),
+            vec!["docker.io/library/alpine:3.20"]
+        );
+        assert!(
+            !names(&c, "#{ rootfs: \"").contains(&"localhost/app:1".to_string()),
+            "a path, not an image"
+        );
+        std::fs::remove_dir_all(&store).unwrap();
     }
 
     #[test]

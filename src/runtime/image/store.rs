@@ -386,17 +386,16 @@ impl Store {
     }
 
     fn names(&self) -> Result<BTreeMap<String, Digest>> {
-        let path = self.root.join("names.json");
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-            Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
-        };
-        let raw: BTreeMap<String, String> = serde_json::from_str(&text)
-            .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
-        raw.into_iter()
+        names_at(&self.root)?
+            .into_iter()
             .map(|(name, d)| Ok((name, Digest::parse(&d)?)))
             .collect()
+    }
+
+    /// The image names in the store at `root`, if there is one there
+    /// (nothing is created: the REPL's completion reads them).
+    pub fn names_in(root: &Path) -> Result<Vec<String>> {
+        Ok(names_at(root)?.into_keys().collect())
     }
 
     /// Points `name` at `manifest`, or removes it (None).
@@ -633,6 +632,17 @@ impl Store {
         remove("locks", &keep_names_lock, &mut 0)?;
         Ok(pruned)
     }
+}
+
+/// ROOT/names.json: image name -> manifest digest.
+fn names_at(root: &Path) -> Result<BTreeMap<String, String>> {
+    let path = root.join("names.json");
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
+    };
+    serde_json::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))
 }
 
 /// A container's use of an image (ROOT/containers/).

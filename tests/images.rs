@@ -683,6 +683,14 @@ ro.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
 print(`RO ${run.call(ro, ["/bin/touch", "/etc/keep"])}`);
 ro.destroy();
 try { f.create(ARGS[2] + "-both", #{ image: img, rootfs: "/", namespaces: ns }); } catch (e) { print(`BOTH ${e.message}`); }
+// A create that fails after the layers are mounted leaves nothing.
+try {
+    f.create(ARGS[2] + "-bad", #{ image: img, namespaces: ns, sysctl: #{ "net.ipv4.no_such_key": "1" } });
+} catch (e) { print(`BAD ${e.message}`); }
+// Every container released its use of the image (remove would drop the
+// records of containers whose state dir is gone: look before).
+let records = run_host(["ls", env("CTRSH_IMAGE_STORE") + "/containers"]).stdout;
+print(`RECORDS ${records.len()}`);
 image::remove(img.name);
 print("REMOVED");
 "#;
@@ -716,6 +724,8 @@ print("REMOVED");
     assert_eq!(line("AGAIN "), "0 kept");
     assert!(line("RO ").contains("Read-only file system"), "{out}");
     assert!(line("BOTH ").contains("give one of them"), "{out}");
+    assert!(line("BAD ").contains("no_such_key"), "{out}");
+    assert_eq!(line("RECORDS "), "0");
     assert!(out.contains("REMOVED"), "{out}");
     assert_eq!(store.entries("containers"), Vec::<String>::new());
     store.assert_layers(&[]);

@@ -547,7 +547,10 @@ impl Store {
             image: digest.to_string(),
         };
         let text = serde_json::to_vec(&record).expect("a record serializes");
-        self.write_atomically(&self.user_path(container), &text)?;
+        let path = self.user_path(container);
+        // Not synced (unlike content): a container does not outlive the
+        // machine, and a record of one that is gone is dropped.
+        fs::write(&path, &text).ctx(format!("write {}", path.display()))?;
         Ok(image)
     }
 

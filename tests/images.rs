@@ -82,6 +82,18 @@ impl Store {
         out
     }
 
+    /// `ctrsh -e script ARGS...` with this store.
+    fn script(&self, script: &str, args: &[&str]) -> Output {
+        RunningScript::spawn(
+            Command::new(CTRSH)
+                .args(["-e", script])
+                .args(args)
+                .env("CTRSH_IMAGE_STORE", self.root())
+                .env("REGISTRY_AUTH_FILE", self.dir.0.join("no-auth.json")),
+        )
+        .finish()
+    }
+
     fn layer(&self, diff_id: &str) -> PathBuf {
         self.root()
             .join("layers")
@@ -572,15 +584,13 @@ image::remove(img.name);
 let freed = image::remove("app:copy");
 print(`FREED ${freed.layers}`);
 "#;
-    let out = RunningScript::spawn(
-        Command::new(CTRSH)
-            .args(["-e", script])
-            .arg(format!("{}/test/app:gzip", registry.addr()))
-            .arg(format!("{}/test/multi:1", registry.addr()))
-            .env("CTRSH_IMAGE_STORE", store.root())
-            .env("REGISTRY_AUTH_FILE", store.dir.0.join("no-auth.json")),
-    )
-    .finish();
+    let out = store.script(
+        script,
+        &[
+            &format!("{}/test/app:gzip", registry.addr()),
+            &format!("{}/test/multi:1", registry.addr()),
+        ],
+    );
     assert_eq!(out.code, Some(0), "{out}");
     let (stdout, stderr) = (&out.stdout, &out.stderr);
     let reference = format!("{}/test/app:gzip", registry.addr());
@@ -614,21 +624,6 @@ print(`FREED ${freed.layers}`);
     );
     // The arm64 image's one layer is all that is left.
     assert_eq!(store.entries("layers").len(), 1);
-}
-
-/// `ctrsh -e script ARGS...` with the test's store; the script's stdout.
-fn script_ok(store: &Store, script: &str, args: &[&str]) -> String {
-    let out = Command::new(CTRSH)
-        .args(["-e", script])
-        .args(args)
-        .env("CTRSH_IMAGE_STORE", store.root())
-        .env("REGISTRY_AUTH_FILE", store.dir.0.join("no-auth.json"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}{stderr}");
-    stdout
 }
 
 #[test]
@@ -695,7 +690,9 @@ image::remove(img.name);
 print("REMOVED");
 "#;
     let root = sb.root.to_str().unwrap();
-    let out = script_ok(&store, script, &[&reference, root, &sb.id]);
+    let out = store.script(script, &[&reference, root, &sb.id]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let out = out.stdout;
     let line = |prefix: &str| {
         out.lines()
             .find_map(|l| l.strip_prefix(prefix))

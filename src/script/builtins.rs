@@ -99,15 +99,21 @@ fn exit(code: u8) -> ScriptResult<()> {
     Err(EvalAltResult::Exit(Dynamic::from(ExitCode(code.into())), Position::NONE).into())
 }
 
-fn sleep(seconds: FLOAT) -> ScriptResult<()> {
-    let end = Duration::try_from_secs_f64(seconds)
+/// `seconds` as a span of time from now on; `what` names the call in the
+/// error for a negative or endless number.
+pub fn seconds(seconds: FLOAT, what: &str) -> ScriptResult<Duration> {
+    Duration::try_from_secs_f64(seconds)
         .ok()
-        .and_then(|d| Instant::now().checked_add(d))
+        .filter(|&d| Instant::now().checked_add(d).is_some())
         .ok_or_else(|| {
             raise(runtime::Error::config(format!(
-                "sleep: {seconds} is not a number of seconds"
+                "{what}: {seconds} is not a number of seconds"
             )))
-        })?;
+        })
+}
+
+fn sleep(seconds: FLOAT) -> ScriptResult<()> {
+    let end = Instant::now() + self::seconds(seconds, "sleep")?;
     loop {
         interrupt::take()?;
         let now = Instant::now();

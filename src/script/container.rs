@@ -1,11 +1,13 @@
 //! The Container type: state, config and the operations on it.
 
+use super::builtins::seconds;
 use super::convert::{to_json_map, to_script, to_strings};
 use super::errors::{narrow, raise, OrRaise, ScriptResult};
 use super::process::{blob, signal_number, text, ProcessHandle};
 use super::{func, getter, register_display, register_equality, setter};
+use crate::runtime::host::process::parse_signal;
 use crate::runtime::{self, Container};
-use rhai::{Array, Dynamic, Engine, Map, INT};
+use rhai::{Array, Dynamic, Engine, Map, FLOAT, INT};
 use std::sync::Arc;
 
 /// A script's Container: copies name the same container. Runtime containers
@@ -162,7 +164,36 @@ fn register_operations(engine: &mut Engine) {
     )
     .with_volatility(true)
     .register_into_engine(engine, |c: &mut ContainerHandle, sig: &str| {
-        c.0.signal(signal_number(sig)?).or_raise()
+        let sig = parse_signal(sig)
+            .map_err(|e| e.context(format!("signal container '{}'", c.0.id())))
+            .or_raise()?;
+        c.0.signal(sig).or_raise()
+    });
+    // Timeouts as int or float seconds, the signal by name or number.
+    fn stop(c: &ContainerHandle, timeout: FLOAT, sig: i32) -> ScriptResult<Dynamic> {
+        let timeout = seconds(timeout, "stop")?;
+        let code = c.0.stop(sig, timeout).or_raise()?;
+        Ok(code.map_or(Dynamic::UNIT, |code| INT::from(code).into()))
+    }
+    let doc = "Stop the container: SIGTERM to its first process, SIGKILL when it has not exited after `timeout` seconds; its exit code (128+N when signal N ended it), `()` when another ctrsh process created it.";
+    func("stop", &["c: Container", "timeout: int", "int|()"], doc)
+        .with_volatility(true)
+        .register_into_engine(engine, |c: &mut ContainerHandle, timeout: INT| {
+            stop(c, timeout as FLOAT, libc::SIGTERM)
+        });
+    func("stop", &["c: Container", "timeout: float", "int|()"], doc)
+        .with_volatility(true)
+        .register_into_engine(engine, |c: &mut ContainerHandle, timeout: FLOAT| {
+            stop(c, timeout, libc::SIGTERM)
+        });
+    func(
+        "stop",
+        &["c: Container", "timeout: int", "sig: string", "int|()"],
+        "`stop(timeout)` with the signal named `sig` first (\"QUIT\", \"SIGINT\") rather than SIGTERM.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, timeout: INT, sig: &str| {
+        stop(c, timeout as FLOAT, signal_number(sig)?)
     });
     func(
         "processes",

@@ -8,7 +8,7 @@ use crate::runtime::host::netstats::{self, InterfaceStats};
 use crate::runtime::host::process::{
     check_args, CheckedProcess, Process, ProcessSpec, Stdio, StdioFds, DEFAULT_PATH,
 };
-use crate::runtime::host::reaper::Reaper;
+use crate::runtime::host::reaper::{Reaper, INTERRUPTED};
 use crate::runtime::host::state::{Lock, State, StateDir};
 use crate::runtime::image::Store;
 use crate::runtime::launch::messages::ToInit;
@@ -25,7 +25,9 @@ use std::fs::File;
 use std::io::IsTerminal;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -512,6 +514,44 @@ impl Container {
             .map_err(|e| e.context(format!("signal container '{}'", self.id)))
     }
 
+    /// Asks the container to stop, as `docker stop` does: `sig` to its
+    /// first process, then, when it has not exited within `timeout`,
+    /// SIGKILL (an init in a pid namespace ignores signals it installed no
+    /// handler for, so SIGTERM alone would leave a `sh` running). An
+    /// interrupt cuts the grace period short. A created container is killed
+    /// at once. What the first process left
+    /// in the container is killed too. Its exit code (128+N when signal N
+    /// ended it), or None when another ctrsh process created it and has it.
+    pub fn stop(&self, sig: i32, timeout: Duration) -> Result<Option<i32>> {
+        let what = || format!("stop container '{}'", self.id);
+        let status = self.status()?;
+        if !matches!(status, Status::Created | Status::Running) {
+            return Err(self.not_runnable(status).context(what()));
+        }
+        let (_, init) = self.state_and_init()?;
+        // A created container runs no process of the user's yet: nothing
+        // to be graceful with.
+        let (sig, timeout) = match status {
+            Status::Created => (libc::SIGKILL, Duration::ZERO),
+            _ => (sig, timeout),
+        };
+        let deadline = Instant::now() + timeout;
+        // An error means it has exited by itself in the meantime.
+        let _ = init.signal(sig);
+        while !init.exited_within(100) {
+            if Instant::now() >= deadline || INTERRUPTED.load(Ordering::Relaxed) {
+                let _ = init.signal(libc::SIGKILL);
+            }
+        }
+        self.signal_all(libc::SIGKILL)
+            .map_err(|e| e.context(what()))?;
+        match init.wait_uninterrupted() {
+            Ok(code) => Ok(Some(code)),
+            Err(e) if e.kind == ErrorKind::Unsupported => Ok(None),
+            Err(e) => Err(e.context(what())),
+        }
+    }
+
     /// Send `sig` to every process of the container; none being left (the
     /// init has exited) is no error.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
@@ -590,12 +630,36 @@ impl Container {
     }
 
     /// cpu, memory, pids, blkio and hugetlb from the cgroup, network from
-    /// the container's network namespace.
+    /// the container's network namespace. Also of a stopped container,
+    /// until it is destroyed (its cgroup stays): what a job used, and
+    /// whether it was OOM-killed. Its network namespace went with its init:
+    /// no interfaces then.
     pub fn stats(&self) -> Result<ContainerStats> {
-        let (state, cg) = self.live_cgroup("stats of")?;
+        let what = format!("stats of container '{}'", self.id);
+        let state = match self.read_state()? {
+            Some(state) if !state.creating => state,
+            _ => return Err(self.not_runnable(self.status()?).context(what)),
+        };
+        let cg = state
+            .cgroup
+            .clone()
+            .ok_or_else(|| Error::state(format!("{what}: it has no cgroup")))?;
+        let network = match netstats::read(state.init_pid) {
+            Ok(network) => network,
+            // An init on its way out has left its network namespace
+            // before its exit shows.
+            Err(_)
+                if self
+                    .live_init(&state)
+                    .is_none_or(|init| init.exited_within(1000)) =>
+            {
+                Vec::new()
+            }
+            Err(e) => return Err(e.context(what)),
+        };
         Ok(ContainerStats {
             cgroup: cg.stats()?,
-            network: netstats::read(state.init_pid)?,
+            network,
         })
     }
 

@@ -4,6 +4,7 @@ use crate::runtime::config::{CapSets, Capabilities};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::terminal;
+use crate::runtime::suggest::did_you_mean;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Read};
@@ -402,7 +403,13 @@ pub fn parse_signal(name: &str) -> Result<i32> {
     };
     full.parse::<nix::sys::signal::Signal>()
         .map(|s| s as i32)
-        .map_err(|_| Error::config(format!("signal: unknown signal '{name}'")))
+        .map_err(|_| {
+            let names: Vec<&str> = nix::sys::signal::Signal::iterator()
+                .map(|s| s.as_str().trim_start_matches("SIG"))
+                .collect();
+            let near = did_you_mean(full.trim_start_matches("SIG"), &names);
+            Error::config(format!("signal: unknown signal '{name}'{near}"))
+        })
 }
 
 #[cfg(test)]
@@ -419,6 +426,10 @@ mod tests {
             .message
             .contains("SIGNOPE"));
         assert!(parse_signal("0").is_err());
+        assert_eq!(
+            parse_signal("TRM").unwrap_err().message,
+            "signal: unknown signal 'TRM' (did you mean 'TERM'?)"
+        );
     }
 
     #[test]

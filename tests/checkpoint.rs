@@ -490,12 +490,13 @@ print("PARENT " + r.config.cgroups.parent + " " + r.config.cgroups.pids_limit);
 /// asked of CRIU by the test itself.
 fn dirty_tracking() -> bool {
     let criu = criu::locate(None).expect("CRIU");
-    std::process::Command::new(&criu.path)
-        .args(["check", "--feature", "mem_dirty_track"])
-        .output()
-        .expect("run criu check")
-        .status
-        .success()
+    common::output(std::process::Command::new(&criu.path).args([
+        "check",
+        "--feature",
+        "mem_dirty_track",
+    ]))
+    .status
+    .success()
 }
 
 /// Bytes of memory pages in a checkpoint's images (CRIU's pages-*.img).

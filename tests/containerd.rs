@@ -71,14 +71,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     }
 
     fn ctr(&self, args: &[&str]) -> Output {
-        Command::new("ctr")
-            .arg("--address")
-            .arg(&self.socket)
-            .args(["--namespace", &self.namespace])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        common::output(
+            Command::new("ctr")
+                .arg("--address")
+                .arg(&self.socket)
+                .args(["--namespace", &self.namespace])
+                .args(args),
+        )
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -269,14 +268,14 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
     ctr.ok(&args);
     ctr.wait_for("RUNNING");
     let state: serde_json::Value = serde_json::from_slice(
-        &Command::new(CTRSH)
-            .arg("oci")
-            .arg("--root")
-            .arg(&ns_root.0)
-            .args(["state", &id])
-            .output()
-            .unwrap()
-            .stdout,
+        &common::output(
+            Command::new(CTRSH)
+                .arg("oci")
+                .arg("--root")
+                .arg(&ns_root.0)
+                .args(["state", &id]),
+        )
+        .stdout,
     )
     .unwrap();
     assert_eq!(state["status"], "running", "ctrsh's own view: {state}");

@@ -32,11 +32,11 @@ impl Bundle {
     }
 
     fn in_sandbox(sb: Sandbox, args: &[&str], edit: impl FnOnce(&mut Value)) -> Bundle {
-        let out = Command::new(CTRSH)
-            .args(["oci", "spec", "--bundle"])
-            .arg(&sb.dir)
-            .output()
-            .unwrap();
+        let out = common::output(
+            Command::new(CTRSH)
+                .args(["oci", "spec", "--bundle"])
+                .arg(&sb.dir),
+        );
         assert!(out.status.success(), "spec: {}", text(&out.stderr));
         let log = sb.dir.join("log.json");
         let bundle = Bundle { sb, log };
@@ -78,7 +78,7 @@ impl Bundle {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).stdin(Stdio::null()).output().unwrap()
+        common::output(&mut self.command(args))
     }
 
     /// Runs a command that must succeed; its stdout.
@@ -945,15 +945,15 @@ fn runc_flags_are_honoured_or_refused_by_name() {
 
     // --log-format text, --debug: logrus's text lines.
     let text_log = b.sb.dir.join("log.txt");
-    let out = Command::new(CTRSH)
-        .arg("oci")
-        .arg("--root")
-        .arg(&b.sb.root)
-        .arg("--log")
-        .arg(&text_log)
-        .args(["--log-format", "text", "--debug", "state", "nope"])
-        .output()
-        .unwrap();
+    let out = common::output(
+        Command::new(CTRSH)
+            .arg("oci")
+            .arg("--root")
+            .arg(&b.sb.root)
+            .arg("--log")
+            .arg(&text_log)
+            .args(["--log-format", "text", "--debug", "state", "nope"]),
+    );
     assert_eq!(out.status.code(), Some(1));
     let log = fs::read_to_string(&text_log).unwrap();
     assert!(

@@ -25,7 +25,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::OnceLock;
@@ -471,10 +471,12 @@ impl Ran {
     }
 }
 
-/// A ctrsh process the test started; killed (by its pid) if dropped while
+/// A program the test started (ctrsh, mostly); killed (by its pid) if dropped while
 /// still running, so a failing test leaves no script behind. Every wait
 /// on it has a deadline.
 pub struct RunningScript {
+    /// The program's name, for messages.
+    program: String,
     child: Child,
     stdout: Capture,
     stderr: Capture,
@@ -514,6 +516,7 @@ impl RunningScript {
             });
         }
         RunningScript {
+            program: cmd.get_program().to_string_lossy().into_owned(),
             stdout: Capture::start(child.stdout.take().unwrap()),
             stderr: Capture::start(child.stderr.take().unwrap()),
             child,
@@ -546,20 +549,29 @@ impl RunningScript {
     /// collects its output. A container process that still holds ctrsh's
     /// stdout open does not make this hang: the output is cut off instead.
     pub fn finish(mut self) -> Output {
+        let status = self.exit_status();
+        self.collect(status.code())
+    }
+
+    /// Waits for the program to exit; after SCRIPT_TIMEOUT kills it and
+    /// fails the test with what it wrote.
+    fn exit_status(&mut self) -> ExitStatus {
         let deadline = Instant::now() + SCRIPT_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait for ctrsh") {
-                break status;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for a child") {
+                return status;
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 let out = self.collect(None);
-                panic!("ctrsh ran longer than {SCRIPT_TIMEOUT:?} and was killed\n{out}");
+                panic!(
+                    "{} ran longer than {SCRIPT_TIMEOUT:?} and was killed\n{out}",
+                    self.program
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
-        };
-        self.collect(status.code())
+        }
     }
 
     fn collect(&self, code: Option<i32>) -> Output {
@@ -577,6 +589,20 @@ impl Drop for RunningScript {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// `cmd.output()` with a deadline, for the programs a test drives (ctrsh,
+/// ctr, CRIU): one still running after SCRIPT_TIMEOUT is killed and fails
+/// the test with what it wrote, instead of hanging the run. Stdin is
+/// /dev/null.
+pub fn output(cmd: &mut Command) -> std::process::Output {
+    let mut running = RunningScript::spawn(cmd);
+    let status = running.exit_status();
+    std::process::Output {
+        status,
+        stdout: running.stdout.bytes(),
+        stderr: running.stderr.bytes(),
     }
 }
 
@@ -609,12 +635,16 @@ impl Capture {
     /// Everything, once the pipe is closed; what came within a grace
     /// period when another process still holds it open.
     fn all(&self) -> String {
+        String::from_utf8_lossy(&self.bytes()).into_owned()
+    }
+
+    fn bytes(&self) -> Vec<u8> {
         let closed = self.done.recv_timeout(Duration::from_secs(5)).is_ok();
-        let text = self.so_far();
-        match closed {
-            true => text,
-            false => format!("{text}<still held open by another process>\n"),
+        let mut bytes = self.text.lock().unwrap().clone();
+        if !closed {
+            bytes.extend_from_slice(b"<still held open by another process>\n");
         }
+        bytes
     }
 }
 

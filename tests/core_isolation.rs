@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
+use std::process::Command;
 
 #[test]
 fn hostname_is_the_configured_one() {
@@ -341,6 +342,39 @@ fn the_init_runs_from_a_sealed_copy_of_ctrsh() {
     assert_eq!(seals & wanted, wanted, "{exe} has seals {seals:#x}");
     c.destroy().unwrap();
     sb.assert_nothing_left(&sb.id);
+}
+
+/// Where vm.memfd_noexec makes memfds not executable (1: unless made with
+/// MFD_EXEC; 2: never), the init still runs, from a memfd made with the
+/// flag or (2) an unlinked file. The sysctl belongs to a pid namespace: ctrsh
+/// runs in one of the test's own, where the test sets it.
+#[test]
+fn the_init_runs_where_memfds_are_not_executable() {
+    let Some(sb) = Sandbox::new("noexec") else {
+        return;
+    };
+    let script = sb.script_file(
+        "let c = f.create(id, config); let p = process(spec); print(`CODE ${c.run(p)}`); c.destroy();",
+    );
+    for level in ["1", "2"] {
+        let out = Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "sh", "-c"])
+            .arg(r#"echo "$0" > /proc/sys/vm/memfd_noexec && exec "$1" "$2""#)
+            .arg(level)
+            .arg(common::CTRSH)
+            .arg(&script)
+            .output()
+            .expect("run unshare");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            stdout.contains("CODE 0"),
+            "vm.memfd_noexec={level}: {stdout}{stderr}"
+        );
+        sb.assert_nothing_left(&sb.id);
+    }
 }
 
 #[test]

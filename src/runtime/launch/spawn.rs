@@ -7,27 +7,49 @@ use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::init::{CHANNEL_FD, LISTEN_FD};
 use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::sealed_exe;
 use crate::runtime::sys;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// The environment variable naming the binary to run as init, for library
 /// users whose own executable is not ctrsh (tests). Default: /proc/self/exe.
 pub const INIT_BINARY_ENV: &str = "CTRSH_INIT_BINARY";
 
-/// A sealed, read-only copy of the ctrsh binary, made once per process:
-/// a container can never write to the host's binary through
-/// /proc/<init>/exe (CVE-2019-5736).
-fn sealed_exe() -> Result<&'static OwnedFd> {
-    static EXE: OnceLock<OwnedFd> = OnceLock::new();
-    if let Some(fd) = EXE.get() {
-        return Ok(fd);
+/// The copy of the ctrsh binary an init is exec'd from (sealed_exe.rs):
+/// the process's one sealed memfd, made on first use, or where memfds
+/// cannot be executable a fresh unlinked copy for this init alone, which
+/// cannot be sealed: a container that writes to its copy never reaches
+/// another's.
+enum Exe {
+    Sealed(&'static OwnedFd),
+    Own(OwnedFd),
+}
+
+fn init_exe() -> Result<Exe> {
+    static SEALED: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = SEALED.get() {
+        return Ok(Exe::Sealed(fd));
     }
-    let path = std::env::var(INIT_BINARY_ENV).unwrap_or_else(|_| "/proc/self/exe".into());
-    let fd = high_fd(&sys::sealed_copy(&path)?)?;
-    Ok(EXE.get_or_init(|| fd))
+    let path = std::env::var_os(INIT_BINARY_ENV).unwrap_or_else(|| "/proc/self/exe".into());
+    let copy = sealed_exe::copy(Path::new(&path))?;
+    let fd = high_fd(&copy.fd)?;
+    Ok(match copy.sealed {
+        true => Exe::Sealed(SEALED.get_or_init(|| fd)),
+        false => Exe::Own(fd),
+    })
+}
+
+impl Exe {
+    fn fd(&self) -> &OwnedFd {
+        match self {
+            Exe::Sealed(fd) => fd,
+            Exe::Own(fd) => fd,
+        }
+    }
 }
 
 /// How to start the init.
@@ -55,7 +77,7 @@ fn high_fd(fd: &impl AsRawFd) -> Result<OwnedFd> {
 }
 
 pub fn spawn(spec: Spawn) -> Result<Launched> {
-    let exe = sealed_exe()?;
+    let exe = init_exe()?;
     let (parent_chan, child_chan) = Channel::pair()?;
     let child_chan = high_fd(child_chan.fd())?;
     let devnull = File::options()
@@ -76,7 +98,7 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
         chan: child_chan.as_raw_fd(),
         listener: listener.as_ref().map(|l| l.as_raw_fd()),
         devnull: devnull.as_raw_fd(),
-        exe: exe.as_raw_fd(),
+        exe: exe.fd().as_raw_fd(),
     };
     // A pid namespace applies to the children of the thread that enters
     // it: a thread of its own enters it and clones, so no thread of ours

@@ -1,6 +1,6 @@
 //! Thin wrappers over system calls that neither std nor nix offer in the
-//! shape we need (pidfds, raw clone, execveat, close_range, memfd seals,
-//! extended attributes).
+//! shape we need (pidfds, raw clone, execveat, close_range, extended
+//! attributes).
 
 pub mod proc;
 
@@ -138,25 +138,6 @@ pub fn dup_from(fd: &impl AsRawFd, min: RawFd) -> Result<OwnedFd> {
     }
     // Safety: fcntl just made this fd; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
-}
-
-/// A sealed, read-only in-memory copy of a file (our own binary).
-pub fn sealed_copy(path: &str) -> Result<OwnedFd> {
-    let name = CString::new("ctrsh").unwrap();
-    let fd =
-        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error()).ctx("memfd_create for the sealed init binary");
-    }
-    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut src = std::fs::File::open(path).ctx(format!("open {path}"))?;
-    let mut dst = std::fs::File::from(memfd.try_clone().ctx("dup memfd")?);
-    io::copy(&mut src, &mut dst).ctx("copy the ctrsh binary into a memfd")?;
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } < 0 {
-        return Err(io::Error::last_os_error()).ctx("seal the init binary memfd");
-    }
-    Ok(memfd)
 }
 
 /// Give `path` the extended attribute `name` with an empty value.

@@ -1,0 +1,123 @@
+//! The binary every init is exec'd from: a read-only copy of ctrsh, so a
+//! container can never write to the host's binary through /proc/<init>/exe
+//! (CVE-2019-5736).
+//!
+//! The copy is a sealed memfd, asked for with MFD_EXEC: where
+//! vm.memfd_noexec is 1 (Linux 6.3 and later) a memfd made without it is
+//! not executable. A kernel older than the flag refuses it (EINVAL) and
+//! gets none. Where the sysctl is 2, executable memfds are refused
+//! (EACCES): the copy is then an unlinked file in the temp dir that no fd
+//! can write, as runc falls back to. Such a file cannot be sealed, so it
+//! serves one init only (see spawn.rs).
+
+use crate::runtime::error::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+use std::fs::{File, OpenOptions, Permissions};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// A read-only copy of our binary.
+pub struct Copy {
+    pub fd: OwnedFd,
+    /// A sealed memfd, which nothing can change.
+    pub sealed: bool,
+}
+
+/// A read-only copy of the file at `path` (our own binary).
+pub fn copy(path: &Path) -> Result<Copy> {
+    let mut src = File::open(path).ctx(format!("open {}", path.display()))?;
+    match executable_memfd() {
+        Ok(memfd) => {
+            let mut dst = File::from(memfd.try_clone().ctx("dup memfd")?);
+            io::copy(&mut src, &mut dst).ctx("copy the ctrsh binary into a memfd")?;
+            let seals = SealFlag::F_SEAL_SEAL
+                | SealFlag::F_SEAL_SHRINK
+                | SealFlag::F_SEAL_GROW
+                | SealFlag::F_SEAL_WRITE;
+            fcntl(&memfd, FcntlArg::F_ADD_SEALS(seals)).ctx("seal the init binary memfd")?;
+            Ok(Copy {
+                fd: memfd,
+                sealed: true,
+            })
+        }
+        Err(Errno::EACCES | Errno::EPERM) => Ok(Copy {
+            fd: unlinked_copy(&mut src, &std::env::temp_dir())?,
+            sealed: false,
+        }),
+        Err(e) => Err(e).ctx("memfd_create for the init binary"),
+    }
+}
+
+/// A memfd for the copy, executable wherever the kernel knows MFD_EXEC.
+fn executable_memfd() -> nix::Result<OwnedFd> {
+    let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+    match memfd_create(c"ctrsh", flags | MFdFlags::from_bits_retain(libc::MFD_EXEC)) {
+        Err(Errno::EINVAL) => memfd_create(c"ctrsh", flags),
+        other => other,
+    }
+}
+
+/// The copy in an unlinked file (O_TMPFILE) in `dir`, made read-only and
+/// reopened read-only, so that no fd can write it; while an init runs it,
+/// the kernel refuses to open it for writing (ETXTBSY).
+fn unlinked_copy(src: &mut File, dir: &Path) -> Result<OwnedFd> {
+    let what = format!(
+        "an unlinked copy of ctrsh in {} (vm.memfd_noexec refuses an executable memfd; \
+         TMPDIR names another directory)",
+        dir.display()
+    );
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o700)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open(dir)
+        .ctx(format!("create {what}"))?;
+    io::copy(src, &mut file).ctx(format!("write {what}"))?;
+    file.set_permissions(Permissions::from_mode(0o500))
+        .ctx(format!("make {what} read-only"))?;
+    let readonly =
+        File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).ctx(format!("reopen {what}"))?;
+    Ok(readonly.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+    use std::process::Command;
+
+    /// Runs `fd` as `true` would run and returns its exit status.
+    fn run(fd: &OwnedFd) -> std::process::ExitStatus {
+        Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .status()
+            .expect("exec the copy")
+    }
+
+    #[test]
+    fn the_memfd_copy_is_sealed_and_runs() {
+        let Copy { fd, sealed } = copy(Path::new("/bin/true")).unwrap();
+        assert!(sealed);
+        let seals = fcntl(&fd, FcntlArg::F_GET_SEALS).unwrap();
+        assert_ne!(seals & libc::F_SEAL_WRITE, 0, "seals {seals:#x}");
+        assert!(run(&fd).success());
+    }
+
+    #[test]
+    fn the_unlinked_copy_is_read_only_and_runs() {
+        let mut src = File::open("/bin/true").unwrap();
+        let dir = std::env::temp_dir();
+        let fd = unlinked_copy(&mut src, &dir).unwrap();
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let flags = fcntl(&fd, FcntlArg::F_GETFL).unwrap();
+        assert_eq!(flags & libc::O_ACCMODE, libc::O_RDONLY);
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o500);
+        assert_eq!(meta.nlink(), 0, "the copy has a name");
+        assert!(run(&fd).success());
+    }
+}

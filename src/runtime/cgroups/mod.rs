@@ -1,11 +1,11 @@
 //! A container's cgroup on cgroup v1, v2 and hybrid hosts: placement, limits,
 //! device rules, freezer, stats and teardown.
 //!
-//! Directories are resolved here per controller (see placement.rs for why
-//! cgroups-rs cannot do that on its own); limits, device rules and the freezer
-//! go through cgroups-rs's controller types built on those directories. Stats
-//! and process lists read the kernel files directly, because the crate's stat
-//! getters turn every unreadable file into 0.
+//! Directories are resolved here per controller (placement.rs); limits,
+//! device rules and the freezer go through cgroups-rs's controller types
+//! built on those directories. Stats and process lists read the kernel
+//! files directly. Why ctrsh goes around cgroups-rs where it does:
+//! docs/architecture.md, "cgroups and cgroups-rs".
 
 mod devices;
 mod files;

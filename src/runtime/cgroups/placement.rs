@@ -1,6 +1,7 @@
 //! Where the container's cgroup goes (`resolve`, a pure function of what
 //! /proc/self/mountinfo and /proc/self/cgroup say), and creating and
-//! removing its directories. Why this is not cgroups-rs's: see mod.rs.
+//! removing its directories. Why this is not cgroups-rs's:
+//! docs/architecture.md, "cgroups and cgroups-rs".
 
 use super::{files, limits, CgroupManager, Controller, ControllerDir, Mode, OnV2};
 use crate::runtime::config::CheckedCgroups;

@@ -3,8 +3,8 @@
 
 use super::lex::{tokens, Kind, Token};
 use crate::runtime::config::{Cgroups, Network};
-use crate::runtime::network::{Networks, Port};
 use crate::runtime::image::Store;
+use crate::runtime::network::{Networks, Port};
 use crate::runtime::{Config, ProcessSpec};
 use crate::script::ApiEntry;
 use rustyline::completion::{FilenameCompleter, Pair};

@@ -337,6 +337,7 @@ fn the_init_runs_from_a_sealed_copy_of_ctrsh() {
         "the init runs the host's ctrsh binary itself"
     );
     let file = fs::File::open(&exe).unwrap();
+    // SAFETY: F_GET_SEALS only reads an open fd.
     let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
     let wanted = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
     assert_eq!(seals & wanted, wanted, "{exe} has seals {seals:#x}");
@@ -621,6 +622,7 @@ fn every_rlimit_applies() {
                 rlim_cur: 0,
                 rlim_max: 0,
             };
+            // SAFETY: `host` is a valid rlimit to write.
             assert_eq!(unsafe { libc::getrlimit(resource as _, &mut host) }, 0);
             let hard = (*value).min(host.rlim_max);
             (hard / 2 + hard % 2, hard)

@@ -139,6 +139,7 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     let c_name = std::ffi::CString::new(name).unwrap();
     let mut buf = vec![0u8; 256];
+    // SAFETY: both names are NUL-terminated and `buf` holds buf.len() bytes.
     let n = unsafe {
         libc::lgetxattr(
             c_path.as_ptr(),

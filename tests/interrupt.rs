@@ -128,6 +128,7 @@ fn a_second_ctrl_c_ends_at_once_and_still_cleans_up() {
 "#
     ));
     script.wait_for_stdout("WAITING\n");
+    // SAFETY: a signal to the child this test started.
     unsafe { libc::kill(script.pid() as libc::pid_t, libc::SIGINT) };
     let out = signal_when(script, "CAUGHT\n", libc::SIGINT);
     // Not after the 1000 s of the catch block's sleep.

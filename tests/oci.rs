@@ -361,6 +361,7 @@ fn receive_fd(listener: &std::os::unix::net::UnixListener) -> OwnedFd {
     .unwrap();
     for cmsg in msg.cmsgs().unwrap() {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            // SAFETY: SCM_RIGHTS gave us this fd; nothing else owns it.
             return unsafe { OwnedFd::from_raw_fd(fds[0]) };
         }
     }

@@ -252,6 +252,7 @@ fn ctrl_c_stops_a_sleeping_script() {
     );
     // "sleeping" shows the script runs, so the SIGINT handler is in place.
     script.wait_for_stdout("sleeping\n");
+    // SAFETY: a signal to the child this test started.
     unsafe { libc::kill(script.pid() as libc::pid_t, libc::SIGINT) };
     let out = script.finish();
     assert_eq!(out.stdout, "sleeping\n", "the script went on after Ctrl-C");

@@ -93,6 +93,7 @@ print("not reached");
 "#,
     );
     script_run.wait_for_stdout("STARTED\n");
+    // SAFETY: a signal to the child this test started.
     unsafe { libc::kill(script_run.pid() as libc::pid_t, libc::SIGINT) };
     let out = script_run.finish();
     assert_eq!(out.code, Some(130), "{out}");

@@ -32,6 +32,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
     interrupt::interrupt(sig);
     let byte = sig as u8;
     let fd = WAKE.load(Ordering::SeqCst);
+    // SAFETY: one byte from a local to the wake pipe; write is async-signal-safe.
     unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
 }
 
@@ -100,5 +101,6 @@ fn end_now(sig: i32) -> ! {
         eprintln!("ctrsh: {name}: {failure}");
     }
     // Not exit(): the main thread may hold locks exit's cleanup takes.
+    // SAFETY: _exit ends the process without running anything of ours.
     unsafe { libc::_exit(128 + sig) }
 }

@@ -254,9 +254,11 @@ fn is_v1_controller(name: &str) -> bool {
 fn in_child(f: impl FnOnce() -> bool) -> bool {
     // SAFETY: the child makes system calls only and leaves with _exit.
     match unsafe { libc::fork() } {
+        // SAFETY: the child leaves without running the parent's destructors.
         0 => unsafe { libc::_exit(if f() { 0 } else { 1 }) },
         pid if pid > 0 => {
             let mut status = 0;
+            // SAFETY: `status` is a valid int to write.
             while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {}
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
         }
@@ -266,6 +268,7 @@ fn in_child(f: impl FnOnce() -> bool) -> bool {
 
 /// An unprivileged user (nobody) can make a user namespace: tried.
 fn unprivileged_userns() -> bool {
+    // SAFETY: system calls with integer or null arguments, in a forked child.
     in_child(|| unsafe {
         let nobody = 65534;
         libc::setgroups(0, std::ptr::null()) == 0

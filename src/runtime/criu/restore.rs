@@ -149,7 +149,7 @@ fn restore_into(
         if shell_job {
             cmd.stdin(std::process::Stdio::inherit());
         }
-        // Safety: only async-signal-safe system calls between fork and exec.
+        // SAFETY: only async-signal-safe system calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
                 join_cgroups(&procs)?;
@@ -177,12 +177,15 @@ fn restore_into(
 /// task starts in it ("0" is the writing process itself).
 fn join_cgroups(procs: &[CString]) -> std::io::Result<()> {
     for path in procs {
+        // SAFETY: `path` is NUL-terminated; a raw call, as the forked child needs.
         let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: one byte from a static buffer to the fd just opened.
         let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
         let err = std::io::Error::last_os_error();
+        // SAFETY: the fd opened above, closed once.
         unsafe { libc::close(fd) };
         if n != 1 {
             return Err(err);

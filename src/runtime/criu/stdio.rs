@@ -123,6 +123,7 @@ fn open_stream(stdio: &Stdio, fd: i32, name: &str, access: (bool, bool)) -> Resu
             .map(OwnedFd::from)
     };
     match stdio {
+        // SAFETY: fd 0, 1 or 2 of this process, only duplicated; a closed one makes dup fail.
         Stdio::Inherit => nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
             .ctx(format!("{name}: duplicate ctrsh's own {name}")),
         Stdio::Null => open(Path::new("/dev/null")),
@@ -134,10 +135,12 @@ fn open_stream(stdio: &Stdio, fd: i32, name: &str, access: (bool, bool)) -> Resu
 }
 
 fn high(fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads `fd`.
     let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
     if n < 0 {
         return Err(std::io::Error::last_os_error()).ctx("duplicate an fd for CRIU");
     }
+    // SAFETY: fcntl just made this fd; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
@@ -145,6 +148,7 @@ fn high(fd: RawFd) -> Result<OwnedFd> {
 /// INHERIT_BASE.. (dup2 clears close-on-exec). Only raw system calls.
 pub fn place_in_child(fds: &[RawFd]) -> std::io::Result<()> {
     for (i, fd) in fds.iter().enumerate() {
+        // SAFETY: dup2 between fds; in the forked child nothing else uses the targets.
         if unsafe { libc::dup2(*fd, INHERIT_BASE + i as RawFd) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -181,6 +185,7 @@ mod tests {
             open_for_restore(&links, [&Stdio::Null, &Stdio::Inherit, &Stdio::Inherit]).unwrap();
         assert_eq!(got.args, ["--inherit-fd", "fd[10]:file[18:3]"]);
         assert_eq!(got.fds.len(), 1);
+        // SAFETY: F_GETFL only reads an open fd.
         let flags = unsafe { libc::fcntl(got.fds[0].as_raw_fd(), libc::F_GETFL) };
         assert_eq!(flags & libc::O_ACCMODE, libc::O_RDWR);
         let pipe = open_for_restore(

@@ -185,7 +185,7 @@ impl Process {
             }
         };
         for fd in 3..3 + self.process.spec.preserve_fds as i32 {
-            // Safety: only duplicated; a closed fd makes dup fail (EBADF).
+            // SAFETY: only duplicated; a closed fd makes dup fail (EBADF).
             let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
             let copy = borrowed
                 .try_clone_to_owned()
@@ -345,6 +345,7 @@ fn open_stream(stdio: &Stdio, target: i32) -> Result<(OwnedFd, Capture)> {
     let name = ["stdin", "stdout", "stderr"][target as usize];
     Ok(match stdio {
         Stdio::Inherit => {
+            // SAFETY: fd 0, 1 or 2 of this process, only duplicated; a closed one makes dup fail.
             let fd = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(target) })
                 .ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
             (fd, Capture::None)

@@ -82,7 +82,9 @@ impl Drop for RawMode {
 }
 
 fn window_size(fd: i32) -> Option<libc::winsize> {
+    // SAFETY: winsize is plain data, for which all zeroes is valid.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ fills the winsize it is given.
     (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some(ws)
 }
 
@@ -105,6 +107,7 @@ pub fn attach(master: &OwnedFd, reaper: &Reaper) -> Result<i32> {
         let now = window_size(0);
         if now.map(|w| (w.ws_row, w.ws_col)) != size {
             if let Some(ws) = now {
+                // SAFETY: TIOCSWINSZ reads the winsize it is given.
                 unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
             }
             size = now.map(|w| (w.ws_row, w.ws_col));

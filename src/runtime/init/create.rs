@@ -71,7 +71,7 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
         Ok(Some((ToInit::Recorded, _))) => {}
         _ => std::process::exit(1),
     }
-    // Safety: the parent put the listening socket at LISTEN_FD.
+    // SAFETY: the parent put the listening socket at LISTEN_FD.
     let listener = unsafe { OwnedFd::from_raw_fd(LISTEN_FD) };
     let conn = nix::sys::socket::accept4(
         std::os::fd::AsRawFd::as_raw_fd(&listener),
@@ -79,7 +79,7 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     )
     .ctx("wait for start")?;
     drop(listener);
-    // Safety: accept4 returned a new fd that we own.
+    // SAFETY: accept4 returned a new fd that we own.
     let mut conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
     let result = match conn.recv::<ToInit>()? {
         Some((ToInit::Start { process }, fds)) => {

@@ -57,6 +57,7 @@ pub fn exec(
     // user's shell with TIOCSTI (CVE-2017-5226). With `terminal` the pty
     // becomes its controlling terminal.
     nix::unistd::setsid().ctx("setsid")?;
+    // SAFETY: TIOCSCTTY takes an integer argument.
     if spec.terminal && unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
         return Err(std::io::Error::last_os_error()).ctx("make the pty the controlling terminal");
     }
@@ -119,6 +120,7 @@ fn place_preserved(chan: &mut Channel, preserved: Vec<OwnedFd>) -> Result<RawFd>
     for (i, fd) in moved.iter().enumerate() {
         let target = STDIO_FDS as RawFd + i as RawFd;
         // dup2 leaves the copy without close-on-exec: it is inherited.
+        // SAFETY: dup2 onto 3.. , which place_preserved has moved everything else off.
         if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
             return Err(std::io::Error::last_os_error())
                 .ctx(format!("preserve_fds: place fd {target}"));

@@ -41,7 +41,7 @@ pub fn run(
     nix::unistd::chdir("/").ctx("exec: chdir /")?;
     rlimits::apply(&config.rlimits)?;
     if namespaces.contains(&NamespaceKind::Pid) {
-        // Safety: the init is single-threaded; the child goes on normally.
+        // SAFETY: the init is single-threaded; the child goes on normally.
         match unsafe { nix::unistd::fork() }.ctx("exec: fork into the pid namespace")? {
             ForkResult::Parent { child } => {
                 chan.send(&FromInit::Pid(child.as_raw()), &[])?;

@@ -25,7 +25,7 @@ pub const LISTEN_FD: RawFd = 4;
 
 /// Entry point of the hidden `ctrsh init` command; never returns.
 pub fn main() -> ! {
-    // Safety: the parent put our channel at fd 3 before exec; nothing else owns it.
+    // SAFETY: the parent put our channel at fd 3 before exec; nothing else owns it.
     let mut chan = unsafe { Channel::from_raw(CHANNEL_FD) };
     let result = match chan.recv::<ToInit>() {
         Ok(Some((

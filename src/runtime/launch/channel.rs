@@ -39,7 +39,8 @@ impl Channel {
     /// `fd` must be an open socket that nothing else owns.
     pub unsafe fn from_raw(fd: RawFd) -> Channel {
         Channel {
-            fd: OwnedFd::from_raw_fd(fd),
+            // SAFETY: the caller's promise (above).
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
         }
     }
 
@@ -125,6 +126,7 @@ impl Channel {
                         if let ControlMessageOwned::ScmRights(raw) = c {
                             fds.extend(
                                 raw.into_iter()
+                                    // SAFETY: SCM_RIGHTS gave us these fds; nothing else owns them.
                                     .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
                             );
                         }

@@ -155,9 +155,11 @@ struct ChildFds {
 fn fork_init(flags: libc::c_int, fds: ChildFds) -> Result<i32> {
     let argv = [c"ctrsh".as_ptr(), c"init".as_ptr(), std::ptr::null()];
     let envp = [std::ptr::null::<libc::c_char>()];
-    // Safety: the child only makes raw system calls until it execs.
+    // SAFETY: the child only makes raw system calls until it execs.
     let pid = unsafe { sys::clone_fork(flags) };
     if let Ok(0) = pid {
+        // SAFETY: in the cloned child; argv and envp are NULL-terminated
+        // arrays of C strings that outlive the call (it never returns).
         unsafe { child(fds, argv.as_ptr(), envp.as_ptr()) }
     }
     pid.ctx("clone the container init")
@@ -170,48 +172,52 @@ unsafe fn child(
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
 ) -> ! {
-    let ChildFds {
-        sync,
-        chan,
-        listener,
-        devnull,
-        exe,
-    } = fds;
-    if let Some((fd, write_end)) = sync {
-        // Our copy of the write end closed, a parent that dies before it
-        // writes ends the read (EOF) instead of leaving us blocked forever.
-        libc::close(write_end);
-        let mut b = 0u8;
-        if libc::read(fd, (&mut b as *mut u8).cast(), 1) != 1 {
-            libc::_exit(1);
+    // SAFETY: only raw system calls on fds this process owns and on the
+    // caller's argv and envp, as a child of a multi-threaded parent must.
+    unsafe {
+        let ChildFds {
+            sync,
+            chan,
+            listener,
+            devnull,
+            exe,
+        } = fds;
+        if let Some((fd, write_end)) = sync {
+            // Our copy of the write end closed, a parent that dies before it
+            // writes ends the read (EOF) instead of leaving us blocked forever.
+            libc::close(write_end);
+            let mut b = 0u8;
+            if libc::read(fd, (&mut b as *mut u8).cast(), 1) != 1 {
+                libc::_exit(1);
+            }
+            // Root of the new user namespace, so exec keeps our capabilities.
+            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0
+                || libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0
+            {
+                libc::_exit(1);
+            }
         }
-        // Root of the new user namespace, so exec keeps our capabilities.
-        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0
-            || libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0
-        {
-            libc::_exit(1);
+        let moves = [(chan, CHANNEL_FD), (devnull, 0), (devnull, 1), (devnull, 2)];
+        for (from, to) in moves {
+            if libc::dup2(from, to) < 0 {
+                libc::_exit(1);
+            }
         }
+        if let Some(l) = listener {
+            if libc::dup2(l, LISTEN_FD) < 0 {
+                libc::_exit(1);
+            }
+        }
+        libc::syscall(
+            libc::SYS_execveat,
+            exe,
+            c"".as_ptr(),
+            argv,
+            envp,
+            libc::AT_EMPTY_PATH,
+        );
+        libc::_exit(127)
     }
-    let moves = [(chan, CHANNEL_FD), (devnull, 0), (devnull, 1), (devnull, 2)];
-    for (from, to) in moves {
-        if libc::dup2(from, to) < 0 {
-            libc::_exit(1);
-        }
-    }
-    if let Some(l) = listener {
-        if libc::dup2(l, LISTEN_FD) < 0 {
-            libc::_exit(1);
-        }
-    }
-    libc::syscall(
-        libc::SYS_execveat,
-        exe,
-        c"".as_ptr(),
-        argv,
-        envp,
-        libc::AT_EMPTY_PATH,
-    );
-    libc::_exit(127)
 }
 
 /// What the init reported before it exec'd (or failed).

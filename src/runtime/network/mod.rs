@@ -244,6 +244,7 @@ impl Port {
 /// `N` random bytes from the kernel.
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
+    // SAFETY: `bytes` is a writable buffer of N bytes.
     let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), N, 0) };
     if n != N as isize {
         return Err(Error::sys("getrandom", std::io::Error::last_os_error()));

@@ -24,10 +24,12 @@ fn run_in_child(f: impl FnOnce() -> i32) -> Ended {
     assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
     if pid == 0 {
         let code = f();
+        // SAFETY: the child leaves without running the parent's destructors.
         unsafe { libc::_exit(code) };
     }
     let mut status = 0;
     loop {
+        // SAFETY: `status` is a valid int to write.
         let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
         if rc == pid {
             break;
@@ -58,6 +60,7 @@ fn run_filtered(program: &Program, checks: fn() -> i32) -> Ended {
     let privileged = has_cap_sys_admin();
     run_in_child(|| {
         if !privileged {
+            // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
         }
         match apply(program) {
@@ -162,10 +165,12 @@ fn fork_works() -> bool {
     // SAFETY: the grandchild leaves at once.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
+        // SAFETY: the grandchild leaves at once.
         unsafe { libc::_exit(42) };
     }
     let mut status = 0;
     pid > 0
+        // SAFETY: `status` is a valid int to write.
         && unsafe { libc::waitpid(pid, &mut status, 0) } == pid
         && libc::WIFEXITED(status)
         && libc::WEXITSTATUS(status) == 42
@@ -177,9 +182,11 @@ fn clone_newuser_fails_with(expected: i32) -> bool {
     let flags = (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_long;
     let rc = syscall(libc::SYS_clone, flags, 0, 0);
     if rc == 0 {
+        // SAFETY: the child of the clone leaves at once.
         unsafe { libc::_exit(0) };
     }
     if rc > 0 {
+        // SAFETY: a null status is allowed.
         unsafe { libc::waitpid(rc as libc::pid_t, std::ptr::null_mut(), 0) };
     }
     failed_with(rc, expected)
@@ -357,12 +364,15 @@ fn deny_list_errno_and_log_actions() {
 fn deny_list_kill_and_trap_actions() {
     let program = deny_list();
     fn getuid() -> i32 {
+        // SAFETY: getuid has no arguments.
         unsafe { libc::getuid() as i32 }
     }
     fn getgid() -> i32 {
+        // SAFETY: getgid has no arguments.
         unsafe { libc::getgid() as i32 }
     }
     fn getpgid() -> i32 {
+        // SAFETY: getpgid takes a pid.
         unsafe { libc::getpgid(1) }
     }
     for checks in [getuid as fn() -> i32, getgid, getpgid] {
@@ -411,6 +421,7 @@ fn apply_leaves_no_new_privs_to_the_config() {
         return;
     }
     fn no_new_privs() -> i32 {
+        // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) }
     }
     let program = compile(&Seccomp::Default, &[]);
@@ -420,6 +431,7 @@ fn apply_leaves_no_new_privs_to_the_config() {
 #[test]
 fn apply_without_privilege_or_no_new_privs_fails() {
     let program = compile(&Seccomp::Default, &[]);
+    // SAFETY: system calls with integer arguments, in a forked child.
     let ended = run_in_child(|| unsafe {
         // Root loses its capabilities on the switch to another uid.
         if libc::geteuid() == 0 && libc::setresuid(65534, 65534, 65534) != 0 {

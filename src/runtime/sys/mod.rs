@@ -19,11 +19,14 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
 
 /// A pidfd for `pid`, so signals never hit a recycled pid.
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, no pointers.
     let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: pidfd_open just made this fd; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
+    // SAFETY: the pidfd is open (borrowed); a null siginfo is allowed.
     check(unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
@@ -45,6 +48,7 @@ pub fn pidfd_wait_exit(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
         revents: 0,
     };
     loop {
+        // SAFETY: `pfd` is one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
         if n < 0 {
             let e = io::Error::last_os_error();
@@ -63,14 +67,18 @@ pub fn pidfd_wait_exit(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
 /// In a multi-threaded caller the child may only make async-signal-safe
 /// calls (raw syscalls) before it execs.
 pub unsafe fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
-    let ret = libc::syscall(
-        libc::SYS_clone,
-        (flags | libc::SIGCHLD) as libc::c_ulong,
-        0usize,
-        0usize,
-        0usize,
-        0usize,
-    );
+    // SAFETY: clone without a new stack or pointers, like fork; what the
+    // child may do is the caller's promise (above).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
     check(ret).map(|p| p as libc::pid_t)
 }
 
@@ -78,6 +86,7 @@ pub unsafe fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
 /// failure over a socket, while nothing of ours reaches the new program).
 pub fn cloexec_from(first: RawFd) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range takes numbers only; marking fds close-on-exec frees none.
     check(unsafe {
         libc::syscall(
             libc::SYS_close_range,
@@ -132,17 +141,19 @@ pub fn reset_signals() -> io::Result<()> {
 
 /// A close-on-exec copy of `fd` numbered `min` or above.
 pub fn dup_from(fd: &impl AsRawFd, min: RawFd) -> Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads the borrowed fd.
     let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
     if n < 0 {
         return Err(io::Error::last_os_error()).ctx(format!("duplicate fd {}", fd.as_raw_fd()));
     }
-    // Safety: fcntl just made this fd; nothing else owns it.
+    // SAFETY: fcntl just made this fd; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
 /// Give `path` the extended attribute `name` with an empty value.
 pub fn set_xattr(path: &std::path::Path, name: &str) -> io::Result<()> {
     let (path, name) = (path_cstring(path)?, xattr_name(name)?);
+    // SAFETY: both names are NUL-terminated; a null value of length 0 is allowed.
     check(unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), std::ptr::null(), 0, 0) } as _)?;
     Ok(())
 }
@@ -152,6 +163,7 @@ pub fn has_xattr(path: &std::path::Path, name: &str) -> bool {
     let (Ok(path), Ok(name)) = (path_cstring(path), xattr_name(name)) else {
         return false;
     };
+    // SAFETY: both names are NUL-terminated; size 0 only asks whether it exists.
     unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
 }
 
@@ -190,6 +202,7 @@ fn mount_setattr(
     flags: libc::c_uint,
     attr: &MountAttr,
 ) -> io::Result<()> {
+    // SAFETY: `path` is NUL-terminated and `attr` a mount_attr of the size passed.
     check(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
@@ -222,6 +235,7 @@ pub fn make_tree_readonly(path: &std::path::Path) -> io::Result<()> {
 /// namespace. Slave, so nothing mounted under it reaches the host.
 pub fn idmapped_tree(path: &std::path::Path, userns: &OwnedFd) -> io::Result<OwnedFd> {
     let c = path_cstring(path)?;
+    // SAFETY: `c` is a NUL-terminated path.
     let fd = check(unsafe {
         libc::syscall(
             libc::SYS_open_tree,
@@ -230,6 +244,7 @@ pub fn idmapped_tree(path: &std::path::Path, userns: &OwnedFd) -> io::Result<Own
             OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | AT_RECURSIVE,
         )
     })?;
+    // SAFETY: open_tree just made this fd; nothing else owns it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
@@ -251,6 +266,7 @@ pub fn idmapped_tree(path: &std::path::Path, userns: &OwnedFd) -> io::Result<Own
 /// OPEN_TREE_CLONE, then MOUNT_ATTR_RDONLY).
 pub fn readonly_tree(path: &std::path::Path) -> io::Result<OwnedFd> {
     let c = path_cstring(path)?;
+    // SAFETY: the path is NUL-terminated and outlives the call.
     let fd = check(unsafe {
         libc::syscall(
             libc::SYS_open_tree,
@@ -259,6 +275,7 @@ pub fn readonly_tree(path: &std::path::Path) -> io::Result<OwnedFd> {
             OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
         )
     })?;
+    // SAFETY: open_tree just made this fd; nothing else owns it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_RDONLY,
@@ -282,10 +299,13 @@ pub fn readonly_tree(path: &std::path::Path) -> io::Result<OwnedFd> {
 /// its own. A failure carries the filesystem's own message, if it left one.
 pub fn new_filesystem(fstype: &str, options: &[(&str, &std::path::Path)]) -> io::Result<OwnedFd> {
     let name = CString::new(fstype).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the name is NUL-terminated and outlives the call.
     let fd = check(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?;
+    // SAFETY: fsopen just made this fd; nothing else owns it.
     let context = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     let explained = |e: io::Error| {
         let mut buf = [0u8; 512];
+        // SAFETY: `buf` is writable for its whole length; the fd is open.
         let n = unsafe { libc::read(context.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n <= 0 {
             return e;
@@ -298,6 +318,7 @@ pub fn new_filesystem(fstype: &str, options: &[(&str, &std::path::Path)]) -> io:
     for (key, value) in options {
         let key = CString::new(*key).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let value = path_cstring(value)?;
+        // SAFETY: key and value are NUL-terminated and outlive the call.
         check(unsafe {
             libc::syscall(
                 libc::SYS_fsconfig,
@@ -311,6 +332,7 @@ pub fn new_filesystem(fstype: &str, options: &[(&str, &std::path::Path)]) -> io:
         .map_err(explained)?;
     }
     let null: *const libc::c_char = std::ptr::null();
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value (null is allowed).
     check(unsafe {
         libc::syscall(
             libc::SYS_fsconfig,
@@ -322,9 +344,11 @@ pub fn new_filesystem(fstype: &str, options: &[(&str, &std::path::Path)]) -> io:
         )
     })
     .map_err(explained)?;
+    // SAFETY: fsmount takes the open context fd and flags, no pointers.
     let fd =
         check(unsafe { libc::syscall(libc::SYS_fsmount, context.as_raw_fd(), FSMOUNT_CLOEXEC, 0) })
             .map_err(explained)?;
+    // SAFETY: fsmount just made this fd; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
@@ -332,6 +356,7 @@ pub fn new_filesystem(fstype: &str, options: &[(&str, &std::path::Path)]) -> io:
 pub fn attach_tree(tree: &OwnedFd, target: &std::path::Path) -> io::Result<()> {
     let empty = CString::default();
     let c = path_cstring(target)?;
+    // SAFETY: both paths are NUL-terminated; the tree fd is open (borrowed).
     check(unsafe {
         libc::syscall(
             libc::SYS_move_mount,

@@ -6,6 +6,7 @@
 use ctrsh::cli::{self, signals};
 use ctrsh::oci::cli as oci;
 use ctrsh::runtime::error::describe_io;
+use ctrsh::runtime::trace;
 use ctrsh::script::{self, interrupt, made, Ending};
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -135,7 +136,10 @@ fn run(source: Source, args: Vec<String>) -> u8 {
         }
     };
     signals::install();
-    let ending = script::run_script(&script::engine(args), &name, &code);
+    let engine = script::engine(args);
+    trace::step("script: engine ready");
+    let ending = script::run_script(&engine, &name, &code);
+    trace::step("script: ended");
     match &ending {
         Ending::Failed(message) => eprintln!("{message}"),
         Ending::Interrupted(sig) => eprintln!("{name}: interrupted by {}", interrupt::name(*sig)),
@@ -168,6 +172,10 @@ fn main() -> ExitCode {
     } else {
         parse(argv)
     };
+    if !matches!(command, Ok(Command::Init)) {
+        trace::init_from_env();
+        trace::step("main: started");
+    }
     let status = match command {
         Ok(Command::Init) => ctrsh::runtime::init::main(),
         Ok(Command::Containers(verb, args)) => cli::containers::main(&verb, args),

@@ -379,3 +379,85 @@ catch (e) { print(`${e.kind}: ${e.message}`); }
     );
     sb.assert_nothing_left(&sb.id);
 }
+
+/// CTRSH_TRACE=1 prints a line per step of create, start, exec and
+/// destroy on standard error, from ctrsh and from the container's init,
+/// and nothing reaches the container's own output. Without it, no line.
+#[test]
+fn a_traced_lifecycle_prints_each_step() {
+    let Some(sb) = Sandbox::new("trace") else {
+        return;
+    };
+    let body = r#"spec.args = ["/bin/sh", "-c", "echo out; echo err >&2; exec sleep 1000"];
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+let e = c.exec(["/bin/sh", "-c", "echo exec-out"]);
+p.signal("SIGKILL");
+p.wait();
+print("OUT " + #{ stdout: p.stdout, stderr: p.stderr, exec: e.stdout }.to_json());
+c.destroy();
+"#;
+    let run = |trace: bool| {
+        let mut cmd = Command::new(common::CTRSH);
+        cmd.arg(sb.script_file(body));
+        if trace {
+            cmd.env("CTRSH_TRACE", "1");
+        } else {
+            cmd.env_remove("CTRSH_TRACE");
+        }
+        let out = RunningScript::spawn(&mut cmd).finish();
+        assert_eq!(out.code, Some(0), "{out}");
+        let line = out.stdout.lines().find_map(|l| l.strip_prefix("OUT "));
+        let seen: serde_json::Value = serde_json::from_str(line.expect("an OUT line")).unwrap();
+        // The processes' own output is untouched by the trace.
+        assert_eq!(seen["stdout"], "out\n", "{out}");
+        assert_eq!(seen["stderr"], "err\n", "{out}");
+        assert_eq!(seen["exec"], "exec-out\n", "{out}");
+        out
+    };
+    let traced = run(true);
+    // "ctrsh-trace <clock> +<ms> <pid> <parent|init> <step>"
+    let steps: Vec<(String, String)> = traced
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("ctrsh-trace "))
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(5, ' ').collect();
+            assert_eq!(f.len(), 5, "a trace line has 5 fields: {l}");
+            f[0].parse::<f64>().expect("the clock is a number");
+            assert!(f[1].starts_with('+'), "{l}");
+            f[2].parse::<u32>().expect("a pid");
+            (f[3].to_string(), f[4].to_string())
+        })
+        .collect();
+    let expected = [
+        ("parent", "create: begin"),
+        ("parent", "spawn: init cloned"),
+        ("init", "init: started"),
+        ("init", "init: ready"),
+        ("parent", "create: done"),
+        ("parent", "start: begin"),
+        ("init", "init: start received"),
+        ("parent", "start: done"),
+        ("parent", "exec: begin"),
+        ("init", "init: namespaces joined"),
+        ("parent", "exec: done"),
+        ("parent", "destroy: begin"),
+        ("parent", "destroy: done"),
+    ];
+    // In order within each process (the two processes' lines interleave
+    // as they are scheduled).
+    for who in ["parent", "init"] {
+        let mut rest = steps.iter().filter(|(r, _)| r == who);
+        for (_, step) in expected.iter().filter(|(r, _)| *r == who) {
+            assert!(
+                rest.any(|(_, s)| s == step),
+                "no {who} step {step:?} (in this order) in the trace:\n{}",
+                traced.stderr
+            );
+        }
+    }
+    let quiet = run(false);
+    assert!(!quiet.stderr.contains("ctrsh-trace"), "{quiet}");
+}

@@ -19,6 +19,7 @@ use crate::runtime::network::{pasta, Networks};
 use crate::runtime::suggest;
 use crate::runtime::sys;
 use crate::runtime::sys::proc::Proc;
+use crate::runtime::trace;
 use serde::Serialize;
 use std::fmt;
 use std::fs::File;
@@ -248,6 +249,7 @@ impl Container {
     /// Runs `p` as the container's first process (created -> running), or
     /// joins a running container's namespaces (and cgroups).
     pub fn start(&self, p: &mut Process) -> Result<()> {
+        trace::step("start: begin");
         if p.is_started() {
             return Err(Error::state(
                 "this process has already been started; make a new one",
@@ -269,6 +271,7 @@ impl Container {
     /// Runs the config's `process` (created -> running); its handle, which
     /// can be waited for in the ctrsh process that created the container.
     pub fn start_configured(&self) -> Result<Process> {
+        trace::step("start: begin");
         let _lock = self.lock()?;
         let (state, init) = self.state_and_init()?;
         let status = self.status()?;
@@ -333,7 +336,9 @@ impl Container {
                 (stdio, console)
             }
         };
+        trace::step("start: process sent to the init");
         let execed = launch::await_exec(&conn)?;
+        trace::step("start: the init exec'd");
         if let Some(e) = execed.failed {
             return Err(e);
         }
@@ -346,12 +351,14 @@ impl Container {
         for e in hooks::run_all("hooks.poststart", &state.config.hooks.poststart, &running) {
             warn(&e.message);
         }
+        trace::step("start: done");
         Ok(())
     }
 
     /// A new process in the running container: an init that joins the
     /// container's namespaces (pid last, see init/join.rs) and cgroups.
     fn exec_in(&self, state: &State, p: &mut Process) -> Result<()> {
+        trace::step("exec: begin");
         let pid = state.init_pid;
         let has = |kind| state.config.has(kind);
         let order = JOIN_ORDER.into_iter().filter(|k| *k != NamespaceKind::Pid);
@@ -375,6 +382,7 @@ impl Container {
             pid_ns: None,
             listener: None,
             id_maps: None,
+            state_root: self.dir.parent().unwrap_or(&self.dir),
         })?;
         let raw: Vec<_> = stdio
             .fds
@@ -391,9 +399,11 @@ impl Container {
             Some(cg) => cg.add_process(launched.reaper.pid),
             None => Ok(()),
         };
+        trace::step("exec: init placed in cgroups");
         let execed = joined
             .and_then(|()| launched.chan.send(&msg, &raw))
             .and_then(|()| launch::await_exec(&launched.chan));
+        trace::step("exec: the init exec'd");
         let execed = match execed {
             Ok(execed) => execed,
             Err(e) => {
@@ -419,6 +429,7 @@ impl Container {
             return Err(e);
         }
         p.started(reaper, stdio, execed.console);
+        trace::step("exec: done");
         Ok(())
     }
 
@@ -736,13 +747,17 @@ impl Container {
 
     /// Kills every process, removes cgroups and the state dir.
     pub fn destroy(&self) -> Result<()> {
+        trace::step("destroy: begin");
         let _lock = if self.dir.exists() {
             Some(Lock::acquire(&self.dir)?)
         } else {
             None
         };
-        self.teardown()
-            .map_err(|e| e.context(format!("destroy container '{}'", self.id)))
+        let done = self
+            .teardown()
+            .map_err(|e| e.context(format!("destroy container '{}'", self.id)));
+        trace::step("destroy: done");
+        done
     }
 
     pub(crate) fn teardown(&self) -> Result<()> {
@@ -798,9 +813,11 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
             }
         }
         init.wait_gone()?;
+        trace::step("destroy: processes gone");
     }
     if let Some(cg) = &state.cgroup {
         cg.destroy()?;
+        trace::step("destroy: cgroups removed");
         // A destroy that stops after this and runs again must not touch
         // the cgroup path, which another container may have taken by then.
         dir.write(&State {

@@ -14,6 +14,7 @@ use crate::runtime::launch::messages::{FromInit, ToInit};
 use crate::runtime::launch::start_socket;
 use crate::runtime::launch::{self, Spawn};
 use crate::runtime::launch::{idmap, namespaces};
+use crate::runtime::trace;
 use std::borrow::Cow;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -69,6 +70,7 @@ impl Factory {
 
     /// `create` with a config `validate` has checked.
     pub fn create_checked(&self, id: &str, config: CheckedConfig) -> Result<Container> {
+        trace::step("create: begin");
         check_id(id)?;
         namespaces::check_mount_namespace(&config)?;
         if config.joins(NamespaceKind::User).is_some() {
@@ -94,6 +96,7 @@ impl Factory {
     /// first (the init joins them before anything else), then the init.
     fn make(&self, id: &str, config: &CheckedConfig) -> Result<Container> {
         let mut made = Provision::begin(&self.root, id, config)?;
+        trace::step("create: state written");
         let name_files = made.lease_networks()?;
         // An image's rootfs lives in the state dir; the init is told there.
         let (image_tree, config) = match &config.image {
@@ -117,6 +120,7 @@ impl Factory {
         };
         let config = config.as_ref();
         let cgroup = made.cgroup(config, &self.cgroup_name(id))?;
+        trace::step("create: cgroups made");
         // The config's own process gets its stdio here, from the creator
         // (an OCI runtime's caller hands it to `create`).
         let first = config.process.clone().map(Process::from_checked);
@@ -132,6 +136,7 @@ impl Factory {
             pid_ns: pid_ns.as_ref(),
             listener: Some(&listener),
             id_maps: user_ns.then_some((&config.uid_mappings[..], &config.gid_mappings[..])),
+            state_root: &self.root,
         })?;
         drop(listener);
         let reaper = launched.reaper.clone();
@@ -163,18 +168,22 @@ impl Factory {
             .map(|f| f.as_raw_fd())
             .collect();
         launched.chan.send(&create, &fds)?;
+        trace::step("create: config sent to the init");
         // The init builds the rootfs while we put it in its cgroups (a v1
         // cgroup.procs write waits for an RCU grace period, ~10 ms).
         place(cgroup.as_ref(), &launched.chan, &reaper)?;
+        trace::step("create: init placed in cgroups");
         made.connect_networks()?;
         let mut console = None;
         await_ready(&launched.chan, &reaper, id, config, &mut console)?;
+        trace::step("create: init ready");
         // Until told that the state says "created", the init ends when we
         // do: a create that did not finish is never started.
         let container = made.finish(false, || launched.chan.send(&ToInit::Recorded, &[]))?;
         if let (Some(p), Some(stdio)) = (first, stdio) {
             container.stage(p, stdio, console);
         }
+        trace::step("create: done");
         Ok(container)
     }
 

@@ -11,6 +11,7 @@ use crate::runtime::hooks::{self, OciState};
 use crate::runtime::launch::channel::Channel;
 use crate::runtime::launch::messages::{FromInit, ToInit};
 use crate::runtime::launch::namespaces;
+use crate::runtime::trace;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
@@ -36,8 +37,10 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     } = create;
     let state = |status| OciState::of(&id, &config, status, Some(std::process::id() as i32));
     prepare(&config, rootfs_tree, &cgroup_dirs).map_err(|e| e.context("create"))?;
+    trace::step("init: namespaces joined, mounts made");
     // The runtime's hooks see the init in its cgroups (e.g. to read them).
     expect(chan, "placed", |m| matches!(m, ToInit::Placed))?;
+    trace::step("init: placed in cgroups");
     if !config.hooks.prestart.is_empty() || !config.hooks.create_runtime.is_empty() {
         chan.send(&FromInit::RunHooks, &[])?;
         expect(chan, "hooks done", |m| matches!(m, ToInit::HooksDone))?;
@@ -49,6 +52,7 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     )
     .map_err(|e| e.context("create"))?;
     finish(&config).map_err(|e| e.context("create"))?;
+    trace::step("init: rootfs entered, network, rlimits");
     // Rooted at the container's cgroup, so only after the placement.
     if config.creates(NamespaceKind::Cgroup) {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
@@ -64,6 +68,7 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
         }
         _ => None,
     };
+    trace::step("init: ready");
     chan.send(&FromInit::Ready, &[])?;
     // A create that did not finish is never started: if the parent dies
     // before its state says "created", end here rather than wait forever.
@@ -81,6 +86,7 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     drop(listener);
     // SAFETY: accept4 returned a new fd that we own.
     let mut conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
+    trace::step("init: start received");
     let result = match conn.recv::<ToInit>()? {
         Some((ToInit::Start { process }, fds)) => {
             let (process, fds, console) = match (process, &config.process) {

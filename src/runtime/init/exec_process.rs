@@ -10,6 +10,7 @@ use crate::runtime::launch::channel::Channel;
 use crate::runtime::launch::messages::{FromInit, STDIO_FDS};
 use crate::runtime::seccomp;
 use crate::runtime::sys;
+use crate::runtime::trace;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -48,6 +49,9 @@ pub fn exec(
             .try_into()
             .map_err(|_| Error::state("expected three stdio fds from the parent"))?,
     };
+    // The process's stdio and preserved fds may take the trace's fd.
+    trace::step("init: process stdio next, then exec");
+    trace::stop();
     nix::unistd::dup2_stdin(stdin).ctx("set up stdin")?;
     nix::unistd::dup2_stdout(stdout).ctx("set up stdout")?;
     nix::unistd::dup2_stderr(stderr).ctx("set up stderr")?;

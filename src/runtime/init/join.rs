@@ -13,6 +13,7 @@ use crate::runtime::host::process::CheckedProcess;
 use crate::runtime::init::rlimits;
 use crate::runtime::launch::channel::Channel;
 use crate::runtime::launch::messages::{FromInit, STDIO_FDS};
+use crate::runtime::trace;
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::ForkResult;
 use std::os::fd::OwnedFd;
@@ -38,6 +39,7 @@ pub fn run(
         ))?;
     }
     drop(ns_fds);
+    trace::step("init: namespaces joined");
     nix::unistd::chdir("/").ctx("exec: chdir /")?;
     rlimits::apply(&config.rlimits)?;
     if namespaces.contains(&NamespaceKind::Pid) {

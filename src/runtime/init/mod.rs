@@ -1,6 +1,7 @@
-//! What runs as `ctrsh init`: the parent re-executes ctrsh (from a sealed
-//! copy) inside the new namespaces, talks to it over fd 3, and this code
-//! turns the config into a container and finally execs the user's process.
+//! What runs as `ctrsh init`: the parent re-executes ctrsh (from a
+//! read-only view or a sealed copy) inside the new namespaces, talks to it
+//! over fd 3, and this code turns the config into a container and finally
+//! execs the user's process.
 
 pub mod capabilities;
 mod create;
@@ -16,6 +17,7 @@ pub(crate) mod network;
 use super::error::Error;
 use super::launch::channel::Channel;
 use super::launch::messages::{FromInit, ToInit};
+use super::trace;
 use std::os::fd::RawFd;
 
 /// The fd the parent hands the init its channel on.
@@ -25,6 +27,8 @@ pub const LISTEN_FD: RawFd = 4;
 
 /// Entry point of the hidden `ctrsh init` command; never returns.
 pub fn main() -> ! {
+    trace::init_in_container();
+    trace::step("init: started");
     // SAFETY: the parent put our channel at fd 3 before exec; nothing else owns it.
     let mut chan = unsafe { Channel::from_raw(CHANNEL_FD) };
     let result = match chan.recv::<ToInit>() {

@@ -1,6 +1,6 @@
 //! The parent side of starting `ctrsh init`: clone into new namespaces (or
 //! into a running container's pid namespace), write the user namespace's id
-//! maps, and exec the sealed copy of our own binary.
+//! maps, and exec a read-only view (or sealed copy) of our own binary.
 
 use crate::runtime::config::IdMap;
 use crate::runtime::error::{Context, Error, Result};
@@ -9,6 +9,7 @@ use crate::runtime::init::{CHANNEL_FD, LISTEN_FD};
 use crate::runtime::launch::channel::Channel;
 use crate::runtime::launch::sealed_exe;
 use crate::runtime::sys;
+use crate::runtime::trace;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -19,26 +20,44 @@ use std::sync::{Arc, OnceLock};
 /// users whose own executable is not ctrsh (tests). Default: /proc/self/exe.
 pub const INIT_BINARY_ENV: &str = "CTRSH_INIT_BINARY";
 
-/// The copy of the ctrsh binary an init is exec'd from (sealed_exe.rs):
-/// the process's one sealed memfd, made on first use, or where memfds
-/// cannot be executable a fresh unlinked copy for this init alone, which
-/// cannot be sealed: a container that writes to its copy never reaches
-/// another's.
+/// The ctrsh binary an init is exec'd from, made when a container init is
+/// first started, so a container can never write to the host's binary
+/// through /proc/<init>/exe (CVE-2019-5736). Preferably a view of it
+/// through a read-only overlayfs that no path reaches, which copies
+/// nothing (as runc 1.2), made once per process. Where that cannot be
+/// made (no privilege to mount, the binary replaced since we started,
+/// `spare` overlapping the binary's directory), a copy (sealed_exe.rs):
+/// the process's one sealed memfd, or where memfds cannot be executable a
+/// fresh unlinked copy for this init alone, which cannot be sealed: a
+/// container that writes to its copy never reaches another's.
 enum Exe {
-    Sealed(&'static OwnedFd),
+    Shared(&'static OwnedFd),
     Own(OwnedFd),
 }
 
-fn init_exe() -> Result<Exe> {
-    static SEALED: OnceLock<OwnedFd> = OnceLock::new();
-    if let Some(fd) = SEALED.get() {
-        return Ok(Exe::Sealed(fd));
+fn init_exe(spare: &Path) -> Result<Exe> {
+    static SHARED: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = SHARED.get() {
+        return Ok(Exe::Shared(fd));
     }
     let path = std::env::var_os(INIT_BINARY_ENV).unwrap_or_else(|| "/proc/self/exe".into());
-    let copy = sealed_exe::copy(Path::new(&path))?;
+    let path = Path::new(&path);
+    // The real path (a replaced binary's link ends in " (deleted)", which
+    // then names no file: the copy from /proc/self/exe follows).
+    let view = std::fs::canonicalize(path).ok().and_then(|real| {
+        let (dir, name) = (real.parent()?, real.file_name()?.to_str()?);
+        sys::overlay_view(dir, name, spare).ok()
+    });
+    if let Some(view) = view {
+        trace::step("spawn: init binary: overlay view made");
+        let fd = high_fd(&view)?;
+        return Ok(Exe::Shared(SHARED.get_or_init(|| fd)));
+    }
+    let copy = sealed_exe::copy(path)?;
+    trace::step("spawn: init binary: copy made");
     let fd = high_fd(&copy.fd)?;
     Ok(match copy.sealed {
-        true => Exe::Sealed(SEALED.get_or_init(|| fd)),
+        true => Exe::Shared(SHARED.get_or_init(|| fd)),
         false => Exe::Own(fd),
     })
 }
@@ -46,7 +65,7 @@ fn init_exe() -> Result<Exe> {
 impl Exe {
     fn fd(&self) -> &OwnedFd {
         match self {
-            Exe::Sealed(fd) => fd,
+            Exe::Shared(fd) => fd,
             Exe::Own(fd) => fd,
         }
     }
@@ -63,6 +82,9 @@ pub struct Spawn<'a> {
     pub listener: Option<&'a OwnedFd>,
     /// uid and gid maps, when the init gets a new user namespace.
     pub id_maps: Option<(&'a [IdMap], &'a [IdMap])>,
+    /// The factory's state root: the spare layer of the overlay view of
+    /// the init binary (see init_exe).
+    pub state_root: &'a Path,
 }
 
 pub struct Launched {
@@ -77,7 +99,8 @@ fn high_fd(fd: &impl AsRawFd) -> Result<OwnedFd> {
 }
 
 pub fn spawn(spec: Spawn) -> Result<Launched> {
-    let exe = init_exe()?;
+    let exe = init_exe(spec.state_root)?;
+    trace::step("spawn: init binary ready");
     let (parent_chan, child_chan) = Channel::pair()?;
     let child_chan = high_fd(child_chan.fd())?;
     let devnull = File::options()
@@ -99,6 +122,7 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
         listener: listener.as_ref().map(|l| l.as_raw_fd()),
         devnull: devnull.as_raw_fd(),
         exe: exe.fd().as_raw_fd(),
+        trace: trace::enabled(),
     };
     // A pid namespace applies to the children of the thread that enters
     // it: a thread of its own enters it and clones, so no thread of ours
@@ -116,6 +140,7 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
                 .expect("the thread that clones into the pid namespace panicked")
         })?,
     };
+    trace::step("spawn: init cloned");
     let pidfd = sys::pidfd_open(pid).ctx("pidfd_open the init")?;
     let reaper = Reaper::child(pid, pidfd);
     drop(child_chan);
@@ -147,14 +172,20 @@ struct ChildFds {
     chan: RawFd,
     listener: Option<RawFd>,
     devnull: RawFd,
-    /// The sealed binary to exec.
+    /// The binary to exec (see init_exe).
     exe: RawFd,
+    /// Hand the init our stderr at TRACE_FD, and CTRSH_TRACE=1.
+    trace: bool,
 }
 
 /// Clone (with `flags`) a child that execs the init; its pid.
 fn fork_init(flags: libc::c_int, fds: ChildFds) -> Result<i32> {
     let argv = [c"ctrsh".as_ptr(), c"init".as_ptr(), std::ptr::null()];
-    let envp = [std::ptr::null::<libc::c_char>()];
+    let trace_env = format!("{}=1\0", trace::ENV);
+    let envp = match fds.trace {
+        true => [trace_env.as_ptr().cast(), std::ptr::null()],
+        false => [std::ptr::null::<libc::c_char>(); 2],
+    };
     // SAFETY: the child only makes raw system calls until it execs.
     let pid = unsafe { sys::clone_fork(flags) };
     if let Ok(0) = pid {
@@ -181,7 +212,11 @@ unsafe fn child(
             listener,
             devnull,
             exe,
+            trace,
         } = fds;
+        if trace && libc::dup2(2, trace::TRACE_FD) < 0 {
+            libc::_exit(1);
+        }
         if let Some((fd, write_end)) = sync {
             // Our copy of the write end closed, a parent that dies before it
             // writes ends the read (EOF) instead of leaving us blocked forever.

@@ -8,6 +8,7 @@ use crate::runtime::error::{Context, Result};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret < 0 {
@@ -148,6 +149,42 @@ pub fn dup_from(fd: &impl AsRawFd, min: RawFd) -> Result<OwnedFd> {
     }
     // SAFETY: fcntl just made this fd; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// A read-only view of the file `dir`/`name`, through a private overlayfs
+/// mount (no path reaches it) whose only layers are `dir` and `spare`:
+/// overlayfs without an upper layer refuses every write, so a process that
+/// runs from this view can never be used to write the file, and nothing is
+/// copied. `spare` is any directory that neither contains `dir` nor lies
+/// in it (overlayfs needs two layers when none is writable); the file is
+/// always found in `dir`, the upper of the two.
+pub fn overlay_view(dir: &Path, name: &str, spare: &Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    // ':' separates layers and '\\' escapes, in a lowerdir list.
+    let escape = |p: &Path| {
+        p.as_os_str()
+            .as_bytes()
+            .iter()
+            .flat_map(|&b| match b {
+                b'\\' | b':' => vec![b'\\', b],
+                _ => vec![b],
+            })
+            .collect::<Vec<u8>>()
+    };
+    let lower = [escape(dir), escape(spare)].join(&b':');
+    let lower = Path::new(std::ffi::OsStr::from_bytes(&lower));
+    let mnt = new_filesystem("overlay", &[("lowerdir", lower)])?;
+    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the name is NUL-terminated; the mount fd is open (borrowed).
+    let file = check(unsafe {
+        libc::openat(
+            mnt.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        ) as libc::c_long
+    })?;
+    // SAFETY: openat just made this fd. It keeps the detached mount alive.
+    Ok(unsafe { OwnedFd::from_raw_fd(file as RawFd) })
 }
 
 /// Give `path` the extended attribute `name` with an empty value.

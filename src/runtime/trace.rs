@@ -13,7 +13,7 @@
 //! the init stops tracing before it puts the user's stdio in place.
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, RawFd};
 use std::sync::Mutex;
 
 /// The environment variable that turns tracing on.
@@ -33,11 +33,12 @@ static TRACER: Mutex<Option<Tracer>> = Mutex::new(None);
 
 /// Turns tracing on in a ctrsh process when CTRSH_TRACE=1.
 pub fn init_from_env() {
-    if enabled_in_env() {
-        // SAFETY: fd 2 stays open for the life of the process; the File is
-        // never dropped while the process runs (it lives in a static).
-        let stderr = unsafe { std::fs::File::from_raw_fd(libc::dup(2)) };
-        start(stderr, "parent");
+    if !enabled_in_env() {
+        return;
+    }
+    // Our own copy of fd 2, close-on-exec (no process we start inherits it).
+    if let Ok(stderr) = std::io::stderr().as_fd().try_clone_to_owned() {
+        start(stderr.into(), "parent");
     }
 }
 

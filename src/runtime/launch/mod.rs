@@ -1,6 +1,6 @@
-//! The parent <-> init protocol: spawning the init (from a sealed copy of
-//! ctrsh), the channel and its messages, the start socket, and the user
-//! namespace's id maps.
+//! The parent <-> init protocol: spawning the init (from a read-only view
+//! or a sealed copy of ctrsh), the channel and its messages, the start socket,
+//! and the user namespace's id maps.
 
 pub(crate) mod channel;
 pub(crate) mod idmap;

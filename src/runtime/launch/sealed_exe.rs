@@ -91,11 +91,21 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
     use std::process::Command;
 
-    /// Runs `fd` as `true` would run and returns its exit status.
+    /// Runs `fd` as `true` would run and returns its exit status. Another
+    /// test thread's fork can briefly hold a copy of a writable fd to the
+    /// file while it is written (until that child execs): exec then fails
+    /// with ETXTBSY, and is tried again.
     fn run(fd: &OwnedFd) -> std::process::ExitStatus {
-        Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .status()
-            .expect("exec the copy")
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        for _ in 0..100 {
+            match Command::new(&path).status() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                status => return status.expect("exec the copy"),
+            }
+        }
+        panic!("exec the copy: ETXTBSY for a second");
     }
 
     #[test]

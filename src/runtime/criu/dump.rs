@@ -37,6 +37,14 @@ impl Container {
                 ),
             ));
         }
+        // The root filesystem of an image container is an overlay that the
+        // restore would have to mount again (the state records no rootfs).
+        if let Some(image) = self.config().image {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("a container made from an image ('{image}') cannot be checkpointed yet"),
+            ));
+        }
         let criu = locate::locate(opts.criu.as_deref())?;
         if opts.pre_dump || opts.parent.is_some() {
             require_dirty_tracking(&criu, opts)?;

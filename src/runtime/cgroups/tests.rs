@@ -70,6 +70,9 @@ fn create(cfg: &Cgroups, name: &str) -> Result<CgroupManager> {
 struct Guard {
     manager: CgroupManager,
     children: Vec<Child>,
+    /// Controller dirs a test swapped out of the manager, put back before
+    /// destroy so that their cgroups are removed too.
+    swapped: Vec<(Controller, ControllerDir)>,
 }
 
 impl Guard {
@@ -78,6 +81,7 @@ impl Guard {
         Guard {
             manager,
             children: Vec::new(),
+            swapped: Vec::new(),
         }
     }
 
@@ -117,6 +121,9 @@ impl Drop for Guard {
         for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for (c, dir) in self.swapped.drain(..) {
+            self.manager.controllers.insert(c, dir);
         }
         let _ = self.manager.destroy();
     }
@@ -1049,7 +1056,8 @@ fn ebpf_device_program_decides_and_is_replaced() {
     if !devices.v2 {
         g.apply(&allow_all).expect("v1 allows all");
         assert_eq!(read(&devices.dir.join("devices.list")), "a *:* rwm");
-        g.manager.controllers.insert(Controller::Devices, unified);
+        let v1 = g.manager.controllers.insert(Controller::Devices, unified);
+        g.swapped.extend(v1.map(|dir| (Controller::Devices, dir)));
         v1_dirs.push(devices.dir.as_path());
     }
     let mut sh = Prober::start(&mut g, &v1_dirs);

@@ -735,3 +735,95 @@ print("REMOVED");
     store.assert_layers(&[]);
     sb.assert_nothing_left(&format!("{}-a", sb.id));
 }
+
+#[test]
+fn a_container_with_a_user_namespace_sees_the_layers_owned_as_its_mappings_say() {
+    let Some(fx) = ready("image_userns") else {
+        return;
+    };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("image-userns");
+    let Some(sb) = common::Sandbox::new("image_userns") else {
+        return;
+    };
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    // The layers stay owned by host ids in the store; container id N is
+    // host id 100000 + N.
+    let script = r#"
+let img = image::pull(ARGS[0]);
+let f = factory(ARGS[1]);
+let maps = [#{ container_id: 0, host_id: 100000, size: 65536 }];
+let config = #{ image: img, namespaces: ["user", "mount", "uts", "ipc", "pid", "net"],
+                uid_mappings: maps, gid_mappings: maps };
+let run = |c, args| {
+    let p = process(#{ args: args, user: "0", stdin: "null", stdout: "pipe", stderr: "pipe" });
+    c.start(p);
+    let code = p.wait();
+    let out = p.stdout + p.stderr;
+    out.trim();
+    out.replace("\n", ", ");
+    `${code} ${out}`
+};
+let c = f.create(ARGS[2], config);
+c.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
+print(`ID ${run.call(c, ["/bin/id", "-u"])}`);
+print(`OWNERS ${run.call(c, ["/bin/stat", "-c", "%n %u:%g %a", "/", "/bin/busybox", "/srv/suid", "/srv/owned"])}`);
+print(`WRITE ${run.call(c, ["/bin/sh", "-c", "echo mine > /etc/new && chown 0:0 /srv/owned && stat -c '%u:%g' /etc/new /srv/owned"])}`);
+let upper = `${ARGS[1]}/${ARGS[2]}/upper`;
+let host = run_host(["stat", "-c", "%u:%g", upper, upper + "/etc/new", upper + "/srv/owned"]).stdout;
+host.trim();
+host.replace("\n", ", ");
+print(`UPPER ${host}`);
+c.destroy();
+config.readonly_rootfs = true;
+let ro = f.create(ARGS[2] + "-ro", config);
+ro.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
+print(`RO ${run.call(ro, ["/bin/sh", "-c", "stat -c '%u:%g %a' /srv/suid && touch /etc/new"])}`);
+ro.destroy();
+try {
+    f.create(ARGS[2] + "-nomap", #{ image: img, namespaces: ["user", "mount", "pid"],
+        uid_mappings: [#{ container_id: 1, host_id: 100001, size: 10 }], gid_mappings: maps });
+} catch (e) { print(`NOMAP ${e.message}`); }
+image::remove(img.name);
+print("REMOVED");
+"#;
+    let root = sb.root.to_str().unwrap();
+    let out = store.script(script, &[&reference, root, &sb.id]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let out = out.stdout;
+    let line = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
+            .to_string()
+    };
+    assert_eq!(line("ID "), "0 0", "{out}");
+    // The root dir is the upper dir, the container root's; the setuid
+    // binary keeps its bit.
+    assert_eq!(
+        line("OWNERS "),
+        "0 / 0:0 755, /bin/busybox 0:0 755, /srv/suid 0:0 4755, /srv/owned 1000:1000 640",
+        "{out}"
+    );
+    assert_eq!(line("WRITE "), "0 0:0, 0:0", "{out}");
+    // The writes are in the upper dir, owned by the host ids of the
+    // container's root.
+    assert_eq!(
+        line("UPPER "),
+        "100000:100000, 100000:100000, 100000:100000"
+    );
+    let ro = line("RO ");
+    assert!(
+        ro.starts_with("1 0:0 4755, ") && ro.contains("Read-only file system"),
+        "{out}"
+    );
+    let nomap = line("NOMAP ");
+    assert!(
+        nomap.contains("must map the container's uid and gid 0"),
+        "{out}"
+    );
+    assert!(out.contains("REMOVED"), "{out}");
+    store.assert_layers(&[]);
+    sb.assert_nothing_left(&sb.id);
+    sb.assert_nothing_left(&format!("{}-ro", sb.id));
+}

@@ -9,6 +9,7 @@ use crate::runtime::host::process::{check_args, CheckedProcess, Process};
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::StateDir;
+use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::launch::channel::Channel;
 use crate::runtime::launch::messages::{FromInit, ToInit};
 use crate::runtime::launch::start_socket;
@@ -17,7 +18,7 @@ use crate::runtime::launch::{idmap, namespaces};
 use crate::runtime::trace;
 use std::borrow::Cow;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -99,9 +100,9 @@ impl Factory {
         trace::step("create: state written");
         let name_files = made.lease_networks()?;
         // An image's rootfs lives in the state dir; the init is told there.
-        let (image_tree, config) = match &config.image {
+        let (image_rootfs, config) = match &config.image {
             Some(image) => {
-                let (tree, rootfs, defaults) = made.image_rootfs(image, config.readonly_rootfs)?;
+                let (plan, dirs, defaults) = made.image_rootfs(image, config.readonly_rootfs)?;
                 let process = config.process.as_ref().map(|p| {
                     let spec = defaults.apply(&p.spec);
                     check_args(&spec).map(|()| CheckedProcess {
@@ -110,11 +111,11 @@ impl Factory {
                     })
                 });
                 let config = CheckedConfig {
-                    rootfs,
+                    rootfs: dirs.rootfs.clone(),
                     process: process.transpose().map_err(|e| e.context("process"))?,
                     ..config.clone()
                 };
-                (Some(tree), Cow::Owned(config))
+                (Some((plan, dirs)), Cow::Owned(config))
             }
             None => (None, Cow::Borrowed(config)),
         };
@@ -141,8 +142,8 @@ impl Factory {
         drop(listener);
         let reaper = launched.reaper.clone();
         made.init(&reaper)?;
-        let tree = match image_tree {
-            Some(tree) => Some(tree),
+        let tree = match image_rootfs {
+            Some((plan, dirs)) => Some(image_tree(&plan, &dirs, config, reaper.pid)?),
             None => idmap::rootfs_tree(config, reaper.pid)?,
         };
         let create = ToInit::Create {
@@ -224,6 +225,27 @@ impl Factory {
         ids.sort();
         Ok(ids)
     }
+}
+
+/// An image's rootfs (image/rootfs.rs), for the container whose init is
+/// `pid`: idmapped through its user namespace, if it has one.
+fn image_tree(
+    plan: &rootfs::Plan,
+    dirs: &RootfsDirs,
+    config: &CheckedConfig,
+    pid: i32,
+) -> Result<OwnedFd> {
+    if !config.creates(NamespaceKind::User) {
+        return rootfs::mount(plan, dirs, None);
+    }
+    let userns = idmap::userns_of(pid)?;
+    // Provision::image_rootfs checked that both are mapped.
+    let root = |maps| idmap::host_id(maps, 0).unwrap_or(0);
+    let idmap = rootfs::Idmap {
+        userns: userns.as_fd(),
+        root: (root(&config.uid_mappings), root(&config.gid_mappings)),
+    };
+    rootfs::mount(plan, dirs, Some(idmap))
 }
 
 /// Put the init in its cgroups and tell it so. When the init has failed

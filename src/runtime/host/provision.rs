@@ -6,17 +6,22 @@
 //! the ctrsh process making it dies, a destroy by any other one does.
 
 use crate::runtime::cgroups::CgroupManager;
-use crate::runtime::config::{CheckedConfig, CheckedMount, CheckedNetwork, MountKind};
-use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::config::{
+    CheckedConfig, CheckedMount, CheckedNetwork, MountKind, NamespaceKind,
+};
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{self, Container};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{self, Lock, State, StateDir};
 use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::image::{ContainerImage, Defaults, Store};
+use crate::runtime::launch::idmap;
 use crate::runtime::network::{self, pasta, Networks};
 use crate::runtime::sys::proc::Proc;
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
 use std::sync::Arc;
 
 /// A container being made; destroys what it recorded when dropped before
@@ -99,16 +104,24 @@ impl Provision {
         Ok(Some(cg))
     }
 
-    /// The root filesystem of image `name` (see image/rootfs.rs) as a
-    /// detached mount for the init to attach: the image is recorded here,
-    /// then its use in the store, then its dirs are made in the state dir.
-    /// Returns the tree, where the init attaches it, and the image's
-    /// process defaults.
+    /// The root filesystem of image `name` (see image/rootfs.rs), planned:
+    /// the image is recorded here, then its use in the store. Returns the
+    /// plan, where it goes in the state dir (`rootfs::mount` makes it there
+    /// once the container's user namespace, if it has one, exists), and
+    /// the image's process defaults.
     pub fn image_rootfs(
         &mut self,
         name: &str,
         readonly: bool,
-    ) -> Result<(OwnedFd, PathBuf, Defaults)> {
+    ) -> Result<(rootfs::Plan, RootfsDirs, Defaults)> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "image: containers from images need root (the store's layers keep their \
+                 owners, and only root mounts them idmapped); an unprivileged user gives a \
+                 rootfs directory",
+            ));
+        }
         let store = Store::open(Store::default_root())?;
         let image = store.image(name)?;
         let defaults = Defaults::of(&image.config);
@@ -122,8 +135,40 @@ impl Provision {
         let image = store.use_image(&image.digest, &self.dir.path)?;
         let dirs = RootfsDirs::in_state_dir(&self.dir.path);
         let plan = rootfs::plan(&image.layer_dirs(&store), &dirs, !readonly)?;
-        let tree = rootfs::mount(&plan, &dirs)?;
-        Ok((tree, dirs.rootfs, defaults))
+        if self.state.config.creates(NamespaceKind::User) {
+            self.open_to_userns_root()?;
+        }
+        Ok((plan, dirs, defaults))
+    }
+
+    /// The init of a container with a user namespace attaches the rootfs
+    /// in the state dir as the container's root, by path: the state root
+    /// lets everyone through (0711, as containerd has its bundle dirs) and
+    /// the state dir the container root's group (0710), and no more.
+    fn open_to_userns_root(&self) -> Result<()> {
+        let config = &self.state.config;
+        let (Some(_), Some(gid)) = (
+            idmap::host_id(&config.uid_mappings, 0),
+            idmap::host_id(&config.gid_mappings, 0),
+        ) else {
+            return Err(Error::config(
+                "image: the user namespace must map the container's uid and gid 0 (uid_mappings, \
+                 gid_mappings): the container's root owns its root filesystem",
+            ));
+        };
+        let root = self.dir.path.parent().expect("a state dir is in its root");
+        let mode = fs::metadata(root)
+            .ctx(format!("stat {}", root.display()))?
+            .mode();
+        if mode & 0o011 != 0o011 {
+            fs::set_permissions(root, fs::Permissions::from_mode(mode & 0o7777 | 0o011))
+                .ctx(format!("chmod {} o+x", root.display()))?;
+        }
+        let dir = &self.dir.path;
+        std::os::unix::fs::chown(dir, None, Some(gid))
+            .ctx(format!("chgrp {} to {gid}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o710))
+            .ctx(format!("chmod {} 0710", dir.display()))
     }
 
     /// The init, recorded as soon as it exists.

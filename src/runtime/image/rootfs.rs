@@ -8,11 +8,20 @@
 //! at the rootfs in the container's mount namespace; it is gone when that
 //! namespace is. Layers are passed one option each ("lowerdir+", Linux
 //! 6.8), so no page-sized option string limits how many an image has.
+//!
+//! In a container with a user namespace the layers stay owned by host ids
+//! in the store, and each is given to overlayfs as a detached mount
+//! idmapped through that namespace (Linux 6.15 takes such layers): the
+//! container sees the files owned as its mappings say, with no copy and
+//! no chown. The upper dir is not idmapped, as podman has it: the
+//! container's writes are owned on disk by the host ids its users map to,
+//! and the upper dir itself, the root directory the container sees, by
+//! the host ids of its root.
 
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::sys;
 use std::fs;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// The most lower layers overlayfs stacks (the kernel's OVL_MAX_STACK).
@@ -75,26 +84,76 @@ pub fn plan(layers: &[PathBuf], dirs: &RootfsDirs, writable: bool) -> Result<Pla
     }
 }
 
+/// The user namespace of a container that has one.
+#[derive(Debug, Clone, Copy)]
+pub struct Idmap<'a> {
+    /// The layers are idmapped through it.
+    pub userns: BorrowedFd<'a>,
+    /// The host uid and gid of the container's root, who owns the upper dir.
+    pub root: (u32, u32),
+}
+
 /// Makes the directories `plan` needs in the state dir, then the rootfs as
-/// a detached mount for the init to attach.
-pub fn mount(plan: &Plan, dirs: &RootfsDirs) -> Result<OwnedFd> {
+/// a detached mount for the init to attach; with `idmap`, as the container
+/// of that user namespace sees it.
+pub fn mount(plan: &Plan, dirs: &RootfsDirs, idmap: Option<Idmap>) -> Result<OwnedFd> {
     fs::create_dir(&dirs.rootfs).ctx(format!("create {}", dirs.rootfs.display()))?;
+    let userns = idmap.map(|i| i.userns);
+    let layer_tree = |layer: &Path, readonly: bool| {
+        sys::detached_tree(layer, readonly, userns).map_err(|e| {
+            let hint = match userns {
+                Some(_) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    " idmapped (the store's filesystem must support idmapped mounts, as \
+                     ext4, xfs, btrfs and tmpfs do)"
+                }
+                Some(_) => " idmapped",
+                None => " read-only",
+            };
+            Error::sys(
+                format!("image: mount the layer {}{hint}", layer.display()),
+                e,
+            )
+        })
+    };
     match plan {
-        Plan::Bind(layer) => sys::readonly_tree(layer).ctx(format!(
-            "image: bind the layer {} read-only",
-            layer.display()
-        )),
+        Plan::Bind(layer) => layer_tree(layer, true),
         Plan::Overlay(options) => {
             if options.iter().any(|(key, _)| *key == "upperdir") {
                 for dir in [&dirs.upper, &dirs.work] {
                     fs::create_dir(dir).ctx(format!("create {}", dir.display()))?;
                 }
+                if let Some(Idmap {
+                    root: (uid, gid), ..
+                }) = idmap
+                {
+                    std::os::unix::fs::chown(&dirs.upper, Some(uid), Some(gid))
+                        .ctx(format!("chown {} to {uid}:{gid}", dirs.upper.display()))?;
+                }
             }
-            let options: Vec<_> = options.iter().map(|(k, v)| (*k, v.as_path())).collect();
-            sys::new_filesystem("overlay", &options).ctx(
-                "image: mount the overlay of the image's layers (overlayfs takes layers \
-                 one by one since Linux 6.8)",
-            )
+            // Each idmapped layer is a detached mount, open until overlayfs
+            // has taken its own copy of it.
+            let trees = options
+                .iter()
+                .map(|(key, path)| match (*key, userns) {
+                    ("lowerdir+", Some(_)) => layer_tree(path, false).map(Some),
+                    _ => Ok(None),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let options: Vec<_> = options
+                .iter()
+                .zip(&trees)
+                .map(|((key, path), tree)| match tree {
+                    Some(tree) => (*key, sys::FsValue::Fd(tree.as_fd())),
+                    None => (*key, sys::FsValue::Path(path)),
+                })
+                .collect();
+            let kernel = match userns {
+                Some(_) => "overlayfs takes idmapped layers from detached mounts since Linux 6.15",
+                None => "overlayfs takes layers one by one since Linux 6.8",
+            };
+            sys::new_filesystem("overlay", &options).ctx(format!(
+                "image: mount the overlay of the image's layers ({kernel})"
+            ))
         }
     }
 }

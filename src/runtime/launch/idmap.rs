@@ -15,7 +15,7 @@
 use crate::runtime::config::{CheckedConfig, IdMap, NamespaceKind};
 use crate::runtime::error::{Context, Result};
 use crate::runtime::sys;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 /// The rootfs of `config` mounted idmapped through the user namespace of
@@ -34,11 +34,8 @@ pub fn rootfs_tree(config: &CheckedConfig, pid: i32) -> Result<Option<OwnedFd>> 
     if !needs_shift(meta.uid(), &config.uid_mappings) {
         return Ok(None);
     }
-    let userns = format!("/proc/{pid}/ns/user");
-    let userns = std::fs::File::open(&userns)
-        .map(OwnedFd::from)
-        .ctx(format!("open {userns}"))?;
-    match sys::idmapped_tree(&config.rootfs, &userns) {
+    let userns = userns_of(pid)?;
+    match sys::detached_tree(&config.rootfs, false, Some(userns.as_fd())) {
         Ok(tree) => Ok(Some(tree)),
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
         Err(e) => Err(e).ctx(format!(
@@ -46,6 +43,21 @@ pub fn rootfs_tree(config: &CheckedConfig, pid: i32) -> Result<Option<OwnedFd>> 
             config.rootfs.display()
         )),
     }
+}
+
+/// The user namespace of the process `pid`.
+pub fn userns_of(pid: i32) -> Result<OwnedFd> {
+    let path = format!("/proc/{pid}/ns/user");
+    std::fs::File::open(&path)
+        .map(OwnedFd::from)
+        .ctx(format!("open {path}"))
+}
+
+/// The host id that the container's `id` maps to through `maps`.
+pub fn host_id(maps: &[IdMap], id: u32) -> Option<u32> {
+    maps.iter()
+        .find(|m| id >= m.container_id && id - m.container_id < m.size)
+        .map(|m| m.host_id + (id - m.container_id))
 }
 
 /// Whether a rootfs owned by host uid `owner` shows its owner wrongly
@@ -77,5 +89,14 @@ mod tests {
         assert!(!needs_shift(1000, &[map(0, 1000, 1)]), "rootless: own id");
         assert!(!needs_shift(0, &[map(0, 0, 65536)]), "identity");
         assert!(!needs_shift(70000, &shifted), "no container id");
+    }
+
+    #[test]
+    fn container_ids_map_to_host_ids_in_their_range() {
+        let maps = [map(0, 100000, 1000), map(1000, 5000, 1)];
+        assert_eq!(host_id(&maps, 0), Some(100000));
+        assert_eq!(host_id(&maps, 999), Some(100999));
+        assert_eq!(host_id(&maps, 1000), Some(5000));
+        assert_eq!(host_id(&maps, 1001), None);
     }
 }

@@ -7,7 +7,7 @@ pub mod proc;
 use crate::runtime::error::{Context, Result};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
@@ -173,7 +173,7 @@ pub fn overlay_view(dir: &Path, name: &str, spare: &Path) -> io::Result<OwnedFd>
     };
     let lower = [escape(dir), escape(spare)].join(&b':');
     let lower = Path::new(std::ffi::OsStr::from_bytes(&lower));
-    let mnt = new_filesystem("overlay", &[("lowerdir", lower)])?;
+    let mnt = new_filesystem("overlay", &[("lowerdir", FsValue::Path(lower))])?;
     let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: the name is NUL-terminated; the mount fd is open (borrowed).
     let file = check(unsafe {
@@ -224,6 +224,7 @@ const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_SET_FD: libc::c_uint = 5;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
 
@@ -266,13 +267,19 @@ pub fn make_tree_readonly(path: &std::path::Path) -> io::Result<()> {
     mount_setattr(libc::AT_FDCWD, &path_cstring(path)?, 0, &attr)
 }
 
-/// A detached copy of the mount tree at `path` (open_tree with
-/// OPEN_TREE_CLONE), idmapped through the user namespace `userns`: a file
-/// owned by uid N on disk is seen as owned by whoever N maps to in that
-/// namespace. Slave, so nothing mounted under it reaches the host.
-pub fn idmapped_tree(path: &std::path::Path, userns: &OwnedFd) -> io::Result<OwnedFd> {
+/// A detached copy of the mount tree at `path`, with the mounts below it
+/// (open_tree with OPEN_TREE_CLONE), for move_mount or as an overlay
+/// layer: read-only with `readonly`; with `idmap`, idmapped through that
+/// user namespace: a file owned by uid N on disk is seen as owned by
+/// whoever N maps to in that namespace. Slave, so nothing mounted under it
+/// reaches the host.
+pub fn detached_tree(
+    path: &Path,
+    readonly: bool,
+    idmap: Option<BorrowedFd>,
+) -> io::Result<OwnedFd> {
     let c = path_cstring(path)?;
-    // SAFETY: `c` is a NUL-terminated path.
+    // SAFETY: `c` is a NUL-terminated path that outlives the call.
     let fd = check(unsafe {
         libc::syscall(
             libc::SYS_open_tree,
@@ -284,10 +291,11 @@ pub fn idmapped_tree(path: &std::path::Path, userns: &OwnedFd) -> io::Result<Own
     // SAFETY: open_tree just made this fd; nothing else owns it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
+        attr_set: if readonly { MOUNT_ATTR_RDONLY } else { 0 }
+            | if idmap.is_some() { MOUNT_ATTR_IDMAP } else { 0 },
         attr_clr: 0,
         propagation: libc::MS_SLAVE,
-        userns_fd: userns.as_raw_fd() as u64,
+        userns_fd: idmap.map_or(0, |fd| fd.as_raw_fd() as u64),
     };
     let empty = CString::default();
     mount_setattr(
@@ -299,42 +307,20 @@ pub fn idmapped_tree(path: &std::path::Path, userns: &OwnedFd) -> io::Result<Own
     Ok(tree)
 }
 
-/// A detached read-only copy of the mount at `path` (open_tree with
-/// OPEN_TREE_CLONE, then MOUNT_ATTR_RDONLY).
-pub fn readonly_tree(path: &std::path::Path) -> io::Result<OwnedFd> {
-    let c = path_cstring(path)?;
-    // SAFETY: the path is NUL-terminated and outlives the call.
-    let fd = check(unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    })?;
-    // SAFETY: open_tree just made this fd; nothing else owns it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let empty = CString::default();
-    mount_setattr(
-        tree.as_raw_fd(),
-        &empty,
-        libc::AT_EMPTY_PATH as libc::c_uint,
-        &attr,
-    )?;
-    Ok(tree)
+/// The value of a filesystem option (`new_filesystem`): a string (a path),
+/// or an open file (FSCONFIG_SET_FD; overlayfs takes its layers so, also
+/// detached mounts, since Linux 6.13).
+#[derive(Debug, Clone, Copy)]
+pub enum FsValue<'a> {
+    Path(&'a Path),
+    Fd(BorrowedFd<'a>),
 }
 
 /// A new filesystem of type `fstype` with `options` (key, value), set in
 /// order, as a detached mount (fsopen, fsconfig, fsmount). Unlike
 /// mount(2), whose options must fit in one page, each option is passed on
 /// its own. A failure carries the filesystem's own message, if it left one.
-pub fn new_filesystem(fstype: &str, options: &[(&str, &std::path::Path)]) -> io::Result<OwnedFd> {
+pub fn new_filesystem(fstype: &str, options: &[(&str, FsValue)]) -> io::Result<OwnedFd> {
     let name = CString::new(fstype).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: the name is NUL-terminated and outlives the call.
     let fd = check(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?;
@@ -354,19 +340,35 @@ pub fn new_filesystem(fstype: &str, options: &[(&str, &std::path::Path)]) -> io:
     };
     for (key, value) in options {
         let key = CString::new(*key).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let value = path_cstring(value)?;
-        // SAFETY: key and value are NUL-terminated and outlive the call.
-        check(unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                context.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                key.as_ptr(),
-                value.as_ptr(),
-                0,
-            )
-        })
-        .map_err(explained)?;
+        let set = match value {
+            FsValue::Path(path) => {
+                let value = path_cstring(path)?;
+                // SAFETY: key and value are NUL-terminated and outlive the call.
+                check(unsafe {
+                    libc::syscall(
+                        libc::SYS_fsconfig,
+                        context.as_raw_fd(),
+                        FSCONFIG_SET_STRING,
+                        key.as_ptr(),
+                        value.as_ptr(),
+                        0,
+                    )
+                })
+            }
+            // SAFETY: the key is NUL-terminated; the fd is open (borrowed)
+            // and FSCONFIG_SET_FD takes no value pointer.
+            FsValue::Fd(fd) => check(unsafe {
+                libc::syscall(
+                    libc::SYS_fsconfig,
+                    context.as_raw_fd(),
+                    FSCONFIG_SET_FD,
+                    key.as_ptr(),
+                    std::ptr::null::<libc::c_char>(),
+                    fd.as_raw_fd(),
+                )
+            }),
+        };
+        set.map_err(explained)?;
     }
     let null: *const libc::c_char = std::ptr::null();
     // SAFETY: FSCONFIG_CMD_CREATE takes no key or value (null is allowed).

@@ -222,14 +222,6 @@ fn image(image: &str, c: &Config) -> Result<()> {
             ),
         ));
     }
-    if c.namespace(NamespaceKind::User).is_some() {
-        return Err(Error::new(
-            crate::runtime::ErrorKind::Unsupported,
-            "image: a container with a user namespace cannot use an image yet: its \
-             layers, owned by host ids, would need idmapped mounts (use a rootfs, or no \
-             user namespace)",
-        ));
-    }
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{rhai_str, Sandbox, CTRSH};
+use common::{cgroup_dir, host, requires, rhai_str, Need, Sandbox, CTRSH};
 use serde_json::{json, Value};
 use std::fs;
 use std::io::{Read, Write};
@@ -299,8 +299,14 @@ fn exec_runs_a_process_json_or_a_command_line() {
 
 #[test]
 fn pause_resume_and_events_stats() {
+    if !requires("pause_resume_and_events_stats", &[Need::WholeDisk]) {
+        return;
+    }
+    let (major, minor) = host().whole_disk.expect("a disk");
+    let throttle = |rate: u64| json!([{ "major": major, "minor": minor, "rate": rate }]);
     let Some(b) = Bundle::new("oci-pause", &["sleep", "100"], |c| {
         c["linux"]["resources"]["pids"] = json!({ "limit": 20 });
+        c["linux"]["resources"]["blockIO"] = json!({ "throttleReadBpsDevice": throttle(1 << 20) });
     }) else {
         return;
     };
@@ -332,15 +338,42 @@ fn pause_resume_and_events_stats() {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
+    let blkio = |file: &str| {
+        let pid = b.state(&id)["pid"].as_u64().unwrap() as u32;
+        let path = cgroup_dir(pid, "blkio").join(file);
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.trim().to_string()
+    };
+    let disk = format!("{major}:{minor}");
+    let v2 = host().cgroups.is_v2("blkio");
+    let throttled = |v1_file: &str, v1: &str, v2_line: &str| match v2 {
+        false => assert_eq!(blkio(v1_file), format!("{disk} {v1}")),
+        true => assert_eq!(blkio("io.max"), format!("{disk} {v2_line}")),
+    };
+    throttled(
+        "blkio.throttle.read_bps_device",
+        "1048576",
+        "rbps=1048576 wbps=max riops=max wiops=max",
+    );
+    let resources = json!({
+        "pids": { "limit": 30 },
+        "blockIO": { "throttleWriteIOPSDevice": throttle(50) },
+    });
     update
         .stdin
         .take()
         .unwrap()
-        .write_all(br#"{"pids": {"limit": 30}}"#)
+        .write_all(resources.to_string().as_bytes())
         .unwrap();
     assert!(update.wait().unwrap().success(), "{}", b.last_error());
     let event: Value = serde_json::from_str(&b.ok(&["events", "--stats", &id])).unwrap();
     assert_eq!(event["data"]["pids"]["limit"], 30);
+    // The update adds to what the bundle limits.
+    throttled(
+        "blkio.throttle.write_iops_device",
+        "50",
+        "rbps=1048576 wbps=max riops=max wiops=50",
+    );
     b.ok(&["delete", "--force", &id]);
     b.sb.assert_nothing_left(&id);
 }

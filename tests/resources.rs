@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{cgroup_dir, cgroups_named, host, kernel_offers, rhai_str, Sandbox};
+use common::{cgroup_dir, cgroups_named, host, kernel_offers, requires, rhai_str, Need, Sandbox};
 use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -558,6 +558,9 @@ fn destroy_leaves_nothing_under_the_cgroup_parent() {
 /// and, for the cpuset, seen by the container's process itself.
 #[test]
 fn limits_are_in_the_containers_cgroup() {
+    if !requires("limits_are_in_the_containers_cgroup", &[Need::WholeDisk]) {
+        return;
+    }
     let Some(sb) = Sandbox::new("res-readback") else {
         return;
     };
@@ -569,9 +572,11 @@ fn limits_are_in_the_containers_cgroup() {
     // where the host has the controller.
     let weight = kernel_offers("blkio", &weight_files);
     let hugetlb = host().cgroups.hierarchy("hugetlb").is_some();
+    let (major, minor) = host().whole_disk.expect("a disk");
     let limits = format!(
         r#"memory: "64M", memory_reservation: "32M", cpu_shares: 512,
     cpu_quota: 50000, cpu_period: 100000, cpuset_cpus: "0", cpuset_mems: "0", pids_limit: 32,
+    blkio_throttle_write_bps_device: [#{{ major: {major}, minor: {minor}, rate: 2097152 }}],
     {weight} {hugetlb}"#,
         weight = if weight.is_some() {
             "blkio_weight: 500,"
@@ -629,6 +634,18 @@ print(r.stdout);"#,
         };
         want.push(("blkio", file, value.into()));
     }
+    want.push(match v2("blkio") {
+        false => (
+            "blkio",
+            "blkio.throttle.write_bps_device",
+            format!("{major}:{minor} 2097152"),
+        ),
+        true => (
+            "blkio",
+            "io.max",
+            format!("{major}:{minor} rbps=max wbps=2097152 riops=max wiops=max"),
+        ),
+    });
     if hugetlb {
         let file = match v2("hugetlb") {
             false => "hugetlb.2MB.limit_in_bytes",

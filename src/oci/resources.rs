@@ -2,7 +2,7 @@
 //! also the JSON `update --resources` reads.
 
 use crate::runtime::config::defaults::default_allowed_devices;
-use crate::runtime::config::{Cgroups, Device, HugetlbLimit, Size};
+use crate::runtime::config::{Cgroups, Device, HugetlbLimit, Size, ThrottleDevice, WeightDevice};
 use crate::runtime::{Error, Result};
 use oci_spec::runtime as oci;
 
@@ -149,31 +149,57 @@ pub fn limits(r: &oci::LinuxResources, cg: &mut Cgroups) -> Result<()> {
         cg.pids_limit = Some(p.limit());
     }
     if let Some(b) = r.block_io() {
-        for (key, set) in [
-            ("blockIO.leafWeight", b.leaf_weight().is_some()),
-            ("blockIO.weightDevice", b.weight_device().is_some()),
-            (
-                "blockIO.throttleReadBpsDevice",
-                b.throttle_read_bps_device().is_some(),
-            ),
-            (
-                "blockIO.throttleWriteBpsDevice",
-                b.throttle_write_bps_device().is_some(),
-            ),
-            (
-                "blockIO.throttleReadIOPSDevice",
-                b.throttle_read_iops_device().is_some(),
-            ),
-            (
-                "blockIO.throttleWriteIOPSDevice",
-                b.throttle_write_iops_device().is_some(),
-            ),
-        ] {
-            if set {
-                return Err(not_supported(key));
-            }
+        if b.leaf_weight().is_some() {
+            return Err(not_supported("blockIO.leafWeight"));
         }
         cg.blkio_weight = b.weight().or(cg.blkio_weight);
+        if let Some(devices) = b.weight_device() {
+            let mut weights = Vec::new();
+            for (i, d) in devices.iter().enumerate() {
+                if d.leaf_weight().is_some() {
+                    return Err(not_supported(&format!(
+                        "blockIO.weightDevice[{i}].leafWeight"
+                    )));
+                }
+                // As in runc, a device without a weight sets nothing.
+                if let Some(weight) = d.weight() {
+                    weights.push(WeightDevice {
+                        major: d.major(),
+                        minor: d.minor(),
+                        weight,
+                    });
+                }
+            }
+            cg.blkio_weight_device = weights;
+        }
+        let throttles = |devices: &Option<Vec<oci::LinuxThrottleDevice>>, list: &mut Vec<_>| {
+            if let Some(devices) = devices {
+                *list = devices
+                    .iter()
+                    .map(|d| ThrottleDevice {
+                        major: d.major(),
+                        minor: d.minor(),
+                        rate: d.rate(),
+                    })
+                    .collect();
+            }
+        };
+        throttles(
+            b.throttle_read_bps_device(),
+            &mut cg.blkio_throttle_read_bps_device,
+        );
+        throttles(
+            b.throttle_write_bps_device(),
+            &mut cg.blkio_throttle_write_bps_device,
+        );
+        throttles(
+            b.throttle_read_iops_device(),
+            &mut cg.blkio_throttle_read_iops_device,
+        );
+        throttles(
+            b.throttle_write_iops_device(),
+            &mut cg.blkio_throttle_write_iops_device,
+        );
     }
     for h in r.hugepage_limits().iter().flatten() {
         cg.hugetlb_limits.retain(|l| l.page_size != *h.page_size());

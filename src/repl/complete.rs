@@ -509,6 +509,9 @@ mod tests {
         );
         assert!(c.cgroups_keys.contains(&"pids_limit".to_string()));
         assert!(c.cgroups_keys.contains(&"memory".to_string()));
+        assert!(c
+            .cgroups_keys
+            .contains(&"blkio_throttle_read_bps_device".to_string()));
     }
 
     #[test]

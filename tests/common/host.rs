@@ -43,6 +43,8 @@ pub enum Need {
     /// /dev/net/tun usable by every user (mode 0666, as udev makes it):
     /// rootless networking (pasta) opens it as the user.
     TunForUsers,
+    /// A whole disk (not a partition), which I/O limits can name.
+    WholeDisk,
 }
 
 /// True when the host has every one of `needs`; otherwise `skip`s `test`
@@ -67,6 +69,9 @@ pub struct Host {
     pub ia32: bool,
     /// The effective capabilities of the test process, a CapEff mask.
     pub capabilities: u64,
+    /// The major and minor of a whole disk, the lowest numbers in
+    /// /sys/block (a loop device where the loop module is loaded).
+    pub whole_disk: Option<(u32, u32)>,
 }
 
 /// The host, found out on first use.
@@ -80,6 +85,7 @@ pub fn host() -> &'static Host {
         idmapped_mounts: idmapped_mounts(),
         ia32: ia32(),
         capabilities: capabilities(),
+        whole_disk: whole_disk(),
     })
 }
 
@@ -113,6 +119,9 @@ impl Host {
                  scripts/test sets it), is {:o}",
                 tun_mode()
             )),
+            Need::WholeDisk if self.whole_disk.is_none() => {
+                missing("/sys/block lists no disk (modprobe loop makes some)")
+            }
             _ => None,
         }
     }
@@ -121,6 +130,20 @@ impl Host {
     pub fn has_capability(&self, cap: u32) -> bool {
         self.capabilities & (1 << cap) != 0
     }
+}
+
+fn whole_disk() -> Option<(u32, u32)> {
+    let mut disks: Vec<(u32, u32)> = fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .filter_map(|disk| {
+            let dev = fs::read_to_string(disk.path().join("dev")).ok()?;
+            let (major, minor) = dev.trim().split_once(':')?;
+            Some((major.parse().ok()?, minor.parse().ok()?))
+        })
+        .collect();
+    disks.sort();
+    disks.first().copied()
 }
 
 /// How the host mounts cgroups.

@@ -3,8 +3,9 @@
 //! so it is not used). The v1 and v2 units differ where noted.
 
 use super::{files, CgroupManager, Controller, ControllerDir};
-use crate::runtime::config::Limits;
+use crate::runtime::config::{Limits, Throttle, ThrottleKind};
 use crate::runtime::error::{Error, ErrorKind, Result};
+use cgroups_rs::fs::blkio::BlkIoController;
 use cgroups_rs::fs::cpu::CpuController;
 use cgroups_rs::fs::cpuset::CpuSetController;
 use cgroups_rs::fs::hugetlb::HugeTlbController;
@@ -17,6 +18,7 @@ use std::fmt::Display;
 /// that does (errors name it).
 pub(super) fn asked(cfg: &Limits) -> Vec<(Controller, &'static str)> {
     let first = |keys: &[(&'static str, bool)]| keys.iter().find(|(_, set)| *set).map(|k| k.0);
+    let throttle = cfg.blkio_throttle.first().map(|t| t.kind.key());
     [
         (
             Controller::Memory,
@@ -50,7 +52,14 @@ pub(super) fn asked(cfg: &Limits) -> Vec<(Controller, &'static str)> {
         ),
         (
             Controller::Blkio,
-            first(&[("cgroups.blkio_weight", cfg.blkio_weight.is_some())]),
+            first(&[
+                ("cgroups.blkio_weight", cfg.blkio_weight.is_some()),
+                (
+                    "cgroups.blkio_weight_device",
+                    !cfg.blkio_weight_device.is_empty(),
+                ),
+                (throttle.unwrap_or_default(), throttle.is_some()),
+            ]),
         ),
         (
             Controller::Hugetlb,
@@ -297,39 +306,99 @@ fn pids(m: &CgroupManager, cfg: &Limits) -> Result<()> {
         .map_err(failed("cgroups.pids_limit", d, "pids.max", value))
 }
 
-/// Written directly: cgroups-rs knows one weight file per version
-/// (blkio.weight, io.bfq.weight), but which one exists depends on the I/O
-/// scheduler: blkio.weight went with CFQ (Linux 5.0), BFQ has its own, and
-/// v2 without BFQ has io.weight on another scale.
 fn blkio(m: &CgroupManager, cfg: &Limits) -> Result<()> {
-    let Some(weight) = cfg.blkio_weight else {
-        return Ok(());
-    };
-    let d = m.require(Controller::Blkio, "cgroups.blkio_weight")?;
+    if let Some(weight) = cfg.blkio_weight {
+        let key = "cgroups.blkio_weight";
+        let d = m.require(Controller::Blkio, key)?;
+        let (file, value) = weight_file(d, key, false, weight)?;
+        files::write(&d.dir.join(file), &value.to_string()).map_err(|e| e.context(key))?;
+    }
+    for w in &cfg.blkio_weight_device {
+        let key = "cgroups.blkio_weight_device";
+        let d = m.require(Controller::Blkio, key)?;
+        let (file, value) = weight_file(d, key, true, w.weight)?;
+        files::write(&d.dir.join(file), &format!("{} {value}", w.device))
+            .map_err(|e| e.context(key))?;
+    }
+    for t in &cfg.blkio_throttle {
+        throttle(m, t)?;
+    }
+    Ok(())
+}
+
+/// The file that takes an I/O weight (of the cgroup, or `per_device`) and
+/// the value to write there. Written directly: cgroups-rs knows one
+/// weight file per version (blkio.weight, io.bfq.weight), but which one
+/// exists depends on the I/O scheduler: blkio.weight went with CFQ
+/// (Linux 5.0), BFQ has its own, and v2 without BFQ has io.weight on
+/// another scale. The kernel takes a device's weight only where the
+/// device's scheduler (or io.cost) handles weights, and says so.
+fn weight_file(
+    d: &ControllerDir,
+    key: &str,
+    per_device: bool,
+    weight: u16,
+) -> Result<(&'static str, u64)> {
     let weight = u64::from(weight);
-    let candidates: [(&str, u64); 2] = if d.v2 {
-        // io.weight is 1..10000; blkio weights are 10..1000.
-        let io_weight = 1 + weight.saturating_sub(10) * 9999 / 990;
-        [("io.bfq.weight", weight), ("io.weight", io_weight)]
-    } else {
-        [("blkio.weight", weight), ("blkio.bfq.weight", weight)]
+    let candidates: [(&str, u64); 2] = match (d.v2, per_device) {
+        (true, _) => {
+            // io.weight is 1..10000; blkio weights are 10..1000.
+            let io_weight = 1 + weight.saturating_sub(10) * 9999 / 990;
+            [("io.bfq.weight", weight), ("io.weight", io_weight)]
+        }
+        (false, false) => [("blkio.weight", weight), ("blkio.bfq.weight", weight)],
+        (false, true) => [
+            ("blkio.weight_device", weight),
+            ("blkio.bfq.weight_device", weight),
+        ],
     };
-    let Some((file, value)) = candidates
+    candidates
         .into_iter()
         .find(|(file, _)| d.dir.join(file).exists())
-    else {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            format!(
-                "cgroups.blkio_weight: {} has neither {} nor {} (no proportional I/O scheduler such as BFQ)",
-                d.dir.display(),
-                candidates[0].0,
-                candidates[1].0
-            ),
-        ));
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{key}: {} has neither {} nor {} (no proportional I/O scheduler such as BFQ)",
+                    d.dir.display(),
+                    candidates[0].0,
+                    candidates[1].0
+                ),
+            )
+        })
+}
+
+/// One device's rate limit: v1 blkio.throttle.*_device, v2 io.max.
+fn throttle(m: &CgroupManager, t: &Throttle) -> Result<()> {
+    let key = t.kind.key();
+    let d = m.require(Controller::Blkio, key)?;
+    let (v1_file, v2_name) = match t.kind {
+        ThrottleKind::ReadBps => ("blkio.throttle.read_bps_device", "rbps"),
+        ThrottleKind::WriteBps => ("blkio.throttle.write_bps_device", "wbps"),
+        ThrottleKind::ReadIops => ("blkio.throttle.read_iops_device", "riops"),
+        ThrottleKind::WriteIops => ("blkio.throttle.write_iops_device", "wiops"),
     };
-    files::write(&d.dir.join(file), &value.to_string())
-        .map_err(|e| e.context("cgroups.blkio_weight"))
+    if t.rate.is_none() && d.v2 {
+        // No limit is "max" in io.max (which refuses 0); cgroups-rs writes
+        // numbers only.
+        return files::write(
+            &d.dir.join("io.max"),
+            &format!("{} {v2_name}=max", t.device),
+        )
+        .map_err(|e| e.context(key));
+    }
+    // No limit is a rate of 0 on v1.
+    let rate = t.rate.unwrap_or(0);
+    let (major, minor) = (u64::from(t.device.major), u64::from(t.device.minor));
+    let ctl = BlkIoController::new(d.dir.clone(), d.mount.clone(), d.v2);
+    let written = match t.kind {
+        ThrottleKind::ReadBps => ctl.throttle_read_bps_for_device(major, minor, rate),
+        ThrottleKind::WriteBps => ctl.throttle_write_bps_for_device(major, minor, rate),
+        ThrottleKind::ReadIops => ctl.throttle_read_iops_for_device(major, minor, rate),
+        ThrottleKind::WriteIops => ctl.throttle_write_iops_for_device(major, minor, rate),
+    };
+    let file = if d.v2 { "io.max" } else { v1_file };
+    written.map_err(failed(key, d, file, format!("{} {rate}", t.device)))
 }
 
 fn hugetlb(m: &CgroupManager, cfg: &Limits) -> Result<()> {

@@ -6,7 +6,10 @@
 //! themselves read it (`test_host`), not from the code under test.
 
 use super::*;
-use crate::runtime::config::{Cgroups, CheckedCgroups, Config, Device, HugetlbLimit, Limits, Size};
+use crate::runtime::config::{
+    Cgroups, CheckedCgroups, Config, Device, HugetlbLimit, Limits, Size, ThrottleDevice,
+    WeightDevice,
+};
 use crate::test_host::{host, requires, skip, CgroupMode, Need};
 use std::fs;
 use std::io::Write;
@@ -388,6 +391,102 @@ fn blkio_weight_is_written_or_refused() {
         }
         (Err(e), None) => assert_eq!(e.kind, ErrorKind::Unsupported, "{e}"),
         (result, file) => panic!("{result:?} with weight file {file:?}"),
+    }
+}
+
+/// Per-device rate limits land in v1's blkio.throttle.* files or v2's
+/// io.max, and an update that leaves a device out lifts its limit there.
+#[test]
+fn blkio_throttles_are_written_and_lifted() {
+    let test = "blkio_throttles_are_written_and_lifted";
+    if !requires(
+        test,
+        &[Need::Root, Need::Controller("blkio"), Need::WholeDisk],
+    ) {
+        return;
+    }
+    let (major, minor) = host().whole_disk.expect("a disk");
+    let disk = format!("{major}:{minor}");
+    let throttle = |rate| {
+        vec![ThrottleDevice {
+            major: major.into(),
+            minor: minor.into(),
+            rate,
+        }]
+    };
+    let mut cfg = config(&unique("throttle"));
+    cfg.blkio_throttle_read_bps_device = throttle(1 << 20);
+    cfg.blkio_throttle_write_iops_device = throttle(100);
+    let g = Guard::create(&cfg, "c");
+    g.apply(&cfg).expect("apply");
+    let read_back = || match on_v2(Controller::Blkio) {
+        false => ["read_bps", "write_iops"]
+            .map(|f| file(&g, Controller::Blkio, &format!("blkio.throttle.{f}_device")))
+            .join("; "),
+        true => file(&g, Controller::Blkio, "io.max"),
+    };
+    let expected = match on_v2(Controller::Blkio) {
+        false => [
+            format!("{disk} 1048576; {disk} 100"),
+            format!("; {disk} 100"),
+        ],
+        true => [
+            format!("{disk} rbps=1048576 wbps=max riops=max wiops=100"),
+            format!("{disk} rbps=max wbps=max riops=max wiops=100"),
+        ],
+    };
+    assert_eq!(read_back(), expected[0]);
+    let before = Limits::from(&cfg);
+    cfg.blkio_throttle_read_bps_device.clear();
+    let lifted = Limits::from(&cfg).update_from(&before).expect("update");
+    g.apply_limits(&lifted).expect("update");
+    assert_eq!(read_back(), expected[1]);
+}
+
+/// A device's weight is written where the device's I/O scheduler takes
+/// weights, or refused naming the key.
+#[test]
+fn blkio_weight_device_is_written_or_refused() {
+    let test = "blkio_weight_device_is_written_or_refused";
+    if !requires(
+        test,
+        &[Need::Root, Need::Controller("blkio"), Need::WholeDisk],
+    ) {
+        return;
+    }
+    let (major, minor) = host().whole_disk.expect("a disk");
+    let mut cfg = config(&unique("weightdev"));
+    cfg.blkio_weight_device = vec![WeightDevice {
+        major: major.into(),
+        minor: minor.into(),
+        weight: 500,
+    }];
+    let g = Guard::create(&cfg, "c");
+    let dir = &g.controller_dir(Controller::Blkio).expect("blkio").dir;
+    match g.apply(&cfg) {
+        Ok(()) => {
+            let files = [
+                "blkio.weight_device",
+                "blkio.bfq.weight_device",
+                "io.bfq.weight",
+                "io.weight",
+            ];
+            let texts: Vec<String> = files
+                .iter()
+                .filter(|f| dir.join(f).exists())
+                .map(|f| read(&dir.join(f)))
+                .collect();
+            assert!(
+                texts.iter().any(|t| t
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{major}:{minor} ")))),
+                "{texts:?}"
+            );
+        }
+        Err(e) => assert!(
+            e.message.starts_with("cgroups.blkio_weight_device: "),
+            "{e}"
+        ),
     }
 }
 

@@ -163,7 +163,117 @@ pub struct Limits {
     /// -1 or 0: unlimited.
     pub pids_limit: Option<i64>,
     pub blkio_weight: Option<u16>,
+    // (default: absent in the state of a container made before these keys)
+    #[serde(default)]
+    pub blkio_weight_device: Vec<DeviceWeight>,
+    /// The rate limits of every `blkio_throttle_*_device` key.
+    #[serde(default)]
+    pub blkio_throttle: Vec<Throttle>,
     pub hugetlb_limits: Vec<HugepageLimit>,
+}
+
+/// A whole block device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockDevice {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl fmt::Display for BlockDevice {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}:{}", self.major, self.minor)
+    }
+}
+
+/// The I/O weight of one device, `10..=1000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceWeight {
+    pub device: BlockDevice,
+    pub weight: u16,
+}
+
+/// An I/O rate limit of one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    pub kind: ThrottleKind,
+    pub device: BlockDevice,
+    /// None: no limit (a rate of 0 in the config).
+    pub rate: Option<u64>,
+}
+
+/// What a throttle limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThrottleKind {
+    ReadBps,
+    WriteBps,
+    ReadIops,
+    WriteIops,
+}
+
+impl ThrottleKind {
+    /// Its config key.
+    pub fn key(self) -> &'static str {
+        match self {
+            ThrottleKind::ReadBps => "cgroups.blkio_throttle_read_bps_device",
+            ThrottleKind::WriteBps => "cgroups.blkio_throttle_write_bps_device",
+            ThrottleKind::ReadIops => "cgroups.blkio_throttle_read_iops_device",
+            ThrottleKind::WriteIops => "cgroups.blkio_throttle_write_iops_device",
+        }
+    }
+}
+
+impl Cgroups {
+    /// Each `blkio_throttle_*_device` list with what it limits.
+    pub(crate) fn throttle_lists(&self) -> [(ThrottleKind, &[super::ThrottleDevice]); 4] {
+        [
+            (ThrottleKind::ReadBps, &self.blkio_throttle_read_bps_device),
+            (
+                ThrottleKind::WriteBps,
+                &self.blkio_throttle_write_bps_device,
+            ),
+            (
+                ThrottleKind::ReadIops,
+                &self.blkio_throttle_read_iops_device,
+            ),
+            (
+                ThrottleKind::WriteIops,
+                &self.blkio_throttle_write_iops_device,
+            ),
+        ]
+    }
+}
+
+impl Limits {
+    /// What a live update that changes `before` into these limits writes:
+    /// these, and no limit for each device throttled in `before` and left
+    /// out here. A per-device weight cannot be taken back (the kernel's
+    /// way to do so differs per I/O scheduler): leaving one out is an
+    /// error.
+    pub fn update_from(&self, before: &Limits) -> crate::runtime::Result<Limits> {
+        if let Some(gone) = before.blkio_weight_device.iter().find(|w| {
+            !self
+                .blkio_weight_device
+                .iter()
+                .any(|n| n.device == w.device)
+        }) {
+            return Err(crate::runtime::Error::config(format!(
+                "cgroups.blkio_weight_device: an update cannot remove the weight of device {}; \
+                 give it the weight it should have instead",
+                gone.device
+            )));
+        }
+        let mut limits = self.clone();
+        let lifted = before.blkio_throttle.iter().filter(|old| {
+            !self
+                .blkio_throttle
+                .iter()
+                .any(|new| (new.kind, new.device) == (old.kind, old.device))
+        });
+        limits
+            .blkio_throttle
+            .extend(lifted.map(|old| Throttle { rate: None, ..*old }));
+        Ok(limits)
+    }
 }
 
 /// A hugetlb limit: bytes of pages of `page_size` ("2MB": the kernel's
@@ -189,6 +299,25 @@ impl From<&Cgroups> for Limits {
             cpuset_mems: cg.cpuset_mems.clone(),
             pids_limit: cg.pids_limit,
             blkio_weight: cg.blkio_weight,
+            blkio_weight_device: cg
+                .blkio_weight_device
+                .iter()
+                .map(|w| DeviceWeight {
+                    device: block_device(w.major, w.minor),
+                    weight: w.weight,
+                })
+                .collect(),
+            blkio_throttle: cg
+                .throttle_lists()
+                .into_iter()
+                .flat_map(|(kind, list)| {
+                    list.iter().map(move |t| Throttle {
+                        kind,
+                        device: block_device(t.major, t.minor),
+                        rate: Some(t.rate).filter(|&r| r > 0),
+                    })
+                })
+                .collect(),
             hugetlb_limits: cg
                 .hugetlb_limits
                 .iter()
@@ -198,6 +327,14 @@ impl From<&Cgroups> for Limits {
                 })
                 .collect(),
         }
+    }
+}
+
+/// A device of a checked config (its numbers are in range).
+fn block_device(major: i64, minor: i64) -> BlockDevice {
+    BlockDevice {
+        major: major as u32,
+        minor: minor as u32,
     }
 }
 

@@ -337,7 +337,33 @@ pub struct Cgroups {
     pub cpuset_mems: Option<String>,
     pub pids_limit: Option<i64>,
     pub blkio_weight: Option<u16>,
+    /// Weights of single block devices, as `blkio_weight`.
+    pub blkio_weight_device: Vec<WeightDevice>,
+    /// Rate limits of single block devices (bytes or I/O operations per
+    /// second); a rate of 0 is no limit.
+    pub blkio_throttle_read_bps_device: Vec<ThrottleDevice>,
+    pub blkio_throttle_write_bps_device: Vec<ThrottleDevice>,
+    pub blkio_throttle_read_iops_device: Vec<ThrottleDevice>,
+    pub blkio_throttle_write_iops_device: Vec<ThrottleDevice>,
     pub hugetlb_limits: Vec<HugetlbLimit>,
+}
+
+/// The I/O weight of one block device (a whole disk: major and minor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightDevice {
+    pub major: i64,
+    pub minor: i64,
+    pub weight: u16,
+}
+
+/// An I/O rate limit of one block device (a whole disk: major and minor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleDevice {
+    pub major: i64,
+    pub minor: i64,
+    pub rate: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

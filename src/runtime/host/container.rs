@@ -1,7 +1,7 @@
 //! Container: the state machine and its operations.
 
 use crate::runtime::cgroups::{CgroupManager, Stats as CgroupStats};
-use crate::runtime::config::{Cgroups, Config, NamespaceKind};
+use crate::runtime::config::{Cgroups, CheckedCgroups, Config, NamespaceKind};
 use crate::runtime::error::{warn, Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::netstats::{self, InterfaceStats};
@@ -701,12 +701,18 @@ impl Container {
         })?;
         config.cgroups = Some(cgroups);
         let config = config.validate()?;
-        let cgroups = &config.cgroups;
+        let cgroups = CheckedCgroups {
+            limits: config
+                .cgroups
+                .limits
+                .update_from(&state.config.cgroups.limits)?,
+            ..config.cgroups.clone()
+        };
         // Device rules are rewritten only when the update names them.
         let devices = ["allow_all_devices", "allowed_devices"];
-        let applied = cg.enable(cgroups).and_then(|()| {
+        let applied = cg.enable(&cgroups).and_then(|()| {
             if devices.iter().any(|k| patch_keys.contains(*k)) {
-                cg.apply(cgroups)
+                cg.apply(&cgroups)
             } else {
                 cg.apply_limits(&cgroups.limits)
             }

@@ -760,13 +760,9 @@ fn cgroups(cg: &Cgroups) -> Result<CheckedCgroups> {
         }
     }
     if let Some(weight) = cg.blkio_weight {
-        if !(10..=1000).contains(&weight) {
-            return Err(err(
-                "cgroups.blkio_weight",
-                format!("{weight} is outside 10..=1000"),
-            ));
-        }
+        io_weight("cgroups.blkio_weight", weight)?;
     }
+    block_io_devices(cg)?;
     for (i, limit) in cg.hugetlb_limits.iter().enumerate() {
         if !is_hugetlb_page_size(&limit.page_size) {
             return Err(err(
@@ -804,6 +800,53 @@ fn cgroups(cg: &Cgroups) -> Result<CheckedCgroups> {
         allow_all_devices,
         device_rules: if allow_all_devices { Vec::new() } else { rules },
     })
+}
+
+fn io_weight(key: &str, weight: u16) -> Result<()> {
+    if !(10..=1000).contains(&weight) {
+        return Err(err(key, format!("{weight} is outside 10..=1000")));
+    }
+    Ok(())
+}
+
+/// The per-device I/O keys: each names a device by numbers in the
+/// kernel's range, once per key; weights as `blkio_weight`.
+fn block_io_devices(cg: &Cgroups) -> Result<()> {
+    let key = "cgroups.blkio_weight_device";
+    block_devices(
+        key,
+        cg.blkio_weight_device.iter().map(|w| (w.major, w.minor)),
+    )?;
+    for (i, w) in cg.blkio_weight_device.iter().enumerate() {
+        io_weight(&format!("{key}[{i}].weight"), w.weight)?;
+    }
+    for (kind, list) in cg.throttle_lists() {
+        block_devices(kind.key(), list.iter().map(|t| (t.major, t.minor)))?;
+    }
+    Ok(())
+}
+
+fn block_devices(key: &str, devices: impl Iterator<Item = (i64, i64)>) -> Result<()> {
+    let mut seen = Vec::new();
+    for (i, (major, minor)) in devices.enumerate() {
+        // The kernel's dev_t: 12 bits of major, 20 of minor.
+        for (part, value, max) in [("major", major, 0xfff), ("minor", minor, 0xfffff)] {
+            if !(0..=max).contains(&value) {
+                return Err(err(
+                    format!("{key}[{i}].{part}"),
+                    format!("{value} is outside 0..={max}"),
+                ));
+            }
+        }
+        if let Some(first) = seen.iter().position(|d| *d == (major, minor)) {
+            return Err(err(
+                format!("{key}[{i}]"),
+                format!("device {major}:{minor} is already at [{first}]"),
+            ));
+        }
+        seen.push((major, minor));
+    }
+    Ok(())
 }
 
 /// A cgroup path: not empty and no ".." that could climb out of the hierarchy.

@@ -1005,6 +1005,100 @@ fn blkio_weight_range() {
     }
 }
 
+fn throttle(major: i64, minor: i64, rate: u64) -> ThrottleDevice {
+    ThrottleDevice { major, minor, rate }
+}
+
+#[test]
+fn block_io_devices() {
+    let weight = |major, minor, weight| WeightDevice {
+        major,
+        minor,
+        weight,
+    };
+    assert_accepts(cgroups(|cg| {
+        cg.blkio_weight_device = vec![weight(8, 0, 10), weight(8, 16, 1000)];
+        cg.blkio_throttle_read_bps_device = vec![throttle(8, 0, 0), throttle(4095, 1048575, 1)];
+        // One device in several lists.
+        cg.blkio_throttle_write_iops_device = vec![throttle(8, 0, 100)];
+    }));
+    assert_rejects(
+        cgroups(|cg| cg.blkio_weight_device = vec![weight(8, 0, 500), weight(8, 0, 9)]),
+        "cgroups.blkio_weight_device[1]: device 8:0 is already at [0]",
+    );
+    assert_rejects(
+        cgroups(|cg| cg.blkio_weight_device = vec![weight(8, 0, 9)]),
+        "cgroups.blkio_weight_device[0].weight: 9 is outside 10..=1000",
+    );
+    assert_rejects(
+        cgroups(|cg| cg.blkio_throttle_write_bps_device = vec![throttle(-1, 0, 5)]),
+        "cgroups.blkio_throttle_write_bps_device[0].major: -1 is outside 0..=4095",
+    );
+    assert_rejects(
+        cgroups(|cg| cg.blkio_throttle_read_iops_device = vec![throttle(7, 1 << 20, 5)]),
+        "cgroups.blkio_throttle_read_iops_device[0].minor: 1048576 is outside 0..=1048575",
+    );
+}
+
+/// The checked throttles (rate 0: no limit), and what an update writes:
+/// a device left out is lifted; a per-device weight left out is refused.
+#[test]
+fn block_io_limits_and_their_update() {
+    let device = |major, minor| BlockDevice { major, minor };
+    let before = Cgroups {
+        blkio_throttle_read_bps_device: vec![throttle(7, 0, 1 << 20), throttle(7, 1, 0)],
+        blkio_weight_device: vec![WeightDevice {
+            major: 7,
+            minor: 0,
+            weight: 500,
+        }],
+        ..Cgroups::default()
+    };
+    let before_limits = Limits::from(&before);
+    assert_eq!(
+        before_limits.blkio_throttle,
+        [
+            Throttle {
+                kind: ThrottleKind::ReadBps,
+                device: device(7, 0),
+                rate: Some(1 << 20)
+            },
+            Throttle {
+                kind: ThrottleKind::ReadBps,
+                device: device(7, 1),
+                rate: None
+            },
+        ]
+    );
+    let mut after = before.clone();
+    after.blkio_throttle_read_bps_device = vec![throttle(7, 1, 4096)];
+    after.blkio_throttle_write_bps_device = vec![throttle(7, 0, 8192)];
+    let written = Limits::from(&after).update_from(&before_limits).unwrap();
+    let rates: Vec<_> = written
+        .blkio_throttle
+        .iter()
+        .map(|t| (t.kind, t.device, t.rate))
+        .collect();
+    assert_eq!(
+        rates,
+        [
+            (ThrottleKind::ReadBps, device(7, 1), Some(4096)),
+            (ThrottleKind::WriteBps, device(7, 0), Some(8192)),
+            (ThrottleKind::ReadBps, device(7, 0), None),
+        ]
+    );
+    after.blkio_weight_device.clear();
+    let e = Limits::from(&after)
+        .update_from(&before_limits)
+        .unwrap_err();
+    assert!(
+        e.message.starts_with(
+            "cgroups.blkio_weight_device: an update cannot remove the weight of device 7:0"
+        ),
+        "{e}"
+    );
+}
+
 #[test]
 fn cpuset_lists() {
     for good in ["0", "0-1,3", "0-3,5,7-8", "2-2"] {

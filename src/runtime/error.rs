@@ -20,6 +20,9 @@ pub enum ErrorKind {
     Unsupported,
     /// Ctrl-C, SIGTERM or SIGHUP ended a blocking wait.
     Interrupted,
+    /// The parent and a container's init did not understand each other:
+    /// a message that could not be encoded or decoded, or not the one due.
+    Protocol,
 }
 
 impl ErrorKind {
@@ -32,6 +35,7 @@ impl ErrorKind {
             ErrorKind::System => "system",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Protocol => "protocol",
         }
     }
 }
@@ -40,6 +44,10 @@ impl ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// The errno of the failed system call, for callers that branch on it
+    /// (the message has its meaning for people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -49,6 +57,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            errno: None,
         }
     }
 
@@ -60,10 +69,23 @@ impl Error {
         Self::new(ErrorKind::State, message)
     }
 
+    /// A message the parent or the init did not expect or could not read.
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Protocol, message)
+    }
+
     /// A failed system call: `what` says what was being done.
     pub fn sys(what: impl fmt::Display, err: impl Into<io::Error>) -> Self {
         let err = err.into();
-        Self::new(ErrorKind::System, format!("{what}: {}", describe_io(&err)))
+        Error {
+            errno: err.raw_os_error(),
+            ..Self::new(ErrorKind::System, format!("{what}: {}", describe_io(&err)))
+        }
+    }
+
+    /// The errno of the system call that failed, if one did.
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        self.errno.map(nix::errno::Errno::from_raw)
     }
 
     /// Put more context in front of the message ("create container x: ...").
@@ -130,5 +152,29 @@ pub fn warn(message: &str) {
     match WARNING_HANDLER.get() {
         Some(handler) => handler(message),
         None => eprintln!("ctrsh: warning: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::errno::Errno;
+
+    /// The errno stays a value, also across the init's channel (JSON).
+    #[test]
+    fn a_system_error_keeps_its_errno() {
+        let e = Error::sys("open /x", io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert!(e.message.ends_with("(ENOENT)"), "{e}");
+        let sent: Error = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(sent.errno(), Some(Errno::ENOENT));
+        assert_eq!(
+            Error::from(Errno::EBUSY).context("rmdir").errno(),
+            Some(Errno::EBUSY)
+        );
+        assert_eq!(Error::config("x").errno(), None);
+        // Without one (an error sent by an init that had none).
+        let old: Error = serde_json::from_str(r#"{"kind":"System","message":"m"}"#).unwrap();
+        assert_eq!(old.errno, None);
     }
 }

@@ -15,6 +15,9 @@ pub fn raise(err: runtime::Error) -> Box<EvalAltResult> {
     }
     let mut map = Map::new();
     map.insert("kind".into(), err.kind.as_str().into());
+    if let Some(errno) = err.errno() {
+        map.insert("errno".into(), format!("{errno:?}").into());
+    }
     map.insert("message".into(), err.message.into());
     EvalAltResult::ErrorRuntime(map.into(), Position::NONE).into()
 }
@@ -131,4 +134,24 @@ fn thrown_message(value: &Dynamic) -> String {
         }
     }
     value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_system_error_has_its_errno_name() {
+        let err = runtime::Error::sys("rmdir /x", std::io::Error::from_raw_os_error(libc::EBUSY));
+        let EvalAltResult::ErrorRuntime(value, _) = *raise(err) else {
+            panic!("not a runtime error");
+        };
+        let map = value.cast::<Map>();
+        assert_eq!(map["kind"].to_string(), "system");
+        assert_eq!(map["errno"].to_string(), "EBUSY");
+        let EvalAltResult::ErrorRuntime(value, _) = *raise(runtime::Error::config("x")) else {
+            panic!("not a runtime error");
+        };
+        assert!(!value.cast::<Map>().contains_key("errno"));
+    }
 }

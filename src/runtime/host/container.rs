@@ -261,7 +261,7 @@ impl Container {
             return Err(self.not_runnable(Status::Paused));
         }
         if state.started {
-            self.exec_in(&state, p)
+            self.join_running(&state, p)
                 .map_err(|e| e.context(format!("exec in container '{}'", self.id)))
         } else {
             self.start_first(state, init, p, First::Given)
@@ -337,7 +337,7 @@ impl Container {
             }
         };
         trace::step("start: process sent to the init");
-        let execed = launch::await_exec(&conn)?;
+        let execed = conn.await_exec()?;
         trace::step("start: the init exec'd");
         if let Some(e) = execed.failed {
             return Err(e);
@@ -357,7 +357,7 @@ impl Container {
 
     /// A new process in the running container: an init that joins the
     /// container's namespaces (pid last, see init/join.rs) and cgroups.
-    fn exec_in(&self, state: &State, p: &mut Process) -> Result<()> {
+    fn join_running(&self, state: &State, p: &mut Process) -> Result<()> {
         trace::step("exec: begin");
         let pid = state.init_pid;
         let has = |kind| state.config.has(kind);
@@ -390,7 +390,7 @@ impl Container {
             .chain(ns_fds.iter())
             .map(|f| f.as_raw_fd())
             .collect();
-        let msg = ToInit::Exec {
+        let msg = ToInit::Join {
             config: Box::new(state.config.clone()),
             process: Box::new(process_for(state, p)?),
             namespaces: kinds,
@@ -402,7 +402,7 @@ impl Container {
         trace::step("exec: init placed in cgroups");
         let execed = joined
             .and_then(|()| launched.chan.send(&msg, &raw))
-            .and_then(|()| launch::await_exec(&launched.chan));
+            .and_then(|()| launched.chan.await_exec());
         trace::step("exec: the init exec'd");
         let execed = match execed {
             Ok(execed) => execed,

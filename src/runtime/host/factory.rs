@@ -10,8 +10,8 @@ use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::StateDir;
 use crate::runtime::image::rootfs::{self, RootfsDirs};
-use crate::runtime::launch::channel::Channel;
-use crate::runtime::launch::messages::{FromInit, ToInit};
+use crate::runtime::launch::channel::ParentEnd;
+use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::start_socket;
 use crate::runtime::launch::{self, Spawn};
 use crate::runtime::launch::{idmap, namespaces};
@@ -175,8 +175,11 @@ impl Factory {
         place(cgroup.as_ref(), &launched.chan, &reaper)?;
         trace::step("create: init placed in cgroups");
         made.connect_networks()?;
-        let mut console = None;
-        await_ready(&launched.chan, &reaper, id, config, &mut console)?;
+        let console = launched.chan.await_ready(&reaper, || {
+            let state = OciState::of(id, config, "creating", Some(reaper.pid));
+            hooks::run("hooks.prestart", &config.hooks.prestart, &state)?;
+            hooks::run("hooks.create_runtime", &config.hooks.create_runtime, &state)
+        })?;
         trace::step("create: init ready");
         // Until told that the state says "created", the init ends when we
         // do: a create that did not finish is never started.
@@ -250,7 +253,7 @@ fn image_tree(
 
 /// Put the init in its cgroups and tell it so. When the init has failed
 /// meanwhile, its own report (read next, or here) is the better error.
-fn place(cgroup: Option<&CgroupManager>, chan: &Channel, init: &Reaper) -> Result<()> {
+fn place(cgroup: Option<&CgroupManager>, chan: &ParentEnd, init: &Reaper) -> Result<()> {
     match cgroup.map_or(Ok(()), |cg| cg.add_process(init.pid)) {
         Ok(()) => {
             // A send error means the init is gone: await_ready reports why.
@@ -259,42 +262,7 @@ fn place(cgroup: Option<&CgroupManager>, chan: &Channel, init: &Reaper) -> Resul
         }
         Err(e) => {
             let _ = init.signal(libc::SIGKILL);
-            match chan.recv::<FromInit>() {
-                Ok(Some((FromInit::Failed(init_error), _))) => Err(init_error),
-                _ => Err(e),
-            }
-        }
-    }
-}
-
-/// Wait for the init to be ready, running the runtime's create hooks when
-/// it asks and keeping the pty master it sends for the config's process.
-fn await_ready(
-    chan: &Channel,
-    init: &Reaper,
-    id: &str,
-    config: &CheckedConfig,
-    console: &mut Option<OwnedFd>,
-) -> Result<()> {
-    loop {
-        // A reset connection means the same as EOF: the init died.
-        match chan.recv::<FromInit>().unwrap_or(None) {
-            Some((FromInit::Ready, _)) => return Ok(()),
-            Some((FromInit::Failed(e), _)) => return Err(e),
-            Some((FromInit::Console, mut fds)) if fds.len() == 1 => *console = fds.pop(),
-            Some((FromInit::RunHooks, _)) => {
-                let state = OciState::of(id, config, "creating", Some(init.pid));
-                hooks::run("hooks.prestart", &config.hooks.prestart, &state)?;
-                hooks::run("hooks.create_runtime", &config.hooks.create_runtime, &state)?;
-                chan.send(&ToInit::HooksDone, &[])?;
-            }
-            Some(_) => return Err(Error::state("unexpected message from the init")),
-            None => {
-                let code = init.wait_uninterrupted().unwrap_or(-1);
-                return Err(Error::state(format!(
-                    "the container init exited before it was ready (status {code})"
-                )));
-            }
+            Err(chan.failure_report().unwrap_or(e))
         }
     }
 }

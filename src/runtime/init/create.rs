@@ -8,7 +8,7 @@ use super::{rlimits, rootfs};
 use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::hooks::{self, OciState};
-use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::channel::InitEnd;
 use crate::runtime::launch::messages::{FromInit, ToInit};
 use crate::runtime::launch::namespaces;
 use crate::runtime::trace;
@@ -27,7 +27,7 @@ pub struct Create {
 }
 
 /// Returns only on failure.
-pub fn run(chan: &Channel, create: Create) -> Result<()> {
+pub fn run(chan: &InitEnd, create: Create) -> Result<()> {
     let Create {
         id,
         config,
@@ -39,11 +39,11 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     prepare(&config, rootfs_tree, &cgroup_dirs).map_err(|e| e.context("create"))?;
     trace::step("init: namespaces joined, mounts made");
     // The runtime's hooks see the init in its cgroups (e.g. to read them).
-    expect(chan, "placed", |m| matches!(m, ToInit::Placed))?;
+    chan.expect("placed", |m| matches!(m, ToInit::Placed))?;
     trace::step("init: placed in cgroups");
     if !config.hooks.prestart.is_empty() || !config.hooks.create_runtime.is_empty() {
         chan.send(&FromInit::RunHooks, &[])?;
-        expect(chan, "hooks done", |m| matches!(m, ToInit::HooksDone))?;
+        chan.expect("hooks done", |m| matches!(m, ToInit::HooksDone))?;
     }
     hooks::run(
         "hooks.create_container",
@@ -72,9 +72,11 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     chan.send(&FromInit::Ready, &[])?;
     // A create that did not finish is never started: if the parent dies
     // before its state says "created", end here rather than wait forever.
-    match chan.recv::<ToInit>() {
-        Ok(Some((ToInit::Recorded, _))) => {}
-        _ => std::process::exit(1),
+    if chan
+        .expect("recorded", |m| matches!(m, ToInit::Recorded))
+        .is_err()
+    {
+        std::process::exit(1);
     }
     // SAFETY: the parent put the listening socket at LISTEN_FD.
     let listener = unsafe { OwnedFd::from_raw_fd(LISTEN_FD) };
@@ -85,9 +87,9 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
     .ctx("wait for start")?;
     drop(listener);
     // SAFETY: accept4 returned a new fd that we own.
-    let mut conn = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
+    let mut conn = InitEnd::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
     trace::step("init: start received");
-    let result = match conn.recv::<ToInit>()? {
+    let result = match conn.recv()? {
         Some((ToInit::Start { process }, fds)) => {
             let (process, fds, console) = match (process, &config.process) {
                 (Some(p), _) => (*p, fds, None),
@@ -101,28 +103,22 @@ pub fn run(chan: &Channel, create: Create) -> Result<()> {
                 &config.hooks.start_container,
                 &state("created"),
             )
-            .and_then(|()| exec_process::exec(&mut conn, &config, &process, fds, console))
+            .and_then(|()| {
+                exec_process::exec_user_process(&mut conn, &config, &process, fds, console)
+            })
             .map_err(|e| e.context("start"))
         }
-        other => Err(Error::state(format!("init: expected start, got {other:?}"))),
+        other => Err(Error::protocol(format!(
+            "init: expected start, got {:?}",
+            other.map(|(m, _)| m)
+        ))),
     };
     // Report the failure on the start connection, where the starter waits.
-    super::fail(
-        &conn,
+    conn.fail(
         result
             .err()
             .unwrap_or_else(|| Error::state("start returned")),
     )
-}
-
-/// The next message must be `what`.
-fn expect(chan: &Channel, what: &str, is: impl Fn(&ToInit) -> bool) -> Result<()> {
-    match chan.recv::<ToInit>()? {
-        Some((m, _)) if is(&m) => Ok(()),
-        other => Err(Error::state(format!(
-            "init: expected {what}, got {other:?}"
-        ))),
-    }
 }
 
 /// Namespaces joined, hostname, and every mount, up to pivot_root.

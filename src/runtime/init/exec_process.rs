@@ -6,7 +6,7 @@ use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::process::{CheckedProcess, ProcessSpec, DEFAULT_PATH};
 use crate::runtime::init::capabilities;
 use crate::runtime::init::user::{self, ExecUser};
-use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::channel::InitEnd;
 use crate::runtime::launch::messages::{FromInit, STDIO_FDS};
 use crate::runtime::seccomp;
 use crate::runtime::sys;
@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 /// channel closes (close-on-exec), which tells the parent it worked.
 /// `stdio`: stdin, stdout, stderr and the `preserve_fds`; `console`: the pty
 /// slave made at create for a process with a terminal (else made here).
-pub fn exec(
-    chan: &mut Channel,
+pub fn exec_user_process(
+    chan: &mut InitEnd,
     config: &CheckedConfig,
     process: &CheckedProcess,
     mut stdio: Vec<OwnedFd>,
@@ -31,7 +31,7 @@ pub fn exec(
     let spec = &process.spec;
     let who = lookup_user(spec)?;
     if stdio.len() != STDIO_FDS + spec.preserve_fds as usize {
-        return Err(Error::state("wrong number of stdio fds from the parent"));
+        return Err(Error::protocol("wrong number of stdio fds from the parent"));
     }
     let preserved = stdio.split_off(STDIO_FDS);
     let console = match console {
@@ -110,7 +110,7 @@ pub fn exec(
 
 /// Put the preserved fds at 3, 4, ... (inherited across exec), first moving
 /// the channel and them out of that range; the first fd after them.
-fn place_preserved(chan: &mut Channel, preserved: Vec<OwnedFd>) -> Result<RawFd> {
+fn place_preserved(chan: &mut InitEnd, preserved: Vec<OwnedFd>) -> Result<RawFd> {
     let first_free = STDIO_FDS as RawFd + preserved.len() as RawFd;
     if preserved.is_empty() {
         return Ok(first_free);
@@ -135,7 +135,7 @@ fn place_preserved(chan: &mut Channel, preserved: Vec<OwnedFd>) -> Result<RawFd>
 
 /// A pty from the container's own devpts: the master goes to the parent,
 /// the slave (owned by the process's user) becomes stdio.
-pub(super) fn console(chan: &Channel, who: &ExecUser) -> Result<OwnedFd> {
+pub(super) fn console(chan: &InitEnd, who: &ExecUser) -> Result<OwnedFd> {
     use nix::fcntl::OFlag;
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .ctx("terminal: open /dev/ptmx")?;

@@ -11,7 +11,7 @@ use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::process::CheckedProcess;
 use crate::runtime::init::rlimits;
-use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::channel::InitEnd;
 use crate::runtime::launch::messages::{FromInit, STDIO_FDS};
 use crate::runtime::trace;
 use nix::sched::{setns, CloneFlags};
@@ -20,7 +20,7 @@ use std::os::fd::OwnedFd;
 
 /// Returns only on failure.
 pub fn run(
-    chan: &mut Channel,
+    chan: &mut InitEnd,
     config: CheckedConfig,
     process: CheckedProcess,
     namespaces: Vec<NamespaceKind>,
@@ -28,7 +28,7 @@ pub fn run(
 ) -> Result<()> {
     let stdio_fds = STDIO_FDS + process.spec.preserve_fds as usize;
     if fds.len() != stdio_fds + namespaces.len() {
-        return Err(Error::state("exec: wrong number of fds from the parent"));
+        return Err(Error::protocol("exec: wrong number of fds from the parent"));
     }
     let ns_fds = fds.split_off(stdio_fds);
     // namespaces arrive in join order: user first, mount, then pid last.
@@ -52,5 +52,6 @@ pub fn run(
             ForkResult::Child => {}
         }
     }
-    exec_process::exec(chan, &config, &process, fds, None).map_err(|e| e.context("exec"))
+    exec_process::exec_user_process(chan, &config, &process, fds, None)
+        .map_err(|e| e.context("exec"))
 }

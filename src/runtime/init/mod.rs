@@ -15,8 +15,8 @@ pub mod user;
 pub(crate) mod network;
 
 use super::error::Error;
-use super::launch::channel::Channel;
-use super::launch::messages::{FromInit, ToInit};
+use super::launch::channel::InitEnd;
+use super::launch::messages::ToInit;
 use super::trace;
 use std::os::fd::RawFd;
 
@@ -30,8 +30,8 @@ pub fn main() -> ! {
     trace::init_in_container();
     trace::step("init: started");
     // SAFETY: the parent put our channel at fd 3 before exec; nothing else owns it.
-    let mut chan = unsafe { Channel::from_raw(CHANNEL_FD) };
-    let result = match chan.recv::<ToInit>() {
+    let mut chan = unsafe { InitEnd::from_raw(CHANNEL_FD) };
+    let result = match chan.recv() {
         Ok(Some((
             ToInit::Create {
                 id,
@@ -54,27 +54,22 @@ pub fn main() -> ! {
             )
         }
         Ok(Some((
-            ToInit::Exec {
+            ToInit::Join {
                 config,
                 process,
                 namespaces,
             },
             fds,
         ))) => join::run(&mut chan, *config, *process, namespaces, fds),
-        Ok(Some((other, _))) => Err(Error::state(format!("init: unexpected message {other:?}"))),
+        Ok(Some((other, _))) => Err(Error::protocol(format!(
+            "init: expected create or join, got {other:?}"
+        ))),
         Ok(None) => std::process::exit(1),
         Err(e) => Err(e),
     };
-    fail(
-        &chan,
+    chan.fail(
         result
             .err()
             .unwrap_or_else(|| Error::state("init returned")),
     )
-}
-
-/// Report `err` to whoever is listening and exit.
-fn fail(chan: &Channel, err: Error) -> ! {
-    let _ = chan.send(&FromInit::Failed(err), &[]);
-    std::process::exit(1)
 }

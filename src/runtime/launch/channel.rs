@@ -1,6 +1,9 @@
 //! Parent <-> init messages: one JSON document per SEQPACKET datagram, with
 //! file descriptors (stdio, namespaces) passed alongside as SCM_RIGHTS.
+//! Each end is typed by what it sends and receives (messages.rs); what
+//! each side waits for is in exchange.rs.
 
+use super::messages::{FromInit, ToInit};
 use crate::runtime::error::{Context, Error, Result};
 use nix::sys::socket::{
     recv, recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
@@ -8,40 +11,50 @@ use nix::sys::socket::{
 };
 use serde::{de::DeserializeOwned, Serialize};
 use std::io::{IoSlice, IoSliceMut};
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const MAX_MESSAGE: usize = 1 << 20;
 /// SCM_MAX_FD: the most fds one message can carry.
 const MAX_FDS: usize = 253;
 
-pub struct Channel {
+/// One end of a connection: it sends `Out` and receives `In`.
+pub(crate) struct Channel<Out, In> {
     fd: OwnedFd,
+    messages: PhantomData<fn(&Out) -> In>,
 }
 
-impl Channel {
-    /// Two connected ends, both close-on-exec.
-    pub fn pair() -> Result<(Channel, Channel)> {
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .ctx("socketpair for the init channel")?;
-        Ok((Channel { fd: a }, Channel { fd: b }))
-    }
+/// The parent's end of its connection to an init (the spawn channel, or a
+/// connection to a created container's start socket).
+pub(crate) type ParentEnd = Channel<ToInit, FromInit>;
+/// The init's end.
+pub(crate) type InitEnd = Channel<FromInit, ToInit>;
 
-    pub fn from_fd(fd: OwnedFd) -> Channel {
-        Channel { fd }
+/// Two connected ends, both close-on-exec.
+pub(crate) fn pair() -> Result<(ParentEnd, InitEnd)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx("socketpair for the init channel")?;
+    Ok((Channel::from_fd(a), Channel::from_fd(b)))
+}
+
+impl<Out: Serialize, In: DeserializeOwned> Channel<Out, In> {
+    pub fn from_fd(fd: OwnedFd) -> Self {
+        Channel {
+            fd,
+            messages: PhantomData,
+        }
     }
 
     /// # Safety
     /// `fd` must be an open socket that nothing else owns.
-    pub unsafe fn from_raw(fd: RawFd) -> Channel {
-        Channel {
-            // SAFETY: the caller's promise (above).
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        }
+    pub unsafe fn from_raw(fd: RawFd) -> Self {
+        // SAFETY: the caller's promise (above).
+        Channel::from_fd(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
     pub fn fd(&self) -> &OwnedFd {
@@ -54,9 +67,9 @@ impl Channel {
         Ok(())
     }
 
-    pub fn send<T: Serialize>(&self, msg: &T, fds: &[RawFd]) -> Result<()> {
+    pub fn send(&self, msg: &Out, fds: &[RawFd]) -> Result<()> {
         let data = serde_json::to_vec(msg)
-            .map_err(|e| Error::config(format!("encode init message: {e}")))?;
+            .map_err(|e| Error::protocol(format!("encode init message: {e}")))?;
         let iov = [IoSlice::new(&data)];
         let cmsg = [ControlMessage::ScmRights(fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
@@ -79,10 +92,10 @@ impl Channel {
 
     /// The next message and the fds that came with it; None on EOF (the
     /// other end closed, e.g. by exec or exit).
-    pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<(T, Vec<OwnedFd>)>> {
+    pub fn recv(&self) -> Result<Option<(In, Vec<OwnedFd>)>> {
         // The datagram's length first, so the buffer fits it: a fresh
-        // MAX_MESSAGE buffer per message, zeroed and faulted in, cost the
-        // init ~1 ms per message.
+        // MAX_MESSAGE buffer per message, zeroed and faulted in, would cost
+        // the init more than the peek.
         // A peer that exits with a message of ours unread resets the
         // connection: the next receive (the peek or the read) reports
         // ECONNRESET once, even when the peer's last words (a Failed
@@ -103,7 +116,7 @@ impl Channel {
             return Ok(None);
         }
         if size > MAX_MESSAGE {
-            return Err(Error::config(format!(
+            return Err(Error::protocol(format!(
                 "a message of {size} bytes from the container init is larger than {MAX_MESSAGE}"
             )));
         }
@@ -139,7 +152,7 @@ impl Channel {
             return Ok(None);
         }
         let msg = serde_json::from_slice(&buf[..len])
-            .map_err(|e| Error::config(format!("decode init message: {e}")))?;
+            .map_err(|e| Error::protocol(format!("decode init message: {e}")))?;
         Ok(Some((msg, fds)))
     }
 }

@@ -37,10 +37,10 @@ pub enum ToInit {
     Start {
         process: Option<Box<CheckedProcess>>,
     },
-    /// Join a running container and exec `process`. Fds: stdin, stdout,
-    /// stderr, then one fd per entry of `namespaces`, in that order (the
-    /// pid namespace, if any, last).
-    Exec {
+    /// Join a running container and exec `process` there. Fds: stdin,
+    /// stdout, stderr, then one fd per entry of `namespaces`, in that order
+    /// (the pid namespace, if any, last).
+    Join {
         config: Box<CheckedConfig>,
         process: Box<CheckedProcess>,
         namespaces: Vec<NamespaceKind>,
@@ -56,7 +56,7 @@ pub enum FromInit {
     /// The master side of the process's pty (fd attached); the init goes on
     /// to exec.
     Console,
-    /// Exec into a pid namespace: the host pid of the forked process that
+    /// Join into a pid namespace: the host pid of the forked process that
     /// will exec (the init itself exits).
     Pid(i32),
     /// The mounts are made, pivot_root is next: run the prestart and

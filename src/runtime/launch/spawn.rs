@@ -3,10 +3,10 @@
 //! maps, and exec a read-only view (or sealed copy) of our own binary.
 
 use crate::runtime::config::IdMap;
-use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::error::{Context, Result};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::init::{CHANNEL_FD, LISTEN_FD};
-use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::channel::{self, ParentEnd};
 use crate::runtime::launch::sealed_exe;
 use crate::runtime::sys;
 use crate::runtime::trace;
@@ -89,7 +89,7 @@ pub struct Spawn<'a> {
 
 pub struct Launched {
     pub reaper: Arc<Reaper>,
-    pub chan: Channel,
+    pub chan: ParentEnd,
 }
 
 /// A copy of `fd` numbered at least 10, so the child's dup2 onto 0-4 can
@@ -101,7 +101,7 @@ fn high_fd(fd: &impl AsRawFd) -> Result<OwnedFd> {
 pub fn spawn(spec: Spawn) -> Result<Launched> {
     let exe = init_exe(spec.state_root)?;
     trace::step("spawn: init binary ready");
-    let (parent_chan, child_chan) = Channel::pair()?;
+    let (parent_chan, child_chan) = channel::pair()?;
     let child_chan = high_fd(child_chan.fd())?;
     let devnull = File::options()
         .read(true)
@@ -252,33 +252,6 @@ unsafe fn child(
             libc::AT_EMPTY_PATH,
         );
         libc::_exit(127)
-    }
-}
-
-/// What the init reported before it exec'd (or failed).
-#[derive(Default)]
-pub struct Execed {
-    /// The pty master, for a process with a terminal.
-    pub console: Option<OwnedFd>,
-    /// The pid of the process that exec'd, when it is not the init itself.
-    pub pid: Option<i32>,
-    /// Why it did not exec.
-    pub failed: Option<Error>,
-}
-
-/// After Start or Exec: the reports the init sends, until EOF (every copy
-/// of the channel is close-on-exec, so EOF follows the exec or the exit).
-pub fn await_exec(chan: &Channel) -> Result<Execed> {
-    use crate::runtime::launch::messages::FromInit;
-    let mut done = Execed::default();
-    loop {
-        match chan.recv::<FromInit>()? {
-            None => return Ok(done),
-            Some((FromInit::Console, mut fds)) if fds.len() == 1 => done.console = fds.pop(),
-            Some((FromInit::Pid(pid), _)) => done.pid = Some(pid),
-            Some((FromInit::Failed(e), _)) => done.failed = Some(e),
-            Some(_) => return Err(Error::state("unexpected reply from the init")),
-        }
     }
 }
 

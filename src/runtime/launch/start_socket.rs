@@ -3,7 +3,7 @@
 //! /proc/self/fd/<dirfd> so a long state root cannot overflow sun_path.
 
 use crate::runtime::error::{Context, Result};
-use crate::runtime::launch::channel::Channel;
+use crate::runtime::launch::channel::{Channel, ParentEnd};
 use nix::sys::socket::{
     bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
 };
@@ -38,7 +38,7 @@ pub fn listen_in(dir: &Path) -> Result<OwnedFd> {
 }
 
 /// Connected to a created container's init.
-pub fn connect_in(dir: &Path) -> Result<Channel> {
+pub fn connect_in(dir: &Path) -> Result<ParentEnd> {
     let (sock, addr, _dirfd) = socket_and_address(dir)?;
     connect(sock.as_raw_fd(), &addr).ctx(format!("connect to {}", dir.join(NAME).display()))?;
     Ok(Channel::from_fd(sock))

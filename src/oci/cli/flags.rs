@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 /// A flag a command accepts: its names without dashes (the first is the
 /// one it is looked up by) and whether it takes a value.
+#[derive(Clone, Copy)]
 pub struct Flag {
     pub names: &'static [&'static str],
     pub takes_value: bool,

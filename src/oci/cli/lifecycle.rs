@@ -15,13 +15,8 @@ const CREATE_FLAGS: &[Flag] = &[
     value(&["preserve-fds"]),
 ];
 
-const RUN_FLAGS: &[Flag] = &[
-    value(&["bundle", "b"]),
-    value(&["console-socket"]),
-    value(&["pid-file"]),
-    switch(&["no-pivot"]),
-    switch(&["no-new-keyring"]),
-    value(&["preserve-fds"]),
+/// run's flags besides create's.
+const RUN_ONLY_FLAGS: &[Flag] = &[
     switch(&["detach", "d"]),
     switch(&["keep"]),
     switch(&["no-subreaper"]),
@@ -127,7 +122,8 @@ pub fn start(g: &Global, args: &[String]) -> Outcome {
 /// create + start; unless detached, wait for the container's process,
 /// delete the container and exit with the process's status.
 pub fn run(g: &Global, args: &[String]) -> Outcome {
-    let (flags, ids) = parse_args("run", RUN_FLAGS, args, &["container id"])?;
+    let run_flags: Vec<Flag> = CREATE_FLAGS.iter().chain(RUN_ONLY_FLAGS).copied().collect();
+    let (flags, ids) = parse_args("run", &run_flags, args, &["container id"])?;
     let id = &ids[0];
     let detach = flags.is_set("detach");
     let c = create_container(g, id, &flags, detach)?;

@@ -7,7 +7,8 @@ use super::process::{blob, signal_number, text, ProcessHandle};
 use super::{func, getter, register_display, register_equality, setter};
 use crate::runtime::host::process::parse_signal;
 use crate::runtime::{self, Container};
-use rhai::{Array, Dynamic, Engine, Map, FLOAT, INT};
+use rhai::{Array, Blob, Dynamic, Engine, Map, FLOAT, INT};
+use std::path::Path;
 use std::sync::Arc;
 
 /// A script's Container: copies name the same container. Runtime containers
@@ -35,6 +36,7 @@ pub fn register(engine: &mut Engine) {
     register_operations(engine);
     register_resources(engine);
     register_terminal(engine);
+    register_files(engine);
     register_comparison(engine);
 }
 
@@ -238,6 +240,55 @@ fn register_terminal(engine: &mut Engine) {
     .with_volatility(true)
     .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<INT> {
         c.0.shell(vec![]).or_raise().map(INT::from)
+    });
+}
+
+fn register_files(engine: &mut Engine) {
+    func(
+        "copy_in",
+        &["c: Container", "host_path: string", "path: string"],
+        "Copy a host file or directory into the container (into `path` when it is a directory), keeping owner, mode and mtime.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, host: &str, path: &str| {
+        c.0.copy_in(Path::new(host), Path::new(path)).or_raise()
+    });
+    func(
+        "copy_out",
+        &["c: Container", "path: string", "host_path: string"],
+        "Copy a file or directory of the container to the host (into `host_path` when it is a directory), keeping owner, mode and mtime.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, path: &str, host: &str| {
+        c.0.copy_out(Path::new(path), Path::new(host)).or_raise()
+    });
+    func(
+        "read_file",
+        &["c: Container", "path: string", "blob"],
+        "The bytes of a regular file in the container.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, path: &str| {
+        c.0.read_file(Path::new(path)).or_raise()
+    });
+    let doc = "Create or replace a file in the container with `data`; a new file is 0644 and owned by the container's root.";
+    func(
+        "write_file",
+        &["c: Container", "path: string", "data: blob"],
+        doc,
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, path: &str, data: Blob| {
+        c.0.write_file(Path::new(path), &data).or_raise()
+    });
+    func(
+        "write_file",
+        &["c: Container", "path: string", "data: string"],
+        doc,
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle, path: &str, data: &str| {
+        c.0.write_file(Path::new(path), data.as_bytes()).or_raise()
     });
 }
 

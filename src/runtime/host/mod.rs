@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod factory;
+mod files;
 pub mod netstats;
 pub mod process;
 pub(crate) mod provision;

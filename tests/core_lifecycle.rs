@@ -160,6 +160,57 @@ c.destroy();
     sb.assert_nothing_left(&sb.id);
 }
 
+/// Start, wait, stop and destroy wait on events (pidfds, cgroup.events),
+/// never by sleeping and looking again: traced by strace, the ctrsh
+/// thread that runs a lifecycle, the destroy of a running container and a
+/// stop makes no nanosleep call.
+#[test]
+fn lifecycle_and_stop_never_sleep() {
+    let test = "never-sleep";
+    if !requires(test, &[Need::Program("strace")]) {
+        return;
+    }
+    let Some(sb) = Sandbox::new(test) else {
+        return;
+    };
+    let trace = sb.dir.join("strace.out");
+    let out = RunningScript::spawn(
+        // Not -f: the container's processes may sleep as they like.
+        Command::new("strace")
+            .args(["-qq", "-e", "trace=nanosleep,clock_nanosleep", "-o"])
+            .arg(&trace)
+            .arg(CTRSH)
+            .arg(sb.script_file(
+                r#"spec.args = ["/bin/true"];
+let c = f.create(id, config);
+print(`RUN ${c.run(process(spec))}`);
+c.destroy();
+spec.args = ["/bin/sh", "-c", "exec sleep 1000"];
+spec.stdout = "null";
+let c = f.create(id, config);
+c.start(process(spec));
+c.destroy();
+let c = f.create(id, config);
+c.start(process(spec));
+print(`STOP ${c.stop(20, "KILL")}`);
+c.destroy();
+"#,
+            )),
+    )
+    .finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stdout.contains("RUN 0") && out.stdout.contains("STOP 137"),
+        "{out}"
+    );
+    let trace = fs::read_to_string(&trace).unwrap();
+    assert!(
+        !trace.contains("sleep("),
+        "ctrsh slept on a lifecycle path:\n{trace}"
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
 /// Whether a new directory in this process's cgroup2 cgroup has
 /// cgroup.kill (made for the purpose and removed).
 fn cgroup_kill_offered() -> bool {

@@ -117,8 +117,10 @@ fn run_one(hook: &Hook, state: &[u8]) -> Result<()> {
     };
     let stdout = output(child.stdout.take().map(|p| Box::new(p) as _));
     let stderr = output(child.stderr.take().map(|p| Box::new(p) as _));
-    let timeout_ms = hook.timeout.map_or(-1, |s| (s as i32).saturating_mul(1000));
-    let exited = sys::pidfd_wait_exit(&pidfd, timeout_ms).ctx(format!("wait for hook {path}"))?;
+    let timeout = hook
+        .timeout
+        .map(|s| std::time::Duration::from_secs(s.into()));
+    let exited = sys::pidfd_wait_exit(&pidfd, timeout).ctx(format!("wait for hook {path}"))?;
     if !exited {
         let _ = child.kill();
     }

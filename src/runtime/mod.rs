@@ -21,6 +21,6 @@ pub use criu::{Checkpoint, CheckpointOptions, RestoreOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use host::container::{Container, ContainerStats, Event, ExecOutput, Status};
 pub use host::factory::Factory;
+pub use host::interrupt;
 pub use host::process::{parse_signal, Process, ProcessSpec, Stdio};
-pub use host::reaper::INTERRUPTED;
 pub use launch::INIT_BINARY_ENV;

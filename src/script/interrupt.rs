@@ -25,7 +25,7 @@ pub fn interrupt(sig: i32) -> usize {
     let _ = FIRST.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
     PENDING.store(sig, Ordering::SeqCst);
     // Blocking waits in the runtime end early.
-    runtime::INTERRUPTED.store(true, Ordering::SeqCst);
+    runtime::interrupt::raise();
     COUNT.fetch_add(1, Ordering::SeqCst) + 1
 }
 
@@ -34,7 +34,7 @@ pub fn clear() {
     PENDING.store(0, Ordering::SeqCst);
     FIRST.store(0, Ordering::SeqCst);
     COUNT.store(0, Ordering::SeqCst);
-    runtime::INTERRUPTED.store(false, Ordering::SeqCst);
+    runtime::interrupt::clear();
 }
 
 /// The first signal since the last `clear`, if any.
@@ -72,7 +72,7 @@ pub fn take() -> ScriptResult<()> {
     match PENDING.swap(0, Ordering::SeqCst) {
         0 => Ok(()),
         sig => {
-            runtime::INTERRUPTED.store(false, Ordering::SeqCst);
+            runtime::interrupt::clear();
             Err(error(sig))
         }
     }

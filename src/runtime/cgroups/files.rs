@@ -1,10 +1,13 @@
 //! Reading and writing cgroup control files with errors that name the file.
 
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::sys;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read, Seek};
+use std::os::fd::AsFd;
 use std::path::Path;
+use std::time::Instant;
 
 pub(super) fn read_string(path: &Path) -> Result<String> {
     let text = fs::read_to_string(path).ctx(format!("read {}", path.display()))?;
@@ -57,7 +60,10 @@ pub(super) fn add_process(dir: &Path, pid: i32) -> Result<()> {
 
 /// "key value" lines (memory.stat, memory.events, cpu.stat ...).
 pub(super) fn read_flat_keyed(path: &Path) -> Result<BTreeMap<String, u64>> {
-    let text = read_string(path)?;
+    parse_flat_keyed(path, &read_string(path)?)
+}
+
+fn parse_flat_keyed(path: &Path, text: &str) -> Result<BTreeMap<String, u64>> {
     let mut map = BTreeMap::new();
     for line in text.lines() {
         if let Some((key, value)) = line.split_once(' ') {
@@ -65,6 +71,38 @@ pub(super) fn read_flat_keyed(path: &Path) -> Result<BTreeMap<String, u64>> {
         }
     }
     Ok(map)
+}
+
+/// Sleeps until `done` holds for the cgroup2 directory `dir`'s
+/// cgroup.events ("populated", "frozen"), or `deadline` passed (false).
+/// The kernel flags the open file (POLLPRI) whenever a value in it changes,
+/// so nothing is read in between; a missing file (the cgroup is gone) is
+/// an empty map.
+pub(super) fn await_events(
+    dir: &Path,
+    deadline: Instant,
+    done: impl Fn(&BTreeMap<String, u64>) -> bool,
+) -> Result<bool> {
+    let path = dir.join("cgroup.events");
+    let mut file = match fs::File::open(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(done(&BTreeMap::new())),
+        other => other.ctx(format!("open {}", path.display()))?,
+    };
+    loop {
+        // A read re-arms the flag.
+        let mut text = String::new();
+        file.seek(io::SeekFrom::Start(0))
+            .and_then(|_| file.read_to_string(&mut text))
+            .ctx(format!("read {}", path.display()))?;
+        if done(&parse_flat_keyed(&path, &text)?) {
+            return Ok(true);
+        }
+        let changed = sys::poll(&[(file.as_fd(), libc::POLLPRI)], Some(deadline))
+            .ctx(format!("wait for {} to change", path.display()))?;
+        if changed[0] == 0 {
+            return Ok(false);
+        }
+    }
 }
 
 /// A key of a flat-keyed file that the kernel must provide.

@@ -29,7 +29,13 @@ pub(super) fn freeze(m: &CgroupManager) -> Result<()> {
     loop {
         ctl.freeze()
             .map_err(|e| files::from_cgroups_rs(format!("freeze {}", d.dir.display()), e))?;
-        if wait_for(d, State::Frozen, Instant::now() + RETRY)? {
+        // v2 needs no second write.
+        let retry = if d.v2 {
+            deadline
+        } else {
+            Instant::now() + RETRY
+        };
+        if wait_for(d, State::Frozen, retry)? {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -74,8 +80,17 @@ fn controller(d: &ControllerDir) -> FreezerController {
     FreezerController::new(d.dir.clone(), d.mount.clone(), d.v2)
 }
 
-/// Poll until the cgroup is in `want` (true) or `deadline` passed (false).
+/// Wait until the cgroup is in `want` (true) or `deadline` passed (false).
+/// v2 says so in cgroup.events, which the kernel flags when it changes.
+/// v1's freezer.state has no notification, so it is read again and again
+/// (runc does the same).
 fn wait_for(d: &ControllerDir, want: State, deadline: Instant) -> Result<bool> {
+    if d.v2 {
+        let frozen = u64::from(want == State::Frozen);
+        return files::await_events(&d.dir, deadline, |events| {
+            events.get("frozen") == Some(&frozen)
+        });
+    }
     let mut delay = Duration::from_millis(1);
     loop {
         if state(d)? == want {

@@ -20,10 +20,12 @@ pub use stats::{BlkioDeviceStats, CpuStats, HugetlbStats, MemoryStats, PidsStats
 
 use crate::runtime::config::{CheckedCgroups, Limits};
 use crate::runtime::error::{Error, ErrorKind, Result};
+use crate::runtime::sys;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -253,15 +255,17 @@ impl CgroupManager {
             .map(|d| d.dir.join("cgroup.kill"))
             .filter(|f| f.exists());
         let deadline = Instant::now() + KILL_TIMEOUT;
-        // Killed processes usually leave within a millisecond or two.
-        let mut delay = Duration::from_micros(500);
         // Every process seen below the cgroup2 directory: cgroup.kill
         // reached it, even if a v1 cgroup still lists it while it dies.
         let mut below = Vec::new();
         loop {
+            // Opened before the kill, so that none is a recycled pid.
+            let pidfds: Vec<OwnedFd> = pids
+                .iter()
+                .filter_map(|&p| sys::pidfd_open(p).ok())
+                .collect();
             self.signal(&pids, kill_file.as_deref(), &mut below)?;
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(10));
+            self.await_gone(&pidfds, deadline)?;
             pids = self.processes()?;
             if pids.is_empty() {
                 return Ok(());
@@ -277,6 +281,24 @@ impl CgroupManager {
                 ));
             }
         }
+    }
+
+    /// Sleeps until the killed processes are gone, or `deadline`: the
+    /// cgroup2 directory unpopulated (cgroup.events says so once the last
+    /// process has left it) and each pidfd's process exited (for processes
+    /// only in v1 cgroups).
+    fn await_gone(&self, pidfds: &[OwnedFd], deadline: Instant) -> Result<()> {
+        if let Some(unified) = &self.unified {
+            files::await_events(&unified.dir, deadline, |events| {
+                events.get("populated").is_none_or(|n| *n == 0)
+            })?;
+        }
+        for pidfd in pidfds {
+            sys::poll(&[(pidfd.as_fd(), libc::POLLIN)], Some(deadline)).map_err(|e| {
+                Error::sys(format!("wait for the processes of cgroup {}", self.path), e)
+            })?;
+        }
+        Ok(())
     }
 
     /// SIGKILL `pids`: through `kill_file` (cgroup.kill) those below the

@@ -8,7 +8,7 @@ use crate::runtime::host::netstats::{self, InterfaceStats};
 use crate::runtime::host::process::{
     check_args, CheckedProcess, Process, ProcessSpec, Stdio, StdioFds, DEFAULT_PATH,
 };
-use crate::runtime::host::reaper::{Reaper, INTERRUPTED};
+use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{Lock, State, StateDir};
 use crate::runtime::image::Store;
 use crate::runtime::launch::messages::ToInit;
@@ -26,7 +26,6 @@ use std::fs::File;
 use std::io::IsTerminal;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -549,10 +548,8 @@ impl Container {
         let deadline = Instant::now() + timeout;
         // An error means it has exited by itself in the meantime.
         let _ = init.signal(sig);
-        while !init.exited_within(100) {
-            if Instant::now() >= deadline || INTERRUPTED.load(Ordering::Relaxed) {
-                let _ = init.signal(libc::SIGKILL);
-            }
+        if !init.exits_by(deadline) {
+            let _ = init.signal(libc::SIGKILL);
         }
         self.signal_all(libc::SIGKILL)
             .map_err(|e| e.context(what()))?;
@@ -662,7 +659,7 @@ impl Container {
             Err(_)
                 if self
                     .live_init(&state)
-                    .is_none_or(|init| init.exited_within(1000)) =>
+                    .is_none_or(|init| init.exited_within(Duration::from_secs(1))) =>
             {
                 Vec::new()
             }
@@ -810,15 +807,7 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
             Err(e) if e.kind != ErrorKind::State => return Err(e),
             _ => {}
         }
-        // Processes we started in the container are our children: their
-        // zombies must be reaped before its pid namespace can end.
-        loop {
-            Reaper::reap_exited_children();
-            if init.exited_within(2) {
-                break;
-            }
-        }
-        init.wait_gone()?;
+        init.wait_gone_reaping()?;
         trace::step("destroy: processes gone");
     }
     if let Some(cg) = &state.cgroup {

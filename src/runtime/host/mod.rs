@@ -4,6 +4,7 @@
 pub mod container;
 pub mod factory;
 mod files;
+pub mod interrupt;
 pub mod netstats;
 pub mod process;
 pub(crate) mod provision;

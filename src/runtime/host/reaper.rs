@@ -2,16 +2,21 @@
 //! handle to it in this ctrsh process (Container and Process objects).
 
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::host::interrupt;
 use crate::runtime::sys;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-/// Set (e.g. by a SIGINT handler) to make blocking waits return early.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+#[derive(Debug)]
+enum Exit {
+    Exited,
+    NotYet,
+    Interrupted,
+}
 
 #[derive(Debug)]
 pub struct Reaper {
@@ -72,17 +77,51 @@ impl Reaper {
     }
 
     pub fn exited(&self) -> bool {
-        self.exited_within(0)
+        self.exited_within(Duration::ZERO)
     }
 
-    /// Whether it has exited, waiting up to `timeout_ms` for it to.
-    pub fn exited_within(&self, timeout_ms: i32) -> bool {
+    /// Whether it has exited, waiting up to `timeout` for it to.
+    pub fn exited_within(&self, timeout: Duration) -> bool {
         self.status.lock().unwrap().is_some()
-            || sys::pidfd_wait_exit(&self.pidfd, timeout_ms).unwrap_or(true)
+            || !matches!(
+                self.poll_exit(Some(Instant::now() + timeout), false),
+                Ok(Exit::NotYet)
+            )
+    }
+
+    /// Whether it has exited by `deadline`; false also when an interrupt
+    /// (see `interrupt`) came first.
+    pub fn exits_by(&self, deadline: Instant) -> bool {
+        self.status.lock().unwrap().is_some()
+            || !matches!(
+                self.poll_exit(Some(deadline), true),
+                Ok(Exit::NotYet | Exit::Interrupted)
+            )
+    }
+
+    /// Sleeps until it exits, `deadline` passes or (when `interruptible`)
+    /// an interrupt is raised, whichever is first.
+    fn poll_exit(&self, deadline: Option<Instant>, interruptible: bool) -> Result<Exit> {
+        let interrupt_fd = interrupt::fd();
+        if interruptible && interrupt::raised() {
+            return Ok(Exit::Interrupted);
+        }
+        let mut fds = vec![(self.pidfd.as_fd(), libc::POLLIN)];
+        if interruptible {
+            fds.push((interrupt_fd, libc::POLLIN));
+        }
+        let ready = sys::poll(&fds, deadline).ctx("wait for the process")?;
+        Ok(if ready[0] != 0 {
+            Exit::Exited
+        } else if ready.len() > 1 && ready[1] != 0 {
+            Exit::Interrupted
+        } else {
+            Exit::NotYet
+        })
     }
 
     /// Block until it exits; the exit code, 128+N when killed by signal N.
-    /// An interrupt (see `INTERRUPTED`) ends the wait early with an
+    /// An interrupt (see `interrupt`) ends the wait early with an
     /// `Interrupted` error.
     pub fn wait(&self) -> Result<i32> {
         self.wait_until_exit(true)
@@ -99,10 +138,14 @@ impl Reaper {
         if let Some(code) = *status {
             return Ok(code);
         }
-        // Poll the pidfd so an interrupt can end the wait.
-        while !sys::pidfd_wait_exit(&self.pidfd, 100).ctx("wait for the process")? {
-            if interruptible && INTERRUPTED.load(Ordering::Relaxed) {
-                return Err(Error::new(ErrorKind::Interrupted, "interrupted"));
+        loop {
+            match self.poll_exit(None, interruptible)? {
+                Exit::Exited => break,
+                Exit::Interrupted if interrupt::raised() => {
+                    return Err(Error::new(ErrorKind::Interrupted, "interrupted"))
+                }
+                // Raised and cleared since it was looked at.
+                _ => continue,
             }
         }
         if !self.is_child {
@@ -128,19 +171,29 @@ impl Reaper {
         Ok(code)
     }
 
-    /// Reap every child of ours that has exited. A zombie in a container's
-    /// pid namespace keeps the namespace's init from finishing its exit, so
-    /// destroy calls this while it waits for the init.
-    pub fn reap_exited_children() {
-        let exited: Vec<Arc<Reaper>> = children()
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|r| r.exited())
-            .cloned()
-            .collect();
-        for r in exited {
-            let _ = r.wait();
+    /// Wait for it to exit (it was killed), reaping meanwhile every other
+    /// child of ours that exits: a zombie in a container's pid namespace
+    /// keeps the namespace's init from finishing its exit, and processes
+    /// we started in the container are our children. Sleeps in one poll()
+    /// on the pidfds of all of them.
+    pub fn wait_gone_reaping(&self) -> Result<()> {
+        loop {
+            let others: Vec<Arc<Reaper>> = children()
+                .lock()
+                .unwrap()
+                .values()
+                .filter(|r| r.pid != self.pid)
+                .cloned()
+                .collect();
+            let mut fds = vec![(self.pidfd.as_fd(), libc::POLLIN)];
+            fds.extend(others.iter().map(|r| (r.pidfd.as_fd(), libc::POLLIN)));
+            let ready = sys::poll(&fds, None).ctx("wait for the process")?;
+            for (other, _) in others.iter().zip(&ready[1..]).filter(|(_, r)| **r != 0) {
+                other.wait_uninterrupted()?;
+            }
+            if ready[0] != 0 {
+                return self.wait_gone();
+            }
         }
     }
 

@@ -7,8 +7,9 @@ pub mod proc;
 use crate::runtime::error::{Context, Result};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret < 0 {
@@ -40,17 +41,37 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits until the process behind `pidfd` has exited, or `timeout_ms` passed.
-/// Returns true when it exited.
-pub fn pidfd_wait_exit(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+/// Waits until the process behind `pidfd` has exited, or `timeout` (None:
+/// no limit) passed. Returns true when it exited.
+pub fn pidfd_wait_exit(pidfd: &OwnedFd, timeout: Option<Duration>) -> io::Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    Ok(poll(&[(pidfd.as_fd(), libc::POLLIN)], deadline)?[0] != 0)
+}
+
+/// Waits until one of `fds` has one of the events given with it (POLLIN:
+/// readable, a pidfd's process exited; POLLPRI: a cgroup file changed), or
+/// `deadline` passed (None: no deadline). Each fd's returned events, all 0
+/// when the deadline passed.
+pub fn poll(
+    fds: &[(BorrowedFd<'_>, libc::c_short)],
+    deadline: Option<Instant>,
+) -> io::Result<Vec<libc::c_short>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|(fd, events)| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: *events,
+            revents: 0,
+        })
+        .collect();
     loop {
-        // SAFETY: `pfd` is one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        // Rounded up, so a deadline under a millisecond away is waited for.
+        let timeout = deadline.map_or(-1, |d| {
+            let left = d.saturating_duration_since(Instant::now());
+            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+        });
+        // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -58,7 +79,7 @@ pub fn pidfd_wait_exit(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
             }
             return Err(e);
         }
-        return Ok(n > 0);
+        return Ok(pfds.iter().map(|p| p.revents).collect());
     }
 }
 

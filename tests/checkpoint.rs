@@ -467,7 +467,10 @@ print("PARENT " + r.config.cgroups.parent + " " + r.config.cgroups.pids_limit);
     let f = Factory::new(&sb.root).unwrap();
     let c = f.load(&restored).unwrap();
     for pid in c.processes().unwrap() {
-        let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        // The loop's `sleep 1` may have ended since the list was read.
+        let Ok(cgroups) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            continue;
+        };
         // The v1 pids hierarchy, or the cgroup2 line of a pure v2 host.
         let pids_line = cgroups.lines().find(|l| l.contains(":pids:"));
         let line = pids_line.or_else(|| cgroups.lines().find(|l| l.starts_with("0::")));

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{cgroups_named, rhai_str, ExtraRoot, Sandbox};
+use common::{cgroups_named, rhai_str, ExtraRoot, RunningScript, Sandbox};
 use ctrsh::runtime::{criu, Factory, Status};
 use std::fs;
 use std::path::Path;
@@ -878,4 +878,115 @@ r.destroy();
         "{got:?} lacks {restored_first}"
     );
     sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
+/// A container made from an image (an overlay root): the writes in its
+/// upper dir travel in the checkpoint, and a restore mounts the image
+/// again over them. Its counter, which appends to a file it wrote in the
+/// upper dir and keeps open, goes on; the restored container reads the
+/// file; a copy restored from a `leave_running` checkpoint has the writes
+/// as they were at the dump; nothing is left, not even the image's
+/// in-use records.
+#[test]
+fn an_image_container_restores_over_its_own_writes() {
+    let Some(sb) = sandbox_criu("ck-image") else {
+        return;
+    };
+    if !common::requires("ck-image", &[common::Need::Program("umoci")]) {
+        return;
+    }
+    // An OCI layout of one layer, the busybox rootfs, imported into a
+    // store of the test's.
+    let layout = sb.dir.join("layout");
+    let store = sb.dir.join("store");
+    let layout_arg = format!("{}:app", layout.display());
+    for args in [
+        vec!["init", "--layout", layout.to_str().unwrap()],
+        vec!["new", "--image", &layout_arg],
+        vec![
+            "insert",
+            "--image",
+            &layout_arg,
+            sb.rootfs.to_str().unwrap(),
+            "/",
+        ],
+    ] {
+        let out = common::output(std::process::Command::new("umoci").args(&args));
+        assert!(out.status.success(), "umoci {args:?}: {out:?}");
+    }
+    let import = common::output(
+        std::process::Command::new(common::CTRSH)
+            .args(["image", "--store", store.to_str().unwrap(), "import"])
+            .args(["--name", "ck-app:1", layout.to_str().unwrap()]),
+    );
+    assert!(import.status.success(), "ctrsh image import: {import:?}");
+    let (before, copy, after) = (
+        sb.dir.join("before"),
+        sb.dir.join("copy"),
+        sb.dir.join("after"),
+    );
+    // Each line: the count and the size of /data/log, its own file in the
+    // upper dir, held open for appending.
+    let counter = "mkdir -p /data; echo kept > /etc/mine; exec 3>>/data/log; i=0; \
+                   while true; do i=$((i+1)); echo $i >&3; echo $i; sleep 0.05; done";
+    let body = format!(
+        r#"{WAIT_LINES}
+fn cat(c, path) {{ let text = c.exec(["cat", path]).stdout; text.trim(); text }}
+let c = f.create(id, #{{ image: "ck-app:1", namespaces: config.namespaces }});
+c.start(process(#{{ args: ["/bin/sh", "-c", {counter}], env: ["PATH=/bin"], stdin: "null", stdout: {before} }}));
+wait_lines({before}, 3);
+let held = c.checkpoint(#{{ dir: {ck_copy}, leave_running: true }});
+let twin = f.restore(id + "-copy", held, #{{ stdout: {copy} }});
+wait_lines({copy}, 3);
+print("COPY " + cat(twin, "/etc/mine"));
+print("ORIG " + c.state);
+twin.destroy();
+let ck = c.checkpoint(#{{ dir: {ck} }});
+print("DUMPED " + c.state);
+let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
+wait_lines({after}, 3);
+print("MINE " + cat(r, "/etc/mine"));
+print("LOG " + cat(r, "/data/log").split("\n").pop());
+print("RECORDS " + run_host(["ls", {records}]).stdout.split("\n").len());
+r.destroy();
+print("AFTER " + run_host(["ls", {records}]).stdout.len());
+"#,
+        counter = rhai_str(counter),
+        before = path_str(&before),
+        copy = path_str(&copy),
+        after = path_str(&after),
+        ck_copy = path_str(&sb.dir.join("ck-copy")),
+        ck = path_str(&sb.dir.join("ck")),
+        records = path_str(&store.join("containers")),
+    );
+    let out = RunningScript::spawn(
+        std::process::Command::new(common::CTRSH)
+            .arg(sb.script_file(&body))
+            .env("CTRSH_IMAGE_STORE", &store),
+    )
+    .finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    let out = out.stdout;
+    for want in [
+        "COPY kept\n",
+        "ORIG running\n",
+        "DUMPED destroyed\n",
+        "MINE kept\n",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out}");
+    }
+    assert_continues(&before, &after);
+    // The file held open went on from where it was at the dump.
+    let log_last: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("LOG "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no LOG in:\n{out}"));
+    assert!(log_last >= numbers(&after)[0], "{out}");
+    // One record while the restored container ran ("x\n" splits in two),
+    // none after.
+    assert!(out.contains("RECORDS 2\n"), "{out}");
+    assert!(out.contains("AFTER 0\n"), "{out}");
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&format!("{}-copy", sb.id));
 }

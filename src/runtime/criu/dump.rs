@@ -1,13 +1,14 @@
 //! `Container::checkpoint`: dump (or pre-dump) a running container.
 
 use super::locate::{self, Criu, MIN_TCP_VERSION};
-use super::metadata::{DumpFlags, HostBind, Metadata};
-use super::{mounts, netns, run, stdio, Checkpoint, CheckpointOptions};
+use super::metadata::{CheckpointImage, DumpFlags, HostBind, Metadata};
+use super::{mounts, netns, run, stdio, upper, Checkpoint, CheckpointOptions};
 use crate::runtime::cgroups::Controller;
-use crate::runtime::config::CheckedConfig;
+use crate::runtime::config::NamespaceKind;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{Container, Status};
-use crate::runtime::host::state::now;
+use crate::runtime::host::state::{now, State};
+use crate::runtime::image::rootfs::RootfsDirs;
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
@@ -37,14 +38,6 @@ impl Container {
                 ),
             ));
         }
-        // The root filesystem of an image container is an overlay that the
-        // restore would have to mount again (the state records no rootfs).
-        if let Some(image) = self.config().image {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!("a container made from an image ('{image}') cannot be checkpointed yet"),
-            ));
-        }
         let criu = locate::locate(opts.criu.as_deref())?;
         if opts.pre_dump || opts.parent.is_some() {
             require_dirty_tracking(&criu, opts)?;
@@ -63,20 +56,95 @@ impl Container {
             .map_err(|e| e.context("parent"))?;
         let lock = self.lock()?;
         let (state, _) = self.state_and_init()?;
-        // A paused container is dumped as it is (containerd pauses a task
-        // around its checkpoint): CRIU takes the frozen cgroup as its
-        // freeze, and leaves it frozen when the container keeps running.
-        let frozen = match self.status()? {
-            Status::Running => None,
-            Status::Paused => state
+        if state.image.is_some() && state.config.creates(NamespaceKind::User) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "a container made from an image with a user namespace cannot be checkpointed \
+                 yet: its layers are idmapped mounts, which a restore does not make",
+            ));
+        }
+        // An image container's root is the overlay in its state dir; its
+        // writes go into the checkpoint with the processes (not with a
+        // pre-dump, which holds only memory).
+        let image_dirs = state
+            .image
+            .as_ref()
+            .map(|_| RootfsDirs::in_state_dir(self.dir()));
+        let root = image_dirs
+            .as_ref()
+            .map_or_else(|| state.config.rootfs.clone(), |d| d.rootfs.clone());
+        let upper = image_dirs
+            .map(|d| d.upper)
+            .filter(|u| !opts.pre_dump && u.is_dir());
+        let freezer = || {
+            state
                 .cgroup
                 .as_ref()
                 .and_then(|cg| cg.controller_dir(Controller::Freezer))
-                .map(|d| d.dir.clone()),
+                .map(|d| d.dir.clone())
+        };
+        // A paused container is dumped as it is (containerd pauses a task
+        // around its checkpoint): CRIU takes the frozen cgroup as its
+        // freeze, and leaves it frozen when the container keeps running.
+        // One that keeps running with writes to save is paused here, so
+        // the writes are saved as they were at the dump.
+        let mut thaw = None;
+        let frozen = match self.status()? {
+            Status::Running if upper.is_some() && opts.leave_running => {
+                let cg = state.cgroup.as_ref().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Unsupported,
+                        "leave_running: a container made from an image is paused while its \
+                         writes are saved, which needs a cgroup",
+                    )
+                })?;
+                cg.freeze()?;
+                thaw = Some(cg);
+                freezer()
+            }
+            Status::Running => None,
+            Status::Paused => freezer(),
             status => return Err(Error::state(format!("the container is {status}"))),
         };
+        let dumped = self.dump_images(&Dumping {
+            criu: &criu,
+            opts,
+            state: &state,
+            root,
+            upper,
+            frozen,
+            parent: parent.as_ref(),
+        });
+        if let Some(cg) = thaw {
+            cg.thaw()?;
+        }
+        let metadata = dumped?;
+        if !opts.leave_running && !opts.pre_dump {
+            // CRIU killed the processes; the container is gone.
+            self.teardown()
+                .map_err(|e| e.context("remove the dumped container"))?;
+        }
+        drop(lock);
+        Ok(Checkpoint {
+            dir: opts.dir.clone(),
+            metadata,
+        })
+    }
+
+    /// The dump itself: CRIU's images, the saved upper dir and the
+    /// metadata, or on failure a dir cleaned up again.
+    fn dump_images(&self, d: &Dumping) -> Result<Metadata> {
+        let Dumping {
+            criu,
+            opts,
+            state,
+            upper,
+            frozen,
+            parent,
+            ..
+        } = d;
         let made_dir = prepare_dir(&opts.dir)?;
-        let parent_link = match &parent {
+        let parent_link = match parent {
             Some(parent) => match relative_link(&opts.dir, parent.dir()) {
                 Ok(link) => Some(link),
                 Err(e) => {
@@ -96,15 +164,7 @@ impl Container {
         };
         let host_binds = mounts::host_binds(state.init_pid, &state.config);
         let dumped = stdio::outside_links(state.init_pid).and_then(|links| {
-            let mut args = dump_args(
-                state.init_pid,
-                &state.config,
-                opts,
-                &flags,
-                parent_link.as_deref(),
-                &links,
-                &host_binds,
-            );
+            let mut args = dump_args(d, &flags, parent_link.as_deref(), &links, &host_binds);
             if let Some(dir) = &frozen {
                 args.push("--freeze-cgroup".into());
                 args.push(dir.into());
@@ -118,7 +178,10 @@ impl Container {
             let needs = opts
                 .tcp_established
                 .then_some((MIN_TCP_VERSION, "tcp_established on this kernel"));
-            let version = run::run(&criu, action, args, &work.join(LOG), needs, |_| Ok(()))?;
+            let version = run::run(criu, action, args, &work.join(LOG), needs, |_| Ok(()))?;
+            if let Some(upper) = upper {
+                upper::save(upper, &opts.dir, opts.leave_running)?;
+            }
             let metadata = Metadata {
                 container_id: self.id().to_string(),
                 created: now(),
@@ -129,49 +192,54 @@ impl Container {
                 flags,
                 stdio: links,
                 host_binds,
+                image: state.image.as_ref().map(|image| CheckpointImage {
+                    name: image.name.clone(),
+                    digest: image.digest.clone(),
+                    upper: upper.is_some(),
+                }),
             };
             metadata.write(&opts.dir)?;
             Ok(metadata)
         });
-        let metadata = match dumped {
-            Ok(m) => m,
-            Err(e) => {
-                clean_dir(&opts.dir, made_dir);
-                return Err(e);
-            }
-        };
-        if !opts.leave_running && !opts.pre_dump {
-            // CRIU killed the processes; the container is gone.
-            self.teardown()
-                .map_err(|e| e.context("remove the dumped container"))?;
+        if dumped.is_err() {
+            clean_dir(&opts.dir, made_dir);
         }
-        drop(lock);
-        Ok(Checkpoint {
-            dir: opts.dir.clone(),
-            metadata,
-        })
+        dumped
     }
 }
 
+/// What `dump_images` dumps, and how.
+struct Dumping<'a> {
+    criu: &'a Criu,
+    opts: &'a CheckpointOptions,
+    state: &'a State,
+    /// The container's root on the host (`--root`).
+    root: PathBuf,
+    /// An image container's upper dir, saved into the checkpoint.
+    upper: Option<PathBuf>,
+    /// The frozen cgroup CRIU takes as its freeze.
+    frozen: Option<PathBuf>,
+    parent: Option<&'a Checkpoint>,
+}
+
 fn dump_args(
-    pid: i32,
-    config: &CheckedConfig,
-    opts: &CheckpointOptions,
+    d: &Dumping,
     flags: &DumpFlags,
     parent_link: Option<&Path>,
     links: &[super::StdioLink],
     host_binds: &[HostBind],
 ) -> Vec<OsString> {
+    let (opts, config) = (d.opts, &d.state.config);
     let mut args: Vec<OsString> = vec![
         "--tree".into(),
-        pid.to_string().into(),
+        d.state.init_pid.to_string().into(),
         "--images-dir".into(),
         opts.dir.clone().into(),
         "--log-file".into(),
         LOG.into(),
         "-v4".into(),
         "--root".into(),
-        config.rootfs.clone().into(),
+        d.root.clone().into(),
         // The host has no iptables; nftables needs no tool, only netlink.
         "--network-lock".into(),
         "nftables".into(),

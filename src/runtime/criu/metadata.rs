@@ -33,6 +33,21 @@ pub struct Metadata {
     /// which the restore binds again. Absent in older checkpoints.
     #[serde(default)]
     pub host_binds: Vec<HostBind>,
+    /// The image of a container made from one; its writes (the overlay's
+    /// upper dir) are in the checkpoint's UPPER_DIR.
+    #[serde(default)]
+    pub image: Option<CheckpointImage>,
+}
+
+/// The image a checkpointed container's root filesystem was made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointImage {
+    /// The name it was found under, for messages.
+    pub name: String,
+    /// Its manifest digest: the restore mounts exactly these layers again.
+    pub digest: String,
+    /// Whether the checkpoint holds an upper dir (none for a read-only rootfs).
+    pub upper: bool,
 }
 
 /// A mount of a host file at `destination` in the container.

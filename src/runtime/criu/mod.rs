@@ -14,9 +14,11 @@ mod netns;
 mod restore;
 mod run;
 mod stdio;
+mod upper;
 
 pub use locate::{locate, Criu, Version, CRIU_ENV, DEFAULT_CRIU, MIN_TCP_VERSION, MIN_VERSION};
-pub use metadata::{DumpFlags, HostBind, Metadata, StdioLink, METADATA_FILE};
+pub use metadata::{CheckpointImage, DumpFlags, HostBind, Metadata, StdioLink, METADATA_FILE};
+pub use upper::UPPER_DIR;
 
 use super::config::CheckedConfig;
 use super::error::{Error, Result};

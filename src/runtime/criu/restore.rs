@@ -1,7 +1,7 @@
 //! `Factory::restore`: a checkpoint becomes a new running container.
 
 use super::locate::{self, Criu, MIN_TCP_VERSION};
-use super::{mounts, netns, run, stdio, CgroupMode, Checkpoint, RestoreOptions};
+use super::{mounts, netns, run, stdio, CgroupMode, Checkpoint, RestoreOptions, UPPER_DIR};
 use crate::runtime::cgroups::{CgroupManager, Controller, ControllerDir};
 use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
@@ -9,10 +9,11 @@ use crate::runtime::host::container::Container;
 use crate::runtime::host::factory::{check_id, Factory};
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
+use crate::runtime::image::rootfs;
 use crate::runtime::sys;
 use crate::runtime::sys::proc::Proc;
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -70,20 +71,54 @@ impl Factory {
         // the cgroup before it restores anything, so a destroy finds every
         // restored process there even if this process dies meanwhile.
         let mut made = Provision::begin(self.root(), id, &config)?;
+        // An image container's rootfs: the checkpoint's image again, over
+        // a copy of the writes it saved.
+        let (rootfs_tree, config) = match &meta.image {
+            Some(image) => {
+                if config.image.is_none() {
+                    return Err(Error::config(format!(
+                        "image: the checkpoint's container was made from the image '{}'; \
+                         restore it from that image rather than a rootfs",
+                        image.name
+                    )));
+                }
+                let upper = image.upper.then(|| checkpoint.dir().join(UPPER_DIR));
+                let (plan, dirs, _) =
+                    made.image_rootfs(&image.digest, config.readonly_rootfs, upper.as_deref())?;
+                // A container with a user namespace is not checkpointed
+                // (see dump.rs): its layers are not idmapped here.
+                let tree = rootfs::mount(&plan, &dirs, None)?;
+                let config = CheckedConfig {
+                    rootfs: dirs.rootfs,
+                    ..config
+                };
+                (Some(tree), config)
+            }
+            None => (None, config),
+        };
         let cg = made.cgroup(&config, &self.cgroup_name(id))?;
         let work = opts.work_dir.as_deref().unwrap_or(made.dir());
-        let init = restore_into(
-            &criu,
-            checkpoint,
-            &config,
-            made.dir(),
+        let into = Target {
+            dir: made.dir(),
             work,
-            cg.as_ref(),
-            inherited,
-        )?;
+            cgroup: cg.as_ref(),
+            rootfs_tree,
+        };
+        let init = restore_into(&criu, checkpoint, &config, &into, inherited)?;
         made.init(&init)?;
         made.finish(true, || Ok(()))
     }
+}
+
+/// Where a restore puts the new container.
+struct Target<'a> {
+    /// Its state dir.
+    dir: &'a Path,
+    /// Where CRIU works and logs.
+    work: &'a Path,
+    cgroup: Option<&'a CgroupManager>,
+    /// An image container's root filesystem, to attach at the rootfs.
+    rootfs_tree: Option<OwnedFd>,
 }
 
 /// Run `criu restore` inside the new cgroup; the restored init's reaper.
@@ -91,11 +126,16 @@ fn restore_into(
     criu: &Criu,
     checkpoint: &Checkpoint,
     config: &CheckedConfig,
-    dir: &Path,
-    work: &Path,
-    cgroup: Option<&CgroupManager>,
+    into: &Target,
     inherited: stdio::Inherited,
 ) -> Result<Arc<Reaper>> {
+    let Target {
+        dir,
+        work,
+        cgroup,
+        rootfs_tree,
+    } = into;
+    let (dir, work, cgroup) = (*dir, *work, *cgroup);
     let meta = checkpoint.metadata();
     let mut args: Vec<OsString> = vec![
         // Detached, the root task a sibling of CRIU: a child of ours.
@@ -131,6 +171,14 @@ fn restore_into(
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| Error::config("a cgroup path contains a NUL byte"))?;
     let fds: Vec<RawFd> = inherited.fds.iter().map(|f| f.as_raw_fd()).collect();
+    // CRIU restores the root from `--root`, which for an image container
+    // is its overlay, attached in CRIU's own mount namespace.
+    let root_tree = rootfs_tree
+        .as_ref()
+        .map(|tree| (tree.as_raw_fd(), sys::path_cstring(&config.rootfs)))
+        .map(|(fd, path)| path.map(|p| (fd, p)))
+        .transpose()
+        .map_err(|_| Error::config("rootfs: the path contains a NUL byte"))?;
     let needs = meta
         .flags
         .tcp_established
@@ -153,6 +201,9 @@ fn restore_into(
         unsafe {
             cmd.pre_exec(move || {
                 join_cgroups(&procs)?;
+                if let Some((tree, target)) = &root_tree {
+                    sys::attach_tree_privately(*tree, target)?;
+                }
                 stdio::place_in_child(&fds)
             });
         }

@@ -25,7 +25,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::IsTerminal;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -134,6 +134,11 @@ impl Container {
             Ok(Some(state)) => state.config.given,
             _ => self.config.clone(),
         }
+    }
+
+    /// The container's state dir.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The container's lock.

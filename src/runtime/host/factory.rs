@@ -102,7 +102,8 @@ impl Factory {
         // An image's rootfs lives in the state dir; the init is told there.
         let (image_rootfs, config) = match &config.image {
             Some(image) => {
-                let (plan, dirs, defaults) = made.image_rootfs(image, config.readonly_rootfs)?;
+                let (plan, dirs, defaults) =
+                    made.image_rootfs(image, config.readonly_rootfs, None)?;
                 let process = config.process.as_ref().map(|p| {
                     let spec = defaults.apply(&p.spec);
                     check_args(&spec).map(|()| CheckedProcess {

@@ -17,6 +17,7 @@ use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::image::{ContainerImage, Defaults, Store};
 use crate::runtime::launch::idmap;
 use crate::runtime::network::{self, pasta, Networks};
+use crate::runtime::sys;
 use crate::runtime::sys::proc::Proc;
 use std::fs;
 use std::os::fd::AsFd;
@@ -108,11 +109,14 @@ impl Provision {
     /// the image is recorded here, then its use in the store. Returns the
     /// plan, where it goes in the state dir (`rootfs::mount` makes it there
     /// once the container's user namespace, if it has one, exists), and
-    /// the image's process defaults.
+    /// the image's process defaults. A restore names the image by the
+    /// digest it was checkpointed with, and gives the upper dir the
+    /// checkpoint saved (see criu/upper.rs): a copy of it is the new one.
     pub fn image_rootfs(
         &mut self,
         name: &str,
         readonly: bool,
+        saved_upper: Option<&Path>,
     ) -> Result<(rootfs::Plan, RootfsDirs, Defaults)> {
         if !nix::unistd::geteuid().is_root() {
             return Err(Error::new(
@@ -135,6 +139,9 @@ impl Provision {
         let image = store.use_image(&image.digest, &self.dir.path)?;
         let dirs = RootfsDirs::in_state_dir(&self.dir.path);
         let plan = rootfs::plan(&image.layer_dirs(&store), &dirs, !readonly)?;
+        if let Some(saved) = saved_upper {
+            sys::tree::copy(saved, &dirs.upper)?;
+        }
         if self.state.config.creates(NamespaceKind::User) {
             self.open_to_userns_root()?;
         }

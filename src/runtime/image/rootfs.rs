@@ -93,9 +93,9 @@ pub struct Idmap<'a> {
     pub root: (u32, u32),
 }
 
-/// Makes the directories `plan` needs in the state dir, then the rootfs as
-/// a detached mount for the init to attach; with `idmap`, as the container
-/// of that user namespace sees it.
+/// Makes the directories `plan` needs in the state dir (the upper dir
+/// unless it exists), then the rootfs as a detached mount for the init to
+/// attach; with `idmap`, as the container of that user namespace sees it.
 pub fn mount(plan: &Plan, dirs: &RootfsDirs, idmap: Option<Idmap>) -> Result<OwnedFd> {
     fs::create_dir(&dirs.rootfs).ctx(format!("create {}", dirs.rootfs.display()))?;
     let userns = idmap.map(|i| i.userns);
@@ -119,9 +119,12 @@ pub fn mount(plan: &Plan, dirs: &RootfsDirs, idmap: Option<Idmap>) -> Result<Own
         Plan::Bind(layer) => layer_tree(layer, true),
         Plan::Overlay(options) => {
             if options.iter().any(|(key, _)| *key == "upperdir") {
-                for dir in [&dirs.upper, &dirs.work] {
-                    fs::create_dir(dir).ctx(format!("create {}", dir.display()))?;
+                // A restored container's upper dir is there already, with
+                // the writes of the container checkpointed.
+                if !dirs.upper.exists() {
+                    fs::create_dir(&dirs.upper).ctx(format!("create {}", dirs.upper.display()))?;
                 }
+                fs::create_dir(&dirs.work).ctx(format!("create {}", dirs.work.display()))?;
                 if let Some(Idmap {
                     root: (uid, gid), ..
                 }) = idmap

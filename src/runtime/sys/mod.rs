@@ -3,6 +3,7 @@
 //! attributes).
 
 pub mod proc;
+pub mod tree;
 
 use crate::runtime::error::{Context, Result};
 use std::ffi::CString;
@@ -249,7 +250,7 @@ const FSCONFIG_SET_FD: libc::c_uint = 5;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
 
-fn path_cstring(path: &std::path::Path) -> io::Result<CString> {
+pub fn path_cstring(path: &std::path::Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
@@ -424,6 +425,37 @@ pub fn attach_tree(tree: &OwnedFd, target: &std::path::Path) -> io::Result<()> {
             empty.as_ptr(),
             libc::AT_FDCWD,
             c.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })?;
+    Ok(())
+}
+
+/// For a forked child before exec (raw system calls only, nothing
+/// allocated): a mount namespace of its own, which passes no mount back
+/// to the host's (a slave of it), with the detached tree `tree` attached
+/// at `target` there.
+pub fn attach_tree_privately(tree: RawFd, target: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: unshare takes flags only.
+    check(unsafe { libc::unshare(libc::CLONE_NEWNS) } as _)?;
+    // SAFETY: "/" is a NUL-terminated literal; the other pointers may be null.
+    check(unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            std::ptr::null(),
+        )
+    } as _)?;
+    // SAFETY: both paths are NUL-terminated; `tree` is an open mount fd.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
             MOVE_MOUNT_F_EMPTY_PATH,
         )
     })?;

@@ -675,8 +675,15 @@ c.destroy();
         line("BADOVERRIDE").contains("did you mean 'stdout'"),
         "{out}"
     );
-    // CRIU's own log lines are quoted.
-    assert!(line("CRIUFAIL").contains("restore.log"), "{out}");
+    // CRIU's own log lines are quoted, and its log is kept beside the
+    // state dir that went.
+    let kept = sb.root.join(format!("{}-x.restore.log", sb.id));
+    assert!(
+        line("CRIUFAIL").contains(&format!("kept at {}", kept.display())),
+        "{out}"
+    );
+    assert!(fs::read_to_string(&kept).unwrap().contains("Error"));
+    fs::remove_file(&kept).unwrap();
     assert!(out.contains("STILL running\nINUSE"), "{out}");
     assert!(out.ends_with("STILL running\n"), "{out}");
     assert!(!sb.root.join(format!("{}-x", sb.id)).exists());
@@ -743,8 +750,9 @@ r.destroy();
 }
 
 /// `shell_job`: a process whose stdin is the terminal ctrsh runs on (a
-/// tty from outside the container) is dumped only with the option, and
-/// restored onto the terminal of the ctrsh that restores it.
+/// tty from outside the container) is dumped only with the option (the
+/// refusal says so before CRIU runs), and restored onto the terminal of
+/// the ctrsh that restores it.
 #[test]
 fn a_process_on_the_callers_terminal_needs_shell_job() {
     let Some(sb) = sandbox_criu("ck-shell-job") else {
@@ -766,7 +774,7 @@ try {{
     c.checkpoint(#{{ dir: {plain} }});
     print("DUMPED without shell_job");
 }} catch (e) {{
-    print(`REFUSED ${{e.kind}}`);
+    print(`REFUSED ${{e.kind}} ${{e.message.contains("shell_job: true")}} ${{run_host(["test", "-e", {plain}]).code}}`);
 }}
 let ck = c.checkpoint(#{{ dir: {ck}, shell_job: true }});
 let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
@@ -788,7 +796,8 @@ r.destroy();
         40,
         120,
     );
-    pty.expect("REFUSED system\n");
+    // Refused before CRIU runs, which leaves no dir and no log.
+    pty.expect("REFUSED config true 1\n");
     pty.expect("RESTORED running\n");
     assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
     assert_continues(&before, &after);
@@ -853,6 +862,7 @@ try {{
     print("DUMPED without ext_unix_sk");
 }} catch (e) {{
     print("REFUSED " + e.kind);
+    print("MESSAGE " + e.message);
 }}
 let ck = c.checkpoint(#{{ dir: {ck}, ext_unix_sk: true }});
 let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
@@ -867,6 +877,14 @@ r.destroy();
         ck = path_str(&sb.dir.join("ck")),
     ));
     assert!(stdout.contains("REFUSED system\n"), "{stdout}");
+    // CRIU's log of the failed dump is all that is left in the dir, named.
+    let log = sb.dir.join("plain/dump.log");
+    assert!(
+        stdout.contains(&format!("kept at {}", log.display())),
+        "{stdout}"
+    );
+    let left: Vec<_> = fs::read_dir(sb.dir.join("plain")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left, ["dump.log"]);
     assert!(stdout.contains("RESTORED running\n"), "{stdout}");
     assert_continues(&before, &after);
     // The peer got the restored process's numbers too.
@@ -989,4 +1007,68 @@ print("AFTER " + run_host(["ls", {records}]).stdout.len());
     assert!(out.contains("AFTER 0\n"), "{out}");
     sb.assert_nothing_left(&format!("{}-r", sb.id));
     sb.assert_nothing_left(&format!("{}-copy", sb.id));
+}
+
+/// A process that writes to ctrsh's own standard output (stdout
+/// "inherit") while that is a file the shell opened with `>`: it is
+/// dumped by one ctrsh and restored by another whose output goes to a
+/// second file, where the count goes on (CRIU checks the size of a file
+/// open for plain writes; ctrsh makes its own output file append).
+#[test]
+fn a_process_on_ctrshs_redirected_output_goes_on_in_the_restorers_file() {
+    let Some(sb) = sandbox_criu("ck-redirected") else {
+        return;
+    };
+    let (before, after, ck) = (
+        sb.dir.join("before"),
+        sb.dir.join("after"),
+        sb.dir.join("ck"),
+    );
+    let redirected = |body: &str, out: &Path| {
+        let script = sb.script_file(body);
+        let ran = RunningScript::spawn(std::process::Command::new("sh").args([
+            "-c".as_ref(),
+            "exec \"$0\" \"$1\" > \"$2\"".as_ref(),
+            common::CTRSH.as_ref(),
+            script.as_os_str(),
+            out.as_os_str(),
+        ]))
+        .finish();
+        assert_eq!(ran.code, Some(0), "{ran}");
+    };
+    redirected(
+        &format!(
+            r#"{WAIT_LINES}
+spec.args = ["/bin/sh", "-c", {counter}];
+spec.stdout = "inherit";
+let c = f.create(id, config);
+c.start(process(spec));
+print("STARTED");
+wait_lines({before}, 4);
+c.checkpoint(#{{ dir: {ck} }});
+print("DUMPED");
+"#,
+            counter = rhai_str(COUNTER),
+            before = path_str(&before),
+            ck = path_str(&ck),
+        ),
+        &before,
+    );
+    redirected(
+        &format!(
+            r#"{WAIT_LINES}
+let r = f.restore(id + "-r", checkpoint({ck}));
+print("RESTORED " + r.state);
+wait_lines({after}, 4);
+r.destroy();
+"#,
+            ck = path_str(&ck),
+            after = path_str(&after),
+        ),
+        &after,
+    );
+    let text = fs::read_to_string(&after).unwrap();
+    assert!(text.lines().any(|l| l == "RESTORED running"), "{text}");
+    assert_continues(&before, &after);
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
 }

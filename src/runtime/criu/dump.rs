@@ -163,7 +163,7 @@ impl Container {
             net_from_config: !opts.tcp_established && netns::from_config(&state.config),
         };
         let host_binds = mounts::host_binds(state.init_pid, &state.config);
-        let dumped = stdio::outside_links(state.init_pid).and_then(|links| {
+        let dumped = stdio::outside_links(state.init_pid, opts.shell_job).and_then(|links| {
             let mut args = dump_args(d, &flags, parent_link.as_deref(), &links, &host_binds);
             if let Some(dir) = &frozen {
                 args.push("--freeze-cgroup".into());
@@ -178,7 +178,8 @@ impl Container {
             let needs = opts
                 .tcp_established
                 .then_some((MIN_TCP_VERSION, "tcp_established on this kernel"));
-            let version = run::run(criu, action, args, &work.join(LOG), needs, |_| Ok(()))?;
+            let log = work.join(LOG);
+            let version = run::run(criu, action, args, (&log, None), needs, |_| Ok(()))?;
             if let Some(upper) = upper {
                 upper::save(upper, &opts.dir, opts.leave_running)?;
             }
@@ -310,11 +311,12 @@ fn require_dirty_tracking(criu: &Criu, opts: &CheckpointOptions) -> Result<()> {
     ))
 }
 
-/// Create `dir` (true) or accept an existing empty one (false).
+/// Create `dir` (true) or accept an existing empty one (false); the log
+/// of a failed dump in it is no content.
 fn prepare_dir(dir: &Path) -> Result<bool> {
     match std::fs::read_dir(dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
+        Ok(entries) => {
+            if entries.flatten().any(|e| e.file_name() != LOG) {
                 return Err(Error::new(
                     ErrorKind::Exists,
                     format!("dir: {} is not empty", dir.display()),
@@ -330,12 +332,11 @@ fn prepare_dir(dir: &Path) -> Result<bool> {
     }
 }
 
-/// After a failed dump: remove the dir we made, or empty the one we were given.
+/// After a failed dump: empty the dir again but for CRIU's log, which the
+/// error names; a dir we made goes if nothing is left in it.
 fn clean_dir(dir: &Path, made: bool) {
-    if made {
-        let _ = std::fs::remove_dir_all(dir);
-    } else if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten().filter(|e| e.file_name() != LOG) {
             let path = entry.path();
             let _ = if path.is_dir() {
                 std::fs::remove_dir_all(&path)
@@ -343,6 +344,10 @@ fn clean_dir(dir: &Path, made: bool) {
                 std::fs::remove_file(&path)
             };
         }
+    }
+    if made {
+        // Fails while the log is there.
+        let _ = std::fs::remove_dir(dir);
     }
 }
 

@@ -193,7 +193,9 @@ fn restore_into(
              whose standard input is a terminal",
         ));
     }
-    run::run(criu, "restore", args, &work.join(LOG), needs, |cmd| {
+    // The state dir goes with a failed restore; its log is kept beside it.
+    let keep = (work == dir).then(|| kept_log(dir));
+    run::run(criu, "restore", args, (&work.join(LOG), keep.as_deref()), needs, |cmd| {
         if shell_job {
             cmd.stdin(std::process::Stdio::inherit());
         }
@@ -222,6 +224,14 @@ fn restore_into(
     } else {
         Reaper::attach(pid)
     }
+}
+
+/// Where the log of a failed restore into the state dir `dir` is kept:
+/// `<id>.restore.log` in the factory's root (not a container: only dirs are).
+fn kept_log(dir: &Path) -> std::path::PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".restore.log");
+    dir.with_file_name(name)
 }
 
 /// CRIU joins the new cgroup before it forks anything, so every restored

@@ -13,13 +13,15 @@ const LOG_LINES: usize = 12;
 pub type Needs<'a> = Option<(Version, &'a str)>;
 
 /// Runs `criu <args>` (with `prepare` applied to the command) and returns
-/// the version CRIU logged. A failure quotes the end of CRIU's `log`, or
-/// says which CRIU to install when the one that failed is too old.
+/// the version CRIU logged. A failure quotes the end of CRIU's `log` and
+/// names where it is kept (moved to `keep` first, if given, when its dir
+/// goes with the failure), or says which CRIU to install when the one
+/// that failed is too old.
 pub fn run(
     criu: &Criu,
     action: &str,
     args: Vec<OsString>,
-    log: &Path,
+    (log, keep): (&Path, Option<&Path>),
     needs: Needs,
     prepare: impl FnOnce(&mut Command) -> Result<()>,
 ) -> Result<Option<Version>> {
@@ -50,6 +52,10 @@ pub fn run(
             criu.check(version, min, what)?;
         }
     }
+    let log = match keep {
+        Some(keep) if std::fs::rename(log, keep).is_ok() => keep,
+        _ => log,
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
     Err(Error::new(
         ErrorKind::System,
@@ -75,7 +81,11 @@ fn log_tail(log: &Path, stderr: &str) -> String {
         .collect();
     let chosen = if errors.is_empty() { &lines } else { &errors };
     let tail = &chosen[chosen.len().saturating_sub(LOG_LINES)..];
-    format!("the end of {}:\n{}", log.display(), tail.join("\n"))
+    format!(
+        "CRIU's log is kept at {}; it ends:\n{}",
+        log.display(),
+        tail.join("\n")
+    )
 }
 
 /// Errors CRIU logs on every run here and that never cause a failure: it

@@ -3,7 +3,7 @@
 
 use super::metadata::StdioLink;
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::host::process::Stdio;
+use crate::runtime::host::process::{self, Stdio};
 use crate::runtime::sys::proc::Proc;
 use std::collections::HashSet;
 use std::fs::OpenOptions;
@@ -19,8 +19,10 @@ const HIGH_FD: RawFd = 100;
 
 /// The init's fds 0-2 that refer to something outside the container: a
 /// pipe (its other end was in the creating ctrsh) or a file on a mount the
-/// container does not have (the host's /dev/null, a log file).
-pub fn outside_links(pid: i32) -> Result<Vec<StdioLink>> {
+/// container does not have (the host's /dev/null, a log file). A terminal
+/// from outside (ctrsh's own) is CRIU's with `shell_job`, and refused
+/// without it: CRIU would fail on it, missing its master side.
+pub fn outside_links(pid: i32, shell_job: bool) -> Result<Vec<StdioLink>> {
     let proc = Proc::host();
     let inside: HashSet<u64> = proc.mountinfo(pid)?.iter().map(|m| m.id).collect();
     let mut links = Vec::new();
@@ -37,10 +39,20 @@ pub fn outside_links(pid: i32) -> Result<Vec<StdioLink>> {
             if inside.contains(&mnt_id) {
                 continue;
             }
-            let ino = std::fs::metadata(&path)
-                .ctx(format!("stat {path} ({was})"))?
-                .ino();
-            format!("file[{mnt_id:x}:{ino:x}]")
+            let meta = std::fs::metadata(&path).ctx(format!("stat {path} ({was})"))?;
+            if is_terminal(&meta) {
+                if shell_job {
+                    continue;
+                }
+                let name = ["stdin", "stdout", "stderr"][fd as usize];
+                return Err(Error::config(format!(
+                    "the container's first process has the terminal {was} of the ctrsh that \
+                     started it as its {name}: checkpoint with shell_job: true (the restore \
+                     then needs a terminal on its standard input too), or start the process \
+                     with {name}: \"null\", \"pipe\" or a file"
+                )));
+            }
+            format!("file[{mnt_id:x}:{:x}]", meta.ino())
         } else {
             // Sockets and the like: CRIU's own options (ext_unix_sk) decide.
             continue;
@@ -48,6 +60,13 @@ pub fn outside_links(pid: i32) -> Result<Vec<StdioLink>> {
         links.push(StdioLink { fd, resource, was });
     }
     Ok(links)
+}
+
+/// A tty, a pty's slave or the console (Linux's majors for them).
+fn is_terminal(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let major = nix::sys::stat::major(meta.rdev());
+    meta.file_type().is_char_device() && matches!(major, 4 | 5 | 136..=143)
 }
 
 fn fd_mnt_id(proc: &Proc, pid: i32, fd: i32) -> Result<u64> {
@@ -123,9 +142,7 @@ fn open_stream(stdio: &Stdio, fd: i32, name: &str, access: (bool, bool)) -> Resu
             .map(OwnedFd::from)
     };
     match stdio {
-        // SAFETY: fd 0, 1 or 2 of this process, only duplicated; a closed one makes dup fail.
-        Stdio::Inherit => nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
-            .ctx(format!("{name}: duplicate ctrsh's own {name}")),
+        Stdio::Inherit => process::inherit(fd, name),
         Stdio::Null => open(Path::new("/dev/null")),
         Stdio::File(path) => open(path),
         Stdio::Pipe => Err(Error::config(format!(

@@ -344,12 +344,7 @@ pub fn check_args(spec: &ProcessSpec) -> Result<()> {
 fn open_stream(stdio: &Stdio, target: i32) -> Result<(OwnedFd, Capture)> {
     let name = ["stdin", "stdout", "stderr"][target as usize];
     Ok(match stdio {
-        Stdio::Inherit => {
-            // SAFETY: fd 0, 1 or 2 of this process, only duplicated; a closed one makes dup fail.
-            let fd = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(target) })
-                .ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
-            (fd, Capture::None)
-        }
+        Stdio::Inherit => (inherit(target, name)?, Capture::None),
         Stdio::Null => (
             open_file(&PathBuf::from("/dev/null"), target, name)?.into(),
             Capture::None,
@@ -366,6 +361,30 @@ fn open_stream(stdio: &Stdio, target: i32) -> Result<(OwnedFd, Capture)> {
             (write, Capture::Reading(handle))
         }
     })
+}
+
+/// A copy of this process's own fd `target` (0, 1 or 2). An output that
+/// is a regular file is switched to appending (on the open file, which
+/// ctrsh shares), as output files are opened (see `open_file`): ctrsh's
+/// and the process's writes then never overwrite each other, and CRIU can
+/// restore the process onto another file.
+pub(crate) fn inherit(target: i32, name: &str) -> Result<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    // SAFETY: fd 0, 1 or 2 of this process, only duplicated; a closed one makes dup fail.
+    let fd = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(target) })
+        .ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
+    let regular = nix::sys::stat::fstat(&fd)
+        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
+    if target > 0 && regular {
+        let flags = OFlag::from_bits_retain(
+            fcntl(&fd, FcntlArg::F_GETFL).ctx(format!("{name}: read its flags"))?,
+        );
+        if flags & OFlag::O_ACCMODE != OFlag::O_RDONLY {
+            fcntl(&fd, FcntlArg::F_SETFL(flags | OFlag::O_APPEND))
+                .ctx(format!("{name}: make ctrsh's own {name} append"))?;
+        }
+    }
+    Ok(fd)
 }
 
 fn open_file(path: &PathBuf, target: i32, name: &str) -> Result<File> {

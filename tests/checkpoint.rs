@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::netns::{DestroyIn, Netns};
 use common::{cgroups_named, rhai_str, ExtraRoot, RunningScript, Sandbox};
 use ctrsh::runtime::{criu, Factory, Status};
 use std::fs;
@@ -883,7 +884,11 @@ r.destroy();
         stdout.contains(&format!("kept at {}", log.display())),
         "{stdout}"
     );
-    let left: Vec<_> = fs::read_dir(sb.dir.join("plain")).unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = fs::read_dir(sb.dir.join("plain"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(left, ["dump.log"]);
     assert!(stdout.contains("RESTORED running\n"), "{stdout}");
     assert_continues(&before, &after);
@@ -1070,5 +1075,82 @@ r.destroy();
     let text = fs::read_to_string(&after).unwrap();
     assert!(text.lines().any(|l| l == "RESTORED running"), "{text}");
     assert_continues(&before, &after);
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
+/// A container on a bridge network (in a namespace of the test's): an
+/// established TCP connection from another container on the bridge keeps
+/// carrying the other's count after a checkpoint with tcp_established
+/// and a restore, which has the same address on a new veth; destroy
+/// leaves no veth and no lease.
+#[test]
+fn a_bridge_containers_tcp_connection_from_another_container_survives() {
+    let Some(sb) = Sandbox::with_criu("ck-bridge", Some(CRIU_42), criu::MIN_TCP_VERSION) else {
+        return;
+    };
+    if !common::requires(
+        "ck-bridge",
+        &[
+            common::Need::Program("ip"),
+            common::Need::Program("nsenter"),
+        ],
+    ) {
+        return;
+    }
+    let host = Netns::new("ck-host");
+    let _guard = DestroyIn {
+        ns: &host,
+        root: sb.root.clone(),
+    };
+    let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
+    // The client's counter runs into the server, which prints it. The
+    // client tries until the server listens; a connection that broke
+    // would start it from 1 again.
+    let client = format!("until ({COUNTER}) | nc \"$SERVER\" 5000; do sleep 0.1; done");
+    let body = format!(
+        r#"{WAIT_LINES}
+config.networks = [#{{ type: "bridge", name: "ckbr0", subnet: "10.89.0.0/24" }}];
+spec.args = ["/bin/sh", "-c", "sleep 100000 | nc -l -p 5000"];
+spec.stdout = {before};
+let a = f.create(id, config);
+a.start(process(spec));
+let b = f.create(id + "-b", config);
+spec.args = ["/bin/sh", "-c", {client}];
+spec.env = ["PATH=/bin", "SERVER=" + a.ips[0]];
+spec.stdout = "null";
+b.start(process(spec));
+wait_lines({before}, 3);
+let ips = a.ips;
+let ck = a.checkpoint(#{{ dir: {ck}, tcp_established: true, criu: {criu} }});
+let r = f.restore(id + "-r", ck, #{{ stdout: {after}, criu: {criu} }});
+print("SAME " + (r.ips == ips));
+wait_lines({after}, 3);
+print("STATE " + r.state);
+r.destroy();
+b.destroy();
+"#,
+        client = rhai_str(&client),
+        before = path_str(&before),
+        after = path_str(&after),
+        ck = path_str(&sb.dir.join("ck")),
+        criu = rhai_str(CRIU_42),
+    );
+    let file = sb.script_file(&body);
+    let out = RunningScript::spawn(&mut host.ctrsh(&[&file.to_string_lossy()])).finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("SAME true\n"), "{out}");
+    assert!(out.stdout.contains("STATE running\n"), "{out}");
+    assert_continues(&before, &after);
+    // Only the bridge is left in the namespace (it stays with its network).
+    let links = host.ip(&["-o", "link", "show"]);
+    let names: Vec<&str> = links
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap())
+        .collect();
+    assert_eq!(names, ["lo", "ckbr0"], "{links}");
+    let leases = fs::read_to_string(sb.root.join(".networks/ckbr0/leases.json")).unwrap();
+    let leases: serde_json::Value = serde_json::from_str(&leases).unwrap();
+    assert_eq!(leases["leases"], serde_json::json!({}), "{leases}");
     sb.assert_nothing_left(&format!("{}-r", sb.id));
 }

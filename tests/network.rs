@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::netns::{self, Netns, World, HOST_IP, OUTSIDE_IP};
+use common::netns::{self, DestroyIn, Netns, World, HOST_IP, OUTSIDE_IP};
 use common::{Need, Sandbox};
 use ctrsh::runtime::network::{pasta, NetworkSpec, Networks, Port, Protocol, SubnetSpec};
 use std::fs::File;
@@ -467,28 +467,6 @@ fn the_networks_doc_examples_run() {
     }
     assert_eq!(host.links(), ["lo"]);
     assert_eq!(host.nft_tables(), "");
-}
-
-/// Destroys every container of a factory root inside the test's "host"
-/// namespace when dropped (their veths, leases and rules live there), so
-/// that the sandbox's own cleanup, which runs in the machine's network
-/// namespace, finds nothing to release.
-struct DestroyIn<'a> {
-    ns: &'a Netns,
-    root: std::path::PathBuf,
-}
-
-impl Drop for DestroyIn<'_> {
-    fn drop(&mut self) {
-        self.ns.enter(|| {
-            let f = ctrsh::runtime::Factory::new(&self.root).unwrap();
-            for id in f.list().unwrap_or_default() {
-                if let Err(e) = f.load(&id).and_then(|c| c.destroy()) {
-                    eprintln!("cleanup: destroy {id}: {e}");
-                }
-            }
-        });
-    }
 }
 
 /// The containers network `name` of `root` has leases for, read from its

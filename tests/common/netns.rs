@@ -251,3 +251,25 @@ fn run(program: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Destroys every container of a factory root inside the test's "host"
+/// namespace when dropped (their veths, leases and rules live there), so
+/// that the sandbox's own cleanup, which runs in the machine's network
+/// namespace, finds nothing to release.
+pub struct DestroyIn<'a> {
+    pub ns: &'a Netns,
+    pub root: PathBuf,
+}
+
+impl Drop for DestroyIn<'_> {
+    fn drop(&mut self) {
+        self.ns.enter(|| {
+            let f = ctrsh::runtime::Factory::new(&self.root).unwrap();
+            for id in f.list().unwrap_or_default() {
+                if let Err(e) = f.load(&id).and_then(|c| c.destroy()) {
+                    eprintln!("cleanup: destroy {id}: {e}");
+                }
+            }
+        });
+    }
+}

@@ -24,18 +24,10 @@ impl Container {
     }
 
     fn checkpoint_in(&self, opts: &CheckpointOptions) -> Result<Checkpoint> {
-        if let Some(net) = self
-            .config()
-            .networks
-            .iter()
-            .find(|n| n.kind == "bridge" || n.kind == "pasta")
-        {
+        if self.config().networks.iter().any(|n| n.kind == "pasta") {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!(
-                    "a container on a \"{}\" network cannot be checkpointed yet",
-                    net.kind
-                ),
+                "a container on a \"pasta\" network cannot be checkpointed yet",
             ));
         }
         let criu = locate::locate(opts.criu.as_deref())?;
@@ -61,6 +53,16 @@ impl Container {
                 ErrorKind::Unsupported,
                 "a container made from an image with a user namespace cannot be checkpointed \
                  yet: its layers are idmapped mounts, which a restore does not make",
+            ));
+        }
+        // A bridge's veth is made again, not dumped (see netns.rs).
+        let on_bridge = !state.networks.is_empty();
+        if on_bridge && !netns::from_config(&state.config) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "a container on a \"bridge\" network that can change its network namespace \
+                 (with CAP_NET_ADMIN or CAP_SYS_ADMIN, a user namespace, or /proc/sys writable) \
+                 cannot be checkpointed yet",
             ));
         }
         // An image container's root is the overlay in its state dir; its
@@ -160,7 +162,10 @@ impl Container {
             shell_job: opts.shell_job,
             file_locks: opts.file_locks,
             manage_cgroups: opts.manage_cgroups,
-            net_from_config: !opts.tcp_established && netns::from_config(&state.config),
+            // A bridge container's TCP connections come back in the
+            // namespace made for it, which has its address again.
+            net_from_config: netns::from_config(&state.config)
+                && (!state.networks.is_empty() || !opts.tcp_established),
         };
         let host_binds = mounts::host_binds(state.init_pid, &state.config);
         let dumped = stdio::outside_links(state.init_pid, opts.shell_job).and_then(|links| {
@@ -186,7 +191,7 @@ impl Container {
             let metadata = Metadata {
                 container_id: self.id().to_string(),
                 created: now(),
-                config: state.config.given.clone(),
+                config: netns::pin_addresses(&state.config.given, &state.networks),
                 criu_version: version.map_or_else(|| "unknown".to_string(), |v| v.to_string()),
                 kernel: kernel_release(),
                 pre_dump: opts.pre_dump,

@@ -4,7 +4,8 @@
 //! `mnt[key]:source` on restore; the key is the destination).
 
 use super::metadata::HostBind;
-use crate::runtime::config::{CheckedConfig, MountKind, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, CheckedNetwork, MountKind, NamespaceKind};
+use crate::runtime::network::names::NAME_FILES;
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -39,26 +40,51 @@ pub fn host_binds(pid: i32, config: &CheckedConfig) -> Vec<HostBind> {
     device_binds.chain(masked_files).collect()
 }
 
-/// The dump's `--external` arguments for `config`'s bind mounts and `host`.
+/// The dump's `--external` arguments for `config`'s bind mounts, `host`
+/// and the name files in the state dir.
 pub fn dump_args(config: &CheckedConfig, host: &[HostBind]) -> Vec<OsString> {
     let destinations = binds(config)
         .map(|(destination, _)| destination)
-        .chain(host.iter().map(|b| b.destination.clone()));
+        .chain(host.iter().map(|b| b.destination.clone()))
+        .chain(name_files(config, Path::new("")).map(|(destination, _)| destination));
     destinations
         .flat_map(|d| ["--external".into(), format!("mnt[{d}]:{d}").into()])
         .collect()
 }
 
 /// The restore's `--external` arguments: the restoring config's bind
-/// sources and the host binds again.
-pub fn restore_args(config: &CheckedConfig, host: &[HostBind]) -> Vec<OsString> {
+/// sources, the host binds again, and the name files in the new
+/// container's state dir `dir`.
+pub fn restore_args(config: &CheckedConfig, host: &[HostBind], dir: &Path) -> Vec<OsString> {
     binds(config)
         .chain(
             host.iter()
                 .map(|b| (b.destination.clone(), b.source.clone())),
         )
+        .chain(name_files(config, dir))
         .flat_map(|(d, s)| ["--external".into(), format!("mnt[{d}]:{s}").into()])
         .collect()
+}
+
+/// (destination, source) of /etc/hosts and /etc/resolv.conf, which a
+/// container on a bridge network has bound from its state dir `dir`.
+fn name_files<'a>(
+    config: &CheckedConfig,
+    dir: &'a Path,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    let bridge = config
+        .networks
+        .iter()
+        .any(|n| matches!(n, CheckedNetwork::Bridge(_)));
+    NAME_FILES
+        .into_iter()
+        .filter(move |_| bridge)
+        .map(|(name, destination)| {
+            (
+                destination.to_string(),
+                dir.join(name).display().to_string(),
+            )
+        })
 }
 
 /// (destination, source) of every bind mount of `config`.
@@ -104,7 +130,7 @@ mod tests {
             ["--external", "mnt[/proc/kcore]:/proc/kcore"]
         );
         assert_eq!(
-            restore_args(&config, &host),
+            restore_args(&config, &host, Path::new("/run/x")),
             ["--external", "mnt[/proc/kcore]:/dev/null"]
         );
     }

@@ -10,11 +10,14 @@
 //! (`--external net[inode]:KEY`, as runc does for a namespace joined by
 //! path) and the restore hands it a new one made the same way
 //! (`--inherit-fd fd[N]:KEY`). Its sockets are still dumped with the
-//! processes. A checkpoint with tcp_established dumps the namespace.
+//! processes. A checkpoint with tcp_established dumps the namespace,
+//! but for a container on a bridge network, whose veth CRIU cannot
+//! dump: the restore makes its namespace with the same address.
 
-use crate::runtime::config::{CheckedConfig, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, Config, NamespaceKind};
 use crate::runtime::error::{Context, Result};
 use crate::runtime::init::network;
+use crate::runtime::network::{Attachment, DEFAULT_NETWORK};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 
@@ -64,10 +67,28 @@ pub fn make(config: &CheckedConfig) -> Result<OwnedFd> {
     })
 }
 
+/// The given `config` with each bridge network's address pinned to the
+/// one the container has (`attachments`): a restore takes the same
+/// address again, which its TCP connections need.
+pub fn pin_addresses(config: &Config, attachments: &[Attachment]) -> Config {
+    let mut config = config.clone();
+    for net in config.networks.iter_mut().filter(|n| n.kind == "bridge") {
+        let name = net.name.as_deref().unwrap_or(DEFAULT_NETWORK);
+        let address = attachments
+            .iter()
+            .find(|a| a.network == name)
+            .and_then(|a| a.addresses.first());
+        if let Some(address) = address {
+            net.address = Some(address.addr().to_string());
+        }
+    }
+    config
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::config::{Config, Namespace};
+    use crate::runtime::config::Namespace;
 
     /// A checked config with the defaults and `namespaces`.
     fn config(namespaces: &[&str]) -> CheckedConfig {

@@ -13,7 +13,7 @@ use crate::runtime::image::rootfs;
 use crate::runtime::sys;
 use crate::runtime::sys::proc::Proc;
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -64,9 +64,6 @@ impl Factory {
         let criu = locate::locate(opts.criu.as_deref())?;
         let streams = [&opts.stdin, &opts.stdout, &opts.stderr];
         let mut inherited = stdio::open_for_restore(&meta.stdio, streams)?;
-        if meta.flags.net_from_config {
-            inherited.add(&netns::make(&config)?, netns::KEY)?;
-        }
         // Recorded step by step like a create (see Provision): CRIU joins
         // the cgroup before it restores anything, so a destroy finds every
         // restored process there even if this process dies meanwhile.
@@ -96,6 +93,16 @@ impl Factory {
             }
             None => (None, config),
         };
+        // A bridge network's lease (of the address the checkpoint pins)
+        // and name files, as at create; the namespace CRIU is handed gets
+        // the veth of that lease as eth0, which no packet reaches before
+        // CRIU has made the sockets again (a peer's would be reset).
+        made.lease_networks()?;
+        if meta.flags.net_from_config {
+            let net = netns::make(&config)?;
+            made.connect_bridges(net.as_fd(), false)?;
+            inherited.add(&net, netns::KEY)?;
+        }
         let cg = made.cgroup(&config, &self.cgroup_name(id))?;
         let work = opts.work_dir.as_deref().unwrap_or(made.dir());
         let into = Target {
@@ -106,6 +113,7 @@ impl Factory {
         };
         let init = restore_into(&criu, checkpoint, &config, &into, inherited)?;
         made.init(&init)?;
+        made.open_bridges()?;
         made.finish(true, || Ok(()))
     }
 }
@@ -161,7 +169,7 @@ fn restore_into(
         args.extend(cgroup_roots(cgroup));
     }
     args.extend(inherited.args.iter().map(OsString::from));
-    args.extend(mounts::restore_args(config, &meta.host_binds));
+    args.extend(mounts::restore_args(config, &meta.host_binds, dir));
     // Prepared before the fork: the child may only make raw system calls.
     let procs: Vec<CString> = cgroup
         .map(CgroupManager::dirs)
@@ -195,22 +203,29 @@ fn restore_into(
     }
     // The state dir goes with a failed restore; its log is kept beside it.
     let keep = (work == dir).then(|| kept_log(dir));
-    run::run(criu, "restore", args, (&work.join(LOG), keep.as_deref()), needs, |cmd| {
-        if shell_job {
-            cmd.stdin(std::process::Stdio::inherit());
-        }
-        // SAFETY: only async-signal-safe system calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                join_cgroups(&procs)?;
-                if let Some((tree, target)) = &root_tree {
-                    sys::attach_tree_privately(*tree, target)?;
-                }
-                stdio::place_in_child(&fds)
-            });
-        }
-        Ok(())
-    })?;
+    run::run(
+        criu,
+        "restore",
+        args,
+        (&work.join(LOG), keep.as_deref()),
+        needs,
+        |cmd| {
+            if shell_job {
+                cmd.stdin(std::process::Stdio::inherit());
+            }
+            // SAFETY: only async-signal-safe system calls between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    join_cgroups(&procs)?;
+                    if let Some((tree, target)) = &root_tree {
+                        sys::attach_tree_privately(*tree, target)?;
+                    }
+                    stdio::place_in_child(&fds)
+                });
+            }
+            Ok(())
+        },
+    )?;
     drop(inherited);
     let pidfile = dir.join(PIDFILE);
     let pid: i32 = std::fs::read_to_string(&pidfile)

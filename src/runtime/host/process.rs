@@ -373,8 +373,8 @@ pub(crate) fn inherit(target: i32, name: &str) -> Result<OwnedFd> {
     // SAFETY: fd 0, 1 or 2 of this process, only duplicated; a closed one makes dup fail.
     let fd = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(target) })
         .ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
-    let regular = nix::sys::stat::fstat(&fd)
-        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
+    let regular =
+        nix::sys::stat::fstat(&fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
     if target > 0 && regular {
         let flags = OFlag::from_bits_retain(
             fcntl(&fd, FcntlArg::F_GETFL).ctx(format!("{name}: read its flags"))?,

@@ -20,7 +20,7 @@ use crate::runtime::network::{self, pasta, Networks};
 use crate::runtime::sys;
 use crate::runtime::sys::proc::Proc;
 use std::fs;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
@@ -253,15 +253,38 @@ impl Provision {
         let Some(init) = &self.init else {
             return Err(Error::state("the container init is not there to connect"));
         };
+        let netns = format!("/proc/{}/ns/net", init.pid);
+        let netns = std::fs::File::open(&netns).ctx(format!("open {netns}"))?;
+        self.connect_bridges(netns.as_fd(), true)?;
         let config = &self.state.config;
-        let root = self.dir.path.parent().expect("a state dir is in its root");
-        for attachment in &self.state.networks {
-            let netns = format!("/proc/{}/ns/net", init.pid);
-            let netns = std::fs::File::open(&netns).ctx(format!("open {netns}"))?;
-            Networks::new(root).connect(attachment, netns.as_fd(), &config.ports)?;
-        }
         if config.networks.contains(&CheckedNetwork::Pasta) {
             pasta::start(init.pid, &config.ports, &self.dir.path)?;
+        }
+        Ok(())
+    }
+
+    /// eth0 in the network namespace `netns`: the veth of the container's
+    /// bridge network lease, with its ports forwarded; without traffic
+    /// until `open_bridges` unless `open`. A restore connects the
+    /// namespace it makes for CRIU so, and opens it once CRIU is done.
+    pub fn connect_bridges(&self, netns: BorrowedFd, open: bool) -> Result<()> {
+        let root = self.dir.path.parent().expect("a state dir is in its root");
+        let ports = &self.state.config.ports;
+        for attachment in &self.state.networks {
+            let networks = Networks::new(root);
+            match open {
+                true => networks.connect(attachment, netns, ports)?,
+                false => networks.connect_closed(attachment, netns, ports)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Traffic to the eth0 that `connect_bridges` made without `open`.
+    pub fn open_bridges(&self) -> Result<()> {
+        let root = self.dir.path.parent().expect("a state dir is in its root");
+        for attachment in &self.state.networks {
+            Networks::new(root).open(attachment)?;
         }
         Ok(())
     }

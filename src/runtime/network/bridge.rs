@@ -127,12 +127,13 @@ pub fn eth0_mac(index: u64) -> [u8; 6] {
 
 /// A veth pair from bridge `bridge` into the network namespace `netns`:
 /// `host_name` on the bridge, eth0 inside with the MAC, `addresses` and
-/// default routes of host index `index`, both up.
+/// default routes of host index `index`, eth0 up, and the host end too
+/// when `open` (else see `open_port`).
 pub fn attach(
     nl: &mut Netlink,
     net: &Network,
     bridge: u32,
-    host_name: &str,
+    (host_name, open): (&str, bool),
     netns: BorrowedFd,
     index: u64,
 ) -> Result<()> {
@@ -145,10 +146,9 @@ pub fn attach(
     nl.add_veth(host_name, bridge, net.mtu, "eth0", eth0_mac(index), netns)?;
     let inside = (|| {
         // The host end first: eth0 has a carrier once both ends are up.
-        let host_end = nl
-            .link(host_name)?
-            .ok_or_else(|| Error::state(format!("the new veth {host_name} vanished")))?;
-        nl.port_up(host_end.index, host_name)?;
+        if open {
+            open_port(nl, host_name)?;
+        }
         let mut inner = Netlink::open_in(netns)?;
         let eth0 = inner
             .link("eth0")?
@@ -167,6 +167,15 @@ pub fn attach(
         let _ = nl.delete_link(host_name);
     }
     inside
+}
+
+/// Bring `host_name`, the host end of a container's veth, up on its
+/// bridge: from then on traffic reaches the container's eth0.
+pub fn open_port(nl: &mut Netlink, host_name: &str) -> Result<()> {
+    let host_end = nl
+        .link(host_name)?
+        .ok_or_else(|| Error::state(format!("the veth {host_name} vanished")))?;
+    nl.port_up(host_end.index, host_name)
 }
 
 /// IPv4 (and for a network with IPv6, IPv6) forwarding on in the network

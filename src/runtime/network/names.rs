@@ -6,6 +6,10 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+/// Each name file's name in the state dir and place in the container.
+pub const NAME_FILES: [(&str, &str); 2] =
+    [("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf")];
+
 /// /etc/hosts (naming `names` on `addresses`) and /etc/resolv.conf (with
 /// IPv6 servers when `ipv6`) of a container, written into its state dir
 /// `dir`: each file and where in the container it goes.
@@ -15,17 +19,14 @@ pub fn name_files(
     addresses: &[IpNet],
     ipv6: bool,
 ) -> Result<Vec<(PathBuf, &'static str)>> {
+    let [hosts_file, resolv_file] = NAME_FILES;
     let files = [
-        ("hosts", "/etc/hosts", hosts(names, addresses)),
-        (
-            "resolv.conf",
-            "/etc/resolv.conf",
-            resolv_conf(Path::new("/"), ipv6)?,
-        ),
+        (hosts_file, hosts(names, addresses)),
+        (resolv_file, resolv_conf(Path::new("/"), ipv6)?),
     ];
     files
         .into_iter()
-        .map(|(name, destination, text)| {
+        .map(|((name, destination), text)| {
             let file = dir.join(name);
             std::fs::write(&file, text).ctx(format!("write {}", file.display()))?;
             Ok((file, destination))

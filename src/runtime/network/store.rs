@@ -322,6 +322,28 @@ impl Networks {
         netns: BorrowedFd,
         ports: &[Port],
     ) -> Result<()> {
+        self.connect_with(attachment, netns, ports, true)
+    }
+
+    /// `connect`, but no traffic reaches eth0 until `open` is called: a
+    /// restore makes its TCP sockets first, or eth0 would answer the
+    /// peers' packets with resets.
+    pub fn connect_closed(
+        &self,
+        attachment: &Attachment,
+        netns: BorrowedFd,
+        ports: &[Port],
+    ) -> Result<()> {
+        self.connect_with(attachment, netns, ports, false)
+    }
+
+    fn connect_with(
+        &self,
+        attachment: &Attachment,
+        netns: BorrowedFd,
+        ports: &[Port],
+        open: bool,
+    ) -> Result<()> {
         let net = self.get(&attachment.network)?;
         let mut nl = Netlink::open()?;
         let bridge = nl
@@ -331,7 +353,7 @@ impl Networks {
             &mut nl,
             &net,
             bridge.index,
-            &attachment.veth,
+            (&attachment.veth, open),
             netns,
             attachment.index,
         )?;
@@ -342,6 +364,11 @@ impl Networks {
             }
         }
         Ok(())
+    }
+
+    /// Let traffic reach the eth0 that `connect_closed` made.
+    pub fn open(&self, attachment: &Attachment) -> Result<()> {
+        bridge::open_port(&mut Netlink::open()?, &attachment.veth)
     }
 
     /// Undo `lease` and `connect` for container `id`: its port forwards,

@@ -283,3 +283,61 @@ a.destroy();
         sb.assert_nothing_left(&format!("{}-{suffix}", sb.id));
     }
 }
+
+/// `f.create(id, #{ rootfs })` alone: runc's spec namespaces (mount, uts,
+/// ipc, pid, net) with lo up, named after its id, with /etc/hostname,
+/// hosts and resolv.conf.
+#[test]
+fn a_config_of_only_a_rootfs_gives_a_usable_container() {
+    let Some(sb) = Sandbox::new("defaults") else {
+        return;
+    };
+    let out = sb.sh(
+        "config = #{ rootfs: rootfs };",
+        "cat /etc/hostname; hostname; grep -c localhost /etc/hosts
+         grep -q '^nameserver\\|^# ctrsh' /etc/resolv.conf && echo RESOLV
+         ip link show lo | grep -q '<.*UP' && echo LO-UP
+         for n in mnt uts ipc pid net user; do echo \"$n $(readlink /proc/self/ns/$n)\"; done",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [&sb.id, &sb.id, "2", "RESOLV", "LO-UP"],
+        "{out}"
+    );
+    for line in &lines[5..] {
+        let (kind, inside) = line.split_once(' ').unwrap();
+        let host = fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+        let own = inside != host.to_string_lossy();
+        assert_eq!(own, kind != "user", "namespace {kind}: {out}");
+    }
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// The name files are bound over the rootfs's (which keep their content),
+/// and a file the config mounts itself wins.
+#[test]
+fn name_files_cover_the_rootfs_files_and_yield_to_the_configs_mounts() {
+    let Some(sb) = Sandbox::new("name_files") else {
+        return;
+    };
+    fs::write(sb.rootfs.join("etc/hostname"), "rootfs-name\n").unwrap();
+    fs::write(sb.rootfs.join("etc/hosts"), "rootfs-hosts\n").unwrap();
+    let own = sb.dir.join("own-hosts");
+    fs::write(&own, "10.1.2.3 own\n").unwrap();
+    let out = sb.sh(
+        &format!(
+            r#"config.hostname = "named";
+config.mounts = [#{{ source: {}, destination: "/etc/hosts", type: "bind", options: ["bind", "ro"] }}];"#,
+            common::rhai_str(&own.to_string_lossy())
+        ),
+        "cat /etc/hostname /etc/hosts; hostname",
+    );
+    assert_eq!(out, "named\n10.1.2.3 own\nnamed\n");
+    let read = |f: &str| fs::read_to_string(sb.rootfs.join(f)).unwrap();
+    assert_eq!(
+        (read("etc/hostname"), read("etc/hosts")),
+        ("rootfs-name\n".into(), "rootfs-hosts\n".into())
+    );
+    sb.assert_nothing_left(&sb.id);
+}

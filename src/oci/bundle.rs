@@ -333,9 +333,16 @@ fn linux(linux: &oci::Linux, config: &mut Config) -> Result<()> {
     for (k, v) in linux.sysctl().iter().flatten() {
         config.sysctl.insert(k.clone(), v.clone());
     }
-    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
-        config.namespaces.push(namespace(i, ns)?);
-    }
+    // A bundle's namespaces are all it gets: none listed means none.
+    config.namespaces = Some(
+        linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, ns)| namespace(i, ns))
+            .collect::<Result<_>>()?,
+    );
     let mut devices = default_devices();
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         let node = device(i, d)?;

@@ -253,7 +253,7 @@ mod tests {
             .into(),
         )
         .unwrap();
-        assert_eq!(config.namespaces.len(), 2);
+        assert_eq!(config.namespace_list().len(), 2);
         assert_eq!(
             config.cgroups.as_ref().unwrap().memory.unwrap().0,
             256 << 20

@@ -1,7 +1,7 @@
 //! The defaults libcontainer users know: devices, device rules, capabilities,
 //! masked and read-only paths.
 
-use super::{Device, Mount};
+use super::{Device, Mount, Namespace, NamespaceKind};
 
 /// A device's "any major" / "any minor" in a cgroup rule ('*').
 const ANY: i64 = -1;
@@ -21,6 +21,18 @@ fn char_device(path: Option<&str>, major: i64, minor: i64, permissions: &str) ->
         path: path.map(str::to_string),
         ..Device::new("c", major, minor, permissions)
     }
+}
+
+/// The namespaces of a config without `namespaces`: those of `runc spec`
+/// (mount, uts, ipc, pid, net), without net for a container on the
+/// host's network.
+pub fn default_namespaces(net: bool) -> Vec<Namespace> {
+    use NamespaceKind::*;
+    [Mount, Uts, Ipc, Pid, Net]
+        .into_iter()
+        .filter(|&kind| net || kind != Net)
+        .map(|kind| Namespace { kind, path: None })
+        .collect()
 }
 
 /// Device nodes created in every container's /dev.

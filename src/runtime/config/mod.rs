@@ -21,6 +21,7 @@ pub use checked::*;
 pub(crate) use validate::capabilities as check_capabilities;
 #[cfg(test)]
 pub(crate) use validate::device_rule;
+pub(crate) use validate::HOST_NAME_MAX;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,8 +37,10 @@ pub struct Config {
     /// Capability names ("CAP_CHOWN") for every set, or one list per set;
     /// `None` means `default_capabilities()`.
     pub capabilities: Option<Capabilities>,
-    /// Namespaces to create (or join, with a `path`).
-    pub namespaces: Vec<Namespace>,
+    /// Namespaces to create (or join, with a `path`); `None` means
+    /// `defaults::default_namespaces()` (runc's spec: mount, uts, ipc, pid,
+    /// and net unless the container is on the "host" network).
+    pub namespaces: Option<Vec<Namespace>>,
     pub uid_mappings: Vec<IdMap>,
     pub gid_mappings: Vec<IdMap>,
     pub cgroups: Option<Cgroups>,
@@ -568,7 +571,20 @@ impl Config {
 
     /// The container's entry for namespace `kind`, if it has one.
     pub fn namespace(&self, kind: NamespaceKind) -> Option<&Namespace> {
-        self.namespaces.iter().find(|ns| ns.kind == kind)
+        self.namespace_list().iter().find(|ns| ns.kind == kind)
+    }
+
+    /// The namespaces given, or the defaults when the key is absent.
+    pub fn namespace_list(&self) -> &[Namespace] {
+        static DEFAULT: std::sync::OnceLock<Vec<Namespace>> = std::sync::OnceLock::new();
+        static DEFAULT_ON_HOST: std::sync::OnceLock<Vec<Namespace>> = std::sync::OnceLock::new();
+        match &self.namespaces {
+            Some(given) => given,
+            None if self.networks.iter().any(|n| n.kind == "host") => {
+                DEFAULT_ON_HOST.get_or_init(|| defaults::default_namespaces(false))
+            }
+            None => DEFAULT.get_or_init(|| defaults::default_namespaces(true)),
+        }
     }
 }
 

@@ -168,8 +168,12 @@ impl Container {
                 && (!state.networks.is_empty() || !opts.tcp_established),
         };
         let host_binds = mounts::host_binds(state.init_pid, &state.config);
+        // The restore binds name files of its own state dir.
+        let external: Vec<HostBind> = (host_binds.iter().cloned())
+            .chain(mounts::name_file_binds(&self.state_dir().path))
+            .collect();
         let dumped = stdio::outside_links(state.init_pid, opts.shell_job).and_then(|links| {
-            let mut args = dump_args(d, &flags, parent_link.as_deref(), &links, &host_binds);
+            let mut args = dump_args(d, &flags, parent_link.as_deref(), &links, &external);
             if let Some(dir) = &frozen {
                 args.push("--freeze-cgroup".into());
                 args.push(dir.into());
@@ -233,7 +237,7 @@ fn dump_args(
     flags: &DumpFlags,
     parent_link: Option<&Path>,
     links: &[super::StdioLink],
-    host_binds: &[HostBind],
+    external: &[HostBind],
 ) -> Vec<OsString> {
     let (opts, config) = (d.opts, &d.state.config);
     let mut args: Vec<OsString> = vec![
@@ -256,7 +260,7 @@ fn dump_args(
     }
     args.extend(flags.criu_args().into_iter().map(OsString::from));
     args.extend(stdio::dump_args(links).into_iter().map(OsString::from));
-    args.extend(mounts::dump_args(config, host_binds));
+    args.extend(mounts::dump_args(config, external));
     if opts.leave_running && !opts.pre_dump {
         args.push("--leave-running".into());
     }

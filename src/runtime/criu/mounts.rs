@@ -4,8 +4,8 @@
 //! `mnt[key]:source` on restore; the key is the destination).
 
 use super::metadata::HostBind;
-use crate::runtime::config::{CheckedConfig, CheckedNetwork, MountKind, NamespaceKind};
-use crate::runtime::network::names::NAME_FILES;
+use crate::runtime::config::{CheckedConfig, MountKind, NamespaceKind};
+use crate::runtime::network::NAME_FILES;
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -40,51 +40,40 @@ pub fn host_binds(pid: i32, config: &CheckedConfig) -> Vec<HostBind> {
     device_binds.chain(masked_files).collect()
 }
 
-/// The dump's `--external` arguments for `config`'s bind mounts, `host`
-/// and the name files in the state dir.
+/// The name files (/etc/hostname, hosts, resolv.conf) bound from the state
+/// dir `dir`: the dump records them by destination, and the restore binds
+/// the new container's (see `Provision::name_files`).
+pub fn name_file_binds(dir: &Path) -> Vec<HostBind> {
+    NAME_FILES
+        .iter()
+        .filter(|(name, _)| dir.join(name).exists())
+        .map(|(name, destination)| HostBind {
+            destination: destination.to_string(),
+            source: dir.join(name).to_string_lossy().into_owned(),
+        })
+        .collect()
+}
+
+/// The dump's `--external` arguments for `config`'s bind mounts and `host`.
 pub fn dump_args(config: &CheckedConfig, host: &[HostBind]) -> Vec<OsString> {
     let destinations = binds(config)
         .map(|(destination, _)| destination)
-        .chain(host.iter().map(|b| b.destination.clone()))
-        .chain(name_files(config, Path::new("")).map(|(destination, _)| destination));
+        .chain(host.iter().map(|b| b.destination.clone()));
     destinations
         .flat_map(|d| ["--external".into(), format!("mnt[{d}]:{d}").into()])
         .collect()
 }
 
 /// The restore's `--external` arguments: the restoring config's bind
-/// sources, the host binds again, and the name files in the new
-/// container's state dir `dir`.
-pub fn restore_args(config: &CheckedConfig, host: &[HostBind], dir: &Path) -> Vec<OsString> {
+/// sources and the host binds again.
+pub fn restore_args(config: &CheckedConfig, host: &[HostBind]) -> Vec<OsString> {
     binds(config)
         .chain(
             host.iter()
                 .map(|b| (b.destination.clone(), b.source.clone())),
         )
-        .chain(name_files(config, dir))
         .flat_map(|(d, s)| ["--external".into(), format!("mnt[{d}]:{s}").into()])
         .collect()
-}
-
-/// (destination, source) of /etc/hosts and /etc/resolv.conf, which a
-/// container on a bridge network has bound from its state dir `dir`.
-fn name_files<'a>(
-    config: &CheckedConfig,
-    dir: &'a Path,
-) -> impl Iterator<Item = (String, String)> + 'a {
-    let bridge = config
-        .networks
-        .iter()
-        .any(|n| matches!(n, CheckedNetwork::Bridge(_)));
-    NAME_FILES
-        .into_iter()
-        .filter(move |_| bridge)
-        .map(|(name, destination)| {
-            (
-                destination.to_string(),
-                dir.join(name).display().to_string(),
-            )
-        })
 }
 
 /// (destination, source) of every bind mount of `config`.
@@ -130,7 +119,7 @@ mod tests {
             ["--external", "mnt[/proc/kcore]:/proc/kcore"]
         );
         assert_eq!(
-            restore_args(&config, &host, Path::new("/run/x")),
+            restore_args(&config, &host),
             ["--external", "mnt[/proc/kcore]:/dev/null"]
         );
     }

@@ -1,12 +1,14 @@
 //! `Factory::restore`: a checkpoint becomes a new running container.
 
 use super::locate::{self, Criu, MIN_TCP_VERSION};
-use super::{mounts, netns, run, stdio, CgroupMode, Checkpoint, RestoreOptions, UPPER_DIR};
+use super::{
+    mounts, netns, run, stdio, CgroupMode, Checkpoint, HostBind, RestoreOptions, UPPER_DIR,
+};
 use crate::runtime::cgroups::{CgroupManager, Controller, ControllerDir};
 use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::Container;
-use crate::runtime::host::factory::{check_id, Factory};
+use crate::runtime::host::factory::{check_id, hostname, Factory};
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::image::rootfs;
@@ -15,7 +17,7 @@ use crate::runtime::sys::proc::Proc;
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const PIDFILE: &str = "restore.pid";
@@ -56,7 +58,7 @@ impl Factory {
             Some(config) => config.clone(),
             None => meta.config.validate()?,
         };
-        if config.namespaces != meta.config.namespaces {
+        if config.given.namespace_list() != meta.config.namespace_list() {
             return Err(Error::config(
                 "namespaces: a restored container has the checkpoint's namespaces",
             ));
@@ -97,12 +99,14 @@ impl Factory {
         // and name files, as at create; the namespace CRIU is handed gets
         // the veth of that lease as eth0, which no packet reaches before
         // CRIU has made the sockets again (a peer's would be reset).
-        made.lease_networks()?;
+        let addresses = made.lease_networks()?;
         if meta.flags.net_from_config {
             let net = netns::make(&config)?;
             made.connect_bridges(net.as_fd(), false)?;
             inherited.add(&net, netns::KEY)?;
         }
+        let hostname = hostname(&config, &meta.container_id);
+        let name_files = made.name_files(&hostname, &addresses)?;
         let cg = made.cgroup(&config, &self.cgroup_name(id))?;
         let work = opts.work_dir.as_deref().unwrap_or(made.dir());
         let into = Target {
@@ -111,7 +115,7 @@ impl Factory {
             cgroup: cg.as_ref(),
             rootfs_tree,
         };
-        let init = restore_into(&criu, checkpoint, &config, &into, inherited)?;
+        let init = restore_into(&criu, checkpoint, &config, &into, inherited, &name_files)?;
         made.init(&init)?;
         made.open_bridges()?;
         made.finish(true, || Ok(()))
@@ -136,6 +140,7 @@ fn restore_into(
     config: &CheckedConfig,
     into: &Target,
     inherited: stdio::Inherited,
+    name_files: &[(PathBuf, PathBuf)],
 ) -> Result<Arc<Reaper>> {
     let Target {
         dir,
@@ -169,7 +174,12 @@ fn restore_into(
         args.extend(cgroup_roots(cgroup));
     }
     args.extend(inherited.args.iter().map(OsString::from));
-    args.extend(mounts::restore_args(config, &meta.host_binds, dir));
+    let name_files = name_files.iter().map(|(file, to)| HostBind {
+        destination: to.to_string_lossy().into_owned(),
+        source: file.to_string_lossy().into_owned(),
+    });
+    let external: Vec<HostBind> = meta.host_binds.iter().cloned().chain(name_files).collect();
+    args.extend(mounts::restore_args(config, &external));
     // Prepared before the fork: the child may only make raw system calls.
     let procs: Vec<CString> = cgroup
         .map(CgroupManager::dirs)

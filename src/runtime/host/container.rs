@@ -149,7 +149,7 @@ impl Container {
         Lock::acquire(&self.dir)
     }
 
-    fn state_dir(&self) -> StateDir {
+    pub(crate) fn state_dir(&self) -> StateDir {
         StateDir {
             path: self.dir.clone(),
         }

@@ -1,7 +1,7 @@
 //! Factory: owns a state root, creates and loads containers.
 
 use crate::runtime::cgroups::CgroupManager;
-use crate::runtime::config::{CheckedConfig, Config, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, Config, NamespaceKind, HOST_NAME_MAX};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::container::Container;
@@ -98,7 +98,9 @@ impl Factory {
     fn make(&self, id: &str, config: &CheckedConfig) -> Result<Container> {
         let mut made = Provision::begin(&self.root, id, config)?;
         trace::step("create: state written");
-        let name_files = made.lease_networks()?;
+        let addresses = made.lease_networks()?;
+        let hostname = hostname(config, id);
+        let name_files = made.name_files(&hostname, &addresses)?;
         // An image's rootfs lives in the state dir; the init is told there.
         let (image_rootfs, config) = match &config.image {
             Some(image) => {
@@ -150,14 +152,15 @@ impl Factory {
         let create = ToInit::Create {
             id: id.to_string(),
             config: Box::new(CheckedConfig {
-                // The name files first: a mount of the user's may cover them.
-                mounts: name_files
-                    .into_iter()
-                    .chain(config.mounts.clone())
-                    .collect(),
+                hostname: match &config.bundle {
+                    // What an OCI bundle's config says, as with runc.
+                    Some(_) => config.hostname.clone(),
+                    None => config.creates(NamespaceKind::Uts).then_some(hostname),
+                },
                 ..config.clone()
             }),
             rootfs_tree: tree.is_some(),
+            name_files,
             cgroup_dirs: cgroup
                 .as_ref()
                 .map(CgroupManager::mount_dirs)
@@ -265,6 +268,16 @@ fn place(cgroup: Option<&CgroupManager>, chan: &ParentEnd, init: &Reaper) -> Res
             let _ = init.signal(libc::SIGKILL);
             Err(chan.failure_report().unwrap_or(e))
         }
+    }
+}
+
+/// The name of container `id`: the config's hostname, or its id (as docker
+/// names a container); the init sets it when the container has a uts
+/// namespace of its own.
+pub(crate) fn hostname(config: &CheckedConfig, id: &str) -> String {
+    match &config.hostname {
+        Some(name) => name.clone(),
+        None => id.chars().take(HOST_NAME_MAX).collect(),
     }
 }
 

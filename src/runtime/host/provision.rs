@@ -6,9 +6,7 @@
 //! the ctrsh process making it dies, a destroy by any other one does.
 
 use crate::runtime::cgroups::CgroupManager;
-use crate::runtime::config::{
-    CheckedConfig, CheckedMount, CheckedNetwork, MountKind, NamespaceKind,
-};
+use crate::runtime::config::{CheckedConfig, CheckedNetwork, NamespaceKind};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{self, Container};
 use crate::runtime::host::reaper::Reaper;
@@ -19,10 +17,11 @@ use crate::runtime::launch::idmap;
 use crate::runtime::network::{self, pasta, Networks};
 use crate::runtime::sys;
 use crate::runtime::sys::proc::Proc;
+use ipnet::IpNet;
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A container being made; destroys what it recorded when dropped before
@@ -190,17 +189,15 @@ impl Provision {
     }
 
     /// What the container's `networks` need before its init starts: the
-    /// lease on its bridge network (recorded first) and, with a bridge or
-    /// pasta network, /etc/hosts and /etc/resolv.conf in its state dir.
-    /// Returns the bind mounts of those files, for the init.
-    pub fn lease_networks(&mut self) -> Result<Vec<CheckedMount>> {
+    /// lease on its bridge network, recorded first. Returns the addresses
+    /// of its eth0 (none for pasta, whose address is the host's).
+    pub fn lease_networks(&mut self) -> Result<Vec<IpNet>> {
         let id = self.state.id.clone();
         let networks = self.state.config.networks.clone();
         let ports = !self.state.config.ports.is_empty();
         let root = self.dir.path.parent().expect("a state dir is in its root");
         let rootless = !nix::unistd::geteuid().is_root();
         let mut addresses = vec![];
-        let mut eth0 = false;
         for net in &networks {
             match net {
                 CheckedNetwork::Bridge(_) if rootless => {
@@ -215,7 +212,6 @@ impl Provision {
                         dir.write(state)
                     })?;
                     addresses = attachment.addresses;
-                    eth0 = true;
                 }
                 // pasta started by root drops to nobody, who could not
                 // write its pid file into the state dir.
@@ -224,27 +220,52 @@ impl Provision {
                         "networks: a \"pasta\" network is for unprivileged users; root uses \"bridge\"",
                     ))
                 }
-                CheckedNetwork::Pasta => eth0 = true,
-                CheckedNetwork::Loopback => {}
+                CheckedNetwork::Pasta | CheckedNetwork::Loopback => {}
             }
         }
-        if !eth0 {
+        Ok(addresses)
+    }
+
+    /// The container's /etc/hostname (named `hostname`), /etc/hosts (naming
+    /// it on `addresses`) and /etc/resolv.conf, written into its state dir
+    /// for the init to bind-mount, as runc's engines do: each where the
+    /// container has the namespace it describes (see `name_files`), and
+    /// none where the config mounts a file of its own, nor for an OCI
+    /// bundle's container (which gets what its config says, as with runc).
+    /// Nor, yet, when root makes a new user namespace: its root could not
+    /// reach the root-only state dir to bind them (nor could CRIU restore
+    /// them there). Returns each file and where it goes.
+    pub fn name_files(
+        &self,
+        hostname: &str,
+        addresses: &[IpNet],
+    ) -> Result<Vec<(PathBuf, PathBuf)>> {
+        let config = &self.state.config;
+        let root_made_user_ns =
+            config.creates(NamespaceKind::User) && nix::unistd::geteuid().is_root();
+        if config.bundle.is_some() || root_made_user_ns {
             return Ok(vec![]);
         }
-        let hostname = self.state.config.hostname.as_deref().unwrap_or(&id);
-        let ipv6 = addresses.iter().any(|a| a.addr().is_ipv6());
-        let files = network::name_files(&self.dir.path, &[hostname, &id], &addresses, ipv6)?;
-        Ok(files
+        let names = [hostname, &self.state.id];
+        let uts = config.creates(NamespaceKind::Uts).then_some(hostname);
+        let net = config
+            .creates(NamespaceKind::Net)
+            .then_some((&names[..], addresses));
+        let own = |destination: &str| {
+            config
+                .mounts
+                .iter()
+                .any(|m| m.destination == Path::new(destination))
+        };
+        network::name_files(uts, net)?
             .into_iter()
-            .map(|(source, destination)| CheckedMount {
-                destination: destination.into(),
-                kind: MountKind::Bind {
-                    source,
-                    recursive: false,
-                },
-                options: Default::default(),
+            .filter(|((_, destination), _)| !own(destination))
+            .map(|((name, destination), text)| {
+                let file = self.dir.path.join(name);
+                std::fs::write(&file, text).ctx(format!("write {}", file.display()))?;
+                Ok((file, destination.into()))
             })
-            .collect())
+            .collect()
     }
 
     /// eth0 in the network namespace of the init (made by `init`): the veth

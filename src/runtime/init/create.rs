@@ -21,6 +21,8 @@ pub struct Create {
     pub config: CheckedConfig,
     /// The rootfs the parent made (idmapped, or an image's), if it made one.
     pub rootfs_tree: Option<OwnedFd>,
+    /// /etc/hostname, hosts and resolv.conf, and where each goes.
+    pub name_files: Vec<(PathBuf, PathBuf)>,
     /// The stdio (and preserved fds) of the config's `process`.
     pub stdio: Vec<OwnedFd>,
     pub cgroup_dirs: Vec<(String, PathBuf)>,
@@ -32,11 +34,12 @@ pub fn run(chan: &InitEnd, create: Create) -> Result<()> {
         id,
         config,
         rootfs_tree,
+        name_files,
         stdio,
         cgroup_dirs,
     } = create;
     let state = |status| OciState::of(&id, &config, status, Some(std::process::id() as i32));
-    prepare(&config, rootfs_tree, &cgroup_dirs).map_err(|e| e.context("create"))?;
+    prepare(&config, rootfs_tree, &name_files, &cgroup_dirs).map_err(|e| e.context("create"))?;
     trace::step("init: namespaces joined, mounts made");
     // The runtime's hooks see the init in its cgroups (e.g. to read them).
     chan.expect("placed", |m| matches!(m, ToInit::Placed))?;
@@ -125,13 +128,14 @@ pub fn run(chan: &InitEnd, create: Create) -> Result<()> {
 fn prepare(
     config: &CheckedConfig,
     rootfs_tree: Option<OwnedFd>,
+    name_files: &[(PathBuf, PathBuf)],
     cgroup_dirs: &[(String, PathBuf)],
 ) -> Result<()> {
     namespaces::join_paths(config)?;
     if let Some(name) = &config.hostname {
         nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
     }
-    rootfs::prepare(config, rootfs_tree, cgroup_dirs)
+    rootfs::prepare(config, rootfs_tree, name_files, cgroup_dirs)
 }
 
 /// Into the rootfs, and what is done from inside it.

@@ -64,11 +64,13 @@ fn target(rootfs: &Path, dest: &Path, as_file: bool) -> Result<PathBuf> {
 
 /// Every mount, up to pivot_root. Runs in the init, in the new mount
 /// namespace. `tree`: the rootfs the parent made (idmap.rs,
-/// image/rootfs.rs), attached at `rootfs`. `cgroup_dirs`: the container's cgroup directories, for a
-/// mount of type "cgroup".
+/// image/rootfs.rs), attached at `rootfs`. `name_files`: the container's
+/// /etc/hostname, hosts and resolv.conf. `cgroup_dirs`: the container's
+/// cgroup directories, for a mount of type "cgroup".
 pub fn prepare(
     config: &CheckedConfig,
     tree: Option<OwnedFd>,
+    name_files: &[(PathBuf, PathBuf)],
     cgroup_dirs: &[(String, PathBuf)],
 ) -> Result<()> {
     let rootfs = config.rootfs.as_path();
@@ -92,7 +94,15 @@ pub fn prepare(
             NONE,
         )?,
     }
-    for m in config.builtin_mounts.iter().chain(&config.mounts) {
+    for m in &config.builtin_mounts {
+        mount_one(rootfs, m, cgroup_dirs)?;
+        if m.destination == Path::new("/dev") {
+            populate_dev(rootfs, config)?;
+        }
+    }
+    // Before the config's mounts, which may cover them.
+    bind_name_files(rootfs, name_files)?;
+    for m in &config.mounts {
         mount_one(rootfs, m, cgroup_dirs)?;
         // Device nodes go into a fresh /dev; a bind of the host's /dev
         // already has them.
@@ -107,6 +117,26 @@ pub fn prepare(
         fs::write(&file, value).ctx(format!("sysctl {key}={value}"))?;
     }
     Ok(())
+}
+
+/// Bind each name file (in the state dir) at its place. A rootfs
+/// that is read-only already (an image's without an upper dir) and lacks
+/// the file gets none: a bind needs a file to cover.
+fn bind_name_files(rootfs: &Path, name_files: &[(PathBuf, PathBuf)]) -> Result<()> {
+    for (file, destination) in name_files {
+        let dest = match target(rootfs, destination, true) {
+            Ok(dest) => dest,
+            Err(_) if is_readonly(rootfs) => continue,
+            Err(e) => return Err(e),
+        };
+        do_mount(Some(file), &dest, None, MsFlags::MS_BIND, NONE)?;
+    }
+    Ok(())
+}
+
+fn is_readonly(path: &Path) -> bool {
+    nix::sys::statvfs::statvfs(path)
+        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
 /// Into the rootfs (pivot_root, or chroot with `no_pivot_root`), then the

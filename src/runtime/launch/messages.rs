@@ -13,12 +13,15 @@ pub const STDIO_FDS: usize = 3;
 pub enum ToInit {
     /// Set up the container and wait for Start. Fds: the rootfs tree to
     /// attach, when `rootfs_tree` (idmapped, see idmap.rs, or an image's,
-    /// see image/rootfs.rs); then, when the
-    /// config has a `process`, its stdin, stdout, stderr and preserved fds.
+    /// see image/rootfs.rs); then, when the config has a `process`, its
+    /// stdin, stdout, stderr and preserved fds.
     Create {
         id: String,
         config: Box<CheckedConfig>,
         rootfs_tree: bool,
+        /// The name files (/etc/hostname, hosts, resolv.conf) in the state
+        /// dir, and where each goes.
+        name_files: Vec<(PathBuf, PathBuf)>,
         /// The container's cgroup directory in each hierarchy, by the
         /// hierarchy's name under /sys/fs/cgroup, for a "cgroup" mount.
         cgroup_dirs: Vec<(String, PathBuf)>,

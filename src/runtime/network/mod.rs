@@ -17,7 +17,7 @@ pub mod pasta;
 mod store;
 
 pub use bridge::veth_name;
-pub use names::name_files;
+pub use names::{name_files, NAME_FILES};
 pub use store::{Attachment, Member, NetworkInfo, Networks};
 
 use crate::runtime::error::{Error, Result};

@@ -1,38 +1,43 @@
-//! The name files a container on a network gets: /etc/resolv.conf with
+//! The name files a container gets: /etc/hostname, /etc/resolv.conf with
 //! the host's resolvers and /etc/hosts with its own name and addresses.
 
 use crate::runtime::error::{Context, Result};
 use ipnet::IpNet;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Each name file's name in the state dir and place in the container.
-pub const NAME_FILES: [(&str, &str); 2] =
-    [("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf")];
-
-/// /etc/hosts (naming `names` on `addresses`) and /etc/resolv.conf (with
-/// IPv6 servers when `ipv6`) of a container, written into its state dir
-/// `dir`: each file and where in the container it goes.
+/// The name files of a container: /etc/hostname with `hostname` (when it
+/// has its own uts namespace), and, when it has its own net namespace
+/// (`net`: its names, the hostname first, and addresses), /etc/hosts and
+/// /etc/resolv.conf (with IPv6 servers when it has an IPv6 address). Each
+/// is the file's name in the state dir, where it goes in the container,
+/// and its text.
 pub fn name_files(
-    dir: &Path,
-    names: &[&str],
-    addresses: &[IpNet],
-    ipv6: bool,
-) -> Result<Vec<(PathBuf, &'static str)>> {
-    let [hosts_file, resolv_file] = NAME_FILES;
-    let files = [
-        (hosts_file, hosts(names, addresses)),
-        (resolv_file, resolv_conf(Path::new("/"), ipv6)?),
-    ];
-    files
-        .into_iter()
-        .map(|((name, destination), text)| {
-            let file = dir.join(name);
-            std::fs::write(&file, text).ctx(format!("write {}", file.display()))?;
-            Ok((file, destination))
-        })
-        .collect()
+    hostname: Option<&str>,
+    net: Option<(&[&str], &[IpNet])>,
+) -> Result<Vec<(NameFile, String)>> {
+    let [hostname_file, hosts_file, resolv_file] = NAME_FILES;
+    let mut files = vec![];
+    if let Some(name) = hostname {
+        files.push((hostname_file, format!("{name}\n")));
+    }
+    if let Some((names, addresses)) = net {
+        let ipv6 = addresses.iter().any(|a| a.addr().is_ipv6());
+        files.push((hosts_file, hosts(names, addresses)));
+        files.push((resolv_file, resolv_conf(Path::new("/"), ipv6)?));
+    }
+    Ok(files)
 }
+
+/// A name file: its name in the state dir, and where it goes.
+pub type NameFile = (&'static str, &'static str);
+
+/// Every name file a container may have.
+pub const NAME_FILES: [NameFile; 3] = [
+    ("hostname", "/etc/hostname"),
+    ("hosts", "/etc/hosts"),
+    ("resolv.conf", "/etc/resolv.conf"),
+];
 
 /// Where systemd-resolved keeps the servers its 127.0.0.53 stub forwards to.
 const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";

@@ -98,7 +98,7 @@ pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
         .map(mount_options::parse_propagation)
         .transpose()
         .map_err(|e| err("root_propagation", e))?;
-    Ok(CheckedConfig {
+    let checked = CheckedConfig {
         given: c.clone(),
         rootfs: c.rootfs.clone(),
         image: c.image.clone(),
@@ -127,7 +127,30 @@ pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
         bundle: c.bundle.clone(),
         root_propagation,
         no_pivot_root: c.no_pivot_root,
-    })
+    };
+    mqueue_in_user_namespace(&checked)?;
+    Ok(checked)
+}
+
+/// An mqueue filesystem belongs to an ipc namespace, and only that
+/// namespace's user namespace may mount it: a new "user" namespace with
+/// the host's ipc namespace gets EPERM at the mount.
+fn mqueue_in_user_namespace(c: &CheckedConfig) -> Result<()> {
+    let mqueue =
+        c.builtin_mounts.iter().chain(&c.mounts).find(
+            |m| matches!(&m.kind, MountKind::Filesystem { fstype, .. } if fstype == "mqueue"),
+        );
+    match mqueue {
+        Some(m) if c.creates(NamespaceKind::User) && !c.creates(NamespaceKind::Ipc) => Err(err(
+            "namespaces",
+            format!(
+                "a new \"user\" namespace needs a new \"ipc\" namespace for the mqueue mount on {} \
+                 (add \"ipc\" to namespaces)",
+                m.destination.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn hooks(hooks: &Hooks) -> Result<()> {
@@ -274,8 +297,9 @@ fn capability_hint(name: &str) -> String {
 }
 
 fn namespaces(c: &Config) -> Result<()> {
-    for (i, ns) in c.namespaces.iter().enumerate() {
-        if let Some(first) = c.namespaces[..i].iter().position(|n| n.kind == ns.kind) {
+    let list = c.namespace_list();
+    for (i, ns) in list.iter().enumerate() {
+        if let Some(first) = list[..i].iter().position(|n| n.kind == ns.kind) {
             return Err(err(
                 format!("namespaces[{i}]"),
                 format!(
@@ -378,7 +402,7 @@ fn ranges_overlap(a: u32, b: u32, a_len: u32, b_len: u32) -> bool {
 }
 
 /// sethostname(2) takes at most HOST_NAME_MAX bytes.
-const HOST_NAME_MAX: usize = 64;
+pub(crate) const HOST_NAME_MAX: usize = 64;
 
 fn hostname(c: &Config) -> Result<()> {
     let Some(name) = &c.hostname else {

@@ -14,6 +14,10 @@ const TYPES: [&str; 6] = ["loopback", "none", "bridge", "pasta", "host", "netns"
 /// of it is ctrsh's to set up).
 pub(in crate::runtime::config) fn networks(c: &Config) -> Result<Vec<CheckedNetwork>> {
     let own_netns = c.namespace(NamespaceKind::Net);
+    // Without either key, runc's defaults: a new net namespace with lo up.
+    if c.namespaces.is_none() && c.networks.is_empty() {
+        return Ok(vec![CheckedNetwork::Loopback]);
+    }
     let mut checked = Vec::new();
     for (i, net) in c.networks.iter().enumerate() {
         let key = |k: &str| format!("networks[{i}].{k}");
@@ -111,7 +115,7 @@ pub(in crate::runtime::config) fn namespaces(c: &Config) -> Vec<Namespace> {
         .iter()
         .find(|n| n.kind == "netns")
         .and_then(|n| n.path.clone());
-    let mut namespaces = c.namespaces.clone();
+    let mut namespaces = c.namespace_list().to_vec();
     for ns in &mut namespaces {
         if ns.kind == NamespaceKind::Net && joined.is_some() {
             ns.path = joined.clone();

@@ -32,8 +32,11 @@ impl Drop for TempRootfs {
 /// message, if any. Also checks every failure is a config error.
 fn check(edit: impl FnOnce(&mut Config, &std::path::Path)) -> Result<(), String> {
     let root = TempRootfs::new();
+    // No namespaces unless a test adds them (absent, the key means the
+    // defaults: see `defaults_are_runc_spec_namespaces`).
     let mut config = Config {
         rootfs: root.0.clone(),
+        namespaces: Some(vec![]),
         ..Config::default()
     };
     edit(&mut config, &root.0);
@@ -61,11 +64,13 @@ fn assert_accepts(edit: impl FnOnce(&mut Config)) {
     }
 }
 
-fn ns(kinds: &[NamespaceKind]) -> Vec<Namespace> {
-    kinds
-        .iter()
-        .map(|&kind| Namespace { kind, path: None })
-        .collect()
+fn ns(kinds: &[NamespaceKind]) -> Option<Vec<Namespace>> {
+    Some(
+        kinds
+            .iter()
+            .map(|&kind| Namespace { kind, path: None })
+            .collect(),
+    )
 }
 
 fn strings(list: &[&str]) -> Vec<String> {
@@ -260,17 +265,17 @@ fn duplicate_namespace_is_rejected() {
 #[test]
 fn namespace_path_must_be_absolute() {
     assert_accepts(|c| {
-        c.namespaces = vec![Namespace {
+        c.namespaces = Some(vec![Namespace {
             kind: NamespaceKind::Net,
             path: Some("/proc/1/ns/net".into()),
-        }]
+        }])
     });
     assert_rejects(
         |c| {
-            c.namespaces = vec![Namespace {
+            c.namespaces = Some(vec![Namespace {
                 kind: NamespaceKind::Net,
                 path: Some("proc/1/ns/net".into()),
-            }]
+            }])
         },
         "namespaces[0].path: 'proc/1/ns/net' is not an absolute path",
     );
@@ -291,18 +296,18 @@ fn mappings_need_a_user_namespace() {
 #[test]
 fn new_user_namespace_needs_mappings() {
     assert_rejects(
-        |c| c.namespaces = ns(&[NamespaceKind::User]),
+        |c| c.namespaces = ns(&[NamespaceKind::User, NamespaceKind::Ipc]),
         "uid_mappings: a new user namespace needs uid_mappings and gid_mappings",
     );
     assert_rejects(
         |c| {
-            c.namespaces = ns(&[NamespaceKind::User]);
+            c.namespaces = ns(&[NamespaceKind::User, NamespaceKind::Ipc]);
             c.uid_mappings = vec![id_map(0, 100000, 65536)];
         },
         "gid_mappings: a new user namespace needs",
     );
     assert_accepts(|c| {
-        c.namespaces = ns(&[NamespaceKind::User]);
+        c.namespaces = ns(&[NamespaceKind::User, NamespaceKind::Ipc]);
         c.uid_mappings = vec![id_map(0, 100000, 65536)];
         c.gid_mappings = vec![id_map(0, 100000, 65536)];
     });
@@ -316,10 +321,10 @@ fn joined_user_namespace_takes_no_mappings() {
             path: Some("/proc/1/ns/user".into()),
         }]
     };
-    assert_accepts(|c| c.namespaces = joined());
+    assert_accepts(|c| c.namespaces = Some(joined()));
     assert_rejects(
         |c| {
-            c.namespaces = joined();
+            c.namespaces = Some(joined());
             c.uid_mappings = vec![id_map(0, 1000, 1)];
         },
         "uid_mappings: cannot be set when joining an existing user namespace",
@@ -328,7 +333,7 @@ fn joined_user_namespace_takes_no_mappings() {
 
 fn with_user_ns(uid_mappings: Vec<IdMap>) -> impl FnOnce(&mut Config) {
     move |c| {
-        c.namespaces = ns(&[NamespaceKind::User]);
+        c.namespaces = ns(&[NamespaceKind::User, NamespaceKind::Ipc]);
         c.uid_mappings = uid_mappings;
         c.gid_mappings = vec![id_map(0, 1000, 1)];
     }
@@ -1233,4 +1238,44 @@ fn capability_sets_are_parsed_for_the_config_and_its_process() {
         },
         "process: capabilities.ambient[0]: unknown capability 'CAP_CHOWM' (did you mean 'CAP_CHOWN'?)",
     );
+}
+
+#[test]
+fn defaults_are_runc_spec_namespaces() {
+    use NamespaceKind::*;
+    let root = TempRootfs::new();
+    let validate = |networks: Vec<Network>| {
+        Config {
+            rootfs: root.0.clone(),
+            networks,
+            ..Config::default()
+        }
+        .validate()
+        .unwrap()
+    };
+    let kinds = |c: &CheckedConfig| c.namespaces.iter().map(|n| n.kind).collect::<Vec<_>>();
+    let plain = validate(vec![]);
+    assert_eq!(kinds(&plain), [Mount, Uts, Ipc, Pid, Net]);
+    assert_eq!(plain.networks, [CheckedNetwork::Loopback]);
+    let host = validate(vec![Network {
+        kind: "host".into(),
+        ..Network::default()
+    }]);
+    assert_eq!(kinds(&host), [Mount, Uts, Ipc, Pid]);
+    assert!(host.networks.is_empty());
+}
+
+#[test]
+fn a_user_namespace_needs_an_ipc_namespace_for_mqueue() {
+    use NamespaceKind::*;
+    let user = |c: &mut Config, kinds: &[NamespaceKind]| {
+        c.namespaces = ns(kinds);
+        c.uid_mappings = vec![id_map(0, 100000, 65536)];
+        c.gid_mappings = vec![id_map(0, 100000, 65536)];
+    };
+    assert_rejects(
+        |c| user(c, &[User, Mount, Pid]),
+        "namespaces: a new \"user\" namespace needs a new \"ipc\" namespace for the mqueue mount on /dev/mqueue (add \"ipc\" to namespaces)",
+    );
+    assert_accepts(|c| user(c, &[User, Mount, Pid, Ipc]));
 }

@@ -119,24 +119,17 @@ pub fn prepare(
     Ok(())
 }
 
-/// Bind each name file (in the state dir) at its place. A rootfs
-/// that is read-only already (an image's without an upper dir) and lacks
-/// the file gets none: a bind needs a file to cover.
+/// Bind each name file (in the state dir) at its place. Where the rootfs
+/// lacks the file and it cannot be made (a read-only rootfs, as an image's
+/// without an upper dir; one an unprivileged user may not write), the
+/// container goes without it: a bind needs a file to cover.
 fn bind_name_files(rootfs: &Path, name_files: &[(PathBuf, PathBuf)]) -> Result<()> {
     for (file, destination) in name_files {
-        let dest = match target(rootfs, destination, true) {
-            Ok(dest) => dest,
-            Err(_) if is_readonly(rootfs) => continue,
-            Err(e) => return Err(e),
-        };
-        do_mount(Some(file), &dest, None, MsFlags::MS_BIND, NONE)?;
+        if let Ok(dest) = target(rootfs, destination, true) {
+            do_mount(Some(file), &dest, None, MsFlags::MS_BIND, NONE)?;
+        }
     }
     Ok(())
-}
-
-fn is_readonly(path: &Path) -> bool {
-    nix::sys::statvfs::statvfs(path)
-        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
 /// Into the rootfs (pivot_root, or chroot with `no_pivot_root`), then the

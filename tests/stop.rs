@@ -9,7 +9,8 @@ use common::Sandbox;
 
 /// A first process without a SIGTERM handler (PID 1 of its pid namespace
 /// ignores it) is killed at the timeout: 137. One with a handler exits by
-/// it: its own status, not SIGKILL's. Another signal may be named.
+/// it: its own status, not SIGKILL's. Another signal may be named, or
+/// set as the config's `stop_signal`.
 #[test]
 fn stop_sends_the_stop_signal_then_sigkill_after_the_timeout() {
     let Some(sb) = Sandbox::new("stop") else {
@@ -21,15 +22,17 @@ let c = f.create(id, config);
 c.start(process(spec));
 print(`IGNORED ${c.stop(0.5)} ${c.state}`);
 c.destroy();
-for sig in ["TERM", "QUIT"] {
+for sig in ["TERM", "QUIT", "USR1"] {
+    if sig == "USR1" { config.stop_signal = "SIGUSR1"; }
     spec.args = ["/bin/sh", "-c", `trap 'exit 3' ${sig}; echo ready > /tmp/ready; while true; do sleep 1; done`];
     let c = f.create(id, config);
     c.start(process(spec));
     while c.exec(["/bin/test", "-e", "/tmp/ready"]).code != 0 { sleep(0.02); }
-    let code = if sig == "TERM" { c.stop(600) } else { c.stop(600, sig) };
+    let code = if sig == "QUIT" { c.stop(600, sig) } else { c.stop(600) };
     print(`${sig} ${code} ${c.processes().len()}`);
     c.destroy();
 }
+config.remove("stop_signal");
 let c = f.create(id, config);
 print(`CREATED ${c.stop(600)}`);
 try { c.stop(1); } catch (e) { print(`AGAIN ${e.kind}: ${e.message}`); }
@@ -38,12 +41,18 @@ c.destroy();
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
-        lines[..4],
-        ["IGNORED 137 stopped", "TERM 3 0", "QUIT 3 0", "CREATED 137"],
+        lines[..5],
+        [
+            "IGNORED 137 stopped",
+            "TERM 3 0",
+            "QUIT 3 0",
+            "USR1 3 0",
+            "CREATED 137"
+        ],
         "{out}"
     );
     assert!(
-        lines[4].starts_with(&format!(
+        lines[5].starts_with(&format!(
             "AGAIN state: stop container '{}': container '{}' is stopped: ",
             sb.id, sb.id
         )),
@@ -81,5 +90,92 @@ try { c.stats(); } catch (e) { print(`DESTROYED ${e.kind}: ${e.message}`); }
         format!("DESTROYED state: stats of container '{0}': container '{0}' is destroyed: it is gone; create it anew", sb.id),
         "{out}"
     );
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// The first process's exit code is kept in the container's state: a
+/// second ctrsh process waiting for it gets it, and so does one that loads
+/// the container after it stopped; a destroyed container says so.
+#[test]
+fn the_exit_code_is_kept_for_other_ctrsh_processes() {
+    let Some(sb) = Sandbox::new("exit-code") else {
+        return;
+    };
+    let go = sb.dir.join("go");
+    let creator = sb.start_script(&format!(
+        r#"spec.args = ["/bin/sh", "-c", "while [ ! -e /mnt/go ]; do sleep 0.05; done; exit 7"];
+config.mounts = [#{{ source: {dir}, destination: "/mnt", type: "bind", options: ["bind"] }}];
+let c = f.create(id, config);
+c.start(process(spec));
+print("STARTED");
+print(`CREATOR ${{c.wait()}}`);
+"#,
+        dir = common::rhai_str(&sb.dir.to_string_lossy())
+    ));
+    creator.wait_for_stdout("STARTED");
+    let waiter = sb.start_script(
+        r#"let c = f.load(id);
+print(`BEFORE ${c.exit_code}`);
+print("WAITING");
+print(`WAITER ${c.wait()}`);
+"#,
+    );
+    waiter.wait_for_stdout("WAITING");
+    std::fs::write(&go, "").unwrap();
+    let (creator, waiter) = (creator.finish(), waiter.finish());
+    assert_eq!(creator.stdout, "STARTED\nCREATOR 7\n", "{creator}");
+    assert_eq!(waiter.stdout, "BEFORE \nWAITING\nWAITER 7\n", "{waiter}");
+    let out = sb.script_ok(
+        r#"let c = f.load(id);
+print(`${c.state} ${c.exit_code} ${c.wait()}`);
+c.destroy();
+print(c.state);
+"#,
+    );
+    assert_eq!(out, "stopped 7 7\ndestroyed\n");
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// With `init`, ctrsh's init stays PID 1: the stop signal reaches a first
+/// process that is no PID 1 (so SIGTERM ends `sleep` at once, 143, where it
+/// would wait for the timeout's SIGKILL), orphans are reaped, and the exit
+/// code is kept even when the ctrsh process that created it is gone.
+#[test]
+fn the_init_option_forwards_signals_reaps_orphans_and_keeps_the_exit_code() {
+    let Some(sb) = Sandbox::new("init-option") else {
+        return;
+    };
+    let orphan = r#"c.exec(["/bin/sh", "-c", "sh -c 'sleep 0.1 &'; sleep 1; echo $(ps -o stat | grep -c Z) $(cat /proc/1/comm)"]).stdout"#;
+    let out = sb.script_ok(&format!(
+        r#"spec.args = ["/bin/sleep", "1000"];
+for init in [false, true] {{
+    config.init = init;
+    let c = f.create(id, config);
+    c.start(process(spec));
+    print(`ORPHANS ${{ {orphan} }}`);
+    if init {{ print(`STOP ${{c.stop(600)}}`); }}
+    c.destroy();
+}}
+"#
+    ));
+    assert_eq!(
+        out, "ORPHANS 1 sleep\n\nORPHANS 0 ctrsh\n\nSTOP 143\n",
+        "{out}"
+    );
+    // The creator ends while the container runs; the init keeps the code.
+    let go = sb.dir.join("go");
+    let creator = sb.script_ok(&format!(
+        r#"config.init = true;
+config.mounts = [#{{ source: {dir}, destination: "/mnt", type: "bind", options: ["bind"] }}];
+spec.args = ["/bin/sh", "-c", "while [ ! -e /mnt/go ]; do sleep 0.05; done; exit 5"];
+spec.stdout = "null"; spec.stderr = "null";
+f.create(id, config).start(process(spec));
+"#,
+        dir = common::rhai_str(&sb.dir.to_string_lossy())
+    ));
+    assert_eq!(creator, "");
+    std::fs::write(&go, "").unwrap();
+    let out = sb.script_ok("let c = f.load(id); print(`${c.wait()} ${c.exit_code}`); c.destroy();");
+    assert_eq!(out, "5 5\n");
     sb.assert_nothing_left(&sb.id);
 }

@@ -486,7 +486,9 @@ mod tests {
                 "annotations",
                 "bundle",
                 "root_propagation",
-                "no_pivot_root"
+                "no_pivot_root",
+                "init",
+                "stop_signal"
             ]
         );
         assert_eq!(

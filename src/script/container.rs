@@ -46,7 +46,7 @@ fn register_properties(engine: &mut Engine) {
     getter(
         "state",
         &["c: Container", "string"],
-        "\"creating\", \"created\", \"running\", \"paused\" or \"stopped\", read fresh each time.",
+        "\"creating\", \"created\", \"running\", \"paused\", \"stopped\" or \"destroyed\", read fresh each time.",
     )
     .with_volatility(true)
     .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<String> {
@@ -61,6 +61,16 @@ fn register_properties(engine: &mut Engine) {
     .register_into_engine(engine, |c: &mut ContainerHandle| {
         c.0.pid()
             .map_or(Dynamic::UNIT, |pid| Dynamic::from(INT::from(pid)))
+    });
+    getter(
+        "exit_code",
+        &["c: Container", "int|()"],
+        "How its first process ended (128+N when signal N ended it), kept in its state for every ctrsh process until destroy; `()` while it runs, or when nobody kept it.",
+    )
+    .with_volatility(true)
+    .register_into_engine(engine, |c: &mut ContainerHandle| {
+        c.0.exit_code()
+            .map_or(Dynamic::UNIT, |code| Dynamic::from(INT::from(code)))
     });
     getter(
         "ips",
@@ -177,16 +187,16 @@ fn register_operations(engine: &mut Engine) {
         let code = c.0.stop(sig, timeout).or_raise()?;
         Ok(code.map_or(Dynamic::UNIT, |code| INT::from(code).into()))
     }
-    let doc = "Stop the container: SIGTERM to its first process, SIGKILL when it has not exited after `timeout` seconds; its exit code (128+N when signal N ended it), `()` when another ctrsh process created it.";
+    let doc = "Stop the container: its stop signal (the config's `stop_signal`, the image's, or SIGTERM) to its first process, SIGKILL when it has not exited after `timeout` seconds; its exit code (128+N when signal N ended it), `()` when nobody kept it.";
     func("stop", &["c: Container", "timeout: int", "int|()"], doc)
         .with_volatility(true)
         .register_into_engine(engine, |c: &mut ContainerHandle, timeout: INT| {
-            stop(c, timeout as FLOAT, libc::SIGTERM)
+            stop(c, timeout as FLOAT, c.0.stop_signal())
         });
     func("stop", &["c: Container", "timeout: float", "int|()"], doc)
         .with_volatility(true)
         .register_into_engine(engine, |c: &mut ContainerHandle, timeout: FLOAT| {
-            stop(c, timeout, libc::SIGTERM)
+            stop(c, timeout, c.0.stop_signal())
         });
     func(
         "stop",

@@ -66,6 +66,9 @@ pub struct CheckedConfig {
     /// MS_* propagation flags for the container's root after pivot_root.
     pub root_propagation: Option<c_ulong>,
     pub no_pivot_root: bool,
+    pub init: bool,
+    /// The signal number `stop_signal` names.
+    pub stop_signal: Option<i32>,
 }
 
 impl CheckedConfig {

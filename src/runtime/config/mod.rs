@@ -79,6 +79,14 @@ pub struct Config {
     /// Enter the rootfs with MS_MOVE and chroot instead of pivot_root (for
     /// a rootfs on a ramdisk, where pivot_root cannot work).
     pub no_pivot_root: bool,
+    /// ctrsh's init stays as PID 1 (see init/pid1.rs), as `docker run
+    /// --init` puts tini there.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    /// The signal `stop` sends first ("SIGQUIT", "QUIT", "3"); absent, the
+    /// image's StopSignal, else SIGTERM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
 }
 
 /// Capabilities: one list for all five sets, or a list per set. A set

@@ -4,9 +4,10 @@ use crate::runtime::cgroups::{CgroupManager, Stats as CgroupStats};
 use crate::runtime::config::{Cgroups, CheckedCgroups, Config, NamespaceKind};
 use crate::runtime::error::{warn, Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
+use crate::runtime::host::exit_code;
 use crate::runtime::host::netstats::{self, InterfaceStats};
 use crate::runtime::host::process::{
-    check_args, CheckedProcess, Process, ProcessSpec, Stdio, StdioFds, DEFAULT_PATH,
+    check_args, parse_signal, CheckedProcess, Process, ProcessSpec, Stdio, StdioFds, DEFAULT_PATH,
 };
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{Lock, State, StateDir};
@@ -437,16 +438,42 @@ impl Container {
         Ok(())
     }
 
-    /// Waits for the container's init to exit; its exit code (128+N when
-    /// killed by signal N) when this ctrsh process created or restored it.
+    /// Waits for the container's first process to exit; its exit code
+    /// (128+N when killed by signal N), also from a ctrsh process that
+    /// did not create it (see exit_code.rs) and once it has stopped.
     pub fn wait(&self) -> Result<i32> {
+        let what = || format!("wait for container '{}'", self.id);
         let known = self.init.lock().unwrap().clone();
         let init = match known {
-            Some(init) => init,
-            None => self.state_and_init()?.1,
+            Some(init) => Some(init),
+            None => match self.state_and_init() {
+                Ok((_, init)) => Some(init),
+                Err(_) if self.status()? == Status::Stopped => None,
+                Err(e) => return Err(e.context(what())),
+            },
         };
-        init.wait()
-            .map_err(|e| e.context(format!("wait for container '{}'", self.id)))
+        if let Some(init) = init {
+            match init.wait() {
+                Err(e) if e.kind == ErrorKind::Unsupported => {}
+                other => return other.map_err(|e| e.context(what())),
+            }
+        }
+        self.exit_code().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{}: it has stopped, but its exit code went to the ctrsh process that \
+                     created it, which ended first (the \"init\" config option keeps it)",
+                    what()
+                ),
+            )
+        })
+    }
+
+    /// How the first process ended: its exit code (128+N when signal N
+    /// ended it); None while it runs, or when nobody kept it.
+    pub fn exit_code(&self) -> Option<i32> {
+        exit_code::read(&self.dir)
     }
 
     /// start + wait. An interrupted wait kills the process: it ran in the
@@ -560,9 +587,22 @@ impl Container {
             .map_err(|e| e.context(what()))?;
         match init.wait_uninterrupted() {
             Ok(code) => Ok(Some(code)),
-            Err(e) if e.kind == ErrorKind::Unsupported => Ok(None),
+            Err(e) if e.kind == ErrorKind::Unsupported => Ok(self.exit_code()),
             Err(e) => Err(e.context(what())),
         }
+    }
+
+    /// The signal `stop` sends first: the config's `stop_signal`, else
+    /// the image's StopSignal, else SIGTERM.
+    pub fn stop_signal(&self) -> i32 {
+        let state = self.read_state().ok().flatten();
+        let chosen = state.and_then(|s| {
+            let image = s.image.and_then(|i| i.defaults.stop_signal);
+            s.config
+                .stop_signal
+                .or_else(|| image.and_then(|name| parse_signal(&name).ok()))
+        });
+        chosen.unwrap_or(libc::SIGTERM)
     }
 
     /// Send `sig` to every process of the container; none being left (the

@@ -5,6 +5,7 @@ use crate::runtime::config::{CheckedConfig, Config, NamespaceKind, HOST_NAME_MAX
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::container::Container;
+use crate::runtime::host::exit_code;
 use crate::runtime::host::process::{check_args, CheckedProcess, Process};
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
@@ -149,6 +150,10 @@ impl Factory {
             Some((plan, dirs)) => Some(image_tree(&plan, &dirs, config, reaper.pid)?),
             None => idmap::rootfs_tree(config, reaper.pid)?,
         };
+        let exit_record = match config.init {
+            true => Some(exit_code::open_for_init(made.dir())?),
+            false => None,
+        };
         let create = ToInit::Create {
             id: id.to_string(),
             config: Box::new(CheckedConfig {
@@ -160,6 +165,7 @@ impl Factory {
                 ..config.clone()
             }),
             rootfs_tree: tree.is_some(),
+            exit_record: exit_record.is_some(),
             name_files,
             cgroup_dirs: cgroup
                 .as_ref()
@@ -169,6 +175,7 @@ impl Factory {
         let stdio_fds = stdio.iter().flat_map(|s| s.fds.iter());
         let fds: Vec<_> = tree
             .iter()
+            .chain(exit_record.iter())
             .chain(stdio_fds)
             .map(|f| f.as_raw_fd())
             .collect();

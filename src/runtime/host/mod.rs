@@ -2,6 +2,7 @@
 //! reaping, terminals and stats readers. Nothing here runs in the init.
 
 pub mod container;
+pub(crate) mod exit_code;
 pub mod factory;
 mod files;
 pub mod interrupt;

@@ -9,6 +9,7 @@ use crate::runtime::cgroups::CgroupManager;
 use crate::runtime::config::{CheckedConfig, CheckedNetwork, NamespaceKind};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{self, Container};
+use crate::runtime::host::exit_code;
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{self, Lock, State, StateDir};
 use crate::runtime::image::rootfs::{self, RootfsDirs};
@@ -179,6 +180,7 @@ impl Provision {
 
     /// The init, recorded as soon as it exists.
     pub fn init(&mut self, init: &Arc<Reaper>) -> Result<()> {
+        init.record_exit_in(self.dir.path.join(exit_code::FILE));
         self.init = Some(init.clone());
         let stat = Proc::host()
             .stat(init.pid)

@@ -2,12 +2,15 @@
 //! handle to it in this ctrsh process (Container and Process objects).
 
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::host::exit_code;
 use crate::runtime::host::interrupt;
 use crate::runtime::sys;
-use nix::sys::wait::{waitpid, WaitStatus};
+use crate::runtime::sys::proc::Proc;
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,6 +28,9 @@ pub struct Reaper {
     /// We are its parent, so waitpid can tell us its exit status.
     is_child: bool,
     status: Mutex<Option<i32>>,
+    /// Where its exit code is kept for other ctrsh processes (a
+    /// container's exit-code file), written before it is reaped.
+    record: Mutex<Option<PathBuf>>,
 }
 
 /// Reapers of the children this process made and has not reaped, by pid:
@@ -43,6 +49,7 @@ impl Reaper {
             pidfd,
             is_child: true,
             status: Mutex::new(None),
+            record: Mutex::new(None),
         });
         children().lock().unwrap().insert(pid, r.clone());
         r
@@ -60,7 +67,13 @@ impl Reaper {
             pidfd,
             is_child: false,
             status: Mutex::new(None),
+            record: Mutex::new(None),
         }))
+    }
+
+    /// Write its exit code into `file` when it exits (see `exit_code::write`).
+    pub fn record_exit_in(&self, file: PathBuf) {
+        *self.record.lock().unwrap() = Some(file);
     }
 
     pub fn signal(&self, sig: i32) -> Result<()> {
@@ -149,26 +162,51 @@ impl Reaper {
             }
         }
         if !self.is_child {
-            return Err(Error::new(
+            return self.zombie_exit_code();
+        }
+        // Seen without reaping it, so that the code is recorded before the
+        // process is gone: a ctrsh process that sees it gone finds it.
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        let code = loop {
+            match waitid(Id::Pid(Pid::from_raw(self.pid)), flags) {
+                Ok(WaitStatus::Exited(_, code)) => break code,
+                Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+                Ok(_) => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).ctx(format!("waitid {}", self.pid)),
+            }
+        };
+        if let Some(file) = self.record.lock().unwrap().as_deref() {
+            // The state dir may be gone (destroyed meanwhile).
+            let _ = exit_code::write(file, code);
+        }
+        loop {
+            match waitpid(Pid::from_raw(self.pid), None) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => other.ctx(format!("waitpid {}", self.pid))?,
+            };
+            break;
+        }
+        *status = Some(code);
+        children().lock().unwrap().remove(&self.pid);
+        Ok(code)
+    }
+
+    /// The exit code of a process of another ctrsh process that has exited
+    /// and not yet been reaped, from /proc/<pid>/stat. The pidfd still
+    /// reaching it after the read proves the pid was not reused meanwhile.
+    fn zombie_exit_code(&self) -> Result<i32> {
+        let code = Proc::host().stat(self.pid).and_then(|s| s.exit_code());
+        match code {
+            Some(code) if sys::pidfd_send_signal(&self.pidfd, 0).is_ok() => Ok(code),
+            _ => Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(
                     "process {} exited, but its exit status went to the ctrsh process that created it",
                     self.pid
                 ),
-            ));
+            )),
         }
-        let code = loop {
-            match waitpid(Pid::from_raw(self.pid), None) {
-                Ok(WaitStatus::Exited(_, code)) => break code,
-                Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
-                Ok(_) => continue,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e).ctx(format!("waitpid {}", self.pid)),
-            }
-        };
-        *status = Some(code);
-        children().lock().unwrap().remove(&self.pid);
-        Ok(code)
     }
 
     /// Wait for it to exit (it was killed), reaping meanwhile every other

@@ -3,6 +3,7 @@
 
 use super::exec_process;
 use super::network;
+use super::pid1;
 use super::LISTEN_FD;
 use super::{rlimits, rootfs};
 use crate::runtime::config::{CheckedConfig, NamespaceKind};
@@ -21,6 +22,8 @@ pub struct Create {
     pub config: CheckedConfig,
     /// The rootfs the parent made (idmapped, or an image's), if it made one.
     pub rootfs_tree: Option<OwnedFd>,
+    /// With the `init` option: where to write the exit code.
+    pub exit_record: Option<OwnedFd>,
     /// /etc/hostname, hosts and resolv.conf, and where each goes.
     pub name_files: Vec<(PathBuf, PathBuf)>,
     /// The stdio (and preserved fds) of the config's `process`.
@@ -34,6 +37,7 @@ pub fn run(chan: &InitEnd, create: Create) -> Result<()> {
         id,
         config,
         rootfs_tree,
+        exit_record,
         name_files,
         stdio,
         cgroup_dirs,
@@ -106,6 +110,10 @@ pub fn run(chan: &InitEnd, create: Create) -> Result<()> {
                 &config.hooks.start_container,
                 &state("created"),
             )
+            .and_then(|()| match config.init {
+                true => pid1::fork_first(exit_record),
+                false => Ok(()),
+            })
             .and_then(|()| {
                 exec_process::exec_user_process(&mut conn, &config, &process, fds, console)
             })

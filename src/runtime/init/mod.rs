@@ -7,6 +7,7 @@ pub mod capabilities;
 mod create;
 mod exec_process;
 mod join;
+mod pid1;
 pub mod rlimits;
 mod rootfs;
 mod secure_path;
@@ -37,18 +38,21 @@ pub fn main() -> ! {
                 id,
                 config,
                 rootfs_tree,
+                exit_record,
                 name_files,
                 cgroup_dirs,
             },
             mut fds,
         ))) => {
             let rootfs_tree = (rootfs_tree && !fds.is_empty()).then(|| fds.remove(0));
+            let exit_record = (exit_record && !fds.is_empty()).then(|| fds.remove(0));
             create::run(
                 &chan,
                 create::Create {
                     id,
                     config: *config,
                     rootfs_tree,
+                    exit_record,
                     name_files,
                     stdio: fds,
                     cgroup_dirs,

@@ -13,12 +13,16 @@ pub const STDIO_FDS: usize = 3;
 pub enum ToInit {
     /// Set up the container and wait for Start. Fds: the rootfs tree to
     /// attach, when `rootfs_tree` (idmapped, see idmap.rs, or an image's,
-    /// see image/rootfs.rs); then, when the config has a `process`, its
-    /// stdin, stdout, stderr and preserved fds.
+    /// see image/rootfs.rs); the exit-code file, when `exit_record`; then,
+    /// when the config has a `process`, its stdin, stdout, stderr and
+    /// preserved fds.
     Create {
         id: String,
         config: Box<CheckedConfig>,
         rootfs_tree: bool,
+        /// With the `init` option: the state's exit-code file (see
+        /// host/exit_code.rs), opened for the init to write.
+        exit_record: bool,
         /// The name files (/etc/hostname, hosts, resolv.conf) in the state
         /// dir, and where each goes.
         name_files: Vec<(PathBuf, PathBuf)>,

@@ -21,12 +21,24 @@ pub struct Stat {
     /// Clock ticks since boot: with the pid, names one process even after
     /// the pid is reused.
     pub start_time: u64,
+    /// How a zombie ended, as waitpid reports it (field 52, shown to
+    /// whoever may ptrace the process; 0 while it runs).
+    pub wait_status: i32,
 }
 
 impl Stat {
     /// Exited and not yet reaped (a zombie), or being torn down.
     pub fn is_dead(&self) -> bool {
         matches!(self.state, 'Z' | 'X')
+    }
+
+    /// A zombie's exit code, 128+N when signal N ended it.
+    pub fn exit_code(&self) -> Option<i32> {
+        let (status, signal) = (self.wait_status, self.wait_status & 0x7f);
+        (self.state == 'Z').then_some(match signal {
+            0 => (status >> 8) & 0xff,
+            _ => 128 + signal,
+        })
     }
 }
 
@@ -129,6 +141,7 @@ fn parse_stat(text: &str) -> Option<Stat> {
         state: fields.first()?.chars().next()?,
         ppid: fields.get(1)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
+        wait_status: fields.get(49).and_then(|f| f.parse().ok()).unwrap_or(0),
     })
 }
 
@@ -218,7 +231,10 @@ mod tests {
         .file(
             "43",
             "stat",
-            "43 (zombie) Z 1 43 43 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0\n",
+            &format!(
+                "43 (zombie) Z 1 43 43 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5{} 1792\n",
+                " 0".repeat(29)
+            ),
         )
         .file("44", "stat", "44 (cut) S 1\n");
         let proc = fake.proc();
@@ -228,11 +244,14 @@ mod tests {
             Stat {
                 state: 'S',
                 ppid: 7,
-                start_time: 98765
+                start_time: 98765,
+                wait_status: 0,
             }
         );
         assert!(!stat.is_dead());
+        assert_eq!(stat.exit_code(), None);
         assert!(proc.stat(43).unwrap().is_dead());
+        assert_eq!(proc.stat(43).unwrap().exit_code(), Some(7));
         assert_eq!(proc.stat(44), None, "too few fields");
         assert_eq!(proc.stat(45), None, "no such process");
         let mut pids = proc.pids().unwrap();

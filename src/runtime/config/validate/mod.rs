@@ -16,6 +16,7 @@ use super::{
 
 mod networks;
 use crate::runtime::error::describe_io;
+use crate::runtime::host::process::parse_signal;
 use crate::runtime::seccomp::{self, Seccomp};
 use crate::runtime::{suggest, Error, Result};
 use caps::CapsHashSet;
@@ -127,9 +128,33 @@ pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
         bundle: c.bundle.clone(),
         root_propagation,
         no_pivot_root: c.no_pivot_root,
+        init: init(c)?,
+        stop_signal: c
+            .stop_signal
+            .as_deref()
+            .map(|name| {
+                parse_signal(name)
+                    .map_err(|e| err("stop_signal", e.message.trim_start_matches("signal: ")))
+            })
+            .transpose()?,
     };
     mqueue_in_user_namespace(&checked)?;
     Ok(checked)
+}
+
+/// `init` makes ctrsh's init PID 1 of the container's pid namespace: it
+/// needs a new one.
+fn init(c: &Config) -> Result<bool> {
+    let own_pid_ns = c
+        .namespace(NamespaceKind::Pid)
+        .is_some_and(|ns| ns.path.is_none());
+    if c.init && !own_pid_ns {
+        return Err(err(
+            "init",
+            "needs a new \"pid\" namespace, whose PID 1 it is (add \"pid\" to namespaces)",
+        ));
+    }
+    Ok(c.init)
 }
 
 /// An mqueue filesystem belongs to an ipc namespace, and only that

@@ -1279,3 +1279,23 @@ fn a_user_namespace_needs_an_ipc_namespace_for_mqueue() {
     );
     assert_accepts(|c| user(c, &[User, Mount, Pid, Ipc]));
 }
+
+#[test]
+fn init_needs_a_new_pid_namespace_and_stop_signal_a_signal() {
+    assert_rejects(
+        |c| {
+            c.init = true;
+            c.namespaces = ns(&[NamespaceKind::Mount]);
+        },
+        "init: needs a new \"pid\" namespace",
+    );
+    assert_accepts(|c| {
+        c.init = true;
+        c.namespaces = ns(&[NamespaceKind::Mount, NamespaceKind::Pid]);
+    });
+    assert_rejects(
+        |c| c.stop_signal = Some("SIGNOPE".into()),
+        "stop_signal: unknown signal 'SIGNOPE'",
+    );
+    assert_accepts(|c| c.stop_signal = Some("QUIT".into()));
+}

@@ -115,18 +115,23 @@ pub fn register(engine: &mut Engine) {
         "Pull with options: `platform` (\"linux/arm64\"), `insecure` (true: plain HTTP may be used).",
     )
     .set_into_module(&mut module, pull);
-    func(
-        "import",
-        &["path: string", "array"],
-        "Import the images of an OCI layout (directory or tar) or a docker save archive.",
-    )
-    .set_into_module(&mut module, |path: &str| import(path, Map::new()));
-    func(
-        "import",
-        &["path: string", "options: map", "array"],
-        "Import with options: `name` (for an archive of one image), `platform`.",
-    )
-    .set_into_module(&mut module, import);
+    // `import` is a keyword of Rhai: `image::import(...)` does not parse,
+    // so scripts call it `load` (as `docker load` reads such archives).
+    // The first name is kept for the contract.
+    for name in ["import", "load"] {
+        func(
+            name,
+            &["path: string", "array"],
+            "Import the images of an OCI layout (directory or tar) or a docker save archive.",
+        )
+        .set_into_module(&mut module, |path: &str| import(path, Map::new()));
+        func(
+            name,
+            &["path: string", "options: map", "array"],
+            "Import with options: `name` (for an archive of one image), `platform`.",
+        )
+        .set_into_module(&mut module, import);
+    }
     func("list", &["array"], "The images in the store, one per name.").set_into_module(
         &mut module,
         || -> ScriptResult<Array> {

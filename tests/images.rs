@@ -775,7 +775,7 @@ ro.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
 print(`RO ${run.call(ro, ["/bin/sh", "-c", "stat -c '%u:%g %a' /srv/suid && touch /etc/new"])}`);
 ro.destroy();
 try {
-    f.create(ARGS[2] + "-nomap", #{ image: img, namespaces: ["user", "mount", "pid"],
+    f.create(ARGS[2] + "-nomap", #{ image: img, namespaces: ["user", "mount", "ipc", "pid"],
         uid_mappings: [#{ container_id: 1, host_id: 100001, size: 10 }], gid_mappings: maps });
 } catch (e) { print(`NOMAP ${e.message}`); }
 image::remove(img.name);

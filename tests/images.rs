@@ -821,3 +821,98 @@ print("REMOVED");
     sb.assert_nothing_left(&sb.id);
     sb.assert_nothing_left(&format!("{}-ro", sb.id));
 }
+
+#[test]
+fn commit_stores_a_containers_writes_as_a_new_image() {
+    let Some(fx) = ready("image_commit") else {
+        return;
+    };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("image-commit");
+    let Some(sb) = common::Sandbox::new("image_commit") else {
+        return;
+    };
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    let script = r#"
+let img = image::pull(ARGS[0]);
+let f = factory(ARGS[1]);
+let ns = ["mount", "uts", "ipc", "pid", "net"];
+let maps = [#{ container_id: 0, host_id: 100000, size: 65536 }];
+let userns = #{ namespaces: ["user"] + ns, uid_mappings: maps, gid_mappings: maps };
+let run = |c, args| {
+    let p = process(#{ args: args, user: "0", stdin: "null", stdout: "pipe", stderr: "pipe" });
+    c.start(p);
+    let code = p.wait();
+    let out = p.stdout + p.stderr;
+    out.trim();
+    out.replace("\n", ", ");
+    `${code} ${out}`
+};
+let sleep = || process(#{ args: ["/bin/sleep", "100"], stdin: "null" });
+// Writes, deleted files, owners, a setuid copy and a hardlink; committed
+// while it runs.
+let a = f.create(ARGS[2] + "-a", #{ image: img, namespaces: ns });
+a.start(sleep.call());
+print(`CHANGE ${run.call(a, ["/bin/sh", "-c", "echo new > /etc/new && chown 1000:1000 /etc/new && rm /etc/keep /data/old/new && echo fresh > /data/old/fresh && cp /bin/busybox /bin/copy && chmod 4755 /bin/copy && ln /bin/copy /bin/copy-link"])}`);
+let committed = a.commit("localhost/committed:1");
+print(`STATE ${a.state}`);
+print(`LAYERS ${img.layers.len()} ${committed.layers.len()} ${committed.config.history[-1].created_by}`);
+a.destroy();
+let b = f.create(ARGS[2] + "-b", #{ image: "localhost/committed:1", namespaces: ns });
+b.start(sleep.call());
+print(`SEEN ${run.call(b, ["/bin/sh", "-c", "cat /etc/new; stat -c '%u:%g' /etc/new; ls /etc/keep; ls /data/old; stat -c '%a %h' /bin/copy"])}`);
+b.destroy();
+let p = process(#{ stdout: "pipe", stderr: "pipe" });
+let entry = f.create(ARGS[2] + "-entry", #{ image: committed, namespaces: ns });
+entry.start(p);
+p.wait();
+print(`ENTRY ${p.stdout.split("\n")[0]}`);
+entry.destroy();
+// A container with a user namespace writes host ids; its layer has its own.
+let u = f.create(ARGS[2] + "-u", #{ image: committed } + userns);
+u.start(sleep.call());
+print(`USERNS ${run.call(u, ["/bin/sh", "-c", "echo u > /etc/by-root && stat -c '%u:%g' /etc/new /etc/by-root"])}`);
+u.commit("localhost/committed:2");
+u.destroy();
+let c = f.create(ARGS[2] + "-c", #{ image: "localhost/committed:2", namespaces: ns });
+c.start(sleep.call());
+print(`UNSHIFTED ${run.call(c, ["/bin/stat", "-c", "%u:%g", "/etc/new", "/etc/by-root"])}`);
+c.destroy();
+let ro = f.create(ARGS[2] + "-ro", #{ image: img, namespaces: ns, readonly_rootfs: true });
+try { ro.commit("localhost/ro:1"); } catch (e) { print(`RO ${e.message}`); }
+ro.destroy();
+for name in ["localhost/committed:1", "localhost/committed:2", img.name] { image::remove(name); }
+print("REMOVED");
+"#;
+    let root = sb.root.to_str().unwrap();
+    let out = store.script(script, &[&reference, root, &sb.id]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let out = out.stdout;
+    let line = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
+            .to_string()
+    };
+    assert_eq!(line("CHANGE "), "0 ", "{out}");
+    assert_eq!(line("STATE "), "running", "{out}");
+    assert_eq!(line("LAYERS "), "3 4 ctrsh commit", "{out}");
+    assert_eq!(
+        line("SEEN "),
+        "0 new, 1000:1000, fresh, 4755 2, ls: /etc/keep: No such file or directory",
+        "{out}"
+    );
+    assert_eq!(
+        line("ENTRY "),
+        "entrypoint ran in /data as 1000:1000",
+        "{out}"
+    );
+    assert_eq!(line("USERNS "), "0 1000:1000, 0:0", "{out}");
+    assert_eq!(line("UNSHIFTED "), "0 1000:1000, 0:0", "{out}");
+    assert!(line("RO ").contains("read-only"), "{out}");
+    assert!(out.contains("REMOVED"), "{out}");
+    store.assert_layers(&[]);
+    for suffix in ["a", "b", "entry", "u", "c", "ro"] {
+        sb.assert_nothing_left(&format!("{}-{suffix}", sb.id));
+    }
+}

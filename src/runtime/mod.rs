@@ -14,6 +14,7 @@ pub mod network;
 pub mod seccomp;
 pub mod suggest;
 mod sys;
+pub mod time;
 pub mod trace;
 
 pub use config::{Capabilities, CapabilitySets, Config, Hook, Hooks};

@@ -6,6 +6,7 @@ use super::errors::{narrow, raise, OrRaise, ScriptResult};
 use super::process::{blob, signal_number, text, ProcessHandle};
 use super::{func, getter, register_display, register_equality, setter};
 use crate::runtime::host::process::parse_signal;
+use crate::runtime::image::Image;
 use crate::runtime::{self, Container};
 use rhai::{Array, Blob, Dynamic, Engine, Map, FLOAT, INT};
 use std::path::Path;
@@ -317,6 +318,21 @@ fn register_resources(engine: &mut Engine) {
     )
     .with_volatility(true)
     .register_into_engine(engine, |c: &mut ContainerHandle| c.0.resume().or_raise());
+    func(
+        "commit",
+        &["c: Container", "name: string", "Image"],
+        "Store the writes of a container made from an image as a new image `name`, on top of its \
+         image's layers (a running container is paused meanwhile).",
+    )
+    .with_volatility(true)
+    .register_into_engine(
+        engine,
+        |c: &mut ContainerHandle, name: &str| -> ScriptResult<Image> {
+            let image = c.0.commit(name, &super::image::progress()).or_raise()?;
+            eprintln!("committed {}", image.summary());
+            Ok(image)
+        },
+    );
     func(
         "stats",
         &["c: Container", "map"],

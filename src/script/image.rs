@@ -20,7 +20,7 @@ fn store() -> ScriptResult<Store> {
 }
 
 /// Bars on a terminal; the final line on standard error either way.
-fn progress() -> Progress {
+pub(super) fn progress() -> Progress {
     Progress::new(std::io::stderr().is_terminal())
 }
 

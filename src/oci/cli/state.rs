@@ -48,7 +48,7 @@ pub fn container_state(g: &Global, c: &Container) -> Result<ContainerState, Erro
         status: oci.status,
         bundle: oci.bundle,
         rootfs: config.rootfs,
-        created: super::log::rfc3339(
+        created: crate::runtime::time::rfc3339(
             UNIX_EPOCH + Duration::from_secs(c.created().unwrap_or_default()),
             true,
         ),

@@ -11,7 +11,9 @@ use crate::runtime::host::process::{
 };
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{Lock, State, StateDir};
-use crate::runtime::image::Store;
+use crate::runtime::image::commit::{self, Owners};
+use crate::runtime::image::rootfs::RootfsDirs;
+use crate::runtime::image::{Digest, Image, Progress, Store};
 use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::namespaces::JOIN_ORDER;
 use crate::runtime::launch::start_socket;
@@ -680,6 +682,55 @@ impl Container {
         }
         cg.thaw()
             .map_err(|e| e.context(format!("resume container '{}'", self.id)))
+    }
+
+    /// Its writes as the new image `name` in its image's store, on top of
+    /// its image's layers (see image/commit.rs). A running container is
+    /// paused meanwhile, as docker commit does, so that the layer is one
+    /// moment of it.
+    pub fn commit(&self, name: &str, progress: &Progress) -> Result<Image> {
+        let what = || format!("commit container '{}'", self.id);
+        let status = self.status()?;
+        let state = match self.read_state()? {
+            Some(state) if status != Status::Creating => state,
+            _ => return Err(self.not_runnable(status).context(what())),
+        };
+        let Some(image) = &state.image else {
+            return Err(Error::config(format!(
+                "{}: it was not made from an image (`image` in its config): it has no layers \
+                 to add its writes to",
+                what()
+            )));
+        };
+        if state.config.readonly_rootfs {
+            return Err(Error::config(format!(
+                "{}: its rootfs is read-only (`readonly_rootfs`): it has no writes to commit",
+                what()
+            )));
+        }
+        let store = Store::open(&image.store)?;
+        let parent = store.load(image.name.clone(), &Digest::parse(&image.digest)?)?;
+        let config = &state.config;
+        let owners = match config.creates(NamespaceKind::User) {
+            true => Owners {
+                uids: &config.uid_mappings,
+                gids: &config.gid_mappings,
+            },
+            false => Owners {
+                uids: &[],
+                gids: &[],
+            },
+        };
+        let upper = RootfsDirs::in_state_dir(&self.dir).upper;
+        let pause = status == Status::Running;
+        if pause {
+            self.pause().map_err(|e| e.context(what()))?;
+        }
+        let committed = commit::commit(&store, &parent, &upper, &owners, name, progress);
+        if pause {
+            self.resume().map_err(|e| e.context(what()))?;
+        }
+        committed.map_err(|e| e.context(what()))
     }
 
     /// cpu, memory, pids, blkio and hugetlb from the cgroup, network from

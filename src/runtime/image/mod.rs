@@ -3,6 +3,7 @@
 //! `docker save` archives). See docs/images.md.
 
 mod auth;
+pub mod commit;
 pub mod defaults;
 pub mod digest;
 mod import;

@@ -442,7 +442,7 @@ impl Store {
     }
 
     /// Reads image `manifest` under `name`.
-    fn load(&self, name: String, manifest: &Digest) -> Result<Image> {
+    pub(crate) fn load(&self, name: String, manifest: &Digest) -> Result<Image> {
         let bytes = self.read_blob(manifest)?;
         let Manifest::Image(parsed) = manifest::parse(&bytes)? else {
             return Err(Error::config(format!(

@@ -60,6 +60,13 @@ pub fn host_id(maps: &[IdMap], id: u32) -> Option<u32> {
         .map(|m| m.host_id + (id - m.container_id))
 }
 
+/// The container's id that the host's `id` is, through `maps`.
+pub fn container_id(maps: &[IdMap], id: u32) -> Option<u32> {
+    maps.iter()
+        .find(|m| id >= m.host_id && id - m.host_id < m.size)
+        .map(|m| m.container_id + (id - m.host_id))
+}
+
 /// Whether a rootfs owned by host uid `owner` shows its owner wrongly
 /// through `maps`: the owner is a container id (so meant for the container)
 /// but no host id of the mappings.
@@ -98,5 +105,8 @@ mod tests {
         assert_eq!(host_id(&maps, 999), Some(100999));
         assert_eq!(host_id(&maps, 1000), Some(5000));
         assert_eq!(host_id(&maps, 1001), None);
+        assert_eq!(container_id(&maps, 100999), Some(999));
+        assert_eq!(container_id(&maps, 5000), Some(1000));
+        assert_eq!(container_id(&maps, 0), None);
     }
 }

@@ -6,9 +6,7 @@ mod common;
 
 use common::netns::{self, DestroyIn, Netns, World, HOST_IP, OUTSIDE_IP};
 use common::{Need, Sandbox};
-use ctrsh::runtime::network::{pasta, NetworkSpec, Networks, Port, Protocol, SubnetSpec};
-use std::fs::File;
-use std::os::fd::AsFd;
+use ctrsh::runtime::network::{NetworkSpec, Networks, SubnetSpec};
 
 /// The tools every network test uses.
 const TOOLS: [Need; 2] = [Need::Program("ip"), Need::Program("nft")];
@@ -32,164 +30,6 @@ fn spec(subnets: &[&str]) -> NetworkSpec {
         ipv6: false,
         mtu: None,
     }
-}
-
-/// Two "containers" (namespaces of their own) on one bridge reach each
-/// other, reach the outside through NAT, and serve a published port to the
-/// host (its address and 127.0.0.1), the outside and each other (hairpin).
-/// Releasing them and removing the network leaves no veth, rule or bridge.
-#[test]
-fn bridge_nat_and_port_forwards() {
-    let Some(sb) = sandbox("net-bridge") else {
-        return;
-    };
-    let world = World::new(&sb.dir);
-    let (c1, c2) = (Netns::new("c1"), Netns::new("c2"));
-    let networks = Networks::new(&sb.root);
-    let web = Port {
-        host: 8080,
-        container: 80,
-        protocol: Protocol::Tcp,
-        host_ip: None,
-    };
-    let (a1, a2) = world.host.enter(|| {
-        networks
-            .create("ctrsh0", &spec(&["10.88.0.0/24", "fd88::/64"]))
-            .unwrap();
-        let a1 = networks.lease("ctrsh0", "c1", None, false).unwrap();
-        let a2 = networks.lease("ctrsh0", "c2", None, true).unwrap();
-        let ns1 = File::open(c1.path()).unwrap();
-        let ns2 = File::open(c2.path()).unwrap();
-        networks.connect(&a1, ns1.as_fd(), &[]).unwrap();
-        networks.connect(&a2, ns2.as_fd(), &[web]).unwrap();
-        (a1, a2)
-    });
-    let addr =
-        |a: &ctrsh::runtime::network::Attachment, i: usize| a.addresses[i].addr().to_string();
-    assert_eq!(addr(&a1, 0), "10.88.0.2");
-    assert_eq!(addr(&a2, 0), "10.88.0.3");
-    assert_eq!(addr(&a2, 1), "fd88::3");
-    let eth0 = c1.ip(&["-br", "addr", "show", "eth0"]);
-    assert!(
-        eth0.contains("10.88.0.2/24") && eth0.contains("fd88::2/64"),
-        "{eth0}"
-    );
-    let link = c1.ip(&["-br", "link", "show", "eth0"]);
-    assert!(
-        link.contains("02:42:00:00:00:02"),
-        "the MAC follows the lease: {link}"
-    );
-
-    // Each other: ping (IPv4 and IPv6) and a TCP exchange.
-    for target in [addr(&a2, 0), addr(&a2, 1)] {
-        let (ok, out) = c1.exec("busybox", &["ping", "-c1", "-W5", &target]);
-        assert!(ok, "ping {target}: {out}");
-    }
-    let site = sb.dir.join("c2-site");
-    netns::web_root(&site, "hello from c2");
-    let _c2_server = netns::httpd(&c2, "0.0.0.0:80", &site);
-    assert_eq!(
-        c1.fetch(&format!("http://{}/", addr(&a2, 0))),
-        (true, "hello from c2\n".into())
-    );
-
-    // The outside sees the host's address.
-    let seen = c1.fetch(&format!("http://{OUTSIDE_IP}/cgi-bin/addr"));
-    assert_eq!(seen, (true, format!("{HOST_IP}\n")));
-
-    // The published port, from everywhere.
-    let published = |ns: &Netns, ip: &str| ns.fetch(&format!("http://{ip}:8080/"));
-    let hello = (true, "hello from c2\n".to_string());
-    assert_eq!(published(&world.host, HOST_IP), hello, "host, own address");
-    assert_eq!(published(&world.host, "127.0.0.1"), hello, "host, loopback");
-    assert_eq!(published(&world.outside, HOST_IP), hello, "outside");
-    assert_eq!(
-        published(&c1, HOST_IP),
-        hello,
-        "another container (hairpin)"
-    );
-    assert_eq!(published(&c2, HOST_IP), hello, "the container itself");
-
-    // A host port can be published once.
-    world.host.enter(|| {
-        let c3 = Netns::new("c3");
-        let a3 = networks.lease("ctrsh0", "c3", None, true).unwrap();
-        let ns3 = File::open(c3.path()).unwrap();
-        let clash = networks.connect(&a3, ns3.as_fd(), &[web]).unwrap_err();
-        assert!(
-            clash.message.contains("tcp 8080 is already forwarded"),
-            "{clash}"
-        );
-        networks.release("ctrsh0", "c3").unwrap();
-    });
-
-    world.host.enter(|| {
-        networks.release("ctrsh0", "c1").unwrap();
-        networks.release("ctrsh0", "c2").unwrap();
-        assert_eq!(networks.inspect("ctrsh0").unwrap().containers, vec![]);
-    });
-    assert!(
-        !c1.links().contains(&"eth0".to_string()),
-        "{:?}",
-        c1.links()
-    );
-    let table = world
-        .host
-        .exec("nft", &["list", "table", "inet", "ctrsh"])
-        .1;
-    assert!(!table.contains("dport 8080"), "port rules left:\n{table}");
-    assert!(
-        table.contains("masquerade"),
-        "the network's rules stay:\n{table}"
-    );
-    assert!(
-        !published(&world.host, "127.0.0.1").0,
-        "the forward is gone"
-    );
-
-    world.host.enter(|| networks.remove("ctrsh0").unwrap());
-    assert_eq!(world.host.links(), ["lo", "to-outside"]);
-    assert_eq!(world.host.nft_tables(), "");
-    assert_eq!(networks.list().unwrap(), Vec::<String>::new());
-}
-
-/// 100 leases taken at once are distinct, and all are freed.
-#[test]
-fn concurrent_leases_are_distinct_and_freed() {
-    let Some(sb) = sandbox("net-leases") else {
-        return;
-    };
-    let host = Netns::new("host");
-    let networks = Networks::new(&sb.root);
-    host.enter(|| {
-        networks.create("ctrsh0", &spec(&["10.88.0.0/24"])).unwrap();
-        let addresses: Vec<String> = std::thread::scope(|s| {
-            let threads: Vec<_> = (0..100)
-                .map(|i| {
-                    let networks = &networks;
-                    s.spawn(move || {
-                        networks
-                            .lease("ctrsh0", &format!("c{i}"), None, false)
-                            .unwrap()
-                            .addresses[0]
-                            .to_string()
-                    })
-                })
-                .collect();
-            threads.into_iter().map(|t| t.join().unwrap()).collect()
-        });
-        let mut distinct = addresses.clone();
-        distinct.sort();
-        distinct.dedup();
-        assert_eq!(distinct.len(), 100, "{addresses:?}");
-        assert_eq!(networks.inspect("ctrsh0").unwrap().containers.len(), 100);
-        for i in 0..100 {
-            networks.release("ctrsh0", &format!("c{i}")).unwrap();
-        }
-        assert_eq!(networks.inspect("ctrsh0").unwrap().containers, vec![]);
-        networks.remove("ctrsh0").unwrap();
-    });
-    assert_eq!(host.links(), ["lo"]);
 }
 
 /// A bridge someone else made is used as it is and kept; one without the
@@ -287,85 +127,6 @@ fn networks_without_a_subnet_get_a_free_one() {
         assert_eq!(b.subnets[0].subnet.to_string(), "10.90.2.0/24");
         networks.remove("auto0").unwrap();
         networks.remove("auto1").unwrap();
-    });
-}
-
-/// pasta gives a namespace owned by an unprivileged user (as a rootless
-/// container's are) outbound networking and a forwarded port; stopping it
-/// leaves nothing running.
-#[test]
-fn pasta_networks_an_unprivileged_namespace() {
-    if !common::requires("net-pasta", &[Need::Program("pasta"), Need::TunForUsers]) {
-        return;
-    }
-    let Some(sb) = sandbox("net-pasta") else {
-        return;
-    };
-    let world = World::new(&sb.dir);
-    world
-        .host
-        .ip(&["route", "add", "default", "via", OUTSIDE_IP]);
-    // A user and network namespace of nobody's, as a rootless init has.
-    let nobody = [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-    ];
-    let mut args = nobody.to_vec();
-    args.extend(["unshare", "-Urn", "sleep", "60"]);
-    let container = netns::Server::spawn(&mut world.host.command(args[0], &args[1..]));
-    let pid = container.pid();
-    let userns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/user")).ok();
-    netns::wait_until("the user namespace", || {
-        userns(pid) != userns(std::process::id() as i32)
-    });
-    let state = sb.dir.join("state-dir");
-    std::fs::create_dir(&state).unwrap();
-    // pasta started by root runs as nobody, which must write its pid file.
-    std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    let port = Port {
-        host: 8080,
-        container: 80,
-        protocol: Protocol::Tcp,
-        host_ip: None,
-    };
-    world
-        .host
-        .enter(|| pasta::start(pid, &[port], &state))
-        .unwrap();
-    // Root of the namespace's user namespace, in its network namespace.
-    let inside = |args: &[&str]| {
-        let mut cmd = std::process::Command::new("nsenter");
-        cmd.args(["-t", &pid.to_string(), "-U", "-n"]).args(args);
-        cmd
-    };
-    let url = format!("http://{OUTSIDE_IP}/cgi-bin/addr");
-    let seen = inside(&["timeout", "10", "busybox", "wget", "-qO-", &url])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&seen.stdout),
-        format!("{HOST_IP}\n"),
-        "the outside sees the host"
-    );
-    let site = sb.dir.join("site");
-    netns::web_root(&site, "hello from a rootless namespace");
-    let site = site.to_string_lossy().into_owned();
-    let mut httpd = inside(&["busybox", "httpd", "-f", "-p", "0.0.0.0:80", "-h", &site]);
-    let _server = netns::Server::start(&mut httpd, || world.host.fetch("http://127.0.0.1:8080/").0);
-    assert_eq!(
-        world.host.fetch(&format!("http://{HOST_IP}:8080/")),
-        (true, "hello from a rootless namespace\n".into())
-    );
-    let pasta_pid: i32 = std::fs::read_to_string(state.join(pasta::PID_FILE))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    pasta::stop(&state).unwrap();
-    netns::wait_until("pasta to end", || {
-        !std::path::Path::new(&format!("/proc/{pasta_pid}")).exists()
     });
 }
 
@@ -495,13 +256,15 @@ fn script_in(sb: &Sandbox, ns: &Netns, body: &str) -> String {
     out.stdout
 }
 
-/// Two containers on one bridge network (made by the first create) get
-/// eth0 with their leases, reach each other (ping, HTTP), the outside
-/// (through NAT: it sees the host's address) and each other's published
-/// port through the host (hairpin), and have /etc/hosts and
-/// /etc/resolv.conf; the published port answers on the host's address,
-/// on 127.0.0.1 and from the outside. Destroying them leaves no veth,
-/// lease or port rule, and the network stays until removed.
+/// Two containers on one bridge network with IPv6 (made by the first
+/// create) get eth0 with their leases (and the MAC address that follows
+/// them), reach each other (ping over IPv4 and IPv6, HTTP), the outside
+/// (through NAT: it sees the host's address) and the published port
+/// through the host (hairpin, also from the container behind it), and
+/// have /etc/hosts and /etc/resolv.conf; the published port answers on
+/// the host's address, on 127.0.0.1 and from the outside, and cannot be
+/// published twice. Destroying them leaves no veth, lease or port rule;
+/// the network and its NAT rule stay until it is removed.
 #[test]
 fn containers_on_a_bridge_talk_publish_and_leave_nothing() {
     let Some(sb) = sandbox("net-containers") else {
@@ -520,7 +283,7 @@ fn containers_on_a_bridge_talk_publish_and_leave_nothing() {
         host,
         &format!(
             r#"config.hostname = "web";
-config.networks = [#{{ type: "bridge", name: "ctrsh0", subnet: "10.88.0.0/24" }}];
+config.networks = [#{{ type: "bridge", name: "ctrsh0", subnet: "10.88.0.0/24", ipv6: "fd88::/64" }}];
 config.ports = [#{{ host: 8080, container: 80 }}];
 let a = f.create(id + "-a", config);
 config.hostname = "client";
@@ -531,7 +294,7 @@ print("IPS " + a.ips + " " + b.ips);
 let quiet = #{{ env: ["PATH=/bin"], stdin: "null", stdout: "null", stderr: "null" }};
 a.start(process(quiet + #{{ args: ["/bin/httpd", "-f", "-p", "80", "-h", "/www"] }}));
 b.start(process(quiet + #{{ args: ["/bin/sleep", "60"] }}));
-print("PING " + b.exec(["ping", "-c1", "-W5", a.ips[0]]).code);
+print("PING " + b.exec(["ping", "-c1", "-W5", a.ips[0]]).code + " " + b.exec(["ping", "-c1", "-W5", a.ips[1]]).code);
 fn fetch(c, url) {{
     let got = #{{ code: -1, stdout: "" }};
     for i in 0..200 {{
@@ -545,10 +308,15 @@ fn fetch(c, url) {{
 }}
 print("HTTP " + fetch(b, "http://" + a.ips[0] + "/"));
 print("HAIRPIN " + fetch(b, "http://{HOST_IP}:8080/"));
+print("SELF " + fetch(a, "http://{HOST_IP}:8080/"));
 print("OUTSIDE " + fetch(b, "http://{OUTSIDE_IP}/cgi-bin/addr"));
 print("HOSTS " + #{{ text: a.exec(["cat", "/etc/hosts"]).stdout }}.to_json());
 print("RESOLV " + #{{ text: a.exec(["cat", "/etc/resolv.conf"]).stdout }}.to_json());
 print("ETH0 " + b.exec(["ip", "-o", "-4", "addr", "show", "eth0"]).stdout);
+print("MAC " + b.exec(["ip", "-o", "link", "show", "eth0"]).stdout);
+config.networks = [#{{ type: "bridge", name: "ctrsh0" }}];
+config.ports = [#{{ host: 8080, container: 80 }}];
+try {{ f.create(id + "-c", config); }} catch (e) {{ print("CLASH " + e.message); }}
 "#
         ),
     );
@@ -558,10 +326,18 @@ print("ETH0 " + b.exec(["ip", "-o", "-4", "addr", "show", "eth0"]).stdout);
             .unwrap_or_else(|| panic!("no {prefix} in {out}"))
             .to_string()
     };
-    assert_eq!(line("IPS "), "[\"10.88.0.2\"] [\"10.88.0.9\"]");
-    assert_eq!(line("PING "), "0");
+    assert_eq!(
+        line("IPS "),
+        "[\"10.88.0.2\", \"fd88::2\"] [\"10.88.0.9\", \"fd88::9\"]"
+    );
+    assert_eq!(line("PING "), "0 0");
     assert_eq!(line("HTTP "), "hello from a");
     assert_eq!(line("HAIRPIN "), "hello from a");
+    assert_eq!(
+        line("SELF "),
+        "hello from a",
+        "the container behind the port"
+    );
     assert_eq!(line("OUTSIDE "), HOST_IP, "the outside sees the host");
     let text = |prefix: &str| -> String {
         let v: serde_json::Value = serde_json::from_str(&line(prefix)).unwrap();
@@ -570,14 +346,25 @@ print("ETH0 " + b.exec(["ip", "-o", "-4", "addr", "show", "eth0"]).stdout);
     let hosts = text("HOSTS ");
     assert!(hosts.starts_with("127.0.0.1\tlocalhost\n"), "{hosts}");
     assert!(
-        hosts.ends_with(&format!("10.88.0.2\tweb {}-a\n", sb.id)),
+        hosts.ends_with(&format!(
+            "10.88.0.2\tweb {id}-a\nfd88::2\tweb {id}-a\n",
+            id = sb.id
+        )),
         "{hosts}"
     );
     let expected = host.enter(|| {
-        ctrsh::runtime::network::names::resolv_conf(std::path::Path::new("/"), false).unwrap()
+        ctrsh::runtime::network::names::resolv_conf(std::path::Path::new("/"), true).unwrap()
     });
     assert_eq!(text("RESOLV "), expected);
     assert!(line("ETH0 ").contains("inet 10.88.0.9/24"), "{out}");
+    assert!(
+        line("MAC ").contains("02:42:00:00:00:09"),
+        "the MAC follows the lease: {out}"
+    );
+    assert!(
+        line("CLASH ").contains("tcp 8080 is already forwarded"),
+        "{out}"
+    );
 
     let hello = (true, "hello from a\n".to_string());
     let published = |ns: &Netns, ip: &str| ns.fetch(&format!("http://{ip}:8080/"));
@@ -602,6 +389,11 @@ print("IPS AFTER " + a.ips);"#,
     assert_eq!(leased(&sb.root, "ctrsh0"), Vec::<String>::new());
     let (_, rules) = host.exec("nft", &["list", "table", "inet", "ctrsh"]);
     assert!(!rules.contains("dport"), "no port rule is left: {rules}");
+    assert!(
+        rules.contains("masquerade"),
+        "the network's NAT stays: {rules}"
+    );
+    assert!(!published(host, "127.0.0.1").0, "the forward is gone");
     let networks = Networks::new(&sb.root);
     host.enter(|| networks.remove("ctrsh0").unwrap());
     assert_eq!(host.links(), ["lo", "to-outside"]);
@@ -627,7 +419,7 @@ fn a_create_killed_midway_leaves_nothing_after_destroy() {
     let running = common::RunningScript::spawn(&mut host.ctrsh(
         &[&sb
             .script_file(&format!(
-                r#"config.networks = [#{{ type: "bridge", name: "ctrsh0", subnet: "10.88.0.0/24" }}];
+                r#"config.networks = [#{{ type: "bridge", name: "ctrsh0", subnet: "10.88.0.0/24", ipv6: "fd88::/64" }}];
 config.ports = [#{{ host: 8080, container: 80 }}];
 config.hooks = #{{ create_runtime: [#{{ path: "/bin/sh", args: ["sh", "-c", "echo $$ > {mark}.tmp && mv {mark}.tmp {mark} && exec sleep 60"] }}] }};
 f.create(id, config);

@@ -4,7 +4,7 @@ use super::builtins::seconds;
 use super::convert::{to_json_map, to_script, to_strings};
 use super::errors::{narrow, raise, OrRaise, ScriptResult};
 use super::process::{blob, signal_number, text, ProcessHandle};
-use super::{func, getter, register_display, register_equality, setter};
+use super::{func, getter, made, register_display, register_equality, setter};
 use crate::runtime::host::process::parse_signal;
 use crate::runtime::image::Image;
 use crate::runtime::{self, Container};
@@ -227,7 +227,11 @@ fn register_operations(engine: &mut Engine) {
         "Kill every process and remove the container's cgroups, mounts and state.",
     )
     .with_volatility(true)
-    .register_into_engine(engine, |c: &mut ContainerHandle| c.0.destroy().or_raise());
+    .register_into_engine(engine, |c: &mut ContainerHandle| -> ScriptResult<()> {
+        c.0.destroy().or_raise()?;
+        made::destroyed(&c.0);
+        Ok(())
+    });
 }
 
 fn register_terminal(engine: &mut Engine) {

@@ -77,6 +77,16 @@ impl Drop for Creating {
     }
 }
 
+/// The script destroyed `container`: nothing is left to end, and the
+/// handle (with its init's pidfd) need not be kept until the script ends.
+pub fn destroyed(container: &Arc<Container>) {
+    made().retain(|m| {
+        !m.container
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, container))
+    });
+}
+
 /// A container the script made that still exists when it ends.
 pub struct Left {
     pub id: String,

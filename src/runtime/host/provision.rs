@@ -276,9 +276,13 @@ impl Provision {
         let Some(init) = &self.init else {
             return Err(Error::state("the container init is not there to connect"));
         };
-        let netns = format!("/proc/{}/ns/net", init.pid);
-        let netns = std::fs::File::open(&netns).ctx(format!("open {netns}"))?;
-        self.connect_bridges(netns.as_fd(), true)?;
+        // Only when there is something to connect: an init that failed
+        // early is gone, and its own report says why.
+        if !self.state.networks.is_empty() {
+            let netns = format!("/proc/{}/ns/net", init.pid);
+            let netns = std::fs::File::open(&netns).ctx(format!("open {netns}"))?;
+            self.connect_bridges(netns.as_fd(), true)?;
+        }
         let config = &self.state.config;
         if config.networks.contains(&CheckedNetwork::Pasta) {
             pasta::start(init.pid, &config.ports, &self.dir.path)?;

@@ -300,6 +300,19 @@ impl Node {
     }
 }
 
+/// The owner, mode and times of a node written through `fd`. The owner
+/// first: chown clears the setuid and setgid bits.
+fn set_attributes(
+    fd: &impl AsFd,
+    (uid, gid): (Uid, Gid),
+    mode: Mode,
+    (atime, mtime): &(TimeSpec, TimeSpec),
+) -> Result<()> {
+    fchown(fd, Some(uid), Some(gid)).ctx("set the owner")?;
+    fchmod(fd, mode).ctx("set the mode")?;
+    futimens(fd, atime, mtime).ctx("set the mtime")
+}
+
 /// Writes nodes below a destination directory, giving them their owner.
 struct Copier<'a> {
     root: &'a ContainerRoot,
@@ -336,9 +349,7 @@ impl Copier<'_> {
                 .ctx("open the directory (something that is not a directory is in the way)")?;
                 self.write_entries(source, &target)?;
                 // After the entries: a read-only directory can be filled.
-                fchown(&target, Some(uid), Some(gid)).ctx("set the owner")?;
-                fchmod(&target, mode).ctx("set the mode")?;
-                futimens(&target, &times.0, &times.1).ctx("set the mtime")
+                set_attributes(&target, (uid, gid), mode, &times)
             }
             Node::File(source) => {
                 make_room(dir, name)?;
@@ -355,10 +366,7 @@ impl Copier<'_> {
                 .ctx("create the file")?;
                 let mut target = File::from(target);
                 std::io::copy(&mut File::from(source), &mut target).ctx("copy the contents")?;
-                // The owner first: chown clears the setuid and setgid bits.
-                fchown(&target, Some(uid), Some(gid)).ctx("set the owner")?;
-                fchmod(&target, mode).ctx("set the mode")?;
-                futimens(&target, &times.0, &times.1).ctx("set the mtime")
+                set_attributes(&target, (uid, gid), mode, &times)
             }
             Node::Symlink(target) => {
                 make_room(dir, name)?;

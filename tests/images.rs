@@ -667,6 +667,8 @@ b.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
 print(`A ${run.call(a, ["/bin/sh", "-c", "echo mine > /etc/keep && cat /etc/keep"])}`);
 print(`B ${run.call(b, ["/bin/cat", "/etc/keep"])}`);
 print(`WHITEOUTS ${run.call(b, ["/bin/sh", "-c", "echo $(ls /etc/removed 2>&1) $(ls /data/old)"])}`);
+// A directory of a lower layer, opaque there, and one made here go.
+print(`RMDIR ${run.call(b, ["/bin/sh", "-c", "rm -r /data/old && mkdir /data/made && rmdir /data/made && ls -A /data"])}`);
 try { image::remove(img.name); } catch (e) { print(`INUSE ${e.message}`); }
 a.destroy();
 let again = f.create(ARGS[2] + "-a", #{ image: img, namespaces: ns });
@@ -707,6 +709,7 @@ print("REMOVED");
     );
     assert!(out.contains("\nhello from the image\n"), "{out}");
     assert_eq!(line("A "), "0 mine");
+    assert_eq!(line("RMDIR "), "0 ", "{out}");
     assert_eq!(line("B "), "0 kept");
     // /data/old is opaque: only the top layer's file shows.
     assert_eq!(
@@ -853,14 +856,16 @@ let sleep = || process(#{ args: ["/bin/sleep", "100"], stdin: "null" });
 // while it runs.
 let a = f.create(ARGS[2] + "-a", #{ image: img, namespaces: ns });
 a.start(sleep.call());
-print(`CHANGE ${run.call(a, ["/bin/sh", "-c", "echo new > /etc/new && chown 1000:1000 /etc/new && rm /etc/keep /data/old/new && echo fresh > /data/old/fresh && cp /bin/busybox /bin/copy && chmod 4755 /bin/copy && ln /bin/copy /bin/copy-link"])}`);
+// /data/old (opaque in its layer) is deleted, /srv made again: opaque.
+print(`CHANGE ${run.call(a, ["/bin/sh", "-c", "echo new > /etc/new && chown 1000:1000 /etc/new && rm /etc/keep && rm -r /data/old && rm -r /srv && mkdir /srv && echo fresh > /srv/fresh && cp /bin/busybox /bin/copy && chmod 4755 /bin/copy && ln /bin/copy /bin/copy-link"])}`);
 let committed = a.commit("localhost/committed:1");
 print(`STATE ${a.state}`);
 print(`LAYERS ${img.layers.len()} ${committed.layers.len()} ${committed.config.history[-1].created_by}`);
+print(`TOP ${committed.layers[-1]}`);
 a.destroy();
 let b = f.create(ARGS[2] + "-b", #{ image: "localhost/committed:1", namespaces: ns });
 b.start(sleep.call());
-print(`SEEN ${run.call(b, ["/bin/sh", "-c", "cat /etc/new; stat -c '%u:%g' /etc/new; ls /etc/keep; ls /data/old; stat -c '%a %h' /bin/copy"])}`);
+print(`SEEN ${run.call(b, ["/bin/sh", "-c", "cat /etc/new; stat -c '%u:%g' /etc/new; ls /etc/keep /data/old; ls -A /srv; stat -c '%a %h' /bin/copy"])}`);
 b.destroy();
 let p = process(#{ stdout: "pipe", stderr: "pipe" });
 let entry = f.create(ARGS[2] + "-entry", #{ image: committed, namespaces: ns });
@@ -881,8 +886,6 @@ c.destroy();
 let ro = f.create(ARGS[2] + "-ro", #{ image: img, namespaces: ns, readonly_rootfs: true });
 try { ro.commit("localhost/ro:1"); } catch (e) { print(`RO ${e.message}`); }
 ro.destroy();
-for name in ["localhost/committed:1", "localhost/committed:2", img.name] { image::remove(name); }
-print("REMOVED");
 "#;
     let root = sb.root.to_str().unwrap();
     let out = store.script(script, &[&reference, root, &sb.id]);
@@ -899,9 +902,28 @@ print("REMOVED");
     assert_eq!(line("LAYERS "), "3 4 ctrsh commit", "{out}");
     assert_eq!(
         line("SEEN "),
-        "0 new, 1000:1000, fresh, 4755 2, ls: /etc/keep: No such file or directory",
+        "0 new, 1000:1000, fresh, 4755 2, ls: /etc/keep: No such file or directory, \
+         ls: /data/old: No such file or directory",
         "{out}"
     );
+    // The new layer as overlayfs reads it: the deleted directory is a
+    // whiteout, the one made again is opaque and holds only its new file.
+    let top = store.layer(&line("TOP "));
+    let old = fs::symlink_metadata(top.join("data/old")).unwrap();
+    assert!(
+        old.file_type().is_char_device() && old.rdev() == 0,
+        "data/old is not a whiteout in {}",
+        top.display()
+    );
+    assert_eq!(
+        xattr(&top.join("srv"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
+    let srv: Vec<_> = fs::read_dir(top.join("srv"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(srv, ["fresh"]);
     assert_eq!(
         line("ENTRY "),
         "entrypoint ran in /data as 1000:1000",
@@ -910,7 +932,12 @@ print("REMOVED");
     assert_eq!(line("USERNS "), "0 1000:1000, 0:0", "{out}");
     assert_eq!(line("UNSHIFTED "), "0 1000:1000, 0:0", "{out}");
     assert!(line("RO ").contains("read-only"), "{out}");
-    assert!(out.contains("REMOVED"), "{out}");
+    store.ok(&[
+        "remove",
+        "localhost/committed:1",
+        "localhost/committed:2",
+        &reference,
+    ]);
     store.assert_layers(&[]);
     for suffix in ["a", "b", "entry", "u", "c", "ro"] {
         sb.assert_nothing_left(&format!("{}-{suffix}", sb.id));

@@ -132,6 +132,15 @@ fn default_profile_checks() -> i32 {
     if !failed_with(syscall(libc::SYS_userfaultfd, 0, 0, 0), eperm) {
         return 5;
     }
+    // A call Docker's profile allows reaches the kernel: rmdir of a
+    // missing path fails with ENOENT, not the filter's EPERM.
+    let missing = c"/ctrsh-seccomp-no-such-dir";
+    if !failed_with(
+        syscall(libc::SYS_rmdir, missing.as_ptr() as libc::c_long, 0, 0),
+        libc::ENOENT,
+    ) {
+        return 12;
+    }
     // SAFETY: system calls without pointers the kernel writes through.
     unsafe {
         if libc::getpid() <= 0 {

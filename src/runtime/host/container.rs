@@ -21,6 +21,7 @@ use crate::runtime::launch::{self, Spawn};
 use crate::runtime::network::{pasta, Networks};
 use crate::runtime::suggest;
 use crate::runtime::sys;
+use crate::runtime::sys::idmap::IdMapping;
 use crate::runtime::sys::proc::Proc;
 use crate::runtime::trace;
 use serde::Serialize;
@@ -713,13 +714,10 @@ impl Container {
         let config = &state.config;
         let owners = match config.creates(NamespaceKind::User) {
             true => Owners {
-                uids: &config.uid_mappings,
-                gids: &config.gid_mappings,
+                uids: IdMapping::new(&config.uid_mappings),
+                gids: IdMapping::new(&config.gid_mappings),
             },
-            false => Owners {
-                uids: &[],
-                gids: &[],
-            },
+            false => Owners::default(),
         };
         let upper = RootfsDirs::in_state_dir(&self.dir).upper;
         let pause = status == Status::Running;

@@ -16,6 +16,7 @@ use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::start_socket;
 use crate::runtime::launch::{self, Spawn};
 use crate::runtime::launch::{idmap, namespaces};
+use crate::runtime::sys::idmap::IdMapping;
 use crate::runtime::trace;
 use std::borrow::Cow;
 use std::fs::File;
@@ -254,7 +255,7 @@ fn image_tree(
     }
     let userns = idmap::userns_of(pid)?;
     // Provision::image_rootfs checked that both are mapped.
-    let root = |maps| idmap::host_id(maps, 0).unwrap_or(0);
+    let root = |maps| IdMapping::new(maps).to_host(0).unwrap_or(0);
     let idmap = rootfs::Idmap {
         userns: userns.as_fd(),
         root: (root(&config.uid_mappings), root(&config.gid_mappings)),

@@ -14,9 +14,9 @@ use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{self, Lock, State, StateDir};
 use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::image::{ContainerImage, Defaults, Store};
-use crate::runtime::launch::idmap;
 use crate::runtime::network::{self, pasta, Networks};
 use crate::runtime::sys;
+use crate::runtime::sys::idmap::IdMapping;
 use crate::runtime::sys::proc::Proc;
 use ipnet::IpNet;
 use std::fs;
@@ -155,8 +155,8 @@ impl Provision {
     fn open_to_userns_root(&self) -> Result<()> {
         let config = &self.state.config;
         let (Some(_), Some(gid)) = (
-            idmap::host_id(&config.uid_mappings, 0),
-            idmap::host_id(&config.gid_mappings, 0),
+            IdMapping::new(&config.uid_mappings).to_host(0),
+            IdMapping::new(&config.gid_mappings).to_host(0),
         ) else {
             return Err(Error::config(
                 "image: the user namespace must map the container's uid and gid 0 (uid_mappings, \

@@ -17,14 +17,17 @@ use super::reference::Reference;
 use super::source::Source;
 use super::store::Store;
 use super::Image;
-use crate::runtime::config::IdMap;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
-use crate::runtime::launch::idmap;
-use crate::runtime::sys;
+use crate::runtime::sys::idmap::IdMapping;
+use crate::runtime::sys::tree::{self, Node};
+use nix::fcntl::{ResolveFlag, AT_FDCWD};
+use nix::sys::stat::{FileStat, SFlag};
 use oci_spec::image::{Descriptor, History, MediaType};
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -33,9 +36,10 @@ const OPAQUE: &str = "trusted.overlay.opaque";
 
 /// The container's id mappings, to turn the host ids of its upper dir back
 /// into its own; empty without a user namespace.
-pub struct Owners<'a> {
-    pub uids: &'a [IdMap],
-    pub gids: &'a [IdMap],
+#[derive(Default)]
+pub struct Owners {
+    pub uids: IdMapping,
+    pub gids: IdMapping,
 }
 
 /// Stores the upper dir `upper` of a container of image `parent` as the
@@ -158,7 +162,9 @@ fn write_layer(upper: &Path, path: &Path, owners: &Owners) -> Result<(Digest, u6
         owners,
         links: HashMap::new(),
     };
-    layer.dir(upper, Path::new(""))?;
+    let (top, _) = Node::open(AT_FDCWD, upper, ResolveFlag::empty())
+        .map_err(|e| e.context(format!("commit: {}", upper.display())))?;
+    layer.dir(top.fd(), upper, Path::new(""))?;
     let written = builder.into_inner().and_then(|mut h| h.flush().map(|()| h));
     let hashing = written.ctx(format!("write {}", path.display()))?;
     Ok((hashing.hasher.finish(), hashing.count))
@@ -166,42 +172,52 @@ fn write_layer(upper: &Path, path: &Path, owners: &Owners) -> Result<(Digest, u6
 
 struct Layer<'a> {
     builder: &'a mut tar::Builder<Hashing>,
-    owners: &'a Owners<'a>,
+    owners: &'a Owners,
     /// The first path of each (device, inode) with more than one link.
     links: HashMap<(u64, u64), PathBuf>,
 }
 
 impl Layer<'_> {
-    /// The entries of the directory `dir` (at `rel` in the layer), sorted,
-    /// so the same writes make the same tar.
-    fn dir(&mut self, dir: &Path, rel: &Path) -> Result<()> {
-        let mut names: Vec<_> = fs::read_dir(dir)
-            .ctx(format!("read {}", dir.display()))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()
-            .ctx(format!("read {}", dir.display()))?;
-        names.sort();
-        for name in names {
-            self.entry(&dir.join(&name), &rel.join(&name))?;
+    /// The entries of the directory `dir` (at `path` on the host, `rel` in
+    /// the layer), sorted, so the same writes make the same tar.
+    fn dir(&mut self, dir: &OwnedFd, path: &Path, rel: &Path) -> Result<()> {
+        let entries =
+            tree::entries(dir).map_err(|e| e.context(format!("commit: {}", path.display())))?;
+        for (name, stat) in entries {
+            self.entry(dir, &name, &stat, &path.join(&name), &rel.join(&name))?;
         }
         Ok(())
     }
 
-    fn entry(&mut self, path: &Path, rel: &Path) -> Result<()> {
+    /// The entry `name` of `dir`, whose `stat` the walk read.
+    fn entry(
+        &mut self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        stat: &FileStat,
+        path: &Path,
+        rel: &Path,
+    ) -> Result<()> {
         let what = || format!("commit: {}", path.display());
-        let meta = fs::symlink_metadata(path).ctx(what())?;
-        let kind = meta.file_type();
-        if kind.is_char_device() && meta.rdev() == 0 {
+        let kind = tree::file_type(stat);
+        if kind == SFlag::S_IFCHR && stat.st_rdev == 0 {
             // An overlay whiteout: the file is deleted.
-            let name = rel.file_name().unwrap_or_default().to_string_lossy();
+            let name = name.to_string_lossy();
             return self.empty_file(&rel.with_file_name(format!(".wh.{name}")));
         }
-        if kind.is_socket() {
+        if kind == SFlag::S_IFSOCK {
             // A socket is the trace of a process, not content (docker skips them too).
             return Ok(());
         }
-        let xattrs =
-            sys::xattrs(path).ctx(format!("commit: read the xattrs of {}", path.display()))?;
+        let node = Node::child(dir, name, stat).map_err(|e| e.context(what()))?;
+        let meta = node.metadata().ctx(what())?;
+        let kind = meta.file_type();
+        let xattrs: Vec<(String, Vec<u8>)> = node
+            .xattrs()
+            .ctx(format!("commit: read the xattrs of {}", path.display()))?
+            .into_iter()
+            .map(|(n, v)| (n.to_string_lossy().into_owned(), v))
+            .collect();
         // overlayfs's bookkeeping (origin, impure...) is dropped; these two
         // would leave content behind in the lower layers.
         let partial = ["trusted.overlay.redirect", "trusted.overlay.metacopy"];
@@ -221,8 +237,8 @@ impl Layer<'_> {
         if !kind.is_file() {
             header.set_size(0);
         }
-        header.set_uid(owner(self.owners.uids, meta.uid()).into());
-        header.set_gid(owner(self.owners.gids, meta.gid()).into());
+        header.set_uid(owner(&self.owners.uids, meta.uid()).into());
+        header.set_gid(owner(&self.owners.gids, meta.gid()).into());
         if kind.is_char_device() || kind.is_block_device() {
             let what = || format!("commit: the device number of {}", path.display());
             let rdev = meta.rdev();
@@ -253,27 +269,29 @@ impl Layer<'_> {
             }
             self.links.insert(key, rel.to_path_buf());
         }
-        if kind.is_symlink() {
-            let target = fs::read_link(path).ctx(what())?;
-            return self
+        match node {
+            Node::Symlink(_, target) => self
                 .builder
                 .append_link(&mut header, rel, target)
-                .ctx(what());
-        }
-        if kind.is_file() {
-            let file = File::open(path).ctx(what())?;
-            return self.builder.append_data(&mut header, rel, file).ctx(what());
-        }
-        self.builder
-            .append_data(&mut header, rel, io::empty())
-            .ctx(what())?;
-        if kind.is_dir() {
-            if xattrs.iter().any(|(n, v)| n == OPAQUE && v == b"y") {
-                self.empty_file(&rel.join(".wh..wh..opq"))?;
+                .ctx(what()),
+            Node::File(file) => self
+                .builder
+                .append_data(&mut header, rel, File::from(file))
+                .ctx(what()),
+            Node::Special(_) => self
+                .builder
+                .append_data(&mut header, rel, io::empty())
+                .ctx(what()),
+            Node::Dir(dir) => {
+                self.builder
+                    .append_data(&mut header, rel, io::empty())
+                    .ctx(what())?;
+                if xattrs.iter().any(|(n, v)| n == OPAQUE && v == b"y") {
+                    self.empty_file(&rel.join(".wh..wh..opq"))?;
+                }
+                self.dir(&dir, path, rel)
             }
-            self.dir(path, rel)?;
         }
-        Ok(())
     }
 
     /// An empty regular file entry: a whiteout.
@@ -293,8 +311,8 @@ impl Layer<'_> {
 
 /// The container's id for the host id `host`; ids outside the mappings
 /// (all of them, without a user namespace) stay as they are.
-fn owner(maps: &[IdMap], host: u32) -> u32 {
-    idmap::container_id(maps, host).unwrap_or(host)
+fn owner(maps: &IdMapping, host: u32) -> u32 {
+    maps.to_container(host).unwrap_or(host)
 }
 
 /// Hashes and counts what is written through it.

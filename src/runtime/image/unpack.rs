@@ -17,6 +17,7 @@
 //! the xattrs, because chown clears setuid bits and file capabilities.
 
 use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::sys::tree;
 use nix::errno::Errno;
 use nix::fcntl::{openat, openat2, AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fchmod, fstatat, futimens, mkdirat, mknodat, Mode, SFlag};
@@ -111,17 +112,7 @@ impl Unpacker {
                 if self.remove_existing(&parent, name, false)? {
                     self.cached_parent = None;
                 }
-                let fd = openat(
-                    &parent,
-                    name,
-                    OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_WRONLY
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .ctx("create the file")?;
+                let fd = tree::create_exclusive(&parent, name).ctx("create the file")?;
                 let mut file = File::from(fd);
                 loop {
                     let n = entry.read(&mut self.buffer).ctx("read the file's data")?;

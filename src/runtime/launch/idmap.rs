@@ -12,9 +12,10 @@
 //! mount; a rootless container maps its user's own id, which owns its
 //! rootfs already.
 
-use crate::runtime::config::{CheckedConfig, IdMap, NamespaceKind};
+use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::{Context, Result};
 use crate::runtime::sys;
+use crate::runtime::sys::idmap::IdMapping;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
@@ -31,7 +32,7 @@ pub fn rootfs_tree(config: &CheckedConfig, pid: i32) -> Result<Option<OwnedFd>> 
         // The init reports a missing rootfs, naming the key.
         return Ok(None);
     };
-    if !needs_shift(meta.uid(), &config.uid_mappings) {
+    if !needs_shift(meta.uid(), &IdMapping::new(&config.uid_mappings)) {
         return Ok(None);
     }
     let userns = userns_of(pid)?;
@@ -53,60 +54,33 @@ pub fn userns_of(pid: i32) -> Result<OwnedFd> {
         .ctx(format!("open {path}"))
 }
 
-/// The host id that the container's `id` maps to through `maps`.
-pub fn host_id(maps: &[IdMap], id: u32) -> Option<u32> {
-    maps.iter()
-        .find(|m| id >= m.container_id && id - m.container_id < m.size)
-        .map(|m| m.host_id + (id - m.container_id))
-}
-
-/// The container's id that the host's `id` is, through `maps`.
-pub fn container_id(maps: &[IdMap], id: u32) -> Option<u32> {
-    maps.iter()
-        .find(|m| id >= m.host_id && id - m.host_id < m.size)
-        .map(|m| m.container_id + (id - m.host_id))
-}
-
 /// Whether a rootfs owned by host uid `owner` shows its owner wrongly
 /// through `maps`: the owner is a container id (so meant for the container)
 /// but no host id of the mappings.
-fn needs_shift(owner: u32, maps: &[IdMap]) -> bool {
-    let within = |first: u32, size: u32| owner >= first && owner - first < size;
-    maps.iter().any(|m| within(m.container_id, m.size))
-        && !maps.iter().any(|m| within(m.host_id, m.size))
+fn needs_shift(owner: u32, maps: &IdMapping) -> bool {
+    maps.to_host(owner).is_some() && maps.to_container(owner).is_none()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::config::IdMap;
 
-    fn map(container_id: u32, host_id: u32, size: u32) -> IdMap {
-        IdMap {
+    fn map(container_id: u32, host_id: u32, size: u32) -> IdMapping {
+        IdMapping::new(&[IdMap {
             container_id,
             host_id,
             size,
-        }
+        }])
     }
 
     #[test]
     fn only_a_rootfs_owned_by_an_unshifted_container_id_is_shifted() {
-        let shifted = [map(0, 100000, 65536)];
+        let shifted = map(0, 100000, 65536);
         assert!(needs_shift(0, &shifted), "unpacked by root");
         assert!(!needs_shift(100000, &shifted), "chowned already");
-        assert!(!needs_shift(1000, &[map(0, 1000, 1)]), "rootless: own id");
-        assert!(!needs_shift(0, &[map(0, 0, 65536)]), "identity");
+        assert!(!needs_shift(1000, &map(0, 1000, 1)), "rootless: own id");
+        assert!(!needs_shift(0, &map(0, 0, 65536)), "identity");
         assert!(!needs_shift(70000, &shifted), "no container id");
-    }
-
-    #[test]
-    fn container_ids_map_to_host_ids_in_their_range() {
-        let maps = [map(0, 100000, 1000), map(1000, 5000, 1)];
-        assert_eq!(host_id(&maps, 0), Some(100000));
-        assert_eq!(host_id(&maps, 999), Some(100999));
-        assert_eq!(host_id(&maps, 1000), Some(5000));
-        assert_eq!(host_id(&maps, 1001), None);
-        assert_eq!(container_id(&maps, 100999), Some(999));
-        assert_eq!(container_id(&maps, 5000), Some(1000));
-        assert_eq!(container_id(&maps, 0), None);
     }
 }

@@ -2,6 +2,7 @@
 //! shape we need (pidfds, raw clone, execveat, close_range, extended
 //! attributes).
 
+pub mod idmap;
 pub mod proc;
 pub mod tree;
 
@@ -224,39 +225,6 @@ pub fn has_xattr(path: &std::path::Path, name: &str) -> bool {
     };
     // SAFETY: both names are NUL-terminated; size 0 only asks whether it exists.
     unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
-}
-
-/// The extended attributes of `path` (not followed if a symlink), by name.
-pub fn xattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
-    let c = path_cstring(path)?;
-    // Asks for the size, then fills a buffer of it; ERANGE means the
-    // attributes changed in between: ask again.
-    let read = |fill: &dyn Fn(*mut libc::c_char, usize) -> isize| -> io::Result<Vec<u8>> {
-        loop {
-            let size = check(fill(std::ptr::null_mut(), 0) as libc::c_long)? as usize;
-            let mut buf = vec![0u8; size];
-            match check(fill(buf.as_mut_ptr().cast(), size) as libc::c_long) {
-                Ok(n) => {
-                    buf.truncate(n as usize);
-                    return Ok(buf);
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ERANGE) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    // SAFETY: `c` is NUL-terminated; the buffer is writable for `size` bytes.
-    let names = read(&|buf, size| unsafe { libc::llistxattr(c.as_ptr(), buf, size) })?;
-    let mut attrs = Vec::new();
-    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-        // SAFETY: both names are NUL-terminated; the buffer is writable for `size` bytes.
-        let value = read(&|buf, size| unsafe {
-            libc::lgetxattr(c.as_ptr(), cname.as_ptr(), buf.cast(), size)
-        })?;
-        attrs.push((String::from_utf8_lossy(name).into_owned(), value));
-    }
-    Ok(attrs)
 }
 
 fn xattr_name(name: &str) -> io::Result<CString> {

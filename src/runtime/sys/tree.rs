@@ -1,113 +1,403 @@
-//! Copying a directory tree with everything overlayfs and the container's
-//! files depend on: file types (an overlay whiteout is a 0:0 character
-//! device), hardlinks, owners, modes (setuid included), extended
-//! attributes (overlay's `trusted.overlay.*`, file capabilities) and times.
+//! Walking and copying directory trees through fds.
+//!
+//! A walk opens each entry from the fd of its directory and never follows
+//! a symlink, and a copy sets what it wrote through an fd of the node it
+//! made: a path swapped for a symlink meanwhile leads nowhere. This serves
+//! copies in and out of a live container (whose side may be changed by
+//! its processes while we copy), a checkpoint's overlay upper dir, and the
+//! upper dir written as an image layer.
 
-use crate::runtime::error::{Context, Result};
-use nix::sys::stat::{self, Mode, SFlag};
+use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use nix::errno::Errno;
+use nix::fcntl::{openat, openat2, readlinkat, AtFlags, OFlag, OpenHow, ResolveFlag, AT_FDCWD};
+use nix::sys::stat::UtimensatFlags::FollowSymlink;
+use nix::sys::stat::{fstat, fstatat, mkdirat, mknodat, utimensat, FileStat, Mode, SFlag};
 use nix::sys::time::TimeSpec;
-use nix::unistd::{Gid, Uid};
+use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::collections::HashMap;
-use std::ffi::CString;
-use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// Copies the tree at `from` to `to`, which must not exist. Runs as root:
-/// owners are kept as they are.
-pub fn copy(from: &Path, to: &Path) -> Result<()> {
-    copy_entry(from, to, &mut HashMap::new())
+/// A file-system object opened for a walk.
+pub enum Node {
+    Dir(OwnedFd),
+    File(OwnedFd),
+    /// An O_PATH fd of the link, and its target.
+    Symlink(OwnedFd, OsString),
+    /// An O_PATH fd of a device node or a fifo.
+    Special(OwnedFd),
 }
 
-/// `links` maps (device, inode) of a file with several links to its first copy.
-fn copy_entry(from: &Path, to: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> Result<()> {
-    let meta = fs::symlink_metadata(from).ctx(format!("stat {}", from.display()))?;
-    let kind = meta.file_type();
-    let made = if kind.is_dir() {
-        fs::create_dir(to).ctx(format!("create {}", to.display()))?;
-        for entry in fs::read_dir(from).ctx(format!("read {}", from.display()))? {
-            let entry = entry.ctx(format!("read {}", from.display()))?;
-            copy_entry(&entry.path(), &to.join(entry.file_name()), links)?;
-        }
-        Ok(())
-    } else if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-        // The first copy has the attributes already.
-        return fs::hard_link(first, to).ctx(format!("link {}", to.display()));
-    } else if kind.is_file() {
-        if meta.nlink() > 1 {
-            links.insert((meta.dev(), meta.ino()), to.to_path_buf());
-        }
-        fs::copy(from, to).map(drop)
-    } else if kind.is_symlink() {
-        fs::read_link(from).and_then(|target| std::os::unix::fs::symlink(target, to))
-    } else {
-        // Devices (whiteouts among them), FIFOs and sockets.
-        stat::mknod(
-            to,
-            SFlag::from_bits_truncate(meta.mode() & libc::S_IFMT),
-            Mode::from_bits_truncate(meta.mode() & 0o7777),
-            meta.rdev(),
-        )
-        .map_err(std::io::Error::from)
-    };
-    made.ctx(format!("copy {} to {}", from.display(), to.display()))?;
-    set_attributes(from, to, &meta).ctx(format!(
-        "copy the attributes of {} to {}",
-        from.display(),
-        to.display()
-    ))
-}
-
-/// Owner, then mode (a chown clears setuid bits), then extended
-/// attributes (a chown also drops file capabilities), then times (last,
-/// as every change before touches ctime and a directory's copy its mtime).
-fn set_attributes(from: &Path, to: &Path, meta: &fs::Metadata) -> std::io::Result<()> {
-    nix::unistd::fchownat(
-        nix::fcntl::AT_FDCWD,
-        to,
-        Some(Uid::from_raw(meta.uid())),
-        Some(Gid::from_raw(meta.gid())),
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-    )?;
-    if !meta.file_type().is_symlink() {
-        fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+impl Node {
+    /// Opens `path` below `base` (following symlinks, within the root when
+    /// `resolve` says so, never through a /proc magic link).
+    pub fn open(base: impl AsFd, path: &Path, resolve: ResolveFlag) -> Result<(Node, FileStat)> {
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(resolve | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        let fd = openat2(base, path, how).map_err(not_found)?;
+        let stat = fstat(&fd).ctx("stat")?;
+        // O_PATH gives no access to the contents: the directory or file is
+        // opened again through the fd we hold, never through the path.
+        let node = match file_type(&stat) {
+            SFlag::S_IFDIR => Node::Dir(reopen(&fd, OFlag::O_DIRECTORY)?),
+            SFlag::S_IFREG => Node::File(reopen(&fd, OFlag::empty())?),
+            SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO => Node::Special(fd),
+            _ => return Err(no_sockets()),
+        };
+        Ok((node, stat))
     }
-    copy_xattrs(from, to)?;
-    stat::utimensat(
-        nix::fcntl::AT_FDCWD,
-        to,
-        &TimeSpec::new(meta.atime(), meta.atime_nsec()),
-        &TimeSpec::new(meta.mtime(), meta.mtime_nsec()),
-        stat::UtimensatFlags::NoFollowSymlink,
-    )?;
-    Ok(())
+
+    /// The entry `name` of `dir`, whose `stat` a walk just read, opened
+    /// without following a symlink.
+    pub fn child(dir: &OwnedFd, name: &OsStr, stat: &FileStat) -> Result<Node> {
+        let open = |flags| {
+            openat(
+                dir,
+                name,
+                flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+        };
+        let kind = file_type(stat);
+        // Each opened fd is checked to be what the stat said: the entry
+        // may have been replaced meanwhile.
+        let same_kind = |fd: OwnedFd| match file_type(&fstat(&fd).ctx("stat")?) == kind {
+            true => Ok(fd),
+            false => Err(Error::state("the file was replaced while being copied")),
+        };
+        Ok(match kind {
+            SFlag::S_IFDIR => Node::Dir(open(OFlag::O_RDONLY | OFlag::O_DIRECTORY).ctx("open")?),
+            // O_NONBLOCK: a fifo swapped in meanwhile must not hang us.
+            SFlag::S_IFREG => Node::File(same_kind(
+                open(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY).ctx("open")?,
+            )?),
+            SFlag::S_IFLNK => Node::Symlink(
+                same_kind(open(OFlag::O_PATH).ctx("open")?)?,
+                readlinkat(dir, name).ctx("read the symlink")?,
+            ),
+            SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO => {
+                Node::Special(same_kind(open(OFlag::O_PATH).ctx("open")?)?)
+            }
+            _ => return Err(no_sockets()),
+        })
+    }
+
+    pub fn fd(&self) -> &OwnedFd {
+        match self {
+            Node::Dir(fd) | Node::File(fd) | Node::Symlink(fd, _) | Node::Special(fd) => fd,
+        }
+    }
+
+    /// Its metadata, as std has it.
+    pub fn metadata(&self) -> std::io::Result<std::fs::Metadata> {
+        // The magic link leads to the node itself, a symlink included.
+        std::fs::metadata(fd_path(self.fd()))
+    }
+
+    /// Its extended attributes, by name.
+    pub fn xattrs(&self) -> std::io::Result<Vec<(CString, Vec<u8>)>> {
+        let path = super::path_cstring(&fd_path(self.fd()))?;
+        let names = read_sized(|buf, len| {
+            // SAFETY: `path` is NUL-terminated; `buf` has room for `len` bytes (or is null with 0).
+            unsafe { libc::listxattr(path.as_ptr(), buf.cast(), len) }
+        })?;
+        let mut xattrs = Vec::new();
+        for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+            let name = CString::new(name).expect("split at the NULs");
+            let value = read_sized(|buf, len| {
+                // SAFETY: both names are NUL-terminated; `buf` has room for `len` bytes.
+                unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), buf.cast(), len) }
+            })?;
+            xattrs.push((name, value));
+        }
+        Ok(xattrs)
+    }
 }
 
-fn copy_xattrs(from: &Path, to: &Path) -> std::io::Result<()> {
-    let (from, to) = (super::path_cstring(from)?, super::path_cstring(to)?);
-    let names = read_sized(|buf, len| {
-        // SAFETY: `from` is NUL-terminated; `buf` has room for `len` bytes (or is null with 0).
-        unsafe { libc::llistxattr(from.as_ptr(), buf.cast(), len) }
-    })?;
-    for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        let name = CString::new(name).expect("split at the NULs");
-        let value = read_sized(|buf, len| {
-            // SAFETY: both names are NUL-terminated; `buf` has room for `len` bytes.
-            unsafe { libc::lgetxattr(from.as_ptr(), name.as_ptr(), buf.cast(), len) }
-        })?;
+/// The entries of the directory `dir` but `.` and `..`, each with its
+/// stat (of the entry, not of a symlink's target), sorted by name so that
+/// a walk goes the same way every time.
+pub fn entries(dir: &OwnedFd) -> Result<Vec<(OsString, FileStat)>> {
+    let mut list = nix::dir::Dir::from_fd(dir.try_clone().ctx("dup a directory fd")?)
+        .ctx("read the directory")?;
+    let mut entries = Vec::new();
+    for entry in list.iter() {
+        let entry = entry.ctx("read the directory")?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name == "." || name == ".." {
+            continue;
+        }
+        let stat = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).ctx("stat")?;
+        entries.push((name.to_os_string(), stat));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// What a node is given: its owner, permission bits (setuid included),
+/// extended attributes and times.
+pub struct Attributes {
+    pub owner: (Uid, Gid),
+    pub mode: Mode,
+    pub xattrs: Vec<(CString, Vec<u8>)>,
+    pub times: (TimeSpec, TimeSpec),
+}
+
+impl Attributes {
+    /// Those `stat` shows, without extended attributes.
+    pub fn of(stat: &FileStat) -> Attributes {
+        Attributes {
+            owner: (Uid::from_raw(stat.st_uid), Gid::from_raw(stat.st_gid)),
+            mode: Mode::from_bits_truncate(stat.st_mode & 0o7777),
+            xattrs: Vec::new(),
+            times: (
+                TimeSpec::new(stat.st_atime, stat.st_atime_nsec),
+                TimeSpec::new(stat.st_mtime, stat.st_mtime_nsec),
+            ),
+        }
+    }
+}
+
+/// Gives the node `fd` (opened, or O_PATH for a symlink or a device node)
+/// `attrs`, all through the fd. The owner first, as a chown clears the
+/// setuid and setgid bits and drops file capabilities (an attribute); the
+/// times last, as every change before touches them.
+pub fn set_attributes(fd: &OwnedFd, attrs: &Attributes) -> Result<()> {
+    let (uid, gid) = attrs.owner;
+    let flags = AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW;
+    fchownat(fd, "", Some(uid), Some(gid), flags).ctx("set the owner")?;
+    // The magic link leads to the node itself, a symlink included, and
+    // works for an O_PATH fd, which fchmod and futimens refuse.
+    let path = fd_path(fd);
+    let is_symlink = file_type(&fstat(fd).ctx("stat")?) == SFlag::S_IFLNK;
+    if !is_symlink {
+        std::fs::set_permissions(
+            &path,
+            std::os::unix::fs::PermissionsExt::from_mode(attrs.mode.bits()),
+        )
+        .ctx("set the mode")?;
+    }
+    let cpath = super::path_cstring(&path).ctx("set the extended attributes")?;
+    for (name, value) in &attrs.xattrs {
         // SAFETY: both names are NUL-terminated; `value` is the buffer of its length.
         let set = unsafe {
-            libc::lsetxattr(
-                to.as_ptr(),
+            libc::setxattr(
+                cpath.as_ptr(),
                 name.as_ptr(),
                 value.as_ptr().cast(),
                 value.len(),
                 0,
             )
         };
-        super::check(set as libc::c_long)?;
+        super::check(set as libc::c_long)
+            .ctx(format!("set the attribute {}", name.to_string_lossy()))?;
     }
-    Ok(())
+    let (atime, mtime) = &attrs.times;
+    utimensat(AT_FDCWD, &path, atime, mtime, FollowSymlink).ctx("set the times")
+}
+
+/// Opens `name` in `dir` as a new file to write, failing if anything is
+/// there already (a symlink planted meanwhile included). Mode 0600 until
+/// its contents are in: its attributes are set after.
+pub fn create_exclusive(dir: &impl AsFd, name: &OsStr) -> nix::Result<OwnedFd> {
+    openat(
+        dir,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+}
+
+/// Copies nodes into directories, giving each copy the owner `owner`
+/// works out from the source's stat, and the source's mode and times.
+pub struct Copier<'a> {
+    pub owner: &'a dyn Fn(&FileStat) -> Result<(Uid, Gid)>,
+    /// Whether the copy keeps the extended attributes and the hard links
+    /// too. An overlay's upper dir needs both (its whiteouts and opaque
+    /// directories are `trusted.overlay.*` attributes); a copy in or out of
+    /// a container keeps what `docker cp` keeps.
+    pub exact: bool,
+}
+
+impl Copier<'_> {
+    /// Copies `source` to the entry `name` of `dir` (a directory's copy
+    /// merges into a directory there; anything else replaces what is there
+    /// but a directory).
+    pub fn copy(&self, source: (Node, FileStat), dir: &OwnedFd, name: &OsStr) -> Result<()> {
+        let mut walk = Walk {
+            copier: self,
+            top: dir,
+            links: HashMap::new(),
+        };
+        walk.copy(source, dir, name, Path::new(name))
+    }
+}
+
+/// One copy under way.
+struct Walk<'a> {
+    copier: &'a Copier<'a>,
+    /// The directory the copy is made in.
+    top: &'a OwnedFd,
+    /// With `exact`: the first copy of each (device, inode) with several
+    /// links, by its path below `top`.
+    links: HashMap<(u64, u64), PathBuf>,
+}
+
+impl Walk<'_> {
+    fn copy(
+        &mut self,
+        source: (Node, FileStat),
+        dir: &OwnedFd,
+        name: &OsStr,
+        rel: &Path,
+    ) -> Result<()> {
+        let name_str = name.to_string_lossy();
+        self.write(source, dir, name, rel)
+            .map_err(|e| e.context(format!("copy '{name_str}'")))
+    }
+
+    fn write(
+        &mut self,
+        (node, stat): (Node, FileStat),
+        dir: &OwnedFd,
+        name: &OsStr,
+        rel: &Path,
+    ) -> Result<()> {
+        let mut attrs = Attributes::of(&stat);
+        attrs.owner = (self.copier.owner)(&stat)?;
+        if self.copier.exact {
+            attrs.xattrs = node.xattrs().ctx("read the extended attributes")?;
+            if matches!(node, Node::File(_)) && stat.st_nlink > 1 {
+                let key = (stat.st_dev, stat.st_ino);
+                if let Some(first) = self.links.get(&key) {
+                    // The first copy has the attributes already.
+                    make_room(dir, name)?;
+                    let flag = AtFlags::empty();
+                    return linkat(self.top, first.as_path(), dir, name, flag).ctx("link");
+                }
+                self.links.insert(key, rel.to_path_buf());
+            }
+        }
+        let made = match node {
+            Node::Dir(source) => {
+                match mkdirat(dir, name, Mode::from_bits_truncate(0o700)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e).ctx("create the directory"),
+                }
+                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
+                let target = openat(dir, name, flags | OFlag::O_CLOEXEC, Mode::empty())
+                    .ctx("open the directory (something that is not a directory is in the way)")?;
+                for (entry, stat) in entries(&source)? {
+                    let node = Node::child(&source, &entry, &stat)?;
+                    self.copy((node, stat), &target, &entry, &rel.join(&entry))?;
+                }
+                // After the entries: a read-only directory can be filled.
+                target
+            }
+            Node::File(source) => {
+                make_room(dir, name)?;
+                let target = create_exclusive(dir, name).ctx("create the file")?;
+                let mut target = File::from(target);
+                std::io::copy(&mut File::from(source), &mut target).ctx("copy the contents")?;
+                target.into()
+            }
+            Node::Symlink(_, target) => {
+                make_room(dir, name)?;
+                // Stored as it is: it resolves on its own side.
+                symlinkat(target.as_os_str(), dir, name).ctx("create the symlink")?;
+                made_node(dir, name, SFlag::S_IFLNK)?
+            }
+            Node::Special(_) => {
+                make_room(dir, name)?;
+                let kind = file_type(&stat);
+                mknodat(dir, name, kind, Mode::empty(), stat.st_rdev).ctx("create the node")?;
+                made_node(dir, name, kind)?
+            }
+        };
+        set_attributes(&made, &attrs)
+    }
+}
+
+/// An O_PATH fd of the node `name` just made in `dir`, checked to be of
+/// type `kind`: the name could be swapped meanwhile.
+fn made_node(dir: &OwnedFd, name: &OsStr, kind: SFlag) -> Result<OwnedFd> {
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    openat(dir, name, flags, Mode::empty())
+        .and_then(|fd| match file_type(&fstat(&fd)?) == kind {
+            true => Ok(fd),
+            false => Err(Errno::ELOOP),
+        })
+        .ctx("open the node made")
+}
+
+/// Removes what is at `name` in `dir` unless it is a directory, which a
+/// file does not replace.
+fn make_room(dir: &OwnedFd, name: &OsStr) -> Result<()> {
+    match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e).ctx("look at what is there"),
+        Ok(stat) if file_type(&stat) == SFlag::S_IFDIR => Err(Error::config(
+            "a directory is in the way (a file does not replace a directory)",
+        )),
+        Ok(_) => unlinkat(dir, name, UnlinkatFlags::NoRemoveDir).ctx("replace what is there"),
+    }
+}
+
+/// Copies the tree at `from` to `to`, which must not exist, exactly: as
+/// root, owners are kept as they are.
+pub fn copy(from: &Path, to: &Path) -> Result<()> {
+    let what = || format!("copy {} to {}", from.display(), to.display());
+    let (Some(name), Some(parent)) = (to.file_name(), to.parent()) else {
+        return Err(Error::config(format!("{}: no name to copy to", what())));
+    };
+    let copied = (|| {
+        let source = Node::open(AT_FDCWD, from, ResolveFlag::empty())?;
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let dir = nix::fcntl::open(parent, flags, Mode::empty()).ctx("open")?;
+        let owner = |stat: &FileStat| Ok(Attributes::of(stat).owner);
+        Copier {
+            owner: &owner,
+            exact: true,
+        }
+        .copy(source, &dir, name)
+    })();
+    copied.map_err(|e| e.context(what()))
+}
+
+/// The object of the O_PATH fd `fd`, opened for reading.
+fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        &fd_path(fd),
+        flags | OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx("open")
+}
+
+/// `/proc/self/fd/N`: names the object we already hold, so nothing is
+/// resolved by path again.
+fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+pub fn file_type(stat: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT
+}
+
+fn no_sockets() -> Error {
+    Error::new(ErrorKind::Unsupported, "a socket cannot be copied")
+}
+
+/// ENOENT as a `not_found` error, others as system errors.
+pub fn not_found(err: Errno) -> Error {
+    match err {
+        Errno::ENOENT => Error::new(ErrorKind::NotFound, "no such file or directory"),
+        e => Error::sys("open", std::io::Error::from_raw_os_error(e as i32)),
+    }
 }
 
 /// The bytes a size-then-fill call like getxattr(2) returns: asked with an
@@ -130,6 +420,9 @@ fn read_sized(call: impl Fn(*mut u8, usize) -> libc::ssize_t) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::stat;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     #[test]
     fn a_copy_keeps_links_modes_devices_xattrs_and_times() {

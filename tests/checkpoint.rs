@@ -75,21 +75,65 @@ fn wait_lines(path, n) {
 }
 "#;
 
-/// Rhai that creates container `id` running COUNTER with stdout to `out`,
-/// once it has counted to 3; with `wait_lines`.
-fn start_counter(out: &Path) -> String {
+/// Rhai that creates container `id` from `config` with `args` (a Rhai
+/// array) as its first process, stdout to `out`, and waits until `out` has
+/// `lines` lines; the container is `c`. With `WAIT_LINES`.
+fn start(args: &str, out: &Path, lines: u32) -> String {
     format!(
         r#"{WAIT_LINES}
-config.networks = [#{{ type: "loopback" }}];
-spec.args = ["/bin/sh", "-c", {counter}];
+spec.args = {args};
 spec.stdout = {out};
 let c = f.create(id, config);
 c.start(process(spec));
-wait_lines({out}, 3);
+wait_lines({out}, {lines});
 "#,
-        counter = rhai_str(COUNTER),
         out = path_str(out)
     )
+}
+
+/// `sh -c script` as a Rhai array.
+fn sh(script: &str) -> String {
+    format!(r#"["/bin/sh", "-c", {}]"#, rhai_str(script))
+}
+
+/// `start` of COUNTER on loopback, once it has counted to 3.
+fn start_counter(out: &Path) -> String {
+    format!(
+        "config.networks = [#{{ type: \"loopback\" }}];\n{}",
+        start(&sh(COUNTER), out, 3)
+    )
+}
+
+/// Rhai that restores the checkpoint `ck` (a Rhai expression) as
+/// `<id>-r` with stdout to `out` and the restore's `options` (more keys
+/// of its map, "" for none), and waits until the restored process has
+/// written 3 lines; the restored container is `r`.
+fn restore(ck: &str, out: &Path, options: &str) -> String {
+    format!(
+        r#"let r = f.restore(id + "-r", {ck}, #{{ stdout: {out}{options} }});
+wait_lines({out}, 3);
+"#,
+        out = path_str(out)
+    )
+}
+
+/// The id `restore` gives the restored container.
+fn restored_id(sb: &Sandbox) -> String {
+    format!("{}-r", sb.id)
+}
+
+/// A CRIU sandbox with the probe binary (tests/escape) at /bin/probe in
+/// its rootfs; None when either is missing (a failure under CI).
+fn sandbox_with_probe(test: &str) -> Option<Sandbox> {
+    let sb = sandbox_criu(test)?;
+    match common::probe_binary() {
+        Ok(probe) => fs::copy(probe, sb.rootfs.join("bin/probe")).unwrap(),
+        Err(why) => {
+            common::skip(test, &why);
+            return None;
+        }
+    };
+    Some(sb)
 }
 
 #[test]
@@ -102,7 +146,7 @@ fn a_counter_goes_on_counting_in_a_restored_container() {
         sb.dir.join("after"),
         sb.dir.join("ck"),
     );
-    let restored = format!("{}-r", sb.id);
+    let restored = restored_id(&sb);
     let out = sb.script_ok(&format!(
         r#"config.sysctl = #{{ "net.ipv4.ip_unprivileged_port_start": "1000" }};
 {start}
@@ -110,16 +154,14 @@ let ck = c.checkpoint(#{{ dir: {ck} }});
 print("ORIG " + c.state);
 print("CKID " + ck.container_id);
 print("SIZE " + ck.size);
-let c2 = f.restore({restored}, ck, #{{ stdout: {after} }});
-print("STATE " + c2.state);
-wait_lines({after}, 3);
-print("LO " + c2.exec(["ip", "link", "show", "lo"]).stdout);
-print("PORTS " + c2.exec(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]).stdout);
+{restore}
+print("STATE " + r.state);
+print("LO " + r.exec(["ip", "link", "show", "lo"]).stdout);
+print("PORTS " + r.exec(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]).stdout);
 "#,
         start = start_counter(&before),
         ck = path_str(&ck),
-        restored = rhai_str(&restored),
-        after = path_str(&after),
+        restore = restore("ck", &after, ""),
     ));
     assert!(out.contains("ORIG destroyed\n"), "{out}");
     assert!(out.contains(&format!("CKID {}\n", sb.id)), "{out}");
@@ -204,7 +246,7 @@ c2.destroy();
         .metadata()
         .clone();
     assert!(!meta.flags.net_from_config, "{meta:?}");
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 #[test]
@@ -226,15 +268,14 @@ config.uid_mappings = [#{{ container_id: 0, host_id: 100000, size: 65536 }}];
 config.gid_mappings = [#{{ container_id: 0, host_id: 100000, size: 65536 }}];
 {start}
 let ck = c.checkpoint(#{{ dir: {ck} }});
-let c2 = f.restore(id + "-r", ck, #{{ stdout: {after} }});
-wait_lines({after}, 3);
-print("MAP " + c2.exec(["cat", "/proc/self/uid_map"]).stdout);
-print("NULL " + c2.exec(["sh", "-c", "echo x > /dev/null && cat /proc/kcore /proc/keys | wc -c"]).stdout);
-c2.destroy();
+{restore}
+print("MAP " + r.exec(["cat", "/proc/self/uid_map"]).stdout);
+print("NULL " + r.exec(["sh", "-c", "echo x > /dev/null && cat /proc/kcore /proc/keys | wc -c"]).stdout);
+r.destroy();
 "#,
         start = start_counter(&before),
         ck = path_str(&sb.dir.join("ck")),
-        after = path_str(&after),
+        restore = restore("ck", &after, ""),
     ));
     let squeezed: Vec<String> = out
         .lines()
@@ -246,7 +287,7 @@ c2.destroy();
     );
     assert!(squeezed.contains(&"NULL 0".to_string()), "{out}");
     assert_continues(&before, &after);
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 #[test]
@@ -259,12 +300,7 @@ fn a_shell_variable_survives_and_the_restorer_gets_the_exit_status() {
     // SIGUSR2 makes the shell exit 42.
     let script = r#"v="secret-$(date +%s%N)"; echo "$v"; trap 'echo "V=$v"' USR1; trap 'exit 42' USR2; while true; do sleep 0.05; done"#;
     let out = sb.script_ok(&format!(
-        r#"{WAIT_LINES}
-spec.args = ["/bin/sh", "-c", {script}];
-spec.stdout = {before};
-let c = f.create(id, config);
-c.start(process(spec));
-wait_lines({before}, 1);
+        r#"{start}
 let ck = c.checkpoint(#{{ dir: {ck} }});
 let c2 = f.restore(id + "-r", ck, #{{ stdout: {after} }});
 c2.signal("USR1");
@@ -273,8 +309,7 @@ c2.signal("USR2");
 print("CODE " + c2.wait());
 c2.destroy();
 "#,
-        script = rhai_str(script),
-        before = path_str(&before),
+        start = start(&sh(script), &before, 1),
         ck = path_str(&sb.dir.join("ck")),
         after = path_str(&after),
     ));
@@ -284,7 +319,7 @@ c2.destroy();
     assert!(value.starts_with("secret-"), "{value}");
     let restored = fs::read_to_string(&after).unwrap();
     assert_eq!(restored.trim(), format!("V={value}"));
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 #[test]
@@ -325,7 +360,7 @@ c2.destroy();
     let (b, a) = (numbers(&before), numbers(&after));
     assert!(a.len() >= 3 && b.contains(&a[0]) && b.contains(&(a[0] - 1)));
     assert!(b.last() > Some(&a[0]), "the original stopped: {b:?}");
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 #[test]
@@ -553,8 +588,7 @@ try {{
     print("PRE " + c.state);
     c.checkpoint(#{{ dir: {full}, leave_running: true }});
     let ck = c.checkpoint(#{{ dir: {ck}, parent: pre }});
-    let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
-    wait_lines({after}, 3);
+    {restore}
     print("RESTORED " + r.state);
     r.destroy();
 }} catch (e) {{
@@ -569,7 +603,7 @@ c.destroy();
         pre = path_str(&pre),
         full = path_str(&full),
         ck = path_str(&ck),
-        after = path_str(&sb.dir.join("after")),
+        restore = restore("ck", &sb.dir.join("after"), ""),
     ));
     if dirty_tracking() {
         assert!(out.contains("PRE running\nRESTORED running\n"), "{out}");
@@ -602,28 +636,21 @@ fn an_established_loopback_tcp_connection_keeps_talking_after_restore() {
     let script =
         format!("sleep 100000 | nc -l -p 5000 & until ({COUNTER}) | nc 127.0.0.1 5000; do :; done");
     let out = sb.script_ok(&format!(
-        r#"{WAIT_LINES}
-config.networks = [#{{ type: "loopback" }}];
-spec.args = ["/bin/sh", "-c", {script}];
-spec.stdout = {before};
-let c = f.create(id, config);
-c.start(process(spec));
-wait_lines({before}, 3);
+        r#"config.networks = [#{{ type: "loopback" }}];
+{start}
 let ck = c.checkpoint(#{{ dir: {ck}, tcp_established: true, criu: {criu} }});
-let r = f.restore(id + "-r", ck, #{{ stdout: {after}, criu: {criu} }});
-wait_lines({after}, 3);
+{restore}
 print("STATE " + r.state);
 r.destroy();
 "#,
-        script = rhai_str(&script),
-        before = path_str(&before),
+        start = start(&sh(&script), &before, 3),
         ck = path_str(&sb.dir.join("ck")),
-        after = path_str(&after),
         criu = rhai_str(CRIU_42),
+        restore = restore("ck", &after, &format!(", criu: {}", rhai_str(CRIU_42))),
     ));
     assert!(out.contains("STATE running\n"), "{out}");
     assert_continues(&before, &after);
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 #[test]
@@ -703,25 +730,12 @@ fn assert_no_cgroup_named(name: &str) {
 /// with the option, and the restored process holds the lock again.
 #[test]
 fn file_locks_are_dumped_only_when_asked_and_held_after_restore() {
-    let Some(sb) = sandbox_criu("ck-locks") else {
+    let Some(sb) = sandbox_with_probe("ck-locks") else {
         return;
     };
-    let probe = match common::probe_binary() {
-        Ok(probe) => probe,
-        Err(why) => {
-            common::skip("ck-locks", &why);
-            return;
-        }
-    };
-    fs::copy(probe, sb.rootfs.join("bin/probe")).unwrap();
     let out = sb.dir.join("out");
     let stdout = sb.script_ok(&format!(
-        r#"{WAIT_LINES}
-spec.args = ["/bin/probe", "flock", "/tmp/lock"];
-spec.stdout = {out};
-let c = f.create(id, config);
-c.start(process(spec));
-wait_lines({out}, 1);
+        r#"{start}
 print("HELD " + c.exec(["/bin/probe", "trylock", "/tmp/lock"]).stdout);
 try {{
     c.checkpoint(#{{ dir: {plain} }});
@@ -735,6 +749,7 @@ let r = f.restore(id + "-r", ck, #{{ stdout: {out} }});
 print("AFTER " + r.exec(["/bin/probe", "trylock", "/tmp/lock"]).stdout);
 r.destroy();
 "#,
+        start = start(r#"["/bin/probe", "flock", "/tmp/lock"]"#, &out, 1),
         out = path_str(&out),
         plain = path_str(&sb.dir.join("plain")),
         ck = path_str(&sb.dir.join("ck")),
@@ -747,7 +762,7 @@ r.destroy();
     ] {
         assert!(stdout.contains(want), "no {want:?} in:\n{stdout}");
     }
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 /// `shell_job`: a process whose stdin is the terminal ctrsh runs on (a
@@ -764,13 +779,8 @@ fn a_process_on_the_callers_terminal_needs_shell_job() {
     fs::write(
         &script,
         format!(
-            r#"{preamble}{WAIT_LINES}
-spec.args = ["/bin/sh", "-c", {counter}];
-spec.stdin = "inherit";
-spec.stdout = {before};
-let c = f.create(id, config);
-c.start(process(spec));
-wait_lines({before}, 3);
+            r#"{preamble}spec.stdin = "inherit";
+{start}
 try {{
     c.checkpoint(#{{ dir: {plain} }});
     print("DUMPED without shell_job");
@@ -778,15 +788,13 @@ try {{
     print(`REFUSED ${{e.kind}} ${{e.message.contains("shell_job: true")}} ${{run_host(["test", "-e", {plain}]).code}}`);
 }}
 let ck = c.checkpoint(#{{ dir: {ck}, shell_job: true }});
-let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
-wait_lines({after}, 3);
+{restore}
 print("RESTORED " + r.state);
 r.destroy();
 "#,
             preamble = sb.preamble(),
-            counter = rhai_str(COUNTER),
-            before = path_str(&before),
-            after = path_str(&after),
+            start = start(&sh(COUNTER), &before, 3),
+            restore = restore("ck", &after, ""),
             plain = path_str(&sb.dir.join("plain")),
             ck = path_str(&sb.dir.join("ck")),
         ),
@@ -802,7 +810,7 @@ r.destroy();
     pty.expect("RESTORED running\n");
     assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
     assert_continues(&before, &after);
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 /// `ext_unix_sk`: a process with a unix socket connected to a peer outside
@@ -811,17 +819,9 @@ r.destroy();
 /// again and the count goes on there.
 #[test]
 fn an_external_unix_socket_needs_ext_unix_sk() {
-    let Some(sb) = sandbox_criu("ck-ext-unix") else {
+    let Some(sb) = sandbox_with_probe("ck-ext-unix") else {
         return;
     };
-    let probe = match common::probe_binary() {
-        Ok(probe) => probe,
-        Err(why) => {
-            common::skip("ck-ext-unix", &why);
-            return;
-        }
-    };
-    fs::copy(probe, sb.rootfs.join("bin/probe")).unwrap();
     let socket = sb.dir.join("peer.sock");
     let peer = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
     // Read all along: a peer's queue holds only net.unix.max_dgram_qlen
@@ -848,16 +848,11 @@ fn an_external_unix_socket_needs_ext_unix_sk() {
     };
     let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
     let stdout = sb.script_ok(&format!(
-        r#"{WAIT_LINES}
-// In the host's network namespace, where CRIU can see the peer, and at
+        r#"// In the host's network namespace, where CRIU can see the peer, and at
 // the peer's own path, by which a restore connects again.
 config.namespaces = ["mount", "uts", "ipc", "pid"];
 config.mounts = [#{{ source: {socket}, destination: {socket}, type: "bind", options: ["bind"] }}];
-spec.args = ["/bin/probe", "unix_counter", {socket}];
-spec.stdout = {before};
-let c = f.create(id, config);
-c.start(process(spec));
-wait_lines({before}, 3);
+{start}
 try {{
     c.checkpoint(#{{ dir: {plain} }});
     print("DUMPED without ext_unix_sk");
@@ -866,14 +861,17 @@ try {{
     print("MESSAGE " + e.message);
 }}
 let ck = c.checkpoint(#{{ dir: {ck}, ext_unix_sk: true }});
-let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
-wait_lines({after}, 3);
+{restore}
 print("RESTORED " + r.state);
 r.destroy();
 "#,
         socket = path_str(&socket),
-        before = path_str(&before),
-        after = path_str(&after),
+        start = start(
+            &format!(r#"["/bin/probe", "unix_counter", {}]"#, path_str(&socket)),
+            &before,
+            3
+        ),
+        restore = restore("ck", &after, ""),
         plain = path_str(&sb.dir.join("plain")),
         ck = path_str(&sb.dir.join("ck")),
     ));
@@ -900,7 +898,7 @@ r.destroy();
         got.contains(&restored_first),
         "{got:?} lacks {restored_first}"
     );
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 /// A container made from an image (an overlay root): the writes in its
@@ -966,8 +964,7 @@ print("ORIG " + c.state);
 twin.destroy();
 let ck = c.checkpoint(#{{ dir: {ck} }});
 print("DUMPED " + c.state);
-let r = f.restore(id + "-r", ck, #{{ stdout: {after} }});
-wait_lines({after}, 3);
+{restore}
 print("MINE " + cat(r, "/etc/mine"));
 print("LOG " + cat(r, "/data/log").split("\n").pop());
 print("RECORDS " + run_host(["ls", {records}]).stdout.split("\n").len());
@@ -977,7 +974,7 @@ print("AFTER " + run_host(["ls", {records}]).stdout.len());
         counter = rhai_str(counter),
         before = path_str(&before),
         copy = path_str(&copy),
-        after = path_str(&after),
+        restore = restore("ck", &after, ""),
         ck_copy = path_str(&sb.dir.join("ck-copy")),
         ck = path_str(&sb.dir.join("ck")),
         records = path_str(&store.join("containers")),
@@ -1010,7 +1007,7 @@ print("AFTER " + run_host(["ls", {records}]).stdout.len());
     // none after.
     assert!(out.contains("RECORDS 2\n"), "{out}");
     assert!(out.contains("AFTER 0\n"), "{out}");
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
     sb.assert_nothing_left(&format!("{}-copy", sb.id));
 }
 
@@ -1075,7 +1072,7 @@ r.destroy();
     let text = fs::read_to_string(&after).unwrap();
     assert!(text.lines().any(|l| l == "RESTORED running"), "{text}");
     assert_continues(&before, &after);
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 /// A container on a bridge network (in a namespace of the test's): an
@@ -1122,18 +1119,17 @@ b.start(process(spec));
 wait_lines({before}, 3);
 let ips = a.ips;
 let ck = a.checkpoint(#{{ dir: {ck}, tcp_established: true, criu: {criu} }});
-let r = f.restore(id + "-r", ck, #{{ stdout: {after}, criu: {criu} }});
+{restore}
 print("SAME " + (r.ips == ips));
-wait_lines({after}, 3);
 print("STATE " + r.state);
 r.destroy();
 b.destroy();
 "#,
         client = rhai_str(&client),
         before = path_str(&before),
-        after = path_str(&after),
         ck = path_str(&sb.dir.join("ck")),
         criu = rhai_str(CRIU_42),
+        restore = restore("ck", &after, &format!(", criu: {}", rhai_str(CRIU_42))),
     );
     let file = sb.script_file(&body);
     let out = RunningScript::spawn(&mut host.ctrsh(&[&file.to_string_lossy()])).finish();
@@ -1152,5 +1148,5 @@ b.destroy();
     let leases = fs::read_to_string(sb.root.join(".networks/ckbr0/leases.json")).unwrap();
     let leases: serde_json::Value = serde_json::from_str(&leases).unwrap();
     assert_eq!(leases["leases"], serde_json::json!({}), "{leases}");
-    sb.assert_nothing_left(&format!("{}-r", sb.id));
+    sb.assert_nothing_left(&restored_id(&sb));
 }

@@ -75,33 +75,21 @@ fn sandbox_runs_a_command_in_a_throwaway_container() {
         return;
     };
     let rootfs = sb.rootfs.to_string_lossy().into_owned();
-    let out = ctrsh(
-        &sb,
-        "sandbox",
-        &[
-            "--rootfs",
-            &rootfs,
-            "/bin/sh",
-            "-c",
-            "echo in $(hostname); exit 5",
-        ],
-    );
+    // `ctrsh sandbox --root ROOT --rootfs ROOTFS sh -c script`, started.
+    let sandbox_sh = |script: &str| {
+        start(
+            &sb,
+            "sandbox",
+            &["--rootfs", &rootfs, "/bin/sh", "-c", script],
+        )
+    };
+    let out = sandbox_sh("echo in $(hostname); exit 5").finish();
     assert_eq!(out.code, Some(5), "{out}");
     assert_eq!(out.stdout, "in sandbox\n", "{out}");
     sb.assert_nothing_left(&sb.id);
 
     // SIGTERM while the command runs: the container goes too.
-    let running = start(
-        &sb,
-        "sandbox",
-        &[
-            "--rootfs",
-            &rootfs,
-            "/bin/sh",
-            "-c",
-            "echo started; exec sleep 1000",
-        ],
-    );
+    let running = sandbox_sh("echo started; exec sleep 1000");
     running.wait_for_stdout("started\n");
     // SAFETY: kill on the pid of a child this test started and has not reaped.
     unsafe { libc::kill(running.pid() as libc::pid_t, libc::SIGTERM) };

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{host, requires, skip, Need, Output, RunningScript, Sandbox, CTRSH};
+use common::{host, requires, skip, Need, Output, RunningScript, Sandbox};
 use ctrsh::runtime::Factory;
 use std::fs;
 use std::path::Path;
@@ -114,14 +114,9 @@ fn destroy_kills_through_cgroup_kill() {
         );
         return;
     }
-    let trace = sb.dir.join("strace.out");
-    let out = RunningScript::spawn(
-        Command::new("strace")
-            .args(["-f", "-qq", "-e", "trace=kill,tkill,tgkill", "-o"])
-            .arg(&trace)
-            .arg(CTRSH)
-            .arg(sb.script_file(
-                r#"spec.args = ["/bin/sh", "-c", "sleep 1000 & sleep 1000 & exec sleep 1000"];
+    let (out, trace) = sb.script_traced(
+        &["-f", "-qq", "-e", "trace=kill,tkill,tgkill"],
+        r#"spec.args = ["/bin/sh", "-c", "sleep 1000 & sleep 1000 & exec sleep 1000"];
 spec.stdout = "null";
 let c = f.create(id, config);
 c.start(process(spec));
@@ -133,12 +128,9 @@ while c.processes().len() < 3 {
 print(`PIDS ${c.processes()}`);
 c.destroy();
 "#,
-            )),
-    )
-    .finish();
+    );
     assert_eq!(out.code, Some(0), "{out}");
     // Calls such as "kill(123, SIGKILL) = 0" (strace also notes the deaths).
-    let trace = fs::read_to_string(&trace).unwrap();
     let sent: Vec<&str> = trace
         .lines()
         .filter(|l| l.contains("kill(") && l.contains("SIGKILL"))
@@ -173,15 +165,10 @@ fn lifecycle_and_stop_never_sleep() {
     let Some(sb) = Sandbox::new(test) else {
         return;
     };
-    let trace = sb.dir.join("strace.out");
-    let out = RunningScript::spawn(
+    let (out, trace) = sb.script_traced(
         // Not -f: the container's processes may sleep as they like.
-        Command::new("strace")
-            .args(["-qq", "-e", "trace=nanosleep,clock_nanosleep", "-o"])
-            .arg(&trace)
-            .arg(CTRSH)
-            .arg(sb.script_file(
-                r#"spec.args = ["/bin/true"];
+        &["-qq", "-e", "trace=nanosleep,clock_nanosleep"],
+        r#"spec.args = ["/bin/true"];
 let c = f.create(id, config);
 print(`RUN ${c.run(process(spec))}`);
 c.destroy();
@@ -195,15 +182,12 @@ c.start(process(spec));
 print(`STOP ${c.stop(20, "KILL")}`);
 c.destroy();
 "#,
-            )),
-    )
-    .finish();
+    );
     assert_eq!(out.code, Some(0), "{out}");
     assert!(
         out.stdout.contains("RUN 0") && out.stdout.contains("STOP 137"),
         "{out}"
     );
-    let trace = fs::read_to_string(&trace).unwrap();
     assert!(
         !trace.contains("sleep("),
         "ctrsh slept on a lifecycle path:\n{trace}"

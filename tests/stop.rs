@@ -101,16 +101,14 @@ fn the_exit_code_is_kept_for_other_ctrsh_processes() {
     let Some(sb) = Sandbox::new("exit-code") else {
         return;
     };
-    let go = sb.dir.join("go");
     let creator = sb.start_script(&format!(
-        r#"spec.args = ["/bin/sh", "-c", "while [ ! -e /mnt/go ]; do sleep 0.05; done; exit 7"];
-config.mounts = [#{{ source: {dir}, destination: "/mnt", type: "bind", options: ["bind"] }}];
+        r#"{exit_7}
 let c = f.create(id, config);
 c.start(process(spec));
 print("STARTED");
 print(`CREATOR ${{c.wait()}}`);
 "#,
-        dir = common::rhai_str(&sb.dir.to_string_lossy())
+        exit_7 = sb.exit_on_go(7)
     ));
     creator.wait_for_stdout("STARTED");
     let waiter = sb.start_script(
@@ -121,7 +119,7 @@ print(`WAITER ${c.wait()}`);
 "#,
     );
     waiter.wait_for_stdout("WAITING");
-    std::fs::write(&go, "").unwrap();
+    sb.go();
     let (creator, waiter) = (creator.finish(), waiter.finish());
     assert_eq!(creator.stdout, "STARTED\nCREATOR 7\n", "{creator}");
     assert_eq!(waiter.stdout, "BEFORE \nWAITING\nWAITER 7\n", "{waiter}");
@@ -163,18 +161,16 @@ for init in [false, true] {{
         "{out}"
     );
     // The creator ends while the container runs; the init keeps the code.
-    let go = sb.dir.join("go");
     let creator = sb.script_ok(&format!(
         r#"config.init = true;
-config.mounts = [#{{ source: {dir}, destination: "/mnt", type: "bind", options: ["bind"] }}];
-spec.args = ["/bin/sh", "-c", "while [ ! -e /mnt/go ]; do sleep 0.05; done; exit 5"];
+{exit_5}
 spec.stdout = "null"; spec.stderr = "null";
 f.create(id, config).start(process(spec));
 "#,
-        dir = common::rhai_str(&sb.dir.to_string_lossy())
+        exit_5 = sb.exit_on_go(5)
     ));
     assert_eq!(creator, "");
-    std::fs::write(&go, "").unwrap();
+    sb.go();
     let out = sb.script_ok("let c = f.load(id); print(`${c.wait()} ${c.exit_code}`); c.destroy();");
     assert_eq!(out, "5 5\n");
     sb.assert_nothing_left(&sb.id);

@@ -214,6 +214,46 @@ let spec = #{{ args: ["/bin/true"], env: ["PATH=/bin"], stdin: "null", stdout: "
         out.stdout
     }
 
+    /// Rhai that sets the first process to one that waits until the test
+    /// calls `go()` and then exits `code` (the sandbox dir is bound at
+    /// /mnt in the container for it).
+    pub fn exit_on_go(&self, code: i32) -> String {
+        format!(
+            r#"config.mounts = [#{{ source: {dir}, destination: "/mnt", type: "bind", options: ["bind"] }}];
+spec.args = ["/bin/sh", "-c", "while [ ! -e /mnt/go ]; do sleep 0.05; done; exit {code}"];
+"#,
+            dir = rhai_str(&self.dir.to_string_lossy())
+        )
+    }
+
+    /// Lets the first process of `exit_on_go` exit.
+    pub fn go(&self) {
+        fs::write(self.dir.join("go"), "").expect("write the go file");
+    }
+
+    /// Runs ctrsh on the preamble followed by `body` under strace, which
+    /// is given `strace_args` (which calls to trace, `-f` or not) and writes
+    /// its trace to a file of the sandbox; returns what ctrsh printed and
+    /// the trace. The caller checks that strace is installed (`requires`).
+    pub fn script_traced(&self, strace_args: &[&str], body: &str) -> (Output, String) {
+        let trace = self.dir.join(format!(
+            "strace-{}.out",
+            self.scripts.load(Ordering::Relaxed)
+        ));
+        let out = RunningScript::spawn(
+            Command::new("strace")
+                .args(strace_args)
+                .arg("-o")
+                .arg(&trace)
+                .arg(CTRSH)
+                .arg(self.script_file(body)),
+        )
+        .finish();
+        let trace = fs::read_to_string(&trace)
+            .unwrap_or_else(|e| panic!("read {}: {e}\n{out}", trace.display()));
+        (out, trace)
+    }
+
     /// Creates the container from `config` after `setup` (Rhai statements
     /// that may change `config` and `spec`), runs `args` as its first
     /// process with stdout and stderr captured, destroys it and returns what

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Output, RunningScript, Sandbox, CTRSH};
+use common::{Output, RunningScript, Sandbox, CTRSH, START_SLEEPING};
 use std::process::Command;
 
 /// `ctrsh VERB --root ROOT ARGS...` of the sandbox, started.
@@ -27,10 +27,7 @@ fn ls_shell_and_rm_on_a_running_container() {
     let Some(sb) = Sandbox::new("verbs") else {
         return;
     };
-    let made = sb.script(
-        r#"spec.args = ["/bin/sleep", "1000"];
-f.create(id, config).start(process(spec));"#,
-    );
+    let made = sb.script(START_SLEEPING);
     assert_eq!(made.code, Some(0), "{made}");
     let ls = ctrsh(&sb, "ls", &[]);
     assert_eq!(ls.code, Some(0), "{ls}");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{host, requires, skip, Need, Output, RunningScript, Sandbox};
+use common::{host, requires, skip, Need, Output, RunningScript, Sandbox, START_SLEEPING};
 use ctrsh::runtime::Factory;
 use std::fs;
 use std::path::Path;
@@ -26,16 +26,13 @@ fn process_killed_by_sigkill_exits_137() {
     let Some(sb) = Sandbox::new("sigkill") else {
         return;
     };
-    let out = sb.script_ok(
-        r#"spec.args = ["/bin/sleep", "1000"];
-let c = f.create(id, config);
-let p = process(spec);
-c.start(p);
+    let out = sb.script_ok(&format!(
+        r#"{START_SLEEPING}
 p.signal("SIGKILL");
 print("CODE " + p.wait());
 c.destroy();
 "#,
-    );
+    ));
     assert!(out.contains("CODE 137\n"), "{out}");
 }
 
@@ -70,27 +67,29 @@ fn destroy_kills_a_running_container() {
     let Some(sb) = Sandbox::new("destroy-running") else {
         return;
     };
-    let out = sb.script_ok(
-        r#"spec.args = ["/bin/sleep", "1000"];
-let c = f.create(id, config);
-let p = process(spec);
-c.start(p);
+    let out = sb.script_ok(&format!(
+        r#"{START_SLEEPING}
 print("PID " + c.pid);
 print("LISTED " + f.list().contains(id));
 c.destroy();
 print("LISTED " + f.list().contains(id));
 "#,
-    );
+    ));
     assert!(out.contains("LISTED true\nLISTED false\n"), "{out}");
     let pid = out
         .lines()
         .find_map(|l| l.strip_prefix("PID "))
         .unwrap_or_else(|| panic!("no PID line: {out}"));
+    assert_gone(pid);
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// Fails when the process `pid` still exists after a destroy.
+fn assert_gone(pid: impl std::fmt::Display) {
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
         "pid {pid} survived destroy"
     );
-    sb.assert_nothing_left(&sb.id);
 }
 
 /// Where the kernel has cgroup.kill (Linux 5.14), destroy kills through it:
@@ -101,10 +100,7 @@ print("LISTED " + f.list().contains(id));
 #[test]
 fn destroy_kills_through_cgroup_kill() {
     let test = "destroy-cgroup-kill";
-    if !requires(test, &[Need::Program("strace")]) {
-        return;
-    }
-    let Some(sb) = Sandbox::new(test) else {
+    let Some(sb) = sandbox_with_strace(test) else {
         return;
     };
     if !cgroup_kill_offered() {
@@ -143,12 +139,7 @@ c.destroy();
         .and_then(|json| serde_json::from_str(json).ok())
         .unwrap_or_else(|| panic!("no PIDS line: {out}"));
     assert_eq!(pids.len(), 3, "{out}");
-    for pid in pids {
-        assert!(
-            !Path::new(&format!("/proc/{pid}")).exists(),
-            "pid {pid} survived destroy"
-        );
-    }
+    pids.into_iter().for_each(assert_gone);
     sb.assert_nothing_left(&sb.id);
 }
 
@@ -159,10 +150,7 @@ c.destroy();
 #[test]
 fn lifecycle_and_stop_never_sleep() {
     let test = "never-sleep";
-    if !requires(test, &[Need::Program("strace")]) {
-        return;
-    }
-    let Some(sb) = Sandbox::new(test) else {
+    let Some(sb) = sandbox_with_strace(test) else {
         return;
     };
     let (out, trace) = sb.script_traced(
@@ -193,6 +181,15 @@ c.destroy();
         "ctrsh slept on a lifecycle path:\n{trace}"
     );
     sb.assert_nothing_left(&sb.id);
+}
+
+/// A sandbox for a test that traces ctrsh (`Sandbox::script_traced`);
+/// None when strace or the sandbox's prerequisites are missing.
+fn sandbox_with_strace(test: &str) -> Option<Sandbox> {
+    match requires(test, &[Need::Program("strace")]) {
+        true => Sandbox::new(test),
+        false => None,
+    }
 }
 
 /// Whether a new directory in this process's cgroup2 cgroup has

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Sandbox;
+use common::{Sandbox, START_SLEEPING};
 
 /// A first process without a SIGTERM handler (PID 1 of its pid namespace
 /// ignores it) is killed at the timeout: 137. One with a handler exits by
@@ -17,10 +17,9 @@ fn stop_sends_the_stop_signal_then_sigkill_after_the_timeout() {
         return;
     };
     let out = sb.script_ok(
-        r#"spec.args = ["/bin/sleep", "1000"];
-let c = f.create(id, config);
-c.start(process(spec));
-print(`IGNORED ${c.stop(0.5)} ${c.state}`);
+        &[
+            START_SLEEPING,
+            r#"print(`IGNORED ${c.stop(0.5)} ${c.state}`);
 c.destroy();
 for sig in ["TERM", "QUIT", "USR1"] {
     if sig == "USR1" { config.stop_signal = "SIGUSR1"; }
@@ -38,6 +37,8 @@ print(`CREATED ${c.stop(600)}`);
 try { c.stop(1); } catch (e) { print(`AGAIN ${e.kind}: ${e.message}`); }
 c.destroy();
 "#,
+        ]
+        .concat(),
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(

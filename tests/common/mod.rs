@@ -90,6 +90,14 @@ fn base_rootfs() -> &'static Path {
     })
 }
 
+/// Rhai for a sandbox script: creates the container `c` and starts
+/// `/bin/sleep 1000` in it as its first process, `p`.
+pub const START_SLEEPING: &str = r#"spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+let p = process(spec);
+c.start(p);
+"#;
+
 /// One test's world: a unique directory holding the factory root, a
 /// private rootfs copy and the scripts; a unique container id. On drop it
 /// destroys every container in its root and removes the directory, also

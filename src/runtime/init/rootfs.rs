@@ -62,6 +62,204 @@ fn target(rootfs: &Path, dest: &Path, as_file: bool) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// One step of building the container's filesystem view. `plan` says
+/// which steps a config takes, in order, without touching anything, so
+/// that the order is tested without root; `apply` takes them.
+#[derive(Debug, PartialEq)]
+pub enum Step<'a> {
+    /// Every mount a slave of the host's: nothing we mount may propagate
+    /// back to the host (`root_propagation` is applied to the container's
+    /// own root after pivot_root).
+    SlaveAll,
+    /// Attach the rootfs the parent prepared (idmap.rs, image/rootfs.rs)
+    /// at the rootfs path.
+    AttachTree,
+    /// Bind the rootfs onto itself, making it a mount pivot_root can use.
+    BindRootfs,
+    Mount(&'a CheckedMount),
+    /// The device nodes and /dev symlinks, into the /dev just mounted.
+    PopulateDev,
+    /// Bind one of the container's /etc/hostname, hosts and resolv.conf
+    /// (`file`, in the state dir) at `destination`.
+    BindNameFile {
+        file: &'a Path,
+        destination: &'a Path,
+    },
+    Sysctl {
+        key: &'a str,
+        value: &'a str,
+    },
+    PivotRoot,
+    /// MS_MOVE and chroot instead (`no_pivot_root`).
+    ChrootInto,
+    /// The container root's propagation (`root_propagation`).
+    RootPropagation(libc::c_ulong),
+    Mask(&'a Path),
+    ReadOnly(&'a Path),
+    ReadOnlyRoot,
+}
+
+/// The steps of a container's filesystem view in three stages, as the
+/// init takes them: `mount` (in the new mount namespace, up to
+/// pivot_root), `enter` (into the rootfs) and `protect` (masked and
+/// read-only paths, from inside).
+#[derive(Debug, PartialEq)]
+pub struct Plan<'a> {
+    pub mount: Vec<Step<'a>>,
+    pub enter: Vec<Step<'a>>,
+    pub protect: Vec<Step<'a>>,
+}
+
+/// The plan for `config`. `has_tree`: the parent prepared the rootfs as a
+/// detached mount tree. `name_files`: the container's /etc/hostname, hosts
+/// and resolv.conf in the state dir, and where each goes.
+pub fn plan<'a>(
+    config: &'a CheckedConfig,
+    has_tree: bool,
+    name_files: &'a [(PathBuf, PathBuf)],
+) -> Plan<'a> {
+    let mut mount = vec![Step::SlaveAll];
+    mount.push(match has_tree {
+        true => Step::AttachTree,
+        false => Step::BindRootfs,
+    });
+    for m in &config.builtin_mounts {
+        mount.push(Step::Mount(m));
+        if m.destination == Path::new("/dev") {
+            mount.push(Step::PopulateDev);
+        }
+    }
+    // Before the config's mounts, which may cover them.
+    mount.extend(
+        name_files
+            .iter()
+            .map(|(file, destination)| Step::BindNameFile { file, destination }),
+    );
+    for m in &config.mounts {
+        mount.push(Step::Mount(m));
+        // Device nodes go into a fresh /dev; a bind of the host's /dev
+        // already has them.
+        let bind = matches!(m.kind, MountKind::Bind { .. });
+        if m.destination == Path::new("/dev") && !bind {
+            mount.push(Step::PopulateDev);
+        }
+    }
+    mount.extend(
+        config
+            .sysctl
+            .iter()
+            .map(|(key, value)| Step::Sysctl { key, value }),
+    );
+    let mut enter = vec![match config.no_pivot_root {
+        true => Step::ChrootInto,
+        false => Step::PivotRoot,
+    }];
+    enter.extend(config.root_propagation.map(Step::RootPropagation));
+    let mut protect: Vec<Step> = config.masked_paths.iter().map(|p| Step::Mask(p)).collect();
+    protect.extend(config.readonly_paths.iter().map(|p| Step::ReadOnly(p)));
+    if config.readonly_rootfs {
+        protect.push(Step::ReadOnlyRoot);
+    }
+    Plan {
+        mount,
+        enter,
+        protect,
+    }
+}
+
+/// What the steps of a plan act on, besides the config.
+struct Apply<'a> {
+    config: &'a CheckedConfig,
+    /// The tree of `Step::AttachTree`.
+    tree: Option<OwnedFd>,
+    /// The container's cgroup directories, for a mount of type "cgroup".
+    cgroup_dirs: &'a [(String, PathBuf)],
+    /// The container's /dev/null, checked, for `Step::Mask` of a file.
+    null: Option<OwnedFd>,
+    /// The one empty tmpfs every masked directory shows (see `mask`).
+    empty: Option<OwnedFd>,
+}
+
+impl<'a> Apply<'a> {
+    fn new(
+        config: &'a CheckedConfig,
+        tree: Option<OwnedFd>,
+        cgroup_dirs: &'a [(String, PathBuf)],
+    ) -> Apply<'a> {
+        Apply {
+            config,
+            tree,
+            cgroup_dirs,
+            null: None,
+            empty: None,
+        }
+    }
+
+    fn apply(&mut self, steps: &[Step]) -> Result<()> {
+        steps.iter().try_for_each(|step| self.step(step))
+    }
+
+    fn step(&mut self, step: &Step) -> Result<()> {
+        let rootfs = self.config.rootfs.as_path();
+        match step {
+            Step::SlaveAll => do_mount(
+                None,
+                Path::new("/"),
+                None,
+                MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                NONE,
+            ),
+            Step::AttachTree => {
+                let tree = self
+                    .tree
+                    .take()
+                    .expect("the plan attaches the tree it was given");
+                sys::attach_tree(&tree, rootfs)
+                    .ctx(format!("rootfs: attach the prepared {}", rootfs.display()))
+            }
+            Step::BindRootfs => do_mount(
+                Some(rootfs),
+                rootfs,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                NONE,
+            ),
+            Step::Mount(m) => mount_one(rootfs, m, self.cgroup_dirs),
+            Step::PopulateDev => populate_dev(rootfs, self.config),
+            Step::BindNameFile { file, destination } => bind_name_file(rootfs, file, destination),
+            Step::Sysctl { key, value } => {
+                let file = rootfs.join("proc/sys").join(key.replace('.', "/"));
+                fs::write(&file, value).ctx(format!("sysctl {key}={value}"))
+            }
+            Step::PivotRoot => pivot_root(rootfs),
+            Step::ChrootInto => chroot_into(rootfs),
+            Step::RootPropagation(flags) => do_mount(
+                None,
+                Path::new("/"),
+                None,
+                MsFlags::from_bits_truncate(*flags),
+                NONE,
+            ),
+            Step::Mask(path) => {
+                let null = self.null.as_ref().expect("protect opens /dev/null first");
+                mask(path, null, &mut self.empty)
+            }
+            Step::ReadOnly(path) if !path.exists() => Ok(()),
+            Step::ReadOnly(path) => {
+                do_mount(
+                    Some(path),
+                    path,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    NONE,
+                )?;
+                remount_readonly(path)
+            }
+            Step::ReadOnlyRoot => remount_readonly(Path::new("/")),
+        }
+    }
+}
+
 /// Every mount, up to pivot_root. Runs in the init, in the new mount
 /// namespace. `tree`: the rootfs the parent made (idmap.rs,
 /// image/rootfs.rs), attached at `rootfs`. `name_files`: the container's
@@ -73,84 +271,25 @@ pub fn prepare(
     name_files: &[(PathBuf, PathBuf)],
     cgroup_dirs: &[(String, PathBuf)],
 ) -> Result<()> {
-    let rootfs = config.rootfs.as_path();
-    // Nothing we mount may propagate back to the host; `root_propagation`
-    // is applied to the container's own root after pivot_root.
-    do_mount(
-        None,
-        Path::new("/"),
-        None,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        NONE,
-    )?;
-    match tree {
-        Some(tree) => sys::attach_tree(&tree, rootfs)
-            .ctx(format!("rootfs: attach the prepared {}", rootfs.display()))?,
-        None => do_mount(
-            Some(rootfs),
-            rootfs,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            NONE,
-        )?,
-    }
-    for m in &config.builtin_mounts {
-        mount_one(rootfs, m, cgroup_dirs)?;
-        if m.destination == Path::new("/dev") {
-            populate_dev(rootfs, config)?;
-        }
-    }
-    // Before the config's mounts, which may cover them.
-    bind_name_files(rootfs, name_files)?;
-    for m in &config.mounts {
-        mount_one(rootfs, m, cgroup_dirs)?;
-        // Device nodes go into a fresh /dev; a bind of the host's /dev
-        // already has them.
-        let bind = matches!(m.kind, MountKind::Bind { .. });
-        if m.destination == Path::new("/dev") && !bind {
-            populate_dev(rootfs, config)?;
-        }
-    }
-    let proc_dir = rootfs.join("proc");
-    for (key, value) in &config.sysctl {
-        let file = proc_dir.join("sys").join(key.replace('.', "/"));
-        fs::write(&file, value).ctx(format!("sysctl {key}={value}"))?;
-    }
-    Ok(())
+    let plan = plan(config, tree.is_some(), name_files);
+    Apply::new(config, tree, cgroup_dirs).apply(&plan.mount)
 }
 
-/// Bind each name file (in the state dir) at its place. Where the rootfs
+/// Bind a name file (in the state dir) at its place. Where the rootfs
 /// lacks the file and it cannot be made (a read-only rootfs, as an image's
 /// without an upper dir; one an unprivileged user may not write), the
 /// container goes without it: a bind needs a file to cover.
-fn bind_name_files(rootfs: &Path, name_files: &[(PathBuf, PathBuf)]) -> Result<()> {
-    for (file, destination) in name_files {
-        if let Ok(dest) = target(rootfs, destination, true) {
-            do_mount(Some(file), &dest, None, MsFlags::MS_BIND, NONE)?;
-        }
+fn bind_name_file(rootfs: &Path, file: &Path, destination: &Path) -> Result<()> {
+    match target(rootfs, destination, true) {
+        Ok(dest) => do_mount(Some(file), &dest, None, MsFlags::MS_BIND, NONE),
+        Err(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// Into the rootfs (pivot_root, or chroot with `no_pivot_root`), then the
 /// container root's propagation.
 pub fn enter(config: &CheckedConfig) -> Result<()> {
-    let rootfs = config.rootfs.as_path();
-    if config.no_pivot_root {
-        chroot_into(rootfs)?;
-    } else {
-        pivot_root(rootfs)?;
-    }
-    if let Some(flags) = config.root_propagation {
-        do_mount(
-            None,
-            Path::new("/"),
-            None,
-            MsFlags::from_bits_truncate(flags),
-            NONE,
-        )?;
-    }
-    Ok(())
+    Apply::new(config, None, &[]).apply(&plan(config, false, &[]).enter)
 }
 
 /// The default device nodes and the /dev symlinks.
@@ -403,28 +542,9 @@ fn remount_readonly(path: &Path) -> Result<()> {
 
 /// After pivot_root: masked paths, read-only paths, read-only rootfs.
 pub fn finish(config: &CheckedConfig) -> Result<()> {
-    let null = dev_null()?;
-    let mut empty = None;
-    for path in &config.masked_paths {
-        mask(path, &null, &mut empty)?;
-    }
-    for path in &config.readonly_paths {
-        if !path.exists() {
-            continue;
-        }
-        do_mount(
-            Some(path),
-            path,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            NONE,
-        )?;
-        remount_readonly(path)?;
-    }
-    if config.readonly_rootfs {
-        remount_readonly(Path::new("/"))?;
-    }
-    Ok(())
+    let mut apply = Apply::new(config, None, &[]);
+    apply.null = Some(dev_null()?);
+    apply.apply(&plan(config, false, &[]).protect)
 }
 
 /// Hide a path: /dev/null over a file, an empty read-only tmpfs over a dir.
@@ -488,4 +608,144 @@ fn dev_null() -> Result<OwnedFd> {
         ));
     }
     Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::config::{Config, Mount};
+
+    /// The checked config of `config` over the rootfs "/".
+    fn checked(config: Config) -> CheckedConfig {
+        Config {
+            rootfs: "/".into(),
+            ..config
+        }
+        .validate()
+        .expect("a valid config")
+    }
+
+    fn mount(kind: &str, destination: &str, options: &[&str]) -> Mount {
+        Mount {
+            source: Some(if kind == "bind" { "/tmp" } else { kind }.into()),
+            destination: destination.into(),
+            kind: Some(kind.into()),
+            options: options.iter().map(|o| o.to_string()).collect(),
+            propagation: None,
+        }
+    }
+
+    /// The steps, short: a mount by its destination.
+    fn names(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|step| match step {
+                Step::Mount(m) => format!("mount {}", m.destination.display()),
+                Step::BindNameFile { destination, .. } => format!("name {}", destination.display()),
+                Step::Sysctl { key, value } => format!("sysctl {key}={value}"),
+                Step::Mask(path) => format!("mask {}", path.display()),
+                Step::ReadOnly(path) => format!("readonly {}", path.display()),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_builtin_mounts_come_first_then_the_name_files_then_the_configs_mounts() {
+        let config = checked(Config {
+            mounts: vec![mount("tmpfs", "/data", &[])],
+            sysctl: [("net.ipv4.ip_forward".to_string(), "1".to_string())].into(),
+            ..Config::default()
+        });
+        let name_files = [(PathBuf::from("/state/hosts"), PathBuf::from("/etc/hosts"))];
+        let plan = plan(&config, false, &name_files);
+        let builtin: Vec<String> = config
+            .builtin_mounts
+            .iter()
+            .flat_map(|m| {
+                let dev = m.destination == Path::new("/dev");
+                let mount = format!("mount {}", m.destination.display());
+                std::iter::once(mount).chain(dev.then(|| "PopulateDev".to_string()))
+            })
+            .collect();
+        assert!(builtin.contains(&"PopulateDev".to_string()), "{builtin:?}");
+        let mut want = vec!["SlaveAll".to_string(), "BindRootfs".to_string()];
+        want.extend(builtin);
+        want.extend(
+            [
+                "name /etc/hosts",
+                "mount /data",
+                "sysctl net.ipv4.ip_forward=1",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(names(&plan.mount), want);
+    }
+
+    #[test]
+    fn a_prepared_tree_is_attached_instead_of_binding_the_rootfs() {
+        let config = checked(Config::default());
+        assert_eq!(plan(&config, true, &[]).mount[1], Step::AttachTree);
+        assert_eq!(plan(&config, false, &[]).mount[1], Step::BindRootfs);
+    }
+
+    #[test]
+    fn a_fresh_dev_of_the_config_gets_the_devices_and_a_bind_of_dev_does_not() {
+        let tmpfs = checked(Config {
+            mounts: vec![mount("tmpfs", "/dev", &[])],
+            ..Config::default()
+        });
+        let steps = names(&plan(&tmpfs, false, &[]).mount);
+        assert!(
+            steps.ends_with(&["mount /dev".into(), "PopulateDev".into()]),
+            "{steps:?}"
+        );
+        let bind = checked(Config {
+            mounts: vec![mount("bind", "/dev", &["rbind"])],
+            ..Config::default()
+        });
+        let steps = names(&plan(&bind, false, &[]).mount);
+        assert_eq!(
+            steps.last().map(String::as_str),
+            Some("mount /dev"),
+            "{steps:?}"
+        );
+    }
+
+    #[test]
+    fn entering_pivots_or_chroots_then_sets_the_roots_propagation() {
+        let config = checked(Config::default());
+        assert_eq!(plan(&config, false, &[]).enter, [Step::PivotRoot]);
+        let config = checked(Config {
+            no_pivot_root: true,
+            root_propagation: Some("rprivate".into()),
+            ..Config::default()
+        });
+        let flags = (MsFlags::MS_PRIVATE | MsFlags::MS_REC).bits();
+        assert_eq!(
+            plan(&config, false, &[]).enter,
+            [Step::ChrootInto, Step::RootPropagation(flags)]
+        );
+    }
+
+    #[test]
+    fn masks_come_before_read_only_paths_and_the_read_only_root_last() {
+        let config = checked(Config {
+            masked_paths: Some(vec!["/proc/kcore".into()]),
+            readonly_paths: Some(vec!["/proc/sys".into()]),
+            readonly_rootfs: true,
+            ..Config::default()
+        });
+        assert_eq!(
+            names(&plan(&config, false, &[]).protect),
+            ["mask /proc/kcore", "readonly /proc/sys", "ReadOnlyRoot"]
+        );
+        let config = checked(Config::default());
+        let protect = plan(&config, false, &[]).protect;
+        assert!(
+            !protect.is_empty(),
+            "runc's default masked and read-only paths"
+        );
+        assert!(!protect.contains(&Step::ReadOnlyRoot));
+    }
 }

@@ -9,7 +9,7 @@
 //! typed field here, which the code that acts on it reads.
 
 use super::mount_options::MountOptions;
-use super::{Cgroups, Config, Hooks, IdMap, Namespace, NamespaceKind};
+use super::{CapabilitySets, Cgroups, Config, Hooks, IdMap, Namespace, NamespaceKind};
 use crate::runtime::host::process::CheckedProcess;
 use crate::runtime::seccomp::Program;
 use caps::CapsHashSet;
@@ -93,28 +93,10 @@ impl CheckedConfig {
     }
 }
 
-/// The five capability sets of a process.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CapSets {
-    pub bounding: CapsHashSet,
-    pub effective: CapsHashSet,
-    pub inheritable: CapsHashSet,
-    pub permitted: CapsHashSet,
-    pub ambient: CapsHashSet,
-}
+/// The five capability sets of a process, parsed.
+pub type CapSets = CapabilitySets<CapsHashSet>;
 
 impl CapSets {
-    /// The same capabilities in every set.
-    pub fn all_sets(caps: CapsHashSet) -> CapSets {
-        CapSets {
-            bounding: caps.clone(),
-            effective: caps.clone(),
-            inheritable: caps.clone(),
-            permitted: caps.clone(),
-            ambient: caps,
-        }
-    }
-
     /// Every capability in any set.
     pub fn union(&self) -> CapsHashSet {
         let mut all = self.bounding.clone();

@@ -98,14 +98,46 @@ pub enum Capabilities {
     Sets(CapabilitySets),
 }
 
+/// The five capability sets of a process, each a `T`: by name as the
+/// config gives them, or parsed (`CapSets`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct CapabilitySets {
-    pub bounding: Vec<String>,
-    pub effective: Vec<String>,
-    pub inheritable: Vec<String>,
-    pub permitted: Vec<String>,
-    pub ambient: Vec<String>,
+pub struct CapabilitySets<T = Vec<String>> {
+    pub bounding: T,
+    pub effective: T,
+    pub inheritable: T,
+    pub permitted: T,
+    pub ambient: T,
+}
+
+impl<T: Clone> CapabilitySets<T> {
+    /// `set` as each of the five.
+    pub fn all(set: T) -> CapabilitySets<T> {
+        CapabilitySets {
+            bounding: set.clone(),
+            effective: set.clone(),
+            inheritable: set.clone(),
+            permitted: set.clone(),
+            ambient: set,
+        }
+    }
+}
+
+impl<T> CapabilitySets<T> {
+    /// Each set turned by `convert`, which is given the set's name; the
+    /// first error stops.
+    pub fn try_map<U, E>(
+        &self,
+        convert: impl Fn(&str, &T) -> Result<U, E>,
+    ) -> Result<CapabilitySets<U>, E> {
+        Ok(CapabilitySets {
+            bounding: convert("bounding", &self.bounding)?,
+            effective: convert("effective", &self.effective)?,
+            inheritable: convert("inheritable", &self.inheritable)?,
+            permitted: convert("permitted", &self.permitted)?,
+            ambient: convert("ambient", &self.ambient)?,
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for Capabilities {
@@ -142,16 +174,10 @@ impl<'de> Deserialize<'de> for Capabilities {
 }
 
 impl Capabilities {
-    /// The five sets, by name, in the order of `CapabilitySets`.
+    /// The five sets, by name.
     pub fn sets(&self) -> CapabilitySets {
         match self {
-            Capabilities::All(names) => CapabilitySets {
-                bounding: names.clone(),
-                effective: names.clone(),
-                inheritable: names.clone(),
-                permitted: names.clone(),
-                ambient: names.clone(),
-            },
+            Capabilities::All(names) => CapabilitySets::all(names.clone()),
             Capabilities::Sets(sets) => sets.clone(),
         }
     }

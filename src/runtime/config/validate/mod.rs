@@ -291,15 +291,11 @@ pub(crate) fn capabilities(key: &str, caps: Option<&Capabilities>) -> Result<Cap
             .collect()
     };
     match caps {
-        None => parse(key, &defaults::default_capabilities()).map(CapSets::all_sets),
-        Some(Capabilities::All(names)) => parse(key, names).map(CapSets::all_sets),
-        Some(Capabilities::Sets(sets)) => Ok(CapSets {
-            bounding: parse(&format!("{key}.bounding"), &sets.bounding)?,
-            effective: parse(&format!("{key}.effective"), &sets.effective)?,
-            inheritable: parse(&format!("{key}.inheritable"), &sets.inheritable)?,
-            permitted: parse(&format!("{key}.permitted"), &sets.permitted)?,
-            ambient: parse(&format!("{key}.ambient"), &sets.ambient)?,
-        }),
+        None => parse(key, &defaults::default_capabilities()).map(CapSets::all),
+        Some(Capabilities::All(names)) => parse(key, names).map(CapSets::all),
+        Some(Capabilities::Sets(sets)) => {
+            sets.try_map(|set, names| parse(&format!("{key}.{set}"), names))
+        }
     }
 }
 

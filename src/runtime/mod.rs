@@ -1,20 +1,20 @@
 //! Privileged kernel work: namespaces, rootfs, cgroups, capabilities, init.
 //! Knows nothing of Rhai.
 
-pub mod cgroups;
+pub(crate) mod cgroups;
 pub mod config;
 pub mod criu;
 pub mod error;
-pub mod hooks;
-pub mod host;
-pub mod image;
+pub(crate) mod hooks;
+pub(crate) mod host;
+pub(crate) mod image;
 pub mod init;
 mod launch;
 pub mod network;
-pub mod seccomp;
-pub mod suggest;
+pub(crate) mod seccomp;
+pub(crate) mod suggest;
 mod sys;
-pub mod time;
+pub(crate) mod time;
 pub mod trace;
 
 pub use config::{Capabilities, CapabilitySets, Config, Hook, Hooks};

@@ -91,3 +91,35 @@ c.destroy();
     assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
     sb.assert_nothing_left(&sb.id);
 }
+
+#[test]
+fn wait_on_a_terminal_process_attaches_and_shell_needs_a_started_container() {
+    let Some(sb) = Sandbox::new("wait-pty") else {
+        return;
+    };
+    let mut pty = on_a_terminal(
+        &sb,
+        r#"let c = f.create(id, config);
+try { c.shell(); } catch (e) { print(`SHELL ${e.kind}: ${e.message}`); }
+let p = process(#{ args: ["/bin/sh"], terminal: true, env: ["PATH=/bin", "TERM=xterm"] });
+c.start(p);
+print("WAITING");
+print(`WAITED ${p.wait()}`);
+c.destroy();
+"#,
+    );
+    let refused = pty.expect("WAITING");
+    assert!(
+        refused.contains(&format!(
+            "SHELL state: shell in container '{}': container '{}' is created: start it first",
+            sb.id, sb.id
+        )),
+        "{refused}"
+    );
+    // wait() on a terminal process hands the terminal over, as attach does.
+    pty.expect("# ");
+    pty.send("exit 5\r");
+    pty.expect("WAITED 5\n");
+    assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
+    sb.assert_nothing_left(&sb.id);
+}

@@ -226,3 +226,40 @@ fn input_is_coloured_on_a_terminal() {
     repl.send("\x04");
     assert_eq!(repl.wait().code(), Some(0));
 }
+
+/// What a newcomer types first: bare `help`, a stdlib module's functions
+/// with Tab and `:help`, a member of a name the prompt does not know, a
+/// long map, and a bare `exit`.
+#[test]
+fn help_modules_unknown_names_long_values_and_a_bare_exit() {
+    let home = Home::new("newcomer");
+    let mut repl = repl(&home.0);
+    repl.expect(PROMPT);
+    repl.send("help\r");
+    repl.expect("ctrsh's script API");
+    repl.expect(PROMPT);
+    repl.send("rootfs::bu\t");
+    repl.expect("rootfs::busybox");
+    repl.send("\x03");
+    repl.expect(PROMPT);
+    repl.send(":help rootfs\r");
+    let described = repl.expect(PROMPT);
+    assert!(
+        described.contains("import \"rootfs\" as rootfs;"),
+        "{described}"
+    );
+    assert!(described.contains("rootfs::busybox("), "{described}");
+    // Nothing is offered after an unknown name's dot, even on a second Tab.
+    repl.send("zz.\t\t\x03");
+    repl.expect(PROMPT);
+    repl.send("40 + 2\r");
+    let typed = repl.expect("\n42\n");
+    assert!(
+        !typed.contains("destroy") && !typed.contains("signal"),
+        "{typed}"
+    );
+    repl.send("#{ alpha: \"a long value that fills most of the line\", beta: [1, 2, 3], gamma: \"more\" }\r");
+    repl.expect("#{\n    \"alpha\": \"a long value that fills most of the line\",\n    \"beta\": [1, 2, 3],\n    \"gamma\": \"more\",\n}\n");
+    repl.send("exit\r");
+    assert_eq!(repl.wait().code(), Some(0), "{}", repl.raw());
+}

@@ -77,6 +77,54 @@ c.signal(9);
     sb.assert_nothing_left(&sb.id);
 }
 
+/// The mistakes a newcomer makes get errors that say where a key belongs
+/// or which key is wrong, in the script's own type names, all as
+/// `#{kind, message}` (Rhai's own errors too, with their line); nothing is
+/// left behind by any of them.
+#[test]
+fn newcomer_mistakes_name_the_key_and_leave_nothing() {
+    let Some(sb) = Sandbox::new("script-newcomer") else {
+        return;
+    };
+    let missing = sb.dir.join("no-such-dir");
+    let out = sb.script_ok(&format!(
+        r#"let tries = [
+    || f.create(id, #{{ rootfs: rootfs, memory: "10M" }}),
+    || f.create(id, #{{ rootfs: rootfs, args: ["/bin/sh"] }}),
+    || f.create(id, #{{ rootfs: rootfs, namespaces: ["mount"], mounts: [#{{ source: {missing}, destination: "/x", type: "bind" }}] }}),
+    || f.create(id, #{{ rootfs: rootfs, namespaces: ["mount"], devices: [#{{ path: "/dev/foo", type: "c", major: 4096, minor: 1 }}] }}),
+    || process(#{{ args: ["/bin/sh"], stdout: 1 }}),
+    || [1, 2].foo(),
+    || 1 + "a" * 2,
+];
+for t in tries {{
+    try {{ t.call(); print("NO ERROR"); }} catch (e) {{ print(`${{e.kind}}|${{e.message}}|${{type_of(e.line)}}`); }}
+}}
+spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+c.start(process(spec));
+try {{ c.signal("TREM"); }} catch (e) {{ print(`${{e.kind}}|${{e.message}}`); }}
+try {{ c.update(#{{ memory: "abc" }}); }} catch (e) {{ print(`${{e.kind}}|${{e.message}}`); }}
+c.destroy();
+"#,
+        missing = common::rhai_str(&missing.to_string_lossy()),
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    let expected = [
+        "config|invalid config: memory: not a top-level key; it goes under cgroups: #{ cgroups: #{ memory: ... } }|()",
+        "config|invalid config: args: not a config key; it goes in the process you start: c.start(process(#{ args: ... }))|()",
+        &format!("config|invalid config: mounts[0].source: '{}': No such file or directory (ENOENT) (a bind mount's source is a path on the host)|()", missing.display()),
+        "config|invalid config: devices[0].major: 4096 is out of range (0 to 4095)|()",
+        "config|invalid process: stdout: expected \"inherit\", \"null\", \"pipe\" or a path with a '/', found int|()",
+        "script|no function foo(array)|i64",
+        "script|no function *(string, int)|i64",
+        &format!("config|signal container '{}': signal: unknown signal 'TREM' (did you mean 'TERM'?)", sb.id),
+        "config|cgroups.memory: 'abc' is not a size (use e.g. 1024, \"64K\", \"256M\", \"1G\")",
+    ];
+    assert_eq!(lines, expected, "{out}");
+    sb.assert_nothing_left(&sb.id);
+}
+
 #[test]
 fn ctrl_c_ends_a_wait_with_status_130() {
     let Some(sb) = Sandbox::new("script-ctrl-c") else {

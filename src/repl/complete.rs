@@ -5,10 +5,10 @@ use super::lex::{tokens, Kind, Token};
 use crate::runtime::config::{Cgroups, Network};
 use crate::runtime::image::Store;
 use crate::runtime::network::{Networks, Port};
+use crate::runtime::suggest::field_names;
 use crate::runtime::{Config, ProcessSpec};
 use crate::script::ApiEntry;
 use rustyline::completion::{FilenameCompleter, Pair};
-use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
 /// The object maps whose keys are known.
@@ -160,11 +160,11 @@ impl Completion {
             image_store: Store::default_root(),
             variables: Vec::new(),
             variable_types: HashMap::new(),
-            config_keys: serde_keys::<Config>(),
-            cgroups_keys: serde_keys::<Cgroups>(),
-            process_keys: serde_keys::<ProcessSpec>(),
-            network_keys: serde_keys::<Network>(),
-            port_keys: serde_keys::<Port>(),
+            config_keys: field_names::<Config>(),
+            cgroups_keys: field_names::<Cgroups>(),
+            process_keys: field_names::<ProcessSpec>(),
+            network_keys: field_names::<Network>(),
+            port_keys: field_names::<Port>(),
             files: FilenameCompleter::new(),
         }
     }
@@ -267,23 +267,6 @@ fn first_parameter_type(signature: &str) -> Option<String> {
     let first = params.split([',', ')']).next()?;
     let ty = first.split_once(':')?.1.trim();
     (!ty.is_empty()).then(|| ty.to_string())
-}
-
-/// The field names of `T`, from serde's own "unknown field ..., expected
-/// one of `a`, `b`" message for a key no struct has, so that they cannot
-/// drift from the runtime's types.
-fn serde_keys<T: DeserializeOwned>() -> Vec<String> {
-    let probe = serde_json::json!({ "\u{0}": 0 });
-    let Err(err) = serde_json::from_value::<T>(probe) else {
-        return Vec::new();
-    };
-    let message = err.to_string();
-    let Some((_, list)) = message.split_once("expected one of ") else {
-        return Vec::new();
-    };
-    list.split(", ")
-        .map(|key| key.trim_matches('`').to_string())
-        .collect()
 }
 
 /// Where the cursor at the end of `before` is.

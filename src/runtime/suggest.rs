@@ -1,7 +1,7 @@
 //! "Did you mean ...?": the nearest known name to a misspelt one.
 //!
 //! Used for config keys, capability, rlimit and mount option names. The
-//! distance is case-insensitive Levenshtein, so `cap_chown` and `CAP_CHOWN`
+//! distance is case-insensitive Levenshtein with transpositions, so `cap_chown` and `CAP_CHOWN`
 //! are the same word and a single typo is always within reach.
 
 /// The candidate nearest to `word`, if it is close enough to be a plausible
@@ -56,8 +56,11 @@ pub fn suggest_from_serde_message(msg: &str) -> Option<String> {
     nearest(word, &names).map(str::to_string)
 }
 
-/// Levenshtein distance over chars (two-row dynamic programming).
+/// Levenshtein distance over chars, where swapping two neighbours is one
+/// edit too (optimal string alignment): `TREM` is one edit from `TERM`.
 fn distance(a: &[char], b: &[char]) -> usize {
+    // Three rows: the one before the previous sees a transposition.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut row = vec![0; b.len() + 1];
     for (i, ca) in a.iter().enumerate() {
@@ -65,10 +68,31 @@ fn distance(a: &[char], b: &[char]) -> usize {
         for (j, cb) in b.iter().enumerate() {
             let substitute = prev[j] + usize::from(ca != cb);
             row[j + 1] = substitute.min(prev[j + 1] + 1).min(row[j] + 1);
+            if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                row[j + 1] = row[j + 1].min(before[j - 1] + 1);
+            }
         }
+        std::mem::swap(&mut before, &mut prev);
         std::mem::swap(&mut prev, &mut row);
     }
     prev[b.len()]
+}
+
+/// The field names of `T`, from serde's own "unknown field ..., expected
+/// one of `a`, `b`" message for a key no struct has, so that they cannot
+/// drift from the runtime's types.
+pub fn field_names<T: serde::de::DeserializeOwned>() -> Vec<String> {
+    let probe = serde_json::json!({ "\u{0}": 0 });
+    let Err(err) = serde_json::from_value::<T>(probe) else {
+        return Vec::new();
+    };
+    let message = err.to_string();
+    let Some((_, list)) = message.split_once("expected one of ") else {
+        return Vec::new();
+    };
+    list.split(", ")
+        .map(|key| key.trim_matches('`').to_string())
+        .collect()
 }
 
 #[cfg(test)]
@@ -89,7 +113,9 @@ mod tests {
         assert_eq!(dist("", "abc"), 3);
         assert_eq!(dist("kitten", "sitting"), 3);
         assert_eq!(dist("rootfs", "rootfz"), 1);
-        assert_eq!(dist("memroy", "memory"), 2);
+        assert_eq!(dist("memroy", "memory"), 1);
+        assert_eq!(dist("TREM", "TERM"), 1);
+        assert_eq!(dist("ca", "abc"), 3);
     }
 
     #[test]

@@ -32,9 +32,16 @@ pub fn register(engine: &mut Engine, args: Vec<String>) {
 
     // A pending Ctrl-C is raised at the next variable access: a catchable
     // error at a statement boundary of nearly any script (on_progress could
-    // only end the script, uncatchably).
+    // only end the script, uncatchably). A caught Rhai error gets its
+    // `kind` there too, when the catch block reads it.
     #[allow(deprecated)] // "volatile", not deprecated
-    engine.on_var(|_, _, _| interrupt::take().map(|()| None));
+    engine.on_var(|name, _, mut ctx| {
+        interrupt::take()?;
+        if let Some(value) = ctx.scope_mut().get_mut(name) {
+            super::errors::give_kind(value);
+        }
+        Ok(None)
+    });
 
     func(
         "env",

@@ -57,15 +57,21 @@ fn rewrite_process(map: &mut Map) -> ScriptResult<()> {
     Ok(())
 }
 
-/// A path string becomes `#{ file: path }`; keywords and non-strings (which
-/// serde reports) stay. A path must contain a '/' ("./out.log"), so that a
+/// A path string becomes `#{ file: path }`; keywords and maps (which
+/// serde reads) stay; anything else is an error in the script's terms. A path must contain a '/' ("./out.log"), so that a
 /// misspelt keyword ("pip") is an error, not a file.
 fn rewrite_stdio(stream: &str, value: &mut Dynamic) -> ScriptResult<()> {
     let Some(text) = value
         .read_lock::<rhai::ImmutableString>()
         .map(|s| s.to_string())
     else {
-        return Ok(());
+        if value.is_map() {
+            return Ok(());
+        }
+        return Err(raise(runtime::Error::config(format!(
+            "invalid process: {stream}: expected \"inherit\", \"null\", \"pipe\" or a path with a '/', found {}",
+            script_type_name(value.type_name())
+        ))));
     };
     if STDIO_KEYWORDS.contains(&text.as_str()) {
         return Ok(());
@@ -117,7 +123,12 @@ pub fn to_strings(array: rhai::Array, what: &str) -> ScriptResult<Vec<String>> {
 pub fn deserialize<T: DeserializeOwned>(what: &str, value: Dynamic) -> ScriptResult<T> {
     serde_path_to_error::deserialize(DynamicDeserializer::new(&value)).map_err(|e| {
         let path = e.path().to_string();
-        let message = with_suggestion(serde_message(e.inner()));
+        let message = serde_message(e.inner());
+        let home = match what == "config" && message.starts_with("unknown field") {
+            true => Config::home_of(&path),
+            false => None,
+        };
+        let message = home.unwrap_or_else(|| with_suggestion(message));
         let message = if path == "." {
             format!("invalid {what}: {message}")
         } else {

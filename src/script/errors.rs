@@ -36,6 +36,35 @@ pub fn thrown_kind(err: &EvalAltResult) -> Option<String> {
     }
 }
 
+/// Gives Rhai's own errors, caught with `catch (e)`, the shape of every
+/// other error: Rhai makes them a map of `message`, `error`, `line`,
+/// `position` and `source`; this adds `kind: "script"` and puts the message
+/// in the script's terms. Called when a variable is read (Rhai has no hook
+/// at the catch), it changes a map only once.
+pub fn give_kind(value: &mut Dynamic) {
+    if !value.is_map() {
+        return;
+    }
+    let Some(mut map) = value.write_lock::<Map>() else {
+        return;
+    };
+    if map.contains_key("kind") || !map.contains_key("error") {
+        return;
+    }
+    let text = map
+        .get("message")
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    // The innermost error's first line, without its " @ 'file' (line N,
+    // position M)": the map's line and position say where it was caught.
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.split(" @ '").next().unwrap_or(first);
+    let first = first.rsplit_once(" (line ").map_or(first, |(head, _)| head);
+    let message = super::hints::readable(first);
+    map.insert("message".into(), message.into());
+    map.insert("kind".into(), "script".into());
+}
+
 /// `.or_raise()` on a runtime result: the script-facing form of `?`.
 pub trait OrRaise<T> {
     fn or_raise(self) -> ScriptResult<T>;

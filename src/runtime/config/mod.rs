@@ -620,6 +620,23 @@ impl Config {
             None => DEFAULT.get_or_init(|| defaults::default_namespaces(true)),
         }
     }
+
+    /// Where `key`, which is not a key of a config, belongs when it is a
+    /// key of `cgroups` or of a process: what an error about it says.
+    pub fn home_of(key: &str) -> Option<String> {
+        let is_field_of = |fields: Vec<String>| fields.iter().any(|f| f == key);
+        if is_field_of(crate::runtime::suggest::field_names::<Cgroups>()) {
+            Some(format!(
+                "not a top-level key; it goes under cgroups: #{{ cgroups: #{{ {key}: ... }} }}"
+            ))
+        } else if is_field_of(crate::runtime::suggest::field_names::<ProcessSpec>()) {
+            Some(format!(
+                "not a config key; it goes in the process you start: c.start(process(#{{ {key}: ... }}))"
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -786,9 +786,19 @@ impl Container {
             .as_object_mut()
             .expect("a struct is an object")
             .extend(patch);
-        let cgroups: Cgroups = serde_json::from_value(merged).map_err(|e| {
-            let hint = suggest::hint(suggest::suggest_from_serde_message(&e.to_string()));
-            Error::config(format!("cgroups: {e}{hint}"))
+        // The key path (`cgroups.memory`), as create names it.
+        let cgroups: Cgroups = serde_path_to_error::deserialize(merged).map_err(|e| {
+            let inner = e.inner().to_string();
+            let hint = suggest::hint(suggest::suggest_from_serde_message(&inner));
+            let inner = match hint.is_empty() {
+                true => inner,
+                false => inner
+                    .split(", expected")
+                    .next()
+                    .unwrap_or(&inner)
+                    .to_string(),
+            };
+            Error::config(format!("cgroups.{}: {inner}{hint}", e.path()))
         })?;
         config.cgroups = Some(cgroups);
         let config = config.validate()?;

@@ -551,6 +551,19 @@ fn mount(key: &str, mount: &Mount) -> Result<CheckedMount> {
         let Some(source) = source else {
             return Err(err(format!("{key}.source"), "is required for a bind mount"));
         };
+        // A relative source is the bundle's (OCI), resolved at create.
+        if source.is_absolute() {
+            if let Err(e) = std::fs::metadata(&source) {
+                return Err(err(
+                    format!("{key}.source"),
+                    format!(
+                        "'{}': {} (a bind mount's source is a path on the host)",
+                        source.display(),
+                        describe_io(&e)
+                    ),
+                ));
+            }
+        }
         MountKind::Bind {
             source,
             recursive: options.recursive,
@@ -607,6 +620,14 @@ fn device_node(key: &str, device: &Device) -> Result<DeviceNode> {
                     format!(
                         "{number} is not a device number (-1, any, is only valid in cgroup rules)"
                     ),
+                ));
+            }
+            // The kernel's dev_t: 12 bits of major, 20 of minor.
+            let max = if field == "major" { 0xfff } else { 0xf_ffff };
+            if number > max {
+                return Err(err(
+                    format!("{key}.{field}"),
+                    format!("{number} is out of range (0 to {max})"),
                 ));
             }
         }

@@ -690,6 +690,37 @@ fn unknown_propagation_is_named() {
     );
 }
 
+#[test]
+fn a_bind_mount_source_must_exist_on_the_host() {
+    assert_rejects(
+        |c| {
+            c.mounts = vec![Mount {
+                source: Some("/nonexistent/ctrsh-bind-source".into()),
+                ..mount("/x", &["bind"])
+            }]
+        },
+        "mounts[0].source: '/nonexistent/ctrsh-bind-source': No such file or directory (ENOENT) (a bind mount's source is a path on the host)",
+    );
+}
+
+#[test]
+fn device_numbers_fit_the_kernel_s_dev_t() {
+    assert_accepts(|c| c.devices = Some(vec![device("c", Some("/dev/x"), 4095, 1048575)]));
+    assert_rejects(
+        |c| {
+            c.devices = Some(vec![
+                device("c", Some("/dev/x"), 1, 3),
+                device("c", Some("/dev/y"), 4096, 0),
+            ])
+        },
+        "devices[1].major: 4096 is out of range (0 to 4095)",
+    );
+    assert_rejects(
+        |c| c.devices = Some(vec![device("b", Some("/dev/x"), 1, 1048576)]),
+        "devices[0].minor: 1048576 is out of range (0 to 1048575)",
+    );
+}
+
 // ---- devices ----
 
 #[test]

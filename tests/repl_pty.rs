@@ -243,12 +243,16 @@ fn help_modules_unknown_names_long_values_and_a_bare_exit() {
     repl.send("\x03");
     repl.expect(PROMPT);
     repl.send(":help rootfs\r");
-    let described = repl.expect(PROMPT);
+    // The module, how to import it, and its functions with their docs (a
+    // script function's comment lines joined, without their `///`).
+    repl.expect("import \"rootfs\" as rootfs;");
+    let described = repl.expect("rootfs::cache_dir()");
+    assert!(described.contains("rootfs::busybox(dir)"), "{described}");
     assert!(
-        described.contains("import \"rootfs\" as rootfs;"),
+        described.contains("applet, etc/passwd") && !described.contains("///"),
         "{described}"
     );
-    assert!(described.contains("rootfs::busybox("), "{described}");
+    repl.expect(PROMPT);
     // Nothing is offered after an unknown name's dot, even on a second Tab.
     repl.send("zz.\t\t\x03");
     repl.expect(PROMPT);

@@ -43,15 +43,20 @@ pub fn readable(message: &str) -> String {
         if let Some((name, types)) = rest.split_once(" (") {
             let types = types.strip_suffix(')').unwrap_or(types);
             let types: Vec<&str> = types.split(", ").map(script_type_name).collect();
-            let names: Vec<&str> = signatures(|| super::engine(vec![]))
-                .iter()
-                .filter_map(|e| e.signature.split('(').next())
-                .collect();
-            return format!(
-                "no function {name}({}){}",
-                types.join(", "),
-                did_you_mean(name, &names)
-            );
+            // An operator (`*`) has no misspelling to suggest for.
+            let is_word = |n: &str| n.starts_with(|c: char| c.is_alphabetic() || c == '_');
+            let suggestion = match is_word(name) {
+                true => {
+                    let names: Vec<&str> = signatures(|| super::engine(vec![]))
+                        .iter()
+                        .filter_map(|e| e.signature.split('(').next())
+                        .filter(|n| is_word(n))
+                        .collect();
+                    did_you_mean(name, &names)
+                }
+                false => String::new(),
+            };
+            return format!("no function {name}({}){suggestion}", types.join(", "));
         }
     }
     let property = message

@@ -93,6 +93,8 @@ pub fn api(engine: &Engine) -> Vec<ApiEntry> {
             let doc: Vec<&str> = f
                 .comments
                 .iter()
+                // A comment is one string of `///` lines.
+                .flat_map(|c| c.lines())
                 .map(|c| c.trim_start_matches("///").trim())
                 .collect();
             entries.push(ApiEntry {

@@ -314,6 +314,52 @@ fn a_config_of_only_a_rootfs_gives_a_usable_container() {
     sb.assert_nothing_left(&sb.id);
 }
 
+/// A user namespace that root makes gets the name files too, owned by the
+/// container's root, who can write them; the rootfs's files stay as they
+/// were.
+#[test]
+fn a_root_made_user_namespace_gets_name_files_its_root_owns() {
+    let Some(sb) = Sandbox::new("name_files_userns") else {
+        return;
+    };
+    fs::write(sb.rootfs.join("etc/hosts"), "rootfs-hosts\n").unwrap();
+    // Owned by the container's root, so that no idmapped mount is needed.
+    let chown = Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(&sb.rootfs)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let out = sb.sh(
+        r#"config.namespaces = ["user", "mount", "uts", "ipc", "pid", "net"];
+config.uid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];
+config.gid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];
+config.hostname = "named";"#,
+        "cat /etc/hostname; grep -c localhost /etc/hosts
+         grep -q '^nameserver\\|^# ctrsh' /etc/resolv.conf && echo RESOLV
+         echo '10.9.9.9 added' >> /etc/hosts && tail -n 1 /etc/hosts
+         stat -c %u:%g /etc/hostname /etc/hosts /etc/resolv.conf",
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "named",
+            "2",
+            "RESOLV",
+            "10.9.9.9 added",
+            "0:0",
+            "0:0",
+            "0:0"
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(sb.rootfs.join("etc/hosts")).unwrap(),
+        "rootfs-hosts\n"
+    );
+    sb.assert_nothing_left(&sb.id);
+}
+
 /// The name files are bound over the rootfs's (which keep their content),
 /// and a file the config mounts itself wins.
 #[test]

@@ -143,26 +143,37 @@ impl Provision {
             sys::tree::copy(saved, &dirs.upper)?;
         }
         if self.state.config.creates(NamespaceKind::User) {
-            self.open_to_userns_root()?;
+            let Some((_, gid)) = self.userns_root() else {
+                return Err(Error::config(
+                    "image: the user namespace must map the container's uid and gid 0 \
+                     (uid_mappings, gid_mappings): the container's root owns its root filesystem",
+                ));
+            };
+            self.open_to_userns_root(gid)?;
         }
         Ok((plan, dirs, defaults))
     }
 
-    /// The init of a container with a user namespace attaches the rootfs
-    /// in the state dir as the container's root, by path: the state root
-    /// lets everyone through (0711, as containerd has its bundle dirs) and
-    /// the state dir the container root's group (0710), and no more.
-    fn open_to_userns_root(&self) -> Result<()> {
+    /// The host uid and gid of the root of a user namespace that root
+    /// makes (None when the mappings leave 0 out, or when root makes none:
+    /// an unprivileged user's container root is that user).
+    fn userns_root(&self) -> Option<(u32, u32)> {
         let config = &self.state.config;
-        let (Some(_), Some(gid)) = (
-            IdMapping::new(&config.uid_mappings).to_host(0),
-            IdMapping::new(&config.gid_mappings).to_host(0),
-        ) else {
-            return Err(Error::config(
-                "image: the user namespace must map the container's uid and gid 0 (uid_mappings, \
-                 gid_mappings): the container's root owns its root filesystem",
-            ));
-        };
+        if !config.creates(NamespaceKind::User) || !nix::unistd::geteuid().is_root() {
+            return None;
+        }
+        Some((
+            IdMapping::new(&config.uid_mappings).to_host(0)?,
+            IdMapping::new(&config.gid_mappings).to_host(0)?,
+        ))
+    }
+
+    /// The init of a container with a user namespace reaches what it
+    /// attaches from the state dir by path (an image's rootfs, the name
+    /// files): the state root lets everyone through (0711, as containerd
+    /// has its bundle dirs) and the state dir the group `gid`, the
+    /// container root's (0710), and no more.
+    fn open_to_userns_root(&self, gid: u32) -> Result<()> {
         let root = self.dir.path.parent().expect("a state dir is in its root");
         let mode = fs::metadata(root)
             .ctx(format!("stat {}", root.display()))?
@@ -234,9 +245,10 @@ impl Provision {
     /// container has the namespace it describes (see `name_files`), and
     /// none where the config mounts a file of its own, nor for an OCI
     /// bundle's container (which gets what its config says, as with runc).
-    /// Nor, yet, when root makes a new user namespace: its root could not
-    /// reach the root-only state dir to bind them (nor could CRIU restore
-    /// them there). Returns each file and where it goes.
+    /// A user namespace that root makes has its root own them (to write
+    /// them, as root does elsewhere) and reach them in the state dir; one
+    /// whose mappings leave 0 out gets none. Returns each file and where it
+    /// goes.
     pub fn name_files(
         &self,
         hostname: &str,
@@ -245,8 +257,12 @@ impl Provision {
         let config = &self.state.config;
         let root_made_user_ns =
             config.creates(NamespaceKind::User) && nix::unistd::geteuid().is_root();
-        if config.bundle.is_some() || root_made_user_ns {
+        let userns_root = self.userns_root();
+        if config.bundle.is_some() || (root_made_user_ns && userns_root.is_none()) {
             return Ok(vec![]);
+        }
+        if let Some((_, gid)) = userns_root {
+            self.open_to_userns_root(gid)?;
         }
         let names = [hostname, &self.state.id];
         let uts = config.creates(NamespaceKind::Uts).then_some(hostname);
@@ -265,6 +281,10 @@ impl Provision {
             .map(|((name, destination), text)| {
                 let file = self.dir.path.join(name);
                 std::fs::write(&file, text).ctx(format!("write {}", file.display()))?;
+                if let Some((uid, gid)) = userns_root {
+                    std::os::unix::fs::chown(&file, Some(uid), Some(gid))
+                        .ctx(format!("chown {}", file.display()))?;
+                }
                 Ok((file, destination.into()))
             })
             .collect()

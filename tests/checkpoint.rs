@@ -1150,3 +1150,42 @@ b.destroy();
     assert_eq!(leases["leases"], serde_json::json!({}), "{leases}");
     sb.assert_nothing_left(&restored_id(&sb));
 }
+
+/// A container with the `init` option is refused before anything is
+/// frozen, with the way out named (CRIU cannot dump ctrsh's init: see
+/// criu/dump.rs); it runs on, and nothing of a checkpoint is left.
+#[test]
+fn an_init_option_container_is_refused_and_runs_on() {
+    let Some(sb) = sandbox_criu("ck-init") else {
+        return;
+    };
+    let ck = sb.dir.join("ck");
+    let out = sb.script_ok(&format!(
+        r#"config.init = true;
+spec.args = ["/bin/sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.05; done"];
+let c = f.create(id, config);
+c.start(process(spec));
+try {{ c.checkpoint(#{{ dir: {ck} }}); }} catch (e) {{ print(`${{e.kind}}: ${{e.message}}`); }}
+print(`${{c.state}} ${{c.stop(10)}}`);
+c.destroy();
+"#,
+        ck = path_str(&ck),
+    ));
+    assert_eq!(
+        out,
+        format!(
+            "unsupported: checkpoint container '{}': a container with the `init` option cannot \
+             be checkpointed yet: CRIU cannot dump ctrsh's init, whose program is a sealed copy \
+             outside the container; create it without `init` (its first process is then PID \
+             1)\nrunning 42\n",
+            sb.id
+        ),
+        "{out}"
+    );
+    assert!(
+        fs::read_dir(&ck).map_or(true, |mut d| d.next().is_none()),
+        "a checkpoint was left in {}",
+        ck.display()
+    );
+    sb.assert_nothing_left(&sb.id);
+}

@@ -55,6 +55,17 @@ impl Container {
                  yet: its layers are idmapped mounts, which a restore does not make",
             ));
         }
+        // CRIU finds the init's program, the read-only copy of ctrsh (see
+        // launch/sealed_exe.rs), on no mount it knows ("Can't lookup
+        // mount"): refused before anything is frozen.
+        if state.config.init {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "a container with the `init` option cannot be checkpointed yet: CRIU cannot \
+                 dump ctrsh's init, whose program is a sealed copy outside the container; \
+                 create it without `init` (its first process is then PID 1)",
+            ));
+        }
         // A bridge's veth is made again, not dumped (see netns.rs).
         let on_bridge = !state.networks.is_empty();
         if on_bridge && !netns::from_config(&state.config) {

@@ -733,6 +733,73 @@ print("REMOVED");
     sb.assert_nothing_left(&format!("{}-a", sb.id));
 }
 
+/// A checkpoint of an image container keeps its image in the store, since
+/// a restore mounts the layers again: `remove` refuses it, naming the
+/// checkpoint, `prune` keeps its layers, and a restore works after both.
+/// Removing the checkpoint's dir lets the image go.
+#[test]
+fn a_checkpoint_keeps_its_image_in_the_store() {
+    let Some(fx) = ready("image_checkpoint") else {
+        return;
+    };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("image-checkpoint");
+    let Some(sb) =
+        common::Sandbox::with_criu("image_checkpoint", None, ctrsh::runtime::criu::MIN_VERSION)
+    else {
+        return;
+    };
+    let reference = format!("{}/test/app:gzip", registry.addr());
+    let ck = sb.dir.join("ck");
+    let script = r#"
+let img = image::pull(ARGS[0]);
+let f = factory(ARGS[1]);
+let ns = ["mount", "uts", "ipc", "pid", "net"];
+let c = f.create(ARGS[2], #{ image: img, namespaces: ns });
+c.start(process(#{ args: ["/bin/sleep", "100"], user: "0", stdin: "null" }));
+let p = process(#{ args: ["/bin/sh", "-c", "echo mine > /etc/mine"], user: "0", stdin: "null" });
+c.start(p);
+p.wait();
+let ck = c.checkpoint(#{ dir: ARGS[3] });
+print(`DUMPED ${c.state}`);
+try { image::remove(img.name); } catch (e) { print(`INUSE ${e.message}`); }
+print(`PRUNED ${image::prune().layers}`);
+let r = f.restore(ARGS[2] + "-r", ck, #{});
+let p = process(#{ args: ["/bin/cat", "/etc/mine"], user: "0", stdin: "null", stdout: "pipe" });
+r.start(p);
+p.wait();
+print(`RESTORED ${p.stdout}`);
+r.destroy();
+run_host(["rm", "-r", ARGS[3]]);
+image::remove(img.name);
+print("REMOVED");
+"#;
+    let root = sb.root.to_str().unwrap();
+    let out = store.script(script, &[&reference, root, &sb.id, ck.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let out = out.stdout;
+    let line = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
+            .to_string()
+    };
+    assert_eq!(line("DUMPED "), "destroyed", "{out}");
+    let in_use = line("INUSE ");
+    assert!(
+        in_use.contains(&format!("checkpoint {}", ck.display()))
+            && in_use.contains("remove the checkpoint's dir"),
+        "{in_use}"
+    );
+    assert_eq!(line("PRUNED "), "0", "{out}");
+    assert_eq!(line("RESTORED "), "mine", "{out}");
+    assert!(out.contains("REMOVED"), "{out}");
+    assert_eq!(store.entries("checkpoints"), Vec::<String>::new());
+    store.assert_layers(&[]);
+    sb.assert_nothing_left(&sb.id);
+    sb.assert_nothing_left(&format!("{}-r", sb.id));
+}
+
 #[test]
 fn a_container_with_a_user_namespace_sees_the_layers_owned_as_its_mappings_say() {
     let Some(fx) = ready("image_userns") else {

@@ -9,6 +9,7 @@ use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{Container, Status};
 use crate::runtime::host::state::{now, State};
 use crate::runtime::image::rootfs::RootfsDirs;
+use crate::runtime::image::{Digest, Store};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
@@ -128,8 +129,18 @@ impl Container {
             frozen,
             parent: parent.as_ref(),
         });
-        if let Some(cg) = thaw {
-            cg.thaw()?;
+        if let Some(Err(thawing)) = thaw.map(|cg| cg.thaw()) {
+            return Err(match dumped {
+                Ok(_) => thawing,
+                // The dump's error says what went wrong; the thaw's follows.
+                Err(mut dump) => {
+                    dump.message = format!(
+                        "{} (and the container is left paused: {})",
+                        dump.message, thawing.message
+                    );
+                    dump
+                }
+            });
         }
         let metadata = dumped?;
         if !opts.leave_running && !opts.pre_dump {
@@ -220,6 +231,12 @@ impl Container {
                 }),
             };
             metadata.write(&opts.dir)?;
+            // A restore mounts the image's layers again: they stay in the
+            // store while the checkpoint's dir is there.
+            if let Some(image) = state.image.as_ref().filter(|_| !opts.pre_dump) {
+                Store::open(&image.store)?
+                    .pin_for_checkpoint(&Digest::parse(&image.digest)?, &opts.dir)?;
+            }
             Ok(metadata)
         });
         if dumped.is_err() {

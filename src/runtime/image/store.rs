@@ -9,6 +9,8 @@
 //! ROOT/locks/             one lock file per blob being brought in
 //! ROOT/containers/        one file per container made from an image:
 //!                         its state dir and the image's manifest digest
+//! ROOT/checkpoints/       one file per checkpoint of such a container:
+//!                         its dir and the image's manifest digest
 //! ROOT/store.lock         shared while content is added, exclusive while
 //!                         content is removed
 //! ```
@@ -23,7 +25,10 @@
 //! A container records its use of an image (`use_image`) before it mounts
 //! the image's layers, and forgets it (`release`) when destroyed; `remove`
 //! refuses to take away an image a container uses, naming the containers,
-//! and `prune` keeps what they use.
+//! and `prune` keeps what they use. A checkpoint of such a container
+//! records its use too (`pin_for_checkpoint`), since a restore mounts the
+//! image's layers again; the use lasts as long as the checkpoint's dir: a
+//! record whose dir is gone is dropped by the next `remove` or `prune`.
 
 use super::digest::{Digest, HashingReader};
 use super::manifest::{self, Manifest};
@@ -43,6 +48,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+/// The dirs of use records, and what each record's path names.
+const USERS: [(&str, UserKind); 2] = [
+    ("containers", UserKind::Container),
+    ("checkpoints", UserKind::Checkpoint),
+];
 /// Layers brought in at once (docker's default too).
 const PARALLEL_LAYERS: usize = 3;
 /// Configs are JSON; anything larger is not one.
@@ -76,7 +86,14 @@ impl Store {
                 "images need root: layers keep their files' owners and overlay whiteouts, which an unprivileged user cannot create",
             ));
         }
-        for dir in ["blobs/sha256", "layers", "tmp", "locks", "containers"] {
+        for dir in [
+            "blobs/sha256",
+            "layers",
+            "tmp",
+            "locks",
+            USERS[0].0,
+            USERS[1].0,
+        ] {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
@@ -498,19 +515,9 @@ impl Store {
             .iter()
             .any(|(n, d)| *d == image.digest && !going(n, d));
         if let Some(users) = self.users()?.get(&image.digest).filter(|_| !others) {
-            let users: Vec<String> = users.iter().map(|u| describe_user(u)).collect();
             return Err(Error::new(
                 ErrorKind::State,
-                format!(
-                    "image '{name}' is used by {} {}: destroy {} first",
-                    if users.len() == 1 {
-                        "container"
-                    } else {
-                        "containers"
-                    },
-                    users.join(", "),
-                    if users.len() == 1 { "it" } else { "them" },
-                ),
+                format!("image '{name}' is used by {}", describe_users(users)),
             ));
         }
         for (n, digest) in &names {
@@ -521,11 +528,15 @@ impl Store {
         self.collect_garbage()
     }
 
-    /// The record of the container whose state dir is `container`.
-    fn user_path(&self, container: &Path) -> PathBuf {
-        let key = Digest::of(container.as_os_str().as_encoded_bytes());
+    /// The record of the `kind` of user at `path`.
+    fn user_path(&self, kind: UserKind, path: &Path) -> PathBuf {
+        let key = Digest::of(path.as_os_str().as_encoded_bytes());
+        let (dir, _) = USERS
+            .iter()
+            .find(|(_, k)| *k == kind)
+            .expect("a kind has a dir");
         self.root
-            .join("containers")
+            .join(dir)
             .join(format!("{}.json", &key.hex()[..32]))
     }
 
@@ -534,6 +545,19 @@ impl Store {
     /// shared store lock: a `remove` either ran before (the image is gone,
     /// an error here) or runs after (and sees the record).
     pub fn use_image(&self, digest: &Digest, container: &Path) -> Result<Image> {
+        self.record_use(UserKind::Container, digest, container)
+    }
+
+    /// Records that the checkpoint in `dir` needs the image with manifest
+    /// `digest` to be restored: `remove` refuses to take the image away
+    /// and `prune` keeps it while `dir` exists.
+    pub fn pin_for_checkpoint(&self, digest: &Digest, dir: &Path) -> Result<()> {
+        self.record_use(UserKind::Checkpoint, digest, dir)
+            .map(drop)
+            .map_err(|e| e.context("record the checkpoint's use of its image"))
+    }
+
+    fn record_use(&self, kind: UserKind, digest: &Digest, path: &Path) -> Result<Image> {
         let _adding = self.adding()?;
         let image = self.load(digest.to_string(), digest)?;
         if let Some(missing) = image.layers.iter().find(|l| !self.layer_dir(l).is_dir()) {
@@ -543,20 +567,25 @@ impl Store {
             ));
         }
         let record = User {
-            container: container.to_path_buf(),
+            container: path.to_path_buf(),
             image: digest.to_string(),
         };
         let text = serde_json::to_vec(&record).expect("a record serializes");
-        let path = self.user_path(container);
-        // Not synced (unlike content): a container does not outlive the
-        // machine, and a record of one that is gone is dropped.
-        fs::write(&path, &text).ctx(format!("write {}", path.display()))?;
+        let file = self.user_path(kind, path);
+        match kind {
+            // A checkpoint outlives the machine; its record must too.
+            UserKind::Checkpoint => self.write_atomically(&file, &text)?,
+            // Not synced: a container does not outlive the machine.
+            UserKind::Container => {
+                fs::write(&file, &text).ctx(format!("write {}", file.display()))?
+            }
+        }
         Ok(image)
     }
 
     /// Forgets the use `use_image` recorded for `container` (if any).
     pub fn release(&self, container: &Path) -> Result<()> {
-        let path = self.user_path(container);
+        let path = self.user_path(UserKind::Container, container);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(Error::sys(format!("remove {}", path.display()), e))
@@ -565,23 +594,26 @@ impl Store {
         }
     }
 
-    /// The state dirs of the containers using each image (by manifest
-    /// digest). Records of containers whose state dir is gone (removed by
-    /// hand) are dropped; call with the store locked exclusively.
-    fn users(&self) -> Result<BTreeMap<Digest, Vec<PathBuf>>> {
-        let dir = self.root.join("containers");
-        let mut users: BTreeMap<Digest, Vec<PathBuf>> = BTreeMap::new();
-        for entry in fs::read_dir(&dir).ctx(format!("read {}", dir.display()))? {
-            let path = entry.ctx(format!("read {}", dir.display()))?.path();
-            let record: Option<User> = fs::read(&path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-            match record {
-                Some(r) if r.container.is_dir() => users
-                    .entry(Digest::parse(&r.image)?)
-                    .or_default()
-                    .push(r.container),
-                _ => fs::remove_file(&path).ctx(format!("remove {}", path.display()))?,
+    /// The users of each image (by manifest digest): containers by their
+    /// state dirs, checkpoints by theirs. Records of users whose dir is
+    /// gone (a checkpoint removed, a state dir removed by hand) are
+    /// dropped; call with the store locked exclusively.
+    fn users(&self) -> Result<BTreeMap<Digest, Vec<(UserKind, PathBuf)>>> {
+        let mut users: BTreeMap<Digest, Vec<(UserKind, PathBuf)>> = BTreeMap::new();
+        for (dir, kind) in USERS {
+            let dir = self.root.join(dir);
+            for entry in fs::read_dir(&dir).ctx(format!("read {}", dir.display()))? {
+                let path = entry.ctx(format!("read {}", dir.display()))?.path();
+                let record: Option<User> = fs::read(&path)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+                match record {
+                    Some(r) if r.container.is_dir() => users
+                        .entry(Digest::parse(&r.image)?)
+                        .or_default()
+                        .push((kind, r.container)),
+                    _ => fs::remove_file(&path).ctx(format!("remove {}", path.display()))?,
+                }
             }
         }
         Ok(users)
@@ -648,22 +680,67 @@ fn names_at(root: &Path) -> Result<BTreeMap<String, String>> {
     serde_json::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))
 }
 
-/// A container's use of an image (ROOT/containers/).
+/// Who uses an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UserKind {
+    Container,
+    Checkpoint,
+}
+
+/// A use of an image (ROOT/containers/, ROOT/checkpoints/).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct User {
-    /// The container's state dir.
+    /// The container's state dir, or the checkpoint's dir.
     container: PathBuf,
     /// The image's manifest digest.
     image: String,
 }
 
-/// "id (in /run/ctrsh)": a container named by its state dir.
-fn describe_user(state_dir: &Path) -> String {
-    let id = state_dir.file_name().unwrap_or_default().to_string_lossy();
-    match state_dir.parent() {
-        Some(root) => format!("'{id}' (in {})", root.display()),
-        None => format!("'{id}'"),
+/// "container 'a' (in /run/ctrsh), checkpoint /ck: destroy the container
+/// and remove the checkpoint's dir first".
+fn describe_users(users: &[(UserKind, PathBuf)]) -> String {
+    let of = |kind| {
+        users
+            .iter()
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, p)| p)
+    };
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let containers: Vec<String> = of(UserKind::Container)
+        .map(|dir| {
+            let id = dir.file_name().unwrap_or_default().to_string_lossy();
+            match dir.parent() {
+                Some(root) => format!("'{id}' (in {})", root.display()),
+                None => format!("'{id}'"),
+            }
+        })
+        .collect();
+    let checkpoints: Vec<String> = of(UserKind::Checkpoint)
+        .map(|dir| dir.display().to_string())
+        .collect();
+    let (nc, nk) = (containers.len(), checkpoints.len());
+    let mut who = Vec::new();
+    let mut todo = Vec::new();
+    if nc > 0 {
+        who.push(format!(
+            "{} {}",
+            plural(nc, "container", "containers"),
+            containers.join(", ")
+        ));
+        todo.push(format!("destroy {}", plural(nc, "it", "them")));
     }
+    if nk > 0 {
+        who.push(format!(
+            "{} {}",
+            plural(nk, "checkpoint", "checkpoints"),
+            checkpoints.join(", ")
+        ));
+        todo.push(format!(
+            "remove the {} (a restore needs the image)",
+            plural(nk, "checkpoint's dir", "checkpoints' dirs")
+        ));
+    }
+    format!("{}: {} first", who.join(" and "), todo.join(", and "))
 }
 
 /// The config's rootfs.diff_ids: one per layer, base first.

@@ -44,9 +44,16 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         );
         fs::write(dir.join("config.toml"), config).unwrap();
         let log = fs::File::create(dir.join("containerd.log")).unwrap();
+        // containerd unpacks a checkpoint to restore from into a temp dir
+        // it never removes: $XDG_RUNTIME_DIR's, else $TMPDIR's. Both are
+        // the test's, removed with it.
+        let tmp = dir.join("tmp");
+        fs::create_dir(&tmp).unwrap();
         let daemon = Command::new("containerd")
             .arg("--config")
             .arg(dir.join("config.toml"))
+            .env("XDG_RUNTIME_DIR", &tmp)
+            .env("TMPDIR", &tmp)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -329,6 +336,15 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
     stop(&ctr);
     ctr.ok(&["container", "restore", "--live", "--rw", &id, checkpoint]);
     ctr.wait_for("RUNNING");
+    // The unpacked checkpoint containerd leaves is in the test's dir.
+    let left: Vec<String> = fs::read_dir(dir.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.iter().any(|name| name.starts_with("ctrd-checkpoint")),
+        "{left:?}"
+    );
     let said = ctr.ok(&[
         "task",
         "exec",

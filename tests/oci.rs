@@ -1020,3 +1020,123 @@ fn runc_flags_are_honoured_or_refused_by_name() {
         .unwrap()
         .contains(&json!("pid")));
 }
+
+/// `ps` prints what runc's does: the host's `ps -ef` (or the `ps`
+/// arguments given after the id) cut to the container's processes, the
+/// header first; `kill --all` signals every process in the container's
+/// cgroup, not only its init, while it runs.
+#[test]
+fn ps_table_and_kill_all_reach_every_process_as_with_runc() {
+    let Some(b) = Bundle::new("oci-ps", &["sleep", "100"], |_| {}) else {
+        return;
+    };
+    let id = b.id("ps");
+    b.create(&id, &[], &b.sb.dir.join("out"));
+    b.ok(&["start", &id]);
+    let init = b.state(&id)["pid"].as_i64().unwrap();
+    let pid_file = b.sb.dir.join("exec.pid");
+    b.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "200",
+    ]);
+    let exec: i64 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let table = b.ok(&["ps", &id]);
+    let host_ps = text(&common::output(Command::new("ps").arg("-ef")).stdout);
+    let mut lines = table.lines();
+    assert_eq!(lines.next(), host_ps.lines().next(), "the header:\n{table}");
+    let rows: Vec<(i64, String)> = lines
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols[1].parse().unwrap(), cols[7..].join(" "))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (init, "sleep 100".to_string()),
+            (exec, "sleep 200".to_string())
+        ],
+        "{table}"
+    );
+    let custom = b.ok(&["ps", &id, "-o", "pid,args"]);
+    assert_eq!(
+        custom.split_whitespace().collect::<Vec<_>>(),
+        [
+            "PID",
+            "COMMAND",
+            &init.to_string(),
+            "sleep",
+            "100",
+            &exec.to_string(),
+            "sleep",
+            "200"
+        ],
+        "{custom}"
+    );
+    // SIGTERM without a handler does not reach a pid namespace's init
+    // from outside; --all ends the exec'd sleep and leaves it running.
+    let gone = |pid: i64| {
+        // An exited child of the init that nobody reaps is a zombie.
+        fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit(')').next().unwrap().trim_start().starts_with('Z')
+        })
+    };
+    b.ok(&["kill", "--all", &id, "TERM"]);
+    let start = Instant::now();
+    while !gone(exec) {
+        assert!(start.elapsed() < DEADLINE, "kill --all did not end {exec}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!gone(init));
+    assert_eq!(b.state(&id)["status"], "running");
+    b.ok(&["kill", "--all", &id, "KILL"]);
+    b.wait_for(&id, "stopped");
+    b.ok(&["delete", &id]);
+    b.sb.assert_nothing_left(&id);
+}
+
+/// `create --no-pivot` (runc's flag for a rootfs where pivot_root cannot
+/// work, such as a ramdisk) enters the rootfs by moving it onto / and
+/// chroot: the container runs in the bundle's rootfs, its root mount the
+/// bundle's rootfs, as with pivot_root. (The two differ only in mounts the
+/// kernel hides from the container: the host's, left in its namespace
+/// under the moved root.)
+#[test]
+fn create_no_pivot_runs_the_container_in_its_rootfs_as_runc_does() {
+    let Some(b) = Bundle::new(
+        "oci-nopivot",
+        &[
+            "sh",
+            "-c",
+            "cat /marker; head -1 /proc/self/mountinfo | cut -d' ' -f1-5",
+        ],
+        |_| {},
+    ) else {
+        return;
+    };
+    fs::write(b.sb.rootfs.join("marker"), "in the bundle's rootfs\n").unwrap();
+    let run = |id: &str, flags: &[&str]| {
+        let out_file = b.sb.dir.join(format!("out-{id}"));
+        b.create(id, flags, &out_file);
+        b.ok(&["start", id]);
+        b.wait_for(id, "stopped");
+        b.ok(&["delete", id]);
+        b.sb.assert_nothing_left(id);
+        fs::read_to_string(&out_file).unwrap()
+    };
+    let (pivot, no_pivot) = (b.id("pivot"), b.id("nopivot"));
+    let with_pivot = run(&pivot, &[]);
+    let without = run(&no_pivot, &["--no-pivot"]);
+    let rootfs = b.sb.rootfs.to_str().unwrap();
+    for out in [&with_pivot, &without] {
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("in the bundle's rootfs"), "{out}");
+        let root: Vec<&str> = lines.next().unwrap().split(' ').collect();
+        assert_eq!(&root[3..], [rootfs, "/"], "{out}");
+    }
+}

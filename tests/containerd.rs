@@ -216,63 +216,119 @@ fn image_tarball(dir: &Path, rootfs: &Path) -> PathBuf {
     tarball
 }
 
+/// A private containerd with the test's image imported, and the `ctr run`
+/// flags that make ctrsh the runtime. Dropped in field order: containerd
+/// (and what it runs) first, the runtime's root, then the sandbox, which
+/// fails the test if anything is left.
+struct Setup {
+    ctr: Containerd,
+    ns_root: ExtraRoot,
+    /// The link named like a runtime that points at ctrsh.
+    runtime: PathBuf,
+    runc_root: PathBuf,
+    dir: PathBuf,
+    sb: Sandbox,
+}
+
+const IMAGE: &str = "localhost/ctrsh-test:latest";
+
+impl Setup {
+    /// None (skip) when containerd is not installed; `container` is the
+    /// one the containerd guard removes if the test fails.
+    fn new(test: &str, container: &str) -> Option<Setup> {
+        let sb = Sandbox::new(test)?;
+        for tool in ["containerd", "ctr", "containerd-shim-runc-v2"] {
+            let found = std::env::var_os("PATH")
+                .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+            if !found {
+                skip(
+                    test,
+                    &format!("{tool} is missing (apt-get install containerd)"),
+                );
+                return None;
+            }
+        }
+        let dir = sb.dir.join("containerd");
+        fs::create_dir(&dir).unwrap();
+        // The link engines point at: any name but "ctrsh" is runc's command line.
+        let runtime = sb.dir.join("ctrsh-runc");
+        std::os::unix::fs::symlink(CTRSH, &runtime).unwrap();
+        // The runtime's root: the shim passes <runc-root>/<namespace>.
+        let runc_root = dir.join("runc-root");
+        let ns_root = ExtraRoot(runc_root.join(&sb.id));
+        let ctr = Containerd::start(&dir, &sb.id, &format!("{}-{container}", sb.id));
+        let image = image_tarball(&dir, &sb.rootfs);
+        ctr.ok(&[
+            "image",
+            "import",
+            "--base-name",
+            "localhost/ctrsh-test",
+            image.to_str().unwrap(),
+        ]);
+        Some(Setup {
+            ctr,
+            ns_root,
+            runtime,
+            runc_root,
+            dir,
+            sb,
+        })
+    }
+
+    /// Stops containerd, then checks that nothing of container `id` is left.
+    fn finish(self, id: &str) {
+        let Setup {
+            ctr, ns_root, sb, ..
+        } = self;
+        drop(ctr);
+        assert!(!ns_root.0.join(id).exists());
+        sb.assert_nothing_left(id);
+    }
+
+    /// The container id `name` of this test.
+    fn id(&self, name: &str) -> String {
+        format!("{}-{name}", self.sb.id)
+    }
+
+    /// `ctr run` with ctrsh as the runtime, `flags`, the image, container
+    /// `id` and `args`. Each container gets a cgroup of its own: relative,
+    /// so under ctrsh's own (containerd's default is /<namespace>/<id>
+    /// from each hierarchy's root).
+    fn run(&self, flags: &[&str], id: &str, args: &[&str]) -> String {
+        let cgroup = format!("{id}-cgroup");
+        let mut all = vec![
+            "run",
+            "--runc-binary",
+            self.runtime.to_str().unwrap(),
+            "--runc-root",
+            self.runc_root.to_str().unwrap(),
+            "--cgroup",
+            &cgroup,
+        ];
+        all.extend(flags);
+        all.extend([IMAGE, id]);
+        all.extend(args);
+        self.ctr.ok(&all)
+    }
+}
+
 #[test]
 fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
-    let Some(sb) = Sandbox::new("containerd") else {
+    let Some(setup) = Setup::new("containerd", "task") else {
         return;
     };
-    for tool in ["containerd", "ctr", "containerd-shim-runc-v2"] {
-        let found = std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-        if !found {
-            return skip(
-                "containerd",
-                &format!("{tool} is missing (apt-get install containerd)"),
-            );
-        }
-    }
-    let dir = sb.dir.join("containerd");
-    fs::create_dir(&dir).unwrap();
-    // The link engines point at: any name but "ctrsh" is runc's command line.
-    let runtime = sb.dir.join("ctrsh-runc");
-    std::os::unix::fs::symlink(CTRSH, &runtime).unwrap();
-    let id = format!("{}-task", sb.id);
-    // The runtime's root: the shim passes <runc-root>/<namespace>.
-    let runc_root = dir.join("runc-root");
-    let ns_root = ExtraRoot(runc_root.join(&sb.id));
-    let ctr = Containerd::start(&dir, &sb.id, &id);
-    let image = image_tarball(&dir, &sb.rootfs);
-    ctr.ok(&[
-        "image",
-        "import",
-        "--base-name",
-        "localhost/ctrsh-test",
-        image.to_str().unwrap(),
-    ]);
-    let image = "localhost/ctrsh-test:latest";
-    let root = runc_root.to_str().unwrap();
-    // The cgroup: relative, so under ctrsh's own (containerd's default is
-    // /<namespace>/<id> from each hierarchy's root).
-    let cgroup = format!("{}-cgroup", sb.id);
-    let run_flags = [
-        "--runc-binary",
-        runtime.to_str().unwrap(),
-        "--runc-root",
-        root,
-        "--cgroup",
-        &cgroup,
-    ];
+    let (ctr, ns_root, dir) = (&setup.ctr, &setup.ns_root, &setup.dir);
+    let id = setup.id("task");
 
     // In the foreground: its output comes back through the shim.
-    let mut args = vec!["run", "--rm"];
-    args.extend(run_flags);
-    args.extend([image, "once", "sh", "-c", "echo hello from pid $$"]);
-    assert_eq!(ctr.ok(&args), "hello from pid 1\n");
+    let said = setup.run(
+        &["--rm"],
+        &setup.id("once"),
+        &["sh", "-c", "echo hello from pid $$"],
+    );
+    assert_eq!(said, "hello from pid 1\n");
 
-    let mut args = vec!["run", "--detach"];
-    args.extend(run_flags);
-    args.extend([image, &id, "sleep", "100"]);
-    ctr.ok(&args);
+    setup.run(&["--detach"], &id, &["sleep", "100"]);
     ctr.wait_for("RUNNING");
     let state: serde_json::Value = serde_json::from_slice(
         &common::output(
@@ -327,13 +383,13 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
     let criu = ctrsh::runtime::criu::locate(None)
         .and_then(|c| c.require(ctrsh::runtime::criu::MIN_VERSION, "checkpoints"));
     if let Err(e) = criu {
-        stop(&ctr);
+        stop(ctr);
         return skip("containerd checkpoint", &format!("CRIU: {e}"));
     }
     let checkpoint = "localhost/ctrsh-test-checkpoint:1";
     ctr.ok(&["container", "checkpoint", "--task", "--rw", &id, checkpoint]);
     ctr.wait_for("RUNNING");
-    stop(&ctr);
+    stop(ctr);
     ctr.ok(&["container", "restore", "--live", "--rw", &id, checkpoint]);
     ctr.wait_for("RUNNING");
     // The unpacked checkpoint containerd leaves is in the test's dir.
@@ -356,8 +412,89 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
         "echo restored $(cat /proc/1/cmdline)",
     ]);
     assert_eq!(said, "restored sleep100\n");
-    stop(&ctr);
-    drop(ctr);
-    assert!(!ns_root.0.join(&id).exists());
-    sb.assert_nothing_left(&id);
+    stop(ctr);
+    setup.finish(&id);
+}
+
+/// A pod as CRI makes one: a sandbox container, then an app container
+/// that joins the sandbox's network, IPC and UTS namespaces by path
+/// (`ctr run --with-ns`, the config's `linux.namespaces[].path`), both run
+/// by ctrsh. The app sees the sandbox's hostname and interfaces. (There is
+/// no crictl here to drive the CRI plugin itself.)
+#[test]
+fn containerd_runs_a_pod_whose_app_joins_the_sandboxs_namespaces() {
+    let Some(setup) = Setup::new("containerd_pod", "sandbox") else {
+        return;
+    };
+    let sandbox = setup.id("sandbox");
+    setup.run(&["--detach"], &sandbox, &["sleep", "100"]);
+    setup.ctr.wait_for("RUNNING");
+    let pid = setup
+        .ctr
+        .ok(&["task", "ls"])
+        .lines()
+        .find(|l| l.starts_with(&sandbox))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .expect("the sandbox's pid");
+    // What the pod's network and name are: set in the sandbox's own
+    // namespaces (the container's, never the host's).
+    let ns = |kind: &str| format!("/proc/{pid}/ns/{kind}");
+    let in_ns = |flag: &str, kind: &str, args: &[&str]| {
+        let out = common::output(
+            Command::new("nsenter")
+                .arg(format!("{flag}={}", ns(kind)))
+                .args(args),
+        );
+        assert!(out.status.success(), "nsenter {args:?}: {out:?}");
+    };
+    in_ns("--uts", "uts", &["hostname", "pod-sandbox"]);
+    in_ns(
+        "--net",
+        "net",
+        &[
+            "ip", "link", "add", "pod0", "type", "veth", "peer", "name", "pod1",
+        ],
+    );
+    let with_ns: Vec<String> = [("network", "net"), ("ipc", "ipc"), ("uts", "uts")]
+        .iter()
+        .flat_map(|(kind, file)| ["--with-ns".to_string(), format!("{kind}:{}", ns(file))])
+        .collect();
+    let mut flags: Vec<&str> = with_ns.iter().map(String::as_str).collect();
+    flags.push("--rm");
+    let said = setup.run(
+        &flags,
+        &setup.id("app"),
+        &[
+            "sh",
+            "-c",
+            "hostname; grep -o pod0 /proc/net/dev; \
+             for n in net ipc uts pid; do readlink /proc/self/ns/$n; done",
+        ],
+    );
+    let link = |kind: &str| {
+        fs::read_link(ns(kind))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut want = format!(
+        "pod-sandbox\npod0\n{}\n{}\n{}\n",
+        link("net"),
+        link("ipc"),
+        link("uts")
+    );
+    let lines: Vec<&str> = said.lines().collect();
+    // Its own pid namespace, not the sandbox's.
+    assert_eq!(lines.len(), 6, "{said}");
+    assert_ne!(lines[5], link("pid"), "{said}");
+    want += lines[5];
+    want += "\n";
+    assert_eq!(said, want);
+    setup
+        .ctr
+        .ok(&["task", "kill", "--signal", "KILL", &sandbox]);
+    setup.ctr.wait_for("STOPPED");
+    setup.ctr.ok(&["task", "delete", &sandbox]);
+    setup.ctr.ok(&["container", "delete", &sandbox]);
+    setup.finish(&sandbox);
 }

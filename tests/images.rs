@@ -669,6 +669,12 @@ print(`B ${run.call(b, ["/bin/cat", "/etc/keep"])}`);
 print(`WHITEOUTS ${run.call(b, ["/bin/sh", "-c", "echo $(ls /etc/removed 2>&1) $(ls /data/old)"])}`);
 // A directory of a lower layer, opaque there, and one made here go.
 print(`RMDIR ${run.call(b, ["/bin/sh", "-c", "rm -r /data/old && mkdir /data/made && rmdir /data/made && ls -A /data"])}`);
+// The OCI state names the overlay as the root filesystem; a live update
+// changes the cgroups and keeps it.
+let rootfs = || parse_json(run_host([ARGS[3], "oci", "--root", ARGS[1], "state", ARGS[2] + "-b"]).stdout).rootfs;
+print(`ROOTFS ${rootfs.call()}`);
+b.update(#{ pids_limit: 64 });
+print(`UPDATED ${rootfs.call()}`);
 try { image::remove(img.name); } catch (e) { print(`INUSE ${e.message}`); }
 a.destroy();
 let again = f.create(ARGS[2] + "-a", #{ image: img, namespaces: ns });
@@ -693,7 +699,7 @@ image::remove(img.name);
 print("REMOVED");
 "#;
     let root = sb.root.to_str().unwrap();
-    let out = store.script(script, &[&reference, root, &sb.id]);
+    let out = store.script(script, &[&reference, root, &sb.id, CTRSH]);
     assert_eq!(out.code, Some(0), "{out}");
     let out = out.stdout;
     let line = |prefix: &str| {
@@ -702,6 +708,9 @@ print("REMOVED");
             .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
             .to_string()
     };
+    let overlay = format!("{root}/{}-b/rootfs", sb.id);
+    assert_eq!(line("ROOTFS "), overlay, "{out}");
+    assert_eq!(line("UPDATED "), overlay, "{out}");
     assert_eq!(
         line("ENTRY "),
         "0 entrypoint ran in /data as 1000:1000",

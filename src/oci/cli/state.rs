@@ -47,7 +47,7 @@ pub fn container_state(g: &Global, c: &Container) -> Result<ContainerState, Erro
         pid,
         status: oci.status,
         bundle: oci.bundle,
-        rootfs: config.rootfs,
+        rootfs: c.rootfs(),
         created: crate::runtime::time::rfc3339(
             UNIX_EPOCH + Duration::from_secs(c.created().unwrap_or_default()),
             true,

@@ -159,6 +159,17 @@ impl Container {
         }
     }
 
+    /// The root filesystem the container runs in: its config's `rootfs`,
+    /// or for a container made from an image, the overlay's mount point in
+    /// its state dir.
+    pub fn rootfs(&self) -> PathBuf {
+        match self.read_state() {
+            Ok(Some(state)) if state.image.is_some() => RootfsDirs::in_state_dir(self.dir()).rootfs,
+            Ok(Some(state)) => state.config.rootfs,
+            _ => self.config.rootfs.clone(),
+        }
+    }
+
     fn read_state(&self) -> Result<Option<State>> {
         self.state_dir().read()
     }

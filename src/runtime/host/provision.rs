@@ -136,7 +136,7 @@ impl Provision {
             defaults: defaults.clone(),
         });
         self.dir.write(&self.state)?;
-        let image = store.use_image(&image.digest, &self.dir.path)?;
+        store.use_image(&image, &self.dir.path)?;
         let dirs = RootfsDirs::in_state_dir(&self.dir.path);
         let plan = rootfs::plan(&image.layer_dirs(&store), &dirs, !readonly)?;
         if let Some(saved) = saved_upper {

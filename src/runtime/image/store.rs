@@ -540,26 +540,33 @@ impl Store {
             .join(format!("{}.json", &key.hex()[..32]))
     }
 
-    /// Records that the container whose state dir is `container` uses the
-    /// image with manifest `digest`, and returns that image. Under the
-    /// shared store lock: a `remove` either ran before (the image is gone,
-    /// an error here) or runs after (and sees the record).
-    pub fn use_image(&self, digest: &Digest, container: &Path) -> Result<Image> {
-        self.record_use(UserKind::Container, digest, container)
+    /// Records that the container whose state dir is `container` uses
+    /// `image` (as `image` found it). Under the shared store lock: a
+    /// `remove` either ran before (the image is gone, an error here) or
+    /// runs after (and sees the record).
+    pub fn use_image(&self, image: &Image, container: &Path) -> Result<()> {
+        self.record_use(UserKind::Container, image, container)
     }
 
     /// Records that the checkpoint in `dir` needs the image with manifest
     /// `digest` to be restored: `remove` refuses to take the image away
     /// and `prune` keeps it while `dir` exists.
     pub fn pin_for_checkpoint(&self, digest: &Digest, dir: &Path) -> Result<()> {
-        self.record_use(UserKind::Checkpoint, digest, dir)
-            .map(drop)
+        self.load(digest.to_string(), digest)
+            .and_then(|image| self.record_use(UserKind::Checkpoint, &image, dir))
             .map_err(|e| e.context("record the checkpoint's use of its image"))
     }
 
-    fn record_use(&self, kind: UserKind, digest: &Digest, path: &Path) -> Result<Image> {
+    fn record_use(&self, kind: UserKind, image: &Image, path: &Path) -> Result<()> {
         let _adding = self.adding()?;
-        let image = self.load(digest.to_string(), digest)?;
+        // What `remove` takes away: the manifest, then the layers.
+        let digest = &image.digest;
+        if !self.blob_path(digest).is_file() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("image {digest} was removed from the store (pull or import it again)"),
+            ));
+        }
         if let Some(missing) = image.layers.iter().find(|l| !self.layer_dir(l).is_dir()) {
             return Err(Error::new(
                 ErrorKind::NotFound,
@@ -580,7 +587,7 @@ impl Store {
                 fs::write(&file, &text).ctx(format!("write {}", file.display()))?
             }
         }
-        Ok(image)
+        Ok(())
     }
 
     /// Forgets the use `use_image` recorded for `container` (if any).

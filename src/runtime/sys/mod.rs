@@ -246,6 +246,7 @@ const AT_RECURSIVE: libc::c_uint = 0x8000;
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_SET_FD: libc::c_uint = 5;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
@@ -331,12 +332,13 @@ pub fn detached_tree(
 }
 
 /// The value of a filesystem option (`new_filesystem`): a string (a path),
-/// or an open file (FSCONFIG_SET_FD; overlayfs takes its layers so, also
-/// detached mounts, since Linux 6.13).
+/// an open file (FSCONFIG_SET_FD; overlayfs takes its layers so, also
+/// detached mounts, since Linux 6.13), or none (a flag such as "volatile").
 #[derive(Debug, Clone, Copy)]
 pub enum FsValue<'a> {
     Path(&'a Path),
     Fd(BorrowedFd<'a>),
+    Flag,
 }
 
 /// A new filesystem of type `fstype` with `options` (key, value), set in
@@ -388,6 +390,17 @@ pub fn new_filesystem(fstype: &str, options: &[(&str, FsValue)]) -> io::Result<O
                     key.as_ptr(),
                     std::ptr::null::<libc::c_char>(),
                     fd.as_raw_fd(),
+                )
+            }),
+            // SAFETY: the key is NUL-terminated; a flag has no value.
+            FsValue::Flag => check(unsafe {
+                libc::syscall(
+                    libc::SYS_fsconfig,
+                    context.as_raw_fd(),
+                    FSCONFIG_SET_FLAG,
+                    key.as_ptr(),
+                    std::ptr::null::<libc::c_char>(),
+                    0,
                 )
             }),
         };

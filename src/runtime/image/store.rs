@@ -541,7 +541,7 @@ impl Store {
     }
 
     /// Records that the container whose state dir is `container` uses
-    /// `image` (as `image` found it). Under the shared store lock: a
+    /// `image` (as `Store::image` found it). Under the shared store lock: a
     /// `remove` either ran before (the image is gone, an error here) or
     /// runs after (and sees the record).
     pub fn use_image(&self, image: &Image, container: &Path) -> Result<()> {

@@ -1,12 +1,16 @@
 //! Containers' cgroups on real containers: the default name differs per
 //! factory, and concurrent creates and destroys under a new parent cgroup
-//! all succeed and leave nothing (the parent goes with its last container).
+//! all succeed and leave nothing (the parent goes with its last container),
+//! and an init or exec'd process starts in its cgroup2 directory.
 
 mod common;
 
-use common::{cgroups_named, rhai_str, RunningScript, Sandbox};
+use common::{
+    cgroups_named, host, requires, rhai_str, skip, CgroupMode, Need, RunningScript, Sandbox, CTRSH,
+};
 use ctrsh::runtime::Factory;
 use std::fs;
+use std::process::Command;
 
 #[test]
 fn the_same_id_in_two_factories_gets_a_cgroup_each() {
@@ -74,4 +78,79 @@ for round in 0..3 {{
         Vec::<std::path::PathBuf>::new()
     );
     assert_eq!(fs::read_dir(&sb.root).unwrap().count(), 0);
+}
+
+/// The init of a container, and of an exec into it, is cloned straight into
+/// the container's cgroup2 directory (clone3 with CLONE_INTO_CGROUP), so it
+/// is in its cgroup before it runs any code: traced by strace, both clones
+/// carry the flag and succeed, and no cgroup.procs of the cgroup2 hierarchy
+/// is written to (on a pure v2 host none at all; a hybrid host's v1
+/// hierarchies still take a write each). The processes see that directory
+/// as their cgroup.
+#[test]
+fn inits_are_cloned_into_their_cgroup2_directory() {
+    let test = "clone-into-cgroup";
+    if !requires(test, &[Need::Program("strace")]) {
+        return;
+    }
+    let Some(sb) = Sandbox::new(test) else {
+        return;
+    };
+    let Some((mount, _)) = host().cgroups.v2.clone() else {
+        skip(test, "the host has no cgroup2 mount");
+        return;
+    };
+    let trace = sb.dir.join("strace.out");
+    let out = RunningScript::spawn(
+        Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=clone,clone3,openat", "-o"])
+            .arg(&trace)
+            .arg(CTRSH)
+            .arg(sb.script_file(
+                r#"spec.args = ["/bin/sh", "-c", "cat /proc/self/cgroup; exec sleep 1000"];
+spec.stdout = "inherit";
+let c = f.create(id, config);
+c.start(process(spec));
+print(c.exec(["cat", "/proc/self/cgroup"]).stdout);
+c.destroy();
+"#,
+            )),
+    )
+    .finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    let trace = fs::read_to_string(&trace).unwrap();
+    // "clone3({flags=...|CLONE_INTO_CGROUP, ..., cgroup=7}, 88) = 1234"
+    let cloned: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("clone3(") && l.contains("CLONE_INTO_CGROUP"))
+        .filter(|l| {
+            l.rsplit(" = ")
+                .next()
+                .is_some_and(|p| p.parse::<u32>().is_ok())
+        })
+        .collect();
+    assert_eq!(cloned.len(), 2, "not cloned into the cgroup:\n{trace}");
+    let written: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("/cgroup.procs\"") && l.contains("O_WRONLY"))
+        .collect();
+    let on_v2 = format!("\"{}/", mount.display());
+    assert!(
+        !written.iter().any(|l| l.contains(&on_v2)),
+        "cgroup.procs written on cgroup2:\n{trace}"
+    );
+    if host().cgroups.mode() == CgroupMode::Hybrid {
+        assert!(!written.is_empty(), "no v1 placement:\n{trace}");
+    }
+    let own: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("0::"))
+        .collect();
+    let name = format!("-{}", sb.id);
+    assert!(
+        own.len() == 2 && own.iter().all(|l| l.ends_with(&name)),
+        "{out}"
+    );
+    sb.assert_nothing_left(&sb.id);
 }

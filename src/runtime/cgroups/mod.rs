@@ -26,6 +26,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -180,9 +181,14 @@ impl CgroupManager {
         limits::apply(self, limits)
     }
 
-    /// Move process `pid` into every directory of the cgroup.
-    pub fn add_process(&self, pid: i32) -> Result<()> {
-        for dir in self.dirs() {
+    /// Move process `pid` into every directory of the cgroup. `cloned_in`:
+    /// it was cloned into the cgroup2 directory (`open_unified`), so that
+    /// one is left out; on a v2 host it is the only one. A hybrid host's
+    /// v1 hierarchies have no such clone flag: their cgroup.procs writes
+    /// stay.
+    pub fn add_process(&self, pid: i32, cloned_in: bool) -> Result<()> {
+        let done = self.unified.as_ref().filter(|_| cloned_in).map(|u| &u.dir);
+        for dir in self.dirs().into_iter().filter(|d| Some(d) != done) {
             files::add_process(&dir, pid)
                 .map_err(|e| e.context(format!("add process {pid} to cgroup {}", self.path)))?;
         }
@@ -198,6 +204,20 @@ impl CgroupManager {
         pids.sort_unstable();
         pids.dedup();
         Ok(pids)
+    }
+
+    /// An fd of the container's cgroup2 directory, if the host has one: a
+    /// process cloned with it (CLONE_INTO_CGROUP) starts in the cgroup.
+    pub fn open_unified(&self) -> Result<Option<OwnedFd>> {
+        let Some(unified) = &self.unified else {
+            return Ok(None);
+        };
+        let dir = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(&unified.dir)
+            .map_err(|e| Error::sys(format!("open cgroup {}", unified.dir.display()), e))?;
+        Ok(Some(dir.into()))
     }
 
     /// Freeze every process; returns once the kernel reports the cgroup frozen.

@@ -396,12 +396,15 @@ impl Container {
             .collect::<Result<Vec<_>>>()?;
         let stdio = p.open_stdio()?;
         launch::become_subreaper()?;
+        let cgroup_dir = state.cgroup.as_ref().map(CgroupManager::open_unified);
+        let cgroup_dir = cgroup_dir.transpose()?.flatten();
         let launched = launch::spawn(Spawn {
             clone_flags: 0,
             pid_ns: None,
             listener: None,
             id_maps: None,
             state_root: self.dir.parent().unwrap_or(&self.dir),
+            cgroup: cgroup_dir.as_ref(),
         })?;
         let raw: Vec<_> = stdio
             .fds
@@ -415,7 +418,7 @@ impl Container {
             namespaces: kinds,
         };
         let joined = match &state.cgroup {
-            Some(cg) => cg.add_process(launched.reaper.pid),
+            Some(cg) => cg.add_process(launched.reaper.pid, launched.in_cgroup),
             None => Ok(()),
         };
         trace::step("exec: init placed in cgroups");

@@ -11,10 +11,9 @@ use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::StateDir;
 use crate::runtime::image::rootfs::{self, RootfsDirs};
-use crate::runtime::launch::channel::ParentEnd;
 use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::start_socket;
-use crate::runtime::launch::{self, Spawn};
+use crate::runtime::launch::{self, Launched, Spawn};
 use crate::runtime::launch::{idmap, namespaces};
 use crate::runtime::sys::idmap::IdMapping;
 use crate::runtime::trace;
@@ -137,12 +136,15 @@ impl Factory {
             .map(|p| File::open(p).ctx(format!("namespaces: open {}", p.display())))
             .transpose()?;
         let user_ns = config.creates(NamespaceKind::User);
+        let cgroup_dir = cgroup.as_ref().map(CgroupManager::open_unified);
+        let cgroup_dir = cgroup_dir.transpose()?.flatten();
         let launched = launch::spawn(Spawn {
             clone_flags: namespaces::clone_flags(config),
             pid_ns: pid_ns.as_ref(),
             listener: Some(&listener),
             id_maps: user_ns.then_some((&config.uid_mappings[..], &config.gid_mappings[..])),
             state_root: &self.root,
+            cgroup: cgroup_dir.as_ref(),
         })?;
         drop(listener);
         let reaper = launched.reaper.clone();
@@ -183,8 +185,10 @@ impl Factory {
         launched.chan.send(&create, &fds)?;
         trace::step("create: config sent to the init");
         // The init builds the rootfs while we put it in its cgroups (a v1
-        // cgroup.procs write waits for an RCU grace period, ~10 ms).
-        place(cgroup.as_ref(), &launched.chan, &reaper)?;
+        // cgroup.procs write waits for an RCU grace period, ~10 ms). It was
+        // cloned into its cgroup2 directory, where the kernel could: on a v2
+        // host that is all of the placement.
+        place(cgroup.as_ref(), &launched, &reaper)?;
         trace::step("create: init placed in cgroups");
         made.connect_networks()?;
         let console = launched.chan.await_ready(&reaper, || {
@@ -265,8 +269,9 @@ fn image_tree(
 
 /// Put the init in its cgroups and tell it so. When the init has failed
 /// meanwhile, its own report (read next, or here) is the better error.
-fn place(cgroup: Option<&CgroupManager>, chan: &ParentEnd, init: &Reaper) -> Result<()> {
-    match cgroup.map_or(Ok(()), |cg| cg.add_process(init.pid)) {
+fn place(cgroup: Option<&CgroupManager>, launched: &Launched, init: &Reaper) -> Result<()> {
+    let chan = &launched.chan;
+    match cgroup.map_or(Ok(()), |cg| cg.add_process(init.pid, launched.in_cgroup)) {
         Ok(()) => {
             // A send error means the init is gone: await_ready reports why.
             let _ = chan.send(&ToInit::Placed, &[]);

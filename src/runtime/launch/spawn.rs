@@ -85,11 +85,17 @@ pub struct Spawn<'a> {
     /// The factory's state root: the spare layer of the overlay view of
     /// the init binary (see init_exe).
     pub state_root: &'a Path,
+    /// The container's cgroup2 directory (CgroupManager::open_unified):
+    /// the init is cloned into it where the kernel can.
+    pub cgroup: Option<&'a OwnedFd>,
 }
 
 pub struct Launched {
     pub reaper: Arc<Reaper>,
     pub chan: ParentEnd,
+    /// The init was cloned into `Spawn::cgroup`: no cgroup.procs write
+    /// there (CgroupManager::add_process).
+    pub in_cgroup: bool,
 }
 
 /// A copy of `fd` numbered at least 10, so the child's dup2 onto 0-4 can
@@ -127,20 +133,24 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
     // A pid namespace applies to the children of the thread that enters
     // it: a thread of its own enters it and clones, so no thread of ours
     // ever stays in it (a later fork of ours cannot land in the container).
-    let pid = match spec.pid_ns {
-        None => fork_init(spec.clone_flags, fds)?,
+    let cgroup = spec.cgroup.map(|c| c.as_raw_fd());
+    let (pid, in_cgroup) = match spec.pid_ns {
+        None => fork_init(spec.clone_flags, cgroup, fds)?,
         Some(ns) => std::thread::scope(|scope| {
             scope
                 .spawn(|| {
                     setns(ns, CloneFlags::CLONE_NEWPID)
                         .ctx("enter the container's pid namespace")?;
-                    fork_init(spec.clone_flags, fds)
+                    fork_init(spec.clone_flags, cgroup, fds)
                 })
                 .join()
                 .expect("the thread that clones into the pid namespace panicked")
         })?,
     };
-    trace::step("spawn: init cloned");
+    trace::step(match in_cgroup {
+        true => "spawn: init cloned into its cgroup2 directory",
+        false => "spawn: init cloned",
+    });
     let pidfd = sys::pidfd_open(pid).ctx("pidfd_open the init")?;
     let reaper = Reaper::child(pid, pidfd);
     drop(child_chan);
@@ -160,6 +170,7 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
     Ok(Launched {
         reaper,
         chan: parent_chan,
+        in_cgroup,
     })
 }
 
@@ -178,22 +189,36 @@ struct ChildFds {
     trace: bool,
 }
 
-/// Clone (with `flags`) a child that execs the init; its pid.
-fn fork_init(flags: libc::c_int, fds: ChildFds) -> Result<i32> {
+/// Clone (with `flags`) a child that execs the init: its pid, and whether
+/// it was cloned into `cgroup` (a cgroup2 directory's fd).
+fn fork_init(flags: libc::c_int, cgroup: Option<RawFd>, fds: ChildFds) -> Result<(i32, bool)> {
     let argv = [c"ctrsh".as_ptr(), c"init".as_ptr(), std::ptr::null()];
     let trace_env = format!("{}=1\0", trace::ENV);
     let envp = match fds.trace {
         true => [trace_env.as_ptr().cast(), std::ptr::null()],
         false => [std::ptr::null::<libc::c_char>(); 2],
     };
-    // SAFETY: the child only makes raw system calls until it execs.
-    let pid = unsafe { sys::clone_fork(flags) };
-    if let Ok(0) = pid {
+    // Any refusal of the clone into the cgroup (an old kernel's ENOSYS,
+    // E2BIG or EINVAL, or the cgroup's own) falls back to a plain clone, as
+    // crun does: the cgroup.procs write that follows then reports what is
+    // wrong with the cgroup in its own words.
+    let into_cgroup = |dir| {
+        // SAFETY: the child only makes raw system calls until it execs.
+        unsafe { sys::clone_into_cgroup(flags, dir) }.ok()
+    };
+    let plain = || {
+        // SAFETY: as above.
+        unsafe { sys::clone_fork(flags) }.map(|pid| (pid, false))
+    };
+    let cloned = cgroup
+        .and_then(into_cgroup)
+        .map_or_else(plain, |pid| Ok((pid, true)));
+    if let Ok((0, _)) = cloned {
         // SAFETY: in the cloned child; argv and envp are NULL-terminated
         // arrays of C strings that outlive the call (it never returns).
         unsafe { child(fds, argv.as_ptr(), envp.as_ptr()) }
     }
-    pid.ctx("clone the container init")
+    cloned.ctx("clone the container init")
 }
 
 /// The cloned child: wait for the id maps, become the namespace's root,

@@ -37,25 +37,31 @@ pub(super) fn write(path: &Path, value: &str) -> Result<()> {
     fs::write(path, value).ctx(format!("write {value:?} to {}", path.display()))
 }
 
-/// Write `pid` into `dir/cgroup.procs`. ENOSPC there means a cpuset with no
-/// cpus or no memory nodes, which the kernel's message does not say.
+/// Write `pid` into `dir/cgroup.procs`.
+#[cfg(test)]
 pub(super) fn add_process(dir: &Path, pid: i32) -> Result<()> {
     let path = dir.join("cgroup.procs");
-    match fs::write(&path, pid.to_string()) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
-            let value = |file: &str| read_string(&dir.join(file)).unwrap_or_default();
-            Err(Error::sys(
-                format!(
-                    "write {pid} to {}: its cpuset is empty (cpuset.cpus {:?}, cpuset.mems {:?}), so no process can join it",
-                    path.display(),
-                    value("cpuset.cpus"),
-                    value("cpuset.mems")
-                ),
-                e,
-            ))
-        }
-        other => other.ctx(format!("write {pid} to {}", path.display())),
+    fs::write(&path, pid.to_string()).map_err(|e| join_error(&path, &pid.to_string(), e))
+}
+
+/// The error of writing `what` into `file`, a cgroup's cgroup.procs or
+/// tasks. ENOSPC there means a cpuset with no cpus or no memory nodes,
+/// which the kernel's message does not say.
+pub(super) fn join_error(file: &Path, what: &str, e: io::Error) -> Error {
+    let doing = format!("write {what} to {}", file.display());
+    if e.raw_os_error() != Some(libc::ENOSPC) {
+        return Error::sys(doing, e);
     }
+    let dir = file.parent().unwrap_or(file);
+    let value = |name: &str| read_string(&dir.join(name)).unwrap_or_default();
+    Error::sys(
+        format!(
+            "{doing}: its cpuset is empty (cpuset.cpus {:?}, cpuset.mems {:?}), so no process can join it",
+            value("cpuset.cpus"),
+            value("cpuset.mems")
+        ),
+        e,
+    )
 }
 
 /// "key value" lines (memory.stat, memory.events, cpu.stat ...).

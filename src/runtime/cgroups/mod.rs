@@ -181,14 +181,11 @@ impl CgroupManager {
         limits::apply(self, limits)
     }
 
-    /// Move process `pid` into every directory of the cgroup. `cloned_in`:
-    /// it was cloned into the cgroup2 directory (`open_unified`), so that
-    /// one is left out; on a v2 host it is the only one. A hybrid host's
-    /// v1 hierarchies have no such clone flag: their cgroup.procs writes
-    /// stay.
-    pub fn add_process(&self, pid: i32, cloned_in: bool) -> Result<()> {
-        let done = self.unified.as_ref().filter(|_| cloned_in).map(|u| &u.dir);
-        for dir in self.dirs().into_iter().filter(|d| Some(d) != done) {
+    /// Move process `pid` into every directory of the cgroup (the tests'
+    /// processes; a container's init moves itself: `join_files`).
+    #[cfg(test)]
+    pub fn add_process(&self, pid: i32) -> Result<()> {
+        for dir in self.dirs() {
             files::add_process(&dir, pid)
                 .map_err(|e| e.context(format!("add process {pid} to cgroup {}", self.path)))?;
         }
@@ -204,6 +201,33 @@ impl CgroupManager {
         pids.sort_unstable();
         pids.dedup();
         Ok(pids)
+    }
+
+    /// What a process opens to move itself into the cgroup, opened here:
+    /// each file and its fd, for `join_self`. The kernel checks the
+    /// credentials of the fd's opener, so a process in a user namespace
+    /// can use them. In each v1 hierarchy the `tasks` file: writing "0"
+    /// there moves the writing thread without the kernel's global
+    /// threadgroup lock, whose write side waits for an RCU grace period
+    /// (as a cgroup.procs write does), so a single-threaded process (the
+    /// init) moves at no such cost. In the cgroup2 directory, unless the
+    /// process was cloned into it (`cloned_in`), cgroup.procs.
+    pub fn join_files(&self, cloned_in: bool) -> Result<Vec<(PathBuf, OwnedFd)>> {
+        let done = self.unified.as_ref().filter(|_| cloned_in).map(|u| &u.dir);
+        self.leaves()
+            .into_iter()
+            .filter(|leaf| Some(&leaf.dir) != done)
+            .map(|leaf| {
+                let file = leaf
+                    .dir
+                    .join(if leaf.v2 { "cgroup.procs" } else { "tasks" });
+                let fd = std::fs::File::options()
+                    .write(true)
+                    .open(&file)
+                    .map_err(|e| Error::sys(format!("open {}", file.display()), e))?;
+                Ok((file, fd.into()))
+            })
+            .collect()
     }
 
     /// An fd of the container's cgroup2 directory, if the host has one: a
@@ -442,6 +466,16 @@ impl CgroupManager {
             )
         })
     }
+}
+
+/// Moves the calling process, which must be single-threaded, into its
+/// cgroups: "0" (itself) into each of `files`, the fds of `join_files`.
+pub fn join_self(files: &[PathBuf], fds: &[OwnedFd]) -> Result<()> {
+    for (file, fd) in files.iter().zip(fds) {
+        nix::unistd::write(fd, b"0")
+            .map_err(|e| files::join_error(file, "0", std::io::Error::from(e)))?;
+    }
+    Ok(())
 }
 
 /// Append the pids of `dir` and of every cgroup below it.

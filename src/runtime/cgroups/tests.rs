@@ -105,7 +105,7 @@ impl Guard {
         let pid = child.id() as i32;
         let mut go = child.stdin.take().expect("the child's stdin");
         self.children.push(child);
-        self.manager.add_process(pid, false).expect("add_process");
+        self.manager.add_process(pid).expect("add_process");
         go.write_all(b"go\n").expect("let the child go on");
         pid
     }
@@ -1112,7 +1112,7 @@ impl Prober {
         let stdin = child.stdin.take().unwrap();
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         g.children.push(child);
-        g.manager.add_process(pid, false).expect("add_process");
+        g.manager.add_process(pid).expect("add_process");
         for dir in extra_dirs {
             fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
         }

@@ -406,25 +406,16 @@ impl Container {
             state_root: self.dir.parent().unwrap_or(&self.dir),
             cgroup: cgroup_dir.as_ref(),
         })?;
-        let raw: Vec<_> = stdio
-            .fds
-            .iter()
-            .chain(ns_fds.iter())
-            .map(|f| f.as_raw_fd())
-            .collect();
-        let msg = ToInit::Join {
-            config: Box::new(state.config.clone()),
-            process: Box::new(process_for(state, p)?),
-            namespaces: kinds,
-        };
-        let joined = match &state.cgroup {
-            Some(cg) => cg.add_process(launched.reaper.pid, launched.in_cgroup),
-            None => Ok(()),
-        };
-        trace::step("exec: init placed in cgroups");
-        let execed = joined
-            .and_then(|()| launched.chan.send(&msg, &raw))
-            .and_then(|()| launched.chan.await_exec());
+        let execed = exec_message(state, p, kinds, launched.in_cgroup).and_then(|(msg, joins)| {
+            let raw: Vec<_> = (joins.iter().map(|(_, fd)| fd))
+                .chain(stdio.fds.iter())
+                .chain(ns_fds.iter())
+                .map(|f| f.as_raw_fd())
+                .collect();
+            launched.chan.send(&msg, &raw)?;
+            trace::step("exec: sent to the init");
+            launched.chan.await_exec()
+        });
         trace::step("exec: the init exec'd");
         let execed = match execed {
             Ok(execed) => execed,
@@ -950,6 +941,28 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
         Store::open(&image.store)?.release(&dir.path)?;
     }
     dir.remove()
+}
+
+/// The Join message of an exec of `p` into the container of `state`,
+/// joining namespaces `kinds`, and the cgroup files (with their fds) the
+/// init moves itself with (`in_cgroup`: cloned into the cgroup2 one).
+fn exec_message(
+    state: &State,
+    p: &Process,
+    kinds: Vec<NamespaceKind>,
+    in_cgroup: bool,
+) -> Result<(ToInit, Vec<(PathBuf, OwnedFd)>)> {
+    let joins = match &state.cgroup {
+        Some(cg) => cg.join_files(in_cgroup)?,
+        None => vec![],
+    };
+    let msg = ToInit::Join {
+        config: Box::new(state.config.clone()),
+        process: Box::new(process_for(state, p)?),
+        namespaces: kinds,
+        cgroup_files: joins.iter().map(|(file, _)| file.clone()).collect(),
+    };
+    Ok((msg, joins))
 }
 
 /// The process `p` runs as: what its spec leaves out taken from the

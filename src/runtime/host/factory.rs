@@ -8,12 +8,11 @@ use crate::runtime::host::container::Container;
 use crate::runtime::host::exit_code;
 use crate::runtime::host::process::{check_args, CheckedProcess, Process};
 use crate::runtime::host::provision::Provision;
-use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::StateDir;
 use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::start_socket;
-use crate::runtime::launch::{self, Launched, Spawn};
+use crate::runtime::launch::{self, Spawn};
 use crate::runtime::launch::{idmap, namespaces};
 use crate::runtime::sys::idmap::IdMapping;
 use crate::runtime::trace;
@@ -157,6 +156,11 @@ impl Factory {
             true => Some(exit_code::open_for_init(made.dir())?),
             false => None,
         };
+        let joins = cgroup
+            .as_ref()
+            .map(|cg| cg.join_files(launched.in_cgroup))
+            .transpose()?
+            .unwrap_or_default();
         let create = ToInit::Create {
             id: id.to_string(),
             config: Box::new(CheckedConfig {
@@ -174,22 +178,21 @@ impl Factory {
                 .as_ref()
                 .map(CgroupManager::mount_dirs)
                 .unwrap_or_default(),
+            cgroup_files: joins.iter().map(|(file, _)| file.clone()).collect(),
         };
         let stdio_fds = stdio.iter().flat_map(|s| s.fds.iter());
-        let fds: Vec<_> = tree
-            .iter()
+        let fds: Vec<_> = (joins.iter().map(|(_, fd)| fd))
+            .chain(tree.iter())
             .chain(exit_record.iter())
             .chain(stdio_fds)
             .map(|f| f.as_raw_fd())
             .collect();
+        // The init was cloned into its cgroup2 directory where the kernel
+        // could (on a v2 host, all of the placement); it moves itself into
+        // the others first thing (see CgroupManager::join_files).
         launched.chan.send(&create, &fds)?;
+        drop(joins);
         trace::step("create: config sent to the init");
-        // The init builds the rootfs while we put it in its cgroups (a v1
-        // cgroup.procs write waits for an RCU grace period, ~10 ms). It was
-        // cloned into its cgroup2 directory, where the kernel could: on a v2
-        // host that is all of the placement.
-        place(cgroup.as_ref(), &launched, &reaper)?;
-        trace::step("create: init placed in cgroups");
         made.connect_networks()?;
         let console = launched.chan.await_ready(&reaper, || {
             let state = OciState::of(id, config, "creating", Some(reaper.pid));
@@ -269,21 +272,6 @@ fn image_tree(
 
 /// Put the init in its cgroups and tell it so. When the init has failed
 /// meanwhile, its own report (read next, or here) is the better error.
-fn place(cgroup: Option<&CgroupManager>, launched: &Launched, init: &Reaper) -> Result<()> {
-    let chan = &launched.chan;
-    match cgroup.map_or(Ok(()), |cg| cg.add_process(init.pid, launched.in_cgroup)) {
-        Ok(()) => {
-            // A send error means the init is gone: await_ready reports why.
-            let _ = chan.send(&ToInit::Placed, &[]);
-            Ok(())
-        }
-        Err(e) => {
-            let _ = init.signal(libc::SIGKILL);
-            Err(chan.failure_report().unwrap_or(e))
-        }
-    }
-}
-
 /// The name of container `id`: the config's hostname, or its id (as docker
 /// names a container); the init sets it when the container has a uts
 /// namespace of its own.

@@ -45,9 +45,6 @@ pub fn run(chan: &InitEnd, create: Create) -> Result<()> {
     let state = |status| OciState::of(&id, &config, status, Some(std::process::id() as i32));
     prepare(&config, rootfs_tree, &name_files, &cgroup_dirs).map_err(|e| e.context("create"))?;
     trace::step("init: namespaces joined, mounts made");
-    // The runtime's hooks see the init in its cgroups (e.g. to read them).
-    chan.expect("placed", |m| matches!(m, ToInit::Placed))?;
-    trace::step("init: placed in cgroups");
     if !config.hooks.prestart.is_empty() || !config.hooks.create_runtime.is_empty() {
         chan.send(&FromInit::RunHooks, &[])?;
         chan.expect("hooks done", |m| matches!(m, ToInit::HooksDone))?;

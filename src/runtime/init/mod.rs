@@ -15,7 +15,8 @@ pub mod user;
 // Also used by a restore, which makes the network namespace again (criu/netns.rs).
 pub(crate) mod network;
 
-use super::error::Error;
+use super::cgroups;
+use super::error::{Error, Result};
 use super::launch::channel::InitEnd;
 use super::launch::messages::ToInit;
 use super::trace;
@@ -41,9 +42,10 @@ pub fn main() -> ! {
                 exit_record,
                 name_files,
                 cgroup_dirs,
+                cgroup_files,
             },
             mut fds,
-        ))) => {
+        ))) => join_cgroups(&cgroup_files, &mut fds).and_then(|()| {
             let rootfs_tree = (rootfs_tree && !fds.is_empty()).then(|| fds.remove(0));
             let exit_record = (exit_record && !fds.is_empty()).then(|| fds.remove(0));
             create::run(
@@ -58,15 +60,17 @@ pub fn main() -> ! {
                     cgroup_dirs,
                 },
             )
-        }
+        }),
         Ok(Some((
             ToInit::Join {
                 config,
                 process,
                 namespaces,
+                cgroup_files,
             },
-            fds,
-        ))) => join::run(&mut chan, *config, *process, namespaces, fds),
+            mut fds,
+        ))) => join_cgroups(&cgroup_files, &mut fds)
+            .and_then(|()| join::run(&mut chan, *config, *process, namespaces, fds)),
         Ok(Some((other, _))) => Err(Error::protocol(format!(
             "init: expected create or join, got {other:?}"
         ))),
@@ -78,4 +82,19 @@ pub fn main() -> ! {
             .err()
             .unwrap_or_else(|| Error::state("init returned")),
     )
+}
+
+/// Into the container's cgroups before anything else (we are
+/// single-threaded): the first `files.len()` of `fds` (see
+/// CgroupManager::join_files), which are closed after.
+fn join_cgroups(files: &[std::path::PathBuf], fds: &mut Vec<std::os::fd::OwnedFd>) -> Result<()> {
+    if fds.len() < files.len() {
+        return Err(Error::protocol(
+            "init: fewer fds than cgroup files from the parent",
+        ));
+    }
+    let joins: Vec<_> = fds.drain(..files.len()).collect();
+    cgroups::join_self(files, &joins).map_err(|e| e.context("join the container's cgroups"))?;
+    trace::step("init: joined its cgroups");
+    Ok(())
 }

@@ -74,16 +74,6 @@ impl ParentEnd {
             }
         }
     }
-
-    /// The failure the init reported, if its next message is one (read
-    /// after something of the parent's failed: the init's own report is
-    /// the better error).
-    pub fn failure_report(&self) -> Option<Error> {
-        match self.recv() {
-            Ok(Some((FromInit::Failed(e), _))) => Some(e),
-            _ => None,
-        }
-    }
 }
 
 impl InitEnd {

@@ -11,11 +11,11 @@ pub const STDIO_FDS: usize = 3;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToInit {
-    /// Set up the container and wait for Start. Fds: the rootfs tree to
-    /// attach, when `rootfs_tree` (idmapped, see idmap.rs, or an image's,
-    /// see image/rootfs.rs); the exit-code file, when `exit_record`; then,
-    /// when the config has a `process`, its stdin, stdout, stderr and
-    /// preserved fds.
+    /// Set up the container and wait for Start. Fds: one per entry of
+    /// `cgroup_files`; the rootfs tree to attach, when `rootfs_tree`
+    /// (idmapped, see idmap.rs, or an image's, see image/rootfs.rs); the
+    /// exit-code file, when `exit_record`; then, when the config has a
+    /// `process`, its stdin, stdout, stderr and preserved fds.
     Create {
         id: String,
         config: Box<CheckedConfig>,
@@ -29,10 +29,10 @@ pub enum ToInit {
         /// The container's cgroup directory in each hierarchy, by the
         /// hierarchy's name under /sys/fs/cgroup, for a "cgroup" mount.
         cgroup_dirs: Vec<(String, PathBuf)>,
+        /// The files the init moves itself into its cgroups with, first
+        /// thing (CgroupManager::join_files).
+        cgroup_files: Vec<PathBuf>,
     },
-    /// After Create: the parent has put the init in the container's
-    /// cgroups (done while the init builds the rootfs).
-    Placed,
     /// After Ready: the container's state says "created"; the init may wait
     /// for Start (until then it exits when the parent's end closes).
     Recorded,
@@ -44,13 +44,16 @@ pub enum ToInit {
     Start {
         process: Option<Box<CheckedProcess>>,
     },
-    /// Join a running container and exec `process` there. Fds: stdin,
-    /// stdout, stderr, then one fd per entry of `namespaces`, in that order
-    /// (the pid namespace, if any, last).
+    /// Join a running container and exec `process` there. Fds: one per
+    /// entry of `cgroup_files`, stdin, stdout, stderr, then one fd per
+    /// entry of `namespaces`, in that order (the pid namespace, if any,
+    /// last).
     Join {
         config: Box<CheckedConfig>,
         process: Box<CheckedProcess>,
         namespaces: Vec<NamespaceKind>,
+        /// As Create's: the init joins the cgroups before anything else.
+        cgroup_files: Vec<PathBuf>,
     },
 }
 

@@ -13,4 +13,4 @@ mod spawn;
 pub(crate) mod start_socket;
 
 pub use spawn::INIT_BINARY_ENV;
-pub(crate) use spawn::{become_subreaper, spawn, Launched, Spawn};
+pub(crate) use spawn::{become_subreaper, spawn, Spawn};

@@ -138,10 +138,11 @@ c.destroy();
             .collect()
     };
     assert_eq!(opened("cgroup.procs"), Vec::<&str>::new(), "\n{trace}");
-    // ctrsh opens the tasks files; each init writes "0" to them:
-    // "1234 write(9, "0", 1)     = 1".
+    // ctrsh (the first line's pid) opens the tasks files; each init writes
+    // "0" to them: "1234 write(9, "0", 1)     = 1". ctrsh's own "0"s (a
+    // thaw into cgroup.freeze) do not count.
     let tasks = opened("tasks");
-    let ctrsh = tasks.first().and_then(|l| l.split(' ').next());
+    let ctrsh = trace.lines().next().and_then(|l| l.split(' ').next());
     let selves = (trace.lines())
         .filter(|l| l.contains(" write(") && l.contains(", \"0\", 1)") && l.ends_with("= 1"))
         .filter(|l| l.split(' ').next() != ctrsh)

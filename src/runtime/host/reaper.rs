@@ -95,7 +95,7 @@ impl Reaper {
 
     /// Whether it has exited, waiting up to `timeout` for it to.
     pub fn exited_within(&self, timeout: Duration) -> bool {
-        self.status.lock().unwrap().is_some()
+        self.reaped()
             || !matches!(
                 self.poll_exit(Some(Instant::now() + timeout), false),
                 Ok(Exit::NotYet)
@@ -105,11 +105,18 @@ impl Reaper {
     /// Whether it has exited by `deadline`; false also when an interrupt
     /// (see `interrupt`) came first.
     pub fn exits_by(&self, deadline: Instant) -> bool {
-        self.status.lock().unwrap().is_some()
+        self.reaped()
             || !matches!(
                 self.poll_exit(Some(deadline), true),
                 Ok(Exit::NotYet | Exit::Interrupted)
             )
+    }
+
+    /// Whether a wait reaped it already. The lock is let go at once: a
+    /// thread that blocks in poll() never holds it, so another's look at
+    /// the process is never held up by a wait.
+    fn reaped(&self) -> bool {
+        self.status.lock().unwrap().is_some()
     }
 
     /// Sleeps until it exits, `deadline` passes or (when `interruptible`)
@@ -147,10 +154,11 @@ impl Reaper {
     }
 
     fn wait_until_exit(&self, interruptible: bool) -> Result<i32> {
-        let mut status = self.status.lock().unwrap();
-        if let Some(code) = *status {
+        if let Some(code) = *self.status.lock().unwrap() {
             return Ok(code);
         }
+        // Without the lock (see `reaped`); two waiters both see the exit,
+        // and the lock below lets one reap while the other reads its code.
         loop {
             match self.poll_exit(None, interruptible)? {
                 Exit::Exited => break,
@@ -163,6 +171,10 @@ impl Reaper {
         }
         if !self.is_child {
             return self.zombie_exit_code();
+        }
+        let mut status = self.status.lock().unwrap();
+        if let Some(code) = *status {
+            return Ok(code);
         }
         // Seen without reaping it, so that the code is recorded before the
         // process is gone: a ctrsh process that sees it gone finds it.
@@ -242,5 +254,50 @@ impl Reaper {
             Err(e) if e.kind == ErrorKind::Unsupported => Ok(()),
             other => other.map(|_| ()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+    use std::sync::mpsc;
+
+    /// Looks at a process (`exited`) are never held up by another thread
+    /// blocked in a wait for it, and the wait then gets the exit code.
+    #[test]
+    fn a_look_is_not_held_up_by_a_wait() {
+        let child = Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        let reaper = Reaper::child(pid, sys::pidfd_open(pid).expect("pidfd_open"));
+        let waiter = {
+            let reaper = reaper.clone();
+            std::thread::spawn(move || reaper.wait_uninterrupted())
+        };
+        // Many looks, from a thread of their own (a look held up would
+        // block it, not this test), while the waiter starts and blocks.
+        let (tx, rx) = mpsc::channel();
+        {
+            let reaper = reaper.clone();
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    let _ = tx.send(reaper.exited());
+                    std::thread::yield_now();
+                }
+            });
+        }
+        let looks: Vec<_> = (0..200)
+            .map(|_| rx.recv_timeout(Duration::from_secs(5)))
+            .collect();
+        reaper.signal(libc::SIGKILL).expect("kill the child");
+        assert_eq!(waiter.join().unwrap().expect("wait"), 128 + libc::SIGKILL);
+        assert!(
+            looks.iter().all(|l| *l == Ok(false)),
+            "a look waited for the wait: {looks:?}"
+        );
+        assert!(reaper.exited());
     }
 }

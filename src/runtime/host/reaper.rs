@@ -267,11 +267,12 @@ mod tests {
     /// blocked in a wait for it, and the wait then gets the exit code.
     #[test]
     fn a_look_is_not_held_up_by_a_wait() {
-        let child = Command::new("sleep")
+        // Reaped by the Reaper's wait, not through the Child.
+        let pid = Command::new("sleep")
             .arg("1000")
             .spawn()
-            .expect("spawn sleep");
-        let pid = child.id() as i32;
+            .expect("spawn sleep")
+            .id() as i32;
         let reaper = Reaper::child(pid, sys::pidfd_open(pid).expect("pidfd_open"));
         let waiter = {
             let reaper = reaper.clone();

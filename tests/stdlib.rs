@@ -166,7 +166,10 @@ c.destroy();
             "/usr/bin/env",
             "Read-only file system",
             "group",
+            "hostname",
+            "hosts",
             "passwd",
+            "resolv.conf",
             "",
         ],
         "{out}"

@@ -2,7 +2,9 @@
 
 use super::locate::{logged_version, Criu, Version, INSTALL_HINT, MIN_VERSION};
 use crate::runtime::error::{describe_io, Error, ErrorKind, Result};
+use crate::runtime::host::reaper;
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -32,7 +34,7 @@ pub fn run(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     prepare(&mut cmd)?;
-    let out = cmd.output().map_err(|e| {
+    let mut child = cmd.spawn().map_err(|e| {
         Error::new(
             ErrorKind::Unsupported,
             format!(
@@ -42,8 +44,20 @@ pub fn run(
             ),
         )
     })?;
+    // Read while CRIU runs, so that it never blocks on a full pipe.
+    let stderr = child.stderr.take().map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            text
+        })
+    });
+    let status = reaper::wait_reaping(&mut child)?;
+    let stderr = stderr
+        .and_then(|reading| reading.join().ok())
+        .unwrap_or_default();
     let version = logged_version(log);
-    if out.status.success() {
+    if status.success() {
         return Ok(version);
     }
     if let Some(version) = version {
@@ -56,12 +70,12 @@ pub fn run(
         Some(keep) if std::fs::rename(log, keep).is_ok() => keep,
         _ => log,
     };
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&stderr);
     Err(Error::new(
         ErrorKind::System,
         format!(
             "criu {action} failed ({}); {}",
-            out.status,
+            status,
             log_tail(log, &stderr)
         ),
     ))

@@ -593,6 +593,9 @@ impl Container {
         }
         self.signal_all(libc::SIGKILL)
             .map_err(|e| e.context(what()))?;
+        // Reaping the processes we started in it meanwhile: their zombies
+        // would keep its init from finishing its exit (as for destroy).
+        init.wait_gone_reaping().map_err(|e| e.context(what()))?;
         match init.wait_uninterrupted() {
             Ok(code) => Ok(Some(code)),
             Err(e) if e.kind == ErrorKind::Unsupported => Ok(self.exit_code()),

@@ -9,8 +9,9 @@ use crate::runtime::sys::proc::Proc;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::collections::HashMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
+use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -227,24 +228,8 @@ impl Reaper {
     /// we started in the container are our children. Sleeps in one poll()
     /// on the pidfds of all of them.
     pub fn wait_gone_reaping(&self) -> Result<()> {
-        loop {
-            let others: Vec<Arc<Reaper>> = children()
-                .lock()
-                .unwrap()
-                .values()
-                .filter(|r| r.pid != self.pid)
-                .cloned()
-                .collect();
-            let mut fds = vec![(self.pidfd.as_fd(), libc::POLLIN)];
-            fds.extend(others.iter().map(|r| (r.pidfd.as_fd(), libc::POLLIN)));
-            let ready = sys::poll(&fds, None).ctx("wait for the process")?;
-            for (other, _) in others.iter().zip(&ready[1..]).filter(|(_, r)| **r != 0) {
-                other.wait_uninterrupted()?;
-            }
-            if ready[0] != 0 {
-                return self.wait_gone();
-            }
-        }
+        poll_reaping(self.pidfd.as_fd(), self.pid)?;
+        self.wait_gone()
     }
 
     /// Wait for a killed process to exit, ignoring the status when it is
@@ -255,6 +240,42 @@ impl Reaper {
             other => other.map(|_| ()),
         }
     }
+}
+
+/// Waits until the process of `pidfd` has exited, reaping meanwhile every
+/// child of ours but `pid` that exits. Sleeps in one poll() on the pidfds
+/// of all of them.
+fn poll_reaping(pidfd: BorrowedFd, pid: i32) -> Result<()> {
+    loop {
+        let others: Vec<Arc<Reaper>> = children()
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| r.pid != pid)
+            .cloned()
+            .collect();
+        let mut fds = vec![(pidfd, libc::POLLIN)];
+        fds.extend(others.iter().map(|r| (r.pidfd.as_fd(), libc::POLLIN)));
+        let ready = sys::poll(&fds, None).ctx("wait for the process")?;
+        for (other, _) in others.iter().zip(&ready[1..]).filter(|(_, r)| **r != 0) {
+            other.wait_uninterrupted()?;
+        }
+        if ready[0] != 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Waits for `child`, a program ctrsh runs (CRIU), reaping meanwhile every
+/// other child of ours that exits: a process ctrsh started in a container
+/// stays a zombie until reaped once it is killed (as a dump that stops the
+/// container kills them), and a zombie keeps its pid namespace's init
+/// from exiting, which `child` may be waiting for.
+pub fn wait_reaping(child: &mut Child) -> Result<ExitStatus> {
+    let pid = child.id() as i32;
+    let pidfd = sys::pidfd_open(pid).ctx(format!("pidfd_open {pid}"))?;
+    poll_reaping(pidfd.as_fd(), pid)?;
+    child.wait().ctx(format!("wait for pid {pid}"))
 }
 
 #[cfg(test)]

@@ -45,8 +45,11 @@ c.destroy();
     // The container's own devpts, and the window's size.
     pty.expect("/dev/pts/");
     pty.expect("40 120\n");
-    // Ctrl-C reaches the program in the container, not ctrsh.
-    pty.send("echo SLEEP''ING; sleep 1000\r");
+    // Ctrl-C reaches the program in the container, not ctrsh. The
+    // foreground job prints SLEEPING itself: sh has made it the terminal's
+    // foreground process group by then, so the Ctrl-C is its, whether it
+    // comes before or after the exec of sleep.
+    pty.send("sh -c 'echo SLEEP''ING; exec sleep 1000'\r");
     pty.expect("SLEEPING\n");
     pty.send("\x03");
     pty.send("echo back-$((1+1))\r");

@@ -201,7 +201,8 @@ fn the_prompt_stops_what_ctrl_c_interrupts_and_says_what_it_leaves() {
         40,
         200,
     );
-    let prompt = "ctrsh> ";
+    // A new prompt, on a line of its own (see tests/repl_pty.rs: PROMPT).
+    let prompt = "\nctrsh> ";
     repl.expect(prompt);
     let throwaway = format!("{}-t", sb.id);
     for line in [
@@ -211,13 +212,14 @@ fn the_prompt_stops_what_ctrl_c_interrupts_and_says_what_it_leaves() {
         format!("let t = f.throwaway(\"{throwaway}\", config);"),
         "let before = c.processes().len();".into(),
     ] {
-        // The editor redraws the prompt with every key: the line first,
-        // then the prompt after it.
+        // The editor redraws the line with every key: the line first, then
+        // the new prompt after it, and nothing in between but the line.
         repl.send(&line);
         repl.expect(&line);
         repl.send("\r");
         let shown = repl.expect(prompt);
-        assert!(!shown.contains(": "), "{line}: {shown}");
+        let output = shown.rsplit(line.as_str()).next().unwrap_or("");
+        assert!(!output.contains(": "), "{line}: {shown}");
     }
     let container = ctrsh::runtime::Factory::new(&sb.root)
         .and_then(|f| f.load(&sb.id))

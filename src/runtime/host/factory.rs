@@ -215,15 +215,20 @@ impl Factory {
     /// the factory's root, so that the same id in two factories never shares
     /// a cgroup.
     pub fn cgroup_name(&self, id: &str) -> String {
-        let hash = self
-            .root
+        format!("{}{id}", Factory::cgroup_prefix(&self.root))
+    }
+
+    /// What the cgroup names of the containers of state root `root` start
+    /// with (see `cgroup_name`).
+    pub fn cgroup_prefix(root: &Path) -> String {
+        let hash = root
             .as_os_str()
             .as_encoded_bytes()
             .iter()
             .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
                 (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
             });
-        format!("ctrsh-{hash:016x}-{id}")
+        format!("ctrsh-{hash:016x}-")
     }
 
     /// A container of this root, also a half-made or half-destroyed one.

@@ -412,6 +412,48 @@ catch (e) { print(`${e.kind}: ${e.message}`); }
     sb.assert_nothing_left(&sb.id);
 }
 
+/// A state error says what to do: start a created container, resume a
+/// paused one; a destroyed one reads "destroyed", not "stopped".
+#[test]
+fn state_errors_say_what_to_do() {
+    let Some(sb) = Sandbox::new("state-hints") else {
+        return;
+    };
+    let out = sb.script_ok(
+        r#"spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+try { c.exec(["/bin/true"]); } catch (e) { print(`CREATED ${e.kind}: ${e.message}`); }
+c.start(process(spec));
+c.pause();
+try { c.exec(["/bin/true"]); } catch (e) { print(`PAUSED ${e.kind}: ${e.message}`); }
+c.resume();
+c.destroy();
+print(`STATE ${c.state}`);
+"#,
+    );
+    let line = |tag: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .unwrap_or_else(|| panic!("no {tag} in {out}"))
+            .to_string()
+    };
+    let id = &sb.id;
+    assert!(
+        line("CREATED ").ends_with(&format!(
+            "container '{id}' is created: start it first (c.start(p))"
+        )),
+        "{out}"
+    );
+    assert!(
+        line("PAUSED ").ends_with(&format!(
+            "container '{id}' is paused: resume it first (c.resume())"
+        )),
+        "{out}"
+    );
+    assert_eq!(line("STATE "), "destroyed", "{out}");
+    sb.assert_nothing_left(id);
+}
+
 /// CTRSH_TRACE=1 prints a line per step of create, start, exec and
 /// destroy on standard error, from ctrsh and from the container's init,
 /// and nothing reaches the container's own output. Without it, no line.

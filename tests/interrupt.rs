@@ -156,6 +156,48 @@ fn sigterm_at_any_moment_of_create_and_destroy_leaves_nothing() {
     sb.assert_nothing_left(&sb.id);
 }
 
+/// SIGINT and SIGTERM right after each step of a throwaway container's
+/// create and of its destroy (ctrsh's trace names the steps, so the
+/// signal comes in the step after): nothing is left, and ctrsh ends with
+/// 128+N (the script sleeps once the container is gone, for a signal
+/// that comes late).
+#[test]
+fn sigint_and_sigterm_after_each_step_of_create_and_destroy_leave_nothing() {
+    let Some(sb) = Sandbox::new("throwaway-steps") else {
+        return;
+    };
+    let steps = [
+        "create: begin",
+        "create: state written",
+        "create: cgroups made",
+        "spawn: init binary ready",
+        "create: config sent to the init",
+        "create: init ready",
+        "create: done",
+        "destroy: begin",
+        "destroy: processes gone",
+        "destroy: cgroups removed",
+    ];
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        for step in steps {
+            let script = common::RunningScript::spawn(
+                std::process::Command::new(common::CTRSH)
+                    .arg(sb.script_file(
+                        "let c = f.throwaway(id, config);\nc.destroy();\nsleep(1000);",
+                    ))
+                    .env("CTRSH_TRACE", "1"),
+            );
+            script.wait_for_stderr(&format!("parent {step}"));
+            // SAFETY: kill on the pid of a child this test started and has
+            // not reaped.
+            unsafe { libc::kill(script.pid() as libc::pid_t, sig) };
+            let out = script.finish();
+            assert_eq!(out.code, Some(128 + sig), "{step}: {out}");
+            sb.assert_nothing_left(&sb.id);
+        }
+    }
+}
+
 /// A container left by a script that died: creating it again says how
 /// to remove it, and that command works.
 #[test]
@@ -182,7 +224,7 @@ fn an_id_in_use_says_how_to_remove_it() {
 }
 
 /// At the prompt: Ctrl-C during `c.exec(..)` stops the process in the
-/// container (it ignores SIGINT itself), leaving the prompt destroys the
+/// container (it ignores SIGINT itself), leaving it with Ctrl-D destroys the
 /// throwaway containers made there and names the others that still run,
 /// with the command that removes them.
 #[test]
@@ -248,9 +290,8 @@ fn the_prompt_stops_what_ctrl_c_interrupts_and_says_what_it_leaves() {
     repl.send("\r");
     repl.expect("true");
     repl.expect(prompt);
-    repl.send("exit");
-    repl.expect("exit");
-    repl.send("\r");
+    // Ctrl-D leaves (a bare `exit` is tested in tests/repl_pty.rs).
+    repl.send("\x04");
     repl.expect(&format!("destroyed the throwaway containers {throwaway}"));
     repl.expect(&format!(
         "still running, made at this prompt: {} (running)",

@@ -578,15 +578,26 @@ impl RunningScript {
     /// Waits (60 s at most) until ctrsh's stdout so far contains `needle`;
     /// returns it.
     pub fn wait_for_stdout(&self, needle: &str) -> String {
+        self.wait_for(&self.stdout, needle)
+    }
+
+    /// Waits (60 s at most) until ctrsh's stderr so far contains `needle`;
+    /// returns it.
+    pub fn wait_for_stderr(&self, needle: &str) -> String {
+        self.wait_for(&self.stderr, needle)
+    }
+
+    fn wait_for(&self, stream: &Capture, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let text = self.stdout.so_far();
+            let text = stream.so_far();
             if text.contains(needle) {
                 return text;
             }
             assert!(
                 Instant::now() < deadline,
-                "no {needle:?} in ctrsh's output:\n{text}\n--- stderr\n{}",
+                "no {needle:?} in ctrsh's output:\n{}\n--- stderr\n{}",
+                self.stdout.so_far(),
                 self.stderr.so_far()
             );
             std::thread::sleep(Duration::from_millis(20));

@@ -1,4 +1,4 @@
-//! `attach` and `shell` as a person uses them: ctrsh runs a script on a
+//! `attach`, `shell` and `ctrsh shell` as a person uses them: ctrsh runs a script on a
 //! pseudo-terminal of its own (as tests/repl_pty.rs runs the REPL) and
 //! hands that terminal to a process with `terminal: true` in a container.
 //! The test types at it and reads what comes back: keystrokes, Ctrl-C for
@@ -124,5 +124,44 @@ c.destroy();
     pty.send("exit 5\r");
     pty.expect("WAITED 5\n");
     assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
+    sb.assert_nothing_left(&sb.id);
+}
+
+/// `ctrsh shell ID` on a terminal: an interactive sh beside the running
+/// workload, whose exit status is ctrsh's.
+#[test]
+fn the_shell_verb_gives_a_terminal_shell_in_a_running_container() {
+    let Some(sb) = Sandbox::new("shell-verb") else {
+        return;
+    };
+    let made = sb.script(common::START_SLEEPING);
+    assert_eq!(made.code, Some(0), "{made}");
+    let mut pty = Pty::start(
+        Command::new(CTRSH)
+            .arg("shell")
+            .arg("--root")
+            .arg(&sb.root)
+            .arg(&sb.id)
+            .env("TERM", "xterm"),
+        40,
+        120,
+    );
+    pty.expect("# ");
+    pty.send("echo in-$((1+1)); cat /proc/1/comm\r");
+    pty.expect("in-2\n");
+    pty.expect("sleep\n");
+    pty.send("exit 4\r");
+    assert_eq!(pty.wait().code(), Some(4), "{}", pty.raw());
+    // The workload runs on without the shell.
+    let ps = sb.script_ok("print(f.load(id).state);");
+    assert_eq!(ps, "running\n");
+    let rm = common::output(
+        Command::new(CTRSH)
+            .arg("rm")
+            .arg("--root")
+            .arg(&sb.root)
+            .arg(&sb.id),
+    );
+    assert!(rm.status.success(), "{rm:?}");
     sb.assert_nothing_left(&sb.id);
 }

@@ -223,7 +223,7 @@ fn an_id_in_use_says_how_to_remove_it() {
     sb.assert_nothing_left(&sb.id);
 }
 
-/// At the prompt: Ctrl-C during `c.exec(..)` stops the process in the
+/// At the prompt: Ctrl-C during `c.exec(..)` or `c.run(p)` stops the process in the
 /// container (it ignores SIGINT itself), leaving it with Ctrl-D destroys the
 /// throwaway containers made there and names the others that still run,
 /// with the command that removes them.
@@ -268,28 +268,30 @@ fn the_prompt_stops_what_ctrl_c_interrupts_and_says_what_it_leaves() {
         .expect("load the container");
     let count = || container.processes().map_or(0, |p| p.len());
     let before = count();
-    let exec = "c.exec([\"/bin/sh\", \"-c\", \"trap '' INT; sleep 1001\"])";
-    repl.send(exec);
-    repl.expect(exec);
-    repl.send("\r");
-    repl.wait_for_cooked_mode();
-    // The exec is in the container before Ctrl-C comes.
-    let deadline = std::time::Instant::now() + common::pty::PATIENCE;
-    while count() <= before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the exec did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    // What each runs ignores SIGINT itself: only ctrsh can stop it.
+    for call in [
+        "c.exec([\"/bin/sh\", \"-c\", \"trap '' INT; sleep 1001\"])",
+        "c.run(process(#{ args: [\"/bin/sh\", \"-c\", \"trap '' INT; sleep 1002\"] }))",
+    ] {
+        repl.send(call);
+        repl.expect(call);
+        repl.send("\r");
+        repl.wait_for_cooked_mode();
+        // The process is in the container before Ctrl-C comes.
+        let deadline = std::time::Instant::now() + common::pty::PATIENCE;
+        while count() <= before {
+            assert!(std::time::Instant::now() < deadline, "{call} did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        repl.send("\x03");
+        repl.expect("interrupted");
+        repl.expect(prompt);
+        repl.send("c.processes().len() == before");
+        repl.expect("before");
+        repl.send("\r");
+        repl.expect("true");
+        repl.expect(prompt);
     }
-    repl.send("\x03");
-    repl.expect("interrupted");
-    repl.expect(prompt);
-    repl.send("c.processes().len() == before");
-    repl.expect("before");
-    repl.send("\r");
-    repl.expect("true");
-    repl.expect(prompt);
     // Ctrl-D leaves (a bare `exit` is tested in tests/repl_pty.rs).
     repl.send("\x04");
     repl.expect(&format!("destroyed the throwaway containers {throwaway}"));

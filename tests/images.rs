@@ -1021,3 +1021,53 @@ ro.destroy();
         sb.assert_nothing_left(&format!("{}-{suffix}", sb.id));
     }
 }
+
+#[test]
+fn a_pull_and_an_import_show_progress_bars_only_on_a_terminal() {
+    let Some(fx) = ready("progress") else { return };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let proxy = Proxy::start(registry.port, false);
+    let store = Store::new("progress");
+    let reference = format!("{}/test/big:1", proxy.addr());
+
+    // On a terminal: the layer's bar (bytes so far) under the count of
+    // layers done, seen while the layer's transfer is held after 1 MiB.
+    proxy.stall(&fx.big_blob, 1 << 20);
+    let mut pty = common::pty::Pty::start(
+        store.command(&["pull", &reference]).env("TERM", "xterm"),
+        40,
+        120,
+    );
+    proxy.wait_stalled();
+    pty.expect(&format!("{reference} 0/1 layers"));
+    pty.expect("1.00 MiB/");
+    // Cut: the pull resumes the transfer and ends with its one line.
+    proxy.cut();
+    pty.expect(&format!("pulled {reference} "));
+    assert!(pty.wait().success(), "{}", pty.raw());
+
+    // Off a terminal: the final line and nothing else.
+    let out = store.run_with(&["pull", &reference], &[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    assert!(
+        out.stdout.starts_with(&format!("pulled {reference} ")),
+        "{out}"
+    );
+    assert_eq!(out.stderr, "", "{out}");
+
+    // An import on a terminal draws its bars too.
+    let archive = store.dir.0.join("app.tar");
+    fixture::docker_save(&fx.layout, &archive, "saved/app:3");
+    let mut pty = common::pty::Pty::start(
+        store
+            .command(&["import", archive.to_str().unwrap()])
+            .env("TERM", "xterm"),
+        40,
+        120,
+    );
+    pty.expect("imported docker.io/saved/app:3 ");
+    let drawn = common::pty::plain(pty.raw().as_bytes());
+    assert!(drawn.contains("/3 layers"), "{drawn}");
+    assert!(pty.wait().success(), "{}", pty.raw());
+}

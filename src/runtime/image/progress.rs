@@ -4,6 +4,12 @@
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Read;
+use std::time::Duration;
+
+/// How often the bars are redrawn without news. indicatif draws only on an
+/// update and drops updates that come too fast, so a transfer that stalls
+/// would go on showing a stale count and rate.
+const TICK: Duration = Duration::from_millis(250);
 
 pub struct Progress {
     bars: Option<(MultiProgress, ProgressBar)>,
@@ -20,6 +26,7 @@ impl Progress {
                         .expect("a valid template"),
                 ),
             );
+            total.enable_steady_tick(TICK);
             (multi, total)
         });
         Progress { bars }
@@ -51,6 +58,7 @@ impl Progress {
                 ),
             );
             bar.set_prefix(short_digest.to_string());
+            bar.enable_steady_tick(TICK);
             (bar, total.clone())
         });
         LayerProgress { bar }

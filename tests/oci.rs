@@ -668,10 +668,33 @@ fn checkpoint_and_restore_keep_a_counter_counting() {
         None
     };
     assert_eq!(b.state(&id)["status"], "running");
+    // The global --criu names the CRIU to run: a missing one is an error
+    // that names it, and the container runs on.
+    let criu = ctrsh::runtime::criu::locate(None).unwrap().path;
+    let missing = b.sb.dir.join("no-criu");
+    let out = b.run(&[
+        "--criu",
+        &path(&missing),
+        "checkpoint",
+        "--image-path",
+        &path(&kept),
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        b.last_error()
+            .contains(&format!("CRIU at {} does not exist", missing.display())),
+        "{}",
+        b.last_error()
+    );
+    assert_eq!(b.state(&id)["status"], "running");
     // --leave-running: a checkpoint, and the container runs on.
     b.ok(&[
+        "--criu",
+        &path(&criu),
         "checkpoint",
         "--leave-running",
+        "--shell-job",
         "--file-locks",
         "--manage-cgroups-mode",
         "soft",

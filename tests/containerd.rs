@@ -282,6 +282,8 @@ impl Setup {
         } = self;
         drop(ctr);
         assert!(!ns_root.0.join(id).exists());
+        // Before the sandbox, whose drop removes the dir the root is in.
+        drop(ns_root);
         sb.assert_nothing_left(id);
     }
 

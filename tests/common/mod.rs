@@ -448,6 +448,10 @@ pub struct ExtraRoot(pub PathBuf);
 
 impl Drop for ExtraRoot {
     fn drop(&mut self) {
+        // Factory::new would make it again (a leftover) if it is gone.
+        if !self.0.exists() {
+            return;
+        }
         let failed: Vec<String> = Factory::new(&self.0)
             .and_then(|f| f.list())
             .unwrap_or_default()

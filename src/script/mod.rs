@@ -1,5 +1,5 @@
 //! The Rhai face of the runtime: builds the engine, registers the script API
-//! (DESIGN.md's contract) and runs scripts. No syscalls here.
+//! (the contract docs/api.md describes) and runs scripts. No syscalls here.
 
 mod builtins;
 mod checkpoint;

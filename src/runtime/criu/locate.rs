@@ -45,7 +45,7 @@ impl fmt::Display for Version {
 }
 
 /// A CRIU binary. Its version is not asked up front: `criu --version`
-/// through the private loader costs ~13 ms, as much as a tenth of a dump.
+/// through the private loader is a process of its own on every dump.
 /// CRIU writes its version into every log, so `run` reads it from there
 /// and turns a failure of a too-old CRIU into the error that says so.
 #[derive(Debug, Clone)]

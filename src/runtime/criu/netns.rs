@@ -2,8 +2,8 @@
 //! the config at restore rather than dumped by CRIU.
 //!
 //! CRIU's dump of a network namespace runs `ip` four times and reads the
-//! nftables ruleset (~45 ms of a ~180 ms dump here), and its restore takes
-//! another ~20 ms. A container with no user namespace of its own, without
+//! nftables ruleset, a large part of a dump, and its restore runs them
+//! again. A container with no user namespace of its own, without
 //! CAP_NET_ADMIN and CAP_SYS_ADMIN and with /proc/sys read-only cannot
 //! change its network namespace: it is what create made from `networks`
 //! and the `net.*` sysctls. CRIU is told that namespace is external

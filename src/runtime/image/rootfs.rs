@@ -82,7 +82,7 @@ pub fn plan(layers: &[PathBuf], dirs: &RootfsDirs, writable: bool) -> Result<Pla
                 // so they are never synced: without it, the overlay's
                 // unmount when the container ends syncs the whole
                 // filesystem of the upper dir, everyone's dirty data with
-                // it (10 ms to seconds on a busy disk).
+                // it.
                 options.push(("volatile", None));
             }
             Ok(Plan::Overlay(options))

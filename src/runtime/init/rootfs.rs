@@ -552,7 +552,7 @@ pub fn finish(config: &CheckedConfig) -> Result<()> {
 /// be the null device: a /dev/null planted by a mount must not get a host
 /// file mounted over the masked path (CVE-2025-31133). Every masked dir
 /// shows one tmpfs (`empty`, made at the first, bound at the others): a
-/// checkpoint archives each tmpfs it finds, ~5 ms apiece.
+/// checkpoint archives each tmpfs it finds, one tar apiece.
 fn mask(path: &Path, null: &OwnedFd, empty: &mut Option<OwnedFd>) -> Result<()> {
     let bind = |fd: &OwnedFd| {
         let source = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));

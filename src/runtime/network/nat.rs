@@ -5,10 +5,10 @@
 //! Why JSON through `nft` rather than netlink (rustables): the rules are
 //! built from typed values and read back the same way, `nft list table
 //! inet ctrsh` shows exactly what ctrsh made, and each change is one
-//! atomic nft transaction. The price is an nft process (about 2 ms),
-//! paid when a network is made or removed and when a container with
-//! ports is created or destroyed; a container without ports on an
-//! existing network costs no nft call.
+//! atomic nft transaction. The price is an nft process, paid when a
+//! network is made or removed and when a container with ports is created
+//! or destroyed; a container without ports on an existing network costs
+//! no nft call.
 //!
 //! Each rule says whose it is in its comment: `network <name>` for a
 //! network's masquerade rules, `port <key> <protocol> <host ip|*> <port>`

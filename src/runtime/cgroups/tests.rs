@@ -1057,21 +1057,27 @@ fn device_rules_are_written() {
     assert_eq!(read(&d.dir.join("devices.list")), "a *:* rwm");
 }
 
-/// Without a devices controller (a v1 host without its hierarchy) rules
-/// are refused, never silently dropped. (Needs no root: nothing touches
-/// the kernel.)
-#[test]
-fn device_rules_without_a_controller_are_unsupported() {
+/// A v1 manager on a host that does not mount `controller`. (Needs no
+/// root: nothing touches the kernel.)
+fn without(controller: Controller) -> CgroupManager {
     let mut unavailable = BTreeMap::new();
-    unavailable.insert(Controller::Devices, "not mounted on this host".to_string());
-    let m = CgroupManager {
+    unavailable.insert(controller, "not mounted on this host".to_string());
+    CgroupManager {
         path: "x".into(),
         mode: Mode::V1,
         controllers: BTreeMap::new(),
         unavailable,
         unified: None,
         created: Vec::new(),
-    };
+    }
+}
+
+/// Without a devices controller (a v1 host without its hierarchy) rules
+/// are refused, never silently dropped. (Needs no root: nothing touches
+/// the kernel.)
+#[test]
+fn device_rules_without_a_controller_are_unsupported() {
+    let m = without(Controller::Devices);
     let cfg = Cgroups {
         allowed_devices: Some(Vec::new()),
         ..Cgroups::default()
@@ -1130,7 +1136,7 @@ impl Prober {
 }
 
 /// The eBPF device program on the container's cgroup2 directory. On a
-/// hybrid host like this one the test points the devices controller there
+/// hybrid host the test points the devices controller there
 /// after the v1 devices cgroup was told to allow everything: the program
 /// still decides. Each update replaces the program (the old one would still
 /// deny), and allow_all removes it.
@@ -1191,16 +1197,7 @@ fn ebpf_device_program_decides_and_is_replaced() {
 
 #[test]
 fn missing_controller_names_the_key() {
-    let mut unavailable = BTreeMap::new();
-    unavailable.insert(Controller::Pids, "not mounted on this host".to_string());
-    let m = CgroupManager {
-        path: "x".into(),
-        mode: Mode::V1,
-        controllers: BTreeMap::new(),
-        unavailable,
-        unified: None,
-        created: Vec::new(),
-    };
+    let m = without(Controller::Pids);
     let cfg = Cgroups {
         pids_limit: Some(5),
         ..Cgroups::default()

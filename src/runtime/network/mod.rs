@@ -21,6 +21,7 @@ pub use names::{name_files, NAME_FILES};
 pub use store::{Attachment, Member, NetworkInfo, Networks};
 
 use crate::runtime::error::{Error, Result};
+use crate::runtime::suggest;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -291,8 +292,8 @@ impl Network {
                 return Err(fail(
                     "subnet",
                     format!(
-                        "'{net}' is not a network address (did you mean '{}'?)",
-                        net.trunc()
+                        "'{net}' is not a network address{}",
+                        suggest::hint(Some(net.trunc()))
                     ),
                 ));
             }

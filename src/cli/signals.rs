@@ -25,8 +25,8 @@ static TERMINAL: Mutex<Option<Termios>> = Mutex::new(None);
 const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
 extern "C" fn on_signal(sig: libc::c_int) {
-    // SAFETY: getpid and write are async-signal-safe; the rest is atomics.
-    if unsafe { libc::getpid() } != OWNER.load(Ordering::SeqCst) {
+    // getpid and write are async-signal-safe; the rest is atomics.
+    if std::process::id() as i32 != OWNER.load(Ordering::SeqCst) {
         return;
     }
     interrupt::interrupt(sig);

@@ -139,6 +139,12 @@ impl<T> Context<T> for std::result::Result<T, nix::errno::Errno> {
     }
 }
 
+impl<T> Context<T> for std::result::Result<T, rustix::io::Errno> {
+    fn ctx(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::sys(what, e))
+    }
+}
+
 /// Where warnings go: something failed that the operation goes on without
 /// (a poststart or poststop hook). Standard error unless a front end (the
 /// OCI command line, which logs) sets its own with `set_warning_handler`.

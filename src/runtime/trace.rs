@@ -48,8 +48,7 @@ pub fn init_in_container() {
     if enabled_in_env() {
         // SAFETY: the parent put a copy of its stderr at TRACE_FD for us.
         let fd = unsafe { std::fs::File::from_raw_fd(TRACE_FD) };
-        // SAFETY: F_SETFD on an fd we own takes no pointers.
-        unsafe { libc::fcntl(TRACE_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
+        let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
         start(fd, "init");
     }
 }
@@ -83,12 +82,7 @@ pub fn step(what: &str) {
     let Some(t) = guard.as_mut() else {
         return;
     };
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     let now = ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9;
     let delta = t.last.map_or(0.0, |last| (now - last) * 1000.0);
     t.last = Some(now);

@@ -39,15 +39,11 @@ pub fn send(path: &Path, master: OwnedFd) -> Result<()> {
 
 /// Set the pty's size (the bundle's `process.consoleSize`).
 pub fn resize(master: &OwnedFd, height: u16, width: u16) -> Result<()> {
-    let size = libc::winsize {
+    let size = rustix::termios::Winsize {
         ws_row: height,
         ws_col: width,
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCSWINSZ reads one winsize from the pointer.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) } < 0 {
-        return Err(std::io::Error::last_os_error()).ctx("set the terminal size");
-    }
-    Ok(())
+    rustix::termios::tcsetwinsize(master, size).ctx("set the terminal size")
 }

@@ -150,10 +150,11 @@ pub fn run(g: &Global, args: &[String]) -> Outcome {
 static FORWARD_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 extern "C" fn forward(sig: libc::c_int) {
+    use nix::sys::signal::{kill, Signal};
     let pid = FORWARD_TO.load(std::sync::atomic::Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
+    // kill is async-signal-safe; the rest is an atomic and a conversion.
+    if let (true, Ok(sig)) = (pid > 0, Signal::try_from(sig)) {
+        let _ = kill(nix::unistd::Pid::from_raw(pid), sig);
     }
 }
 

@@ -191,12 +191,15 @@ fn restore_into(
     let fds: Vec<RawFd> = inherited.fds.iter().map(|f| f.as_raw_fd()).collect();
     // CRIU restores the root from `--root`, which for an image container
     // is its overlay, attached in CRIU's own mount namespace.
-    let root_tree = rootfs_tree
-        .as_ref()
-        .map(|tree| (tree.as_raw_fd(), sys::path_cstring(&config.rootfs)))
-        .map(|(fd, path)| path.map(|p| (fd, p)))
-        .transpose()
-        .map_err(|_| Error::config("rootfs: the path contains a NUL byte"))?;
+    let root_tree = match rootfs_tree {
+        Some(tree) => Some((
+            tree.try_clone()
+                .ctx("duplicate the rootfs tree's fd for CRIU")?,
+            sys::path_cstring(&config.rootfs)
+                .map_err(|_| Error::config("rootfs: the path contains a NUL byte"))?,
+        )),
+        None => None,
+    };
     let needs = meta
         .flags
         .tcp_established
@@ -228,7 +231,7 @@ fn restore_into(
                 cmd.pre_exec(move || {
                     join_cgroups(&procs)?;
                     if let Some((tree, target)) = &root_tree {
-                        sys::attach_tree_privately(*tree, target)?;
+                        sys::attach_tree_privately(tree.as_fd(), target)?;
                     }
                     stdio::place_in_child(&fds)
                 });
@@ -262,19 +265,16 @@ fn kept_log(dir: &Path) -> std::path::PathBuf {
 /// CRIU joins the new cgroup before it forks anything, so every restored
 /// task starts in it ("0" is the writing process itself).
 fn join_cgroups(procs: &[CString]) -> std::io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
     for path in procs {
-        // SAFETY: `path` is NUL-terminated; a raw call, as the forked child needs.
-        let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: one byte from a static buffer to the fd just opened.
-        let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
-        let err = std::io::Error::last_os_error();
-        // SAFETY: the fd opened above, closed once.
-        unsafe { libc::close(fd) };
-        if n != 1 {
-            return Err(err);
+        // Raw system calls (rustix's), nothing allocated: a C string path.
+        let fd = rustix::fs::open(
+            path.as_c_str(),
+            OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        if rustix::io::write(&fd, b"0")? != 1 {
+            return Err(std::io::ErrorKind::WriteZero.into());
         }
     }
     Ok(())

@@ -4,10 +4,10 @@
 use super::metadata::StdioLink;
 use crate::runtime::error::{Context, Error, Result};
 use crate::runtime::host::process::{self, Stdio};
-use crate::runtime::sys::proc::Proc;
+use crate::runtime::sys::{self, proc::Proc};
 use std::collections::HashSet;
 use std::fs::OpenOptions;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -116,13 +116,14 @@ pub fn open_for_restore(links: &[StdioLink], streams: [&Stdio; 3]) -> Result<Inh
 
 impl Inherited {
     /// CRIU gets (a copy of) `fd` for the resource its images call `key`.
-    pub fn add(&mut self, fd: &impl AsRawFd, key: &str) -> Result<()> {
+    pub fn add(&mut self, fd: &impl AsFd, key: &str) -> Result<()> {
         self.args.push("--inherit-fd".to_string());
         self.args.push(format!(
             "fd[{}]:{key}",
             INHERIT_BASE + self.fds.len() as RawFd
         ));
-        self.fds.push(high(fd.as_raw_fd())?);
+        let high = sys::dup_from(fd, HIGH_FD).map_err(|e| e.context("an fd for CRIU"))?;
+        self.fds.push(high);
         Ok(())
     }
 }
@@ -149,16 +150,6 @@ fn open_stream(stdio: &Stdio, fd: i32, name: &str, access: (bool, bool)) -> Resu
             "{name}: \"pipe\" is not supported for a restore; use \"inherit\", \"null\" or a file path"
         ))),
     }
-}
-
-fn high(fd: RawFd) -> Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC only reads `fd`.
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error()).ctx("duplicate an fd for CRIU");
-    }
-    // SAFETY: fcntl just made this fd; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
 /// In the forked CRIU child, before exec: put the inherited fds at
@@ -202,9 +193,8 @@ mod tests {
             open_for_restore(&links, [&Stdio::Null, &Stdio::Inherit, &Stdio::Inherit]).unwrap();
         assert_eq!(got.args, ["--inherit-fd", "fd[10]:file[18:3]"]);
         assert_eq!(got.fds.len(), 1);
-        // SAFETY: F_GETFL only reads an open fd.
-        let flags = unsafe { libc::fcntl(got.fds[0].as_raw_fd(), libc::F_GETFL) };
-        assert_eq!(flags & libc::O_ACCMODE, libc::O_RDWR);
+        let flags = rustix::fs::fcntl_getfl(&got.fds[0]).unwrap();
+        assert_eq!(flags & rustix::fs::OFlags::RWMODE, rustix::fs::OFlags::RDWR);
         let pipe = open_for_restore(
             &[link(1, "pipe:[7]")],
             [&Stdio::Null, &Stdio::Pipe, &Stdio::Null],

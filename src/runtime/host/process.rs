@@ -370,9 +370,13 @@ fn open_stream(stdio: &Stdio, target: i32) -> Result<(OwnedFd, Capture)> {
 /// restore the process onto another file.
 pub(crate) fn inherit(target: i32, name: &str) -> Result<OwnedFd> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    // SAFETY: fd 0, 1 or 2 of this process, only duplicated; a closed one makes dup fail.
-    let fd = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(target) })
-        .ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
+    use std::os::fd::AsFd;
+    let own = match target {
+        0 => std::io::stdin().as_fd().try_clone_to_owned(),
+        1 => std::io::stdout().as_fd().try_clone_to_owned(),
+        _ => std::io::stderr().as_fd().try_clone_to_owned(),
+    };
+    let fd = own.ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
     let regular =
         nix::sys::stat::fstat(&fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
     if target > 0 && regular {

@@ -8,7 +8,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::termios::{self, SetArg, Termios};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -81,11 +81,8 @@ impl Drop for RawMode {
     }
 }
 
-fn window_size(fd: i32) -> Option<libc::winsize> {
-    // SAFETY: winsize is plain data, for which all zeroes is valid.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ fills the winsize it is given.
-    (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some(ws)
+fn window_size(fd: impl AsFd) -> Option<rustix::termios::Winsize> {
+    rustix::termios::tcgetwinsize(fd).ok()
 }
 
 /// Connect ctrsh's stdin and stdout to the pty until the process exits;
@@ -104,11 +101,10 @@ pub fn attach(master: &OwnedFd, reaper: &Reaper) -> Result<i32> {
     let mut m = File::from(master.try_clone().ctx("dup the pty master")?);
     let mut buf = [0u8; 4096];
     loop {
-        let now = window_size(0);
+        let now = window_size(&stdin);
         if now.map(|w| (w.ws_row, w.ws_col)) != size {
             if let Some(ws) = now {
-                // SAFETY: TIOCSWINSZ reads the winsize it is given.
-                unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                let _ = rustix::termios::tcsetwinsize(&m, ws);
             }
             size = now.map(|w| (w.ws_row, w.ws_col));
         }

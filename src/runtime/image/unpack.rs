@@ -281,17 +281,7 @@ impl Unpacker {
         .ctx("set the owner")?;
         fchmod(fd, meta.mode).ctx("set the mode")?;
         for (name, value) in &meta.xattrs {
-            // SAFETY: name is NUL-terminated, value a valid buffer.
-            let r = unsafe {
-                libc::fsetxattr(
-                    fd.as_fd().as_raw_fd(),
-                    name.as_ptr(),
-                    value.as_ptr().cast(),
-                    value.len(),
-                    0,
-                )
-            };
-            Errno::result(r).ctx(format!("set xattr {}", name.to_string_lossy()))?;
+            set_xattr(fd, name, value).ctx(format!("set xattr {}", name.to_string_lossy()))?;
         }
         Ok(())
     }
@@ -320,19 +310,9 @@ impl Unpacker {
             )
             .ctx("set the mode")?;
         }
-        let cpath = CString::new(path.as_os_str().as_bytes()).expect("no NUL in a path");
         for (name, value) in &meta.xattrs {
-            // SAFETY: both strings are NUL-terminated, value a valid buffer.
-            let r = unsafe {
-                libc::lsetxattr(
-                    cpath.as_ptr(),
-                    name.as_ptr(),
-                    value.as_ptr().cast(),
-                    value.len(),
-                    0,
-                )
-            };
-            Errno::result(r).ctx(format!("set xattr {}", name.to_string_lossy()))?;
+            rustix::fs::lsetxattr(&path, name, value, rustix::fs::XattrFlags::empty())
+                .ctx(format!("set xattr {}", name.to_string_lossy()))?;
         }
         nix::sys::stat::utimensat(
             parent,
@@ -370,19 +350,13 @@ fn open_dir_in<Fd: AsFd>(dirfd: Fd, path: &Path, resolve: ResolveFlag) -> nix::R
     )
 }
 
-fn set_xattr(fd: &impl AsFd, name: &str, value: &[u8]) -> nix::Result<()> {
-    let name = CString::new(name).expect("no NUL in an xattr name");
-    // SAFETY: name is NUL-terminated, value a valid buffer.
-    let r = unsafe {
-        libc::fsetxattr(
-            fd.as_fd().as_raw_fd(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    Errno::result(r).map(drop)
+fn set_xattr(fd: &impl AsFd, name: impl rustix::path::Arg, value: &[u8]) -> std::io::Result<()> {
+    Ok(rustix::fs::fsetxattr(
+        fd,
+        name,
+        value,
+        rustix::fs::XattrFlags::empty(),
+    )?)
 }
 
 /// `path` made relative and free of `.` and `..`, as docker cleans tar

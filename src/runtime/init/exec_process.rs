@@ -61,9 +61,9 @@ pub fn exec_user_process(
     // user's shell with TIOCSTI (CVE-2017-5226). With `terminal` the pty
     // becomes its controlling terminal.
     nix::unistd::setsid().ctx("setsid")?;
-    // SAFETY: TIOCSCTTY takes an integer argument.
-    if spec.terminal && unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(std::io::Error::last_os_error()).ctx("make the pty the controlling terminal");
+    if spec.terminal {
+        rustix::process::ioctl_tiocsctty(std::io::stdin())
+            .ctx("make the pty the controlling terminal")?;
     }
     let cwd = spec.cwd.as_deref().unwrap_or("/");
     enter_cwd(cwd)?;

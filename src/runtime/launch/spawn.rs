@@ -12,7 +12,7 @@ use crate::runtime::sys;
 use crate::runtime::trace;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -100,7 +100,7 @@ pub struct Launched {
 
 /// A copy of `fd` numbered at least 10, so the child's dup2 onto 0-4 can
 /// never clobber another fd it still needs.
-fn high_fd(fd: &impl AsRawFd) -> Result<OwnedFd> {
+fn high_fd(fd: &impl AsFd) -> Result<OwnedFd> {
     sys::dup_from(fd, 10).map_err(|e| e.context("duplicate an fd for the init"))
 }
 

@@ -245,12 +245,11 @@ impl Port {
 /// `N` random bytes from the kernel.
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
-    // SAFETY: `bytes` is a writable buffer of N bytes.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), N, 0) };
-    if n != N as isize {
-        return Err(Error::sys("getrandom", std::io::Error::last_os_error()));
+    match rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) {
+        Ok(n) if n == N => Ok(bytes),
+        Ok(_) => Err(Error::sys("getrandom", std::io::ErrorKind::UnexpectedEof)),
+        Err(e) => Err(Error::sys("getrandom", e)),
     }
-    Ok(bytes)
 }
 
 /// An interface name the kernel takes: 1 to 15 bytes, no '/', ':' or

@@ -1,6 +1,7 @@
-//! Thin wrappers over system calls that neither std nor nix offer in the
-//! shape we need (pidfds, raw clone, execveat, close_range, extended
-//! attributes).
+//! Thin wrappers over system calls in the shape ctrsh needs: rustix's safe
+//! ones where it has them (pidfds, the new mount API, extended
+//! attributes), raw ones where nothing safe exists (raw clone, close_range,
+//! mount_setattr, a signal by number to a pidfd).
 
 pub mod idmap;
 pub mod proc;
@@ -9,7 +10,7 @@ pub mod tree;
 use crate::runtime::error::{Context, Result};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -23,10 +24,12 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
 
 /// A pidfd for `pid`, so signals never hit a recycled pid.
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags, no pointers.
-    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
-    // SAFETY: pidfd_open just made this fd; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    let pid = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(rustix::process::pidfd_open(
+        pid,
+        rustix::process::PidfdFlags::empty(),
+    )?)
 }
 
 pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
@@ -214,14 +217,8 @@ pub fn reset_signals() -> io::Result<()> {
 }
 
 /// A close-on-exec copy of `fd` numbered `min` or above.
-pub fn dup_from(fd: &impl AsRawFd, min: RawFd) -> Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC only reads the borrowed fd.
-    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
-    if n < 0 {
-        return Err(io::Error::last_os_error()).ctx(format!("duplicate fd {}", fd.as_raw_fd()));
-    }
-    // SAFETY: fcntl just made this fd; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+pub fn dup_from(fd: &impl AsFd, min: RawFd) -> Result<OwnedFd> {
+    rustix::io::fcntl_dupfd_cloexec(fd, min).ctx(format!("duplicate fd {}", fd.as_fd().as_raw_fd()))
 }
 
 /// A read-only view of the file `dir`/`name`, through a private overlayfs
@@ -247,38 +244,29 @@ pub fn overlay_view(dir: &Path, name: &str, spare: &Path) -> io::Result<OwnedFd>
     let lower = [escape(dir), escape(spare)].join(&b':');
     let lower = Path::new(std::ffi::OsStr::from_bytes(&lower));
     let mnt = new_filesystem("overlay", &[("lowerdir", FsValue::Path(lower))])?;
-    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: the name is NUL-terminated; the mount fd is open (borrowed).
-    let file = check(unsafe {
-        libc::openat(
-            mnt.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        ) as libc::c_long
-    })?;
-    // SAFETY: openat just made this fd. It keeps the detached mount alive.
-    Ok(unsafe { OwnedFd::from_raw_fd(file as RawFd) })
+    use rustix::fs::OFlags;
+    // The fd keeps the detached mount alive.
+    Ok(rustix::fs::openat(
+        &mnt,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
 }
 
 /// Give `path` the extended attribute `name` with an empty value.
 pub fn set_xattr(path: &std::path::Path, name: &str) -> io::Result<()> {
-    let (path, name) = (path_cstring(path)?, xattr_name(name)?);
-    // SAFETY: both names are NUL-terminated; a null value of length 0 is allowed.
-    check(unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), std::ptr::null(), 0, 0) } as _)?;
-    Ok(())
+    Ok(rustix::fs::setxattr(
+        path,
+        name,
+        &[],
+        rustix::fs::XattrFlags::empty(),
+    )?)
 }
 
 /// Whether `path` has the extended attribute `name`.
 pub fn has_xattr(path: &std::path::Path, name: &str) -> bool {
-    let (Ok(path), Ok(name)) = (path_cstring(path), xattr_name(name)) else {
-        return false;
-    };
-    // SAFETY: both names are NUL-terminated; size 0 only asks whether it exists.
-    unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
-}
-
-fn xattr_name(name: &str) -> io::Result<CString> {
-    CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+    rustix::fs::getxattr_query(path, name).is_ok()
 }
 
 /// struct mount_attr of mount_setattr(2).
@@ -293,14 +281,6 @@ struct MountAttr {
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
-const FSCONFIG_SET_FLAG: libc::c_uint = 0;
-const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_SET_FD: libc::c_uint = 5;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
 
 pub fn path_cstring(path: &std::path::Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_encoded_bytes())
@@ -352,18 +332,14 @@ pub fn detached_tree(
     readonly: bool,
     idmap: Option<BorrowedFd>,
 ) -> io::Result<OwnedFd> {
-    let c = path_cstring(path)?;
-    // SAFETY: `c` is a NUL-terminated path that outlives the call.
-    let fd = check(unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | AT_RECURSIVE,
-        )
-    })?;
-    // SAFETY: open_tree just made this fd; nothing else owns it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    use rustix::mount::OpenTreeFlags;
+    let tree = rustix::mount::open_tree(
+        rustix::fs::CWD,
+        path,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
+    )?;
     let attr = MountAttr {
         attr_set: if readonly { MOUNT_ATTR_RDONLY } else { 0 }
             | if idmap.is_some() { MOUNT_ATTR_IDMAP } else { 0 },
@@ -396,132 +372,67 @@ pub enum FsValue<'a> {
 /// mount(2), whose options must fit in one page, each option is passed on
 /// its own. A failure carries the filesystem's own message, if it left one.
 pub fn new_filesystem(fstype: &str, options: &[(&str, FsValue)]) -> io::Result<OwnedFd> {
-    let name = CString::new(fstype).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: the name is NUL-terminated and outlives the call.
-    let fd = check(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?;
-    // SAFETY: fsopen just made this fd; nothing else owns it.
-    let context = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let explained = |e: io::Error| {
+    use rustix::mount;
+    let context = mount::fsopen(fstype, mount::FsOpenFlags::FSOPEN_CLOEXEC)?;
+    let explained = |e: rustix::io::Errno| {
+        let e = io::Error::from(e);
         let mut buf = [0u8; 512];
-        // SAFETY: `buf` is writable for its whole length; the fd is open.
-        let n = unsafe { libc::read(context.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n <= 0 {
-            return e;
-        }
+        let n = match rustix::io::read(&context, &mut buf) {
+            Ok(n) if n > 0 => n,
+            _ => return e,
+        };
         // Messages read "e overlay: <text>" (e: error, w: warning).
-        let message = String::from_utf8_lossy(&buf[..n as usize]);
+        let message = String::from_utf8_lossy(&buf[..n]);
         let message = message.get(2..).unwrap_or(&message).trim_end();
         io::Error::new(e.kind(), format!("{e} ({message})"))
     };
     for (key, value) in options {
-        let key = CString::new(*key).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let set = match value {
-            FsValue::Path(path) => {
-                let value = path_cstring(path)?;
-                // SAFETY: key and value are NUL-terminated and outlive the call.
-                check(unsafe {
-                    libc::syscall(
-                        libc::SYS_fsconfig,
-                        context.as_raw_fd(),
-                        FSCONFIG_SET_STRING,
-                        key.as_ptr(),
-                        value.as_ptr(),
-                        0,
-                    )
-                })
-            }
-            // SAFETY: the key is NUL-terminated; the fd is open (borrowed)
-            // and FSCONFIG_SET_FD takes no value pointer.
-            FsValue::Fd(fd) => check(unsafe {
-                libc::syscall(
-                    libc::SYS_fsconfig,
-                    context.as_raw_fd(),
-                    FSCONFIG_SET_FD,
-                    key.as_ptr(),
-                    std::ptr::null::<libc::c_char>(),
-                    fd.as_raw_fd(),
-                )
-            }),
-            // SAFETY: the key is NUL-terminated; a flag has no value.
-            FsValue::Flag => check(unsafe {
-                libc::syscall(
-                    libc::SYS_fsconfig,
-                    context.as_raw_fd(),
-                    FSCONFIG_SET_FLAG,
-                    key.as_ptr(),
-                    std::ptr::null::<libc::c_char>(),
-                    0,
-                )
-            }),
+            FsValue::Path(path) => mount::fsconfig_set_string(&context, *key, *path),
+            FsValue::Fd(fd) => mount::fsconfig_set_fd(&context, *key, fd),
+            FsValue::Flag => mount::fsconfig_set_flag(&context, *key),
         };
         set.map_err(explained)?;
     }
-    let null: *const libc::c_char = std::ptr::null();
-    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value (null is allowed).
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            context.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            null,
-            null,
-            0,
-        )
-    })
-    .map_err(explained)?;
-    // SAFETY: fsmount takes the open context fd and flags, no pointers.
-    let fd =
-        check(unsafe { libc::syscall(libc::SYS_fsmount, context.as_raw_fd(), FSMOUNT_CLOEXEC, 0) })
-            .map_err(explained)?;
-    // SAFETY: fsmount just made this fd; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    mount::fsconfig_create(&context).map_err(explained)?;
+    mount::fsmount(
+        &context,
+        mount::FsMountFlags::FSMOUNT_CLOEXEC,
+        mount::MountAttrFlags::empty(),
+    )
+    .map_err(explained)
 }
 
 /// Attach the detached mount tree `tree` at `target` (move_mount).
 pub fn attach_tree(tree: &OwnedFd, target: &std::path::Path) -> io::Result<()> {
-    let empty = CString::default();
-    let c = path_cstring(target)?;
-    // SAFETY: both paths are NUL-terminated; the tree fd is open (borrowed).
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    })?;
-    Ok(())
+    Ok(rustix::mount::move_mount(
+        tree,
+        "",
+        rustix::fs::CWD,
+        target,
+        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )?)
 }
 
 /// For a forked child before exec (raw system calls only, nothing
 /// allocated): a mount namespace of its own, which passes no mount back
 /// to the host's (a slave of it), with the detached tree `tree` attached
 /// at `target` there.
-pub fn attach_tree_privately(tree: RawFd, target: &std::ffi::CStr) -> io::Result<()> {
+pub fn attach_tree_privately(tree: BorrowedFd, target: &std::ffi::CStr) -> io::Result<()> {
+    use rustix::mount::{self, MountPropagationFlags};
     // SAFETY: unshare takes flags only.
     check(unsafe { libc::unshare(libc::CLONE_NEWNS) } as _)?;
-    // SAFETY: "/" is a NUL-terminated literal; the other pointers may be null.
-    check(unsafe {
-        libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_SLAVE,
-            std::ptr::null(),
-        )
-    } as _)?;
-    // SAFETY: both paths are NUL-terminated; `tree` is an open mount fd.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree,
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            target.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    })?;
+    // rustix's calls are raw system calls; C string paths need no allocation.
+    mount::mount_change(
+        c"/",
+        MountPropagationFlags::REC | MountPropagationFlags::DOWNSTREAM,
+    )?;
+    mount::move_mount(
+        tree,
+        c"",
+        rustix::fs::CWD,
+        target,
+        mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )?;
     Ok(())
 }

@@ -100,18 +100,16 @@ impl Node {
 
     /// Its extended attributes, by name.
     pub fn xattrs(&self) -> std::io::Result<Vec<(CString, Vec<u8>)>> {
+        use rustix::fs::{getxattr, getxattr_query, listxattr, listxattr_query};
         let path = super::path_cstring(&fd_path(self.fd()))?;
-        let names = read_sized(|buf, len| {
-            // SAFETY: `path` is NUL-terminated; `buf` has room for `len` bytes (or is null with 0).
-            unsafe { libc::listxattr(path.as_ptr(), buf.cast(), len) }
-        })?;
+        let names = read_sized(|| listxattr_query(&path), |buf| listxattr(&path, buf))?;
         let mut xattrs = Vec::new();
         for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
             let name = CString::new(name).expect("split at the NULs");
-            let value = read_sized(|buf, len| {
-                // SAFETY: both names are NUL-terminated; `buf` has room for `len` bytes.
-                unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), buf.cast(), len) }
-            })?;
+            let value = read_sized(
+                || getxattr_query(&path, &name),
+                |buf| getxattr(&path, &name, buf),
+            )?;
             xattrs.push((name, value));
         }
         Ok(xattrs)
@@ -183,17 +181,7 @@ pub fn set_attributes(fd: &OwnedFd, attrs: &Attributes) -> Result<()> {
     }
     let cpath = super::path_cstring(&path).ctx("set the extended attributes")?;
     for (name, value) in &attrs.xattrs {
-        // SAFETY: both names are NUL-terminated; `value` is the buffer of its length.
-        let set = unsafe {
-            libc::setxattr(
-                cpath.as_ptr(),
-                name.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-            )
-        };
-        super::check(set as libc::c_long)
+        rustix::fs::setxattr(&cpath, name, value, rustix::fs::XattrFlags::empty())
             .ctx(format!("set the attribute {}", name.to_string_lossy()))?;
     }
     let (atime, mtime) = &attrs.times;
@@ -400,19 +388,21 @@ pub fn not_found(err: Errno) -> Error {
     }
 }
 
-/// The bytes a size-then-fill call like getxattr(2) returns: asked with an
-/// empty buffer for the size first, again if the value grew meanwhile.
-fn read_sized(call: impl Fn(*mut u8, usize) -> libc::ssize_t) -> std::io::Result<Vec<u8>> {
+/// The bytes a size-then-fill call like getxattr(2) returns: `query` for
+/// the size first, `fill` again if the value grew meanwhile.
+fn read_sized(
+    query: impl Fn() -> rustix::io::Result<usize>,
+    fill: impl Fn(&mut [u8]) -> rustix::io::Result<usize>,
+) -> std::io::Result<Vec<u8>> {
     loop {
-        let size = super::check(call(std::ptr::null_mut(), 0) as libc::c_long)? as usize;
-        let mut buf = vec![0u8; size];
-        match super::check(call(buf.as_mut_ptr(), size) as libc::c_long) {
+        let mut buf = vec![0u8; query()?];
+        match fill(&mut buf) {
             Ok(n) => {
-                buf.truncate(n as usize);
+                buf.truncate(n);
                 return Ok(buf);
             }
-            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => continue,
-            Err(e) => return Err(e),
+            Err(rustix::io::Errno::RANGE) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -116,12 +116,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<nix::errno::Errno> for Error {
-    fn from(e: nix::errno::Errno) -> Self {
-        Error::sys("system call", io::Error::from_raw_os_error(e as i32))
-    }
-}
-
 /// Attach "what was being done" to any io/nix result.
 pub trait Context<T> {
     fn ctx(self, what: impl fmt::Display) -> Result<T>;
@@ -174,10 +168,12 @@ mod tests {
         assert!(e.message.ends_with("(ENOENT)"), "{e}");
         let sent: Error = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(sent.errno(), Some(Errno::ENOENT));
-        assert_eq!(
-            Error::from(Errno::EBUSY).context("rmdir").errno(),
-            Some(Errno::EBUSY)
-        );
+        // No From<Errno>: an errno always comes with what was being done.
+        let busy = Err::<(), _>(Errno::EBUSY).ctx("rmdir").unwrap_err();
+        assert!(busy.message.starts_with("rmdir: "), "{busy}");
+        assert_eq!(busy.context("remove").errno(), Some(Errno::EBUSY));
+        let rustix = Err::<(), _>(rustix::io::Errno::BUSY).ctx("rmdir");
+        assert_eq!(rustix.unwrap_err().errno(), Some(Errno::EBUSY));
         assert_eq!(Error::config("x").errno(), None);
         // Without one (an error sent by an init that had none).
         let old: Error = serde_json::from_str(r#"{"kind":"System","message":"m"}"#).unwrap();

@@ -5,7 +5,7 @@
 
 use ctrsh::cli::{self, signals};
 use ctrsh::oci::cli as oci;
-use ctrsh::runtime::error::describe_io;
+use ctrsh::runtime::describe_io;
 use ctrsh::runtime::trace;
 use ctrsh::script::{self, interrupt, made, Ending};
 use std::io::{IsTerminal, Read, Write};
@@ -177,7 +177,7 @@ fn main() -> ExitCode {
         trace::step("main: started");
     }
     let status = match command {
-        Ok(Command::Init) => ctrsh::runtime::init::main(),
+        Ok(Command::Init) => ctrsh::runtime::init_main(),
         Ok(Command::Containers(verb, args)) => cli::containers::main(&verb, args),
         Ok(Command::Image(args)) => cli::image::main(args),
         Ok(Command::Network(args)) => cli::network::main(args),

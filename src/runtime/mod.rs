@@ -4,11 +4,11 @@
 pub(crate) mod cgroups;
 pub mod config;
 pub mod criu;
-pub mod error;
+pub(crate) mod error;
 pub(crate) mod hooks;
 pub(crate) mod host;
 pub(crate) mod image;
-pub mod init;
+pub(crate) mod init;
 mod launch;
 pub mod network;
 pub(crate) mod seccomp;
@@ -19,9 +19,10 @@ pub mod trace;
 
 pub use config::{Capabilities, CapabilitySets, Config, Hook, Hooks};
 pub use criu::{Checkpoint, CheckpointOptions, RestoreOptions};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{describe_io, Error, ErrorKind, Result};
 pub use host::container::{Container, ContainerStats, Event, ExecOutput, Status};
 pub use host::factory::Factory;
 pub use host::interrupt;
 pub use host::process::{parse_signal, Process, ProcessSpec, Stdio};
+pub use init::main as init_main;
 pub use launch::INIT_BINARY_ENV;

@@ -16,8 +16,8 @@ mod run;
 mod stdio;
 mod upper;
 
-pub use locate::{locate, Criu, Version, CRIU_ENV, DEFAULT_CRIU, MIN_TCP_VERSION, MIN_VERSION};
-pub use metadata::{CheckpointImage, DumpFlags, HostBind, Metadata, StdioLink, METADATA_FILE};
+pub use locate::{locate, Criu, Version, MIN_TCP_VERSION, MIN_VERSION};
+pub use metadata::{HostBind, Metadata, StdioLink};
 pub use upper::UPPER_DIR;
 
 use super::config::CheckedConfig;

@@ -18,7 +18,7 @@ mod store;
 
 pub use bridge::veth_name;
 pub use names::{name_files, NAME_FILES};
-pub use store::{Attachment, Member, NetworkInfo, Networks};
+pub use store::{Attachment, Networks};
 
 use crate::runtime::error::{Error, Result};
 use crate::runtime::suggest;

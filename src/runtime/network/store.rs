@@ -203,20 +203,6 @@ impl Networks {
         std::fs::remove_dir_all(&dir).ctx(format!("remove {}", dir.display()))
     }
 
-    /// A lease on network `name` for container `id`: the `requested`
-    /// address, or the next free one. `ports` says whether forwards will
-    /// be published for it. Brings the bridge up again if it is gone (a
-    /// reboot with a persistent root).
-    pub fn lease(
-        &self,
-        name: &str,
-        id: &str,
-        requested: Option<IpAddr>,
-        ports: bool,
-    ) -> Result<Attachment> {
-        self.lease_recorded(name, id, requested, ports, |_| Ok(()))
-    }
-
     /// The network `request` names, made from its options if it does not
     /// exist (it then stays, as one `create` made), and a lease on it for
     /// container `id` that `record` records before it is taken: the

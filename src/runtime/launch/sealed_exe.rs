@@ -117,6 +117,53 @@ mod tests {
         assert!(run(&fd).success());
     }
 
+    /// Set by `copies_run_under_memfd_noexec` in the copy of this test it
+    /// runs in a pid namespace of its own: the vm.memfd_noexec to set there.
+    const NOEXEC_ENV: &str = "CTRSH_TEST_MEMFD_NOEXEC";
+
+    /// vm.memfd_noexec is per pid namespace (Linux 6.3): at 1 a memfd made
+    /// without MFD_EXEC cannot be exec'd, at 2 an executable memfd is
+    /// refused. The test runs itself again in a new pid namespace, where it
+    /// sets the level without touching the host's, and the copy must run
+    /// under each: a sealed memfd at 1, the unlinked copy at 2.
+    #[test]
+    fn copies_run_under_memfd_noexec() {
+        let test = "copies_run_under_memfd_noexec";
+        if let Ok(level) = std::env::var(NOEXEC_ENV) {
+            std::fs::write("/proc/sys/vm/memfd_noexec", &level).expect("set vm.memfd_noexec");
+            let Copy { fd, sealed } = copy(Path::new("/bin/true")).unwrap();
+            assert_eq!(sealed, level == "1", "level {level}");
+            assert!(run(&fd).success(), "level {level}");
+            return;
+        }
+        use crate::test_host::{requires, skip, Need};
+        if !requires(test, &[Need::Root, Need::Program("unshare")]) {
+            return;
+        }
+        if !Path::new("/proc/sys/vm/memfd_noexec").exists() {
+            skip(test, "the kernel has no vm.memfd_noexec (Linux 6.3)");
+            return;
+        }
+        let me = std::env::current_exe().unwrap();
+        for level in ["1", "2"] {
+            let out = Command::new("unshare")
+                .args(["--pid", "--fork", "--kill-child", "--"])
+                .arg(&me)
+                .args(["--exact", "--nocapture", "--test-threads=1"])
+                .arg(format!("runtime::launch::sealed_exe::tests::{test}"))
+                .env(NOEXEC_ENV, level)
+                .output()
+                .expect("run unshare");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "level {level}: {text}");
+            assert!(text.contains("1 passed"), "level {level}: {text}");
+        }
+    }
+
     #[test]
     fn the_unlinked_copy_is_read_only_and_runs() {
         let mut src = File::open("/bin/true").unwrap();

@@ -67,6 +67,8 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
 }
 
+/// A container of a factory's state root. Its methods are here, files in
+/// and out in host/files.rs, and checkpoint in criu/dump.rs.
 #[derive(Debug)]
 pub struct Container {
     id: String,

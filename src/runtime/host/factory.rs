@@ -22,6 +22,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+/// The containers of one state root: create, load and list here, restore
+/// in criu/restore.rs.
 #[derive(Debug, Clone)]
 pub struct Factory {
     root: PathBuf,

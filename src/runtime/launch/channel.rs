@@ -18,7 +18,8 @@ const MAX_MESSAGE: usize = 1 << 20;
 /// SCM_MAX_FD: the most fds one message can carry.
 const MAX_FDS: usize = 253;
 
-/// One end of a connection: it sends `Out` and receives `In`.
+/// One end of a connection: it sends `Out` and receives `In`. What each
+/// end waits for next is in exchange.rs.
 pub(crate) struct Channel<Out, In> {
     fd: OwnedFd,
     messages: PhantomData<fn(&Out) -> In>,

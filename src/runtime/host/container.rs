@@ -422,8 +422,7 @@ impl Container {
         let execed = match execed {
             Ok(execed) => execed,
             Err(e) => {
-                let _ = launched.reaper.signal(libc::SIGKILL);
-                let _ = launched.reaper.wait_uninterrupted();
+                launched.reaper.kill_and_reap();
                 return Err(e);
             }
         };

@@ -275,8 +275,7 @@ impl Process {
     /// SIGKILL, and wait for the end (deaf to interrupts).
     pub fn kill(&mut self) {
         if let Some(r) = &self.running {
-            let _ = r.reaper.signal(libc::SIGKILL);
-            let _ = r.reaper.wait_uninterrupted();
+            r.reaper.kill_and_reap();
         }
     }
 

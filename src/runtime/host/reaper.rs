@@ -148,6 +148,14 @@ impl Reaper {
         self.wait_until_exit(true)
     }
 
+    /// SIGKILL, and wait for the end, deaf to interrupts: what undoes a
+    /// process that failed part-way. Errors are dropped: it may have
+    /// exited (and been reaped) already.
+    pub fn kill_and_reap(&self) {
+        let _ = self.signal(libc::SIGKILL);
+        let _ = self.wait_uninterrupted();
+    }
+
     /// Like `wait`, deaf to interrupts: for a process that is about to exit
     /// (killed, or done with its part).
     pub fn wait_uninterrupted(&self) -> Result<i32> {

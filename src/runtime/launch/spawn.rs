@@ -162,8 +162,7 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
                 Ok(())
             });
         if let Err(e) = mapped {
-            let _ = reaper.signal(libc::SIGKILL);
-            let _ = reaper.wait_uninterrupted();
+            reaper.kill_and_reap();
             return Err(e);
         }
     }

@@ -84,14 +84,10 @@ pub fn run(chan: &InitEnd, create: Create) -> Result<()> {
     }
     // SAFETY: the parent put the listening socket at LISTEN_FD.
     let listener = unsafe { OwnedFd::from_raw_fd(LISTEN_FD) };
-    let conn = nix::sys::socket::accept4(
-        std::os::fd::AsRawFd::as_raw_fd(&listener),
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )
-    .ctx("wait for start")?;
+    let conn = rustix::net::accept_with(&listener, rustix::net::SocketFlags::CLOEXEC)
+        .ctx("wait for start")?;
     drop(listener);
-    // SAFETY: accept4 returned a new fd that we own.
-    let mut conn = InitEnd::from_fd(unsafe { OwnedFd::from_raw_fd(conn) });
+    let mut conn = InitEnd::from_fd(conn);
     trace::step("init: start received");
     let result = match conn.recv()? {
         Some((ToInit::Start { process }, fds)) => {

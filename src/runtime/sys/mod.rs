@@ -61,30 +61,32 @@ pub fn poll(
     fds: &[(BorrowedFd<'_>, libc::c_short)],
     deadline: Option<Instant>,
 ) -> io::Result<Vec<libc::c_short>> {
-    let mut pfds: Vec<libc::pollfd> = fds
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut pfds: Vec<PollFd> = fds
         .iter()
-        .map(|(fd, events)| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: *events,
-            revents: 0,
+        .map(|(fd, events)| {
+            PollFd::from_borrowed_fd(*fd, PollFlags::from_bits_retain(*events as u16))
         })
         .collect();
     loop {
-        // Rounded up, so a deadline under a millisecond away is waited for.
-        let timeout = deadline.map_or(-1, |d| {
+        // ppoll's timespec: a deadline under a millisecond away is waited for.
+        let timeout = deadline.map(|d| {
             let left = d.saturating_duration_since(Instant::now());
-            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+            Timespec::try_from(left).unwrap_or(Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            })
         });
-        // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
-        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+        match rustix::event::poll(&mut pfds, timeout.as_ref()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {
+                return Ok(pfds
+                    .iter()
+                    .map(|p| p.revents().bits() as libc::c_short)
+                    .collect())
             }
-            return Err(e);
         }
-        return Ok(pfds.iter().map(|p| p.revents).collect());
     }
 }
 

@@ -18,11 +18,12 @@ pub(crate) mod time;
 pub mod trace;
 
 pub use config::{Capabilities, CapabilitySets, Config, Hook, Hooks};
+pub use config::{ProcessSpec, Stdio};
 pub use criu::{Checkpoint, CheckpointOptions, RestoreOptions};
 pub use error::{describe_io, Error, ErrorKind, Result};
 pub use host::container::{Container, ContainerStats, Event, ExecOutput, Status};
 pub use host::factory::Factory;
 pub use host::interrupt;
-pub use host::process::{parse_signal, Process, ProcessSpec, Stdio};
+pub use host::process::{parse_signal, Process};
 pub use init::main as init_main;
 pub use launch::INIT_BINARY_ENV;

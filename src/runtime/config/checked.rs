@@ -9,8 +9,9 @@
 //! typed field here, which the code that acts on it reads.
 
 use super::mount_options::MountOptions;
-use super::{CapabilitySets, Cgroups, Config, Hooks, IdMap, Namespace, NamespaceKind};
-use crate::runtime::host::process::CheckedProcess;
+use super::{
+    CapabilitySets, Cgroups, CheckedProcess, Config, Hooks, IdMap, Namespace, NamespaceKind,
+};
 use crate::runtime::seccomp::Program;
 use caps::CapsHashSet;
 use libc::c_ulong;

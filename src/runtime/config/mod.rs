@@ -5,7 +5,6 @@
 //! offending key, before anything touches the kernel, and returns the
 //! `CheckedConfig` of typed values that the rest of the runtime uses.
 
-use crate::runtime::host::process::ProcessSpec;
 use crate::runtime::seccomp::Seccomp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,10 +13,12 @@ use std::path::PathBuf;
 mod checked;
 pub mod defaults;
 pub mod mount_options;
+mod process;
 pub mod rlimits;
 mod validate;
 
 pub use checked::*;
+pub use process::{check_args, check_spec, CheckedProcess, ProcessSpec, Stdio, DEFAULT_PATH};
 pub(crate) use validate::capabilities as check_capabilities;
 #[cfg(test)]
 pub(crate) use validate::device_rule;

@@ -21,8 +21,8 @@ pub use metadata::{HostBind, Metadata, StdioLink};
 pub use upper::UPPER_DIR;
 
 use super::config::CheckedConfig;
+use super::config::Stdio;
 use super::error::{Error, Result};
-use super::host::process::Stdio;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,9 @@
 //! (CRIU's --external file[..]), supplied anew at restore (--inherit-fd).
 
 use super::metadata::StdioLink;
+use crate::runtime::config::Stdio;
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::host::process::{self, Stdio};
+use crate::runtime::host::process;
 use crate::runtime::sys::{self, proc::Proc};
 use std::collections::HashSet;
 use std::fs::OpenOptions;

@@ -1,14 +1,13 @@
 //! Container: the state machine and its operations.
 
 use crate::runtime::cgroups::{CgroupManager, Stats as CgroupStats};
+use crate::runtime::config::{check_args, CheckedProcess, ProcessSpec, Stdio, DEFAULT_PATH};
 use crate::runtime::config::{Cgroups, CheckedCgroups, Config, NamespaceKind};
 use crate::runtime::error::{warn, Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::exit_code;
 use crate::runtime::host::netstats::{self, InterfaceStats};
-use crate::runtime::host::process::{
-    check_args, parse_signal, CheckedProcess, Process, ProcessSpec, Stdio, StdioFds, DEFAULT_PATH,
-};
+use crate::runtime::host::process::{parse_signal, Process, StdioFds};
 use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::{Lock, State, StateDir};
 use crate::runtime::image::commit::{self, Owners};

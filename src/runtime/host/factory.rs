@@ -1,12 +1,13 @@
 //! Factory: owns a state root, creates and loads containers.
 
 use crate::runtime::cgroups::CgroupManager;
+use crate::runtime::config::{check_args, CheckedProcess};
 use crate::runtime::config::{CheckedConfig, Config, NamespaceKind, HOST_NAME_MAX};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::container::Container;
 use crate::runtime::host::exit_code;
-use crate::runtime::host::process::{check_args, CheckedProcess, Process};
+use crate::runtime::host::process::Process;
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::state::StateDir;
 use crate::runtime::image::rootfs::{self, RootfsDirs};

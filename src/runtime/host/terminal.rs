@@ -1,8 +1,8 @@
 //! The host side of a process's pty: copying its output where the spec
 //! says, and attaching the user's terminal to it.
 
+use crate::runtime::config::Stdio;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
-use crate::runtime::host::process::Stdio;
 use crate::runtime::host::reaper::Reaper;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::termios::{self, SetArg, Termios};

@@ -1,7 +1,7 @@
 //! The image's config as the defaults of a container's processes: what a
 //! process spec leaves out, the image gives; what it sets wins.
 
-use crate::runtime::host::process::ProcessSpec;
+use crate::runtime::config::ProcessSpec;
 use oci_spec::image::ImageConfiguration;
 use serde::{Deserialize, Serialize};
 

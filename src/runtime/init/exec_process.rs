@@ -2,8 +2,8 @@
 //! stdio, user, working directory, capabilities, no_new_privs, exec.
 
 use crate::runtime::config::CheckedConfig;
+use crate::runtime::config::{CheckedProcess, ProcessSpec, DEFAULT_PATH};
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::host::process::{CheckedProcess, ProcessSpec, DEFAULT_PATH};
 use crate::runtime::init::capabilities;
 use crate::runtime::init::user::{self, ExecUser};
 use crate::runtime::launch::channel::InitEnd;

@@ -7,9 +7,9 @@
 //! parent (a child subreaper) inherits it.
 
 use super::exec_process;
+use crate::runtime::config::CheckedProcess;
 use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::{Context, Error, Result};
-use crate::runtime::host::process::CheckedProcess;
 use crate::runtime::init::rlimits;
 use crate::runtime::launch::channel::InitEnd;
 use crate::runtime::launch::messages::{FromInit, STDIO_FDS};

@@ -1,8 +1,8 @@
 //! The messages parent and init exchange over their channel.
 
+use crate::runtime::config::CheckedProcess;
 use crate::runtime::config::{CheckedConfig, NamespaceKind};
 use crate::runtime::error::Error;
-use crate::runtime::host::process::CheckedProcess;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 

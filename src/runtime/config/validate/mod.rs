@@ -76,13 +76,12 @@ pub(super) fn config(c: &Config) -> Result<CheckedConfig> {
     let process = c
         .process
         .clone()
-        .map(crate::runtime::host::process::check_spec)
+        .map(crate::runtime::config::check_spec)
         .transpose()
         .map_err(|e| e.context("process"))?;
     // An image gives the args a process leaves out.
     if let (Some(process), None) = (&process, &c.image) {
-        crate::runtime::host::process::check_args(&process.spec)
-            .map_err(|e| e.context("process"))?;
+        crate::runtime::config::check_args(&process.spec).map_err(|e| e.context("process"))?;
     }
     hooks(&c.hooks)?;
     if let Some(bundle) = &c.bundle {

@@ -176,3 +176,47 @@ f.create(id, config).start(process(spec));
     assert_eq!(out, "5 5\n");
     sb.assert_nothing_left(&sb.id);
 }
+
+/// With `init: true`, PID 1 is ctrsh's init for the container's whole
+/// life, within reach of its root (given CAP_SYS_PTRACE, which following
+/// /proc/1/exe needs): it runs the read-only view or the sealed copy of
+/// ctrsh (CVE-2019-5736), so a write through /proc/1/exe is refused and
+/// the host's binary stays as it was.
+#[test]
+fn the_init_option_runs_a_copy_that_cannot_be_written() {
+    let Some(sb) = Sandbox::new("init-sealed") else {
+        return;
+    };
+    let before = common::file_digest(common::CTRSH);
+    let out = sb.script_ok(
+        r#"config.init = true;
+let caps = default_capabilities();
+caps.push("CAP_SYS_PTRACE");
+config.capabilities = caps;
+spec.args = ["/bin/sleep", "1000"];
+let c = f.create(id, config);
+c.start(process(spec));
+let r = c.exec(["/bin/sh", "-c", "cat /proc/1/comm; echo x >> /proc/1/exe && echo WROTE"]);
+print(`${r.code} ${r.stdout}${r.stderr}`);
+c.destroy();
+"#,
+    );
+    assert!(out.starts_with("1 ctrsh\n"), "{out}");
+    assert!(
+        [
+            "Read-only file system",
+            "Operation not permitted",
+            "Text file busy"
+        ]
+        .iter()
+        .any(|refused| out.contains(&format!("/proc/1/exe: {refused}"))),
+        "{out}"
+    );
+    assert!(!out.contains("WROTE"), "{out}");
+    assert_eq!(
+        before,
+        common::file_digest(common::CTRSH),
+        "the host binary changed"
+    );
+    sb.assert_nothing_left(&sb.id);
+}

@@ -1056,6 +1056,22 @@ print("DUMPED");
         ),
         &before,
     );
+    // Restored by a ctrsh whose stdout is a pipe (the test's), which
+    // cannot stand in for the file: refused, naming what to give.
+    let refused = sb.script_ok(&format!(
+        r#"try {{ f.restore(id + "-p", checkpoint({ck})); }} catch (e) {{ print(`${{e.kind}}: ${{e.message}}`); }}"#,
+        ck = path_str(&ck),
+    ));
+    assert!(
+        refused.starts_with("config: ")
+            && refused.contains(&format!(
+                "stdout: the process's stdout was the file {}",
+                before.display()
+            ))
+            && refused.contains("restore with stdout: \"null\" or a file path"),
+        "{refused}"
+    );
+    sb.assert_nothing_left(&format!("{}-p", sb.id));
     redirected(
         &format!(
             r#"{WAIT_LINES}

@@ -110,6 +110,19 @@ pub fn open_for_restore(links: &[StdioLink], streams: [&Stdio; 3]) -> Result<Inh
         let sharing = links.iter().filter(|l| l.resource == link.resource);
         let access = sharing.fold((false, false), |(r, w), l| (r || l.fd == 0, w || l.fd > 0));
         let file = open_stream(streams[link.fd as usize], link.fd, name, access)?;
+        // CRIU puts a file back at its offset: what stands in for one must
+        // be seekable, not a terminal or a pipe.
+        // SAFETY: lseek takes an fd and numbers, no pointers.
+        if link.resource.starts_with("file[")
+            && unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_CUR) } < 0
+        {
+            return Err(Error::config(format!(
+                "{name}: the process's {name} was the file {}, which ctrsh's own {name} (a \
+                 terminal or a pipe) cannot stand in for; restore with {name}: \"null\" or a \
+                 file path",
+                link.was
+            )));
+        }
         inherited.add(&file, &link.resource)?;
     }
     Ok(inherited)

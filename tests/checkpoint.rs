@@ -675,7 +675,7 @@ print("STILL " + c.state);
 let ck = c.checkpoint(#{{ dir: {ck}, leave_running: true }});
 print("INUSE " + kind(|| f.restore(id, ck)));
 print("BADOVERRIDE " + kind(|| f.restore(id + "-x", ck, #{{ stdot: "null" }})));
-print("CRIUFAIL " + kind(|| f.restore(id + "-x", ck, #{{ rootfs: {empty} }})));
+print("CRIUFAIL " + kind(|| f.restore(id + "-x", ck, #{{ rootfs: {empty}, stdout: "null" }})));
 print("STILL " + c.state);
 c.destroy();
 "#,

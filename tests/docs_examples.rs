@@ -357,6 +357,15 @@ fn every_docs_example_runs() {
     let Some(sb) = Sandbox::new("docs-run") else {
         return;
     };
+    // The examples' containers are named as the docs name them, in the
+    // state root /run/ctrsh: their cgroups (named after the root and the
+    // id, in hierarchies every mount namespace shares) would meet those of
+    // this test running at the same time from another clone. One at a
+    // time on the machine.
+    let lock = std::fs::File::create("/tmp/ctrsh-docs-examples.lock").unwrap();
+    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .expect("lock /tmp/ctrsh-docs-examples.lock");
     let images = fixture::fixtures();
     std::fs::write(
         sb.dir.join("storage"),

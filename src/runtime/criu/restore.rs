@@ -64,12 +64,12 @@ impl Factory {
             ));
         }
         let criu = locate::locate(opts.criu.as_deref())?;
-        let streams = [&opts.stdin, &opts.stdout, &opts.stderr];
-        let mut inherited = stdio::open_for_restore(&meta.stdio, streams)?;
         // Recorded step by step like a create (see Provision): CRIU joins
         // the cgroup before it restores anything, so a destroy finds every
         // restored process there even if this process dies meanwhile.
         let mut made = Provision::begin(self.root(), id, &config)?;
+        let streams = [&opts.stdin, &opts.stdout, &opts.stderr];
+        let mut inherited = stdio::open_for_restore(&meta.stdio, streams)?;
         // An image container's rootfs: the checkpoint's image again, over
         // a copy of the writes it saved.
         let (rootfs_tree, config) = match &meta.image {

@@ -113,9 +113,8 @@ pub fn open_for_restore(links: &[StdioLink], streams: [&Stdio; 3]) -> Result<Inh
         // CRIU puts a file back at its offset: what stands in for one must
         // be seekable, not a terminal or a pipe.
         // SAFETY: lseek takes an fd and numbers, no pointers.
-        if link.resource.starts_with("file[")
-            && unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_CUR) } < 0
-        {
+        let seekable = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_CUR) } >= 0;
+        if link.resource.starts_with("file[") && !seekable {
             return Err(Error::config(format!(
                 "{name}: the process's {name} was the file {}, which ctrsh's own {name} (a \
                  terminal or a pipe) cannot stand in for; restore with {name}: \"null\" or a \

@@ -292,42 +292,59 @@ mod tests {
     use std::process::Command;
     use std::sync::mpsc;
 
-    /// Looks at a process (`exited`) are never held up by another thread
+    /// The system call a thread of this process is blocked in, if any
+    /// (the first field of /proc/self/task/TID/syscall; "running" when it
+    /// runs).
+    fn syscall_of(tid: i32) -> Option<i64> {
+        let line = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
+        line.split_whitespace().next()?.parse().ok()
+    }
+
+    /// A look at a process (`exited`) is never held up by another thread
     /// blocked in a wait for it, and the wait then gets the exit code.
     #[test]
     fn a_look_is_not_held_up_by_a_wait() {
-        // Reaped by the Reaper's wait, not through the Child.
+        // Reaped by the Reaper's wait: std's Child is dropped at once.
         let pid = Command::new("sleep")
             .arg("1000")
             .spawn()
             .expect("spawn sleep")
             .id() as i32;
         let reaper = Reaper::child(pid, sys::pidfd_open(pid).expect("pidfd_open"));
+        let (tid_tx, tid_rx) = mpsc::channel();
         let waiter = {
             let reaper = reaper.clone();
-            std::thread::spawn(move || reaper.wait_uninterrupted())
+            std::thread::spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                tid_tx.send(unsafe { libc::gettid() }).unwrap();
+                reaper.wait_uninterrupted()
+            })
         };
-        // Many looks, from a thread of their own (a look held up would
-        // block it, not this test), while the waiter starts and blocks.
+        // Look only once the waiter sleeps in poll() on the pidfd: a look
+        // before would not meet the wait at all.
+        let tid = tid_rx.recv().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(syscall_of(tid), Some(n) if n == libc::SYS_poll || n == libc::SYS_ppoll) {
+            assert!(
+                Instant::now() < deadline,
+                "the waiter never blocked in poll()"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The look runs in a thread of its own, so that a look held up
+        // fails the test rather than hanging it.
         let (tx, rx) = mpsc::channel();
         {
             let reaper = reaper.clone();
-            std::thread::spawn(move || {
-                for _ in 0..200 {
-                    let _ = tx.send(reaper.exited());
-                    std::thread::yield_now();
-                }
-            });
+            std::thread::spawn(move || tx.send(reaper.exited()));
         }
-        let looks: Vec<_> = (0..200)
-            .map(|_| rx.recv_timeout(Duration::from_secs(5)))
-            .collect();
-        reaper.signal(libc::SIGKILL).expect("kill the child");
+        let look = rx.recv_timeout(Duration::from_secs(5));
+        // Not through the reaper, whose look would wait too if the look
+        // above did.
+        nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+            .expect("kill the child");
         assert_eq!(waiter.join().unwrap().expect("wait"), 128 + libc::SIGKILL);
-        assert!(
-            looks.iter().all(|l| *l == Ok(false)),
-            "a look waited for the wait: {looks:?}"
-        );
+        assert_eq!(look, Ok(false), "the look waited for the wait");
         assert!(reaper.exited());
     }
 }

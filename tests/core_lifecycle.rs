@@ -350,6 +350,64 @@ fn the_hello_walkthrough_runs_and_leaves_nothing() {
     sb.assert_nothing_left(&sb.id);
 }
 
+/// The design's walkthrough config, the first example of docs/config.md,
+/// runs as it is: default device rules (on a pure cgroup v2 host an eBPF
+/// program), memory and pids limits, cpu shares. Only its rootfs and the
+/// cgroup's name and parent are this test's own.
+#[test]
+fn the_walkthrough_config_runs_with_its_limits_and_default_devices() {
+    let Some(sb) = Sandbox::new("walkthrough-config") else {
+        return;
+    };
+    let docs = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config.md"))
+        .expect("read docs/config.md");
+    let (_, rest) = docs
+        .split_once("```rhai config\n")
+        .expect("no config example");
+    let (example, _) = rest.split_once("```").expect("an unterminated example");
+    let config = [
+        ("\"/var/lib/images/busybox\"", "rootfs".to_string()),
+        ("\"test-container\"", common::rhai_str(&sb.id)),
+        ("\"system\"", common::rhai_str(&sb.needle())),
+    ]
+    .iter()
+    .fold(example.to_string(), |config, (from, to)| {
+        assert!(config.contains(from), "no {from} in:\n{example}");
+        config.replace(from, to)
+    });
+    let out = sb.script_ok(&format!(
+        r#"{config}
+let c = f.create(id, config);
+let p = process(#{{ args: ["/bin/sh", "-c", "id -un; echo x >/dev/null && echo NULL ok; exec sleep 1000"],
+    env: ["PATH=/bin"], user: "daemon", stdout: "pipe" }});
+c.start(p);
+let s = c.stats();
+print(`MEMORY ${{s.memory.limit}}`);
+print(`PIDS ${{s.pids.limit}}`);
+c.pause();
+print(`STATE ${{c.state}}`);
+c.resume();
+print(`STATE ${{c.state}}`);
+c.signal("SIGKILL");
+print(`CODE ${{p.wait()}}`);
+print(p.stdout);
+c.destroy();
+"#
+    ));
+    for want in [
+        "MEMORY 268435456",
+        "PIDS 64",
+        "STATE paused",
+        "STATE running",
+        "CODE 137",
+        "daemon",
+        "NULL ok",
+    ] {
+        assert!(out.lines().any(|l| l == want), "no '{want}' in:\n{out}");
+    }
+    sb.assert_nothing_left(&sb.id);
+}
+
 /// Failures reach the script as catchable `#{kind, message}` maps whose
 /// message names the container.
 #[test]

@@ -88,6 +88,26 @@ for round in 0..3 {{
 /// writing "0" to the `tasks` file of each (which spares the kernel's
 /// global lock), so on a pure v2 host there is no write at all. The
 /// processes see the container's cgroups as theirs.
+/// strace -f's output with each call on one line: a call another process
+/// interrupted is printed as "1234 clone3(... <unfinished ...>" and later
+/// "1234 <... clone3 resumed>...) = 5678".
+fn joined(trace: &str) -> String {
+    let mut unfinished = std::collections::HashMap::new();
+    let mut out = String::new();
+    for line in trace.lines() {
+        let pid = line.split(' ').next().unwrap_or_default();
+        if let Some(start) = line.strip_suffix(" <unfinished ...>") {
+            unfinished.insert(pid.to_string(), start.to_string());
+            continue;
+        }
+        match (line.split_once(" resumed>"), unfinished.remove(pid)) {
+            (Some((_, rest)), Some(start)) => out.push_str(&format!("{start}{rest}\n")),
+            _ => out.push_str(&format!("{line}\n")),
+        }
+    }
+    out
+}
+
 #[test]
 fn inits_are_cloned_into_their_cgroup2_directory() {
     let test = "clone-into-cgroup";
@@ -119,7 +139,7 @@ c.destroy();
     )
     .finish();
     assert_eq!(out.code, Some(0), "{out}");
-    let trace = fs::read_to_string(&trace).unwrap();
+    let trace = joined(&fs::read_to_string(&trace).unwrap());
     // "clone3({flags=...|CLONE_INTO_CGROUP, ..., cgroup=7}, 88) = 1234"
     let cloned: Vec<&str> = trace
         .lines()

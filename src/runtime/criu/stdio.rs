@@ -112,8 +112,7 @@ pub fn open_for_restore(links: &[StdioLink], streams: [&Stdio; 3]) -> Result<Inh
         let file = open_stream(streams[link.fd as usize], link.fd, name, access)?;
         // CRIU puts a file back at its offset: what stands in for one must
         // be seekable, not a terminal or a pipe.
-        // SAFETY: lseek takes an fd and numbers, no pointers.
-        let seekable = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_CUR) } >= 0;
+        let seekable = rustix::fs::seek(&file, rustix::fs::SeekFrom::Current(0)).is_ok();
         if link.resource.starts_with("file[") && !seekable {
             return Err(Error::config(format!(
                 "{name}: the process's {name} was the file {}, which ctrsh's own {name} (a \

@@ -152,9 +152,12 @@ impl CgroupManager {
     ///
     /// Makes the missing directories, enables the cgroup v2 controllers that
     /// `cfg` asks for on the way down, and fills empty v1 cpusets. `record`
-    /// gets the manager before anything is made (listing what will be) and
-    /// again once it is made: whoever persists it can `destroy` all of it,
-    /// even when this process dies half-way. On error nothing is left.
+    /// gets the manager before anything is made (listing what will be), and
+    /// again only if what is ours changed (a parent someone else made
+    /// meanwhile): whoever persists it can `destroy` all of it, even when
+    /// this process dies half-way. The manager returned (with the
+    /// controllers its cgroup2 directory has) is the caller's to persist
+    /// with its next record. On error nothing is left.
     pub fn create(
         cfg: &CheckedCgroups,
         default_name: &str,

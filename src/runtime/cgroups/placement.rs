@@ -58,8 +58,11 @@ pub(super) fn create(
     // What mkdir made, over all attempts.
     let mut made = Vec::new();
     let mut attempts = 1;
+    // Which directories the last record called ours.
+    let mut recorded = Vec::new();
     let result = loop {
         record(&m)?;
+        recorded.clone_from(&m.created);
         match make_dirs(&mut m, &mut made) {
             // A parent went meanwhile: the destroy of the last container in
             // a parent ctrsh made removed it (or the undoing of a create
@@ -86,8 +89,13 @@ pub(super) fn create(
         }
     };
     match result {
+        // A destroy needs the directories and which of them are ours;
+        // enabling controllers changes neither. So the record is made again
+        // only when a directory turned out to be someone else's.
         Ok(()) => {
-            record(&m)?;
+            if m.created != recorded {
+                record(&m)?;
+            }
             Ok(m)
         }
         Err(e) => {

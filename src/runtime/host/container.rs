@@ -2,7 +2,7 @@
 
 use crate::runtime::cgroups::{CgroupManager, Stats as CgroupStats};
 use crate::runtime::config::{check_args, CheckedProcess, ProcessSpec, Stdio, DEFAULT_PATH};
-use crate::runtime::config::{Cgroups, CheckedCgroups, Config, NamespaceKind};
+use crate::runtime::config::{Cgroups, CheckedCgroups, CheckedNetwork, Config, NamespaceKind};
 use crate::runtime::error::{warn, Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
 use crate::runtime::host::exit_code;
@@ -922,15 +922,23 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
         init.wait_gone_reaping()?;
         trace::step("destroy: processes gone");
     }
+    let pasta = state.config.networks.contains(&CheckedNetwork::Pasta);
     if let Some(cg) = &state.cgroup {
         cg.destroy()?;
         trace::step("destroy: cgroups removed");
         // A destroy that stops after this and runs again must not touch
         // the cgroup path, which another container may have taken by then.
-        dir.write(&State {
-            cgroup: None,
-            ..state.clone()
-        })?;
+        // With nothing else to release, the state file goes (a rerun finds
+        // a directory without state and removes it); otherwise it stays,
+        // without the cgroup.
+        if state.networks.is_empty() && state.image.is_none() && !pasta {
+            dir.forget()?;
+        } else {
+            dir.write(&State {
+                cgroup: None,
+                ..state.clone()
+            })?;
+        }
     }
     // The init is gone, and eth0's veth with its network namespace.
     let root = dir.path.parent().expect("a state dir is in its root");

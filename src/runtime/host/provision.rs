@@ -101,6 +101,8 @@ impl Provision {
             }
             false => e,
         })?;
+        // Written with the next record of the state (the init's).
+        self.state.cgroup = Some(cg.clone());
         cg.apply(cfg)?;
         Ok(Some(cg))
     }

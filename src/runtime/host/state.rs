@@ -7,7 +7,6 @@ use crate::runtime::image::ContainerImage;
 use crate::runtime::network::Attachment;
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -78,8 +77,8 @@ impl StateDir {
     }
 
     /// An existing container's directory; it has no state file only if a
-    /// create was killed right after making it, or a destroy right before
-    /// removing it.
+    /// create was killed right after making it, or a destroy after removing
+    /// the cgroups.
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
         let path = root.join(id);
         if !path.is_dir() {
@@ -106,12 +105,23 @@ impl StateDir {
         })
     }
 
-    /// Write to a temp file and rename it over state.json: readers see the
-    /// old or the new state, never half of one. No fsync: the state of
-    /// running processes does not outlive a reboot, and the root is
-    /// normally a tmpfs (/run).
+    /// Write it beside state.json and swap the two (see `write_json`):
+    /// readers see the old or the new state, never half of one. No fsync:
+    /// the state of running processes does not outlive a reboot.
     pub fn write(&self, state: &State) -> Result<()> {
         write_json(&self.path.join(STATE_FILE), state)
+    }
+
+    /// Remove the state file: what is left is a directory that a destroy
+    /// just removes (see `open`).
+    pub fn forget(&self) -> Result<()> {
+        let file = self.path.join(STATE_FILE);
+        match fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).ctx(format!("remove {}", file.display()))
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn remove(&self) -> Result<()> {
@@ -124,15 +134,34 @@ impl StateDir {
     }
 }
 
-/// Write `value` as JSON to a temp file beside `file` and rename it over
-/// `file`, so that readers see the old or the new content, never half.
+/// Write `value` as JSON to a temp file beside `file` and put it in
+/// `file`'s place, so that readers see the old or the new content, never
+/// half. The two are swapped (renameat2 RENAME_EXCHANGE) and the old one,
+/// now at the temp name, unlinked, rather than renamed over: when a rename
+/// replaces a file, ext4 (with its default `auto_da_alloc`) starts writing
+/// the new file's data back to disk then and there, which a swap does not.
+/// A plain rename where there is nothing to swap with yet, or the
+/// filesystem cannot swap.
 pub fn write_json(file: &Path, value: &impl Serialize) -> Result<()> {
     let name = file.file_name().unwrap_or_default().to_string_lossy();
     let tmp = file.with_file_name(format!(".{name}.tmp"));
     let data = serde_json::to_vec_pretty(value).expect("state serializes");
-    let mut f = fs::File::create(&tmp).ctx(format!("write {}", tmp.display()))?;
-    f.write_all(&data).ctx(format!("write {}", tmp.display()))?;
-    fs::rename(&tmp, file).ctx(format!("rename {} to {}", tmp.display(), file.display()))
+    fs::write(&tmp, &data).ctx(format!("write {}", tmp.display()))?;
+    let swapped = nix::fcntl::renameat2(
+        nix::fcntl::AT_FDCWD,
+        &tmp,
+        nix::fcntl::AT_FDCWD,
+        file,
+        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+    );
+    let what = || format!("rename {} to {}", tmp.display(), file.display());
+    match swapped {
+        Ok(()) => fs::remove_file(&tmp).ctx(format!("remove {}", tmp.display())),
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => {
+            fs::rename(&tmp, file).ctx(what())
+        }
+        Err(e) => Err(e).ctx(what()),
+    }
 }
 
 /// A lock on a directory (flock on its `lock` file): a container's state
@@ -155,5 +184,38 @@ impl Lock {
             .map_err(|(_, e)| e)
             .ctx(format!("lock {}", path.display()))
             .map(|l| Lock { _lock: l })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of its own, removed when the test ends (also on failure).
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The first write makes the file, later ones replace it whole; no
+    /// temp file stays beside it.
+    #[test]
+    fn write_json_replaces_the_file_and_leaves_only_it() {
+        let dir =
+            TempDir(std::env::temp_dir().join(format!("ctrsh-write-json-{}", std::process::id())));
+        fs::create_dir(&dir.0).unwrap();
+        let file = dir.0.join("state.json");
+        for value in [1, 22, 333] {
+            write_json(&file, &value).unwrap();
+            assert_eq!(fs::read_to_string(&file).unwrap(), value.to_string());
+            let names: Vec<_> = fs::read_dir(&dir.0)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["state.json"]);
+        }
     }
 }

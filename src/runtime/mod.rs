@@ -21,7 +21,7 @@ pub use config::{Capabilities, CapabilitySets, Config, Hook, Hooks};
 pub use config::{ProcessSpec, Stdio};
 pub use criu::{Checkpoint, CheckpointOptions, RestoreOptions};
 pub use error::{describe_io, Error, ErrorKind, Result};
-pub use host::container::{Container, ContainerStats, Event, ExecOutput, Status};
+pub use host::container::{Container, ContainerStats, Event, ExecOutput, Status, Summary};
 pub use host::factory::Factory;
 pub use host::interrupt;
 pub use host::process::{parse_signal, Process};

@@ -29,14 +29,14 @@ pub struct ContainerState {
 }
 
 pub fn container_state(g: &Global, c: &Container) -> Result<ContainerState, Error> {
-    let status = c.status()?;
-    let pid = if matches!(status, Status::Stopped | Status::Destroyed) {
+    let look = c.summary()?;
+    let pid = if matches!(look.status, Status::Stopped | Status::Destroyed) {
         0
     } else {
-        c.pid().unwrap_or_default()
+        look.pid.unwrap_or_default()
     };
-    let config = c.config();
-    let status = status.to_string();
+    let config = look.config;
+    let status = look.status.to_string();
     let bundle = config.bundle.as_deref();
     let oci = OciState::new(c.id(), &status, None, bundle, &config.annotations);
     let dir = g.root.join(c.id());
@@ -47,9 +47,9 @@ pub fn container_state(g: &Global, c: &Container) -> Result<ContainerState, Erro
         pid,
         status: oci.status,
         bundle: oci.bundle,
-        rootfs: c.rootfs(),
+        rootfs: look.rootfs,
         created: crate::runtime::time::rfc3339(
-            UNIX_EPOCH + Duration::from_secs(c.created().unwrap_or_default()),
+            UNIX_EPOCH + Duration::from_secs(look.created.unwrap_or_default()),
             true,
         ),
         owner: meta.map_or_else(String::new, |m| user_name(m.uid())),

@@ -66,6 +66,18 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
 }
 
+/// What `Container::summary` returns.
+#[derive(Debug)]
+pub struct Summary {
+    pub status: Status,
+    /// Host pid of the init; None once stopped.
+    pub pid: Option<i32>,
+    pub config: Config,
+    pub rootfs: PathBuf,
+    /// Seconds since the epoch; None once destroyed.
+    pub created: Option<u64>,
+}
+
 /// A container of a factory's state root. Its methods are here, files in
 /// and out in host/files.rs, and checkpoint in criu/dump.rs.
 #[derive(Debug)]
@@ -135,10 +147,11 @@ impl Container {
 
     /// The config as state.json has it now (`update` changes its cgroups).
     pub fn config(&self) -> Config {
-        match self.read_state() {
-            Ok(Some(state)) => state.config.given,
-            _ => self.config.clone(),
-        }
+        self.config_of(self.read_state().ok().flatten().as_ref())
+    }
+
+    fn config_of(&self, state: Option<&State>) -> Config {
+        state.map_or_else(|| self.config.clone(), |s| s.config.given.clone())
     }
 
     /// The container's state dir.
@@ -164,10 +177,14 @@ impl Container {
     /// or for a container made from an image, the overlay's mount point in
     /// its state dir.
     pub fn rootfs(&self) -> PathBuf {
-        match self.read_state() {
-            Ok(Some(state)) if state.image.is_some() => RootfsDirs::in_state_dir(self.dir()).rootfs,
-            Ok(Some(state)) => state.config.rootfs,
-            _ => self.config.rootfs.clone(),
+        self.rootfs_of(self.read_state().ok().flatten().as_ref())
+    }
+
+    fn rootfs_of(&self, state: Option<&State>) -> PathBuf {
+        match state {
+            Some(state) if state.image.is_some() => RootfsDirs::in_state_dir(self.dir()).rootfs,
+            Some(state) => state.config.rootfs.clone(),
+            None => self.config.rootfs.clone(),
         }
     }
 
@@ -193,20 +210,41 @@ impl Container {
 
     /// Read fresh from the kernel and state.json each time.
     pub fn status(&self) -> Result<Status> {
+        self.look().map(|(status, _, _)| status)
+    }
+
+    /// The status, the state it was read from (none once destroyed, or
+    /// without a state file) and the init while it lives.
+    fn look(&self) -> Result<(Status, Option<State>, Option<Arc<Reaper>>)> {
         if !self.dir.exists() {
-            return Ok(Status::Destroyed);
+            return Ok((Status::Destroyed, None, None));
         }
         let Some(state) = self.read_state()? else {
-            return Ok(Status::Stopped);
+            return Ok((Status::Stopped, None, None));
         };
-        if state.creating {
-            return Ok(Status::Creating);
-        }
-        Ok(match self.live_init(&state) {
+        let init = self.live_init(&state);
+        let status = match &init {
+            _ if state.creating => Status::Creating,
             None => Status::Stopped,
             Some(_) if is_frozen(&state)? => Status::Paused,
             Some(_) if !state.started => Status::Created,
             Some(_) => Status::Running,
+        };
+        Ok((status, Some(state), init))
+    }
+
+    /// Status, pid, config, rootfs and creation time from one read of
+    /// state.json (what `ctrsh oci state` and `list` show), each as its
+    /// own method gives it.
+    pub fn summary(&self) -> Result<Summary> {
+        let (status, state, init) = self.look()?;
+        let state = state.as_ref();
+        Ok(Summary {
+            status,
+            pid: init.map(|r| r.pid),
+            config: self.config_of(state),
+            rootfs: self.rootfs_of(state),
+            created: state.map(|s| s.created),
         })
     }
 

@@ -79,7 +79,8 @@ fn distance(a: &[char], b: &[char]) -> usize {
 }
 
 /// The field names of `T`, from serde's own "unknown field ..., expected
-/// one of `a`, `b`" message for a key no struct has, so that they cannot
+/// one of `a`, `b`, `c`" message for a key no struct has (for two fields
+/// "expected `a` or `b`", for one "expected `a`"), so that they cannot
 /// drift from the runtime's types.
 pub fn field_names<T: serde::de::DeserializeOwned>() -> Vec<String> {
     let probe = serde_json::json!({ "\u{0}": 0 });
@@ -87,10 +88,12 @@ pub fn field_names<T: serde::de::DeserializeOwned>() -> Vec<String> {
         return Vec::new();
     };
     let message = err.to_string();
-    let Some((_, list)) = message.split_once("expected one of ") else {
+    let Some((_, list)) = message.split_once(", expected ") else {
         return Vec::new();
     };
+    let list = list.strip_prefix("one of ").unwrap_or(list);
     list.split(", ")
+        .flat_map(|keys| keys.split(" or "))
         .map(|key| key.trim_matches('`').to_string())
         .collect()
 }
@@ -198,5 +201,33 @@ mod tests {
             suggest_from_serde_message("unknown field `zzzzzzzzz`, expected `rootfs`"),
             None
         );
+    }
+
+    #[test]
+    fn field_names_of_one_two_and_more_fields() {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct One {
+            a: u8,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Two {
+            a: u8,
+            b: u8,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Three {
+            a: u8,
+            b: u8,
+            c: u8,
+        }
+        assert_eq!(field_names::<One>(), ["a"]);
+        assert_eq!(field_names::<Two>(), ["a", "b"]);
+        assert_eq!(field_names::<Three>(), ["a", "b", "c"]);
     }
 }

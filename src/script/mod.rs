@@ -198,6 +198,59 @@ mod tests {
         );
     }
 
+    /// Config keys are a contract like function names: each key a script
+    /// can write (the same names the REPL completes) is in docs/config.md,
+    /// networks.md or api.md.
+    #[test]
+    fn every_config_key_is_in_the_docs() {
+        use crate::runtime::config::{
+            Cgroups, Device, HugetlbLimit, IdMap, Mount, Network, Rlimit, ThrottleDevice,
+            WeightDevice,
+        };
+        use crate::runtime::network::{NetworkOptions, Port};
+        use crate::runtime::suggest::field_names;
+        use crate::runtime::{CapabilitySets, Config, Hook, Hooks, ProcessSpec};
+        let docs = [
+            include_str!("../../docs/config.md"),
+            include_str!("../../docs/networks.md"),
+            include_str!("../../docs/api.md"),
+        ]
+        .concat();
+        let maps = [
+            ("config", field_names::<Config>()),
+            ("cgroups", field_names::<Cgroups>()),
+            ("process", field_names::<ProcessSpec>()),
+            ("capabilities", field_names::<CapabilitySets>()),
+            ("hooks", field_names::<Hooks>()),
+            ("hook", field_names::<Hook>()),
+            ("mount", field_names::<Mount>()),
+            ("device", field_names::<Device>()),
+            ("rlimit", field_names::<Rlimit>()),
+            ("id map", field_names::<IdMap>()),
+            ("weight device", field_names::<WeightDevice>()),
+            ("throttle device", field_names::<ThrottleDevice>()),
+            ("hugetlb limit", field_names::<HugetlbLimit>()),
+            ("network", field_names::<Network>()),
+            ("port", field_names::<Port>()),
+            ("network::create", field_names::<NetworkOptions>()),
+        ];
+        let mut missing = Vec::new();
+        for (map, keys) in maps {
+            assert!(!keys.is_empty(), "no keys found for a {map} map");
+            for key in keys {
+                let written = [format!("`{key}`"), format!("{key}:"), format!("\"{key}\"")];
+                if !written.iter().any(|w| docs.contains(w.as_str())) {
+                    missing.push(format!("{map}: {key}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "the docs lack these keys (write each in backticks):\n{}",
+            missing.join("\n")
+        );
+    }
+
     #[test]
     fn every_registered_function_has_a_doc_comment() {
         for entry in api(&engine(vec![])) {

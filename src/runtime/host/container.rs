@@ -16,7 +16,7 @@ use crate::runtime::image::{Digest, Image, Progress, Store};
 use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::namespaces::JOIN_ORDER;
 use crate::runtime::launch::start_socket;
-use crate::runtime::launch::{self, Spawn};
+use crate::runtime::launch::{self, Launched, Spawn};
 use crate::runtime::network::{pasta, Networks};
 use crate::runtime::suggest;
 use crate::runtime::sys;
@@ -437,7 +437,7 @@ impl Container {
         launch::become_subreaper()?;
         let cgroup_dir = state.cgroup.as_ref().map(CgroupManager::open_unified);
         let cgroup_dir = cgroup_dir.transpose()?.flatten();
-        let launched = launch::spawn(Spawn {
+        let launched: Launched<Arc<Reaper>> = launch::spawn(Spawn {
             clone_flags: 0,
             pid_ns: None,
             listener: None,
@@ -459,7 +459,7 @@ impl Container {
         let execed = match execed {
             Ok(execed) => execed,
             Err(e) => {
-                launched.reaper.kill_and_reap();
+                launched.init.kill_and_reap();
                 return Err(e);
             }
         };
@@ -467,11 +467,11 @@ impl Container {
         // reaping the init makes its child ours (we are a subreaper).
         let reaper = match execed.pid {
             Some(child) => {
-                let _ = launched.reaper.wait_uninterrupted();
+                let _ = launched.init.wait_uninterrupted();
                 let fd = sys::pidfd_open(child).ctx(format!("pidfd_open {child}"))?;
                 Reaper::child(child, fd)
             }
-            None => launched.reaper,
+            None => launched.init,
         };
         if let Some(e) = execed.failed {
             // It exits after reporting; a zombie in the container's pid

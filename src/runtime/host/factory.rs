@@ -9,11 +9,12 @@ use crate::runtime::host::container::Container;
 use crate::runtime::host::exit_code;
 use crate::runtime::host::process::Process;
 use crate::runtime::host::provision::Provision;
+use crate::runtime::host::reaper::Reaper;
 use crate::runtime::host::state::StateDir;
 use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::start_socket;
-use crate::runtime::launch::{self, Spawn};
+use crate::runtime::launch::{self, Launched, Spawn};
 use crate::runtime::launch::{idmap, namespaces};
 use crate::runtime::sys::idmap::IdMapping;
 use crate::runtime::trace;
@@ -22,6 +23,7 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The containers of one state root: create, load and list here, restore
 /// in criu/restore.rs.
@@ -140,7 +142,7 @@ impl Factory {
         let user_ns = config.creates(NamespaceKind::User);
         let cgroup_dir = cgroup.as_ref().map(CgroupManager::open_unified);
         let cgroup_dir = cgroup_dir.transpose()?.flatten();
-        let launched = launch::spawn(Spawn {
+        let launched: Launched<Arc<Reaper>> = launch::spawn(Spawn {
             clone_flags: namespaces::clone_flags(config),
             pid_ns: pid_ns.as_ref(),
             listener: Some(&listener),
@@ -149,7 +151,7 @@ impl Factory {
             cgroup: cgroup_dir.as_ref(),
         })?;
         drop(listener);
-        let reaper = launched.reaper.clone();
+        let reaper = launched.init.clone();
         made.init(&reaper)?;
         let tree = match image_rootfs {
             Some((plan, dirs)) => Some(image_tree(&plan, &dirs, config, reaper.pid)?),

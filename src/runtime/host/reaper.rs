@@ -4,6 +4,7 @@
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::exit_code;
 use crate::runtime::host::interrupt;
+use crate::runtime::launch::InitHandle;
 use crate::runtime::sys;
 use crate::runtime::sys::proc::Proc;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
@@ -247,6 +248,21 @@ impl Reaper {
             Err(e) if e.kind == ErrorKind::Unsupported => Ok(()),
             other => other.map(|_| ()),
         }
+    }
+}
+
+/// The handle launch/ gives the init it clones.
+impl InitHandle for Arc<Reaper> {
+    fn adopt(pid: i32, pidfd: OwnedFd) -> Self {
+        Reaper::child(pid, pidfd)
+    }
+
+    fn kill_and_reap(&self) {
+        Reaper::kill_and_reap(self)
+    }
+
+    fn wait_uninterrupted(&self) -> Result<i32> {
+        Reaper::wait_uninterrupted(self)
     }
 }
 

@@ -5,8 +5,8 @@
 
 use super::channel::{InitEnd, ParentEnd};
 use super::messages::{FromInit, ToInit};
+use super::InitHandle;
 use crate::runtime::error::{Error, Result};
-use crate::runtime::host::reaper::Reaper;
 use std::os::fd::OwnedFd;
 
 /// What the init reported before it exec'd (or failed).
@@ -26,7 +26,7 @@ impl ParentEnd {
     /// the pty master the init sent for the config's process, if any.
     pub fn await_ready(
         &self,
-        init: &Reaper,
+        init: &impl InitHandle,
         mut run_hooks: impl FnMut() -> Result<()>,
     ) -> Result<Option<OwnedFd>> {
         let mut console = None;

@@ -4,17 +4,17 @@
 
 use crate::runtime::config::IdMap;
 use crate::runtime::error::{Context, Result};
-use crate::runtime::host::reaper::Reaper;
 use crate::runtime::init::{CHANNEL_FD, LISTEN_FD};
 use crate::runtime::launch::channel::{self, ParentEnd};
 use crate::runtime::launch::sealed_exe;
+use crate::runtime::launch::InitHandle;
 use crate::runtime::sys;
 use crate::runtime::trace;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 /// The environment variable naming the binary to run as init, for library
 /// users whose own executable is not ctrsh (tests). Default: /proc/self/exe.
@@ -90,8 +90,9 @@ pub struct Spawn<'a> {
     pub cgroup: Option<&'a OwnedFd>,
 }
 
-pub struct Launched {
-    pub reaper: Arc<Reaper>,
+pub struct Launched<H> {
+    /// The parent's handle to the init (see `InitHandle`).
+    pub init: H,
     pub chan: ParentEnd,
     /// The init was cloned into `Spawn::cgroup`: no cgroup.procs write
     /// there (CgroupManager::add_process).
@@ -104,7 +105,7 @@ fn high_fd(fd: &impl AsFd) -> Result<OwnedFd> {
     sys::dup_from(fd, 10).map_err(|e| e.context("duplicate an fd for the init"))
 }
 
-pub fn spawn(spec: Spawn) -> Result<Launched> {
+pub fn spawn<H: InitHandle>(spec: Spawn) -> Result<Launched<H>> {
     let exe = init_exe(spec.state_root)?;
     trace::step("spawn: init binary ready");
     let (parent_chan, child_chan) = channel::pair()?;
@@ -152,7 +153,7 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
         false => "spawn: init cloned",
     });
     let pidfd = sys::pidfd_open(pid).ctx("pidfd_open the init")?;
-    let reaper = Reaper::child(pid, pidfd);
+    let init = H::adopt(pid, pidfd);
     drop(child_chan);
     if let (Some((read, write)), Some((uid, gid))) = (sync, spec.id_maps) {
         drop(read);
@@ -162,12 +163,12 @@ pub fn spawn(spec: Spawn) -> Result<Launched> {
                 Ok(())
             });
         if let Err(e) = mapped {
-            reaper.kill_and_reap();
+            init.kill_and_reap();
             return Err(e);
         }
     }
     Ok(Launched {
-        reaper,
+        init,
         chan: parent_chan,
         in_cgroup,
     })

@@ -27,7 +27,7 @@ use serde::Serialize;
 use std::fmt;
 use std::fs::File;
 use std::io::IsTerminal;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -384,9 +384,9 @@ impl Container {
         let (stdio, console) = match first {
             First::Given => {
                 let stdio = p.open_stdio()?;
-                let raw: Vec<_> = stdio.fds.iter().map(|f| f.as_raw_fd()).collect();
+                let fds: Vec<_> = stdio.fds.iter().map(|f| f.as_fd()).collect();
                 let process = Some(Box::new(process_for(&state, p)?));
-                conn.send(&ToInit::Start { process }, &raw)?;
+                conn.send(&ToInit::Start { process }, &fds)?;
                 (stdio, None)
             }
             First::Configured(stdio, console) => {
@@ -446,12 +446,12 @@ impl Container {
             cgroup: cgroup_dir.as_ref(),
         })?;
         let execed = exec_message(state, p, kinds, launched.in_cgroup).and_then(|(msg, joins)| {
-            let raw: Vec<_> = (joins.iter().map(|(_, fd)| fd))
+            let fds: Vec<_> = (joins.iter().map(|(_, fd)| fd))
                 .chain(stdio.fds.iter())
                 .chain(ns_fds.iter())
-                .map(|f| f.as_raw_fd())
+                .map(|f| f.as_fd())
                 .collect();
-            launched.chan.send(&msg, &raw)?;
+            launched.chan.send(&msg, &fds)?;
             trace::step("exec: sent to the init");
             launched.chan.await_exec()
         });

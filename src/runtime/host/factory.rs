@@ -20,7 +20,7 @@ use crate::runtime::sys::idmap::IdMapping;
 use crate::runtime::trace;
 use std::borrow::Cow;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -190,7 +190,7 @@ impl Factory {
             .chain(tree.iter())
             .chain(exit_record.iter())
             .chain(stdio_fds)
-            .map(|f| f.as_raw_fd())
+            .map(|f| f.as_fd())
             .collect();
         // The init was cloned into its cgroup2 directory where the kernel
         // could (on a v2 host, all of the placement); it moves itself into

@@ -12,7 +12,7 @@ use crate::runtime::seccomp;
 use crate::runtime::sys;
 use crate::runtime::trace;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -155,7 +155,7 @@ pub(super) fn console(chan: &InitEnd, who: &ExecUser) -> Result<OwnedFd> {
         Some(nix::unistd::Gid::from_raw(who.gid)),
     )
     .ctx(format!("terminal: chown {name}"))?;
-    chan.send(&FromInit::Console, &[master.as_raw_fd()])?;
+    chan.send(&FromInit::Console, &[master.as_fd()])?;
     Ok(slave)
 }
 

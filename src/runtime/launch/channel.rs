@@ -5,14 +5,17 @@
 
 use super::messages::{FromInit, ToInit};
 use crate::runtime::error::{Context, Error, Result};
-use nix::sys::socket::{
-    recv, recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
-    MsgFlags, SockFlag, SockType,
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use rustix::io::Errno;
+use rustix::net::{
+    recv, recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags,
+    SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use std::io::{IoSlice, IoSliceMut};
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 const MAX_MESSAGE: usize = 1 << 20;
 /// SCM_MAX_FD: the most fds one message can carry.
@@ -68,21 +71,21 @@ impl<Out: Serialize, In: DeserializeOwned> Channel<Out, In> {
         Ok(())
     }
 
-    pub fn send(&self, msg: &Out, fds: &[RawFd]) -> Result<()> {
+    pub fn send(&self, msg: &Out, fds: &[BorrowedFd]) -> Result<()> {
         let data = serde_json::to_vec(msg)
             .map_err(|e| Error::protocol(format!("encode init message: {e}")))?;
         let iov = [IoSlice::new(&data)];
-        let cmsg = [ControlMessage::ScmRights(fds)];
-        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+        let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
+            return Err(Error::protocol(format!(
+                "{} fds are more than one message to the container init can carry",
+                fds.len()
+            )));
+        }
         loop {
-            match sendmsg::<()>(
-                self.fd.as_raw_fd(),
-                &iov,
-                cmsgs,
-                MsgFlags::MSG_NOSIGNAL,
-                None,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
+            match sendmsg(&self.fd, &iov, &mut control, SendFlags::NOSIGNAL) {
+                Err(Errno::INTR) => continue,
                 r => {
                     r.ctx("send a message to the container init")?;
                     return Ok(());
@@ -103,14 +106,10 @@ impl<Out: Serialize, In: DeserializeOwned> Channel<Out, In> {
         // report) are queued.
         let mut reset = false;
         let size = loop {
-            match recv(
-                self.fd.as_raw_fd(),
-                &mut [],
-                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::ECONNRESET) if !reset => reset = true,
-                r => break r.ctx("receive a message from the container init")?,
+            match recv(&self.fd, &mut [0u8; 0], RecvFlags::PEEK | RecvFlags::TRUNC) {
+                Err(Errno::INTR) => continue,
+                Err(Errno::CONNRESET) if !reset => reset = true,
+                r => break r.ctx("receive a message from the container init")?.1,
             }
         };
         if size == 0 {
@@ -122,33 +121,24 @@ impl<Out: Serialize, In: DeserializeOwned> Channel<Out, In> {
             )));
         }
         let mut buf = vec![0u8; size];
-        let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS]);
-        let (len, fds) = loop {
+        let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let len = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg_space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(nix::errno::Errno::ECONNRESET) if !reset => reset = true,
-                Err(e) => return Err(e).ctx("receive a message from the container init"),
-                Ok(msg) => {
-                    let mut fds = Vec::new();
-                    for c in msg.cmsgs().ctx("read passed fds")? {
-                        if let ControlMessageOwned::ScmRights(raw) = c {
-                            fds.extend(
-                                raw.into_iter()
-                                    // SAFETY: SCM_RIGHTS gave us these fds; nothing else owns them.
-                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                            );
-                        }
-                    }
-                    break (msg.bytes, fds);
-                }
+            match recvmsg(&self.fd, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+                Err(Errno::INTR) => continue,
+                Err(Errno::CONNRESET) if !reset => reset = true,
+                r => break r.ctx("receive a message from the container init")?.bytes,
             }
         };
+        // Owned as they come out of the buffer (which closes any left in it).
+        let fds: Vec<OwnedFd> = control
+            .drain()
+            .flat_map(|m| match m {
+                RecvAncillaryMessage::ScmRights(fds) => fds.collect(),
+                _ => vec![],
+            })
+            .collect();
         if len == 0 {
             return Ok(None);
         }

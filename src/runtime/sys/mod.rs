@@ -1,7 +1,7 @@
 //! Thin wrappers over system calls in the shape ctrsh needs: rustix's safe
 //! ones where it has them (pidfds, the new mount API, extended
 //! attributes), raw ones where nothing safe exists (raw clone, close_range,
-//! mount_setattr, a signal by number to a pidfd).
+//! mount_setattr, a real-time signal or signal 0 to a pidfd).
 
 pub mod idmap;
 pub mod proc;
@@ -32,7 +32,15 @@ pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// Sends `sig` to the process of `pidfd`: a named signal through rustix's
+/// safe call. 0 (the check that the process is still there, unreaped) and
+/// the real-time signals go by the raw call: rustix's `Signal` is never
+/// 0, and names a real-time signal only through an unsafe constructor
+/// (the C library keeps some of them for itself).
 pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
+    if let Some(named) = rustix::process::Signal::from_named_raw(sig) {
+        return Ok(rustix::process::pidfd_send_signal(pidfd, named)?);
+    }
     // SAFETY: the pidfd is open (borrowed); a null siginfo is allowed.
     check(unsafe {
         libc::syscall(

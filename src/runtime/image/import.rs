@@ -9,7 +9,7 @@ use super::manifest::{self, Manifest, Platform};
 use super::progress::Progress;
 use super::reference::Reference;
 use super::source::Source;
-use super::store::Store;
+use super::store::{self, Store};
 use super::Image;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use std::collections::HashMap;
@@ -152,25 +152,7 @@ fn docker_save(files: &Files) -> Result<Vec<Found>> {
     for entry in entries {
         let config = files.read_all(&entry.config, JSON_LIMIT)?;
         let config_digest = Digest::of(&config);
-        let diff_ids: Vec<Digest> = {
-            #[derive(serde::Deserialize)]
-            struct Config {
-                rootfs: RootFs,
-            }
-            #[derive(serde::Deserialize)]
-            struct RootFs {
-                diff_ids: Vec<String>,
-            }
-            let parsed: Config = serde_json::from_slice(&config).map_err(|e| {
-                Error::config(format!("{}: not an image config: {e}", entry.config))
-            })?;
-            parsed
-                .rootfs
-                .diff_ids
-                .iter()
-                .map(|d| Digest::parse(d))
-                .collect::<Result<_>>()?
-        };
+        let diff_ids = store::diff_ids(&config).map_err(|e| e.context(&entry.config))?;
         if diff_ids.len() != entry.layers.len() {
             return Err(Error::config(format!(
                 "manifest.json: {} layers, but its config lists {} diff ids",

@@ -750,8 +750,9 @@ fn describe_users(users: &[(UserKind, PathBuf)]) -> String {
     format!("{}: {} first", who.join(" and "), todo.join(", and "))
 }
 
-/// The config's rootfs.diff_ids: one per layer, base first.
-fn diff_ids(config: &[u8]) -> Result<Vec<Digest>> {
+/// The config's rootfs.diff_ids: one per layer, base first (also of an
+/// image imported from an archive: import.rs).
+pub(super) fn diff_ids(config: &[u8]) -> Result<Vec<Digest>> {
     #[derive(serde::Deserialize)]
     struct Config {
         rootfs: RootFs,

@@ -219,25 +219,13 @@ fn blkio(d: &ControllerDir) -> Result<Vec<BlkioDeviceStats>> {
             d,
             "blkio.throttle.io_service_bytes_recursive",
             &mut devices,
-            |e, read, n| {
-                if read {
-                    e.read_bytes = n
-                } else {
-                    e.write_bytes = n
-                }
-            },
+            |e| (&mut e.read_bytes, &mut e.write_bytes),
         )?;
         read_v1_blkio(
             d,
             "blkio.throttle.io_serviced_recursive",
             &mut devices,
-            |e, read, n| {
-                if read {
-                    e.read_ops = n
-                } else {
-                    e.write_ops = n
-                }
-            },
+            |e| (&mut e.read_ops, &mut e.write_ops),
         )?;
     }
     Ok(devices.into_values().collect())
@@ -247,7 +235,8 @@ fn read_v1_blkio(
     d: &ControllerDir,
     file: &str,
     devices: &mut BTreeMap<(u64, u64), BlkioDeviceStats>,
-    set: impl Fn(&mut BlkioDeviceStats, bool, u64),
+    // The counters of a device that its "Read" and "Write" lines set.
+    counters: fn(&mut BlkioDeviceStats) -> (&mut u64, &mut u64),
 ) -> Result<()> {
     for line in files::read_string(&d.dir.join(file))?.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -257,11 +246,13 @@ fn read_v1_blkio(
         let (Some(dev), Ok(value)) = (parse_device(dev), value.parse()) else {
             continue;
         };
-        match op {
-            "Read" => set(device_entry(devices, dev), true, value),
-            "Write" => set(device_entry(devices, dev), false, value),
-            _ => {}
-        }
+        let is_read = match op {
+            "Read" => true,
+            "Write" => false,
+            _ => continue,
+        };
+        let (read, write) = counters(device_entry(devices, dev));
+        *if is_read { read } else { write } = value;
     }
     Ok(())
 }

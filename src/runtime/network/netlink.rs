@@ -136,11 +136,7 @@ impl Netlink {
 
     /// Bring link `index` (called `name` in messages) up.
     pub fn set_up(&mut self, index: u32, name: &str) -> Result<()> {
-        let mut msg = LinkMessage::default();
-        msg.header.index = index;
-        msg.header.flags = LinkFlags::Up;
-        msg.header.change_mask = LinkFlags::Up;
-        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK)
+        self.request(RouteNetlinkMessage::SetLink(up(index)), NLM_F_ACK)
             .map(drop)
             .map_err(|e| Error::sys(format!("netlink: bring {name} up"), e))
     }
@@ -149,10 +145,7 @@ impl Netlink {
     /// with the host's bridge netfilter on, a container reaching its own
     /// published port is bridged back out of the port it came from.
     pub fn port_up(&mut self, index: u32, name: &str) -> Result<()> {
-        let mut msg = LinkMessage::default();
-        msg.header.index = index;
-        msg.header.flags = LinkFlags::Up;
-        msg.header.change_mask = LinkFlags::Up;
+        let mut msg = up(index);
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::PortKind(InfoPortKind::Bridge),
             LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
@@ -335,6 +328,15 @@ impl Netlink {
             }
         }
     }
+}
+
+/// A link message that brings link `index` up.
+fn up(index: u32) -> LinkMessage {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    msg.header.flags = LinkFlags::Up;
+    msg.header.change_mask = LinkFlags::Up;
+    msg
 }
 
 fn family(ip: IpAddr) -> AddressFamily {

@@ -152,7 +152,18 @@ pub fn spawn<H: InitHandle>(spec: Spawn) -> Result<Launched<H>> {
         true => "spawn: init cloned into its cgroup2 directory",
         false => "spawn: init cloned",
     });
-    let pidfd = sys::pidfd_open(pid).ctx("pidfd_open the init")?;
+    let pidfd = match sys::pidfd_open(pid) {
+        Ok(pidfd) => pidfd,
+        Err(e) => {
+            // Our child, unreaped, so the pid is still its own: ended by
+            // pid rather than left a zombie (it would exit by itself, as
+            // its end of the channel closes, but never be reaped).
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+            return Err(e).ctx("pidfd_open the init");
+        }
+    };
     let init = H::adopt(pid, pidfd);
     drop(child_chan);
     if let (Some((read, write)), Some((uid, gid))) = (sync, spec.id_maps) {

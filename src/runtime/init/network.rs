@@ -1,8 +1,8 @@
 //! Network setup inside the container's network namespace: loopback.
 
 use crate::runtime::config::CheckedNetwork;
-use crate::runtime::error::{Context, Result};
-use std::os::fd::AsRawFd;
+use crate::runtime::error::{Error, Result};
+use crate::runtime::network::netlink::Netlink;
 
 /// Bring up lo for every network of the container's own namespace
 /// (127.0.0.1/8 and ::1, which lo carries once up); eth0 of a bridge or
@@ -14,30 +14,12 @@ pub fn setup(networks: &[CheckedNetwork]) -> Result<()> {
     Ok(())
 }
 
+/// Through the netlink client the parent's bridge networks use (safe
+/// messages, where the SIOCSIFFLAGS ioctl would need a raw ifreq).
 fn loopback_up() -> Result<()> {
-    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-    let owned = socket(
-        AddressFamily::Inet,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .ctx("socket for interface setup")?;
-    let sock = owned.as_raw_fd();
-    // SAFETY: ifreq is plain data, for which all zeroes is valid.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: SIOCGIFFLAGS fills the ifreq it is given.
-    if unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) } < 0 {
-        return Err(std::io::Error::last_os_error()).ctx("read flags of lo");
-    }
-    // SAFETY: SIOCGIFFLAGS wrote the flags member of the union.
-    unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
-    // SAFETY: SIOCSIFFLAGS reads the ifreq it is given.
-    if unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) } < 0 {
-        return Err(std::io::Error::last_os_error()).ctx("bring lo up");
-    }
-    Ok(())
+    let mut netlink = Netlink::open()?;
+    let lo = netlink
+        .link("lo")?
+        .ok_or_else(|| Error::state("the container's network namespace has no lo"))?;
+    netlink.set_up(lo.index, "lo")
 }

@@ -12,7 +12,7 @@ mod bridge;
 mod ipam;
 pub mod names;
 mod nat;
-mod netlink;
+pub(crate) mod netlink;
 pub mod pasta;
 mod store;
 

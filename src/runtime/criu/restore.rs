@@ -246,11 +246,17 @@ fn restore_into(
         .trim()
         .parse()
         .map_err(|_| Error::state(format!("{} holds no pid", pidfile.display())))?;
-    let pidfd = sys::pidfd_open(pid).ctx(format!("pidfd_open the restored init {pid}"))?;
-    if Proc::host().stat(pid).map(|s| s.ppid) == Some(std::process::id() as i32) {
-        Ok(Reaper::child(pid, pidfd))
-    } else {
-        Reaper::attach(pid)
+    let ours = Proc::host().stat(pid).map(|s| s.ppid) == Some(std::process::id() as i32);
+    if !ours {
+        return Reaper::attach(pid);
+    }
+    match sys::pidfd_open(pid) {
+        Ok(pidfd) => Ok(Reaper::child(pid, pidfd)),
+        Err(e) => {
+            // Ended now: the state records no init for a destroy to end.
+            sys::kill_and_reap_child(pid);
+            Err(e).ctx(format!("pidfd_open the restored init {pid}"))
+        }
     }
 }
 

@@ -155,12 +155,9 @@ pub fn spawn<H: InitHandle>(spec: Spawn) -> Result<Launched<H>> {
     let pidfd = match sys::pidfd_open(pid) {
         Ok(pidfd) => pidfd,
         Err(e) => {
-            // Our child, unreaped, so the pid is still its own: ended by
-            // pid rather than left a zombie (it would exit by itself, as
-            // its end of the channel closes, but never be reaped).
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(pid, None);
+            // Not left a zombie (it would exit by itself, as its end of the
+            // channel closes, but never be reaped).
+            sys::kill_and_reap_child(pid);
             return Err(e).ctx("pidfd_open the init");
         }
     };

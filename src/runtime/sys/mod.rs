@@ -54,6 +54,16 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// SIGKILL and reap `pid`, a child of ours that is not reaped yet (so the
+/// pid is still its own) and for which no pidfd could be opened; errors
+/// are dropped: it may have exited already. With a pidfd, the parent's
+/// `Reaper::kill_and_reap` does this.
+pub fn kill_and_reap_child(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
+}
+
 /// Waits until the process behind `pidfd` has exited, or `timeout` (None:
 /// no limit) passed. Returns true when it exited.
 pub fn pidfd_wait_exit(pidfd: &OwnedFd, timeout: Option<Duration>) -> io::Result<bool> {

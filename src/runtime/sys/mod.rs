@@ -440,9 +440,9 @@ pub fn attach_tree(tree: &OwnedFd, target: &std::path::Path) -> io::Result<()> {
 /// at `target` there.
 pub fn attach_tree_privately(tree: BorrowedFd, target: &std::ffi::CStr) -> io::Result<()> {
     use rustix::mount::{self, MountPropagationFlags};
-    // SAFETY: unshare takes flags only.
-    check(unsafe { libc::unshare(libc::CLONE_NEWNS) } as _)?;
-    // rustix's calls are raw system calls; C string paths need no allocation.
+    // nix's unshare and rustix's calls are raw system calls (an error is an
+    // errno); C string paths need no allocation.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
     mount::mount_change(
         c"/",
         MountPropagationFlags::REC | MountPropagationFlags::DOWNSTREAM,

@@ -387,3 +387,33 @@ config.mounts = [#{{ source: {}, destination: "/etc/hosts", type: "bind", option
     );
     sb.assert_nothing_left(&sb.id);
 }
+
+/// A script's config without "mount" takes the OCI path's way (tests/oci.rs
+/// has the details): the host's mount namespace, chrooted into the rootfs
+/// with /proc mounted, nothing of it left mounted after destroy. A new user
+/// namespace without one is refused by name.
+#[test]
+fn a_config_without_a_mount_namespace_shares_the_hosts_and_leaves_no_mount() {
+    let Some(sb) = Sandbox::new("ns_nomount") else {
+        return;
+    };
+    fs::write(sb.rootfs.join("marker"), "rootfs\n").unwrap();
+    let out = sb.sh(
+        r#"config.namespaces = ["pid", "uts"];"#,
+        "cat /marker; readlink /proc/self/ns/mnt; echo pid $$",
+    );
+    let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_eq!(out, format!("rootfs\n{}\npid 1\n", host_mnt.display()));
+    assert_eq!(sb.leftover_mounts(), Vec::<String>::new());
+    let out = sb.script(
+        r#"config.namespaces = ["user", "ipc", "pid"];
+config.uid_mappings = [#{ container_id: 0, host_id: 200000, size: 65536 }];
+config.gid_mappings = [#{ container_id: 0, host_id: 200000, size: 65536 }];
+f.create(id, config);"#,
+    );
+    assert!(
+        out.stderr
+            .contains("a new \"user\" namespace needs a \"mount\" namespace too"),
+        "{out}"
+    );
+}

@@ -1163,3 +1163,63 @@ fn create_no_pivot_runs_the_container_in_its_rootfs_as_runc_does() {
         assert_eq!(&root[3..], [rootfs, "/"], "{out}");
     }
 }
+
+/// A config without a "mount" namespace shares the host's (as
+/// runtime-tools' linux_ns_itype checks): the container's mounts go under a
+/// private copy of its rootfs on the host, it is chrooted there (and so is
+/// an exec), and delete, or a create that fails, detaches every one of them.
+#[test]
+fn a_bundle_without_a_mount_namespace_is_chrooted_and_leaves_no_mount() {
+    let no_mount_ns = |config: &mut Value| {
+        let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|ns| ns["type"] != "mount");
+    };
+    let look = "cat /marker; readlink /proc/self/ns/mnt; sleep 1000";
+    let Some(b) = Bundle::new("oci-nomntns", &["sh", "-c", look], no_mount_ns) else {
+        return;
+    };
+    fs::write(b.sb.rootfs.join("marker"), "in the bundle's rootfs\n").unwrap();
+    let rootfs = b.sb.rootfs.to_str().unwrap();
+    let id = b.id("c");
+    let out_file = b.sb.dir.join("out");
+    b.create(&id, &[], &out_file);
+    // Mounted on the host under the rootfs, which is private: nothing
+    // mounted there propagates to another mount or namespace.
+    let mounts = b.sb.leftover_mounts();
+    let root = mounts
+        .iter()
+        .find(|l| l.split(' ').nth(4) == Some(rootfs))
+        .unwrap_or_else(|| panic!("no mount at {rootfs}: {mounts:#?}"));
+    let optional = root.split(" - ").next().unwrap().split(' ').skip(6);
+    assert_eq!(optional.count(), 0, "not private: {root}");
+    let proc = format!("{rootfs}/proc");
+    assert!(
+        mounts.iter().any(|l| l.split(' ').nth(4) == Some(&proc)),
+        "{mounts:#?}"
+    );
+    b.ok(&["start", &id]);
+    let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap();
+    let want = format!("in the bundle's rootfs\n{}\n", host_mnt.display());
+    assert_eq!(wait_for_text(&out_file, "mnt:"), want);
+    assert_eq!(
+        b.ok(&["exec", &id, "cat", "/marker"]),
+        "in the bundle's rootfs\n"
+    );
+    b.ok(&["kill", &id, "KILL"]);
+    b.wait_for(&id, "stopped");
+    b.ok(&["delete", &id]);
+    b.sb.assert_nothing_left(&id);
+
+    // A mount the kernel refuses fails create after the rootfs went up.
+    let mut config = b.config();
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/bad", "type": "tmpfs", "source": "tmpfs", "options": ["size=nonsense"]}));
+    b.write_config(&config);
+    let failed = b.id("failed");
+    let out = b.run(&["create", "--bundle", b.sb.dir.to_str().unwrap(), &failed]);
+    assert!(!out.status.success(), "create with a bad tmpfs succeeded");
+    assert!(b.last_error().contains("/bad"), "{}", b.last_error());
+    b.sb.assert_nothing_left(&failed);
+}

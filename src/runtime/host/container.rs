@@ -433,6 +433,21 @@ impl Container {
                     .ctx(format!("open {path}"))
             })
             .collect::<Result<Vec<_>>>()?;
+        // Without a mount namespace to join, the init's root is entered by
+        // chroot (init/join.rs).
+        let root = (!has(NamespaceKind::Mount))
+            .then(|| {
+                let path = format!("/proc/{pid}/root");
+                rustix::fs::open(
+                    &path,
+                    rustix::fs::OFlags::PATH
+                        | rustix::fs::OFlags::DIRECTORY
+                        | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .ctx(format!("open {path}"))
+            })
+            .transpose()?;
         let stdio = p.open_stdio()?;
         launch::become_subreaper()?;
         let cgroup_dir = state.cgroup.as_ref().map(CgroupManager::open_unified);
@@ -449,6 +464,7 @@ impl Container {
             let fds: Vec<_> = (joins.iter().map(|(_, fd)| fd))
                 .chain(stdio.fds.iter())
                 .chain(ns_fds.iter())
+                .chain(root.iter())
                 .map(|f| f.as_fd())
                 .collect();
             launched.chan.send(&msg, &fds)?;
@@ -960,6 +976,9 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
         init.wait_gone_reaping()?;
         trace::step("destroy: processes gone");
     }
+    if let Some(mount) = &state.root_mount {
+        mount.detach()?;
+    }
     let pasta = state.config.networks.contains(&CheckedNetwork::Pasta);
     if let Some(cg) = &state.cgroup {
         cg.destroy()?;
@@ -984,8 +1003,9 @@ pub(crate) fn remove_all(dir: &StateDir, state: &State, init: Option<Arc<Reaper>
         Networks::new(root).release(&attachment.network, &state.id)?;
     }
     pasta::stop(&dir.path)?;
-    // Its processes are gone, and with them its mount namespace, the only
-    // place its image's layers were mounted.
+    // Its processes are gone, and with them its mount namespace (without
+    // one, its root mount is detached above), the only place its image's
+    // layers were mounted.
     if let Some(image) = &state.image {
         Store::open(&image.store)?.release(&dir.path)?;
     }

@@ -153,10 +153,15 @@ impl Factory {
         drop(listener);
         let reaper = launched.init.clone();
         made.init(&reaper)?;
-        let tree = match image_rootfs {
+        let mut tree = match image_rootfs {
             Some((plan, dirs)) => Some(image_tree(&plan, &dirs, config, reaper.pid)?),
             None => idmap::rootfs_tree(config, reaper.pid)?,
         };
+        // Without a mount namespace the init would attach it in the host's:
+        // we do, privately (see root_mount.rs).
+        if !config.has(NamespaceKind::Mount) {
+            made.root_mount(&config.rootfs, tree.take())?;
+        }
         let exit_record = match config.init {
             true => Some(exit_code::open_for_init(made.dir())?),
             false => None,

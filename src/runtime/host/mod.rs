@@ -10,5 +10,6 @@ pub mod netstats;
 pub mod process;
 pub(crate) mod provision;
 pub(crate) mod reaper;
+pub(crate) mod root_mount;
 pub(crate) mod state;
 mod terminal;

@@ -11,6 +11,7 @@ use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::host::container::{self, Container};
 use crate::runtime::host::exit_code;
 use crate::runtime::host::reaper::Reaper;
+use crate::runtime::host::root_mount::RootMount;
 use crate::runtime::host::state::{self, Lock, State, StateDir};
 use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::image::{ContainerImage, Defaults, Store};
@@ -20,7 +21,7 @@ use crate::runtime::sys::idmap::IdMapping;
 use crate::runtime::sys::proc::Proc;
 use ipnet::IpNet;
 use std::fs;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +55,7 @@ impl Provision {
             oom_kills_seen: 0,
             networks: vec![],
             image: None,
+            root_mount: None,
         };
         let lock = Lock::acquire(&dir.path).and_then(|lock| dir.write(&state).map(|()| lock));
         match lock {
@@ -201,6 +203,15 @@ impl Provision {
         self.state.init_pid = init.pid;
         self.state.init_start_time = stat.start_time;
         self.dir.write(&self.state)
+    }
+
+    /// For a container without a mount namespace: its rootfs (`tree`, or a
+    /// copy of the mounts at `rootfs`) attached on the host, recorded first.
+    pub fn root_mount(&mut self, rootfs: &Path, tree: Option<OwnedFd>) -> Result<()> {
+        RootMount::attach(rootfs, tree, |mount| {
+            self.state.root_mount = Some(mount.clone());
+            self.dir.write(&self.state)
+        })
     }
 
     /// What the container's `networks` need before its init starts: the

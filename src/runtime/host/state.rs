@@ -3,6 +3,7 @@
 use crate::runtime::cgroups::CgroupManager;
 use crate::runtime::config::CheckedConfig;
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
+use crate::runtime::host::root_mount::RootMount;
 use crate::runtime::image::ContainerImage;
 use crate::runtime::network::Attachment;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,10 @@ pub struct State {
     /// are mounted, so destroy releases them in the store.
     #[serde(default)]
     pub image: Option<ContainerImage>,
+    /// The rootfs copy on the host of a container without a mount
+    /// namespace, recorded before it is attached, so destroy detaches it.
+    #[serde(default)]
+    pub root_mount: Option<RootMount>,
 }
 
 /// Seconds since the epoch, now (`State::created`, a checkpoint's time).

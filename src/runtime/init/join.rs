@@ -4,7 +4,9 @@
 //! (through /proc/<pid>/root, a process with the host's root would expose
 //! host files, the CVE-2016-9962 class). Entering a pid namespace only
 //! affects children, so we fork the process that execs and leave; the
-//! parent (a child subreaper) inherits it.
+//! parent (a child subreaper) inherits it. A container without a mount
+//! namespace has its init's root (sent after the namespaces) entered by
+//! chroot instead, before the pid namespace too.
 
 use super::exec_process;
 use crate::runtime::config::CheckedProcess;
@@ -27,9 +29,11 @@ pub fn run(
     mut fds: Vec<OwnedFd>,
 ) -> Result<()> {
     let stdio_fds = STDIO_FDS + process.spec.preserve_fds as usize;
-    if fds.len() != stdio_fds + namespaces.len() {
+    let chroot = !config.has(NamespaceKind::Mount);
+    if fds.len() != stdio_fds + namespaces.len() + usize::from(chroot) {
         return Err(Error::protocol("exec: wrong number of fds from the parent"));
     }
+    let root = chroot.then(|| fds.pop()).flatten();
     let ns_fds = fds.split_off(stdio_fds);
     // namespaces arrive in join order: user first, mount, then pid last.
     for (kind, fd) in namespaces.iter().zip(&ns_fds) {
@@ -39,6 +43,10 @@ pub fn run(
         ))?;
     }
     drop(ns_fds);
+    if let Some(root) = root {
+        nix::unistd::fchdir(&root).ctx("exec: enter the container's root")?;
+        nix::unistd::chroot(".").ctx("exec: chroot into the container's root")?;
+    }
     trace::step("init: namespaces joined");
     nix::unistd::chdir("/").ctx("exec: chdir /")?;
     rlimits::apply(&config.rlimits)?;

@@ -1,6 +1,9 @@
 //! The container's filesystem view, built inside its new mount namespace:
 //! bind the rootfs, mount /proc, /dev (with devices), /sys and the user's
-//! mounts, pivot_root into it, then mask and protect paths.
+//! mounts, pivot_root into it, then mask and protect paths. A container
+//! without a mount namespace has them made under the private copy of its
+//! rootfs the parent attached on the host (host/root_mount.rs), and is
+//! chrooted into it.
 
 use crate::runtime::config::{
     CheckedConfig, CheckedMount, DeviceNode, MountKind, NamespaceKind, NodeKind,
@@ -92,6 +95,9 @@ pub enum Step<'a> {
     PivotRoot,
     /// MS_MOVE and chroot instead (`no_pivot_root`).
     ChrootInto,
+    /// Only chroot, without a mount namespace: nothing may be moved or
+    /// pivoted in the host's.
+    Chroot,
     /// The container root's propagation (`root_propagation`).
     RootPropagation(libc::c_ulong),
     Mask(&'a Path),
@@ -118,11 +124,13 @@ pub fn plan<'a>(
     has_tree: bool,
     name_files: &'a [(PathBuf, PathBuf)],
 ) -> Plan<'a> {
-    let mut mount = vec![Step::SlaveAll];
-    mount.push(match has_tree {
-        true => Step::AttachTree,
-        false => Step::BindRootfs,
-    });
+    let own_ns = config.has(NamespaceKind::Mount);
+    // Without a mount namespace the parent attached the rootfs, private.
+    let mut mount = match (own_ns, has_tree) {
+        (false, _) => vec![],
+        (true, true) => vec![Step::SlaveAll, Step::AttachTree],
+        (true, false) => vec![Step::SlaveAll, Step::BindRootfs],
+    };
     for m in &config.builtin_mounts {
         mount.push(Step::Mount(m));
         if m.destination == Path::new("/dev") {
@@ -150,9 +158,10 @@ pub fn plan<'a>(
             .iter()
             .map(|(key, value)| Step::Sysctl { key, value }),
     );
-    let mut enter = vec![match config.no_pivot_root {
-        true => Step::ChrootInto,
-        false => Step::PivotRoot,
+    let mut enter = vec![match (own_ns, config.no_pivot_root) {
+        (false, _) => Step::Chroot,
+        (true, true) => Step::ChrootInto,
+        (true, false) => Step::PivotRoot,
     }];
     enter.extend(config.root_propagation.map(Step::RootPropagation));
     let mut protect: Vec<Step> = config.masked_paths.iter().map(|p| Step::Mask(p)).collect();
@@ -233,6 +242,7 @@ impl<'a> Apply<'a> {
             }
             Step::PivotRoot => pivot_root(rootfs),
             Step::ChrootInto => chroot_into(rootfs),
+            Step::Chroot => chroot(rootfs),
             Step::RootPropagation(flags) => do_mount(
                 None,
                 Path::new("/"),
@@ -476,6 +486,11 @@ fn chroot_into(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir(rootfs).ctx(format!("chdir {}", rootfs.display()))?;
     do_mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, NONE)?;
     nix::unistd::chroot(".").ctx("chroot into the rootfs")?;
+    nix::unistd::chdir("/").ctx("chdir /")
+}
+
+fn chroot(rootfs: &Path) -> Result<()> {
+    nix::unistd::chroot(rootfs).ctx(format!("chroot into {}", rootfs.display()))?;
     nix::unistd::chdir("/").ctx("chdir /")
 }
 
@@ -726,6 +741,28 @@ mod tests {
             plan(&config, false, &[]).enter,
             [Step::ChrootInto, Step::RootPropagation(flags)]
         );
+    }
+
+    #[test]
+    fn without_a_mount_namespace_nothing_is_bound_or_moved_only_chrooted() {
+        use crate::runtime::config::Namespace;
+        let config = checked(Config {
+            namespaces: Some(vec![Namespace {
+                kind: NamespaceKind::Pid,
+                path: None,
+            }]),
+            no_pivot_root: true,
+            ..Config::default()
+        });
+        // The parent attached the rootfs (host/root_mount.rs).
+        let plan = plan(&config, false, &[]);
+        let mount = names(&plan.mount);
+        assert!(
+            mount.first().is_some_and(|m| m.starts_with("mount ")),
+            "{mount:?}"
+        );
+        assert!(!mount.iter().any(|m| m == "SlaveAll" || m == "BindRootfs"));
+        assert_eq!(plan.enter, [Step::Chroot]);
     }
 
     #[test]

@@ -30,15 +30,22 @@ pub fn clone_flags(config: &CheckedConfig) -> libc::c_int {
         .fold(0, |acc, n| acc | n.kind.clone_flag())
 }
 
-/// The rootfs is built in the container's mount namespace: it needs one,
-/// new or joined, and never ctrsh's own (its mounts and pivot_root would
-/// change the host's).
+/// The rootfs is built in the container's mount namespace, new or
+/// joined, but never ctrsh's own joined by path (its mounts and pivot_root
+/// would change the host's). Without one it is built under a private copy
+/// of the rootfs on the host (host/root_mount.rs), which only a process of
+/// the host's user namespace may mount in.
 pub fn check_mount_namespace(config: &CheckedConfig) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let Some(ns) = config.namespace(NamespaceKind::Mount) else {
-        return Err(Error::config(
-            "namespaces: a \"mount\" namespace is required (the rootfs is built in it)",
-        ));
+        if config.creates(NamespaceKind::User) {
+            return Err(Error::config(
+                "namespaces: a new \"user\" namespace needs a \"mount\" namespace too: \
+                 without one the container's mounts are made in the host's, where its user \
+                 namespace has no rights (add \"mount\")",
+            ));
+        }
+        return Ok(());
     };
     let Some(path) = &ns.path else {
         return Ok(());
@@ -49,7 +56,7 @@ pub fn check_mount_namespace(config: &CheckedConfig) -> Result<()> {
         inode(std::path::Path::new("/proc/self/ns/mnt")).ctx("namespaces: /proc/self/ns/mnt")?;
     if joined == own {
         return Err(Error::config(format!(
-            "namespaces: {} is ctrsh's own mount namespace; the container's mounts would change it",
+            "namespaces: {} is ctrsh's own mount namespace; the container's mounts would change it (leave \"mount\" out to share the host's: the rootfs is then a private mount ctrsh removes at delete)",
             path.display()
         )));
     }

@@ -341,6 +341,36 @@ pub fn make_tree_readonly(path: &std::path::Path) -> io::Result<()> {
     mount_setattr(libc::AT_FDCWD, &path_cstring(path)?, 0, &attr)
 }
 
+/// The mount `fd` is on (`path` empty) or `path` resolves to, by its
+/// unique id (statx STATX_MNT_ID_UNIQUE), which is never given to another
+/// mount, so a recorded id still names the same mount later.
+pub fn unique_mount_id(fd: BorrowedFd, path: &Path) -> io::Result<u64> {
+    use rustix::fs::{AtFlags, StatxFlags};
+    let unique = StatxFlags::from_bits_retain(libc::STATX_MNT_ID_UNIQUE);
+    let flags = match path.as_os_str().is_empty() {
+        true => AtFlags::EMPTY_PATH,
+        false => AtFlags::NO_AUTOMOUNT,
+    };
+    let st = rustix::fs::statx(fd, path, flags, unique)?;
+    match StatxFlags::from_bits_retain(st.stx_mask).contains(unique) {
+        true => Ok(st.stx_mnt_id),
+        // Before Linux 6.8.
+        false => Err(io::Error::from_raw_os_error(libc::ENOSYS)),
+    }
+}
+
+/// Make the mount at `path` and every mount below it private: nothing
+/// mounted under it propagates anywhere, nor does anything come in.
+pub fn make_tree_private(path: &Path) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: libc::MS_PRIVATE,
+        userns_fd: 0,
+    };
+    mount_setattr(libc::AT_FDCWD, &path_cstring(path)?, 0, &attr)
+}
+
 /// A detached copy of the mount tree at `path`, with the mounts below it
 /// (open_tree with OPEN_TREE_CLONE), for move_mount or as an overlay
 /// layer: read-only with `readonly`; with `idmap`, idmapped through that

@@ -1205,6 +1205,15 @@ fn a_bundle_without_a_mount_namespace_is_chrooted_and_leaves_no_mount() {
         b.ok(&["exec", &id, "cat", "/marker"]),
         "in the bundle's rootfs\n"
     );
+    let images = b.sb.dir.join("checkpoint");
+    let out = b.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
+    assert!(!out.status.success(), "checkpointed");
+    assert!(
+        b.last_error()
+            .contains("without a \"mount\" namespace cannot be checkpointed"),
+        "{}",
+        b.last_error()
+    );
     b.ok(&["kill", &id, "KILL"]);
     b.wait_for(&id, "stopped");
     b.ok(&["delete", &id]);

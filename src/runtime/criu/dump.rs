@@ -31,6 +31,16 @@ impl Container {
                 "a container on a \"pasta\" network cannot be checkpointed yet",
             ));
         }
+        // Its root is a copy on the host (host/root_mount.rs), which a
+        // restore does not make.
+        if self.config().namespace(NamespaceKind::Mount).is_none() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "a container without a \"mount\" namespace cannot be checkpointed yet: its \
+                 mounts are in the host's mount namespace, which a restore does not rebuild \
+                 (add \"mount\" to its namespaces)",
+            ));
+        }
         let criu = locate::locate(opts.criu.as_deref())?;
         if opts.pre_dump || opts.parent.is_some() {
             require_dirty_tracking(&criu, opts)?;

@@ -1232,3 +1232,27 @@ fn a_bundle_without_a_mount_namespace_is_chrooted_and_leaves_no_mount() {
     assert!(b.last_error().contains("/bad"), "{}", b.last_error());
     b.sb.assert_nothing_left(&failed);
 }
+
+/// `run --keep` (runc's flag) leaves the container, stopped, for `state`
+/// and `delete`; without a mount namespace its mounts stay until then.
+#[test]
+fn run_keep_leaves_the_stopped_container_until_delete() {
+    let Some(b) = Bundle::new("oci-keep", &["sh", "-c", "exit 3"], |c| {
+        let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|ns| ns["type"] != "mount");
+    }) else {
+        return;
+    };
+    let id = b.id("k");
+    let out = b.run(&["run", "--keep", "--bundle", b.sb.dir.to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(b.state(&id)["status"], "stopped");
+    let rootfs = b.sb.rootfs.to_str().unwrap();
+    let mounts = b.sb.leftover_mounts();
+    assert!(
+        mounts.iter().any(|l| l.split(' ').nth(4) == Some(rootfs)),
+        "{mounts:#?}"
+    );
+    b.ok(&["delete", &id]);
+    b.sb.assert_nothing_left(&id);
+}

@@ -1256,3 +1256,95 @@ fn run_keep_leaves_the_stopped_container_until_delete() {
     b.ok(&["delete", &id]);
     b.sb.assert_nothing_left(&id);
 }
+
+/// The rootfs made a shared mount, with a peer in another mount namespace
+/// (a sleeping `unshare -m`); both go when dropped.
+struct SharedRootfs {
+    peer: Option<std::process::Child>,
+    rootfs: PathBuf,
+}
+
+impl SharedRootfs {
+    fn new(rootfs: &Path) -> SharedRootfs {
+        use nix::mount::{mount, MsFlags};
+        let none: Option<&str> = None;
+        mount(Some(rootfs), rootfs, none, MsFlags::MS_BIND, none).expect("bind the rootfs");
+        // A guard from here on: the bind goes even if the rest fails.
+        let mut shared = SharedRootfs {
+            peer: None,
+            rootfs: rootfs.to_path_buf(),
+        };
+        mount(none, rootfs, none, MsFlags::MS_SHARED, none).expect("make the rootfs shared");
+        let peer = Command::new("unshare")
+            .args(["-m", "--propagation", "unchanged", "sleep", "1000"])
+            .spawn();
+        shared.peer = Some(peer.expect("unshare (util-linux)"));
+        shared
+    }
+
+    /// The peer's mounts at or under the rootfs, once it has its namespace.
+    fn peer_mounts(&self) -> Vec<String> {
+        let rootfs = self.rootfs.to_str().unwrap();
+        let pid = self.peer.as_ref().expect("a peer").id();
+        let start = Instant::now();
+        while fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap()
+            == fs::read_link("/proc/self/ns/mnt").unwrap()
+        {
+            assert!(start.elapsed() < DEADLINE, "unshare made no namespace");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let info = fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+        info.lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|point| point.starts_with(rootfs))
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for SharedRootfs {
+    fn drop(&mut self) {
+        if let Some(peer) = &mut self.peer {
+            let _ = peer.kill();
+            let _ = peer.wait();
+        }
+        // The bind, and a container's copy on it if the test failed with
+        // one there (the sandbox's destroy then finds it gone).
+        let rootfs = self.rootfs.to_str().unwrap();
+        let mounted = || {
+            let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            info.lines().any(|l| l.split(' ').nth(4) == Some(rootfs))
+        };
+        for _ in 0..2 {
+            if mounted() {
+                let _ = nix::mount::umount2(&self.rootfs, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+}
+
+/// Without a mount namespace, under a shared mount: the rootfs copy shows
+/// in the shared mount's peers as any mount made there would, but nothing
+/// the container mounts under it does, and delete takes it from there too.
+#[test]
+fn without_a_mount_namespace_nothing_under_the_rootfs_reaches_a_peer() {
+    let Some(b) = Bundle::new("oci-nomntns-peer", &["sleep", "1000"], |c| {
+        let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|ns| ns["type"] != "mount");
+    }) else {
+        return;
+    };
+    if !requires("oci-nomntns-peer", &[Need::Program("unshare")]) {
+        return;
+    }
+    let shared = SharedRootfs::new(&b.sb.rootfs);
+    let rootfs = b.sb.rootfs.to_str().unwrap();
+    assert_eq!(shared.peer_mounts(), [rootfs]);
+    let id = b.id("c");
+    b.create(&id, &[], &b.sb.dir.join("out"));
+    assert_eq!(shared.peer_mounts(), [rootfs, rootfs]);
+    b.ok(&["delete", "--force", &id]);
+    assert_eq!(shared.peer_mounts(), [rootfs]);
+    drop(shared);
+    b.sb.assert_nothing_left(&id);
+}

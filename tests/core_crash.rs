@@ -191,3 +191,45 @@ fn sigkill_between_steps_leaves_what_destroy_removes() {
         }
     }
 }
+
+/// Without a mount namespace the create attaches a copy of the rootfs on
+/// the host (move_mount) and makes it private (the second mount_setattr,
+/// after the detached copy's own): killed as it enters each, a destroy
+/// from a fresh process leaves no mount of it.
+#[test]
+fn sigkill_around_the_rootfs_copy_of_a_container_without_a_mount_namespace() {
+    if !requires("crash-rootmount", &[Need::Program("strace")]) {
+        return;
+    }
+    let Some(sb) = Sandbox::new("crash-rootmount") else {
+        return;
+    };
+    let body = format!(
+        "config.namespaces = [\"pid\", \"uts\", \"ipc\"];\n{}",
+        lifecycle(&sb)
+    );
+    let script = sb.script_file(&body);
+    for (syscall, n) in [
+        ("move_mount", 1),
+        ("mount_setattr", 1),
+        ("mount_setattr", 2),
+    ] {
+        let out = RunningScript::spawn(
+            Command::new("strace")
+                .args(["-qq", "-o", "/dev/null", "-e"])
+                .arg(format!("trace={syscall}"))
+                .arg("-e")
+                .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
+                .arg(CTRSH)
+                .arg(&script),
+        )
+        .finish();
+        assert!(
+            matches!(out.code, None | Some(137)),
+            "{syscall} #{n}: {out}"
+        );
+        destroy_leaves_nothing(&sb, &format!("{syscall} #{n}"));
+    }
+    let out = RunningScript::spawn(Command::new(CTRSH).arg(&script)).finish();
+    assert!(got_through(&out), "{out}");
+}

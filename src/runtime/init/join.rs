@@ -6,7 +6,7 @@
 //! affects children, so we fork the process that execs and leave; the
 //! parent (a child subreaper) inherits it. A container without a mount
 //! namespace has its init's root (sent after the namespaces) entered by
-//! chroot instead, before the pid namespace too.
+//! chroot instead, also before that fork.
 
 use super::exec_process;
 use crate::runtime::config::CheckedProcess;

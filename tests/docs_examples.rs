@@ -345,8 +345,9 @@ exit $code
 "#;
 
 /// Every script and shell example runs as root, on its own, in a mount
-/// and network namespace of the test's (see SETUP): its paths (/srv, /var,
-/// /run, /tmp) and 127.0.0.1 are the test's, the host's are untouched. A
+/// and network namespace of the test's (see SETUP) and in a cgroup of the
+/// test's: its paths (/srv, /var, /run, /tmp), 127.0.0.1 and the cgroups
+/// of its containers are the test's, the host's are untouched. A
 /// script example runs after its page's `rhai preamble`, a `continued`
 /// one after the example before it too. Each must succeed; what it
 /// prints is not compared (its feature's own test does that). The
@@ -358,14 +359,11 @@ fn every_docs_example_runs() {
         return;
     };
     // The examples' containers are named as the docs name them, in the
-    // state root /run/ctrsh: their cgroups (named after the root and the
-    // id, in hierarchies every mount namespace shares) would meet those of
-    // this test running at the same time from another clone. One at a
-    // time on the machine.
-    let lock = std::fs::File::create("/tmp/ctrsh-docs-examples.lock").unwrap();
-    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .expect("lock /tmp/ctrsh-docs-examples.lock");
+    // state root /run/ctrsh, and their cgroups after the root and the id,
+    // in hierarchies every mount namespace shares: each example runs in a
+    // cgroup of this run's own, under which ctrsh makes them, so that this
+    // test running at the same time from another clone makes others.
+    let cgroup = common::RunCgroup::new(&sb.needle());
     let images = fixture::fixtures();
     std::fs::write(
         sb.dir.join("storage"),
@@ -410,14 +408,14 @@ fn every_docs_example_runs() {
             }
             let file = format!("{}-{}.{ext}", ex.doc.trim_end_matches(".md"), ex.line);
             std::fs::write(sb.dir.join(&file), &code).unwrap();
-            let out = common::output(
-                Command::new("unshare")
-                    .args(["--mount", "--net", "--propagation", "private"])
-                    .args(["sh", "-c", SETUP, "sh"])
-                    .arg(&sb.dir)
-                    .arg(CTRSH)
-                    .arg(&file),
-            );
+            let mut run = Command::new("unshare");
+            run.args(["--mount", "--net", "--propagation", "private"])
+                .args(["sh", "-c", SETUP, "sh"])
+                .arg(&sb.dir)
+                .arg(CTRSH)
+                .arg(&file);
+            cgroup.join(&mut run);
+            let out = common::output(&mut run);
             ran += 1;
             eprintln!("{place}: {}", out.status);
             if !out.status.success() {
@@ -432,6 +430,8 @@ fn every_docs_example_runs() {
     }
     let left = common::cgroups_named(&Factory::cgroup_prefix(Path::new("/run/ctrsh")));
     assert!(left.is_empty(), "cgroups left: {left:?}");
+    let left = cgroup.left();
+    assert!(left.is_empty(), "cgroups left in the test's: {left:?}");
     assert!(
         failures.is_empty(),
         "{} of {ran} failed:\n{}",

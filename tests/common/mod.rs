@@ -13,9 +13,12 @@
 mod host;
 pub mod netns;
 pub mod pty;
+mod run_cgroup;
 
 #[allow(unused_imports)]
 pub use host::{host, requires, skip, CgroupMode, Need};
+#[allow(unused_imports)]
+pub use run_cgroup::RunCgroup;
 
 use ctrsh::runtime::Factory;
 use serde::Deserialize;

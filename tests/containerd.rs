@@ -18,6 +18,8 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 struct Containerd {
     daemon: Child,
+    /// Its dir (root, state, socket), which the sandbox's holds.
+    dir: PathBuf,
     socket: PathBuf,
     namespace: String,
     /// The container the test runs, cleaned up on drop.
@@ -61,6 +63,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             .unwrap();
         let c = Containerd {
             daemon,
+            dir: dir.to_path_buf(),
             socket,
             namespace: namespace.into(),
             container: container.into(),
@@ -123,7 +126,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 }
 
 impl Drop for Containerd {
-    /// What a failed test left: the task, the container, then containerd.
+    /// What a failed test left: the task, the container, then containerd,
+    /// then the shims it started (they outlive it, and one that ends later
+    /// runs the runtime's `delete`, which would make the runtime's root
+    /// again after the test removed it), then the mounts they left under
+    /// its dir (which keep the sandbox from removing its dir).
     fn drop(&mut self) {
         let id = self.container.clone();
         let _ = self.ctr(&["task", "kill", "--signal", "KILL", &id]);
@@ -134,6 +141,55 @@ impl Drop for Containerd {
             nix::sys::signal::SIGTERM,
         );
         let _ = self.daemon.wait();
+        let shims = self.shims();
+        for &pid in &shims {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+        }
+        // Not our children: gone once /proc no longer has them.
+        let start = Instant::now();
+        while shims
+            .iter()
+            .any(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            && start.elapsed() < DEADLINE
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for point in self.mounts().into_iter().rev() {
+            let _ = nix::mount::umount2(point.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+impl Containerd {
+    /// The shims serving this containerd: their command line names its
+    /// socket.
+    fn shims(&self) -> Vec<nix::unistd::Pid> {
+        let socket = self.socket.to_string_lossy().into_owned();
+        fs::read_dir("/proc")
+            .map(|d| d.flatten().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|entry| {
+                let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+                let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                (cmdline.contains("containerd-shim") && cmdline.contains(&socket))
+                    .then(|| nix::unistd::Pid::from_raw(pid))
+            })
+            .collect()
+    }
+
+    /// The mount points at or under its dir, in mount order.
+    fn mounts(&self) -> Vec<String> {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let under = format!("{dir}/");
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|point| *point == dir || point.starts_with(&under))
+            .map(String::from)
+            .collect()
     }
 }
 

@@ -72,6 +72,22 @@ config.readonly_rootfs = true;
     }
 }
 
+/// Two tests of `attempt(test, profile, args...)`: `$default` in a default
+/// container (test name `<id>-d`), `$sandbox` in a sandbox one (`<id>-s`).
+macro_rules! both_profiles {
+    ($attempt:ident($id:literal $(, $arg:expr)*): $default:ident, $sandbox:ident) => {
+        #[test]
+        fn $default() {
+            $attempt(concat!($id, "-d"), Profile::Default $(, $arg)*);
+        }
+
+        #[test]
+        fn $sandbox() {
+            $attempt(concat!($id, "-s"), Profile::Sandbox $(, $arg)*);
+        }
+    };
+}
+
 /// One escape test's container world: a Sandbox whose rootfs holds the
 /// probe as /bin/probe, owned by the profile's root, and a marker file on
 /// the host next to (not inside) the rootfs.
@@ -224,15 +240,7 @@ fn mount_tmpfs(test: &str, profile: Profile) {
     }
 }
 
-#[test]
-fn escape_mount_tmpfs_denied_default() {
-    mount_tmpfs("esc-mount-d", Profile::Default);
-}
-
-#[test]
-fn escape_mount_tmpfs_denied_sandbox() {
-    mount_tmpfs("esc-mount-s", Profile::Sandbox);
-}
+both_profiles!(mount_tmpfs("esc-mount"): escape_mount_tmpfs_denied_default, escape_mount_tmpfs_denied_sandbox);
 
 fn bind_mount_root(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -248,15 +256,7 @@ fn bind_mount_root(test: &str, profile: Profile) {
     assert_eq!(out, "done\n", "HOLE: a bind mount worked");
 }
 
-#[test]
-fn escape_bind_mount_denied_default() {
-    bind_mount_root("esc-bind-d", Profile::Default);
-}
-
-#[test]
-fn escape_bind_mount_denied_sandbox() {
-    bind_mount_root("esc-bind-s", Profile::Sandbox);
-}
+both_profiles!(bind_mount_root("esc-bind"): escape_bind_mount_denied_default, escape_bind_mount_denied_sandbox);
 
 fn remount_read_only_paths(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -287,15 +287,7 @@ fn remount_read_only_paths(test: &str, profile: Profile) {
     assert_eq!(got.get("/sys").map(String::as_str), Some("ro"), "{out}");
 }
 
-#[test]
-fn escape_remount_read_only_paths_rw_denied_default() {
-    remount_read_only_paths("esc-remount-d", Profile::Default);
-}
-
-#[test]
-fn escape_remount_read_only_paths_rw_denied_sandbox() {
-    remount_read_only_paths("esc-remount-s", Profile::Sandbox);
-}
+both_profiles!(remount_read_only_paths("esc-remount"): escape_remount_read_only_paths_rw_denied_default, escape_remount_read_only_paths_rw_denied_sandbox);
 
 fn unmask(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -314,15 +306,7 @@ fn unmask(test: &str, profile: Profile) {
     }
 }
 
-#[test]
-fn escape_umount_masked_path_denied_default() {
-    unmask("esc-unmask-d", Profile::Default);
-}
-
-#[test]
-fn escape_umount_masked_path_denied_sandbox() {
-    unmask("esc-unmask-s", Profile::Sandbox);
-}
+both_profiles!(unmask("esc-unmask"): escape_umount_masked_path_denied_default, escape_umount_masked_path_denied_sandbox);
 
 fn pivot_root(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -332,15 +316,7 @@ fn pivot_root(test: &str, profile: Profile) {
     assert_failed(&got, "pivot", &["EPERM"]);
 }
 
-#[test]
-fn escape_pivot_root_denied_default() {
-    pivot_root("esc-pivot-d", Profile::Default);
-}
-
-#[test]
-fn escape_pivot_root_denied_sandbox() {
-    pivot_root("esc-pivot-s", Profile::Sandbox);
-}
+both_profiles!(pivot_root("esc-pivot"): escape_pivot_root_denied_default, escape_pivot_root_denied_sandbox);
 
 // ------------------------------------------------------ host filesystem
 
@@ -368,15 +344,7 @@ fn proc_root_tricks(test: &str, profile: Profile) {
     assert_eq!(out, "same-root\ndone\n");
 }
 
-#[test]
-fn escape_host_file_via_proc_root_and_cwd_denied_default() {
-    proc_root_tricks("esc-procroot-d", Profile::Default);
-}
-
-#[test]
-fn escape_host_file_via_proc_root_and_cwd_denied_sandbox() {
-    proc_root_tricks("esc-procroot-s", Profile::Sandbox);
-}
+both_profiles!(proc_root_tricks("esc-procroot"): escape_host_file_via_proc_root_and_cwd_denied_default, escape_host_file_via_proc_root_and_cwd_denied_sandbox);
 
 fn chroot_breakout(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -393,15 +361,7 @@ fn chroot_breakout(test: &str, profile: Profile) {
     assert_failed(&got, "breakout", expected);
 }
 
-#[test]
-fn escape_chroot_breakout_denied_default() {
-    chroot_breakout("esc-chroot-d", Profile::Default);
-}
-
-#[test]
-fn escape_chroot_breakout_denied_sandbox() {
-    chroot_breakout("esc-chroot-s", Profile::Sandbox);
-}
+both_profiles!(chroot_breakout("esc-chroot"): escape_chroot_breakout_denied_default, escape_chroot_breakout_denied_sandbox);
 
 fn open_by_handle(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -411,15 +371,7 @@ fn open_by_handle(test: &str, profile: Profile) {
     assert_failed(&got, "shocker", &["EPERM"]);
 }
 
-#[test]
-fn escape_open_by_forged_handle_denied_default() {
-    open_by_handle("esc-handle-d", Profile::Default);
-}
-
-#[test]
-fn escape_open_by_forged_handle_denied_sandbox() {
-    open_by_handle("esc-handle-s", Profile::Sandbox);
-}
+both_profiles!(open_by_handle("esc-handle"): escape_open_by_forged_handle_denied_default, escape_open_by_forged_handle_denied_sandbox);
 
 /// A malicious image: `dir` in the rootfs is a symlink to a host directory
 /// (absolute path). Returns the script's output, whether the container was
@@ -551,15 +503,7 @@ fn block_device(test: &str, profile: Profile) {
     }
 }
 
-#[test]
-fn escape_mknod_and_open_block_device_denied_default() {
-    block_device("esc-blockdev-d", Profile::Default);
-}
-
-#[test]
-fn escape_mknod_and_open_block_device_denied_sandbox() {
-    block_device("esc-blockdev-s", Profile::Sandbox);
-}
+both_profiles!(block_device("esc-blockdev"): escape_mknod_and_open_block_device_denied_default, escape_mknod_and_open_block_device_denied_sandbox);
 
 /// CVE-2025-31133 (runc): masked files are hidden by bind-mounting
 /// /dev/null over them. When the container's /dev comes from a volume
@@ -613,15 +557,7 @@ try {{
     assert!(refused.contains("/dev/null"), "{refused}");
 }
 
-#[test]
-fn escape_mask_with_planted_dev_null_denied_default() {
-    planted_dev_null("esc-devnull-d", Profile::Default);
-}
-
-#[test]
-fn escape_mask_with_planted_dev_null_denied_sandbox() {
-    planted_dev_null("esc-devnull-s", Profile::Sandbox);
-}
+both_profiles!(planted_dev_null("esc-devnull"): escape_mask_with_planted_dev_null_denied_default, escape_mask_with_planted_dev_null_denied_sandbox);
 
 // ------------------------------------------------------- /proc/sys, /sys
 
@@ -659,25 +595,9 @@ fn write_kernel_files(test: &str, profile: Profile, targets: &[(&str, &str)]) {
     }
 }
 
-#[test]
-fn escape_write_proc_sys_denied_default() {
-    write_kernel_files("esc-procsys-d", Profile::Default, &PROC_WRITES);
-}
+both_profiles!(write_kernel_files("esc-procsys", &PROC_WRITES): escape_write_proc_sys_denied_default, escape_write_proc_sys_denied_sandbox);
 
-#[test]
-fn escape_write_proc_sys_denied_sandbox() {
-    write_kernel_files("esc-procsys-s", Profile::Sandbox, &PROC_WRITES);
-}
-
-#[test]
-fn escape_write_sys_denied_default() {
-    write_kernel_files("esc-sys-d", Profile::Default, &SYS_WRITES);
-}
-
-#[test]
-fn escape_write_sys_denied_sandbox() {
-    write_kernel_files("esc-sys-s", Profile::Sandbox, &SYS_WRITES);
-}
+both_profiles!(write_kernel_files("esc-sys", &SYS_WRITES): escape_write_sys_denied_default, escape_write_sys_denied_sandbox);
 
 /// Without a network namespace of its own, a user-namespaced container may
 /// not mount a fresh sysfs, and the runtime falls back to a recursive bind
@@ -727,15 +647,7 @@ fn load_module(test: &str, profile: Profile) {
     assert_failed(&got, "finit_module", &["EPERM"]);
 }
 
-#[test]
-fn escape_load_kernel_module_denied_default() {
-    load_module("esc-module-d", Profile::Default);
-}
-
-#[test]
-fn escape_load_kernel_module_denied_sandbox() {
-    load_module("esc-module-s", Profile::Sandbox);
-}
+both_profiles!(load_module("esc-module"): escape_load_kernel_module_denied_default, escape_load_kernel_module_denied_sandbox);
 
 fn host_pid(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -759,15 +671,7 @@ fn host_pid(test: &str, profile: Profile) {
     assert_failed(&got, "ptrace", &["ESRCH"]);
 }
 
-#[test]
-fn escape_signal_or_ptrace_host_pid_denied_default() {
-    host_pid("esc-hostpid-d", Profile::Default);
-}
-
-#[test]
-fn escape_signal_or_ptrace_host_pid_denied_sandbox() {
-    host_pid("esc-hostpid-s", Profile::Sandbox);
-}
+both_profiles!(host_pid("esc-hostpid"): escape_signal_or_ptrace_host_pid_denied_default, escape_signal_or_ptrace_host_pid_denied_sandbox);
 
 fn syscall_denied(test: &str, profile: Profile, attempts: &[&str]) {
     let Some(e) = Escape::new(test, profile) else {
@@ -780,35 +684,11 @@ fn syscall_denied(test: &str, profile: Profile, attempts: &[&str]) {
     }
 }
 
-#[test]
-fn escape_keyctl_denied_default() {
-    syscall_denied("esc-keyctl-d", Profile::Default, &["keyctl", "add_key"]);
-}
+both_profiles!(syscall_denied("esc-keyctl", &["keyctl", "add_key"]): escape_keyctl_denied_default, escape_keyctl_denied_sandbox);
 
-#[test]
-fn escape_keyctl_denied_sandbox() {
-    syscall_denied("esc-keyctl-s", Profile::Sandbox, &["keyctl", "add_key"]);
-}
+both_profiles!(syscall_denied("esc-bpf", &["bpf"]): escape_bpf_denied_default, escape_bpf_denied_sandbox);
 
-#[test]
-fn escape_bpf_denied_default() {
-    syscall_denied("esc-bpf-d", Profile::Default, &["bpf"]);
-}
-
-#[test]
-fn escape_bpf_denied_sandbox() {
-    syscall_denied("esc-bpf-s", Profile::Sandbox, &["bpf"]);
-}
-
-#[test]
-fn escape_perf_event_open_denied_default() {
-    syscall_denied("esc-perf-d", Profile::Default, &["perf_event_open"]);
-}
-
-#[test]
-fn escape_perf_event_open_denied_sandbox() {
-    syscall_denied("esc-perf-s", Profile::Sandbox, &["perf_event_open"]);
-}
+both_profiles!(syscall_denied("esc-perf", &["perf_event_open"]): escape_perf_event_open_denied_default, escape_perf_event_open_denied_sandbox);
 
 /// The filter is for x86_64 numbers; a call through the i386 entry
 /// (`int 0x80`) has other numbers and must not slip through: the process is
@@ -834,15 +714,7 @@ fn i386_entry(test: &str, profile: Profile) {
     assert_eq!(got.get("status").map(String::as_str), Some("159"), "{out}");
 }
 
-#[test]
-fn escape_i386_syscall_entry_denied_default() {
-    i386_entry("esc-i386-d", Profile::Default);
-}
-
-#[test]
-fn escape_i386_syscall_entry_denied_sandbox() {
-    i386_entry("esc-i386-s", Profile::Sandbox);
-}
+both_profiles!(i386_entry("esc-i386"): escape_i386_syscall_entry_denied_default, escape_i386_syscall_entry_denied_sandbox);
 
 fn user_namespace(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -861,15 +733,7 @@ fn user_namespace(test: &str, profile: Profile) {
     assert_failed(&got, "clone", &["EPERM"]);
 }
 
-#[test]
-fn escape_create_user_namespace_denied_default() {
-    user_namespace("esc-userns-d", Profile::Default);
-}
-
-#[test]
-fn escape_create_user_namespace_denied_sandbox() {
-    user_namespace("esc-userns-s", Profile::Sandbox);
-}
+both_profiles!(user_namespace("esc-userns"): escape_create_user_namespace_denied_default, escape_create_user_namespace_denied_sandbox);
 
 // --------------------------------------------------------- privileges
 
@@ -907,15 +771,7 @@ fn raise_rlimit(test: &str, profile: Profile) {
     assert_eq!(got.get("hard").map(String::as_str), Some("1024"), "{out}");
 }
 
-#[test]
-fn escape_raise_hard_rlimit_denied_default() {
-    raise_rlimit("esc-rlimit-d", Profile::Default);
-}
-
-#[test]
-fn escape_raise_hard_rlimit_denied_sandbox() {
-    raise_rlimit("esc-rlimit-s", Profile::Sandbox);
-}
+both_profiles!(raise_rlimit("esc-rlimit"): escape_raise_hard_rlimit_denied_default, escape_raise_hard_rlimit_denied_sandbox);
 
 const CAP_SYS_RESOURCE: u32 = 24;
 
@@ -961,15 +817,7 @@ fn lower_oom_score_adj(test: &str, profile: Profile) {
     assert_eq!(got.get("adj").map(String::as_str), Some("500"), "{out}");
 }
 
-#[test]
-fn escape_lower_oom_score_adj_denied_default() {
-    lower_oom_score_adj("esc-oom-d", Profile::Default);
-}
-
-#[test]
-fn escape_lower_oom_score_adj_denied_sandbox() {
-    lower_oom_score_adj("esc-oom-s", Profile::Sandbox);
-}
+both_profiles!(lower_oom_score_adj("esc-oom"): escape_lower_oom_score_adj_denied_default, escape_lower_oom_score_adj_denied_sandbox);
 
 /// euid and CapEff printed by `probe ids` (on one line).
 fn ids(line: &str) -> (u32, u64) {
@@ -1023,15 +871,7 @@ fn setuid_under_no_new_privileges(test: &str, profile: Profile) {
     }
 }
 
-#[test]
-fn escape_setuid_under_no_new_privileges_denied_default() {
-    setuid_under_no_new_privileges("esc-setuid-d", Profile::Default);
-}
-
-#[test]
-fn escape_setuid_under_no_new_privileges_denied_sandbox() {
-    setuid_under_no_new_privileges("esc-setuid-s", Profile::Sandbox);
-}
+both_profiles!(setuid_under_no_new_privileges("esc-setuid"): escape_setuid_under_no_new_privileges_denied_default, escape_setuid_under_no_new_privileges_denied_sandbox);
 
 /// The control for the two tests above: without no_new_privileges the very
 /// same setuid binary does make daemon root, so their attempt is real.
@@ -1109,15 +949,7 @@ fn joining_init_root(test: &str, profile: Profile) {
     );
 }
 
-#[test]
-fn escape_host_file_via_joining_init_root_denied_default_with_sys_ptrace() {
-    joining_init_root("esc-joinroot-d", Profile::Default);
-}
-
-#[test]
-fn escape_host_file_via_joining_init_root_denied_sandbox_with_sys_ptrace() {
-    joining_init_root("esc-joinroot-s", Profile::Sandbox);
-}
+both_profiles!(joining_init_root("esc-joinroot"): escape_host_file_via_joining_init_root_denied_default_with_sys_ptrace, escape_host_file_via_joining_init_root_denied_sandbox_with_sys_ptrace);
 
 /// Rhai that adds CAP_SYS_PTRACE to the profile's capabilities: ptrace
 /// access is what it takes to open another process's /proc/<pid>/exe or
@@ -1188,15 +1020,7 @@ c.destroy();
     assert_eq!(before, file_digest(CTRSH), "HOLE: the host binary changed");
 }
 
-#[test]
-fn escape_write_joining_init_exe_denied_default_with_sys_ptrace() {
-    joining_init_exe("esc-joinexe-d", Profile::Default);
-}
-
-#[test]
-fn escape_write_joining_init_exe_denied_sandbox_with_sys_ptrace() {
-    joining_init_exe("esc-joinexe-s", Profile::Sandbox);
-}
+both_profiles!(joining_init_exe("esc-joinexe"): escape_write_joining_init_exe_denied_default_with_sys_ptrace, escape_write_joining_init_exe_denied_sandbox_with_sys_ptrace);
 
 /// A child process, killed (by its pid) and reaped when dropped.
 struct KillOnDrop(std::process::Child);
@@ -1430,25 +1254,9 @@ c.destroy();
     }
 }
 
-#[test]
-fn escape_cwd_through_leaked_fd_denied_default() {
-    cwd_through_leaked_fd("esc-cwdleak-d", Profile::Default);
-}
+both_profiles!(cwd_through_leaked_fd("esc-cwdleak"): escape_cwd_through_leaked_fd_denied_default, escape_cwd_through_leaked_fd_denied_sandbox);
 
-#[test]
-fn escape_cwd_through_leaked_fd_denied_sandbox() {
-    cwd_through_leaked_fd("esc-cwdleak-s", Profile::Sandbox);
-}
-
-#[test]
-fn escape_leaked_host_fd_unreachable_default() {
-    leaked_fd("esc-fdleak-d", Profile::Default);
-}
-
-#[test]
-fn escape_leaked_host_fd_unreachable_sandbox() {
-    leaked_fd("esc-fdleak-s", Profile::Sandbox);
-}
+both_profiles!(leaked_fd("esc-fdleak"): escape_leaked_host_fd_unreachable_default, escape_leaked_host_fd_unreachable_sandbox);
 
 /// TIOCSTI pushes input into a terminal: a container process that shares
 /// the host's terminal as its controlling terminal could type commands into
@@ -1526,15 +1334,7 @@ for stdin in ["inherit", "null"] {{
     }
 }
 
-#[test]
-fn escape_tiocsti_into_host_terminal_denied_default() {
-    tiocsti("esc-tiocsti-d", Profile::Default);
-}
-
-#[test]
-fn escape_tiocsti_into_host_terminal_denied_sandbox() {
-    tiocsti("esc-tiocsti-s", Profile::Sandbox);
-}
+both_profiles!(tiocsti("esc-tiocsti"): escape_tiocsti_into_host_terminal_denied_default, escape_tiocsti_into_host_terminal_denied_sandbox);
 
 /// A process started with `exec` in a running container goes through the
 /// join path (setns, not clone): the same attempts fail there, and it gets
@@ -1599,15 +1399,7 @@ c.destroy();
     );
 }
 
-#[test]
-fn escape_attempts_from_exec_process_denied_default() {
-    exec_process("esc-exec-d", Profile::Default);
-}
-
-#[test]
-fn escape_attempts_from_exec_process_denied_sandbox() {
-    exec_process("esc-exec-s", Profile::Sandbox);
-}
+both_profiles!(exec_process("esc-exec"): escape_attempts_from_exec_process_denied_default, escape_attempts_from_exec_process_denied_sandbox);
 
 // --------------------------------------------------------------- controls
 //

@@ -151,6 +151,71 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     (n >= 0).then(|| buf[..n as usize].to_vec())
 }
 
+/// A test of containers made from the app image: the registry that serves
+/// it (at `reference`), a store and a sandbox. Dropped in field order: the
+/// sandbox first, whose cleanup (which destroys what the test left) needs
+/// the store.
+struct ImageContainers {
+    sb: common::Sandbox,
+    store: Store,
+    _registry: Registry,
+    reference: String,
+}
+
+impl ImageContainers {
+    /// None when the test is skipped; `sandbox` makes the sandbox (with
+    /// CRIU, or not).
+    fn new(
+        test: &str,
+        sandbox: impl FnOnce(&str) -> Option<common::Sandbox>,
+    ) -> Option<ImageContainers> {
+        let fx = ready(test)?;
+        let registry = Registry::start(&fx.storage, Auth::None);
+        let store = Store::new(&test.replace('_', "-"));
+        let sb = sandbox(test)?;
+        Some(ImageContainers {
+            reference: format!("{}/test/app:gzip", registry.addr()),
+            sb,
+            store,
+            _registry: registry,
+        })
+    }
+
+    /// Runs `script` with RUN_IN before it and ARGS [the app image's
+    /// reference, the sandbox's root, its id, `more`...], which must
+    /// succeed; what it printed.
+    fn script(&self, script: &str, more: &[&str]) -> String {
+        let root = self.sb.root.to_str().unwrap();
+        let mut args = vec![self.reference.as_str(), root, &self.sb.id];
+        args.extend(more);
+        let out = self.store.script(&format!("{RUN_IN}{script}"), &args);
+        assert_eq!(out.code, Some(0), "{out}");
+        out.stdout
+    }
+}
+
+/// Rhai: `run.call(c, args)` runs `args` as root in container `c` and
+/// says "CODE OUTPUT" (stdout and stderr, trimmed, lines joined by ", ").
+const RUN_IN: &str = r#"
+let run = |c, args| {
+    let p = process(#{ args: args, user: "0", stdin: "null", stdout: "pipe", stderr: "pipe" });
+    c.start(p);
+    let code = p.wait();
+    let out = p.stdout + p.stderr;
+    out.trim();
+    out.replace("\n", ", ");
+    `${code} ${out}`
+};
+"#;
+
+/// The rest of the line of `out` that starts with `prefix`.
+fn line_of(out: &str, prefix: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
+        .to_string()
+}
+
 #[test]
 fn pull_keeps_owners_modes_links_devices_xattrs_and_whiteouts() {
     let Some(fx) = ready("pull_keeps_owners") else {
@@ -629,29 +694,14 @@ print(`FREED ${freed.layers}`);
 
 #[test]
 fn containers_of_an_image_get_private_copy_on_write_roots_and_its_defaults() {
-    let Some(fx) = ready("image_containers") else {
+    let Some(t) = ImageContainers::new("image_containers", common::Sandbox::new) else {
         return;
     };
-    let registry = Registry::start(&fx.storage, Auth::None);
-    // Declared before the sandbox, so the sandbox's cleanup (which
-    // destroys what the test left) runs while the store is there.
-    let store = Store::new("image-containers");
-    let Some(sb) = common::Sandbox::new("image_containers") else {
-        return;
-    };
-    let reference = format!("{}/test/app:gzip", registry.addr());
+    let (sb, store) = (&t.sb, &t.store);
     let script = r#"
 let img = image::pull(ARGS[0]);
 let f = factory(ARGS[1]);
 let ns = ["mount", "uts", "ipc", "pid", "net"];
-let run = |c, args| {
-    let p = process(#{ args: args, user: "0", stdin: "null", stdout: "pipe", stderr: "pipe" });
-    c.start(p);
-    let code = p.wait();
-    let out = p.stdout + p.stderr;
-    out.trim();
-    `${code} ${out}`
-};
 // The image's entrypoint, cmd, env, working dir and user.
 let first = f.create(ARGS[2] + "-entry", #{ image: img, namespaces: ns });
 let p = process(#{ stdout: "pipe", stderr: "pipe" });
@@ -698,17 +748,9 @@ print(`RECORDS ${records.len()}`);
 image::remove(img.name);
 print("REMOVED");
 "#;
-    let root = sb.root.to_str().unwrap();
-    let out = store.script(script, &[&reference, root, &sb.id, CTRSH]);
-    assert_eq!(out.code, Some(0), "{out}");
-    let out = out.stdout;
-    let line = |prefix: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
-            .to_string()
-    };
-    let overlay = format!("{root}/{}-b/rootfs", sb.id);
+    let out = t.script(script, &[CTRSH]);
+    let line = |prefix: &str| line_of(&out, prefix);
+    let overlay = format!("{}/{}-b/rootfs", sb.root.display(), sb.id);
     assert_eq!(line("ROOTFS "), overlay, "{out}");
     assert_eq!(line("UPDATED "), overlay, "{out}");
     assert_eq!(
@@ -748,17 +790,12 @@ print("REMOVED");
 /// Removing the checkpoint's dir lets the image go.
 #[test]
 fn a_checkpoint_keeps_its_image_in_the_store() {
-    let Some(fx) = ready("image_checkpoint") else {
+    let Some(t) = ImageContainers::new("image_checkpoint", |t| {
+        common::Sandbox::with_criu(t, None, ctrsh::runtime::criu::MIN_VERSION)
+    }) else {
         return;
     };
-    let registry = Registry::start(&fx.storage, Auth::None);
-    let store = Store::new("image-checkpoint");
-    let Some(sb) =
-        common::Sandbox::with_criu("image_checkpoint", None, ctrsh::runtime::criu::MIN_VERSION)
-    else {
-        return;
-    };
-    let reference = format!("{}/test/app:gzip", registry.addr());
+    let (sb, store) = (&t.sb, &t.store);
     let ck = sb.dir.join("ck");
     let script = r#"
 let img = image::pull(ARGS[0]);
@@ -785,16 +822,8 @@ run_host(["rm", "-r", ARGS[3]]);
 image::remove(img.name);
 print("REMOVED");
 "#;
-    let root = sb.root.to_str().unwrap();
-    let out = store.script(script, &[&reference, root, &sb.id, ck.to_str().unwrap()]);
-    assert_eq!(out.code, Some(0), "{out}");
-    let out = out.stdout;
-    let line = |prefix: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
-            .to_string()
-    };
+    let out = t.script(script, &[ck.to_str().unwrap()]);
+    let line = |prefix: &str| line_of(&out, prefix);
     assert_eq!(line("DUMPED "), "destroyed", "{out}");
     let in_use = line("INUSE ");
     assert!(
@@ -813,15 +842,10 @@ print("REMOVED");
 
 #[test]
 fn a_container_with_a_user_namespace_sees_the_layers_owned_as_its_mappings_say() {
-    let Some(fx) = ready("image_userns") else {
+    let Some(t) = ImageContainers::new("image_userns", common::Sandbox::new) else {
         return;
     };
-    let registry = Registry::start(&fx.storage, Auth::None);
-    let store = Store::new("image-userns");
-    let Some(sb) = common::Sandbox::new("image_userns") else {
-        return;
-    };
-    let reference = format!("{}/test/app:gzip", registry.addr());
+    let (sb, store) = (&t.sb, &t.store);
     // The layers stay owned by host ids in the store; container id N is
     // host id 100000 + N.
     let script = r#"
@@ -830,15 +854,6 @@ let f = factory(ARGS[1]);
 let maps = [#{ container_id: 0, host_id: 100000, size: 65536 }];
 let config = #{ image: img, namespaces: ["user", "mount", "uts", "ipc", "pid", "net"],
                 uid_mappings: maps, gid_mappings: maps };
-let run = |c, args| {
-    let p = process(#{ args: args, user: "0", stdin: "null", stdout: "pipe", stderr: "pipe" });
-    c.start(p);
-    let code = p.wait();
-    let out = p.stdout + p.stderr;
-    out.trim();
-    out.replace("\n", ", ");
-    `${code} ${out}`
-};
 let c = f.create(ARGS[2], config);
 c.start(process(#{ args: ["/bin/sleep", "100"], stdin: "null" }));
 print(`ID ${run.call(c, ["/bin/id", "-u"])}`);
@@ -862,16 +877,8 @@ try {
 image::remove(img.name);
 print("REMOVED");
 "#;
-    let root = sb.root.to_str().unwrap();
-    let out = store.script(script, &[&reference, root, &sb.id]);
-    assert_eq!(out.code, Some(0), "{out}");
-    let out = out.stdout;
-    let line = |prefix: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
-            .to_string()
-    };
+    let out = t.script(script, &[]);
+    let line = |prefix: &str| line_of(&out, prefix);
     assert_eq!(line("ID "), "0 0", "{out}");
     // The root dir is the upper dir, the container root's; the setuid
     // binary keeps its bit.
@@ -905,30 +912,16 @@ print("REMOVED");
 
 #[test]
 fn commit_stores_a_containers_writes_as_a_new_image() {
-    let Some(fx) = ready("image_commit") else {
+    let Some(t) = ImageContainers::new("image_commit", common::Sandbox::new) else {
         return;
     };
-    let registry = Registry::start(&fx.storage, Auth::None);
-    let store = Store::new("image-commit");
-    let Some(sb) = common::Sandbox::new("image_commit") else {
-        return;
-    };
-    let reference = format!("{}/test/app:gzip", registry.addr());
+    let (sb, store) = (&t.sb, &t.store);
     let script = r#"
 let img = image::pull(ARGS[0]);
 let f = factory(ARGS[1]);
 let ns = ["mount", "uts", "ipc", "pid", "net"];
 let maps = [#{ container_id: 0, host_id: 100000, size: 65536 }];
 let userns = #{ namespaces: ["user"] + ns, uid_mappings: maps, gid_mappings: maps };
-let run = |c, args| {
-    let p = process(#{ args: args, user: "0", stdin: "null", stdout: "pipe", stderr: "pipe" });
-    c.start(p);
-    let code = p.wait();
-    let out = p.stdout + p.stderr;
-    out.trim();
-    out.replace("\n", ", ");
-    `${code} ${out}`
-};
 let sleep = || process(#{ args: ["/bin/sleep", "100"], stdin: "null" });
 // Writes, deleted files, owners, a setuid copy and a hardlink; committed
 // while it runs.
@@ -965,16 +958,8 @@ let ro = f.create(ARGS[2] + "-ro", #{ image: img, namespaces: ns, readonly_rootf
 try { ro.commit("localhost/ro:1"); } catch (e) { print(`RO ${e.message}`); }
 ro.destroy();
 "#;
-    let root = sb.root.to_str().unwrap();
-    let out = store.script(script, &[&reference, root, &sb.id]);
-    assert_eq!(out.code, Some(0), "{out}");
-    let out = out.stdout;
-    let line = |prefix: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
-            .to_string()
-    };
+    let out = t.script(script, &[]);
+    let line = |prefix: &str| line_of(&out, prefix);
     assert_eq!(line("CHANGE "), "0 ", "{out}");
     assert_eq!(line("STATE "), "running", "{out}");
     assert_eq!(line("LAYERS "), "3 4 ctrsh commit", "{out}");
@@ -1014,7 +999,7 @@ ro.destroy();
         "remove",
         "localhost/committed:1",
         "localhost/committed:2",
-        &reference,
+        &t.reference,
     ]);
     store.assert_layers(&[]);
     for suffix in ["a", "b", "entry", "u", "c", "ro"] {

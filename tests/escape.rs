@@ -118,16 +118,11 @@ impl Escape {
         // rootfs: a setuid binary then really belongs to the container root.
         let owner = profile.root_on_host();
         if owner != 0 {
-            let out = Command::new("chown")
-                .arg("-hR")
-                .arg(format!("{owner}:{owner}"))
-                .arg(&e.sb.rootfs)
-                .output()
-                .expect("run chown");
-            assert!(
-                out.status.success(),
-                "chown the rootfs: {}",
-                String::from_utf8_lossy(&out.stderr)
+            common::run_ok(
+                Command::new("chown")
+                    .arg("-hR")
+                    .arg(format!("{owner}:{owner}"))
+                    .arg(&e.sb.rootfs),
             );
         }
         e.add_file("bin/probe", &fs::read(probe).unwrap(), 0o755);

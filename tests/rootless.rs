@@ -32,21 +32,13 @@ impl User {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
         let name = format!("ctrsh-rl{n}-{}", std::process::id());
-        let out = Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                &name,
-            ])
-            .output()
-            .expect("run useradd");
-        assert!(
-            out.status.success(),
-            "useradd: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::run_ok(Command::new("useradd").args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            &name,
+        ]));
         let id = |flag: &str| -> u32 {
             let out = Command::new("id")
                 .args([flag, &name])
@@ -234,21 +226,13 @@ fn rootless_ranges_go_through_newuidmap_and_newgidmap() {
     let range = format!("{first}-{}", first + 65535);
     {
         let _one_at_a_time = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
-        let out = Command::new("usermod")
-            .args([
-                "--add-subuids",
-                &range,
-                "--add-subgids",
-                &range,
-                &rl.user.name,
-            ])
-            .output()
-            .expect("run usermod");
-        assert!(
-            out.status.success(),
-            "usermod: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::run_ok(Command::new("usermod").args([
+            "--add-subuids",
+            &range,
+            "--add-subgids",
+            &range,
+            &rl.user.name,
+        ]));
     }
     let out = rl.run(
         &format!(

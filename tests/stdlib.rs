@@ -183,15 +183,14 @@ fn rootfs_unpack_extracts_a_tarball_and_reports_failures() {
         return;
     };
     let tarball = sb.dir.join("rootfs.tar.gz");
-    let tar = Command::new("tar")
-        .arg("-czf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&sb.rootfs)
-        .arg(".")
-        .output()
-        .expect("run tar");
-    assert!(tar.status.success(), "{tar:?}");
+    common::run_ok(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&sb.rootfs)
+            .arg("."),
+    );
     let bad = sb.dir.join("bad.tar");
     std::fs::write(&bad, "not a tarball").unwrap();
     let out = script_ok(

@@ -78,15 +78,7 @@ fn base_rootfs() -> &'static Path {
             if dir.exists() {
                 fs::remove_dir_all(&dir).expect("remove the old rootfs");
             }
-            let out = Command::new(&script)
-                .arg(&dir)
-                .output()
-                .expect("run scripts/build-rootfs");
-            assert!(
-                out.status.success(),
-                "scripts/build-rootfs failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_ok(Command::new(&script).arg(&dir));
             fs::write(&stamp_file, stamp).expect("write the rootfs stamp");
         }
         dir
@@ -143,16 +135,11 @@ impl Sandbox {
             scripts: AtomicUsize::new(0),
         };
         fs::create_dir(&sandbox.dir).expect("create the sandbox dir");
-        let out = Command::new("cp")
-            .arg("-a")
-            .arg(base_rootfs())
-            .arg(&sandbox.rootfs)
-            .output()
-            .expect("run cp");
-        assert!(
-            out.status.success(),
-            "copy the rootfs: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new("cp")
+                .arg("-a")
+                .arg(base_rootfs())
+                .arg(&sandbox.rootfs),
         );
         Some(sandbox)
     }
@@ -662,6 +649,18 @@ impl Drop for RunningScript {
 /// ctr, CRIU): one still running after SCRIPT_TIMEOUT is killed and fails
 /// the test with what it wrote, instead of hanging the run. Stdin is
 /// /dev/null.
+/// Runs `cmd`, which must succeed; its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn output(cmd: &mut Command) -> std::process::Output {
     let mut running = RunningScript::spawn(cmd);
     let status = running.exit_status();

@@ -240,16 +240,7 @@ impl World {
 
 /// Runs `program args...`, which must succeed; its stdout.
 fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    super::run_ok(Command::new(program).args(args))
 }
 
 /// Destroys every container of a factory root inside the test's "host"

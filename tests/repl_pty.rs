@@ -31,16 +31,32 @@ impl Drop for Home {
 }
 
 /// `ctrsh` with a pty as its controlling terminal and stdin/stdout/stderr,
-/// and `home` as its HOME.
+/// and `home` as its HOME, once it shows its first prompt.
 fn repl(home: &Path) -> Pty {
-    Pty::start(
+    let mut repl = Pty::start(
         Command::new(CTRSH)
             .env("HOME", home)
             .env("XDG_STATE_HOME", home.join("state"))
             .env("TERM", "xterm"),
         40,
         120,
-    )
+    );
+    repl.expect(PROMPT);
+    repl
+}
+
+/// Types `line` and Enter: the line is echoed, `answer` follows on the
+/// next line, then the prompt.
+fn eval(repl: &mut Pty, line: &str, answer: &str) {
+    repl.send(&format!("{line}\r"));
+    repl.expect(&format!("{line}\n{answer}"));
+    repl.expect(PROMPT);
+}
+
+/// Ctrl-D at the prompt: the REPL leaves with status 0.
+fn quit(mut repl: Pty) {
+    repl.send("\x04");
+    assert_eq!(repl.wait().code(), Some(0));
 }
 
 /// A new prompt: the line editor draws it on a line of its own once it
@@ -55,7 +71,6 @@ const MORE: &str = "\n...> ";
 fn tab_completes_and_lists_what_is_ambiguous() {
     let home = Home::new("complete");
     let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
     repl.send("let p = process(#{ args: [\"/bin/true\"] });\r");
     repl.expect(PROMPT);
     // An ambiguous Tab completes what the candidates share; a second one
@@ -72,18 +87,14 @@ fn tab_completes_and_lists_what_is_ambiguous() {
     // Ctrl-C drops the line; the prompt is back and still works.
     repl.send("\x03");
     repl.expect(PROMPT);
-    repl.send("40 + 2\r");
-    repl.expect("40 + 2\n42");
-    repl.expect(PROMPT);
-    repl.send("\x04");
-    assert_eq!(repl.wait().code(), Some(0));
+    eval(&mut repl, "40 + 2", "42");
+    quit(repl);
 }
 
 #[test]
 fn a_function_typed_over_three_lines() {
     let home = Home::new("multiline");
     let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
     // Line by line, each typed at its prompt and shown before the next, as
     // a person would: the unfinished input's lines get the `...> ` prompt.
     repl.send("fn triple(x) {");
@@ -96,37 +107,28 @@ fn a_function_typed_over_three_lines() {
     }
     repl.send("\r");
     repl.expect(PROMPT);
-    repl.send("triple(14)\r");
-    repl.expect("triple(14)\n42");
-    repl.expect(PROMPT);
-    repl.send("\x04");
-    assert_eq!(repl.wait().code(), Some(0));
+    eval(&mut repl, "triple(14)", "42");
+    quit(repl);
 }
 
 #[test]
 fn history_is_kept_across_sessions() {
     let home = Home::new("history");
     let mut first = repl(&home.0);
-    first.expect(PROMPT);
     first.send("let marker = 4242;\r");
     first.expect(PROMPT);
-    first.send("\x04");
-    assert_eq!(first.wait().code(), Some(0));
+    quit(first);
     let saved = std::fs::read_to_string(home.history()).expect("read the history file");
     assert!(saved.contains("let marker = 4242;"), "{saved}");
 
     let mut second = repl(&home.0);
-    second.expect(PROMPT);
     // Up arrow: the previous session's line comes back; Enter runs it.
     second.send("\x1b[A");
     second.expect("let marker = 4242;");
     second.send("\r");
     second.expect(PROMPT);
-    second.send("marker + 1\r");
-    second.expect("marker + 1\n4243");
-    second.expect(PROMPT);
-    second.send("\x04");
-    assert_eq!(second.wait().code(), Some(0));
+    eval(&mut second, "marker + 1", "4243");
+    quit(second);
     let saved = std::fs::read_to_string(home.history()).expect("read the history file");
     assert!(saved.contains("marker + 1"), "{saved}");
 }
@@ -135,7 +137,6 @@ fn history_is_kept_across_sessions() {
 fn ctrl_c_stops_a_sleep_and_returns_to_the_prompt() {
     let home = Home::new("interrupt");
     let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
     repl.send("sleep(100)\r");
     repl.expect("sleep(100)");
     // A Ctrl-C while the line editor still reads would only drop the line.
@@ -144,34 +145,24 @@ fn ctrl_c_stops_a_sleep_and_returns_to_the_prompt() {
     // Well before the 100 s are over.
     repl.expect("interrupted");
     repl.expect(PROMPT);
-    repl.send("1 + 1\r");
-    repl.expect("1 + 1\n2");
-    repl.expect(PROMPT);
-    repl.send("\x04");
-    assert_eq!(repl.wait().code(), Some(0));
+    eval(&mut repl, "1 + 1", "2");
+    quit(repl);
 }
 
 #[test]
 fn ctrl_d_leaves_with_status_0() {
     let home = Home::new("eof");
-    let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
-    repl.send("\x04");
-    assert_eq!(repl.wait().code(), Some(0));
+    quit(repl(&home.0));
 }
 
 #[test]
 fn stdlib_imports_last_the_session() {
     let home = Home::new("import");
     let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
     repl.send("import \"limits\" as limits;\r");
     repl.expect(PROMPT);
-    repl.send("limits::pids(3)\r");
-    repl.expect("limits::pids(3)\n#{\"pids_limit\": 3}");
-    repl.expect(PROMPT);
-    repl.send("\x04");
-    assert_eq!(repl.wait().code(), Some(0));
+    eval(&mut repl, "limits::pids(3)", "#{\"pids_limit\": 3}");
+    quit(repl);
 }
 
 #[test]
@@ -182,17 +173,13 @@ fn load_runs_a_file_in_the_session() {
     let bad = home.0.join("bad.rhai");
     std::fs::write(&bad, "let y = 1;\nnope(y)\n").unwrap();
     let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
     repl.send(&format!(":load {}\r", lib.display()));
     repl.expect(PROMPT);
-    repl.send("add2(base)\r");
-    repl.expect("add2(base)\n42");
-    repl.expect(PROMPT);
+    eval(&mut repl, "add2(base)", "42");
     repl.send(&format!(":load {}\r", bad.display()));
     repl.expect(&format!("{}:2:1: ", bad.display()));
     repl.expect(PROMPT);
-    repl.send("\x04");
-    assert_eq!(repl.wait().code(), Some(0));
+    quit(repl);
 }
 
 #[test]
@@ -200,7 +187,6 @@ fn tab_completes_config_keys_and_paths() {
     let home = Home::new("keys");
     std::fs::create_dir_all(home.0.join("rootfs-dir")).unwrap();
     let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
     // One candidate: Tab writes it out.
     repl.send("let cfg = #{ rootf\t");
     repl.expect("#{ rootfs");
@@ -210,18 +196,14 @@ fn tab_completes_config_keys_and_paths() {
     repl.expect("cgroups: #{ pids_limit");
     repl.send(": 5 } };\r");
     repl.expect(PROMPT);
-    repl.send("cfg.cgroups.pids_limit\r");
-    repl.expect("cfg.cgroups.pids_limit\n5");
-    repl.expect(PROMPT);
-    repl.send("\x04");
-    assert_eq!(repl.wait().code(), Some(0));
+    eval(&mut repl, "cfg.cgroups.pids_limit", "5");
+    quit(repl);
 }
 
 #[test]
 fn input_is_coloured_on_a_terminal() {
     let home = Home::new("colour");
     let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
     repl.send("let s = \"x\"; // note\r");
     repl.expect(PROMPT);
     let raw = repl.raw();
@@ -233,11 +215,8 @@ fn input_is_coloured_on_a_terminal() {
         assert!(raw.contains(coloured), "{coloured:?} not in {raw:?}");
     }
     // Colours do not reach what runs: the string is still one character.
-    repl.send("s.len()\r");
-    repl.expect("s.len()\n1");
-    repl.expect(PROMPT);
-    repl.send("\x04");
-    assert_eq!(repl.wait().code(), Some(0));
+    eval(&mut repl, "s.len()", "1");
+    quit(repl);
 }
 
 /// What a newcomer types first: bare `help`, a stdlib module's functions
@@ -247,7 +226,6 @@ fn input_is_coloured_on_a_terminal() {
 fn help_modules_unknown_names_long_values_and_a_bare_exit() {
     let home = Home::new("newcomer");
     let mut repl = repl(&home.0);
-    repl.expect(PROMPT);
     repl.send("help\r");
     repl.expect("ctrsh's script API");
     repl.expect(PROMPT);

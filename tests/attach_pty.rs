@@ -18,6 +18,16 @@ fn on_a_terminal(sb: &Sandbox, body: &str) -> Pty {
     Pty::start(Command::new(CTRSH).arg(&file).env("TERM", "xterm"), 40, 120)
 }
 
+/// Types `exit CODE` into the container's shell: the script prints
+/// "`said` CODE" (what it got back) and ends with status 0, and nothing
+/// of the container is left.
+fn exit_the_shell(mut pty: Pty, sb: &Sandbox, code: i32, said: &str) {
+    pty.send(&format!("exit {code}\r"));
+    pty.expect(&format!("{said} {code}\n"));
+    assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
+    sb.assert_nothing_left(&sb.id);
+}
+
 #[test]
 fn attach_hands_the_terminal_to_a_process_and_returns_its_exit_code() {
     let Some(sb) = Sandbox::new("attach") else {
@@ -58,10 +68,7 @@ c.destroy();
     pty.send("until [ \"$(stty size)\" = '30 100' ]; do :; done; echo RE''SIZED\r");
     pty.resize(30, 100);
     pty.expect("RESIZED\n");
-    pty.send("exit 7\r");
-    pty.expect("EXIT 7\n");
-    assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
-    sb.assert_nothing_left(&sb.id);
+    exit_the_shell(pty, &sb, 7, "EXIT");
 }
 
 #[test]
@@ -89,10 +96,7 @@ c.destroy();
     pty.expect("path-/");
     pty.expect("sleep\n");
     pty.expect("/dev/pts/");
-    pty.send("exit 3\r");
-    pty.expect("EXIT 3\n");
-    assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
-    sb.assert_nothing_left(&sb.id);
+    exit_the_shell(pty, &sb, 3, "EXIT");
 }
 
 #[test]
@@ -121,10 +125,7 @@ c.destroy();
     );
     // wait() on a terminal process hands the terminal over, as attach does.
     pty.expect("# ");
-    pty.send("exit 5\r");
-    pty.expect("WAITED 5\n");
-    assert_eq!(pty.wait().code(), Some(0), "{}", pty.raw());
-    sb.assert_nothing_left(&sb.id);
+    exit_the_shell(pty, &sb, 5, "WAITED");
 }
 
 /// `ctrsh shell ID` on a terminal: an interactive sh beside the running

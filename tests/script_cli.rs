@@ -22,6 +22,13 @@ fn stderr(out: &Output) -> String {
     out.stderr.clone()
 }
 
+/// Runs ctrsh with `args`, which must exit 1; what it said on stderr.
+fn fails(args: &[&str]) -> String {
+    let out = ctrsh(args);
+    assert_eq!(out.code, Some(1), "{out}");
+    out.stderr
+}
+
 /// A fresh directory for one test, removed when dropped.
 struct TempDir(PathBuf);
 
@@ -71,32 +78,24 @@ fn exit_sets_the_status() {
 
 #[test]
 fn error_reports_position_and_fails() {
-    let out = ctrsh(&["-e", "let x = 1; nope(x)"]);
-    assert_eq!(out.code, Some(1));
-    let err = stderr(&out);
+    let err = fails(&["-e", "let x = 1; nope(x)"]);
     assert!(err.starts_with("-e:1:12: "), "{err}");
     assert!(err.contains("nope"), "{err}");
 }
 
 #[test]
 fn thrown_map_prints_its_message_not_a_map() {
-    let out = ctrsh(&[
+    let err = fails(&[
         "-e",
         "\n  throw #{ kind: \"state\", message: \"not running\" };",
     ]);
-    assert_eq!(out.code, Some(1));
-    assert_eq!(stderr(&out), "-e:2:3: not running\n");
+    assert_eq!(err, "-e:2:3: not running\n");
 }
 
 #[test]
 fn syntax_error_reports_position() {
-    let out = ctrsh(&["-e", "let = 5;"]);
-    assert_eq!(out.code, Some(1));
-    assert!(
-        stderr(&out).starts_with("-e:1:5: syntax error"),
-        "{}",
-        stderr(&out)
-    );
+    let err = fails(&["-e", "let = 5;"]);
+    assert!(err.starts_with("-e:1:5: syntax error"), "{err}");
 }
 
 #[test]
@@ -115,9 +114,7 @@ fn script_file_gets_args_also_inside_functions() {
 fn error_in_a_file_names_the_file() {
     let dir = TempDir::new("file-error");
     let script = dir.write("bad.rhai", "fn f() {\n    undefined_thing\n}\nf();\n");
-    let out = ctrsh(&[script.to_str().unwrap()]);
-    assert_eq!(out.code, Some(1));
-    let err = stderr(&out);
+    let err = fails(&[script.to_str().unwrap()]);
     assert!(
         err.starts_with(&format!("{}:2:5: ", script.display())),
         "{err}"
@@ -226,22 +223,19 @@ fn uncaught_config_error_is_printed_with_position() {
         "let f = factory(\"{}\");\nf.create(\"a\", #{{ rootfs: \"/\", cgroups: #{{ memroy: \"1M\" }} }});",
         root.path().display()
     );
-    let out = ctrsh(&["-e", &code]);
-    assert_eq!(out.code, Some(1));
+    let err = fails(&["-e", &code]);
     assert_eq!(
-        stderr(&out),
+        err,
         "-e:2:3: invalid config: cgroups.memroy: unknown field `memroy` (did you mean 'memory'?)\n"
     );
 }
 
 #[test]
 fn process_spec_errors_name_the_key() {
-    let out = ctrsh(&["-e", "process(#{ args: [\"/bin/true\"], stdout: 5 })"]);
-    assert_eq!(out.code, Some(1));
+    let err = fails(&["-e", "process(#{ args: [\"/bin/true\"], stdout: 5 })"]);
     assert!(
-        stderr(&out).starts_with("-e:1:1: invalid process: stdout: "),
-        "{}",
-        stderr(&out)
+        err.starts_with("-e:1:1: invalid process: stdout: "),
+        "{err}"
     );
 }
 
@@ -304,9 +298,7 @@ fn error_in_an_imported_module_names_the_module_file() {
     let dir = TempDir::new("module");
     dir.write("lib.rhai", "fn boom() {\n    throw \"from lib\";\n}\n");
     let main = dir.write("main.rhai", "import \"lib\" as lib;\n\nlib::boom();\n");
-    let out = ctrsh(&[main.to_str().unwrap()]);
-    assert_eq!(out.code, Some(1));
-    let err = stderr(&out);
+    let err = fails(&[main.to_str().unwrap()]);
     // Rhai names the function's source by the import path as written.
     assert!(err.starts_with("lib:2:5: from lib\n"), "{err}");
     assert!(

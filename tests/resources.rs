@@ -55,6 +55,19 @@ fn with_container(
     out
 }
 
+/// `with_container` in a new sandbox for `test`; None when the test is
+/// skipped.
+fn in_container(
+    test: &str,
+    limits: &str,
+    extra_caps: &[&str],
+    init: &str,
+    body: &str,
+) -> Option<String> {
+    let sb = Sandbox::new(test)?;
+    Some(with_container(&sb, limits, extra_caps, init, body))
+}
+
 /// The text after `key ` on the line of `out` that starts with it.
 fn value<'a>(out: &'a str, key: &str) -> &'a str {
     out.lines()
@@ -87,12 +100,9 @@ fn init_pid(sb: &Sandbox) -> u32 {
 
 #[test]
 fn allocating_past_the_memory_limit_is_oom_killed_and_counted() {
-    let Some(sb) = Sandbox::new("res-oom") else {
-        return;
-    };
     // tail buffers its never-ending input line until the OOM killer ends it.
-    let out = with_container(
-        &sb,
+    let Some(out) = in_container(
+        "res-oom",
         r#"memory: "16M", memory_swap: "16M""#,
         &[],
         "exec sleep 1000",
@@ -107,7 +117,9 @@ print(`EVENT_COUNT ${oom[0].count}`);
 print(`AGAIN ${c.events().len()}`);
 print(`STATE ${c.state}`);
 "#,
-    );
+    ) else {
+        return;
+    };
     assert_eq!(value(&out, "CODE"), "137", "tail was not SIGKILLed:\n{out}");
     assert_eq!(number(&out, "LIMIT"), 16 << 20, "{out}");
     assert!(number(&out, "OOM_KILLS") >= 1, "{out}");
@@ -223,12 +235,9 @@ try { c.resume(); print("RESUME_AGAIN ok"); } catch (e) { print(`RESUME_AGAIN ${
 
 #[test]
 fn destroying_a_paused_container_works() {
-    let Some(sb) = Sandbox::new("res-destroy-paused") else {
-        return;
-    };
     // Processes of the init and of an exec, all frozen at destroy.
-    let out = with_container(
-        &sb,
+    let Some(out) = in_container(
+        "res-destroy-paused",
         "",
         &[],
         "sleep 1000 & exec sleep 1000",
@@ -237,21 +246,20 @@ print(`PROCESSES ${c.processes().len()}`);
 c.pause();
 print(`STATE ${c.state}`);
 "#,
-    );
+    ) else {
+        return;
+    };
     assert_eq!(number(&out, "PROCESSES"), 3, "{out}");
     assert_eq!(value(&out, "STATE"), "paused", "{out}");
 }
 
 #[test]
 fn cpu_usage_grows_under_a_busy_loop() {
-    let Some(sb) = Sandbox::new("res-cpu") else {
-        return;
-    };
     // Polls until the loop has had 100 ms of cpu (at most 20 s: a loaded
     // host may give it little), then reads the counters of the paused
     // container, which stand still.
-    let out = with_container(
-        &sb,
+    let Some(out) = in_container(
+        "res-cpu",
         "",
         &[],
         "while :; do :; done",
@@ -273,7 +281,9 @@ print(`PER_CPU_SUM ${sum}`);
 print(`TOTAL ${still.usage_ns}`);
 c.resume();
 "#,
-    );
+    ) else {
+        return;
+    };
     assert!(number(&out, "USAGE") >= 100_000_000, "{out}");
     assert!(number(&out, "USER_SYSTEM") > 0, "{out}");
     // Per-cpu usage is v1 cpuacct's; it adds up to the total.
@@ -293,11 +303,8 @@ c.resume();
 /// config asks something of it (docs/config.md).
 #[test]
 fn memory_usage_includes_a_32mib_tmpfs_file() {
-    let Some(sb) = Sandbox::new("res-memory") else {
-        return;
-    };
-    let out = with_container(
-        &sb,
+    let Some(out) = in_container(
+        "res-memory",
         r#"memory_reservation: "1G""#,
         &[],
         "exec sleep 1000",
@@ -309,7 +316,9 @@ print(`USAGE ${m.usage}`);
 print(`MAX ${m.max_usage}`);
 print(`LIMIT ${m.limit}`);
 "#,
-    );
+    ) else {
+        return;
+    };
     assert_eq!(value(&out, "CODE"), "0", "{out}");
     assert!(number(&out, "BEFORE") < 32 << 20, "{out}");
     assert!(number(&out, "USAGE") >= 32 << 20, "{out}");
@@ -319,11 +328,8 @@ print(`LIMIT ${m.limit}`);
 
 #[test]
 fn loopback_counters_grow_with_traffic() {
-    let Some(sb) = Sandbox::new("res-net") else {
-        return;
-    };
-    let out = with_container(
-        &sb,
+    let Some(out) = in_container(
+        "res-net",
         "",
         &["CAP_NET_RAW"],
         "exec sleep 1000",
@@ -338,7 +344,9 @@ print(`TX_PACKETS ${after.tx_packets - before.tx_packets}`);
 print(`RX_BYTES ${after.rx_bytes - before.rx_bytes}`);
 print(`TX_BYTES ${after.tx_bytes - before.tx_bytes}`);
 "#,
-    );
+    ) else {
+        return;
+    };
     assert_eq!(value(&out, "CODE"), "0", "{out}");
     // The container's own network namespace: only its loopback.
     assert_eq!(value(&out, "NAMES"), r#"["lo"]"#, "{out}");
@@ -351,12 +359,9 @@ print(`TX_BYTES ${after.tx_bytes - before.tx_bytes}`);
 
 #[test]
 fn a_pids_limit_of_0_means_unlimited() {
-    let Some(sb) = Sandbox::new("res-pids-0") else {
-        return;
-    };
     // docs/config.md: "-1 or 0 is unlimited (as in runc)".
-    let out = with_container(
-        &sb,
+    let Some(out) = in_container(
+        "res-pids-0",
         "pids_limit: 0",
         &[],
         "exec sleep 1000",
@@ -365,18 +370,17 @@ let r = c.exec(["/bin/sh", "-c", "sleep 0 & wait"]);
 print(`FORK ${r.code}`);
 print(`STDERR ${r.stderr}`);
 "#,
-    );
+    ) else {
+        return;
+    };
     assert_eq!(value(&out, "LIMIT"), "", "{out}");
     assert_eq!(value(&out, "FORK"), "0", "{out}");
 }
 
 #[test]
 fn a_lowered_pids_limit_holds() {
-    let Some(sb) = Sandbox::new("res-update") else {
-        return;
-    };
-    let out = with_container(
-        &sb,
+    let Some(out) = in_container(
+        "res-update",
         "pids_limit: 64",
         &[],
         "exec sleep 1000",
@@ -393,7 +397,9 @@ print(`CODE ${r.code}`);
 print(`STARTED ${r.stdout.split("\n").filter(|l| l == "started").len()}`);
 print(`CURRENT ${c.stats().pids.current}`);
 "#,
-    );
+    ) else {
+        return;
+    };
     assert_eq!(number(&out, "BEFORE"), 64, "{out}");
     assert_eq!(number(&out, "CONFIG"), 5, "{out}");
     assert_eq!(
@@ -410,11 +416,8 @@ print(`CURRENT ${c.stats().pids.current}`);
 
 #[test]
 fn update_with_an_unknown_key_is_a_config_error_naming_it() {
-    let Some(sb) = Sandbox::new("res-update-typo") else {
-        return;
-    };
-    let out = with_container(
-        &sb,
+    let Some(out) = in_container(
+        "res-update-typo",
         "pids_limit: 64",
         &[],
         "exec sleep 1000",
@@ -425,7 +428,9 @@ fn update_with_an_unknown_key_is_a_config_error_naming_it() {
 print(`LIMIT ${c.stats().pids.limit}`);
 print(`CONFIG ${c.config.cgroups.pids_limit}`);
 "#,
-    );
+    ) else {
+        return;
+    };
     assert_eq!(value(&out, "KIND"), "config", "{out}");
     let message = value(&out, "MESSAGE");
     assert!(message.contains("pids_limt"), "{out}");

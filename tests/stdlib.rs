@@ -43,12 +43,20 @@ fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
 }
 
+/// Runs `body`, which must succeed and print the lines `want`; then
+/// nothing of the container may be left.
+fn assert_prints(sb: &Sandbox, body: &str, want: &[&str]) {
+    let out = script_ok(sb, body);
+    assert_eq!(lines(&out), want, "{out}");
+    sb.assert_nothing_left(&sb.id);
+}
+
 #[test]
 fn limits_pieces_merge_into_a_config_and_apply() {
     let Some(sb) = Sandbox::new("stdlib-limits") else {
         return;
     };
-    let out = script_ok(
+    assert_prints(
         &sb,
         r#"import "limits" as limits;
 print(limits::memory("256M").to_json());
@@ -67,10 +75,7 @@ c.update(limits::pids(4));
 print(`UPDATED ${c.stats().pids.limit}`);
 c.destroy();
 "#,
-    );
-    assert_eq!(
-        lines(&out),
-        [
+        &[
             r#"{"memory":"256M"}"#,
             r#"{"cpu_period":100000,"cpu_quota":150000}"#,
             r#"{"cpu_period":100000,"cpu_quota":200000}"#,
@@ -80,9 +85,7 @@ c.destroy();
             "LIVE 67108864 8",
             "UPDATED 4",
         ],
-        "{out}"
     );
-    sb.assert_nothing_left(&sb.id);
 }
 
 #[test]
@@ -142,7 +145,7 @@ fn rootfs_host_runs_host_programs_read_only() {
         return;
     };
     let dir = sb.dir.join("hostfs");
-    let out = script_ok(
+    assert_prints(
         &sb,
         &format!(
             r#"import "rootfs" as rootfs;
@@ -157,10 +160,7 @@ c.destroy();
 "#,
             dir = rhai_str(&dir.to_string_lossy())
         ),
-    );
-    assert_eq!(
-        lines(&out),
-        [
+        &[
             "0",
             "root:x:0:0:root:/root:/bin/sh",
             "/usr/bin/env",
@@ -172,9 +172,7 @@ c.destroy();
             "resolv.conf",
             "",
         ],
-        "{out}"
     );
-    sb.assert_nothing_left(&sb.id);
 }
 
 #[test]
@@ -193,7 +191,7 @@ fn rootfs_unpack_extracts_a_tarball_and_reports_failures() {
     );
     let bad = sb.dir.join("bad.tar");
     std::fs::write(&bad, "not a tarball").unwrap();
-    let out = script_ok(
+    assert_prints(
         &sb,
         &format!(
             r#"import "rootfs" as rootfs;
@@ -210,13 +208,8 @@ try {{ rootfs::unpack("/nonexistent.tar", {dir2}); }} catch (e) {{ print(`MISSIN
             dir = rhai_str(&sb.dir.join("unpacked").to_string_lossy()),
             dir2 = rhai_str(&sb.dir.join("unpacked2").to_string_lossy()),
         ),
+        &["RAN 0", "BAD system true", "MISSING not_found"],
     );
-    assert_eq!(
-        lines(&out),
-        ["RAN 0", "BAD system true", "MISSING not_found"],
-        "{out}"
-    );
-    sb.assert_nothing_left(&sb.id);
 }
 
 #[test]
@@ -224,7 +217,7 @@ fn sandbox_config_is_hardened() {
     let Some(sb) = Sandbox::new("stdlib-hardened") else {
         return;
     };
-    let out = script_ok(
+    assert_prints(
         &sb,
         r#"import "sandbox" as sandbox;
 let cfg = sandbox::config(rootfs);
@@ -248,10 +241,7 @@ print(r.stdout);
 print(`LIMITS ${s.memory.limit} ${s.pids.limit}`);
 c.destroy();
 "#,
-    );
-    assert_eq!(
-        lines(&out),
-        [
+        &[
             "CONFIG [] true true default",
             "CODE 0",
             "CapEff: 0000000000000000",
@@ -267,9 +257,7 @@ c.destroy();
             "",
             "LIMITS 268435456 64",
         ],
-        "{out}"
     );
-    sb.assert_nothing_left(&sb.id);
 }
 
 /// As in runc: the cgroup namespace is made once the init is in its
@@ -360,7 +348,7 @@ fn migrate_moves_a_container_to_another_factory_root() {
     };
     let other = sb.dir.join("other-root");
     let _cleanup = ExtraRoot(other.clone());
-    let out = script_ok(
+    assert_prints(
         &sb,
         &format!(
             r#"import "migrate" as migrate;
@@ -379,13 +367,8 @@ moved.destroy();
             other = rhai_str(&other.to_string_lossy()),
             ck = rhai_str(&sb.dir.join("ck").to_string_lossy()),
         ),
+        &["running [] [\"moved\"]", "before", ""],
     );
-    assert_eq!(
-        lines(&out),
-        ["running [] [\"moved\"]", "before", ""],
-        "{out}"
-    );
-    sb.assert_nothing_left(&sb.id);
 }
 
 #[test]

@@ -260,8 +260,7 @@ fn check_script(engine: &Engine, known: &BTreeSet<String>, ex: &Example) -> Resu
 fn every_docs_example_names_what_exists() {
     let engine = ctrsh::script::engine(vec![]);
     let known = known_functions(&engine);
-    let rootfs = std::env::temp_dir().join(format!("ctrsh-docs-examples-{}", std::process::id()));
-    std::fs::create_dir_all(&rootfs).unwrap();
+    let rootfs = common::TempDir::new("docs-examples");
     let mut failures = Vec::new();
     let mut count = 0;
     for doc in docs() {
@@ -272,7 +271,7 @@ fn every_docs_example_names_what_exists() {
             } else if !KINDS.contains(&ex.kind.as_str()) {
                 Err(format!("unknown kind '{}' (one of {KINDS:?})", ex.kind))
             } else if ex.kind == "config" {
-                check_config(&ex.code, &rootfs)
+                check_config(&ex.code, rootfs.path())
             } else {
                 check_script(&engine, &known, &ex)
             };
@@ -281,7 +280,6 @@ fn every_docs_example_names_what_exists() {
             }
         }
     }
-    std::fs::remove_dir_all(&rootfs).unwrap();
     assert!(count >= 100, "found only {count} examples");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -431,6 +431,50 @@ impl Drop for Sandbox {
     }
 }
 
+/// A fresh directory under the system's temp dir, for one test; removed
+/// on drop, also when the test failed (and the test fails when that
+/// fails).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// `label` names it; the pid, a count and the time make it unique.
+    pub fn new(label: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "ctrsh-tmp-{label}-{}-{}-{nanos:x}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `text` to the file `name` in it; its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        match fs::remove_dir_all(&self.0) {
+            Err(e) if !std::thread::panicking() => panic!("remove {}: {e}", self.0.display()),
+            Err(e) => eprintln!("remove {}: {e}", self.0.display()),
+            Ok(()) => {}
+        }
+    }
+}
+
 /// A second factory root of a test, which the sandbox's cleanup does not
 /// know: dropping it destroys every container in it, and fails the test
 /// when that fails.

@@ -4,30 +4,16 @@
 mod common;
 
 use common::pty::Pty;
-use common::CTRSH;
+use common::{TempDir, CTRSH};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A fresh HOME (and XDG_STATE_HOME under it) for one test, removed on drop.
-struct Home(PathBuf);
+/// A test's HOME (with XDG_STATE_HOME under it): a TempDir.
+type Home = TempDir;
 
-impl Home {
-    fn new(test: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("ctrsh-repl-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the test's HOME");
-        Home(dir)
-    }
-
-    fn history(&self) -> PathBuf {
-        self.0.join("state/ctrsh/history")
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The REPL's history file in `home`.
+fn history(home: &Home) -> PathBuf {
+    home.0.join("state/ctrsh/history")
 }
 
 /// `ctrsh` with a pty as its controlling terminal and stdin/stdout/stderr,
@@ -118,7 +104,7 @@ fn history_is_kept_across_sessions() {
     first.send("let marker = 4242;\r");
     first.expect(PROMPT);
     quit(first);
-    let saved = std::fs::read_to_string(home.history()).expect("read the history file");
+    let saved = std::fs::read_to_string(history(&home)).expect("read the history file");
     assert!(saved.contains("let marker = 4242;"), "{saved}");
 
     let mut second = repl(&home.0);
@@ -129,7 +115,7 @@ fn history_is_kept_across_sessions() {
     second.expect(PROMPT);
     eval(&mut second, "marker + 1", "4243");
     quit(second);
-    let saved = std::fs::read_to_string(home.history()).expect("read the history file");
+    let saved = std::fs::read_to_string(history(&home)).expect("read the history file");
     assert!(saved.contains("marker + 1"), "{saved}");
 }
 

@@ -758,8 +758,10 @@ impl Capture {
 }
 
 /// tests/escape/probe.c (one system call per run, reported as "ok" or the
-/// errno's name), compiled statically once per test binary, to be copied
-/// into a rootfs.
+/// errno's name), compiled statically to be copied into a rootfs: once per
+/// version of the source, named after its hash, so that runs share it and
+/// leave one file, not one each. It is compiled under a name of this
+/// process's and renamed into place, so a run never sees half of it.
 pub fn probe_binary() -> Result<&'static Path, String> {
     static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     PROBE
@@ -767,20 +769,29 @@ pub fn probe_binary() -> Result<&'static Path, String> {
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escape/probe.c");
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
             fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-            let out = dir.join(format!("escape-probe-{}", std::process::id()));
+            let source = fs::read(&src).map_err(|e| format!("read {}: {e}", src.display()))?;
+            let mut hash = DefaultHasher::new();
+            source.hash(&mut hash);
+            let out = dir.join(format!("escape-probe-{:x}", hash.finish()));
+            if out.exists() {
+                return Ok(out);
+            }
+            let partial = dir.join(format!("escape-probe.{}.partial", std::process::id()));
             let built = Command::new("cc")
                 .args(["-static", "-O2", "-Wall", "-o"])
-                .arg(&out)
+                .arg(&partial)
                 .arg(&src)
                 .output()
                 .map_err(|e| format!("run cc (install gcc): {e}"))?;
             if !built.status.success() {
+                let _ = fs::remove_file(&partial);
                 return Err(format!(
                     "cc -static {} failed (is libc6-dev installed?): {}",
                     src.display(),
                     String::from_utf8_lossy(&built.stderr)
                 ));
             }
+            fs::rename(&partial, &out).map_err(|e| format!("rename to {}: {e}", out.display()))?;
             Ok(out)
         })
         .as_deref()

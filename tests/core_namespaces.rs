@@ -8,7 +8,6 @@ use common::{Need, Ran, Sandbox};
 use ctrsh::runtime::Factory;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::process::Command;
 
 #[test]
 fn a_second_container_joins_the_first_ones_namespaces_by_path() {
@@ -121,12 +120,7 @@ config.gid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];"#;
     let made = fs::metadata(sb.rootfs.join("etc/made-inside")).unwrap();
     assert_eq!((made.uid(), made.gid()), (0, 0));
     // Already shifted to the mapped host ids: bound as it is.
-    let chown = Command::new("chown")
-        .args(["-R", "100000:100000"])
-        .arg(&sb.rootfs)
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    sb.chown_rootfs(100_000);
     let out = sb.sh(maps, look);
     assert_eq!(
         out.split_whitespace().collect::<Vec<_>>(),
@@ -324,12 +318,7 @@ fn a_root_made_user_namespace_gets_name_files_its_root_owns() {
     };
     fs::write(sb.rootfs.join("etc/hosts"), "rootfs-hosts\n").unwrap();
     // Owned by the container's root, so that no idmapped mount is needed.
-    let chown = Command::new("chown")
-        .args(["-R", "100000:100000"])
-        .arg(&sb.rootfs)
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    sb.chown_rootfs(100_000);
     let out = sb.sh(
         r#"config.namespaces = ["user", "mount", "uts", "ipc", "pid", "net"];
 config.uid_mappings = [#{ container_id: 0, host_id: 100000, size: 65536 }];

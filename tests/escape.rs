@@ -118,12 +118,7 @@ impl Escape {
         // rootfs: a setuid binary then really belongs to the container root.
         let owner = profile.root_on_host();
         if owner != 0 {
-            common::run_ok(
-                Command::new("chown")
-                    .arg("-hR")
-                    .arg(format!("{owner}:{owner}"))
-                    .arg(&e.sb.rootfs),
-            );
+            e.sb.chown_rootfs(owner);
         }
         e.add_file("bin/probe", &fs::read(probe).unwrap(), 0o755);
         Some(e)

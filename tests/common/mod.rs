@@ -163,6 +163,18 @@ impl Sandbox {
         }
     }
 
+    /// Gives the rootfs copy (its links too, never what they point to) to
+    /// host uid and gid `owner`, the root of a user namespace that maps
+    /// container 0 to it, as such a rootfs is owned.
+    pub fn chown_rootfs(&self, owner: u32) {
+        run_ok(
+            Command::new("chown")
+                .arg("-hR")
+                .arg(format!("{owner}:{owner}"))
+                .arg(&self.rootfs),
+        );
+    }
+
     /// The name of the sandbox dir: a needle that finds this test's
     /// leftovers (paths, mount tables) and nothing of other tests.
     pub fn needle(&self) -> String {

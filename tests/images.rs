@@ -181,22 +181,30 @@ impl ImageContainers {
         })
     }
 
-    /// Runs `script` with RUN_IN before it and ARGS [the app image's
+    /// Runs `script` after PRELUDE, with ARGS [the app image's
     /// reference, the sandbox's root, its id, `more`...], which must
     /// succeed; what it printed.
     fn script(&self, script: &str, more: &[&str]) -> String {
         let root = self.sb.root.to_str().unwrap();
         let mut args = vec![self.reference.as_str(), root, &self.sb.id];
         args.extend(more);
-        let out = self.store.script(&format!("{RUN_IN}{script}"), &args);
+        let out = self.store.script(&format!("{PRELUDE}{script}"), &args);
         assert_eq!(out.code, Some(0), "{out}");
         out.stdout
     }
 }
 
-/// Rhai: `run.call(c, args)` runs `args` as root in container `c` and
-/// says "CODE OUTPUT" (stdout and stderr, trimmed, lines joined by ", ").
-const RUN_IN: &str = r#"
+/// Rhai that each script of ImageContainers starts with: `img`, the app
+/// image pulled; `f`, the sandbox's factory; `ns`, the namespaces of a
+/// container without a user namespace; `maps`, container ids 0.. as host
+/// ids 100000..; `run.call(c, args)`, which runs `args` as root in
+/// container `c` and says "CODE OUTPUT" (stdout and stderr, trimmed, lines
+/// joined by ", ").
+const PRELUDE: &str = r#"
+let img = image::pull(ARGS[0]);
+let f = factory(ARGS[1]);
+let ns = ["mount", "uts", "ipc", "pid", "net"];
+let maps = [#{ container_id: 0, host_id: 100000, size: 65536 }];
 let run = |c, args| {
     let p = process(#{ args: args, user: "0", stdin: "null", stdout: "pipe", stderr: "pipe" });
     c.start(p);
@@ -699,9 +707,6 @@ fn containers_of_an_image_get_private_copy_on_write_roots_and_its_defaults() {
     };
     let (sb, store) = (&t.sb, &t.store);
     let script = r#"
-let img = image::pull(ARGS[0]);
-let f = factory(ARGS[1]);
-let ns = ["mount", "uts", "ipc", "pid", "net"];
 // The image's entrypoint, cmd, env, working dir and user.
 let first = f.create(ARGS[2] + "-entry", #{ image: img, namespaces: ns });
 let p = process(#{ stdout: "pipe", stderr: "pipe" });
@@ -798,9 +803,6 @@ fn a_checkpoint_keeps_its_image_in_the_store() {
     let (sb, store) = (&t.sb, &t.store);
     let ck = sb.dir.join("ck");
     let script = r#"
-let img = image::pull(ARGS[0]);
-let f = factory(ARGS[1]);
-let ns = ["mount", "uts", "ipc", "pid", "net"];
 let c = f.create(ARGS[2], #{ image: img, namespaces: ns });
 // As root, not the image's user: CRIU reads another user's rlimits only
 // with CAP_SYS_RESOURCE, which root lacks on some hosts (these VMs).
@@ -849,9 +851,6 @@ fn a_container_with_a_user_namespace_sees_the_layers_owned_as_its_mappings_say()
     // The layers stay owned by host ids in the store; container id N is
     // host id 100000 + N.
     let script = r#"
-let img = image::pull(ARGS[0]);
-let f = factory(ARGS[1]);
-let maps = [#{ container_id: 0, host_id: 100000, size: 65536 }];
 let config = #{ image: img, namespaces: ["user", "mount", "uts", "ipc", "pid", "net"],
                 uid_mappings: maps, gid_mappings: maps };
 let c = f.create(ARGS[2], config);
@@ -917,10 +916,6 @@ fn commit_stores_a_containers_writes_as_a_new_image() {
     };
     let (sb, store) = (&t.sb, &t.store);
     let script = r#"
-let img = image::pull(ARGS[0]);
-let f = factory(ARGS[1]);
-let ns = ["mount", "uts", "ipc", "pid", "net"];
-let maps = [#{ container_id: 0, host_id: 100000, size: 65536 }];
 let userns = #{ namespaces: ["user"] + ns, uid_mappings: maps, gid_mappings: maps };
 let sleep = || process(#{ args: ["/bin/sleep", "100"], stdin: "null" });
 // Writes, deleted files, owners, a setuid copy and a hardlink; committed

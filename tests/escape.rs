@@ -230,7 +230,9 @@ fn mount_tmpfs(test: &str, profile: Profile) {
     }
 }
 
-both_profiles!(mount_tmpfs("esc-mount"): escape_mount_tmpfs_denied_default, escape_mount_tmpfs_denied_sandbox);
+both_profiles!(mount_tmpfs("esc-mount"):
+    escape_mount_tmpfs_denied_default,
+    escape_mount_tmpfs_denied_sandbox);
 
 fn bind_mount_root(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -246,7 +248,9 @@ fn bind_mount_root(test: &str, profile: Profile) {
     assert_eq!(out, "done\n", "HOLE: a bind mount worked");
 }
 
-both_profiles!(bind_mount_root("esc-bind"): escape_bind_mount_denied_default, escape_bind_mount_denied_sandbox);
+both_profiles!(bind_mount_root("esc-bind"):
+    escape_bind_mount_denied_default,
+    escape_bind_mount_denied_sandbox);
 
 fn remount_read_only_paths(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -277,7 +281,9 @@ fn remount_read_only_paths(test: &str, profile: Profile) {
     assert_eq!(got.get("/sys").map(String::as_str), Some("ro"), "{out}");
 }
 
-both_profiles!(remount_read_only_paths("esc-remount"): escape_remount_read_only_paths_rw_denied_default, escape_remount_read_only_paths_rw_denied_sandbox);
+both_profiles!(remount_read_only_paths("esc-remount"):
+    escape_remount_read_only_paths_rw_denied_default,
+    escape_remount_read_only_paths_rw_denied_sandbox);
 
 fn unmask(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -296,7 +302,9 @@ fn unmask(test: &str, profile: Profile) {
     }
 }
 
-both_profiles!(unmask("esc-unmask"): escape_umount_masked_path_denied_default, escape_umount_masked_path_denied_sandbox);
+both_profiles!(unmask("esc-unmask"):
+    escape_umount_masked_path_denied_default,
+    escape_umount_masked_path_denied_sandbox);
 
 fn pivot_root(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -306,7 +314,9 @@ fn pivot_root(test: &str, profile: Profile) {
     assert_failed(&got, "pivot", &["EPERM"]);
 }
 
-both_profiles!(pivot_root("esc-pivot"): escape_pivot_root_denied_default, escape_pivot_root_denied_sandbox);
+both_profiles!(pivot_root("esc-pivot"):
+    escape_pivot_root_denied_default,
+    escape_pivot_root_denied_sandbox);
 
 // ------------------------------------------------------ host filesystem
 
@@ -334,7 +344,9 @@ fn proc_root_tricks(test: &str, profile: Profile) {
     assert_eq!(out, "same-root\ndone\n");
 }
 
-both_profiles!(proc_root_tricks("esc-procroot"): escape_host_file_via_proc_root_and_cwd_denied_default, escape_host_file_via_proc_root_and_cwd_denied_sandbox);
+both_profiles!(proc_root_tricks("esc-procroot"):
+    escape_host_file_via_proc_root_and_cwd_denied_default,
+    escape_host_file_via_proc_root_and_cwd_denied_sandbox);
 
 fn chroot_breakout(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -351,7 +363,9 @@ fn chroot_breakout(test: &str, profile: Profile) {
     assert_failed(&got, "breakout", expected);
 }
 
-both_profiles!(chroot_breakout("esc-chroot"): escape_chroot_breakout_denied_default, escape_chroot_breakout_denied_sandbox);
+both_profiles!(chroot_breakout("esc-chroot"):
+    escape_chroot_breakout_denied_default,
+    escape_chroot_breakout_denied_sandbox);
 
 fn open_by_handle(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -361,7 +375,9 @@ fn open_by_handle(test: &str, profile: Profile) {
     assert_failed(&got, "shocker", &["EPERM"]);
 }
 
-both_profiles!(open_by_handle("esc-handle"): escape_open_by_forged_handle_denied_default, escape_open_by_forged_handle_denied_sandbox);
+both_profiles!(open_by_handle("esc-handle"):
+    escape_open_by_forged_handle_denied_default,
+    escape_open_by_forged_handle_denied_sandbox);
 
 /// A malicious image: `dir` in the rootfs is a symlink to a host directory
 /// (absolute path). Returns the script's output, whether the container was
@@ -493,7 +509,9 @@ fn block_device(test: &str, profile: Profile) {
     }
 }
 
-both_profiles!(block_device("esc-blockdev"): escape_mknod_and_open_block_device_denied_default, escape_mknod_and_open_block_device_denied_sandbox);
+both_profiles!(block_device("esc-blockdev"):
+    escape_mknod_and_open_block_device_denied_default,
+    escape_mknod_and_open_block_device_denied_sandbox);
 
 /// CVE-2025-31133 (runc): masked files are hidden by bind-mounting
 /// /dev/null over them. When the container's /dev comes from a volume
@@ -547,7 +565,9 @@ try {{
     assert!(refused.contains("/dev/null"), "{refused}");
 }
 
-both_profiles!(planted_dev_null("esc-devnull"): escape_mask_with_planted_dev_null_denied_default, escape_mask_with_planted_dev_null_denied_sandbox);
+both_profiles!(planted_dev_null("esc-devnull"):
+    escape_mask_with_planted_dev_null_denied_default,
+    escape_mask_with_planted_dev_null_denied_sandbox);
 
 // ------------------------------------------------------- /proc/sys, /sys
 
@@ -585,9 +605,13 @@ fn write_kernel_files(test: &str, profile: Profile, targets: &[(&str, &str)]) {
     }
 }
 
-both_profiles!(write_kernel_files("esc-procsys", &PROC_WRITES): escape_write_proc_sys_denied_default, escape_write_proc_sys_denied_sandbox);
+both_profiles!(write_kernel_files("esc-procsys", &PROC_WRITES):
+    escape_write_proc_sys_denied_default,
+    escape_write_proc_sys_denied_sandbox);
 
-both_profiles!(write_kernel_files("esc-sys", &SYS_WRITES): escape_write_sys_denied_default, escape_write_sys_denied_sandbox);
+both_profiles!(write_kernel_files("esc-sys", &SYS_WRITES):
+    escape_write_sys_denied_default,
+    escape_write_sys_denied_sandbox);
 
 /// Without a network namespace of its own, a user-namespaced container may
 /// not mount a fresh sysfs, and the runtime falls back to a recursive bind
@@ -637,7 +661,9 @@ fn load_module(test: &str, profile: Profile) {
     assert_failed(&got, "finit_module", &["EPERM"]);
 }
 
-both_profiles!(load_module("esc-module"): escape_load_kernel_module_denied_default, escape_load_kernel_module_denied_sandbox);
+both_profiles!(load_module("esc-module"):
+    escape_load_kernel_module_denied_default,
+    escape_load_kernel_module_denied_sandbox);
 
 fn host_pid(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -661,7 +687,9 @@ fn host_pid(test: &str, profile: Profile) {
     assert_failed(&got, "ptrace", &["ESRCH"]);
 }
 
-both_profiles!(host_pid("esc-hostpid"): escape_signal_or_ptrace_host_pid_denied_default, escape_signal_or_ptrace_host_pid_denied_sandbox);
+both_profiles!(host_pid("esc-hostpid"):
+    escape_signal_or_ptrace_host_pid_denied_default,
+    escape_signal_or_ptrace_host_pid_denied_sandbox);
 
 fn syscall_denied(test: &str, profile: Profile, attempts: &[&str]) {
     let Some(e) = Escape::new(test, profile) else {
@@ -674,11 +702,17 @@ fn syscall_denied(test: &str, profile: Profile, attempts: &[&str]) {
     }
 }
 
-both_profiles!(syscall_denied("esc-keyctl", &["keyctl", "add_key"]): escape_keyctl_denied_default, escape_keyctl_denied_sandbox);
+both_profiles!(syscall_denied("esc-keyctl", &["keyctl", "add_key"]):
+    escape_keyctl_denied_default,
+    escape_keyctl_denied_sandbox);
 
-both_profiles!(syscall_denied("esc-bpf", &["bpf"]): escape_bpf_denied_default, escape_bpf_denied_sandbox);
+both_profiles!(syscall_denied("esc-bpf", &["bpf"]):
+    escape_bpf_denied_default,
+    escape_bpf_denied_sandbox);
 
-both_profiles!(syscall_denied("esc-perf", &["perf_event_open"]): escape_perf_event_open_denied_default, escape_perf_event_open_denied_sandbox);
+both_profiles!(syscall_denied("esc-perf", &["perf_event_open"]):
+    escape_perf_event_open_denied_default,
+    escape_perf_event_open_denied_sandbox);
 
 /// The filter is for x86_64 numbers; a call through the i386 entry
 /// (`int 0x80`) has other numbers and must not slip through: the process is
@@ -704,7 +738,9 @@ fn i386_entry(test: &str, profile: Profile) {
     assert_eq!(got.get("status").map(String::as_str), Some("159"), "{out}");
 }
 
-both_profiles!(i386_entry("esc-i386"): escape_i386_syscall_entry_denied_default, escape_i386_syscall_entry_denied_sandbox);
+both_profiles!(i386_entry("esc-i386"):
+    escape_i386_syscall_entry_denied_default,
+    escape_i386_syscall_entry_denied_sandbox);
 
 fn user_namespace(test: &str, profile: Profile) {
     let Some(e) = Escape::new(test, profile) else {
@@ -723,7 +759,9 @@ fn user_namespace(test: &str, profile: Profile) {
     assert_failed(&got, "clone", &["EPERM"]);
 }
 
-both_profiles!(user_namespace("esc-userns"): escape_create_user_namespace_denied_default, escape_create_user_namespace_denied_sandbox);
+both_profiles!(user_namespace("esc-userns"):
+    escape_create_user_namespace_denied_default,
+    escape_create_user_namespace_denied_sandbox);
 
 // --------------------------------------------------------- privileges
 
@@ -761,7 +799,9 @@ fn raise_rlimit(test: &str, profile: Profile) {
     assert_eq!(got.get("hard").map(String::as_str), Some("1024"), "{out}");
 }
 
-both_profiles!(raise_rlimit("esc-rlimit"): escape_raise_hard_rlimit_denied_default, escape_raise_hard_rlimit_denied_sandbox);
+both_profiles!(raise_rlimit("esc-rlimit"):
+    escape_raise_hard_rlimit_denied_default,
+    escape_raise_hard_rlimit_denied_sandbox);
 
 const CAP_SYS_RESOURCE: u32 = 24;
 
@@ -807,7 +847,9 @@ fn lower_oom_score_adj(test: &str, profile: Profile) {
     assert_eq!(got.get("adj").map(String::as_str), Some("500"), "{out}");
 }
 
-both_profiles!(lower_oom_score_adj("esc-oom"): escape_lower_oom_score_adj_denied_default, escape_lower_oom_score_adj_denied_sandbox);
+both_profiles!(lower_oom_score_adj("esc-oom"):
+    escape_lower_oom_score_adj_denied_default,
+    escape_lower_oom_score_adj_denied_sandbox);
 
 /// euid and CapEff printed by `probe ids` (on one line).
 fn ids(line: &str) -> (u32, u64) {
@@ -861,7 +903,9 @@ fn setuid_under_no_new_privileges(test: &str, profile: Profile) {
     }
 }
 
-both_profiles!(setuid_under_no_new_privileges("esc-setuid"): escape_setuid_under_no_new_privileges_denied_default, escape_setuid_under_no_new_privileges_denied_sandbox);
+both_profiles!(setuid_under_no_new_privileges("esc-setuid"):
+    escape_setuid_under_no_new_privileges_denied_default,
+    escape_setuid_under_no_new_privileges_denied_sandbox);
 
 /// The control for the two tests above: without no_new_privileges the very
 /// same setuid binary does make daemon root, so their attempt is real.
@@ -939,7 +983,9 @@ fn joining_init_root(test: &str, profile: Profile) {
     );
 }
 
-both_profiles!(joining_init_root("esc-joinroot"): escape_host_file_via_joining_init_root_denied_default_with_sys_ptrace, escape_host_file_via_joining_init_root_denied_sandbox_with_sys_ptrace);
+both_profiles!(joining_init_root("esc-joinroot"):
+    escape_host_file_via_joining_init_root_denied_default_with_sys_ptrace,
+    escape_host_file_via_joining_init_root_denied_sandbox_with_sys_ptrace);
 
 /// Rhai that adds CAP_SYS_PTRACE to the profile's capabilities: ptrace
 /// access is what it takes to open another process's /proc/<pid>/exe or
@@ -1010,7 +1056,9 @@ c.destroy();
     assert_eq!(before, file_digest(CTRSH), "HOLE: the host binary changed");
 }
 
-both_profiles!(joining_init_exe("esc-joinexe"): escape_write_joining_init_exe_denied_default_with_sys_ptrace, escape_write_joining_init_exe_denied_sandbox_with_sys_ptrace);
+both_profiles!(joining_init_exe("esc-joinexe"):
+    escape_write_joining_init_exe_denied_default_with_sys_ptrace,
+    escape_write_joining_init_exe_denied_sandbox_with_sys_ptrace);
 
 /// A child process, killed (by its pid) and reaped when dropped.
 struct KillOnDrop(std::process::Child);
@@ -1244,9 +1292,13 @@ c.destroy();
     }
 }
 
-both_profiles!(cwd_through_leaked_fd("esc-cwdleak"): escape_cwd_through_leaked_fd_denied_default, escape_cwd_through_leaked_fd_denied_sandbox);
+both_profiles!(cwd_through_leaked_fd("esc-cwdleak"):
+    escape_cwd_through_leaked_fd_denied_default,
+    escape_cwd_through_leaked_fd_denied_sandbox);
 
-both_profiles!(leaked_fd("esc-fdleak"): escape_leaked_host_fd_unreachable_default, escape_leaked_host_fd_unreachable_sandbox);
+both_profiles!(leaked_fd("esc-fdleak"):
+    escape_leaked_host_fd_unreachable_default,
+    escape_leaked_host_fd_unreachable_sandbox);
 
 /// TIOCSTI pushes input into a terminal: a container process that shares
 /// the host's terminal as its controlling terminal could type commands into
@@ -1324,7 +1376,9 @@ for stdin in ["inherit", "null"] {{
     }
 }
 
-both_profiles!(tiocsti("esc-tiocsti"): escape_tiocsti_into_host_terminal_denied_default, escape_tiocsti_into_host_terminal_denied_sandbox);
+both_profiles!(tiocsti("esc-tiocsti"):
+    escape_tiocsti_into_host_terminal_denied_default,
+    escape_tiocsti_into_host_terminal_denied_sandbox);
 
 /// A process started with `exec` in a running container goes through the
 /// join path (setns, not clone): the same attempts fail there, and it gets
@@ -1389,7 +1443,9 @@ c.destroy();
     );
 }
 
-both_profiles!(exec_process("esc-exec"): escape_attempts_from_exec_process_denied_default, escape_attempts_from_exec_process_denied_sandbox);
+both_profiles!(exec_process("esc-exec"):
+    escape_attempts_from_exec_process_denied_default,
+    escape_attempts_from_exec_process_denied_sandbox);
 
 // --------------------------------------------------------------- controls
 //

@@ -1151,13 +1151,7 @@ b.destroy();
     assert!(out.stdout.contains("STATE running\n"), "{out}");
     assert_continues(&before, &after);
     // Only the bridge is left in the namespace (it stays with its network).
-    let links = host.ip(&["-o", "link", "show"]);
-    let names: Vec<&str> = links
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap())
-        .collect();
-    assert_eq!(names, ["lo", "ckbr0"], "{links}");
+    assert_eq!(host.links(), ["lo", "ckbr0"]);
     let leases = fs::read_to_string(sb.root.join(".networks/ckbr0/leases.json")).unwrap();
     let leases: serde_json::Value = serde_json::from_str(&leases).unwrap();
     assert_eq!(leases["leases"], serde_json::json!({}), "{leases}");

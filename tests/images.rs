@@ -8,7 +8,7 @@ mod common;
 mod fixture;
 
 use base64::Engine;
-use common::{Need, Output, RunningScript, CTRSH};
+use common::{line_of, Need, Output, RunningScript, CTRSH};
 use fixture::{fixtures, Auth, Fixtures, Proxy, Registry, TempDir};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -215,14 +215,6 @@ let run = |c, args| {
     `${code} ${out}`
 };
 "#;
-
-/// The rest of the line of `out` that starts with `prefix`.
-fn line_of(out: &str, prefix: &str) -> String {
-    out.lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
-        .to_string()
-}
 
 #[test]
 fn pull_keeps_owners_modes_links_devices_xattrs_and_whiteouts() {

@@ -320,12 +320,7 @@ try {{ f.create(id + "-c", config); }} catch (e) {{ print("CLASH " + e.message);
 "#
         ),
     );
-    let line = |prefix: &str| -> String {
-        out.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in {out}"))
-            .to_string()
-    };
+    let line = |prefix: &str| common::line_of(&out, prefix);
     assert_eq!(
         line("IPS "),
         "[\"10.88.0.2\", \"fd88::2\"] [\"10.88.0.9\", \"fd88::9\"]"

@@ -705,6 +705,15 @@ impl Drop for RunningScript {
 /// ctr, CRIU): one still running after SCRIPT_TIMEOUT is killed and fails
 /// the test with what it wrote, instead of hanging the run. Stdin is
 /// /dev/null.
+/// The rest of the line of `out` that starts with `prefix` (a panic
+/// showing `out` when there is none).
+pub fn line_of(out: &str, prefix: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in:\n{out}"))
+        .to_string()
+}
+
 /// Runs `cmd`, which must succeed; its stdout.
 pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));

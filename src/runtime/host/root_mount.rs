@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// The copy of the rootfs attached on the host: where, and which mount
-/// (its unique id, so destroy never detaches a mount that is not ours).
+/// (its id, so destroy does not detach a mount that took its place).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RootMount {
     pub path: PathBuf,
@@ -35,7 +35,7 @@ impl RootMount {
             Some(tree) => tree,
             None => sys::detached_tree(rootfs, false, None).ctx(what())?,
         };
-        let id = sys::unique_mount_id(tree.as_fd(), Path::new("")).ctx(what())?;
+        let id = sys::mount_id(tree.as_fd(), Path::new("")).ctx(what())?;
         record(&RootMount {
             path: rootfs.to_path_buf(),
             id,
@@ -49,7 +49,7 @@ impl RootMount {
     /// at its path (a destroy run again finds it gone).
     pub fn detach(&self) -> Result<()> {
         let cwd = rustix::fs::CWD;
-        let top = sys::unique_mount_id(cwd, &self.path);
+        let top = sys::mount_id(cwd, &self.path);
         if top.ctx(format!("statx {}", self.path.display()))? != self.id {
             return Ok(());
         }

@@ -341,21 +341,23 @@ pub fn make_tree_readonly(path: &std::path::Path) -> io::Result<()> {
     mount_setattr(libc::AT_FDCWD, &path_cstring(path)?, 0, &attr)
 }
 
-/// The mount `fd` is on (`path` empty) or `path` resolves to, by its
-/// unique id (statx STATX_MNT_ID_UNIQUE), which is never given to another
-/// mount, so a recorded id still names the same mount later.
-pub fn unique_mount_id(fd: BorrowedFd, path: &Path) -> io::Result<u64> {
+/// The id of the mount `fd` is on (`path` empty) or `path` resolves to:
+/// its unique id (STATX_MNT_ID_UNIQUE, Linux 6.8), never given to another
+/// mount, where the kernel has it, else the mount id of /proc's mountinfo
+/// (STATX_MNT_ID), which a later mount can reuse once this one is gone.
+pub fn mount_id(fd: BorrowedFd, path: &Path) -> io::Result<u64> {
     use rustix::fs::{AtFlags, StatxFlags};
     let unique = StatxFlags::from_bits_retain(libc::STATX_MNT_ID_UNIQUE);
+    let reused = StatxFlags::MNT_ID;
     let flags = match path.as_os_str().is_empty() {
         true => AtFlags::EMPTY_PATH,
         false => AtFlags::NO_AUTOMOUNT,
     };
-    let st = rustix::fs::statx(fd, path, flags, unique)?;
-    match StatxFlags::from_bits_retain(st.stx_mask).contains(unique) {
-        true => Ok(st.stx_mnt_id),
-        // Before Linux 6.8.
-        false => Err(io::Error::from_raw_os_error(libc::ENOSYS)),
+    let st = rustix::fs::statx(fd, path, flags, unique | reused)?;
+    let got = StatxFlags::from_bits_retain(st.stx_mask);
+    match (got.contains(unique), got.contains(reused)) {
+        (true, _) | (false, true) => Ok(st.stx_mnt_id),
+        (false, false) => Err(io::Error::from_raw_os_error(libc::ENOSYS)),
     }
 }
 

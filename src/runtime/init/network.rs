@@ -1,7 +1,7 @@
 //! Network setup inside the container's network namespace: loopback.
 
 use crate::runtime::config::CheckedNetwork;
-use crate::runtime::error::{Error, Result};
+use crate::runtime::error::Result;
 use crate::runtime::network::netlink::Netlink;
 
 /// Bring up lo for every network of the container's own namespace
@@ -14,12 +14,11 @@ pub fn setup(networks: &[CheckedNetwork]) -> Result<()> {
     Ok(())
 }
 
-/// Through the netlink client the parent's bridge networks use (safe
-/// messages, where the SIOCSIFFLAGS ioctl would need a raw ifreq).
+/// lo is the first device of every network namespace, so its index is
+/// known without a lookup (the kernel's LOOPBACK_IFINDEX). Through the
+/// netlink client the parent's bridge networks use (safe messages, where
+/// the SIOCSIFFLAGS ioctl would need a raw ifreq).
 fn loopback_up() -> Result<()> {
-    let mut netlink = Netlink::open()?;
-    let lo = netlink
-        .link("lo")?
-        .ok_or_else(|| Error::state("the container's network namespace has no lo"))?;
-    netlink.set_up(lo.index, "lo")
+    const LOOPBACK_IFINDEX: u32 = 1;
+    Netlink::open()?.set_up(LOOPBACK_IFINDEX, "lo")
 }

@@ -85,6 +85,21 @@ fn got_through(out: &Output) -> bool {
     out.code == Some(0) && out.stdout.contains("DONE")
 }
 
+/// Run ctrsh on `script` under strace, which kills it with SIGKILL as it
+/// enters the `n`-th call of `syscall`.
+fn killed_at(syscall: &str, n: usize, script: &Path) -> Output {
+    RunningScript::spawn(
+        Command::new("strace")
+            .args(["-qq", "-o", "/dev/null", "-e"])
+            .arg(format!("trace={syscall}"))
+            .arg("-e")
+            .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
+            .arg(CTRSH)
+            .arg(script),
+    )
+    .finish()
+}
+
 #[test]
 fn sigkill_before_each_state_write_mkdir_and_rmdir_leaves_what_destroy_removes() {
     if !requires("crash-steps", &[Need::Program("strace")]) {
@@ -108,16 +123,7 @@ fn sigkill_before_each_state_write_mkdir_and_rmdir_leaves_what_destroy_removes()
     ];
     for (syscall, every) in steps {
         for n in (1..).step_by(every) {
-            let out = RunningScript::spawn(
-                Command::new("strace")
-                    .args(["-qq", "-o", "/dev/null", "-e"])
-                    .arg(format!("trace={syscall}"))
-                    .arg("-e")
-                    .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
-                    .arg(CTRSH)
-                    .arg(&script),
-            )
-            .finish();
+            let out = killed_at(syscall, n, &script);
             if got_through(&out) {
                 break;
             }
@@ -214,16 +220,7 @@ fn sigkill_around_the_rootfs_copy_of_a_container_without_a_mount_namespace() {
         ("mount_setattr", 1),
         ("mount_setattr", 2),
     ] {
-        let out = RunningScript::spawn(
-            Command::new("strace")
-                .args(["-qq", "-o", "/dev/null", "-e"])
-                .arg(format!("trace={syscall}"))
-                .arg("-e")
-                .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
-                .arg(CTRSH)
-                .arg(&script),
-        )
-        .finish();
+        let out = killed_at(syscall, n, &script);
         assert!(
             matches!(out.code, None | Some(137)),
             "{syscall} #{n}: {out}"

@@ -4,7 +4,9 @@
 use super::flags::{switch, value, Flag};
 use super::{console, parse_args, write_pid_file, Failure, Global, Outcome};
 use crate::oci::bundle;
-use crate::runtime::{Capabilities, CapabilitySets, Error, Process, ProcessSpec, Status, Stdio};
+use crate::runtime::{
+    Capabilities, CapabilitySets, Container, Error, ErrorKind, Process, ProcessSpec, Status, Stdio,
+};
 use std::path::Path;
 
 const FLAGS: &[Flag] = &[
@@ -34,11 +36,6 @@ pub fn exec(g: &Global, args: &[String]) -> Outcome {
         }
     }
     let c = g.container(&args[0])?;
-    match c.status()? {
-        Status::Running => {}
-        Status::Paused => return Err(Error::state("cannot exec in a paused container").into()),
-        status => return Err(Error::state(format!("cannot exec in a {status} container")).into()),
-    }
     let config = c.config();
     let mut spec = match flags.value("process") {
         Some(file) => {
@@ -62,7 +59,7 @@ pub fn exec(g: &Global, args: &[String]) -> Outcome {
         ));
     }
     let mut p = Process::new(spec)?;
-    c.start(&mut p)?;
+    c.join(&mut p).map_err(|e| runc_refusal(&c, e))?;
     if let Some(path) = socket {
         let master = p
             .take_console()
@@ -81,6 +78,18 @@ pub fn exec(g: &Global, args: &[String]) -> Outcome {
         p.wait()?
     };
     Ok(u8::try_from(code).unwrap_or(255))
+}
+
+/// A refusal in runc's words ("cannot exec in a paused container"): the
+/// container's status, read again only once join has failed, says whether
+/// the failure was the container's state.
+fn runc_refusal(c: &Container, e: Error) -> Error {
+    match (e.kind, c.status()) {
+        (ErrorKind::State, Ok(status)) if status != Status::Running => {
+            Error::state(format!("cannot exec in a {status} container"))
+        }
+        _ => e,
+    }
 }
 
 fn read_process(file: &Path) -> Result<oci_spec::runtime::Process, Error> {

@@ -308,6 +308,17 @@ impl Container {
     /// joins a running container's namespaces (and cgroups).
     pub fn start(&self, p: &mut Process) -> Result<()> {
         trace::step("start: begin");
+        self.start_or_join(p, true)
+    }
+
+    /// Runs `p` in the running container, joining its namespaces (and
+    /// cgroups): what `start` does once the container is running, and an
+    /// error where `start` would start a created container.
+    pub fn join(&self, p: &mut Process) -> Result<()> {
+        self.start_or_join(p, false)
+    }
+
+    fn start_or_join(&self, p: &mut Process, may_start: bool) -> Result<()> {
         if p.is_started() {
             return Err(Error::state(
                 "this process has already been started; make a new one",
@@ -318,11 +329,12 @@ impl Container {
         if is_frozen(&state)? {
             return Err(self.not_runnable(Status::Paused));
         }
-        if state.started {
-            self.join_running(&state, p)
-                .map_err(|e| e.context(format!("exec in container '{}'", self.id)))
-        } else {
-            self.start_first(state, init, p, First::Given)
+        match (state.started, may_start) {
+            (false, true) => self.start_first(state, init, p, First::Given),
+            (false, false) => Err(self.not_runnable(Status::Created)),
+            (true, _) => self
+                .join_running(&state, p)
+                .map_err(|e| e.context(format!("exec in container '{}'", self.id))),
         }
     }
 
@@ -332,8 +344,12 @@ impl Container {
         trace::step("start: begin");
         let _lock = self.lock()?;
         let (state, init) = self.state_and_init()?;
-        let status = self.status()?;
-        if status != Status::Created {
+        let status = match (is_frozen(&state)?, state.started) {
+            (true, _) => Some(Status::Paused),
+            (false, true) => Some(Status::Running),
+            (false, false) => None,
+        };
+        if let Some(status) = status {
             return Err(self
                 .not_runnable(status)
                 .context(format!("start container '{}'", self.id)));

@@ -5,8 +5,7 @@
 
 use ctrsh::cli::{self, signals};
 use ctrsh::oci::cli as oci;
-use ctrsh::runtime::describe_io;
-use ctrsh::runtime::trace;
+use ctrsh::runtime::{describe_io, trace_from_env, trace_step};
 use ctrsh::script::{self, interrupt, made, Ending};
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -137,9 +136,9 @@ fn run(source: Source, args: Vec<String>) -> u8 {
     };
     signals::install();
     let engine = script::engine(args);
-    trace::step("script: engine ready");
+    trace_step("script: engine ready");
     let ending = script::run_script(&engine, &name, &code);
-    trace::step("script: ended");
+    trace_step("script: ended");
     match &ending {
         Ending::Failed(message) => eprintln!("{message}"),
         Ending::Interrupted(sig) => eprintln!("{name}: interrupted by {}", interrupt::name(*sig)),
@@ -173,8 +172,8 @@ fn main() -> ExitCode {
         parse(argv)
     };
     if !matches!(command, Ok(Command::Init)) {
-        trace::init_from_env();
-        trace::step("main: started");
+        trace_from_env();
+        trace_step("main: started");
     }
     let status = match command {
         Ok(Command::Init) => ctrsh::runtime::init_main(),

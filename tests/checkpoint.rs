@@ -13,7 +13,8 @@ mod common;
 
 use common::netns::{DestroyIn, Netns};
 use common::{cgroups_named, rhai_str, ExtraRoot, RunningScript, Sandbox};
-use ctrsh::runtime::{criu, Factory, Status};
+use ctrsh::runtime::{locate_criu, Checkpoint, Factory, Status};
+use ctrsh::runtime::{MIN_CRIU_TCP_VERSION, MIN_CRIU_VERSION};
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +28,7 @@ const CRIU_42: &str = "/opt/ctrsh-criu-sid/bin/criu";
 const COUNTER: &str = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done";
 
 fn sandbox_criu(test: &str) -> Option<Sandbox> {
-    Sandbox::with_criu(test, None, criu::MIN_VERSION)
+    Sandbox::with_criu(test, None, MIN_CRIU_VERSION)
 }
 
 fn path_str(p: &Path) -> String {
@@ -180,7 +181,7 @@ print("PORTS " + r.exec(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]
         .unwrap();
     assert!(size > 10_000, "checkpoint size {size}");
     // The metadata beside the images: config, CRIU version, kernel.
-    let meta = criu::Checkpoint::load(&ck).unwrap().metadata().clone();
+    let meta = Checkpoint::load(&ck).unwrap().metadata().clone();
     assert_eq!(meta.container_id, sb.id);
     assert_eq!(meta.config.rootfs, sb.rootfs);
     assert!(meta.criu_version.starts_with('4'), "{meta:?}");
@@ -241,7 +242,7 @@ c2.destroy();
     assert!(out.contains("ADDED 0 \n"), "{out}");
     assert!(out.contains("inet 10.9.8.7/32"), "{out}");
     assert!(out.contains("inet 127.0.0.1/8"), "{out}");
-    let meta = criu::Checkpoint::load(sb.dir.join("ck"))
+    let meta = Checkpoint::load(sb.dir.join("ck"))
         .unwrap()
         .metadata()
         .clone();
@@ -525,7 +526,7 @@ print("PARENT " + r.config.cgroups.parent + " " + r.config.cgroups.pids_limit);
 /// Whether the kernel tracks dirty memory for CRIU (CONFIG_MEM_SOFT_DIRTY),
 /// asked of CRIU by the test itself.
 fn dirty_tracking() -> bool {
-    let criu = criu::locate(None).expect("CRIU");
+    let criu = locate_criu(None).expect("CRIU");
     common::output(std::process::Command::new(&criu.path).args([
         "check",
         "--feature",
@@ -623,7 +624,7 @@ c.destroy();
 
 #[test]
 fn an_established_loopback_tcp_connection_keeps_talking_after_restore() {
-    let Some(sb) = Sandbox::with_criu("ck-tcp", Some(CRIU_42), criu::MIN_TCP_VERSION) else {
+    let Some(sb) = Sandbox::with_criu("ck-tcp", Some(CRIU_42), MIN_CRIU_TCP_VERSION) else {
         return;
     };
     let (before, after) = (sb.dir.join("before"), sb.dir.join("after"));
@@ -1095,7 +1096,7 @@ r.destroy();
 /// leaves no veth and no lease.
 #[test]
 fn a_bridge_containers_tcp_connection_from_another_container_survives() {
-    let Some(sb) = Sandbox::with_criu("ck-bridge", Some(CRIU_42), criu::MIN_TCP_VERSION) else {
+    let Some(sb) = Sandbox::with_criu("ck-bridge", Some(CRIU_42), MIN_CRIU_TCP_VERSION) else {
         return;
     };
     if !common::requires(

@@ -438,8 +438,8 @@ fn containerd_runs_containers_with_ctrsh_as_its_runtime() {
         ctr.ok(&["task", "delete", &id]);
         ctr.ok(&["container", "delete", &id]);
     };
-    let criu = ctrsh::runtime::criu::locate(None)
-        .and_then(|c| c.require(ctrsh::runtime::criu::MIN_VERSION, "checkpoints"));
+    let criu = ctrsh::runtime::locate_criu(None)
+        .and_then(|c| c.require(ctrsh::runtime::MIN_CRIU_VERSION, "checkpoints"));
     if let Err(e) = criu {
         stop(ctr);
         return skip("containerd checkpoint", &format!("CRIU: {e}"));

@@ -31,9 +31,8 @@ mod common;
 mod fixture;
 
 use common::{Sandbox, CTRSH};
-use ctrsh::runtime::config::defaults;
-use ctrsh::runtime::config::Config;
 use ctrsh::runtime::Factory;
+use ctrsh::runtime::{default_allowed_devices, default_capabilities, default_devices, Config};
 use rhai::{ASTNode, Dynamic, Engine, Expr, Map};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -114,16 +113,14 @@ fn to_dynamic(value: impl serde::Serialize) -> Dynamic {
 /// An engine with only the default_* functions a config example may call.
 fn config_engine() -> Engine {
     let mut engine = Engine::new();
-    engine.register_fn(
-        "default_devices",
-        || to_dynamic(defaults::default_devices()),
-    );
+    engine.register_fn("default_devices", || to_dynamic(default_devices()));
     engine.register_fn("default_allowed_devices", || {
-        to_dynamic(defaults::default_allowed_devices())
+        to_dynamic(default_allowed_devices())
     });
-    engine.register_fn("default_capabilities", || {
-        to_dynamic(defaults::default_capabilities())
-    });
+    engine.register_fn(
+        "default_capabilities",
+        || to_dynamic(default_capabilities()),
+    );
     engine
 }
 

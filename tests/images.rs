@@ -788,7 +788,7 @@ print("REMOVED");
 #[test]
 fn a_checkpoint_keeps_its_image_in_the_store() {
     let Some(t) = ImageContainers::new("image_checkpoint", |t| {
-        common::Sandbox::with_criu(t, None, ctrsh::runtime::criu::MIN_VERSION)
+        common::Sandbox::with_criu(t, None, ctrsh::runtime::MIN_CRIU_VERSION)
     }) else {
         return;
     };

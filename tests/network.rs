@@ -6,7 +6,7 @@ mod common;
 
 use common::netns::{self, DestroyIn, Netns, World, HOST_IP, OUTSIDE_IP};
 use common::{Need, Sandbox};
-use ctrsh::runtime::network::{NetworkSpec, Networks, SubnetSpec};
+use ctrsh::runtime::{NetworkSpec, Networks, SubnetSpec};
 
 /// The tools every network test uses.
 const TOOLS: [Need; 2] = [Need::Program("ip"), Need::Program("nft")];
@@ -347,9 +347,8 @@ try {{ f.create(id + "-c", config); }} catch (e) {{ print("CLASH " + e.message);
         )),
         "{hosts}"
     );
-    let expected = host.enter(|| {
-        ctrsh::runtime::network::names::resolv_conf(std::path::Path::new("/"), true).unwrap()
-    });
+    let expected =
+        host.enter(|| ctrsh::runtime::resolv_conf(std::path::Path::new("/"), true).unwrap());
     assert_eq!(text("RESOLV "), expected);
     assert!(line("ETH0 ").contains("inet 10.88.0.9/24"), "{out}");
     assert!(
@@ -425,7 +424,7 @@ f.create(id, config);
     ));
     netns::wait_until("the hook", || mark.exists());
     assert_eq!(leased(&sb.root, "ctrsh0"), std::slice::from_ref(&sb.id));
-    let veth = ctrsh::runtime::network::veth_name(&sb.root, &sb.id);
+    let veth = ctrsh::runtime::veth_name(&sb.root, &sb.id);
     assert!(host.links().contains(&veth), "{:?}", host.links());
     assert!(host
         .exec("nft", &["list", "table", "inet", "ctrsh"])

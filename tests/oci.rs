@@ -625,7 +625,7 @@ fn unsupported_fields_are_errors_that_name_them() {
 
 #[test]
 fn checkpoint_and_restore_keep_a_counter_counting() {
-    let Some(sb) = Sandbox::with_criu("oci-ck", None, ctrsh::runtime::criu::MIN_VERSION) else {
+    let Some(sb) = Sandbox::with_criu("oci-ck", None, ctrsh::runtime::MIN_CRIU_VERSION) else {
         return;
     };
     let counter = "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done";
@@ -670,7 +670,7 @@ fn checkpoint_and_restore_keep_a_counter_counting() {
     assert_eq!(b.state(&id)["status"], "running");
     // The global --criu names the CRIU to run: a missing one is an error
     // that names it, and the container runs on.
-    let criu = ctrsh::runtime::criu::locate(None).unwrap().path;
+    let criu = ctrsh::runtime::locate_criu(None).unwrap().path;
     let missing = b.sb.dir.join("no-criu");
     let out = b.run(&[
         "--criu",

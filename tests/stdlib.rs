@@ -9,7 +9,7 @@
 mod common;
 
 use common::{rhai_str, ExtraRoot, Output, RunningScript, Sandbox, CTRSH};
-use ctrsh::runtime::criu;
+use ctrsh::runtime::MIN_CRIU_VERSION;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -320,7 +320,7 @@ print(`DEFAULT ${r.code} ${r.stdout.len()} ${d.list().filter(|i| i.starts_with("
 
 #[test]
 fn migrate_example_moves_a_counting_container() {
-    let Some(sb) = Sandbox::with_criu("stdlib-migrate", None, criu::MIN_VERSION) else {
+    let Some(sb) = Sandbox::with_criu("stdlib-migrate", None, MIN_CRIU_VERSION) else {
         return;
     };
     let ck = sb.dir.join("checkpoint");
@@ -343,7 +343,7 @@ fn migrate_example_moves_a_counting_container() {
 
 #[test]
 fn migrate_moves_a_container_to_another_factory_root() {
-    let Some(sb) = Sandbox::with_criu("stdlib-migrate-root", None, criu::MIN_VERSION) else {
+    let Some(sb) = Sandbox::with_criu("stdlib-migrate-root", None, MIN_CRIU_VERSION) else {
         return;
     };
     let other = sb.dir.join("other-root");

@@ -149,10 +149,10 @@ impl Sandbox {
     pub fn with_criu(
         test: &str,
         criu: Option<&str>,
-        min: ctrsh::runtime::criu::Version,
+        min: ctrsh::runtime::CriuVersion,
     ) -> Option<Sandbox> {
         let sb = Sandbox::new(test)?;
-        let found = ctrsh::runtime::criu::locate(criu.map(Path::new))
+        let found = ctrsh::runtime::locate_criu(criu.map(Path::new))
             .and_then(|c| c.require(min, "this test"));
         match found {
             Ok(()) => Some(sb),

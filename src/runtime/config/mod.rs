@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod checked;
-pub mod defaults;
-pub mod mount_options;
+pub(crate) mod defaults;
+pub(crate) mod mount_options;
 mod process;
-pub mod rlimits;
+mod rlimits;
 mod validate;
 
 pub use checked::*;

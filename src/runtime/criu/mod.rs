@@ -16,7 +16,7 @@ mod run;
 mod stdio;
 mod upper;
 
-pub use locate::{locate, Criu, Version, MIN_TCP_VERSION, MIN_VERSION};
+pub use locate::{locate, Version, MIN_TCP_VERSION, MIN_VERSION};
 pub use metadata::{HostBind, Metadata, StdioLink};
 pub use upper::UPPER_DIR;
 

@@ -10,14 +10,14 @@
 
 mod bridge;
 mod ipam;
-pub mod names;
+mod names;
 mod nat;
 pub(crate) mod netlink;
-pub mod pasta;
+pub(crate) mod pasta;
 mod store;
 
 pub use bridge::veth_name;
-pub use names::{name_files, NAME_FILES};
+pub use names::{name_files, resolv_conf, NAME_FILES};
 pub use store::{Attachment, Networks};
 
 use crate::runtime::error::{Error, Result};

@@ -8,7 +8,6 @@
 mod common;
 
 use common::{skip, ExtraRoot, Sandbox, CTRSH};
-use serde_json::json;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -193,85 +192,6 @@ impl Containerd {
     }
 }
 
-fn sha256(file: &Path) -> String {
-    let out = Command::new("sha256sum").arg(file).output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-/// Put `file` into the layout's blobs; its descriptor.
-fn blob(layout: &Path, file: &Path, media_type: &str) -> serde_json::Value {
-    let digest = sha256(file);
-    let blobs = layout.join("blobs/sha256");
-    fs::create_dir_all(&blobs).unwrap();
-    fs::rename(file, blobs.join(&digest)).unwrap();
-    let size = fs::metadata(blobs.join(&digest)).unwrap().len();
-    json!({ "mediaType": media_type, "digest": format!("sha256:{digest}"), "size": size })
-}
-
-/// An OCI image layout tarball of `rootfs` (one uncompressed layer).
-fn image_tarball(dir: &Path, rootfs: &Path) -> PathBuf {
-    let layout = dir.join("layout");
-    fs::create_dir_all(&layout).unwrap();
-    let layer = dir.join("layer.tar");
-    let tar = Command::new("tar")
-        .arg("-cf")
-        .arg(&layer)
-        .arg("-C")
-        .arg(rootfs)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(tar.success());
-    let diff_id = format!("sha256:{}", sha256(&layer));
-    let layer = blob(&layout, &layer, "application/vnd.oci.image.layer.v1.tar");
-    let config = dir.join("config.json");
-    let image_config = json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": { "Env": ["PATH=/bin"], "Cmd": ["sh"] },
-        "rootfs": { "type": "layers", "diff_ids": [diff_id] },
-    });
-    fs::write(&config, image_config.to_string()).unwrap();
-    let config = blob(&layout, &config, "application/vnd.oci.image.config.v1+json");
-    let manifest = dir.join("manifest.json");
-    let manifest_json = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": config,
-        "layers": [layer],
-    });
-    fs::write(&manifest, manifest_json.to_string()).unwrap();
-    let mut manifest = blob(
-        &layout,
-        &manifest,
-        "application/vnd.oci.image.manifest.v1+json",
-    );
-    manifest["annotations"] = json!({ "org.opencontainers.image.ref.name": "latest" });
-    let index = json!({ "schemaVersion": 2, "manifests": [manifest] });
-    fs::write(layout.join("index.json"), index.to_string()).unwrap();
-    fs::write(
-        layout.join("oci-layout"),
-        r#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
-    let tarball = dir.join("image.tar");
-    let tar = Command::new("tar")
-        .arg("-cf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&layout)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(tar.success());
-    tarball
-}
-
 /// A private containerd with the test's image imported, and the `ctr run`
 /// flags that make ctrsh the runtime. Dropped in field order: containerd
 /// (and what it runs) first, the runtime's root, then the sandbox, which
@@ -313,7 +233,7 @@ impl Setup {
         let runc_root = dir.join("runc-root");
         let ns_root = ExtraRoot(runc_root.join(&sb.id));
         let ctr = Containerd::start(&dir, &sb.id, &format!("{}-{container}", sb.id));
-        let image = image_tarball(&dir, &sb.rootfs);
+        let image = common::oci_image::image_tarball(&dir, &sb.rootfs, "latest");
         ctr.ok(&[
             "image",
             "import",

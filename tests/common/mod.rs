@@ -12,6 +12,7 @@
 
 mod host;
 pub mod netns;
+pub mod oci_image;
 pub mod pty;
 mod run_cgroup;
 

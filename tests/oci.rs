@@ -593,6 +593,39 @@ fn oci_containers_and_script_containers_are_one_kind() {
     b.sb.assert_nothing_left(&id);
 }
 
+/// As runc (Go's exec.LookPath before create returns): a program that is
+/// not there, or cannot be run, fails `create` with runc's wording, which
+/// engines match (podman, Docker: "no such file or directory" and
+/// "executable file not found in $PATH" exit 127, "permission denied"
+/// 126); nothing is left of the container.
+#[test]
+fn create_of_a_missing_program_fails_as_runc_does() {
+    let Some(b) = Bundle::new("oci-missing", &["/no/such/program"], |_| {}) else {
+        return;
+    };
+    let id = b.id("m");
+    let cases = [
+        (
+            "/no/such/program",
+            r#"exec: "/no/such/program": stat /no/such/program: no such file or directory"#,
+        ),
+        (
+            "no-such-program",
+            r#"exec: "no-such-program": executable file not found in $PATH"#,
+        ),
+        ("/etc/passwd", r#"exec: "/etc/passwd": permission denied"#),
+    ];
+    for (program, wording) in cases {
+        let mut config = b.config();
+        config["process"]["args"] = json!([program]);
+        b.write_config(&config);
+        let out = b.run(&["create", "--bundle", b.sb.dir.to_str().unwrap(), &id]);
+        assert!(!out.status.success(), "create of {program} succeeded");
+        assert!(b.last_error().contains(wording), "{}", b.last_error());
+        b.sb.assert_nothing_left(&id);
+    }
+}
+
 #[test]
 fn unsupported_fields_are_errors_that_name_them() {
     let Some(b) = Bundle::new("oci-unsupported", &["true"], |c| {

@@ -72,6 +72,10 @@ pub fn run(chan: &InitEnd, create: Create) -> Result<()> {
         }
         _ => None,
     };
+    // As runc: a program that is not there fails create, not start.
+    if let Some(p) = &config.process {
+        exec_process::find_program(&p.spec).map_err(|e| e.context("create: process"))?;
+    }
     trace::step("init: ready");
     chan.send(&FromInit::Ready, &[])?;
     // A create that did not finish is never started: if the parent dies

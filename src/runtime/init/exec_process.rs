@@ -3,7 +3,7 @@
 
 use crate::runtime::config::CheckedConfig;
 use crate::runtime::config::{CheckedProcess, ProcessSpec, DEFAULT_PATH};
-use crate::runtime::error::{Context, Error, Result};
+use crate::runtime::error::{describe_io, Context, Error, ErrorKind, Result};
 use crate::runtime::init::capabilities;
 use crate::runtime::init::user::{self, ExecUser};
 use crate::runtime::launch::channel::InitEnd;
@@ -68,7 +68,7 @@ pub fn exec_user_process(
     let cwd = spec.cwd.as_deref().unwrap_or("/");
     enter_cwd(cwd)?;
     let env = environment(spec, &who);
-    let program = find_program(&spec.args[0], &env)?;
+    let program = find_program(spec)?;
 
     let keep = process
         .capabilities
@@ -201,22 +201,66 @@ fn environment(spec: &ProcessSpec, who: &ExecUser) -> Vec<String> {
     env
 }
 
-/// args[0] as a path, or looked up in the process's PATH.
-fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+/// The process's program: args[0] as a path (from the process's cwd), or
+/// looked up in its PATH; an executable file. runc checks this before
+/// `create` returns (Go's exec.LookPath), so a missing program fails create
+/// and not start, with runc's wording, which engines read: podman and
+/// Docker report "no such file or directory" and "executable file not
+/// found in $PATH" as a command not found (exit 127), "permission denied"
+/// as one that cannot be run (126).
+pub(super) fn find_program(spec: &ProcessSpec) -> Result<PathBuf> {
+    let arg0 = &spec.args[0];
+    let cwd = Path::new(spec.cwd.as_deref().unwrap_or("/"));
+    let failed = |what: String, err: std::io::Error| {
+        // Go's text of the errno, as runc prints it: lower case.
+        let text = describe_io(&err);
+        let mut chars = text.chars();
+        let text: String = chars
+            .next()
+            .map(|c| c.to_lowercase().chain(chars).collect())
+            .unwrap_or_default();
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            _ => ErrorKind::System,
+        };
+        Error {
+            errno: err.raw_os_error(),
+            ..Error::new(kind, format!("exec: \"{arg0}\": {what}{text}"))
+        }
+    };
     if arg0.contains('/') {
-        return Ok(PathBuf::from(arg0));
+        return match executable(&cwd.join(arg0)) {
+            Ok(()) => Ok(PathBuf::from(arg0)),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(failed(String::new(), e))
+            }
+            Err(e) => Err(failed(format!("stat {arg0}: "), e)),
+        };
     }
-    let path = env
+    let path = spec
+        .env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH);
     path.split(':')
         .map(|dir| Path::new(dir).join(arg0))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .find(|p| executable(&cwd.join(p)).is_ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("exec: \"{arg0}\": executable file not found in $PATH ({path})"),
+            )
         })
-        .ok_or_else(|| Error::config(format!("args[0]: '{arg0}' not found in PATH ({path})")))
+}
+
+/// Ok when `path` is a file with an execute bit, as Go's exec.LookPath
+/// wants; EACCES when it is something else.
+fn executable(path: &Path) -> std::io::Result<()> {
+    let meta = path.metadata()?;
+    match !meta.is_dir() && meta.permissions().mode() & 0o111 != 0 {
+        true => Ok(()),
+        false => Err(std::io::Error::from_raw_os_error(libc::EACCES)),
+    }
 }
 
 fn switch_user(who: &ExecUser) -> Result<()> {

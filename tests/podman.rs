@@ -359,6 +359,18 @@ fn podman_runs_containers_with_ctrsh_as_its_runtime() {
     let out = podman.run("three", &["--rm"], &["sh", "-c", "exit 3"]);
     assert_eq!(code(&out), Some(3), "{out:?}");
 
+    // A program that is not there fails the runtime's create, as with
+    // runc: podman's exit status says which way.
+    let missing = [
+        ("missing", "/no/such/program", 127),
+        ("not-in-path", "no-such-program", 127),
+        ("not-executable", "/etc/passwd", 126),
+    ];
+    for (name, program, status) in missing {
+        let out = podman.run(name, &["--rm"], &[program]);
+        assert_eq!(code(&out), Some(status), "{program}: {out:?}");
+    }
+
     // Detached: exec into it, pause and unpause it.
     let busy = "trap 'exit 7' TERM; while true; do sleep 0.1; done";
     stdout(&podman.run("box", &["--detach"], &["sh", "-c", busy]));

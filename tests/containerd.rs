@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{skip, ExtraRoot, Sandbox, CTRSH};
+use common::{skip, EngineDirs, ExtraRoot, Sandbox, CTRSH};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -23,11 +23,19 @@ struct Containerd {
     namespace: String,
     /// The container the test runs, cleaned up on drop.
     container: String,
+    /// Dropped after the drop has ended the shims.
+    _host_dirs: EngineDirs,
 }
 
 impl Containerd {
     /// A containerd of the test's own in `dir`.
     fn start(dir: &Path, namespace: &str, container: &str) -> Containerd {
+        // Not under its root or state: the shims' sockets, ctr's fifos.
+        let host_dirs = EngineDirs::new(&[
+            "/run/containerd/s",
+            "/run/containerd/fifo",
+            "/run/containerd",
+        ]);
         let socket = dir.join("containerd.sock");
         let config = format!(
             r#"version = 2
@@ -66,6 +74,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             socket,
             namespace: namespace.into(),
             container: container.into(),
+            _host_dirs: host_dirs,
         };
         let start = Instant::now();
         while !c.ctr(&["version"]).status.success() {

@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{requires, Need, RunCgroup, Sandbox, CTRSH};
+use common::{requires, EngineDirs, Need, RunCgroup, Sandbox, CTRSH};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -58,10 +58,13 @@ struct Podman {
     /// The cgroup of the test's that its processes run in; dropped (with
     /// what is still in it) after the drop has ended them.
     cgroup: RunCgroup,
+    /// Dropped last: ctrsh's state root, which podman's runtime makes.
+    _host_dirs: EngineDirs,
 }
 
 impl Podman {
     fn new(sb: &Sandbox) -> Podman {
+        let host_dirs = EngineDirs::new(&[RUNTIME_ROOT]);
         let dir = sb.dir.join("podman");
         for sub in ["temp", "cni", "ids"] {
             fs::create_dir_all(dir.join(sub)).unwrap();
@@ -106,6 +109,7 @@ impl Podman {
             runtime,
             needle: sb.needle(),
             cgroup: RunCgroup::new(&sb.needle()),
+            _host_dirs: host_dirs,
         }
     }
 

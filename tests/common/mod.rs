@@ -516,6 +516,36 @@ impl Drop for ExtraRoot {
     }
 }
 
+/// Directories an engine makes at fixed paths of the host (containerd's
+/// shims their socket dir and `ctr` its fifo dir under /run/containerd;
+/// podman's ctrsh the default state root /run/ctrsh), children before
+/// parents. Those absent when the test binary first asked are removed by
+/// every drop that finds them empty, so the last test of the binary to use
+/// them leaves the host as it found it. One list per test binary.
+pub struct EngineDirs(&'static [PathBuf]);
+
+impl EngineDirs {
+    pub fn new(paths: &[&str]) -> EngineDirs {
+        static ABSENT: OnceLock<Vec<PathBuf>> = OnceLock::new();
+        EngineDirs(ABSENT.get_or_init(|| {
+            paths
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| !p.exists())
+                .collect()
+        }))
+    }
+}
+
+impl Drop for EngineDirs {
+    fn drop(&mut self) {
+        for dir in self.0 {
+            // Fails while another test's engine still has something there.
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
 /// The container id in a default cgroup name, `ctrsh-<16 hex digits>-<id>`
 /// (the digits hash the factory's root).
 fn id_in_default_cgroup_name(name: &str) -> Option<&str> {

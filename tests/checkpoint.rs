@@ -12,7 +12,7 @@
 mod common;
 
 use common::netns::{DestroyIn, Netns};
-use common::{cgroups_named, rhai_str, ExtraRoot, RunningScript, Sandbox};
+use common::{cgroups_named, rhai_str, ExtraRoot, RunningScript, Sandbox, CTRSH};
 use ctrsh::runtime::{locate_criu, Checkpoint, Factory, Status};
 use ctrsh::runtime::{MIN_CRIU_TCP_VERSION, MIN_CRIU_VERSION};
 use std::fs;
@@ -715,6 +715,57 @@ c.destroy();
     assert!(!sb.root.join(format!("{}-x", sb.id)).exists());
     assert_no_cgroup_named(&format!("{}-x", sb.id));
     sb.assert_nothing_left(&sb.id);
+}
+
+/// CRIU restores the tree, but ctrsh cannot read the pid it wrote (strace
+/// makes ctrsh's open of the pidfile fail): the restore fails naming the
+/// file, and the restored process, a child of the script's ctrsh, is
+/// ended and reaped rather than left its zombie.
+#[test]
+fn a_restore_whose_pid_cannot_be_read_leaves_no_zombie() {
+    if !common::requires("ck-pidfile", &[common::Need::Program("strace")]) {
+        return;
+    }
+    let Some(sb) = sandbox_criu("ck-pidfile") else {
+        return;
+    };
+    let (before, after, ck) = (
+        sb.dir.join("before"),
+        sb.dir.join("after"),
+        sb.dir.join("ck"),
+    );
+    let pidfile = sb.root.join(restored_id(&sb)).join("restore.pid");
+    // The state of every child of the script's ctrsh but the sh asking.
+    let children = "for p in $(cat /proc/$PPID/task/*/children); do \
+        [ $p = $$ ] || echo $p $(cut -d' ' -f3 /proc/$p/stat); done";
+    let script = sb.script_file(&format!(
+        r#"{start}
+let ck = c.checkpoint(#{{ dir: {ck} }});
+let r = "ok";
+try {{ f.restore(id + "-r", ck, #{{ stdout: {after} }}); }} catch (e) {{ r = e.kind + ": " + e.message; }}
+print("RESTORE " + r);
+print("CHILDREN " + run_host(["sh", "-c", {children}]).stdout);
+"#,
+        start = start_counter(&before),
+        ck = path_str(&ck),
+        after = path_str(&after),
+        children = rhai_str(children),
+    ));
+    let out = RunningScript::spawn(
+        std::process::Command::new("strace")
+            .args(["-qq", "-o", "/dev/null", "-e", "trace=openat"])
+            .args(["-e", "inject=openat:error=EIO:when=1", "-P"])
+            .arg(&pidfile)
+            .arg(CTRSH)
+            .arg(&script),
+    )
+    .finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    let restore = common::line_of(&out.stdout, "RESTORE ");
+    assert!(restore.contains(&pidfile.display().to_string()), "{out}");
+    let (_, children) = out.stdout.split_once("CHILDREN ").expect("the children");
+    assert!(!children.contains(" Z"), "a zombie is left: {out}");
+    sb.assert_nothing_left(&restored_id(&sb));
 }
 
 /// Fails when any hierarchy of the host (the v1 controllers, named ones

@@ -240,14 +240,20 @@ fn restore_into(
         },
     )?;
     drop(inherited);
-    let pidfile = dir.join(PIDFILE);
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .ctx(format!("read {}", pidfile.display()))?
-        .trim()
-        .parse()
-        .map_err(|_| Error::state(format!("{} holds no pid", pidfile.display())))?;
-    let ours = Proc::host().stat(pid).map(|s| s.ppid) == Some(std::process::id() as i32);
-    if !ours {
+    let pid = match read_pid(&dir.join(PIDFILE)) {
+        Ok(pid) => pid,
+        Err(e) => {
+            // CRIU restored the tree, but not which pid is its root: a
+            // child of ours (--restore-sibling) in the new cgroup, ended
+            // here, or it would stay our zombie once the failed restore
+            // has killed the cgroup.
+            if let Some(cgroup) = cgroup {
+                end_children_in(cgroup);
+            }
+            return Err(e);
+        }
+    };
+    if !is_our_child(pid) {
         return Reaper::attach(pid);
     }
     match sys::pidfd_open(pid) {
@@ -258,6 +264,28 @@ fn restore_into(
             Err(e).ctx(format!("pidfd_open the restored init {pid}"))
         }
     }
+}
+
+/// The pid CRIU wrote to `pidfile`.
+fn read_pid(pidfile: &Path) -> Result<i32> {
+    std::fs::read_to_string(pidfile)
+        .ctx(format!("read {}", pidfile.display()))?
+        .trim()
+        .parse()
+        .map_err(|_| Error::state(format!("{} holds no pid", pidfile.display())))
+}
+
+/// Kill and reap the children of ours in `cgroup`.
+fn end_children_in(cgroup: &CgroupManager) {
+    for pid in cgroup.processes().unwrap_or_default() {
+        if is_our_child(pid) {
+            sys::kill_and_reap_child(pid);
+        }
+    }
+}
+
+fn is_our_child(pid: i32) -> bool {
+    Proc::host().stat(pid).map(|s| s.ppid) == Some(std::process::id() as i32)
 }
 
 /// Where the log of a failed restore into the state dir `dir` is kept:

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{skip, EngineDirs, ExtraRoot, Sandbox, CTRSH};
+use common::{skip, ExtraRoot, HostDirs, Sandbox, CTRSH};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -24,14 +24,14 @@ struct Containerd {
     /// The container the test runs, cleaned up on drop.
     container: String,
     /// Dropped after the drop has ended the shims.
-    _host_dirs: EngineDirs,
+    _host_dirs: HostDirs,
 }
 
 impl Containerd {
     /// A containerd of the test's own in `dir`.
     fn start(dir: &Path, namespace: &str, container: &str) -> Containerd {
         // Not under its root or state: the shims' sockets, ctr's fifos.
-        let host_dirs = EngineDirs::new(&[
+        let host_dirs = HostDirs::new(&[
             "/run/containerd/s",
             "/run/containerd/fifo",
             "/run/containerd",

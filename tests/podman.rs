@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{requires, EngineDirs, Need, RunCgroup, Sandbox, CTRSH};
+use common::{requires, HostDirs, Need, RunCgroup, Sandbox, CTRSH};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -59,12 +59,12 @@ struct Podman {
     /// what is still in it) after the drop has ended them.
     cgroup: RunCgroup,
     /// Dropped last: ctrsh's state root, which podman's runtime makes.
-    _host_dirs: EngineDirs,
+    _host_dirs: HostDirs,
 }
 
 impl Podman {
     fn new(sb: &Sandbox) -> Podman {
-        let host_dirs = EngineDirs::new(&[RUNTIME_ROOT]);
+        let host_dirs = HostDirs::new(&[RUNTIME_ROOT]);
         let dir = sb.dir.join("podman");
         for sub in ["temp", "cni", "ids"] {
             fs::create_dir_all(dir.join(sub)).unwrap();

@@ -516,18 +516,18 @@ impl Drop for ExtraRoot {
     }
 }
 
-/// Directories an engine makes at fixed paths of the host (containerd's
-/// shims their socket dir and `ctr` its fifo dir under /run/containerd;
-/// podman's ctrsh the default state root /run/ctrsh), children before
-/// parents. Those absent when the test binary first asked are removed by
+/// Directories made at fixed paths of the host by what a test runs
+/// (containerd's shims their socket dir and `ctr` its fifo dir under
+/// /run/containerd; ctrsh its default state root /run/ctrsh, for podman
+/// or a script's `factory()`), children before parents. Those absent when the test binary first asked are removed by
 /// every drop that finds them empty, so the last test of the binary to use
 /// them leaves the host as it found it. One list per test binary.
-pub struct EngineDirs(&'static [PathBuf]);
+pub struct HostDirs(&'static [PathBuf]);
 
-impl EngineDirs {
-    pub fn new(paths: &[&str]) -> EngineDirs {
+impl HostDirs {
+    pub fn new(paths: &[&str]) -> HostDirs {
         static ABSENT: OnceLock<Vec<PathBuf>> = OnceLock::new();
-        EngineDirs(ABSENT.get_or_init(|| {
+        HostDirs(ABSENT.get_or_init(|| {
             paths
                 .iter()
                 .map(PathBuf::from)
@@ -537,7 +537,7 @@ impl EngineDirs {
     }
 }
 
-impl Drop for EngineDirs {
+impl Drop for HostDirs {
     fn drop(&mut self) {
         for dir in self.0 {
             // Fails while another test's engine still has something there.

@@ -226,9 +226,7 @@ impl Container {
         let status = match &init {
             _ if state.creating => Status::Creating,
             None => Status::Stopped,
-            Some(_) if is_frozen(&state)? => Status::Paused,
-            Some(_) if !state.started => Status::Created,
-            Some(_) => Status::Running,
+            Some(_) => live_status(&state)?,
         };
         Ok((status, Some(state), init))
     }
@@ -344,12 +342,8 @@ impl Container {
         trace::step("start: begin");
         let _lock = self.lock()?;
         let (state, init) = self.state_and_init()?;
-        let status = match (is_frozen(&state)?, state.started) {
-            (true, _) => Some(Status::Paused),
-            (false, true) => Some(Status::Running),
-            (false, false) => None,
-        };
-        if let Some(status) = status {
+        let status = live_status(&state)?;
+        if status != Status::Created {
             return Err(self
                 .not_runnable(status)
                 .context(format!("start container '{}'", self.id)));
@@ -1059,6 +1053,15 @@ fn process_for(state: &State, p: &Process) -> Result<CheckedProcess> {
     }
     check_args(&process.spec)?;
     Ok(process)
+}
+
+/// The status of a container that is made and whose init lives.
+fn live_status(state: &State) -> Result<Status> {
+    Ok(match (is_frozen(state)?, state.started) {
+        (true, _) => Status::Paused,
+        (false, false) => Status::Created,
+        (false, true) => Status::Running,
+    })
 }
 
 fn is_frozen(state: &State) -> Result<bool> {

@@ -173,31 +173,19 @@ impl Containerd {
     /// socket.
     fn shims(&self) -> Vec<nix::unistd::Pid> {
         let socket = self.socket.to_string_lossy().into_owned();
-        fs::read_dir("/proc")
-            .map(|d| d.flatten().collect::<Vec<_>>())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|entry| {
-                let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-                let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
-                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-                (cmdline.contains("containerd-shim") && cmdline.contains(&socket))
-                    .then(|| nix::unistd::Pid::from_raw(pid))
-            })
-            .collect()
+        common::processes_where(|cmdline| {
+            cmdline.contains("containerd-shim") && cmdline.contains(&socket)
+        })
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
     }
 
     /// The mount points at or under its dir, in mount order.
     fn mounts(&self) -> Vec<String> {
         let dir = self.dir.to_string_lossy().into_owned();
         let under = format!("{dir}/");
-        fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|point| *point == dir || point.starts_with(&under))
-            .map(String::from)
-            .collect()
+        common::mount_points_where(|point| point == dir || point.starts_with(&under))
     }
 }
 

@@ -217,19 +217,7 @@ impl Podman {
     /// podman's and conmon's processes of the test: their command line
     /// names its dir.
     fn processes(&self) -> Vec<(nix::unistd::Pid, String)> {
-        fs::read_dir("/proc")
-            .map(|d| d.flatten().collect::<Vec<_>>())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|entry| {
-                let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-                let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
-                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-                cmdline
-                    .contains(&self.needle)
-                    .then(|| (nix::unistd::Pid::from_raw(pid), cmdline))
-            })
-            .collect()
+        common::processes_where(|cmdline| cmdline.contains(&self.needle))
     }
 
     /// Waits until podman's and conmon's processes of the test are gone.
@@ -251,13 +239,7 @@ impl Podman {
     /// The mount points at or under the sandbox dir (podman mounts a
     /// container's /dev/shm in its runroot), in mount order.
     fn mounts(&self) -> Vec<String> {
-        fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|point| point.contains(&self.needle))
-            .map(String::from)
-            .collect()
+        common::mount_points_where(|point| point.contains(&self.needle))
     }
 }
 

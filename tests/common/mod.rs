@@ -516,6 +516,35 @@ impl Drop for ExtraRoot {
     }
 }
 
+/// The processes whose command line (its arguments joined by spaces)
+/// `wanted` accepts, with it: an engine's daemons and shims, which are not
+/// the test's children.
+pub fn processes_where(wanted: impl Fn(&str) -> bool) -> Vec<(nix::unistd::Pid, String)> {
+    fs::read_dir("/proc")
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            wanted(&cmdline).then(|| (nix::unistd::Pid::from_raw(pid), cmdline))
+        })
+        .collect()
+}
+
+/// The mount points of this mount namespace that `wanted` accepts, in
+/// mount order.
+pub fn mount_points_where(wanted: impl Fn(&str) -> bool) -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|point| wanted(point))
+        .map(String::from)
+        .collect()
+}
+
 /// Directories made at fixed paths of the host by what a test runs
 /// (containerd's shims their socket dir and `ctr` its fifo dir under
 /// /run/containerd; ctrsh its default state root /run/ctrsh, for podman

@@ -330,19 +330,24 @@ impl CgroupManager {
         }
     }
 
-    /// Sleeps until the killed processes are gone, or `deadline`: the
-    /// cgroup2 directory unpopulated (cgroup.events says so once the last
-    /// process has left it) and each pidfd's process exited (for processes
-    /// only in v1 cgroups).
+    /// Sleeps until the killed processes are gone, or `deadline`: each
+    /// pidfd's process exited, and the cgroup2 directory unpopulated
+    /// (cgroup.events says so once the last process has left it, also one
+    /// forked after the list was read). The pidfds come first: a process
+    /// leaves its cgroups before its pidfd wakes, so cgroup.events then
+    /// mostly reads unpopulated at once, while its change notification is
+    /// one the kernel holds back when the file changed shortly before (at
+    /// most one per HZ/100 per file: a container killed soon after it
+    /// started would wait that long).
     fn await_gone(&self, pidfds: &[OwnedFd], deadline: Instant) -> Result<()> {
-        if let Some(unified) = &self.unified {
-            files::await_events(&unified.dir, deadline, |events| {
-                events.get("populated").is_none_or(|n| *n == 0)
-            })?;
-        }
         for pidfd in pidfds {
             sys::poll(&[(pidfd.as_fd(), libc::POLLIN)], Some(deadline)).map_err(|e| {
                 Error::sys(format!("wait for the processes of cgroup {}", self.path), e)
+            })?;
+        }
+        if let Some(unified) = &self.unified {
+            files::await_events(&unified.dir, deadline, |events| {
+                events.get("populated").is_none_or(|n| *n == 0)
             })?;
         }
         Ok(())

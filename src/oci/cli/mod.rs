@@ -15,7 +15,7 @@ mod stats;
 mod systemd;
 mod update;
 
-use crate::runtime::{Container, Error, ErrorKind, Factory};
+use crate::runtime::{Container, Error, ErrorKind, Factory, Summary};
 use flags::{switch, value, Flag};
 use std::path::{Path, PathBuf};
 
@@ -66,10 +66,20 @@ impl Global {
 
     /// Container `id`, with runc's words when there is none.
     pub fn container(&self, id: &str) -> Result<Container, Error> {
-        self.factory()?.load(id).map_err(|e| match e.kind {
-            ErrorKind::NotFound => not_found(id),
-            _ => e,
-        })
+        self.factory()?.load(id).map_err(|e| runc_words(e, id))
+    }
+
+    /// Container `id`'s summary (Factory::summary), with runc's words when
+    /// there is none.
+    pub fn summary(&self, id: &str) -> Result<Summary, Error> {
+        self.factory()?.summary(id).map_err(|e| runc_words(e, id))
+    }
+}
+
+fn runc_words(e: Error, id: &str) -> Error {
+    match e.kind {
+        ErrorKind::NotFound => not_found(id),
+        _ => e,
     }
 }
 

@@ -3,7 +3,7 @@
 use super::flags::{switch, value};
 use super::{log, parse_args, Failure, Global, Outcome};
 use crate::runtime::hooks::OciState;
-use crate::runtime::{Container, Error, Status};
+use crate::runtime::{Error, Status, Summary};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -28,8 +28,8 @@ pub struct ContainerState {
     pub annotations: BTreeMap<String, String>,
 }
 
-pub fn container_state(g: &Global, c: &Container) -> Result<ContainerState, Error> {
-    let look = c.summary()?;
+/// The state of container `id`, from its summary.
+fn container_state(g: &Global, id: &str, look: Summary) -> Result<ContainerState, Error> {
     let pid = if matches!(look.status, Status::Stopped | Status::Destroyed) {
         0
     } else {
@@ -38,8 +38,8 @@ pub fn container_state(g: &Global, c: &Container) -> Result<ContainerState, Erro
     let config = look.config;
     let status = look.status.to_string();
     let bundle = config.bundle.as_deref();
-    let oci = OciState::new(c.id(), &status, None, bundle, &config.annotations);
-    let dir = g.root.join(c.id());
+    let oci = OciState::new(id, &status, None, bundle, &config.annotations);
+    let dir = g.root.join(id);
     let meta = std::fs::metadata(&dir).ok();
     Ok(ContainerState {
         oci_version: oci.oci_version,
@@ -78,8 +78,8 @@ fn print_json<T: Serialize>(value: &T) {
 
 pub fn state(g: &Global, args: &[String]) -> Outcome {
     let (_, ids) = parse_args("state", &[], args, &["container id"])?;
-    let c = g.container(&ids[0])?;
-    print_json(&container_state(g, &c)?);
+    let look = g.summary(&ids[0])?;
+    print_json(&container_state(g, &ids[0], look)?);
     Ok(0)
 }
 
@@ -90,7 +90,10 @@ pub fn list(g: &Global, args: &[String]) -> Outcome {
     let mut states = Vec::new();
     for id in factory.list()? {
         // One that vanished meanwhile is no error.
-        match factory.load(&id).and_then(|c| container_state(g, &c)) {
+        match factory
+            .summary(&id)
+            .and_then(|look| container_state(g, &id, look))
+        {
             Ok(s) => states.push(s),
             Err(e) => log::debug(&format!("list: {id}: {}", e.message)),
         }

@@ -66,7 +66,7 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
 }
 
-/// What `Container::summary` returns.
+/// What `Factory::summary` returns.
 #[derive(Debug)]
 pub struct Summary {
     pub status: Status,
@@ -219,7 +219,15 @@ impl Container {
         if !self.dir.exists() {
             return Ok((Status::Destroyed, None, None));
         }
-        let Some(state) = self.read_state()? else {
+        self.look_at(self.read_state()?)
+    }
+
+    /// `look` with the state already read (none: its file is missing).
+    fn look_at(
+        &self,
+        state: Option<State>,
+    ) -> Result<(Status, Option<State>, Option<Arc<Reaper>>)> {
+        let Some(state) = state else {
             return Ok((Status::Stopped, None, None));
         };
         let init = self.live_init(&state);
@@ -231,11 +239,11 @@ impl Container {
         Ok((status, Some(state), init))
     }
 
-    /// Status, pid, config, rootfs and creation time from one read of
-    /// state.json (what `ctrsh oci state` and `list` show), each as its
-    /// own method gives it.
-    pub fn summary(&self) -> Result<Summary> {
-        let (status, state, init) = self.look()?;
+    /// Status, pid, config, rootfs and creation time (what `ctrsh oci
+    /// state` and `list` show), each as its own method gives it, from the
+    /// state that loading the container read (Factory::summary).
+    pub(crate) fn summary_at(&self, state: Option<State>) -> Result<Summary> {
+        let (status, state, init) = self.look_at(state)?;
         let state = state.as_ref();
         Ok(Summary {
             status,

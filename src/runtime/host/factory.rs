@@ -5,12 +5,12 @@ use crate::runtime::config::{check_args, CheckedProcess};
 use crate::runtime::config::{CheckedConfig, Config, NamespaceKind, HOST_NAME_MAX};
 use crate::runtime::error::{Context, Error, ErrorKind, Result};
 use crate::runtime::hooks::{self, OciState};
-use crate::runtime::host::container::Container;
+use crate::runtime::host::container::{Container, Summary};
 use crate::runtime::host::exit_code;
 use crate::runtime::host::process::Process;
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
-use crate::runtime::host::state::StateDir;
+use crate::runtime::host::state::{State, StateDir};
 use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::start_socket;
@@ -243,11 +243,28 @@ impl Factory {
 
     /// A container of this root, also a half-made or half-destroyed one.
     pub fn load(&self, id: &str) -> Result<Container> {
+        self.load_with_state(id).map(|(c, _)| c)
+    }
+
+    /// Status, pid, config, rootfs and creation time of container `id`
+    /// (what `ctrsh oci state` and `list` show), from the one read of
+    /// state.json that loading it takes: parsing that file is much of such
+    /// a command's own work.
+    pub fn summary(&self, id: &str) -> Result<Summary> {
+        let (c, state) = self.load_with_state(id)?;
+        c.summary_at(state)
+    }
+
+    fn load_with_state(&self, id: &str) -> Result<(Container, Option<State>)> {
         check_id(id)?;
         let dir = StateDir::open(&self.root, id)?;
         // No state: nothing of the container is left but its directory.
-        let config = dir.read()?.map(|s| s.config.given).unwrap_or_default();
-        Ok(Container::new(id, config, dir.path, None))
+        let state = dir.read()?;
+        let config = state
+            .as_ref()
+            .map(|s| s.config.given.clone())
+            .unwrap_or_default();
+        Ok((Container::new(id, config, dir.path, None), state))
     }
 
     /// Ids of the containers under the root, sorted (half-made ones too).

@@ -548,9 +548,10 @@ pub fn mount_points_where(wanted: impl Fn(&str) -> bool) -> Vec<String> {
 /// Directories made at fixed paths of the host by what a test runs
 /// (containerd's shims their socket dir and `ctr` its fifo dir under
 /// /run/containerd; ctrsh its default state root /run/ctrsh, for podman
-/// or a script's `factory()`), children before parents. Those absent when the test binary first asked are removed by
-/// every drop that finds them empty, so the last test of the binary to use
-/// them leaves the host as it found it. One list per test binary.
+/// or a script's `factory()`), children before parents. Those absent when
+/// the test binary first asked are removed by every drop that finds them
+/// empty, so the last test of the binary to use them leaves the host as it
+/// found it. One list per test binary.
 pub struct HostDirs(&'static [PathBuf]);
 
 impl HostDirs {

@@ -243,7 +243,9 @@ impl Factory {
 
     /// A container of this root, also a half-made or half-destroyed one.
     pub fn load(&self, id: &str) -> Result<Container> {
-        self.load_with_state(id).map(|(c, _)| c)
+        let (dir, state) = self.open_state(id)?;
+        let config = state.map(|s| s.config.given).unwrap_or_default();
+        Ok(Container::new(id, config, dir.path, None))
     }
 
     /// Status, pid, config, rootfs and creation time of container `id`
@@ -251,20 +253,19 @@ impl Factory {
     /// state.json that loading it takes: parsing that file is much of such
     /// a command's own work.
     pub fn summary(&self, id: &str) -> Result<Summary> {
-        let (c, state) = self.load_with_state(id)?;
-        c.summary_at(state)
+        let (dir, state) = self.open_state(id)?;
+        // The summary's config is the state's; the container's own copy
+        // only stands in once the state is gone.
+        Container::new(id, Config::default(), dir.path, None).summary_at(state)
     }
 
-    fn load_with_state(&self, id: &str) -> Result<(Container, Option<State>)> {
+    /// Container `id`'s state dir and its state (none: nothing of the
+    /// container is left but its directory).
+    fn open_state(&self, id: &str) -> Result<(StateDir, Option<State>)> {
         check_id(id)?;
         let dir = StateDir::open(&self.root, id)?;
-        // No state: nothing of the container is left but its directory.
         let state = dir.read()?;
-        let config = state
-            .as_ref()
-            .map(|s| s.config.given.clone())
-            .unwrap_or_default();
-        Ok((Container::new(id, config, dir.path, None), state))
+        Ok((dir, state))
     }
 
     /// Ids of the containers under the root, sorted (half-made ones too).

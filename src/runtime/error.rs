@@ -116,7 +116,10 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Attach "what was being done" to any io/nix result.
+/// Attach "what was being done" to any io/nix result. `what` is formatted
+/// only on error: give it `format_args!(...)` rather than `format!(...)`,
+/// so that the calls that succeed (most, on every create and destroy)
+/// format nothing.
 pub trait Context<T> {
     fn ctx(self, what: impl fmt::Display) -> Result<T>;
 }

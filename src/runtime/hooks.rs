@@ -99,8 +99,8 @@ fn run_one(hook: &Hook, state: &[u8]) -> Result<()> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().ctx(format!("run hook {path}"))?;
-    let pidfd = sys::pidfd_open(child.id() as i32).ctx(format!("pidfd_open hook {path}"))?;
+    let mut child = cmd.spawn().ctx(format_args!("run hook {path}"))?;
+    let pidfd = sys::pidfd_open(child.id() as i32).ctx(format_args!("pidfd_open hook {path}"))?;
     // The state goes in whole; a hook that does not read it gets EPIPE on
     // our side, which is not its failure.
     if let Some(mut stdin) = child.stdin.take() {
@@ -120,11 +120,11 @@ fn run_one(hook: &Hook, state: &[u8]) -> Result<()> {
     let timeout = hook
         .timeout
         .map(|s| std::time::Duration::from_secs(s.into()));
-    let exited = sys::pidfd_wait_exit(&pidfd, timeout).ctx(format!("wait for hook {path}"))?;
+    let exited = sys::pidfd_wait_exit(&pidfd, timeout).ctx(format_args!("wait for hook {path}"))?;
     if !exited {
         let _ = child.kill();
     }
-    let status = child.wait().ctx(format!("wait for hook {path}"))?;
+    let status = child.wait().ctx(format_args!("wait for hook {path}"))?;
     let (stdout, stderr) = (
         stdout.join().unwrap_or_default(),
         stderr.join().unwrap_or_default(),

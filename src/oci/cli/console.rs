@@ -21,7 +21,7 @@ pub fn send(path: &Path, master: OwnedFd) -> Result<()> {
     )
     .ctx(what())?;
     let addr = UnixAddr::new(path).ctx(what())?;
-    connect(sock.as_raw_fd(), &addr).ctx(format!("connect to the {}", what()))?;
+    connect(sock.as_raw_fd(), &addr).ctx(format_args!("connect to the {}", what()))?;
     let name = nix::unistd::ttyname(&master)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "/dev/ptmx".into());
@@ -33,7 +33,7 @@ pub fn send(path: &Path, master: OwnedFd) -> Result<()> {
         MsgFlags::empty(),
         None,
     )
-    .ctx(format!("send the pty master to the {}", what()))?;
+    .ctx(format_args!("send the pty master to the {}", what()))?;
     Ok(())
 }
 

@@ -237,6 +237,6 @@ fn write_pid_file(path: &str, pid: i32) -> Result<(), Error> {
         ".{}.tmp",
         path.file_name().unwrap_or_default().to_string_lossy()
     ));
-    std::fs::write(&tmp, pid.to_string()).ctx(format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).ctx(format!("write the pid file {}", path.display()))
+    std::fs::write(&tmp, pid.to_string()).ctx(format_args!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).ctx(format_args!("write the pid file {}", path.display()))
 }

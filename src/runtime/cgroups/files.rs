@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 pub(super) fn read_string(path: &Path) -> Result<String> {
-    let text = fs::read_to_string(path).ctx(format!("read {}", path.display()))?;
+    let text = fs::read_to_string(path).ctx(format_args!("read {}", path.display()))?;
     Ok(text.trim().to_string())
 }
 
@@ -34,7 +34,7 @@ pub(super) fn read_limit(path: &Path) -> Result<Option<u64>> {
 const V1_UNLIMITED: u64 = 1 << 62;
 
 pub(super) fn write(path: &Path, value: &str) -> Result<()> {
-    fs::write(path, value).ctx(format!("write {value:?} to {}", path.display()))
+    fs::write(path, value).ctx(format_args!("write {value:?} to {}", path.display()))
 }
 
 /// Write `pid` into `dir/cgroup.procs`.
@@ -92,19 +92,19 @@ pub(super) fn await_events(
     let path = dir.join("cgroup.events");
     let mut file = match fs::File::open(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(done(&BTreeMap::new())),
-        other => other.ctx(format!("open {}", path.display()))?,
+        other => other.ctx(format_args!("open {}", path.display()))?,
     };
     loop {
         // A read re-arms the flag.
         let mut text = String::new();
         file.seek(io::SeekFrom::Start(0))
             .and_then(|_| file.read_to_string(&mut text))
-            .ctx(format!("read {}", path.display()))?;
+            .ctx(format_args!("read {}", path.display()))?;
         if done(&parse_flat_keyed(&path, &text)?) {
             return Ok(true);
         }
         let changed = sys::poll(&[(file.as_fd(), libc::POLLPRI)], Some(deadline))
-            .ctx(format!("wait for {} to change", path.display()))?;
+            .ctx(format_args!("wait for {} to change", path.display()))?;
         if changed[0] == 0 {
             return Ok(false);
         }
@@ -127,7 +127,7 @@ pub(super) fn populated(dir: &Path) -> Result<bool> {
     let path = dir.join("cgroup.events");
     let text = match fs::read_to_string(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        other => other.ctx(format!("read {}", path.display()))?,
+        other => other.ctx(format_args!("read {}", path.display()))?,
     };
     text.lines()
         .find_map(|l| l.strip_prefix("populated "))
@@ -145,7 +145,7 @@ pub(super) fn read_procs(dir: &Path) -> Result<Vec<i32>> {
     let path = dir.join("cgroup.procs");
     let text = match fs::read_to_string(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        other => other.ctx(format!("read {}", path.display()))?,
+        other => other.ctx(format_args!("read {}", path.display()))?,
     };
     text.lines()
         .map(|line| {

@@ -533,14 +533,14 @@ fn fill_cpusets(m: &CgroupManager) -> Result<()> {
 pub(super) fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match fs::read_dir(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        other => other.ctx(format!("list {}", dir.display()))?,
+        other => other.ctx(format_args!("list {}", dir.display()))?,
     };
     let mut subs = Vec::new();
     for entry in entries {
-        let entry = entry.ctx(format!("list {}", dir.display()))?;
+        let entry = entry.ctx(format_args!("list {}", dir.display()))?;
         if entry
             .file_type()
-            .ctx(format!("stat {:?}", entry.path()))?
+            .ctx(format_args!("stat {:?}", entry.path()))?
             .is_dir()
         {
             subs.push(entry.path());

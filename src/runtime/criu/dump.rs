@@ -317,7 +317,7 @@ fn dump_args(
 /// the container's root, where an absolute path leads nowhere: so it is
 /// relative, as runc passes it (and the two dirs can move together).
 fn relative_link(dir: &Path, parent: &Path) -> Result<PathBuf> {
-    let real = |p: &Path| std::fs::canonicalize(p).ctx(format!("resolve {}", p.display()));
+    let real = |p: &Path| std::fs::canonicalize(p).ctx(format_args!("resolve {}", p.display()));
     Ok(relative_path(&real(dir)?, &real(parent)?))
 }
 
@@ -342,7 +342,7 @@ fn require_dirty_tracking(criu: &Criu, opts: &CheckpointOptions) -> Result<()> {
     let out = std::process::Command::new(&criu.path)
         .args(["check", "--feature", "mem_dirty_track"])
         .output()
-        .ctx(format!("run {} check", criu.path.display()))?;
+        .ctx(format_args!("run {} check", criu.path.display()))?;
     if out.status.success() {
         return Ok(());
     }
@@ -372,10 +372,10 @@ fn prepare_dir(dir: &Path) -> Result<bool> {
             Ok(false)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).ctx(format!("dir: create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).ctx(format_args!("dir: create {}", dir.display()))?;
             Ok(true)
         }
-        Err(e) => Err(e).ctx(format!("dir: read {}", dir.display())),
+        Err(e) => Err(e).ctx(format_args!("dir: read {}", dir.display())),
     }
 }
 

@@ -113,7 +113,7 @@ impl Metadata {
                     ),
                 ))
             }
-            other => other.ctx(format!("read {}", file.display()))?,
+            other => other.ctx(format_args!("read {}", file.display()))?,
         };
         serde_json::from_slice(&data).map_err(|e| {
             Error::config(format!(
@@ -128,9 +128,14 @@ impl Metadata {
         let file = dir.join(METADATA_FILE);
         let tmp = dir.join(format!(".{METADATA_FILE}.tmp"));
         let data = serde_json::to_vec_pretty(self).expect("metadata serializes");
-        let mut f = std::fs::File::create(&tmp).ctx(format!("write {}", tmp.display()))?;
-        f.write_all(&data).ctx(format!("write {}", tmp.display()))?;
-        f.sync_all().ctx(format!("sync {}", tmp.display()))?;
-        std::fs::rename(&tmp, &file).ctx(format!("rename {} to {}", tmp.display(), file.display()))
+        let mut f = std::fs::File::create(&tmp).ctx(format_args!("write {}", tmp.display()))?;
+        f.write_all(&data)
+            .ctx(format_args!("write {}", tmp.display()))?;
+        f.sync_all().ctx(format_args!("sync {}", tmp.display()))?;
+        std::fs::rename(&tmp, &file).ctx(format_args!(
+            "rename {} to {}",
+            tmp.display(),
+            file.display()
+        ))
     }
 }

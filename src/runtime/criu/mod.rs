@@ -155,11 +155,11 @@ impl Checkpoint {
 fn dir_size(dir: &Path) -> Result<u64> {
     use super::error::Context;
     let mut total = 0;
-    for entry in std::fs::read_dir(dir).ctx(format!("read {}", dir.display()))? {
-        let entry = entry.ctx(format!("read {}", dir.display()))?;
+    for entry in std::fs::read_dir(dir).ctx(format_args!("read {}", dir.display()))? {
+        let entry = entry.ctx(format_args!("read {}", dir.display()))?;
         let meta = entry
             .metadata()
-            .ctx(format!("stat {}", entry.path().display()))?;
+            .ctx(format_args!("stat {}", entry.path().display()))?;
         total += if meta.is_dir() {
             dir_size(&entry.path())?
         } else {

@@ -39,7 +39,9 @@ pub fn from_config(config: &CheckedConfig) -> bool {
 /// `--external net[<inode>]:KEY` for the network namespace of `pid`.
 pub fn external(pid: i32) -> Result<String> {
     let path = format!("/proc/{pid}/ns/net");
-    let ino = std::fs::metadata(&path).ctx(format!("stat {path}"))?.ino();
+    let ino = std::fs::metadata(&path)
+        .ctx(format_args!("stat {path}"))?
+        .ino();
     Ok(format!("net[{ino}]:{KEY}"))
 }
 
@@ -56,7 +58,7 @@ pub fn make(config: &CheckedConfig) -> Result<OwnedFd> {
                 for (key, value) in config.sysctl.iter().filter(|(k, _)| k.starts_with("net.")) {
                     // /proc/sys/net is the calling thread's namespace.
                     let file = format!("/proc/sys/{}", key.replace('.', "/"));
-                    std::fs::write(&file, value).ctx(format!("sysctl {key}={value}"))?;
+                    std::fs::write(&file, value).ctx(format_args!("sysctl {key}={value}"))?;
                 }
                 std::fs::File::open("/proc/thread-self/ns/net")
                     .map(OwnedFd::from)

@@ -261,7 +261,7 @@ fn restore_into(
         Err(e) => {
             // Ended now: the state records no init for a destroy to end.
             sys::kill_and_reap_child(pid);
-            Err(e).ctx(format!("pidfd_open the restored init {pid}"))
+            Err(e).ctx(format_args!("pidfd_open the restored init {pid}"))
         }
     }
 }
@@ -269,7 +269,7 @@ fn restore_into(
 /// The pid CRIU wrote to `pidfile`.
 fn read_pid(pidfile: &Path) -> Result<i32> {
     std::fs::read_to_string(pidfile)
-        .ctx(format!("read {}", pidfile.display()))?
+        .ctx(format_args!("read {}", pidfile.display()))?
         .trim()
         .parse()
         .map_err(|_| Error::state(format!("{} holds no pid", pidfile.display())))

@@ -40,7 +40,7 @@ pub fn outside_links(pid: i32, shell_job: bool) -> Result<Vec<StdioLink>> {
             if inside.contains(&mnt_id) {
                 continue;
             }
-            let meta = std::fs::metadata(&path).ctx(format!("stat {path} ({was})"))?;
+            let meta = std::fs::metadata(&path).ctx(format_args!("stat {path} ({was})"))?;
             if is_terminal(&meta) {
                 if shell_job {
                     continue;
@@ -151,7 +151,7 @@ fn open_stream(stdio: &Stdio, fd: i32, name: &str, access: (bool, bool)) -> Resu
             opts.append(true).create(true);
         }
         opts.open(path)
-            .ctx(format!("{name}: open {}", path.display()))
+            .ctx(format_args!("{name}: open {}", path.display()))
             .map(OwnedFd::from)
     };
     match stdio {

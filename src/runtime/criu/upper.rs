@@ -17,7 +17,13 @@ pub fn save(upper: &Path, dir: &Path, keep: bool) -> Result<()> {
     if !keep {
         match std::fs::rename(upper, &saved) {
             Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
-            moved => return moved.ctx(format!("move {} to {}", upper.display(), saved.display())),
+            moved => {
+                return moved.ctx(format_args!(
+                    "move {} to {}",
+                    upper.display(),
+                    saved.display()
+                ))
+            }
         }
     }
     sys::tree::copy(upper, &saved)

@@ -448,7 +448,7 @@ impl Container {
                 let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
                 File::open(&path)
                     .map(OwnedFd::from)
-                    .ctx(format!("open {path}"))
+                    .ctx(format_args!("open {path}"))
             })
             .collect::<Result<Vec<_>>>()?;
         // Without a mount namespace to join, the init's root is entered by
@@ -463,7 +463,7 @@ impl Container {
                         | rustix::fs::OFlags::CLOEXEC,
                     rustix::fs::Mode::empty(),
                 )
-                .ctx(format!("open {path}"))
+                .ctx(format_args!("open {path}"))
             })
             .transpose()?;
         let stdio = p.open_stdio()?;
@@ -502,7 +502,7 @@ impl Container {
         let reaper = match execed.pid {
             Some(child) => {
                 let _ = launched.init.wait_uninterrupted();
-                let fd = sys::pidfd_open(child).ctx(format!("pidfd_open {child}"))?;
+                let fd = sys::pidfd_open(child).ctx(format_args!("pidfd_open {child}"))?;
                 Reaper::child(child, fd)
             }
             None => launched.init,

@@ -26,7 +26,7 @@ pub fn open_for_init(dir: &Path) -> Result<OwnedFd> {
         .truncate(true)
         .open(&file)
         .map(OwnedFd::from)
-        .ctx(format!("open {}", file.display()))
+        .ctx(format_args!("open {}", file.display()))
 }
 
 /// The code kept in state dir `dir`, if the first process has exited and

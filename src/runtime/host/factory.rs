@@ -46,7 +46,7 @@ impl Factory {
             .recursive(true)
             .mode(0o700)
             .create(&root)
-            .ctx(format!("create state root {}", root.display()))?;
+            .ctx(format_args!("create state root {}", root.display()))?;
         // One spelling per root ("/a//b/" is "/a/b"): the default cgroup
         // names derive from it.
         let root = root.components().collect();
@@ -137,7 +137,7 @@ impl Factory {
         let listener = start_socket::listen_in(made.dir())?;
         let pid_ns = config
             .joins(NamespaceKind::Pid)
-            .map(|p| File::open(p).ctx(format!("namespaces: open {}", p.display())))
+            .map(|p| File::open(p).ctx(format_args!("namespaces: open {}", p.display())))
             .transpose()?;
         let user_ns = config.creates(NamespaceKind::User);
         let cgroup_dir = cgroup.as_ref().map(CgroupManager::open_unified);
@@ -271,7 +271,7 @@ impl Factory {
     /// Ids of the containers under the root, sorted (half-made ones too).
     pub fn list(&self) -> Result<Vec<String>> {
         let mut ids: Vec<String> = std::fs::read_dir(&self.root)
-            .ctx(format!("read {}", self.root.display()))?
+            .ctx(format_args!("read {}", self.root.display()))?
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())

@@ -138,7 +138,7 @@ impl ContainerRoot {
         let mut bytes = Vec::new();
         File::from(file)
             .read_to_end(&mut bytes)
-            .ctx(format!("read {}", what()))?;
+            .ctx(format_args!("read {}", what()))?;
         Ok(bytes)
     }
 

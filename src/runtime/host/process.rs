@@ -132,7 +132,7 @@ impl Process {
             let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
             let copy = borrowed
                 .try_clone_to_owned()
-                .ctx(format!("preserve_fds: fd {fd} of ctrsh"))?;
+                .ctx(format_args!("preserve_fds: fd {fd} of ctrsh"))?;
             stdio.fds.push(copy);
         }
         Ok(stdio)
@@ -244,7 +244,7 @@ fn open_stream(stdio: &Stdio, target: i32) -> Result<(OwnedFd, Capture)> {
         Stdio::File(path) => (open_file(path, target, name)?.into(), Capture::None),
         Stdio::Pipe => {
             let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .ctx(format!("{name}: create a pipe"))?;
+                .ctx(format_args!("{name}: create a pipe"))?;
             let handle = std::thread::spawn(move || {
                 let mut buf = Vec::new();
                 let _ = File::from(read).read_to_end(&mut buf);
@@ -268,16 +268,16 @@ pub(crate) fn inherit(target: i32, name: &str) -> Result<OwnedFd> {
         1 => std::io::stdout().as_fd().try_clone_to_owned(),
         _ => std::io::stderr().as_fd().try_clone_to_owned(),
     };
-    let fd = own.ctx(format!("{name}: duplicate ctrsh's own {name}"))?;
+    let fd = own.ctx(format_args!("{name}: duplicate ctrsh's own {name}"))?;
     let regular =
         nix::sys::stat::fstat(&fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
     if target > 0 && regular {
         let flags = OFlag::from_bits_retain(
-            fcntl(&fd, FcntlArg::F_GETFL).ctx(format!("{name}: read its flags"))?,
+            fcntl(&fd, FcntlArg::F_GETFL).ctx(format_args!("{name}: read its flags"))?,
         );
         if flags & OFlag::O_ACCMODE != OFlag::O_RDONLY {
             fcntl(&fd, FcntlArg::F_SETFL(flags | OFlag::O_APPEND))
-                .ctx(format!("{name}: make ctrsh's own {name} append"))?;
+                .ctx(format_args!("{name}: make ctrsh's own {name} append"))?;
         }
     }
     Ok(fd)
@@ -297,7 +297,7 @@ fn open_file(path: &PathBuf, target: i32, name: &str) -> Result<File> {
             .custom_flags(libc::O_APPEND);
     }
     opts.open(path)
-        .ctx(format!("{name}: open {}", path.display()))
+        .ctx(format_args!("{name}: open {}", path.display()))
 }
 
 /// "SIGTERM", "TERM", "term" or "15" -> 15.

@@ -180,17 +180,17 @@ impl Provision {
     fn open_to_userns_root(&self, gid: u32) -> Result<()> {
         let root = self.dir.path.parent().expect("a state dir is in its root");
         let mode = fs::metadata(root)
-            .ctx(format!("stat {}", root.display()))?
+            .ctx(format_args!("stat {}", root.display()))?
             .mode();
         if mode & 0o011 != 0o011 {
             fs::set_permissions(root, fs::Permissions::from_mode(mode & 0o7777 | 0o011))
-                .ctx(format!("chmod {} o+x", root.display()))?;
+                .ctx(format_args!("chmod {} o+x", root.display()))?;
         }
         let dir = &self.dir.path;
         std::os::unix::fs::chown(dir, None, Some(gid))
-            .ctx(format!("chgrp {} to {gid}", dir.display()))?;
+            .ctx(format_args!("chgrp {} to {gid}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o710))
-            .ctx(format!("chmod {} 0710", dir.display()))
+            .ctx(format_args!("chmod {} 0710", dir.display()))
     }
 
     /// The init, recorded as soon as it exists.
@@ -293,10 +293,10 @@ impl Provision {
             .filter(|((_, destination), _)| !own(destination))
             .map(|((name, destination), text)| {
                 let file = self.dir.path.join(name);
-                std::fs::write(&file, text).ctx(format!("write {}", file.display()))?;
+                std::fs::write(&file, text).ctx(format_args!("write {}", file.display()))?;
                 if let Some((uid, gid)) = userns_root {
                     std::os::unix::fs::chown(&file, Some(uid), Some(gid))
-                        .ctx(format!("chown {}", file.display()))?;
+                        .ctx(format_args!("chown {}", file.display()))?;
                 }
                 Ok((file, destination.into()))
             })
@@ -313,7 +313,7 @@ impl Provision {
         // early is gone, and its own report says why.
         if !self.state.networks.is_empty() {
             let netns = format!("/proc/{}/ns/net", init.pid);
-            let netns = std::fs::File::open(&netns).ctx(format!("open {netns}"))?;
+            let netns = std::fs::File::open(&netns).ctx(format_args!("open {netns}"))?;
             self.connect_bridges(netns.as_fd(), true)?;
         }
         let config = &self.state.config;

@@ -63,7 +63,7 @@ impl Reaper {
         if let Some(r) = children().lock().unwrap().get(&pid) {
             return Ok(r.clone());
         }
-        let pidfd = sys::pidfd_open(pid).ctx(format!("pidfd_open {pid}"))?;
+        let pidfd = sys::pidfd_open(pid).ctx(format_args!("pidfd_open {pid}"))?;
         Ok(Arc::new(Reaper {
             pid,
             pidfd,
@@ -87,7 +87,7 @@ impl Reaper {
             // It died since: a process killed through its cgroup leaves
             // cgroup.procs before its pidfd reports the exit.
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(gone()),
-            other => other.ctx(format!("send signal {sig} to pid {}", self.pid)),
+            other => other.ctx(format_args!("send signal {sig} to pid {}", self.pid)),
         }
     }
 
@@ -195,7 +195,7 @@ impl Reaper {
                 Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
                 Ok(_) => continue,
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e).ctx(format!("waitid {}", self.pid)),
+                Err(e) => return Err(e).ctx(format_args!("waitid {}", self.pid)),
             }
         };
         if let Some(file) = self.record.lock().unwrap().as_deref() {
@@ -205,7 +205,7 @@ impl Reaper {
         loop {
             match waitpid(Pid::from_raw(self.pid), None) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                other => other.ctx(format!("waitpid {}", self.pid))?,
+                other => other.ctx(format_args!("waitpid {}", self.pid))?,
             };
             break;
         }
@@ -297,9 +297,9 @@ fn poll_reaping(pidfd: BorrowedFd, pid: i32) -> Result<()> {
 /// from exiting, which `child` may be waiting for.
 pub fn wait_reaping(child: &mut Child) -> Result<ExitStatus> {
     let pid = child.id() as i32;
-    let pidfd = sys::pidfd_open(pid).ctx(format!("pidfd_open {pid}"))?;
+    let pidfd = sys::pidfd_open(pid).ctx(format_args!("pidfd_open {pid}"))?;
     poll_reaping(pidfd.as_fd(), pid)?;
-    child.wait().ctx(format!("wait for pid {pid}"))
+    child.wait().ctx(format_args!("wait for pid {pid}"))
 }
 
 #[cfg(test)]

@@ -50,10 +50,10 @@ impl RootMount {
     pub fn detach(&self) -> Result<()> {
         let cwd = rustix::fs::CWD;
         let top = sys::mount_id(cwd, &self.path);
-        if top.ctx(format!("statx {}", self.path.display()))? != self.id {
+        if top.ctx(format_args!("statx {}", self.path.display()))? != self.id {
             return Ok(());
         }
-        umount2(&self.path, MntFlags::MNT_DETACH).ctx(format!(
+        umount2(&self.path, MntFlags::MNT_DETACH).ctx(format_args!(
             "detach the container's mounts at {}",
             self.path.display()
         ))

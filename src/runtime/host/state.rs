@@ -77,7 +77,7 @@ impl StateDir {
                 ErrorKind::Exists,
                 format!("container '{id}' already exists in {}", root.display()),
             )),
-            Err(e) => Err(e).ctx(format!("create state dir {}", path.display())),
+            Err(e) => Err(e).ctx(format_args!("create state dir {}", path.display())),
         }
     }
 
@@ -100,7 +100,7 @@ impl StateDir {
         let file = self.path.join(STATE_FILE);
         let data = match fs::read(&file) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            other => other.ctx(format!("read {}", file.display()))?,
+            other => other.ctx(format_args!("read {}", file.display()))?,
         };
         serde_json::from_slice(&data).map(Some).map_err(|e| {
             Error::new(
@@ -123,7 +123,7 @@ impl StateDir {
         let file = self.path.join(STATE_FILE);
         match fs::remove_file(&file) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).ctx(format!("remove {}", file.display()))
+                Err(e).ctx(format_args!("remove {}", file.display()))
             }
             _ => Ok(()),
         }
@@ -132,7 +132,7 @@ impl StateDir {
     pub fn remove(&self) -> Result<()> {
         match fs::remove_dir_all(&self.path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).ctx(format!("remove state dir {}", self.path.display()))
+                Err(e).ctx(format_args!("remove state dir {}", self.path.display()))
             }
             _ => Ok(()),
         }
@@ -151,7 +151,7 @@ pub fn write_json(file: &Path, value: &impl Serialize) -> Result<()> {
     let name = file.file_name().unwrap_or_default().to_string_lossy();
     let tmp = file.with_file_name(format!(".{name}.tmp"));
     let data = serde_json::to_vec_pretty(value).expect("state serializes");
-    fs::write(&tmp, &data).ctx(format!("write {}", tmp.display()))?;
+    fs::write(&tmp, &data).ctx(format_args!("write {}", tmp.display()))?;
     let swapped = nix::fcntl::renameat2(
         nix::fcntl::AT_FDCWD,
         &tmp,
@@ -161,7 +161,7 @@ pub fn write_json(file: &Path, value: &impl Serialize) -> Result<()> {
     );
     let what = || format!("rename {} to {}", tmp.display(), file.display());
     match swapped {
-        Ok(()) => fs::remove_file(&tmp).ctx(format!("remove {}", tmp.display())),
+        Ok(()) => fs::remove_file(&tmp).ctx(format_args!("remove {}", tmp.display())),
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => {
             fs::rename(&tmp, file).ctx(what())
         }
@@ -184,10 +184,10 @@ impl Lock {
             .truncate(false)
             .write(true)
             .open(&path)
-            .ctx(format!("open {}", path.display()))?;
+            .ctx(format_args!("open {}", path.display()))?;
         nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| e)
-            .ctx(format!("lock {}", path.display()))
+            .ctx(format_args!("lock {}", path.display()))
             .map(|l| Lock { _lock: l })
     }
 }

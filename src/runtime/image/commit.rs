@@ -137,9 +137,9 @@ impl Source for Commit {
         }
         if *digest == self.layer.0 {
             let path = &self.layer.1;
-            let mut file = File::open(path).ctx(format!("open {}", path.display()))?;
+            let mut file = File::open(path).ctx(format_args!("open {}", path.display()))?;
             file.seek(SeekFrom::Start(offset))
-                .ctx(format!("seek {}", path.display()))?;
+                .ctx(format_args!("seek {}", path.display()))?;
             return Ok(Box::new(file));
         }
         Err(Error::new(
@@ -151,7 +151,7 @@ impl Source for Commit {
 
 /// Writes `upper` as a layer tar at `path`; returns its digest and size.
 fn write_layer(upper: &Path, path: &Path, owners: &Owners) -> Result<(Digest, u64)> {
-    let file = File::create(path).ctx(format!("create {}", path.display()))?;
+    let file = File::create(path).ctx(format_args!("create {}", path.display()))?;
     let mut builder = tar::Builder::new(Hashing {
         inner: file,
         hasher: Hasher::default(),
@@ -166,7 +166,7 @@ fn write_layer(upper: &Path, path: &Path, owners: &Owners) -> Result<(Digest, u6
         .map_err(|e| e.context(format!("commit: {}", upper.display())))?;
     layer.dir(top.fd(), upper, Path::new(""))?;
     let written = builder.into_inner().and_then(|mut h| h.flush().map(|()| h));
-    let hashing = written.ctx(format!("write {}", path.display()))?;
+    let hashing = written.ctx(format_args!("write {}", path.display()))?;
     Ok((hashing.hasher.finish(), hashing.count))
 }
 
@@ -214,7 +214,10 @@ impl Layer<'_> {
         let kind = meta.file_type();
         let xattrs: Vec<(String, Vec<u8>)> = node
             .xattrs()
-            .ctx(format!("commit: read the xattrs of {}", path.display()))?
+            .ctx(format_args!(
+                "commit: read the xattrs of {}",
+                path.display()
+            ))?
             .into_iter()
             .map(|(n, v)| (n.to_string_lossy().into_owned(), v))
             .collect();
@@ -305,7 +308,7 @@ impl Layer<'_> {
         header.set_size(0);
         self.builder
             .append_data(&mut header, rel, io::empty())
-            .ctx(format!("commit: write the whiteout {}", rel.display()))
+            .ctx(format_args!("commit: write the whiteout {}", rel.display()))
     }
 }
 

@@ -257,7 +257,7 @@ impl Files {
         if meta.is_dir() {
             return Ok(Files::Dir(path.to_path_buf()));
         }
-        let file = File::open(path).ctx(format!("open {}", path.display()))?;
+        let file = File::open(path).ctx(format_args!("open {}", path.display()))?;
         let mut archive = tar::Archive::new(file);
         let mut entries = HashMap::new();
         let not_tar = |e: std::io::Error| {
@@ -289,7 +289,7 @@ impl Files {
     fn size(&self, name: &str) -> Result<u64> {
         match self {
             Files::Dir(dir) => Ok(std::fs::metadata(self.path_in(dir, name)?)
-                .ctx(format!("stat {name}"))?
+                .ctx(format_args!("stat {name}"))?
                 .len()),
             Files::Tar { entries, .. } => {
                 entries.get(name).map(|e| e.1).ok_or_else(|| missing(name))
@@ -321,7 +321,7 @@ impl Files {
                         Error::sys(format!("open {}", path.display()), e)
                     }
                 })?;
-                let size = file.metadata().ctx(format!("stat {name}"))?.len();
+                let size = file.metadata().ctx(format_args!("stat {name}"))?.len();
                 (file, 0, size)
             }
             Files::Tar { path, entries } => {
@@ -329,7 +329,7 @@ impl Files {
                     .get(&clean(Path::new(name)))
                     .ok_or_else(|| missing(name))?;
                 (
-                    File::open(path).ctx(format!("open {}", path.display()))?,
+                    File::open(path).ctx(format_args!("open {}", path.display()))?,
                     start,
                     size,
                 )
@@ -337,7 +337,7 @@ impl Files {
         };
         let mut file = file;
         file.seek(SeekFrom::Start(start + offset))
-            .ctx(format!("seek in {name}"))?;
+            .ctx(format_args!("seek in {name}"))?;
         Ok(Box::new(file.take(size.saturating_sub(offset))))
     }
 
@@ -346,7 +346,7 @@ impl Files {
         self.open(name, 0)?
             .take(limit)
             .read_to_end(&mut bytes)
-            .ctx(format!("read {name}"))?;
+            .ctx(format_args!("read {name}"))?;
         Ok(bytes)
     }
 }

@@ -103,7 +103,7 @@ pub struct Idmap<'a> {
 /// unless it exists), then the rootfs as a detached mount for the init to
 /// attach; with `idmap`, as the container of that user namespace sees it.
 pub fn mount(plan: &Plan, dirs: &RootfsDirs, idmap: Option<Idmap>) -> Result<OwnedFd> {
-    fs::create_dir(&dirs.rootfs).ctx(format!("create {}", dirs.rootfs.display()))?;
+    fs::create_dir(&dirs.rootfs).ctx(format_args!("create {}", dirs.rootfs.display()))?;
     let userns = idmap.map(|i| i.userns);
     let layer_tree = |layer: &Path, readonly: bool| {
         sys::detached_tree(layer, readonly, userns).map_err(|e| {
@@ -128,15 +128,17 @@ pub fn mount(plan: &Plan, dirs: &RootfsDirs, idmap: Option<Idmap>) -> Result<Own
                 // A restored container's upper dir is there already, with
                 // the writes of the container checkpointed.
                 if !dirs.upper.exists() {
-                    fs::create_dir(&dirs.upper).ctx(format!("create {}", dirs.upper.display()))?;
+                    fs::create_dir(&dirs.upper)
+                        .ctx(format_args!("create {}", dirs.upper.display()))?;
                 }
-                fs::create_dir(&dirs.work).ctx(format!("create {}", dirs.work.display()))?;
+                fs::create_dir(&dirs.work).ctx(format_args!("create {}", dirs.work.display()))?;
                 if let Some(Idmap {
                     root: (uid, gid), ..
                 }) = idmap
                 {
-                    std::os::unix::fs::chown(&dirs.upper, Some(uid), Some(gid))
-                        .ctx(format!("chown {} to {uid}:{gid}", dirs.upper.display()))?;
+                    std::os::unix::fs::chown(&dirs.upper, Some(uid), Some(gid)).ctx(
+                        format_args!("chown {} to {uid}:{gid}", dirs.upper.display()),
+                    )?;
                 }
             }
             // Each idmapped layer is a detached mount, open until overlayfs
@@ -161,7 +163,7 @@ pub fn mount(plan: &Plan, dirs: &RootfsDirs, idmap: Option<Idmap>) -> Result<Own
                 Some(_) => "overlayfs takes idmapped layers from detached mounts since Linux 6.15",
                 None => "overlayfs takes layers one by one since Linux 6.8",
             };
-            sys::new_filesystem("overlay", &options).ctx(format!(
+            sys::new_filesystem("overlay", &options).ctx(format_args!(
                 "image: mount the overlay of the image's layers ({kernel})"
             ))
         }

@@ -98,7 +98,7 @@ impl Store {
                 .recursive(true)
                 .mode(0o700)
                 .create(root.join(dir))
-                .ctx(format!("create image store {}", root.display()))?;
+                .ctx(format_args!("create image store {}", root.display()))?;
         }
         Ok(Store { root })
     }
@@ -144,10 +144,10 @@ impl Store {
             .truncate(false)
             .write(true)
             .open(&path)
-            .ctx(format!("open lock {}", path.display()))?;
+            .ctx(format_args!("open lock {}", path.display()))?;
         Flock::lock(file, arg)
             .map_err(|(_, e)| e)
-            .ctx(format!("lock {}", path.display()))
+            .ctx(format_args!("lock {}", path.display()))
     }
 
     /// Held (shared) while content is added; `prune` and `remove` take it
@@ -200,7 +200,7 @@ impl Store {
         if written.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        written.ctx(format!("write {}", path.display()))
+        written.ctx(format_args!("write {}", path.display()))
     }
 
     /// A small blob (a config) from the store, or else from `source`.
@@ -312,12 +312,12 @@ impl Store {
         // here is from a process that died.
         let unpacking = self.root.join("tmp").join(format!("{}.unpack", blob.hex()));
         if unpacking.exists() {
-            fs::remove_dir_all(&unpacking).ctx(format!("remove {}", unpacking.display()))?;
+            fs::remove_dir_all(&unpacking).ctx(format_args!("remove {}", unpacking.display()))?;
         }
         fs::DirBuilder::new()
             .mode(0o755)
             .create(&unpacking)
-            .ctx(format!("create {}", unpacking.display()))?;
+            .ctx(format_args!("create {}", unpacking.display()))?;
         let filled = self
             .fill_layer(source, layer, &blob, diff_id, &unpacking, &bar)
             .and_then(|()| self.rename_into_place(&unpacking, &target));
@@ -355,7 +355,7 @@ impl Store {
                 .read(true)
                 .append(true)
                 .open(&partial_path)
-                .ctx(format!("open {}", partial_path.display()))?;
+                .ctx(format_args!("open {}", partial_path.display()))?;
             let mut have = file.metadata().ctx("stat the partial download")?.len();
             if have > size {
                 file.set_len(0).ctx("truncate the partial download")?;
@@ -396,7 +396,7 @@ impl Store {
         match fs::rename(dir, target) {
             Ok(()) => Ok(()),
             Err(_) if target.exists() => {
-                fs::remove_dir_all(dir).ctx(format!("remove {}", dir.display()))
+                fs::remove_dir_all(dir).ctx(format_args!("remove {}", dir.display()))
             }
             Err(e) => Err(Error::sys(format!("rename into {}", target.display()), e)),
         }
@@ -584,7 +584,7 @@ impl Store {
             UserKind::Checkpoint => self.write_atomically(&file, &text)?,
             // Not synced: a container does not outlive the machine.
             UserKind::Container => {
-                fs::write(&file, &text).ctx(format!("write {}", file.display()))?
+                fs::write(&file, &text).ctx(format_args!("write {}", file.display()))?
             }
         }
         Ok(())
@@ -609,8 +609,8 @@ impl Store {
         let mut users: BTreeMap<Digest, Vec<(UserKind, PathBuf)>> = BTreeMap::new();
         for (dir, kind) in USERS {
             let dir = self.root.join(dir);
-            for entry in fs::read_dir(&dir).ctx(format!("read {}", dir.display()))? {
-                let path = entry.ctx(format!("read {}", dir.display()))?.path();
+            for entry in fs::read_dir(&dir).ctx(format_args!("read {}", dir.display()))? {
+                let path = entry.ctx(format_args!("read {}", dir.display()))?.path();
                 let record: Option<User> = fs::read(&path)
                     .ok()
                     .and_then(|bytes| serde_json::from_slice(&bytes).ok());
@@ -619,7 +619,7 @@ impl Store {
                         .entry(Digest::parse(&r.image)?)
                         .or_default()
                         .push((kind, r.container)),
-                    _ => fs::remove_file(&path).ctx(format!("remove {}", path.display()))?,
+                    _ => fs::remove_file(&path).ctx(format_args!("remove {}", path.display()))?,
                 }
             }
         }
@@ -649,8 +649,8 @@ impl Store {
         let mut pruned = Pruned::default();
         let remove = |dir: &str, keep: &BTreeSet<String>, count: &mut usize| -> Result<()> {
             let dir = self.root.join(dir);
-            for entry in fs::read_dir(&dir).ctx(format!("read {}", dir.display()))? {
-                let entry = entry.ctx(format!("read {}", dir.display()))?;
+            for entry in fs::read_dir(&dir).ctx(format_args!("read {}", dir.display()))? {
+                let entry = entry.ctx(format_args!("read {}", dir.display()))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if keep.contains(&name) {
                     continue;
@@ -661,7 +661,7 @@ impl Store {
                 } else {
                     fs::remove_file(&path)
                 };
-                removed.ctx(format!("remove {}", path.display()))?;
+                removed.ctx(format_args!("remove {}", path.display()))?;
                 *count += 1;
             }
             Ok(())

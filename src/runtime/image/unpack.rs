@@ -42,7 +42,7 @@ const COPY_BUFFER: usize = 256 * 1024;
 /// Unpacks the tar stream `tar` into `dest`, an existing empty directory.
 pub fn unpack(tar: impl Read, dest: &Path) -> Result<()> {
     let root = open_dir_in(nix::fcntl::AT_FDCWD, dest, ResolveFlag::empty())
-        .ctx(format!("open layer directory {}", dest.display()))?;
+        .ctx(format_args!("open layer directory {}", dest.display()))?;
     let mut unpacker = Unpacker {
         root,
         cached_parent: None,
@@ -167,12 +167,12 @@ impl Unpacker {
                 };
                 let target_dir =
                     open_dir_in(&self.root, target_parent, ResolveFlag::RESOLVE_IN_ROOT).ctx(
-                        format!(
+                        format_args!(
                             "open the hardlink target's directory '{}'",
                             target_parent.display()
                         ),
                     )?;
-                linkat(&target_dir, target_name, &parent, name, AtFlags::empty()).ctx(format!(
+                linkat(&target_dir, target_name, &parent, name, AtFlags::empty()).ctx(format_args!(
                     "hardlink to '{}' (a hardlink's target must be an earlier file of the same layer)",
                     target.display()
                 ))?;
@@ -232,7 +232,7 @@ impl Unpacker {
     fn open_or_make_dir(&self, rel: &Path) -> Result<OwnedFd> {
         match open_dir_in(&self.root, rel, ResolveFlag::RESOLVE_IN_ROOT) {
             Err(Errno::ENOENT) => {}
-            other => return other.ctx(format!("open directory '{}'", rel.display())),
+            other => return other.ctx(format_args!("open directory '{}'", rel.display())),
         }
         let (Some(name), Some(up)) = (rel.file_name(), rel.parent()) else {
             return Err(Error::config("the layer's root is missing"));
@@ -240,10 +240,10 @@ impl Unpacker {
         let up = self.open_or_make_dir(up)?;
         match mkdirat(&up, name, Mode::from_bits_truncate(0o755)) {
             Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(e).ctx(format!("create directory '{}'", rel.display())),
+            Err(e) => return Err(e).ctx(format_args!("create directory '{}'", rel.display())),
         }
         open_dir_in(&self.root, rel, ResolveFlag::RESOLVE_IN_ROOT)
-            .ctx(format!("open directory '{}'", rel.display()))
+            .ctx(format_args!("open directory '{}'", rel.display()))
     }
 
     /// Makes room for a new entry `name` in `parent`: anything there goes,
@@ -281,7 +281,7 @@ impl Unpacker {
         .ctx("set the owner")?;
         fchmod(fd, meta.mode).ctx("set the mode")?;
         for (name, value) in &meta.xattrs {
-            set_xattr(fd, name, value).ctx(format!("set xattr {}", name.to_string_lossy()))?;
+            set_xattr(fd, name, value).ctx(format_args!("set xattr {}", name.to_string_lossy()))?;
         }
         Ok(())
     }
@@ -312,7 +312,7 @@ impl Unpacker {
         }
         for (name, value) in &meta.xattrs {
             rustix::fs::lsetxattr(&path, name, value, rustix::fs::XattrFlags::empty())
-                .ctx(format!("set xattr {}", name.to_string_lossy()))?;
+                .ctx(format_args!("set xattr {}", name.to_string_lossy()))?;
         }
         nix::sys::stat::utimensat(
             parent,
@@ -327,8 +327,9 @@ impl Unpacker {
     fn finish(self) -> Result<()> {
         for (path, mtime) in self.dir_times.iter().rev() {
             let dir = open_dir_in(&self.root, path, ResolveFlag::RESOLVE_IN_ROOT)
-                .ctx(format!("open directory '{}'", path.display()))?;
-            futimens(&dir, mtime, mtime).ctx(format!("set the mtime of '{}'", path.display()))?;
+                .ctx(format_args!("open directory '{}'", path.display()))?;
+            futimens(&dir, mtime, mtime)
+                .ctx(format_args!("set the mtime of '{}'", path.display()))?;
         }
         Ok(())
     }

@@ -138,7 +138,7 @@ fn prepare(
 ) -> Result<()> {
     namespaces::join_paths(config)?;
     if let Some(name) = &config.hostname {
-        nix::unistd::sethostname(name).ctx(format!("set hostname to '{name}'"))?;
+        nix::unistd::sethostname(name).ctx(format_args!("set hostname to '{name}'"))?;
     }
     rootfs::prepare(config, rootfs_tree, name_files, cgroup_dirs)
 }
@@ -149,7 +149,7 @@ fn finish(config: &CheckedConfig) -> Result<()> {
     network::setup(&config.networks)?;
     if let Some(adj) = config.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .ctx(format!("set oom_score_adj to {adj}"))?;
+            .ctx(format_args!("set oom_score_adj to {adj}"))?;
     }
     rootfs::finish(config)?;
     rlimits::apply(&config.rlimits)

@@ -105,7 +105,7 @@ pub fn exec_user_process(
         seccomp::apply(f)?;
     }
     let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
-    Err(err).ctx(format!("exec {}", program.display()))
+    Err(err).ctx(format_args!("exec {}", program.display()))
 }
 
 /// Put the preserved fds at 3, 4, ... (inherited across exec), first moving
@@ -127,7 +127,7 @@ fn place_preserved(chan: &mut InitEnd, preserved: Vec<OwnedFd>) -> Result<RawFd>
         // SAFETY: dup2 onto 3.. , which place_preserved has moved everything else off.
         if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
             return Err(std::io::Error::last_os_error())
-                .ctx(format!("preserve_fds: place fd {target}"));
+                .ctx(format_args!("preserve_fds: place fd {target}"));
         }
     }
     Ok(first_free)
@@ -147,14 +147,14 @@ pub(super) fn console(chan: &InitEnd, who: &ExecUser) -> Result<OwnedFd> {
         .write(true)
         .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
         .open(&name)
-        .ctx(format!("terminal: open {name}"))?
+        .ctx(format_args!("terminal: open {name}"))?
         .into();
     nix::unistd::fchown(
         &slave,
         Some(nix::unistd::Uid::from_raw(who.uid)),
         Some(nix::unistd::Gid::from_raw(who.gid)),
     )
-    .ctx(format!("terminal: chown {name}"))?;
+    .ctx(format_args!("terminal: chown {name}"))?;
     chan.send(&FromInit::Console, &[master.as_fd()])?;
     Ok(slave)
 }
@@ -181,7 +181,7 @@ fn enter_cwd(cwd: &str) -> Result<()> {
             "cwd: '{cwd}' is not an absolute path"
         )));
     }
-    nix::unistd::chdir(cwd).ctx(format!("cwd: chdir to '{cwd}'"))?;
+    nix::unistd::chdir(cwd).ctx(format_args!("cwd: chdir to '{cwd}'"))?;
     // getcwd fails (ENOENT) for a directory outside the process's root.
     match nix::unistd::getcwd() {
         Ok(here) if here.starts_with("/") => Ok(()),
@@ -274,11 +274,11 @@ fn switch_user(who: &ExecUser) -> Result<()> {
     // no supplementary groups to set there is nothing to do then.
     let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
     if !(denied && groups.is_empty()) {
-        nix::unistd::setgroups(&groups).ctx(format!("setgroups {:?}", who.groups))?;
+        nix::unistd::setgroups(&groups).ctx(format_args!("setgroups {:?}", who.groups))?;
     }
     let gid = nix::unistd::Gid::from_raw(who.gid);
-    nix::unistd::setresgid(gid, gid, gid).ctx(format!("setgid {}", who.gid))?;
+    nix::unistd::setresgid(gid, gid, gid).ctx(format_args!("setgid {}", who.gid))?;
     let uid = nix::unistd::Uid::from_raw(who.uid);
-    nix::unistd::setresuid(uid, uid, uid).ctx(format!("setuid {}", who.uid))?;
+    nix::unistd::setresuid(uid, uid, uid).ctx(format_args!("setuid {}", who.uid))?;
     Ok(())
 }

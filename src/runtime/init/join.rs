@@ -37,7 +37,7 @@ pub fn run(
     let ns_fds = fds.split_off(stdio_fds);
     // namespaces arrive in join order: user first, mount, then pid last.
     for (kind, fd) in namespaces.iter().zip(&ns_fds) {
-        setns(fd, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format!(
+        setns(fd, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format_args!(
             "exec: join the container's {} namespace",
             kind.name()
         ))?;

@@ -28,7 +28,7 @@ fn do_mount(
     flags: MsFlags,
     data: Option<&str>,
 ) -> Result<()> {
-    mount(source, target, fstype, flags, data).ctx(format!(
+    mount(source, target, fstype, flags, data).ctx(format_args!(
         "mount {} on {}{}",
         source
             .map(|s| s.display().to_string())
@@ -54,13 +54,13 @@ fn target(rootfs: &Path, dest: &Path, as_file: bool) -> Result<PathBuf> {
     let path = secure_join(rootfs, dest)?;
     if as_file {
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).ctx(format!("create {}", parent.display()))?;
+            fs::create_dir_all(parent).ctx(format_args!("create {}", parent.display()))?;
         }
         if !path.exists() {
-            fs::File::create(&path).ctx(format!("create {}", path.display()))?;
+            fs::File::create(&path).ctx(format_args!("create {}", path.display()))?;
         }
     } else {
-        fs::create_dir_all(&path).ctx(format!("create {}", path.display()))?;
+        fs::create_dir_all(&path).ctx(format_args!("create {}", path.display()))?;
     }
     Ok(path)
 }
@@ -223,8 +223,10 @@ impl<'a> Apply<'a> {
                     .tree
                     .take()
                     .expect("the plan attaches the tree it was given");
-                sys::attach_tree(&tree, rootfs)
-                    .ctx(format!("rootfs: attach the prepared {}", rootfs.display()))
+                sys::attach_tree(&tree, rootfs).ctx(format_args!(
+                    "rootfs: attach the prepared {}",
+                    rootfs.display()
+                ))
             }
             Step::BindRootfs => do_mount(
                 Some(rootfs),
@@ -238,7 +240,7 @@ impl<'a> Apply<'a> {
             Step::BindNameFile { file, destination } => bind_name_file(rootfs, file, destination),
             Step::Sysctl { key, value } => {
                 let file = rootfs.join("proc/sys").join(key.replace('.', "/"));
-                fs::write(&file, value).ctx(format!("sysctl {key}={value}"))
+                fs::write(&file, value).ctx(format_args!("sysctl {key}={value}"))
             }
             Step::PivotRoot => pivot_root(rootfs),
             Step::ChrootInto => chroot_into(rootfs),
@@ -319,7 +321,7 @@ fn populate_dev(rootfs: &Path, config: &CheckedConfig) -> Result<()> {
     ] {
         let path = dev.join(link);
         if fs::symlink_metadata(&path).is_err() {
-            symlink(to, &path).ctx(format!("symlink /dev/{link} -> {to}"))?;
+            symlink(to, &path).ctx(format_args!("symlink /dev/{link} -> {to}"))?;
         }
     }
     Ok(())
@@ -332,10 +334,10 @@ fn create_device(rootfs: &Path, d: &DeviceNode, user_ns: bool) -> Result<()> {
     // The node's parent is inside our fresh /dev tmpfs, resolved safely.
     let node = secure_join(rootfs, path)?;
     if let Some(parent) = node.parent() {
-        fs::create_dir_all(parent).ctx(format!("create {}", parent.display()))?;
+        fs::create_dir_all(parent).ctx(format_args!("create {}", parent.display()))?;
     }
     if user_ns {
-        fs::File::create(&node).ctx(format!("create {}", node.display()))?;
+        fs::File::create(&node).ctx(format_args!("create {}", node.display()))?;
         return do_mount(Some(path), &node, None, MsFlags::MS_BIND, NONE);
     }
     let kind = match d.kind {
@@ -351,13 +353,13 @@ fn create_device(rootfs: &Path, d: &DeviceNode, user_ns: bool) -> Result<()> {
         makedev(d.major, d.minor),
     );
     nix::sys::stat::umask(old);
-    made.ctx(format!("mknod {}", path.display()))?;
+    made.ctx(format_args!("mknod {}", path.display()))?;
     nix::unistd::chown(
         &node,
         Some(nix::unistd::Uid::from_raw(d.uid)),
         Some(nix::unistd::Gid::from_raw(d.gid)),
     )
-    .ctx(format!("chown {}", path.display()))
+    .ctx(format_args!("chown {}", path.display()))
 }
 
 /// Make one mount.
@@ -390,9 +392,9 @@ fn mount_one(rootfs: &Path, m: &CheckedMount, cgroup_dirs: &[(String, PathBuf)])
                     // Every submount too: the host's cgroup and debug
                     // filesystems live below /sys.
                     sys::make_tree_readonly(&dest)
-                        .ctx(format!("make {} read-only", dest.display()))?;
+                        .ctx(format_args!("make {} read-only", dest.display()))?;
                 }
-                other => other.ctx(format!(
+                other => other.ctx(format_args!(
                     "mount {} on {} (type {fstype})",
                     source.display(),
                     dest.display()
@@ -457,14 +459,14 @@ fn mount_cgroups(dest: &Path, flags: MsFlags, cgroup_dirs: &[(String, PathBuf)])
     )?;
     for (name, dir) in cgroup_dirs {
         let at = dest.join(name);
-        fs::create_dir_all(&at).ctx(format!("create {}", at.display()))?;
+        fs::create_dir_all(&at).ctx(format_args!("create {}", at.display()))?;
         bind_mount(dir, &at, false, keep, 0)?;
         // A co-mounted hierarchy ("cpu,cpuacct") is also found by each name.
         if name.contains(',') {
             for part in name.split(',') {
                 let link = dest.join(part);
                 if fs::symlink_metadata(&link).is_err() {
-                    symlink(name, &link).ctx(format!("symlink {}", link.display()))?;
+                    symlink(name, &link).ctx(format_args!("symlink {}", link.display()))?;
                 }
             }
         }
@@ -483,14 +485,14 @@ fn mount_cgroups(dest: &Path, flags: MsFlags, cgroup_dirs: &[(String, PathBuf)])
 
 /// MS_MOVE the rootfs onto / and chroot into it.
 fn chroot_into(rootfs: &Path) -> Result<()> {
-    nix::unistd::chdir(rootfs).ctx(format!("chdir {}", rootfs.display()))?;
+    nix::unistd::chdir(rootfs).ctx(format_args!("chdir {}", rootfs.display()))?;
     do_mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, NONE)?;
     nix::unistd::chroot(".").ctx("chroot into the rootfs")?;
     nix::unistd::chdir("/").ctx("chdir /")
 }
 
 fn chroot(rootfs: &Path) -> Result<()> {
-    nix::unistd::chroot(rootfs).ctx(format!("chroot into {}", rootfs.display()))?;
+    nix::unistd::chroot(rootfs).ctx(format_args!("chroot into {}", rootfs.display()))?;
     nix::unistd::chdir("/").ctx("chdir /")
 }
 
@@ -500,7 +502,7 @@ fn pivot_root(rootfs: &Path) -> Result<()> {
     use nix::fcntl::{open, OFlag};
     let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
     let old_root = open("/", flags, Mode::empty()).ctx("open the old root")?;
-    nix::unistd::chdir(rootfs).ctx(format!("chdir {}", rootfs.display()))?;
+    nix::unistd::chdir(rootfs).ctx(format_args!("chdir {}", rootfs.display()))?;
     match nix::unistd::pivot_root(".", ".") {
         Ok(()) => {
             // The old root is now stacked on the new one. Detach it from
@@ -518,7 +520,7 @@ fn pivot_root(rootfs: &Path) -> Result<()> {
             umount2(".", MntFlags::MNT_DETACH).ctx("detach the old root")?;
         }
         Err(nix::errno::Errno::EINVAL) => return chroot_into(rootfs),
-        Err(e) => return Err(e).ctx(format!("pivot_root into {}", rootfs.display())),
+        Err(e) => return Err(e).ctx(format_args!("pivot_root into {}", rootfs.display())),
     }
     nix::unistd::chdir("/").ctx("chdir /")
 }
@@ -526,7 +528,7 @@ fn pivot_root(rootfs: &Path) -> Result<()> {
 /// The mount flags in force at `path`, so a remount keeps nosuid/nodev/
 /// noexec (which a user namespace may not drop).
 fn current_flags(path: &Path) -> Result<MsFlags> {
-    let st = nix::sys::statvfs::statvfs(path).ctx(format!("statvfs {}", path.display()))?;
+    let st = nix::sys::statvfs::statvfs(path).ctx(format_args!("statvfs {}", path.display()))?;
     use nix::sys::statvfs::FsFlags;
     let mut flags = MsFlags::empty();
     for (f, m) in [
@@ -602,7 +604,7 @@ fn open_path(path: &Path) -> Result<OwnedFd> {
         OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .ctx(format!("masked_paths: open {}", path.display()))
+    .ctx(format_args!("masked_paths: open {}", path.display()))
 }
 
 /// The container's /dev/null, opened O_PATH|O_NOFOLLOW and checked to be

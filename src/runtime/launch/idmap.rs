@@ -39,7 +39,7 @@ pub fn rootfs_tree(config: &CheckedConfig, pid: i32) -> Result<Option<OwnedFd>> 
     match sys::detached_tree(&config.rootfs, false, Some(userns.as_fd())) {
         Ok(tree) => Ok(Some(tree)),
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
-        Err(e) => Err(e).ctx(format!(
+        Err(e) => Err(e).ctx(format_args!(
             "rootfs: mount {} idmapped",
             config.rootfs.display()
         )),
@@ -51,7 +51,7 @@ pub fn userns_of(pid: i32) -> Result<OwnedFd> {
     let path = format!("/proc/{pid}/ns/user");
     std::fs::File::open(&path)
         .map(OwnedFd::from)
-        .ctx(format!("open {path}"))
+        .ctx(format_args!("open {path}"))
 }
 
 /// Whether a rootfs owned by host uid `owner` shows its owner wrongly

@@ -51,7 +51,7 @@ pub fn check_mount_namespace(config: &CheckedConfig) -> Result<()> {
         return Ok(());
     };
     let inode = |p: &std::path::Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
-    let joined = inode(path).ctx(format!("namespaces: {}", path.display()))?;
+    let joined = inode(path).ctx(format_args!("namespaces: {}", path.display()))?;
     let own =
         inode(std::path::Path::new("/proc/self/ns/mnt")).ctx("namespaces: /proc/self/ns/mnt")?;
     if joined == own {
@@ -71,8 +71,8 @@ pub fn join_paths(config: &CheckedConfig) -> Result<()> {
             continue;
         }
         if let Some(path) = config.joins(kind) {
-            let f = File::open(path).ctx(format!("namespaces: open {}", path.display()))?;
-            setns(&f, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format!(
+            let f = File::open(path).ctx(format_args!("namespaces: open {}", path.display()))?;
+            setns(&f, CloneFlags::from_bits_truncate(kind.clone_flag())).ctx(format_args!(
                 "namespaces: join the {} namespace {}",
                 kind.name(),
                 path.display()
@@ -98,11 +98,11 @@ pub fn write_id_maps(pid: i32, uid: &[IdMap], gid: &[IdMap]) -> Result<()> {
     }
     if !euid.is_root() {
         let path = format!("/proc/{pid}/setgroups");
-        std::fs::write(&path, "deny").ctx(format!("write {path}"))?;
+        std::fs::write(&path, "deny").ctx(format_args!("write {path}"))?;
     }
     for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, map_text(maps)).ctx(format!("write {path}"))?;
+        std::fs::write(&path, map_text(maps)).ctx(format_args!("write {path}"))?;
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub struct Copy {
 
 /// A read-only copy of the file at `path` (our own binary).
 pub fn copy(path: &Path) -> Result<Copy> {
-    let mut src = File::open(path).ctx(format!("open {}", path.display()))?;
+    let mut src = File::open(path).ctx(format_args!("open {}", path.display()))?;
     match executable_memfd() {
         Ok(memfd) => {
             let mut dst = File::from(memfd.try_clone().ctx("dup memfd")?);
@@ -76,12 +76,12 @@ fn unlinked_copy(src: &mut File, dir: &Path) -> Result<OwnedFd> {
         .mode(0o700)
         .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
         .open(dir)
-        .ctx(format!("create {what}"))?;
-    io::copy(src, &mut file).ctx(format!("write {what}"))?;
+        .ctx(format_args!("create {what}"))?;
+    io::copy(src, &mut file).ctx(format_args!("write {what}"))?;
     file.set_permissions(Permissions::from_mode(0o500))
-        .ctx(format!("make {what} read-only"))?;
-    let readonly =
-        File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).ctx(format!("reopen {what}"))?;
+        .ctx(format_args!("make {what} read-only"))?;
+    let readonly = File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .ctx(format_args!("reopen {what}"))?;
     Ok(readonly.into())
 }
 

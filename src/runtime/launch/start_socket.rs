@@ -16,7 +16,7 @@ pub const NAME: &str = "init.sock";
 /// A new SEQPACKET socket and the short address of `dir`'s start socket
 /// (valid while the returned dir fd is open).
 fn socket_and_address(dir: &Path) -> Result<(OwnedFd, UnixAddr, File)> {
-    let dirfd = File::open(dir).ctx(format!("open {}", dir.display()))?;
+    let dirfd = File::open(dir).ctx(format_args!("open {}", dir.display()))?;
     let path = format!("/proc/self/fd/{}/{NAME}", dirfd.as_raw_fd());
     let sock = socket(
         AddressFamily::Unix,
@@ -32,7 +32,7 @@ fn socket_and_address(dir: &Path) -> Result<(OwnedFd, UnixAddr, File)> {
 /// Bound and listening, for the init to accept on.
 pub fn listen_in(dir: &Path) -> Result<OwnedFd> {
     let (sock, addr, _dirfd) = socket_and_address(dir)?;
-    bind(sock.as_raw_fd(), &addr).ctx(format!("bind {}", dir.join(NAME).display()))?;
+    bind(sock.as_raw_fd(), &addr).ctx(format_args!("bind {}", dir.join(NAME).display()))?;
     listen(&sock, Backlog::new(4).expect("valid backlog")).ctx("listen on the start socket")?;
     Ok(sock)
 }
@@ -40,6 +40,7 @@ pub fn listen_in(dir: &Path) -> Result<OwnedFd> {
 /// Connected to a created container's init.
 pub fn connect_in(dir: &Path) -> Result<ParentEnd> {
     let (sock, addr, _dirfd) = socket_and_address(dir)?;
-    connect(sock.as_raw_fd(), &addr).ctx(format!("connect to {}", dir.join(NAME).display()))?;
+    connect(sock.as_raw_fd(), &addr)
+        .ctx(format_args!("connect to {}", dir.join(NAME).display()))?;
     Ok(Channel::from_fd(sock))
 }

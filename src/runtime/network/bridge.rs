@@ -194,7 +194,7 @@ fn sysctl(key: &str, value: &str) -> Result<()> {
     if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == value) {
         return Ok(());
     }
-    std::fs::write(&path, value).ctx(format!("set {} to {value}", key.replace('/', ".")))
+    std::fs::write(&path, value).ctx(format_args!("set {} to {value}", key.replace('/', ".")))
 }
 
 /// A random locally administered unicast MAC address.

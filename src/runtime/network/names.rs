@@ -53,7 +53,7 @@ pub fn resolv_conf(host_root: &Path, ipv6: bool) -> Result<String> {
         match std::fs::read_to_string(&file) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).ctx(format!("read {}", file.display())),
+            Err(e) => Err(e).ctx(format_args!("read {}", file.display())),
         }
     };
     let host = read("/etc/resolv.conf")?.unwrap_or_default();

@@ -306,10 +306,10 @@ fn lock() -> Result<nix::fcntl::Flock<std::fs::File>> {
         .truncate(false)
         .write(true)
         .open(LOCK)
-        .ctx(format!("open {LOCK}"))?;
+        .ctx(format_args!("open {LOCK}"))?;
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
-        .ctx(format!("lock {LOCK}"))
+        .ctx(format_args!("lock {LOCK}"))
 }
 
 fn rule_in(

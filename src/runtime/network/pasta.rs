@@ -63,7 +63,7 @@ pub fn stop(state_dir: &Path) -> Result<()> {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     if comm.starts_with("pasta") || comm.starts_with("passt") {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGTERM)
-            .ctx(format!("stop pasta (pid {pid})"))?;
+            .ctx(format_args!("stop pasta (pid {pid})"))?;
     }
     Ok(())
 }

@@ -80,7 +80,7 @@ impl Networks {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
-            .ctx(format!("create {}", self.dir.display()))?;
+            .ctx(format_args!("create {}", self.dir.display()))?;
         // One create at a time: two could choose the same free subnet.
         let _lock = Lock::acquire(&self.dir)?;
         let others = self
@@ -108,7 +108,7 @@ impl Networks {
                     format!("network '{name}' already exists in {}", self.root.display()),
                 ))
             }
-            other => other.ctx(format!("create {}", dir.display()))?,
+            other => other.ctx(format_args!("create {}", dir.display()))?,
         }
         // bring_up undoes its own work when it fails; what it made is
         // undone here only when the record cannot be written.
@@ -146,7 +146,7 @@ impl Networks {
     pub fn list(&self) -> Result<Vec<String>> {
         let entries = match std::fs::read_dir(&self.dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            other => other.ctx(format!("read {}", self.dir.display()))?,
+            other => other.ctx(format_args!("read {}", self.dir.display()))?,
         };
         let mut names: Vec<String> = entries
             .flatten()
@@ -200,7 +200,7 @@ impl Networks {
         self.tear_down(name)
             .map_err(|e| e.context(format!("remove network '{name}'")))?;
         drop(lock);
-        std::fs::remove_dir_all(&dir).ctx(format!("remove {}", dir.display()))
+        std::fs::remove_dir_all(&dir).ctx(format_args!("remove {}", dir.display()))
     }
 
     /// The network `request` names, made from its options if it does not

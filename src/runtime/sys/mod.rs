@@ -238,7 +238,8 @@ pub fn reset_signals() -> io::Result<()> {
 
 /// A close-on-exec copy of `fd` numbered `min` or above.
 pub fn dup_from(fd: &impl AsFd, min: RawFd) -> Result<OwnedFd> {
-    rustix::io::fcntl_dupfd_cloexec(fd, min).ctx(format!("duplicate fd {}", fd.as_fd().as_raw_fd()))
+    rustix::io::fcntl_dupfd_cloexec(fd, min)
+        .ctx(format_args!("duplicate fd {}", fd.as_fd().as_raw_fd()))
 }
 
 /// A read-only view of the file `dir`/`name`, through a private overlayfs

@@ -82,12 +82,13 @@ impl Proc {
     /// The text of `file` of process `pid`.
     pub fn read(&self, pid: impl Display, file: &str) -> Result<String> {
         let path = self.path(pid, file);
-        std::fs::read_to_string(&path).ctx(format!("read {}", path.display()))
+        std::fs::read_to_string(&path).ctx(format_args!("read {}", path.display()))
     }
 
     /// The pids of every process.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let entries = std::fs::read_dir(&self.root).ctx(format!("read {}", self.root.display()))?;
+        let entries =
+            std::fs::read_dir(&self.root).ctx(format_args!("read {}", self.root.display()))?;
         Ok(entries
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse().ok())

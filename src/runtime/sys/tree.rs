@@ -182,7 +182,7 @@ pub fn set_attributes(fd: &OwnedFd, attrs: &Attributes) -> Result<()> {
     let cpath = super::path_cstring(&path).ctx("set the extended attributes")?;
     for (name, value) in &attrs.xattrs {
         rustix::fs::setxattr(&cpath, name, value, rustix::fs::XattrFlags::empty())
-            .ctx(format!("set the attribute {}", name.to_string_lossy()))?;
+            .ctx(format_args!("set the attribute {}", name.to_string_lossy()))?;
     }
     let (atime, mtime) = &attrs.times;
     utimensat(AT_FDCWD, &path, atime, mtime, FollowSymlink).ctx("set the times")

@@ -80,7 +80,7 @@ fn open_dir(dir: &Path) -> Result<File> {
         .read(true)
         .custom_flags(libc::O_DIRECTORY)
         .open(dir)
-        .ctx(format!("open {}", dir.display()))
+        .ctx(format_args!("open {}", dir.display()))
 }
 
 /// EPERM from bpf(2) means the caller lacks the capabilities: say which,

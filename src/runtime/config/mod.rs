@@ -386,6 +386,14 @@ pub struct Cgroups {
     pub hugetlb_limits: Vec<HugetlbLimit>,
 }
 
+impl Cgroups {
+    /// Checked as create checks them: what an update of a live container
+    /// checks, the rest of its config being unchanged.
+    pub fn validate(&self) -> crate::runtime::Result<CheckedCgroups> {
+        validate::cgroups(self)
+    }
+}
+
 /// The I/O weight of one block device (a whole disk: major and minor).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -29,7 +29,7 @@ use std::fs::File;
 use std::io::IsTerminal;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +83,11 @@ pub struct Summary {
 #[derive(Debug)]
 pub struct Container {
     id: String,
-    /// The config given at create (or in state.json when loaded), for
-    /// `config()` once the state is gone.
-    config: Config,
+    /// The config given at create, or for a loaded container the one
+    /// state.json had when something first read it: what `config()` gives
+    /// once the state is gone. Loading reads nothing, so that a command
+    /// that loads a container and then acts on it parses state.json once.
+    config: OnceLock<Config>,
     dir: PathBuf,
     /// The init while it may be alive: ours to wait for if we created it.
     init: Mutex<Option<Arc<Reaper>>>,
@@ -111,10 +113,17 @@ enum First {
 }
 
 impl Container {
-    pub(crate) fn new(id: &str, config: Config, dir: PathBuf, init: Option<Arc<Reaper>>) -> Self {
+    /// Container `id` in state dir `dir`; `config` is None for one loaded
+    /// from its state dir.
+    pub(crate) fn new(
+        id: &str,
+        config: Option<Config>,
+        dir: PathBuf,
+        init: Option<Arc<Reaper>>,
+    ) -> Self {
         Container {
             id: id.to_string(),
-            config,
+            config: config.map(OnceLock::from).unwrap_or_default(),
             dir,
             init: Mutex::new(init),
             first: Mutex::new(None),
@@ -151,7 +160,10 @@ impl Container {
     }
 
     fn config_of(&self, state: Option<&State>) -> Config {
-        state.map_or_else(|| self.config.clone(), |s| s.config.given.clone())
+        state.map_or_else(
+            || self.config.get().cloned().unwrap_or_default(),
+            |s| s.config.given.clone(),
+        )
     }
 
     /// The container's state dir.
@@ -184,12 +196,20 @@ impl Container {
         match state {
             Some(state) if state.image.is_some() => RootfsDirs::in_state_dir(self.dir()).rootfs,
             Some(state) => state.config.rootfs.clone(),
-            None => self.config.rootfs.clone(),
+            None => self
+                .config
+                .get()
+                .map(|c| c.rootfs.clone())
+                .unwrap_or_default(),
         }
     }
 
     fn read_state(&self) -> Result<Option<State>> {
-        self.state_dir().read()
+        let state = self.state_dir().read()?;
+        if let Some(state) = &state {
+            self.config.get_or_init(|| state.config.given.clone());
+        }
+        Ok(state)
     }
 
     /// The init, if it is still the process state.json names.
@@ -240,8 +260,8 @@ impl Container {
     }
 
     /// Status, pid, config, rootfs and creation time (what `ctrsh oci
-    /// state` and `list` show), each as its own method gives it, from the
-    /// state that loading the container read (Factory::summary).
+    /// state` and `list` show), each as its own method gives it, from
+    /// `state`, read once (Factory::summary).
     pub(crate) fn summary_at(&self, state: Option<State>) -> Result<Summary> {
         let (status, state, init) = self.look_at(state)?;
         let state = state.as_ref();
@@ -859,15 +879,14 @@ impl Container {
             )));
         }
         let patch_keys: std::collections::BTreeSet<String> = patch.keys().cloned().collect();
-        let mut config = state.config.given.clone();
-        let mut merged = serde_json::to_value(config.cgroups.take().unwrap_or_default())
-            .expect("cgroups serialize");
+        let given = state.config.given.cgroups.clone().unwrap_or_default();
+        let mut merged = serde_json::to_value(given).expect("cgroups serialize");
         merged
             .as_object_mut()
             .expect("a struct is an object")
             .extend(patch);
         // The key path (`cgroups.memory`), as create names it.
-        let cgroups: Cgroups = serde_path_to_error::deserialize(merged).map_err(|e| {
+        let given: Cgroups = serde_path_to_error::deserialize(merged).map_err(|e| {
             let inner = e.inner().to_string();
             let hint = suggest::hint(suggest::suggest_from_serde_message(&inner));
             let inner = match hint.is_empty() {
@@ -880,14 +899,12 @@ impl Container {
             };
             Error::config(format!("cgroups.{}: {inner}{hint}", e.path()))
         })?;
-        config.cgroups = Some(cgroups);
-        let config = config.validate()?;
+        // Only the cgroups changed: the rest of the config was checked at
+        // create.
+        let checked = given.validate()?;
         let cgroups = CheckedCgroups {
-            limits: config
-                .cgroups
-                .limits
-                .update_from(&state.config.cgroups.limits)?,
-            ..config.cgroups.clone()
+            limits: checked.limits.update_from(&state.config.cgroups.limits)?,
+            ..checked.clone()
         };
         // Device rules are rewritten only when the update names them.
         let devices = ["allow_all_devices", "allowed_devices"];
@@ -899,7 +916,8 @@ impl Container {
             }
         });
         applied.map_err(|e| e.context(format!("update container '{}'", self.id)))?;
-        state.config = config;
+        state.config.given.cgroups = Some(given);
+        state.config.cgroups = checked;
         state.cgroup = Some(cg);
         self.state_dir().write(&state)
     }

@@ -10,7 +10,7 @@ use crate::runtime::host::exit_code;
 use crate::runtime::host::process::Process;
 use crate::runtime::host::provision::Provision;
 use crate::runtime::host::reaper::Reaper;
-use crate::runtime::host::state::{State, StateDir};
+use crate::runtime::host::state::StateDir;
 use crate::runtime::image::rootfs::{self, RootfsDirs};
 use crate::runtime::launch::messages::ToInit;
 use crate::runtime::launch::start_socket;
@@ -242,30 +242,21 @@ impl Factory {
     }
 
     /// A container of this root, also a half-made or half-destroyed one.
+    /// Its state is read when something asks for it, not here: a command
+    /// that loads a container and acts on it reads state.json once.
     pub fn load(&self, id: &str) -> Result<Container> {
-        let (dir, state) = self.open_state(id)?;
-        let config = state.map(|s| s.config.given).unwrap_or_default();
-        Ok(Container::new(id, config, dir.path, None))
+        check_id(id)?;
+        let dir = StateDir::open(&self.root, id)?;
+        Ok(Container::new(id, None, dir.path, None))
     }
 
     /// Status, pid, config, rootfs and creation time of container `id`
-    /// (what `ctrsh oci state` and `list` show), from the one read of
-    /// state.json that loading it takes: parsing that file is much of such
-    /// a command's own work.
+    /// (what `ctrsh oci state` and `list` show), from one read of
+    /// state.json: parsing that file is much of such a command's own work.
     pub fn summary(&self, id: &str) -> Result<Summary> {
-        let (dir, state) = self.open_state(id)?;
-        // The summary's config is the state's; the container's own copy
-        // only stands in once the state is gone.
-        Container::new(id, Config::default(), dir.path, None).summary_at(state)
-    }
-
-    /// Container `id`'s state dir and its state (none: nothing of the
-    /// container is left but its directory).
-    fn open_state(&self, id: &str) -> Result<(StateDir, Option<State>)> {
-        check_id(id)?;
-        let dir = StateDir::open(&self.root, id)?;
-        let state = dir.read()?;
-        Ok((dir, state))
+        let c = self.load(id)?;
+        let state = c.state_dir().read()?;
+        c.summary_at(state)
     }
 
     /// Ids of the containers under the root, sorted (half-made ones too).

@@ -363,7 +363,7 @@ impl Provision {
         self.armed = false;
         Ok(Container::new(
             &self.state.id,
-            self.state.config.given.clone(),
+            Some(self.state.config.given.clone()),
             self.dir.path.clone(),
             self.init.clone(),
         ))

@@ -790,7 +790,7 @@ fn sysctl(c: &Config) -> Result<()> {
     Ok(())
 }
 
-fn cgroups(cg: &Cgroups) -> Result<CheckedCgroups> {
+pub(super) fn cgroups(cg: &Cgroups) -> Result<CheckedCgroups> {
     for (key, value) in [
         ("name", &cg.name),
         ("parent", &cg.parent),

@@ -24,7 +24,7 @@ pub use criu::{locate as locate_criu, Version as CriuVersion};
 pub use criu::{Checkpoint, CheckpointOptions, RestoreOptions};
 pub use criu::{MIN_TCP_VERSION as MIN_CRIU_TCP_VERSION, MIN_VERSION as MIN_CRIU_VERSION};
 pub use error::{describe_io, Error, ErrorKind, Result};
-pub use host::container::{Container, ContainerStats, Event, ExecOutput, Status, Summary};
+pub use host::container::{Container, ContainerStats, Event, ExecOutput, Patch, Status, Summary};
 pub use host::factory::Factory;
 pub use host::interrupt;
 pub use host::process::{parse_signal, Process};

@@ -6,7 +6,7 @@ use super::flags::{value, Flag, Parsed};
 use super::{parse_args, Failure, Global, Outcome};
 use crate::oci::resources;
 use crate::runtime::config::{Cgroups, Size};
-use crate::runtime::Error;
+use crate::runtime::{Error, Patch};
 use oci_spec::runtime::LinuxResources;
 use std::io::Read;
 
@@ -32,29 +32,27 @@ const FLAGS: &[Flag] = &[
 
 pub fn update(g: &Global, args: &[String]) -> Outcome {
     let (flags, ids) = parse_args("update", FLAGS, args, &["container id"])?;
-    let c = g.container(&ids[0])?;
-    let current = c.config().cgroups.unwrap_or_default();
-    let mut updated = current.clone();
-    match flags.value("resources") {
-        Some(file) => {
-            let r = read_resources(file)?;
-            if r.devices().is_some() {
-                return Err(Error::config(
-                    "linux.resources.devices: ctrsh does not change device rules in an update",
-                )
-                .into());
-            }
-            resources::limits(&r, &mut updated)?;
-        }
-        None => from_flags(&flags, &mut updated)?,
+    let resources = flags.value("resources").map(read_resources).transpose()?;
+    if resources.as_ref().is_some_and(|r| r.devices().is_some()) {
+        return Err(Error::config(
+            "linux.resources.devices: ctrsh does not change device rules in an update",
+        )
+        .into());
     }
-    c.update(changed(&current, &updated))?;
+    g.container(&ids[0])?.update_with(|current| {
+        let mut updated = current.clone();
+        match &resources {
+            Some(r) => resources::limits(r, &mut updated)?,
+            None => from_flags(&flags, &mut updated)?,
+        }
+        Ok::<_, Failure>(changed(current, &updated))
+    })?;
     Ok(0)
 }
 
 /// The keys of `cgroups` whose value differs: what `Container::update`
 /// takes.
-fn changed(before: &Cgroups, after: &Cgroups) -> serde_json::Map<String, serde_json::Value> {
+fn changed(before: &Cgroups, after: &Cgroups) -> Patch {
     let as_map = |c: &Cgroups| match serde_json::to_value(c).expect("cgroups serialize") {
         serde_json::Value::Object(m) => m,
         _ => unreachable!("a struct serializes to an object"),

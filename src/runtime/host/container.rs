@@ -58,6 +58,10 @@ impl fmt::Display for Status {
     }
 }
 
+/// What `Container::update` changes: the keys of `cgroups` with their new
+/// values.
+pub type Patch = serde_json::Map<String, serde_json::Value>;
+
 /// What `Container::exec` returns: the exit code and the output as it came.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecOutput {
@@ -867,9 +871,31 @@ impl Container {
 
     /// Change cgroup limits of a live container: `patch` holds the keys of
     /// `cgroups` to change; the result is validated like a config.
-    pub fn update(&self, patch: serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    pub fn update(&self, patch: Patch) -> Result<()> {
+        self.update_with(|_| Ok::<_, Error>(patch))
+    }
+
+    /// `update`, with the patch made from the container's cgroups as its
+    /// state has them, under its lock: the OCI command line's flags change
+    /// some of the current limits, and state.json is read once.
+    pub fn update_with<E: From<Error>>(
+        &self,
+        patch: impl FnOnce(&Cgroups) -> std::result::Result<Patch, E>,
+    ) -> std::result::Result<(), E> {
         let _lock = self.lock()?;
-        let (mut state, mut cg) = self.live_cgroup("update")?;
+        let (state, cg) = self.live_cgroup("update")?;
+        let given = state.config.given.cgroups.clone().unwrap_or_default();
+        let patch = patch(&given)?;
+        Ok(self.apply_update(state, cg, given, patch)?)
+    }
+
+    fn apply_update(
+        &self,
+        mut state: State,
+        mut cg: CgroupManager,
+        given: Cgroups,
+        patch: Patch,
+    ) -> Result<()> {
         if let Some(key) = ["name", "parent", "path"]
             .iter()
             .find(|k| patch.contains_key(**k))
@@ -879,7 +905,6 @@ impl Container {
             )));
         }
         let patch_keys: std::collections::BTreeSet<String> = patch.keys().cloned().collect();
-        let given = state.config.given.cgroups.clone().unwrap_or_default();
         let mut merged = serde_json::to_value(given).expect("cgroups serialize");
         merged
             .as_object_mut()

@@ -889,6 +889,8 @@ impl Container {
         Ok(self.apply_update(state, cg, given, patch)?)
     }
 
+    /// Apply `patch` to `given` (the cgroups as the config gave them),
+    /// check the result, write the limits and record them in `state`.
     fn apply_update(
         &self,
         mut state: State,

@@ -325,6 +325,20 @@ fn zstd_uncompressed_and_docker_manifests_share_the_layers() {
     store.assert_layers(&fx.app_layers);
 }
 
+/// A registry named by host name: ctrsh is linked statically, and its
+/// libc resolves `localhost` from /etc/hosts without loading anything.
+#[test]
+fn a_registry_named_by_host_name_is_resolved() {
+    let Some(fx) = ready("host_name") else { return };
+    let registry = Registry::start(&fx.storage, Auth::None);
+    let store = Store::new("host-name");
+    store.ok(&[
+        "pull",
+        &format!("localhost:{}/test/app:gzip", registry.port),
+    ]);
+    store.assert_layers(&fx.app_layers);
+}
+
 #[test]
 fn a_platform_is_chosen_from_a_multi_platform_index() {
     let Some(fx) = ready("platforms") else { return };
